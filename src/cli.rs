@@ -1,0 +1,123 @@
+//! The command surface (DESIGN.md): `sockscope [FILTERS]`, `list`, and the hidden
+//! `--proc-root` that points the whole binary at a captured /proc tree.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::model::TcpState;
+use crate::query::{self, Query};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sockscope",
+    version,
+    about = "Every socket on this host, its state, queues and owning processes, live.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub filters: Filters,
+
+    /// Refresh interval of the live view, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub interval: u64,
+
+    /// Read this directory instead of /proc (for captured fixtures)
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "/proc",
+        hide = true
+    )]
+    pub proc_root: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print one snapshot to stdout: a table, or --json / --csv for scripts
+    List {
+        #[command(flatten)]
+        filters: Filters,
+        /// One JSON array, one element per socket
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV with a header row
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+/// The filters shared by every command.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Filters {
+    /// Only sockets of this process (repeatable), read in its own network namespace
+    #[arg(long, value_name = "PID")]
+    pub pid: Vec<u32>,
+    /// Only sockets with this local or remote port (repeatable)
+    #[arg(long, value_name = "PORT", value_parser = query::parse_port)]
+    pub port: Vec<u16>,
+    /// Only sockets in this state (repeatable): LISTEN, ESTABLISHED, TIME_WAIT, estab, syn-sent, ...
+    #[arg(long, value_name = "STATE", value_parser = query::parse_state)]
+    pub state: Vec<TcpState>,
+    /// TCP sockets
+    #[arg(long, short = 't')]
+    pub tcp: bool,
+    /// UDP sockets
+    #[arg(long, short = 'u')]
+    pub udp: bool,
+    /// Unix domain sockets
+    #[arg(long, short = 'x')]
+    pub unix: bool,
+    /// IPv4 only
+    #[arg(short = '4')]
+    pub ipv4: bool,
+    /// IPv6 only
+    #[arg(short = '6')]
+    pub ipv6: bool,
+    /// Only listening sockets (LISTEN, and bound unconnected UDP and unix)
+    #[arg(long, short = 'l')]
+    pub listening: bool,
+}
+
+impl Filters {
+    /// The filter the flags describe. `--pid` is not part of it: it chooses what is
+    /// collected (a process's namespace and fds), see `collect::Scope`.
+    pub fn query(&self) -> Query {
+        use crate::model::{Family, Proto};
+        Query {
+            pids: Vec::new(),
+            ports: self.port.clone(),
+            states: self.state.clone(),
+            protos: flagged(&[
+                (self.tcp, Proto::Tcp),
+                (self.udp, Proto::Udp),
+                (self.unix, Proto::Unix),
+            ]),
+            families: flagged(&[(self.ipv4, Family::Ipv4), (self.ipv6, Family::Ipv6)]),
+            listening: self.listening,
+            words: Vec::new(),
+        }
+    }
+
+    pub fn scope(&self) -> crate::collect::Scope {
+        if self.pid.is_empty() {
+            crate::collect::Scope::Host
+        } else {
+            crate::collect::Scope::Pids(self.pid.clone())
+        }
+    }
+}
+
+/// The values whose flag is set.
+fn flagged<T: Copy>(pairs: &[(bool, T)]) -> Vec<T> {
+    pairs
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, v)| *v)
+        .collect()
+}

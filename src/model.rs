@@ -1,0 +1,267 @@
+//! The snapshot: plain data about sockets and the processes holding them.
+//! No I/O here; collectors fill it, everything else reads it.
+
+use std::cmp::Ordering;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Unix,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+    Unix,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SocketType {
+    Stream,
+    Dgram,
+    Seqpacket,
+}
+
+/// The kernel's TCP states plus UNCONN (unconnected UDP or unix).
+/// Connected UDP and unix sockets are `Established`, as `ss` shows them.
+/// Declared in the order a connection lives through, which is also the sort order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TcpState {
+    Listen,
+    SynSent,
+    SynRecv,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+    Close,
+    Unconn,
+}
+
+impl TcpState {
+    pub const ALL: [TcpState; 12] = [
+        TcpState::Listen,
+        TcpState::SynSent,
+        TcpState::SynRecv,
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::CloseWait,
+        TcpState::Closing,
+        TcpState::LastAck,
+        TcpState::TimeWait,
+        TcpState::Close,
+        TcpState::Unconn,
+    ];
+
+    /// The kernel's name, as in the JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynRecv => "SYN_RECV",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN_WAIT1",
+            TcpState::FinWait2 => "FIN_WAIT2",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::TimeWait => "TIME_WAIT",
+            TcpState::Close => "CLOSE",
+            TcpState::Unconn => "UNCONN",
+        }
+    }
+
+    /// The number the kernel uses in /proc/net/tcp and sock_diag (UNCONN is TCP_CLOSE there).
+    pub fn from_kernel(n: u8) -> Option<TcpState> {
+        Some(match n {
+            1 => TcpState::Established,
+            2 => TcpState::SynSent,
+            // 12 is TCP_NEW_SYN_RECV, the request sockets of a listener; ss calls them SYN_RECV.
+            3 | 12 => TcpState::SynRecv,
+            4 => TcpState::FinWait1,
+            5 => TcpState::FinWait2,
+            6 => TcpState::TimeWait,
+            7 => TcpState::Close,
+            8 => TcpState::CloseWait,
+            9 => TcpState::LastAck,
+            10 => TcpState::Listen,
+            11 => TcpState::Closing,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for TcpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// One process holding a socket through one of its file descriptors.
+/// `comm` and `user` are shared between all sockets of a process.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Owner {
+    pub pid: u32,
+    pub fd: u32,
+    pub comm: Arc<str>,
+    pub uid: u32,
+    pub user: Arc<str>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Socket {
+    pub proto: Proto,
+    pub family: Family,
+    pub state: TcpState,
+    pub socket_type: SocketType,
+    /// None for unix sockets.
+    pub local: Option<SocketAddr>,
+    pub remote: Option<SocketAddr>,
+    /// Unix only: the bound path, "@name" for abstract, None if unbound.
+    pub path: Option<String>,
+    /// As ss shows them; for LISTEN, the accept queue now and the backlog.
+    pub recv_q: u32,
+    pub send_q: u32,
+    /// 0 when the kernel keeps the socket without a file (TIME_WAIT, not yet accepted).
+    pub inode: u64,
+    pub uid: u32,
+    /// Every process holding the socket; empty when none is visible.
+    pub processes: Vec<Owner>,
+}
+
+/// Where a socket lives, for following it across snapshots. The inode is unique
+/// while the socket has a file; sockets without one are told apart by endpoints.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SocketKey {
+    pub proto: Proto,
+    pub inode: u64,
+    pub local: Option<SocketAddr>,
+    pub remote: Option<SocketAddr>,
+}
+
+impl Socket {
+    pub fn key(&self) -> SocketKey {
+        SocketKey {
+            proto: self.proto,
+            inode: self.inode,
+            local: self.local,
+            remote: self.remote,
+        }
+    }
+
+    /// "127.0.0.1:80", "[::1]:80", "*:22" for unspecified, the path for unix.
+    pub fn local_text(&self) -> String {
+        match self.local {
+            Some(addr) => endpoint_text(addr),
+            None => self.path.clone().unwrap_or_else(|| "*".into()),
+        }
+    }
+
+    pub fn remote_text(&self) -> String {
+        self.remote.map_or_else(|| "*".into(), endpoint_text)
+    }
+
+    /// The short protocol name ss uses: tcp, udp, u_str, u_dgr, u_seq.
+    pub fn proto_text(&self) -> &'static str {
+        match (self.proto, self.socket_type) {
+            (Proto::Tcp, _) => "tcp",
+            (Proto::Udp, _) => "udp",
+            (Proto::Unix, SocketType::Stream) => "u_str",
+            (Proto::Unix, SocketType::Dgram) => "u_dgr",
+            (Proto::Unix, SocketType::Seqpacket) => "u_seq",
+        }
+    }
+
+    /// The order `list` prints in: proto, state, local endpoint, then the rest.
+    pub fn display_order(&self, other: &Socket) -> Ordering {
+        (self.proto, self.state)
+            .cmp(&(other.proto, other.state))
+            .then_with(|| self.local.cmp(&other.local))
+            .then_with(|| self.path.cmp(&other.path))
+            .then_with(|| self.remote.cmp(&other.remote))
+            .then_with(|| self.inode.cmp(&other.inode))
+    }
+}
+
+/// Unspecified addresses and port 0 print as `*`; IPv6 goes in brackets.
+pub fn endpoint_text(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() => "*".to_string(),
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    match addr.port() {
+        0 => format!("{ip}:*"),
+        port => format!("{ip}:{port}"),
+    }
+}
+
+/// The JSON schema of DESIGN.md, written out field by field so it is visible in one place.
+impl Serialize for Socket {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Socket", 14)?;
+        s.serialize_field("proto", &self.proto)?;
+        s.serialize_field("family", &self.family)?;
+        s.serialize_field("state", &self.state)?;
+        s.serialize_field("local_addr", &self.local.map(|a| a.ip()))?;
+        s.serialize_field("local_port", &self.local.map(|a| a.port()))?;
+        s.serialize_field("remote_addr", &self.remote.map(|a| a.ip()))?;
+        s.serialize_field("remote_port", &self.remote.map(|a| a.port()))?;
+        s.serialize_field("path", &self.path)?;
+        s.serialize_field("socket_type", &self.socket_type)?;
+        s.serialize_field("recv_q", &self.recv_q)?;
+        s.serialize_field("send_q", &self.send_q)?;
+        s.serialize_field("inode", &self.inode)?;
+        s.serialize_field("uid", &self.uid)?;
+        s.serialize_field("processes", &self.processes)?;
+        s.end()
+    }
+}
+
+/// Every socket seen at one moment, with what could not be seen said in `warnings`.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub sockets: Vec<Socket>,
+    pub warnings: Vec<String>,
+    pub taken_at: SystemTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_print_like_ss() {
+        assert_eq!(endpoint_text("0.0.0.0:22".parse().unwrap()), "*:22");
+        assert_eq!(endpoint_text("127.0.0.1:0".parse().unwrap()), "127.0.0.1:*");
+        assert_eq!(endpoint_text("[::1]:80".parse().unwrap()), "[::1]:80");
+        assert_eq!(endpoint_text("[::]:0".parse().unwrap()), "*:*");
+        assert_eq!(
+            endpoint_text("[::ffff:127.0.0.1]:8080".parse().unwrap()),
+            "[::ffff:127.0.0.1]:8080"
+        );
+    }
+
+    #[test]
+    fn state_names_match_serde() {
+        for state in TcpState::ALL {
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(json, format!("\"{}\"", state.name()));
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Writers for `sockscope list`: an aligned table, a JSON array, CSV.
+
+use std::io::{self, Write};
+
+use crate::model::{Owner, Socket};
+
+const HEADERS: [&str; 7] = [
+    "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q", "PROCESS",
+];
+
+/// `1234/nginx fd 3`, several owners comma-separated; sockets nobody holds are marked.
+pub fn owners_text(owners: &[Owner]) -> String {
+    if owners.is_empty() {
+        return "-".into();
+    }
+    let texts: Vec<String> = owners
+        .iter()
+        .map(|o| format!("{}/{} fd {}", o.pid, o.comm, o.fd))
+        .collect();
+    texts.join(", ")
+}
+
+pub fn table(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
+    let rows: Vec<[String; 7]> = sockets
+        .iter()
+        .map(|s| {
+            [
+                s.proto_text().to_string(),
+                s.state.name().to_string(),
+                s.local_text(),
+                s.remote_text(),
+                s.recv_q.to_string(),
+                s.send_q.to_string(),
+                owners_text(&s.processes),
+            ]
+        })
+        .collect();
+    let mut widths = HEADERS.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let write_row = |out: &mut dyn Write, cells: [&str; 7]| -> io::Result<()> {
+        let [proto, state, local, remote, recv_q, send_q, process] = cells;
+        let [w0, w1, w2, w3, w4, w5, _] = widths;
+        writeln!(
+            out,
+            "{proto:<w0$} {state:<w1$} {local:<w2$} {remote:<w3$} {recv_q:>w4$} {send_q:>w5$} {process}"
+        )
+    };
+    write_row(out, HEADERS)?;
+    for row in &rows {
+        write_row(out, row.each_ref().map(String::as_str))?;
+    }
+    Ok(())
+}
+
+/// One JSON array, one socket per element, in the schema of DESIGN.md.
+pub fn json(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, sockets)?;
+    writeln!(out)
+}
+
+const CSV_HEADER: &str = "proto,family,state,local_addr,local_port,remote_addr,remote_port,\
+path,socket_type,recv_q,send_q,inode,uid,processes";
+
+/// A header row, then one row per socket; `processes` is `pid/comm/fd` joined by `;`.
+pub fn csv(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
+    writeln!(out, "{CSV_HEADER}")?;
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    for s in sockets {
+        // Going through the JSON value keeps one definition of every field's text.
+        let value = serde_json::to_value(s)?;
+        let processes: Vec<String> = s
+            .processes
+            .iter()
+            .map(|o| format!("{}/{}/{}", o.pid, o.comm, o.fd))
+            .collect();
+        let cells: Vec<String> = CSV_HEADER
+            .split(',')
+            .map(|key| match key {
+                "processes" => processes.join(";"),
+                key => text(&value[key]),
+            })
+            .map(|cell| csv_quote(&cell))
+            .collect();
+        writeln!(out, "{}", cells.join(","))?;
+    }
+    Ok(())
+}
+
+/// Quotes a cell that holds a comma, a quote or a line break (RFC 4180).
+fn csv_quote(cell: &str) -> String {
+    if cell.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quoting() {
+        assert_eq!(csv_quote("plain"), "plain");
+        assert_eq!(csv_quote("/tmp/a,b"), "\"/tmp/a,b\"");
+        assert_eq!(csv_quote("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

@@ -1,0 +1,246 @@
+//! Filters: one language for the CLI flags and the TUI filter bar.
+//!
+//! The filter bar takes terms like `port:8080 state:estab pid:1234 udp -6 nginx`;
+//! the CLI flags (`--port 8080 --state estab --udp -6`) fill the same `Query`
+//! through the same term parsers. Terms of one kind are alternatives (two states
+//! match either); different kinds must all match.
+
+use crate::model::{Family, Proto, Socket, TcpState};
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Query {
+    pub pids: Vec<u32>,
+    pub ports: Vec<u16>,
+    pub states: Vec<TcpState>,
+    pub protos: Vec<Proto>,
+    pub families: Vec<Family>,
+    /// LISTEN sockets and bound, unconnected ones, as `ss -l` shows.
+    pub listening: bool,
+    /// Bare words: a process name, an address or a unix path containing the word.
+    pub words: Vec<String>,
+}
+
+impl Query {
+    /// Parses the filter bar's text. The error says which term is wrong and why.
+    pub fn parse(text: &str) -> Result<Query, String> {
+        let mut q = Query::default();
+        for term in text.split_whitespace() {
+            q.add_term(term)?;
+        }
+        Ok(q)
+    }
+
+    fn add_term(&mut self, term: &str) -> Result<(), String> {
+        if let Some((key, value)) = term.split_once(':')
+            && !value.is_empty()
+        {
+            match key.to_ascii_lowercase().as_str() {
+                "port" => self.ports.push(parse_port(value)?),
+                "state" => self.states.push(parse_state(value)?),
+                "pid" => self.pids.push(parse_pid(value)?),
+                // Anything else with a colon is an address like ::1 or 127.0.0.1:80.
+                _ => {
+                    self.words.push(term.to_ascii_lowercase());
+                }
+            }
+            return Ok(());
+        }
+        match term.to_ascii_lowercase().as_str() {
+            "tcp" => self.protos.push(Proto::Tcp),
+            "udp" => self.protos.push(Proto::Udp),
+            "unix" => self.protos.push(Proto::Unix),
+            "-4" | "ipv4" => self.families.push(Family::Ipv4),
+            "-6" | "ipv6" => self.families.push(Family::Ipv6),
+            "listening" | "-l" => self.listening = true,
+            word => self.words.push(word.to_string()),
+        }
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Query::default()
+    }
+
+    pub fn matches(&self, s: &Socket) -> bool {
+        any_or_none(&self.pids, |pid| s.processes.iter().any(|o| o.pid == *pid))
+            && any_or_none(&self.ports, |port| {
+                [s.local, s.remote]
+                    .iter()
+                    .flatten()
+                    .any(|a| a.port() == *port)
+            })
+            && any_or_none(&self.states, |state| *state == s.state)
+            && any_or_none(&self.protos, |proto| *proto == s.proto)
+            && any_or_none(&self.families, |family| *family == s.family)
+            && (!self.listening || matches!(s.state, TcpState::Listen | TcpState::Unconn))
+            && self.words.iter().all(|w| word_matches(w, s))
+    }
+}
+
+/// An empty list of alternatives puts no condition.
+fn any_or_none<T>(alternatives: &[T], matches: impl Fn(&T) -> bool) -> bool {
+    alternatives.is_empty() || alternatives.iter().any(matches)
+}
+
+/// A word matches a process name, an address (also an IPv4 address inside an
+/// IPv4-mapped IPv6 one), an `address:port` as the table prints it, or a unix path.
+fn word_matches(word: &str, s: &Socket) -> bool {
+    let in_text = |text: &str| text.to_ascii_lowercase().contains(word);
+    s.processes.iter().any(|o| in_text(&o.comm))
+        || s.path.as_deref().is_some_and(in_text)
+        || [s.local, s.remote].iter().flatten().any(|a| {
+            in_text(&a.ip().to_string())
+                || in_text(&a.ip().to_canonical().to_string())
+                || in_text(&crate::model::endpoint_text(*a))
+        })
+}
+
+pub fn parse_port(text: &str) -> Result<u16, String> {
+    text.parse()
+        .map_err(|_| format!("invalid port '{text}': expected a number from 0 to 65535"))
+}
+
+pub fn parse_pid(text: &str) -> Result<u32, String> {
+    text.parse()
+        .map_err(|_| format!("invalid pid '{text}': expected a process id number"))
+}
+
+/// Kernel names (TIME_WAIT) and ss spellings (time-wait, estab, syn-sent), any case.
+pub fn parse_state(text: &str) -> Result<TcpState, String> {
+    let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '_'], "");
+    let wanted = norm(text);
+    let alias = match wanted.as_str() {
+        "estab" => Some(TcpState::Established),
+        "closed" => Some(TcpState::Close),
+        "unconnected" => Some(TcpState::Unconn),
+        "listening" => Some(TcpState::Listen),
+        _ => None,
+    };
+    alias
+        .or_else(|| TcpState::ALL.into_iter().find(|s| norm(s.name()) == wanted))
+        .ok_or_else(|| {
+            let names: Vec<_> = TcpState::ALL.iter().map(|s| s.name()).collect();
+            format!(
+                "unknown state '{text}': expected one of {}",
+                names.join(", ")
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Owner, SocketType};
+
+    fn tcp(local: &str, remote: &str, state: TcpState, comm: &str) -> Socket {
+        Socket {
+            proto: Proto::Tcp,
+            family: if local.starts_with('[') {
+                Family::Ipv6
+            } else {
+                Family::Ipv4
+            },
+            state,
+            socket_type: SocketType::Stream,
+            local: Some(local.parse().unwrap()),
+            remote: Some(remote.parse().unwrap()),
+            path: None,
+            recv_q: 0,
+            send_q: 0,
+            inode: 1,
+            uid: 0,
+            processes: vec![Owner {
+                pid: 42,
+                fd: 3,
+                comm: comm.into(),
+                uid: 0,
+                user: "root".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn states_in_every_spelling() {
+        for (text, state) in [
+            ("TIME_WAIT", TcpState::TimeWait),
+            ("time-wait", TcpState::TimeWait),
+            ("estab", TcpState::Established),
+            ("Established", TcpState::Established),
+            ("syn-sent", TcpState::SynSent),
+            ("fin-wait-2", TcpState::FinWait2),
+            ("FIN_WAIT1", TcpState::FinWait1),
+            ("close-wait", TcpState::CloseWait),
+            ("unconn", TcpState::Unconn),
+        ] {
+            assert_eq!(parse_state(text), Ok(state), "{text}");
+        }
+        let err = parse_state("bogus").unwrap_err();
+        assert!(
+            err.contains("ESTABLISHED") && err.contains("bogus"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn terms_combine() {
+        let s = tcp(
+            "127.0.0.1:8080",
+            "127.0.0.1:50000",
+            TcpState::Established,
+            "nginx",
+        );
+        let yes = [
+            "",
+            "port:8080",
+            "port:50000",
+            "state:estab",
+            "tcp",
+            "-4",
+            "nginx",
+            "NGINX",
+            "pid:42",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "port:1 port:8080",
+            "state:listen state:estab",
+        ];
+        for text in yes {
+            assert!(Query::parse(text).unwrap().matches(&s), "{text}");
+        }
+        let no = [
+            "port:80",
+            "state:listen",
+            "udp",
+            "-6",
+            "apache",
+            "pid:1",
+            "listening",
+            "tcp nginx port:1",
+        ];
+        for text in no {
+            assert!(!Query::parse(text).unwrap().matches(&s), "{text}");
+        }
+    }
+
+    #[test]
+    fn v4_mapped_matches_the_v4_address() {
+        let s = tcp("[::ffff:10.1.2.3]:80", "[::]:0", TcpState::Listen, "srv");
+        assert!(Query::parse("10.1.2.3").unwrap().matches(&s));
+        assert!(Query::parse("-6 listening").unwrap().matches(&s));
+    }
+
+    #[test]
+    fn bad_terms_say_why() {
+        assert!(
+            Query::parse("port:http")
+                .unwrap_err()
+                .contains("invalid port 'http'")
+        );
+        assert!(
+            Query::parse("state:nope")
+                .unwrap_err()
+                .contains("unknown state")
+        );
+        assert!(Query::parse("pid:x").unwrap_err().contains("invalid pid"));
+    }
+}
