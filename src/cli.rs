@@ -12,8 +12,7 @@ use crate::query::{self, Query};
 #[command(
     name = "sockscope",
     version,
-    about = "Every socket on this host, its state, queues and owning processes, live.",
-    args_conflicts_with_subcommands = true
+    about = "Every socket on this host, its state, queues and owning processes, live."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -53,7 +52,7 @@ pub enum Command {
 }
 
 /// The filters shared by every command.
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone, Default, PartialEq)]
 pub struct Filters {
     /// Only sockets of this process (repeatable), read in its own network namespace
     #[arg(long, value_name = "PID")]

@@ -23,6 +23,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    if cli.command.is_some() && cli.filters != Filters::default() {
+        anyhow::bail!("filters go after the subcommand, e.g. `sockscope list --pid 1234`");
+    }
     match cli.command {
         Some(Command::List { filters, json, csv }) => list(&cli.proc_root, &filters, json, csv),
         None => anyhow::bail!("the live view is not built yet; use `sockscope list`"),

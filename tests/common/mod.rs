@@ -1,0 +1,39 @@
+//! Helpers shared by the integration tests: running the binary and reading its JSON.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/proc");
+
+pub fn sockscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        .args(args)
+        .output()
+        .expect("run sockscope")
+}
+
+/// Runs `sockscope list --json ARGS`, asserting success, and returns the array.
+pub fn list_json(args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["list", "--json"];
+    all.extend_from_slice(args);
+    let out = sockscope(&all);
+    assert!(
+        out.status.success(),
+        "sockscope {all:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: Value = serde_json::from_slice(&out.stdout).expect("list --json prints JSON");
+    value.as_array().expect("a JSON array").clone()
+}
+
+/// The pids of a socket's `processes`.
+pub fn pids(socket: &Value) -> Vec<u64> {
+    socket["processes"]
+        .as_array()
+        .expect("processes is an array")
+        .iter()
+        .map(|p| p["pid"].as_u64().expect("pid"))
+        .collect()
+}
