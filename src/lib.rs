@@ -8,3 +8,4 @@ pub mod collect;
 pub mod model;
 pub mod output;
 pub mod query;
+pub mod track;
