@@ -5,6 +5,8 @@
 
 pub mod cli;
 pub mod collect;
+pub mod diagnose;
+pub mod doctor;
 pub mod model;
 pub mod output;
 pub mod query;
