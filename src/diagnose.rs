@@ -28,6 +28,9 @@ pub struct DiagnoseConfig {
     /// makes a warning, and a critical finding.
     pub time_wait_warning: f64,
     pub time_wait_critical: f64,
+    /// Without tcp_info, a Send-Q that does not move counts as stuck from this size:
+    /// above one loopback segment (64 KiB), so a delayed ACK never looks stuck.
+    pub stuck_send_q_bytes: u32,
     /// Sockets listed per finding; `socket_count` says how many there are.
     pub max_sockets_listed: usize,
 }
@@ -40,6 +43,7 @@ impl Default for DiagnoseConfig {
             queue_samples: 3,
             time_wait_warning: 0.5,
             time_wait_critical: 0.8,
+            stuck_send_q_bytes: 64 * 1024,
             max_sockets_listed: 20,
         }
     }

@@ -188,7 +188,8 @@ pub(super) fn listen_queues(
     let mut busy = Vec::new();
     for h in tcp_in(tracker, TcpState::Listen) {
         let recent: Vec<&Sample> = h.recent(n).collect();
-        if recent.iter().any(|s| s.recv_q > 0) {
+        // One connection caught waiting is normal; a queue seen twice is a suspect.
+        if recent.iter().filter(|s| s.recv_q > 0).count() >= 2 {
             busy.push(h);
         }
         if recent.len() < 2 || recent.iter().any(|s| s.recv_q == 0) {
@@ -313,19 +314,12 @@ pub(super) fn recv_q(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec<F
     }
 }
 
-/// Send-Q non-empty at every recent sample and growing or not moving at all. With
+/// Send-Q non-empty at every recent sample and blocked (see `send_q_blocked`). With
 /// tcp_info, retransmits growing meanwhile make it critical: the peer or path is gone.
 pub(super) fn send_q(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec<Finding>) {
     let stuck = tcp_in(tracker, TcpState::Established)
         .chain(tcp_in(tracker, TcpState::CloseWait))
-        .filter(|h| {
-            trend(h, config).is_some_and(|t| {
-                let q: Vec<u32> = t.iter().map(|s| s.send_q).collect();
-                // A busy healthy sender's queue goes up and down; a blocked one only up or flat.
-                never_falls(&q)
-                    && (q.windows(2).all(|w| w[0] < w[1]) || q.iter().all(|&v| v == q[0]))
-            })
-        });
+        .filter(|h| trend(h, config).is_some_and(|t| send_q_blocked(&t, config)));
     for (_, group) in by_owner(stuck) {
         let (first, last, span) = queue_totals(&group, config, |s| s.send_q);
         let retransmits: u32 = group
@@ -352,6 +346,28 @@ pub(super) fn send_q(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec<F
             Severity::Warning
         };
         out.push(finding(Kind::SendQ, severity, summary, group, config));
+    }
+}
+
+/// With tcp_info: nothing acknowledged while data waits. Without it, a queue growing at
+/// every sample, or one not moving and too big to be a delayed ACK (a constant small
+/// Send-Q is normal on request/response traffic: the ACK rides on the next request).
+fn send_q_blocked(t: &[Sample], config: &DiagnoseConfig) -> bool {
+    let q: Vec<u32> = t.iter().map(|s| s.send_q).collect();
+    if !never_falls(&q) {
+        return false;
+    }
+    let acked: Option<Vec<u64>> = t
+        .iter()
+        .map(|s| s.counters.map(|c| c.bytes_acked))
+        .collect();
+    match acked {
+        Some(acked) => acked.iter().all(|&a| a == acked[0]),
+        None => {
+            let growing = q.windows(2).all(|w| w[0] < w[1]);
+            let flat = q.iter().all(|&v| v == q[0]);
+            growing || (flat && q[0] >= config.stuck_send_q_bytes)
+        }
     }
 }
 
