@@ -90,10 +90,9 @@ pub(super) fn close_wait(tracker: &Tracker, config: &DiagnoseConfig, out: &mut V
         // New ones joining old ones: the leak is ongoing.
         let growing = !young.is_empty();
         let mut summary = format!(
-            "{} held by {} in CLOSE_WAIT for {}+ (oldest {})",
+            "{} held by {} in CLOSE_WAIT, the oldest for at least {}",
             plural(old.len(), "socket"),
             owner_text(old[0]),
-            secs(config.close_wait_age),
             secs(oldest),
         );
         if growing {
@@ -258,11 +257,10 @@ pub(super) fn syn_sent(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec
             .max()
             .unwrap_or_default();
         let summary = format!(
-            "{} by {} to {} unanswered for {}+ (oldest {})",
+            "{} by {} to {} unanswered, the oldest for at least {}",
             plural(group.len(), "connection attempt"),
             owner_text(group[0]),
             remote.map_or_else(|| "*".into(), endpoint_text),
-            secs(config.syn_sent_age),
             secs(oldest),
         );
         out.push(finding(
