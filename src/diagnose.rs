@@ -4,7 +4,22 @@
 //! so the TUI (panel `d`) and `sockscope doctor` share it and tests stage it freely.
 //! Every finding names the sockets and processes involved, what it usually means, what
 //! to check next, and a severity. Healthy traffic gives none.
+//!
+//! `sockscope doctor --json` prints one JSON array of `Finding`s (with `--watch`, one
+//! array per line per round). The schema; new fields may be added, these keep meaning:
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | kind | "close_wait" \| "time_wait_exhaustion" \| "accept_queue" \| "listen_overflows" \| "syn_sent" \| "recv_q" \| "send_q" | the rule that fired |
+//! | severity | "warning" \| "critical" | critical: growing, full, or dropping now |
+//! | summary | string | one line: what, who, how much |
+//! | meaning | string | what it usually means |
+//! | next_steps | string | what to check next |
+//! | processes | array of {pid, comm} | every process holding the sockets, by pid |
+//! | socket_count | integer | sockets involved (may exceed the list below) |
+//! | sockets | array | at most 20, longest in their state first: each a `list --json` socket plus `state_secs` (number: seconds in its state; a lower bound for sockets there when watching began) |
 
+mod advice;
 mod rules;
 
 use std::sync::Arc;
@@ -158,7 +173,7 @@ fn finding(
     processes.sort();
     processes.dedup();
     sockets.sort_by_key(|h| (std::cmp::Reverse(h.state_age()), h.socket.local));
-    let (meaning, next_steps) = rules::advice(kind);
+    let (meaning, next_steps) = advice::advice(kind);
     Finding {
         kind,
         severity,
