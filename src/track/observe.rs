@@ -107,13 +107,13 @@ impl Tracker {
         for s in &snapshot.sockets {
             counts[s.state as usize] += 1;
         }
+        while self.state_counts.len() >= self.config.state_counts_len.max(1) {
+            self.state_counts.pop_front();
+        }
         self.state_counts.push_back(StateCounts {
             at: snapshot.taken_at,
             counts,
         });
-        while self.state_counts.len() > self.config.state_counts_len {
-            self.state_counts.pop_front();
-        }
     }
 }
 
@@ -154,10 +154,11 @@ fn update(
     let from = h.socket.state;
     h.generation = generation;
     h.last_seen = sample.at;
-    h.samples.push_back(sample);
-    while h.samples.len() > config.samples_per_socket.max(1) {
+    // Room first, then push: pushing past the cap would double the ring's allocation.
+    while h.samples.len() >= config.samples_per_socket.max(1) {
         h.samples.pop_front();
     }
+    h.samples.push_back(sample);
     h.socket = socket.clone();
     if from == socket.state {
         return None;
@@ -173,6 +174,9 @@ fn update(
 }
 
 fn push_event(tracker: &mut Tracker, at: SystemTime, change: Change, socket: &Socket) {
+    while tracker.events.len() >= tracker.config.events_cap.max(1) {
+        tracker.events.pop_front();
+    }
     tracker.events.push_back(Event {
         seq: tracker.next_seq,
         at,
@@ -180,7 +184,4 @@ fn push_event(tracker: &mut Tracker, at: SystemTime, change: Change, socket: &So
         socket: socket.clone(),
     });
     tracker.next_seq += 1;
-    while tracker.events.len() > tracker.config.events_cap {
-        tracker.events.pop_front();
-    }
 }
