@@ -193,11 +193,20 @@ fn finding(
     }
 }
 
-/// `1234/nginx`, or `an unknown process` when owners are hidden or gone.
-fn owner_text(h: &History) -> String {
-    match h.socket.processes.first() {
-        Some(o) => format!("{}/{}", o.pid, o.comm),
-        None => "no visible process".into(),
+/// Who holds the sockets: `1234/nginx`, `3 processes`, or `no visible process` when
+/// owners are hidden or gone (TIME_WAIT, not yet accepted).
+fn owners_text(sockets: &[&History]) -> String {
+    let mut pids: Vec<(u32, &str)> = sockets
+        .iter()
+        .filter_map(|h| h.socket.processes.first())
+        .map(|o| (o.pid, &*o.comm))
+        .collect();
+    pids.sort();
+    pids.dedup();
+    match pids.as_slice() {
+        [] => "no visible process".into(),
+        [(pid, comm)] => format!("{pid}/{comm}"),
+        more => format!("{} processes", more.len()),
     }
 }
 

@@ -293,3 +293,37 @@ fn send_q_with_tcp_info_judges_by_acks_and_retransmits() {
     // Acks moving: the data flows, whatever the queue looks like.
     assert!(run(&observe(&[(100, 0), (200, 0), (300, 0)]), &none).is_empty());
 }
+
+#[test]
+fn text_output_names_who_what_and_next_steps() {
+    let cw = |port| tcp(port, 80, TcpState::CloseWait, 7);
+    let t = track(&[vec![cw(1)], vec![cw(1)], vec![cw(1), cw(2)]]);
+    let found = run(&t, &KernelFacts::default());
+    let mut text = Vec::new();
+    sockscope::doctor::write_text(&mut text, &found, t.live().count()).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "CRITICAL  CLOSE_WAIT: 1 socket held by 7/app in CLOSE_WAIT, \
+         the oldest for at least 2.0s, and growing: 1 newer"
+    );
+    assert!(lines[1].starts_with("    means: the peer closed"), "{text}");
+    assert!(lines[2].starts_with("    check: "), "{text}");
+    assert_eq!(
+        lines[3],
+        "    tcp CLOSE_WAIT 10.0.0.1:1 -> 10.0.0.2:80  recv-q 0 send-q 0  2.0s  7/app fd 3"
+    );
+    assert_eq!(
+        lines[4],
+        "    tcp CLOSE_WAIT 10.0.0.1:2 -> 10.0.0.2:80  recv-q 0 send-q 0  0.0s  7/app fd 3"
+    );
+    assert_eq!(*lines.last().unwrap(), "1 finding");
+
+    let mut text = Vec::new();
+    sockscope::doctor::write_text(&mut text, &[], 12).unwrap();
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        "no findings: 12 sockets look healthy\n"
+    );
+}

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::{DiagnoseConfig, Finding, KernelFacts, Kind, Severity, finding, owner_text, plural};
+use super::{DiagnoseConfig, Finding, KernelFacts, Kind, Severity, finding, owners_text, plural};
 use crate::model::{Proto, TcpState, endpoint_text};
 use crate::track::{History, Sample, Tracker};
 
@@ -45,7 +45,7 @@ pub(super) fn close_wait(tracker: &Tracker, config: &DiagnoseConfig, out: &mut V
         let mut summary = format!(
             "{} held by {} in CLOSE_WAIT, the oldest for at least {}",
             plural(old.len(), "socket"),
-            owner_text(old[0]),
+            owners_text(&old),
             secs(oldest),
         );
         if growing {
@@ -151,7 +151,7 @@ pub(super) fn listen_queues(
         let full = last.send_q > 0 && last.recv_q >= last.send_q;
         let mut summary = format!(
             "{} listening on {} has {} waiting to be accepted for {}",
-            owner_text(h),
+            owners_text(&[h]),
             h.socket.local_text(),
             plural(last.recv_q as usize, "connection"),
             secs(last.at.duration_since(recent[0].at).unwrap_or_default()),
@@ -212,7 +212,7 @@ pub(super) fn syn_sent(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec
         let summary = format!(
             "{} by {} to {} unanswered, the oldest for at least {}",
             plural(group.len(), "connection attempt"),
-            owner_text(group[0]),
+            owners_text(&group),
             remote.map_or_else(|| "*".into(), endpoint_text),
             secs(oldest),
         );
@@ -252,7 +252,7 @@ pub(super) fn recv_q(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec<F
         let summary = format!(
             "Recv-Q {verb} on {} held by {}: {first} -> {last} bytes unread over {}",
             plural(group.len(), "socket"),
-            owner_text(group[0]),
+            owners_text(&group),
             secs(span),
         );
         out.push(finding(
@@ -285,7 +285,7 @@ pub(super) fn send_q(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec<F
         let mut summary = format!(
             "Send-Q {verb} on {} held by {}: {first} -> {last} bytes unacknowledged over {}",
             plural(group.len(), "socket"),
-            owner_text(group[0]),
+            owners_text(&group),
             secs(span),
         );
         if retransmits > 0 {
