@@ -282,3 +282,25 @@ fn a_key_that_reopens_is_a_new_socket() {
     let kinds: Vec<Change> = t.events().iter().map(|e| e.change).collect();
     assert_eq!(kinds, [Change::Closed, Change::Opened]);
 }
+
+#[test]
+fn duplicate_keys_in_one_snapshot_are_one_socket() {
+    // Unix connections nobody accepted yet: inode 0, no address, all one key.
+    let pending = Socket {
+        proto: Proto::Unix,
+        family: Family::Unix,
+        local: None,
+        remote: None,
+        state: TcpState::Established,
+        inode: 0,
+        ..tcp(1, 2, TcpState::Established, 0)
+    };
+    let mut t = Tracker::default();
+    t.observe(&snap(0, vec![]));
+    t.observe(&snap(1, vec![pending.clone(), pending.clone()]));
+    t.observe(&snap(2, vec![pending.clone(), pending.clone()]));
+    let kinds: Vec<Change> = t.events().iter().map(|e| e.change).collect();
+    assert_eq!(kinds, [Change::Opened]);
+    assert_eq!(t.tracked_len(), 1);
+    assert_eq!(t.state_counts()[2].get(TcpState::Established), 2);
+}

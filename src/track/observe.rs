@@ -49,6 +49,13 @@ impl Tracker {
             .collect();
 
         for (socket, sample) in unmatched {
+            if self
+                .sockets
+                .get(&socket.key())
+                .is_some_and(|h| h.generation == generation)
+            {
+                continue; // a duplicate key, new in this snapshot
+            }
             let moved = endpoints(socket)
                 .and_then(|e| by_endpoints.remove(&e))
                 .and_then(|old| self.sockets.remove(&old));
