@@ -130,6 +130,7 @@ pub fn write_text(out: &mut impl Write, findings: &[Finding], sockets: usize) ->
         writeln!(out)?;
     }
     match findings.len() {
+        0 if sockets == 1 => writeln!(out, "no findings: 1 socket looks healthy")?,
         0 => writeln!(out, "no findings: {sockets} sockets look healthy")?,
         n => writeln!(out, "{n} finding{}", if n == 1 { "" } else { "s" })?,
     }
