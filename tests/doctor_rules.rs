@@ -241,6 +241,16 @@ fn queues_that_grow_or_stick_and_ones_that_move() {
         &none,
     );
     assert_eq!(kinds(&found), [(Kind::SendQ, Severity::Warning)]);
+    // Growing, then the writer blocks on a full send buffer: still blocked.
+    let found = run(
+        &track(&[
+            with_queues(0, 10_000),
+            with_queues(0, 70_000),
+            with_queues(0, 70_000),
+        ]),
+        &none,
+    );
+    assert_eq!(kinds(&found), [(Kind::SendQ, Severity::Warning)]);
     // A small constant Send-Q is a delayed ACK; a big constant one is stuck.
     assert!(
         run(

@@ -300,9 +300,9 @@ pub(super) fn send_q(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec<F
     }
 }
 
-/// With tcp_info: nothing acknowledged while data waits. Without it, a queue growing at
-/// every sample, or one not moving and too big to be a delayed ACK (a constant small
-/// Send-Q is normal on request/response traffic: the ACK rides on the next request).
+/// With tcp_info: nothing acknowledged while data waits. Without it, a queue that never
+/// shrinks and either grew or is too big to be a delayed ACK (a constant small Send-Q is
+/// normal on request/response traffic: the ACK rides on the next request).
 fn send_q_blocked(t: &[Sample], config: &DiagnoseConfig) -> bool {
     let q: Vec<u32> = t.iter().map(|s| s.send_q).collect();
     if !never_falls(&q) {
@@ -315,9 +315,8 @@ fn send_q_blocked(t: &[Sample], config: &DiagnoseConfig) -> bool {
     match acked {
         Some(acked) => acked.iter().all(|&a| a == acked[0]),
         None => {
-            let growing = q.windows(2).all(|w| w[0] < w[1]);
-            let flat = q.iter().all(|&v| v == q[0]);
-            growing || (flat && q[0] >= config.stuck_send_q_bytes)
+            let (first, last) = (q[0], q[q.len() - 1]);
+            last > first || first >= config.stuck_send_q_bytes
         }
     }
 }
