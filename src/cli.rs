@@ -2,6 +2,7 @@
 //! `--proc-root` that points the whole binary at a captured /proc tree.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -49,6 +50,47 @@ pub enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Look for trouble: CLOSE_WAIT leaks, stuck connects, full accept queues, queues
+    /// nobody drains. Exit status 0 when healthy, 1 when findings exist, 2 on error.
+    Doctor {
+        #[command(flatten)]
+        filters: Filters,
+        /// One JSON array of findings (with --watch, one array per line per round)
+        #[arg(long)]
+        json: bool,
+        /// Repeat every SECONDS, adding one snapshot to the history each time, until Ctrl-C
+        #[arg(long, value_name = "SECONDS", value_parser = parse_interval)]
+        watch: Option<Duration>,
+        /// Snapshots taken before the first diagnosis
+        #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u16).range(2..=100))]
+        samples: u16,
+        /// Time the first snapshots are spread over
+        #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
+        window: Duration,
+        /// CLOSE_WAIT and SYN_SENT sockets count as stuck once this long in their state
+        #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
+        min_age: Duration,
+    },
+}
+
+/// Seconds as a person types them: `2`, `0.5`; at most a day.
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.0..=86_400.0).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "invalid duration '{text}': expected seconds from 0 to 86400"
+        )),
+    }
+}
+
+/// Like `parse_seconds`, but never zero: a repeat interval.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    match parse_seconds(text)? {
+        d if d >= Duration::from_millis(100) => Ok(d),
+        _ => Err(format!(
+            "invalid interval '{text}': expected at least 0.1 seconds"
+        )),
+    }
 }
 
 /// The filters shared by every command.

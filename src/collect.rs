@@ -3,6 +3,7 @@
 //! `Source` is what the rest of the program asks for snapshots; `System` is the real one,
 //! reading a /proc tree (the host's, or a captured fixture via `--proc-root`).
 
+pub mod kernel_counters;
 pub mod owners;
 pub mod proc_net;
 

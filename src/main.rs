@@ -5,6 +5,8 @@ use anyhow::Result;
 use clap::Parser;
 use sockscope::cli::{Cli, Command, Filters};
 use sockscope::collect::{Source, System};
+use sockscope::diagnose::DiagnoseConfig;
+use sockscope::doctor::DoctorOptions;
 use sockscope::output;
 
 fn main() -> ExitCode {
@@ -28,6 +30,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     match cli.command {
         Some(Command::List { filters, json, csv }) => list(&cli.proc_root, &filters, json, csv),
+        Some(Command::Doctor {
+            filters,
+            json,
+            watch,
+            samples,
+            window,
+            min_age,
+        }) => {
+            let options = DoctorOptions {
+                samples: samples.into(),
+                window,
+                json,
+                watch,
+                config: DiagnoseConfig {
+                    close_wait_age: min_age,
+                    syn_sent_age: min_age,
+                    ..DiagnoseConfig::default()
+                },
+            };
+            doctor(&cli.proc_root, &filters, &options)
+        }
         None => anyhow::bail!("the live view is not built yet; use `sockscope list`"),
     }
 }
@@ -52,6 +75,23 @@ fn list(proc_root: &std::path::Path, filters: &Filters, json: bool, csv: bool) -
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Exit status 1 means findings, so errors exit 2 here (a broken pipe still exits 0).
+fn doctor(
+    proc_root: &std::path::Path,
+    filters: &Filters,
+    options: &DoctorOptions,
+) -> Result<ExitCode> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    match sockscope::doctor::run(proc_root, filters, options, &mut out) {
+        Ok(found) => Ok(ExitCode::from(u8::from(found))),
+        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("sockscope: {e:#}");
+            Ok(ExitCode::from(2))
+        }
+    }
 }
 
 /// clap's errors span several lines; users get the first, and where to look next.

@@ -1,0 +1,119 @@
+//! Host-wide (per network namespace) facts diagnosis needs beside the socket tables:
+//! the listen overflow counters in /proc/net/netstat and the ephemeral port range.
+
+use std::fs;
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, anyhow};
+
+/// TcpExt ListenOverflows (a connection arrived to a full accept queue) and
+/// ListenDrops (a SYN or final ACK to a listener was dropped, overflows included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenCounters {
+    pub at: SystemTime,
+    pub overflows: u64,
+    pub drops: u64,
+}
+
+/// net.ipv4.ip_local_port_range: the local ports connect() picks from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl PortRange {
+    pub fn len(&self) -> u32 {
+        u32::from(self.high.saturating_sub(self.low)) + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.high < self.low
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        (self.low..=self.high).contains(&port)
+    }
+}
+
+/// Reads `<net_dir>/netstat` (e.g. /proc/net or /proc/1234/net).
+pub fn read_listen_counters(net_dir: &Path, at: SystemTime) -> Result<ListenCounters> {
+    let path = net_dir.join("netstat");
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_listen_counters(&text, at).with_context(|| format!("reading {}", path.display()))
+}
+
+/// netstat holds pairs of lines, `TcpExt: Name Name ...` then `TcpExt: 1 2 ...`.
+pub fn parse_listen_counters(text: &str, at: SystemTime) -> Result<ListenCounters> {
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = lines
+        .next()
+        .zip(lines.next())
+        .ok_or_else(|| anyhow!("no TcpExt lines"))?;
+    let value = |wanted: &str| -> Result<u64> {
+        let pos = names
+            .split_whitespace()
+            .position(|n| n == wanted)
+            .ok_or_else(|| anyhow!("no {wanted} counter"))?;
+        let text = values
+            .split_whitespace()
+            .nth(pos)
+            .ok_or_else(|| anyhow!("no value for {wanted}"))?;
+        text.parse()
+            .with_context(|| format!("bad value {text:?} for {wanted}"))
+    };
+    Ok(ListenCounters {
+        at,
+        overflows: value("ListenOverflows")?,
+        drops: value("ListenDrops")?,
+    })
+}
+
+/// Reads `<proc_root>/sys/net/ipv4/ip_local_port_range`.
+pub fn read_port_range(proc_root: &Path) -> Result<PortRange> {
+    let path = proc_root.join("sys/net/ipv4/ip_local_port_range");
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_port_range(&text).with_context(|| format!("reading {}", path.display()))
+}
+
+pub fn parse_port_range(text: &str) -> Result<PortRange> {
+    let mut ports = text.split_whitespace().map(str::parse::<u16>);
+    match (ports.next(), ports.next()) {
+        (Some(Ok(low)), Some(Ok(high))) if low <= high => Ok(PortRange { low, high }),
+        _ => Err(anyhow!("expected two ports, low and high, got {text:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netstat_counters_by_name() {
+        let text = "TcpExt: SyncookiesSent ListenOverflows ListenDrops TW\n\
+                    TcpExt: 0 17 19 1059\n\
+                    IpExt: InNoRoutes\nIpExt: 0\n";
+        let c = parse_listen_counters(text, SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!((c.overflows, c.drops), (17, 19));
+        assert!(parse_listen_counters("IpExt: A\nIpExt: 1\n", SystemTime::UNIX_EPOCH).is_err());
+        assert!(
+            parse_listen_counters(
+                "TcpExt: ListenOverflows\nTcpExt: x\n",
+                SystemTime::UNIX_EPOCH
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn port_range() {
+        let r = parse_port_range("32768\t60999\n").unwrap();
+        assert_eq!((r.low, r.high, r.len()), (32768, 60999, 28232));
+        assert!(r.contains(40000) && !r.contains(8080));
+        assert!(parse_port_range("60999 32768").is_err());
+        assert!(parse_port_range("nope").is_err());
+    }
+}

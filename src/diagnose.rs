@@ -1,0 +1,219 @@
+//! Diagnosis: findings from tracked history and kernel counters.
+//!
+//! Pure: reads a `Tracker` and the kernel facts it is given, never the clock or /proc,
+//! so the TUI (panel `d`) and `sockscope doctor` share it and tests stage it freely.
+//! Every finding names the sockets and processes involved, what it usually means, what
+//! to check next, and a severity. Healthy traffic gives none.
+//!
+//! `sockscope doctor --json` prints one JSON array of `Finding`s (with `--watch`, one
+//! array per line per round). The schema; new fields may be added, these keep meaning:
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | kind | "close_wait" \| "time_wait_exhaustion" \| "accept_queue" \| "listen_overflows" \| "syn_sent" \| "recv_q" \| "send_q" | the rule that fired |
+//! | severity | "warning" \| "critical" | critical: growing, full, or dropping now |
+//! | summary | string | one line: what, who, how much |
+//! | meaning | string | what it usually means |
+//! | next_steps | string | what to check next |
+//! | processes | array of {pid, comm} | every process holding the sockets, by pid |
+//! | socket_count | integer | sockets involved (may exceed the list below) |
+//! | sockets | array | at most 20, longest in their state first: each a `list --json` socket plus `state_secs` (number: seconds in its state; a lower bound for sockets there when watching began) |
+
+mod advice;
+mod rules;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::collect::kernel_counters::{ListenCounters, PortRange};
+use crate::model::Socket;
+use crate::track::{History, Tracker};
+
+#[derive(Clone, Debug)]
+pub struct DiagnoseConfig {
+    /// A CLOSE_WAIT socket held this long is not being closed.
+    pub close_wait_age: Duration,
+    /// A SYN_SENT socket this old is not getting an answer.
+    pub syn_sent_age: Duration,
+    /// Queue rules judge this many of each socket's latest samples (2 at least).
+    pub queue_samples: usize,
+    /// Share of the ephemeral port range in TIME_WAIT toward one destination that
+    /// makes a warning, and a critical finding.
+    pub time_wait_warning: f64,
+    pub time_wait_critical: f64,
+    /// Without tcp_info, a Send-Q that does not move counts as stuck from this size:
+    /// above one loopback segment (64 KiB), so a delayed ACK never looks stuck.
+    pub stuck_send_q_bytes: u32,
+    /// Sockets listed per finding; `socket_count` says how many there are.
+    pub max_sockets_listed: usize,
+}
+
+impl Default for DiagnoseConfig {
+    fn default() -> Self {
+        DiagnoseConfig {
+            close_wait_age: Duration::from_secs(2),
+            syn_sent_age: Duration::from_secs(2),
+            queue_samples: 3,
+            time_wait_warning: 0.5,
+            time_wait_critical: 0.8,
+            stuck_send_q_bytes: 64 * 1024,
+            max_sockets_listed: 20,
+        }
+    }
+}
+
+/// What diagnosis needs beside the sockets.
+#[derive(Clone, Debug, Default)]
+pub struct KernelFacts {
+    /// One reading per snapshot, oldest first (they are per network namespace).
+    pub listen_counters: Vec<ListenCounters>,
+    pub port_range: Option<PortRange>,
+    /// The snapshots cover the whole namespace (no filter): counters rising are
+    /// reported even when no listener in view can be blamed.
+    pub whole_namespace: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    CloseWait,
+    TimeWaitExhaustion,
+    AcceptQueue,
+    ListenOverflows,
+    SynSent,
+    RecvQ,
+    SendQ,
+}
+
+impl Kind {
+    /// The short tag the text output and the TUI show.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::CloseWait => "CLOSE_WAIT",
+            Kind::TimeWaitExhaustion => "TIME_WAIT",
+            Kind::AcceptQueue => "ACCEPT QUEUE",
+            Kind::ListenOverflows => "LISTEN OVERFLOWS",
+            Kind::SynSent => "SYN_SENT",
+            Kind::RecvQ => "RECV-Q",
+            Kind::SendQ => "SEND-Q",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ProcessRef {
+    pub pid: u32,
+    pub comm: Arc<str>,
+}
+
+/// A socket in a finding: the `list --json` fields plus how long it has been in its state.
+#[derive(Clone, Debug, Serialize)]
+pub struct FindingSocket {
+    #[serde(flatten)]
+    pub socket: Socket,
+    pub state_secs: f64,
+}
+
+/// One problem found. Serialized as one element of `doctor --json`'s array.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub kind: Kind,
+    pub severity: Severity,
+    /// One line: what, who, how much.
+    pub summary: String,
+    /// What it usually means.
+    pub meaning: &'static str,
+    /// What to check next.
+    pub next_steps: &'static str,
+    pub processes: Vec<ProcessRef>,
+    pub socket_count: usize,
+    /// The sockets involved, longest in their state first, at most `max_sockets_listed`.
+    pub sockets: Vec<FindingSocket>,
+}
+
+/// Every finding, most severe first.
+pub fn diagnose(tracker: &Tracker, kernel: &KernelFacts, config: &DiagnoseConfig) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    rules::close_wait(tracker, config, &mut findings);
+    rules::time_wait(tracker, kernel, config, &mut findings);
+    rules::listen_queues(tracker, kernel, config, &mut findings);
+    rules::syn_sent(tracker, config, &mut findings);
+    rules::recv_q(tracker, config, &mut findings);
+    rules::send_q(tracker, config, &mut findings);
+    findings
+        .sort_by(|a, b| (b.severity, a.kind, &a.summary).cmp(&(a.severity, b.kind, &b.summary)));
+    findings
+}
+
+/// Builds a finding around `sockets`, listing their processes and the oldest first.
+fn finding(
+    kind: Kind,
+    severity: Severity,
+    summary: String,
+    mut sockets: Vec<&History>,
+    config: &DiagnoseConfig,
+) -> Finding {
+    let mut processes: Vec<ProcessRef> = sockets
+        .iter()
+        .flat_map(|h| &h.socket.processes)
+        .map(|o| ProcessRef {
+            pid: o.pid,
+            comm: o.comm.clone(),
+        })
+        .collect();
+    processes.sort();
+    processes.dedup();
+    sockets.sort_by_key(|h| (std::cmp::Reverse(h.state_age()), h.socket.local));
+    let (meaning, next_steps) = advice::advice(kind);
+    Finding {
+        kind,
+        severity,
+        summary,
+        meaning,
+        next_steps,
+        processes,
+        socket_count: sockets.len(),
+        sockets: sockets
+            .iter()
+            .take(config.max_sockets_listed)
+            .map(|h| FindingSocket {
+                socket: h.socket.clone(),
+                state_secs: h.state_age().as_secs_f64(),
+            })
+            .collect(),
+    }
+}
+
+/// Who holds the sockets: `1234/nginx`, `3 processes`, or `no visible process` when
+/// owners are hidden or gone (TIME_WAIT, not yet accepted).
+fn owners_text(sockets: &[&History]) -> String {
+    let mut pids: Vec<(u32, &str)> = sockets
+        .iter()
+        .filter_map(|h| h.socket.processes.first())
+        .map(|o| (o.pid, &*o.comm))
+        .collect();
+    pids.sort();
+    pids.dedup();
+    match pids.as_slice() {
+        [] => "no visible process".into(),
+        [(pid, comm)] => format!("{pid}/{comm}"),
+        more => format!("{} processes", more.len()),
+    }
+}
+
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}

@@ -1,0 +1,194 @@
+//! One step of tracking: a new snapshot against what is remembered.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use super::{Change, Event, History, Sample, StateCounts, TcpCounters, Tracker, endpoints};
+use crate::model::{Snapshot, Socket, TcpState};
+
+impl Tracker {
+    /// Takes the next snapshot, reading counters through `counters` (tests pass a fake).
+    /// The first snapshot makes no events: its sockets were there before tracking began.
+    pub fn observe_with(
+        &mut self,
+        snapshot: &Snapshot,
+        counters: impl Fn(&Socket) -> Option<TcpCounters>,
+    ) {
+        let at = snapshot.taken_at;
+        let first = self.last_at.is_none();
+        self.generation += 1;
+        let generation = self.generation;
+
+        // Sockets seen before under the same key.
+        let mut unmatched = Vec::new();
+        for socket in &snapshot.sockets {
+            let sample = sample(socket, at, &counters);
+            match self.sockets.get_mut(&socket.key()) {
+                // A duplicate key within one snapshot (e.g. unix sockets nobody
+                // accepted yet, all inode 0 and no address) is tracked once.
+                Some(h) if h.generation == generation => {}
+                Some(h) if h.closed_at.is_none() => {
+                    if let Some(change) = update(h, socket, sample, generation, &self.config) {
+                        push_event(self, at, change, socket);
+                    }
+                }
+                _ => unmatched.push((socket, sample)),
+            }
+        }
+
+        // Sockets gone from their key: closed, or a TCP connection under a new inode.
+        let vanished: Vec<_> = self
+            .sockets
+            .iter()
+            .filter(|(_, h)| h.closed_at.is_none() && h.generation != generation)
+            .map(|(key, h)| (key.clone(), endpoints(&h.socket)))
+            .collect();
+        let mut by_endpoints: HashMap<_, _> = vanished
+            .iter()
+            .filter_map(|(key, ends)| ends.map(|e| (e, key.clone())))
+            .collect();
+
+        for (socket, sample) in unmatched {
+            if self
+                .sockets
+                .get(&socket.key())
+                .is_some_and(|h| h.generation == generation)
+            {
+                continue; // a duplicate key, new in this snapshot
+            }
+            let moved = endpoints(socket)
+                .and_then(|e| by_endpoints.remove(&e))
+                .and_then(|old| self.sockets.remove(&old));
+            let change = match moved {
+                Some(mut h) => {
+                    let change = update(&mut h, socket, sample, generation, &self.config);
+                    self.sockets.insert(socket.key(), h);
+                    change
+                }
+                None => {
+                    self.sockets
+                        .insert(socket.key(), new_history(socket, sample, first, generation));
+                    (!first).then_some(Change::Opened)
+                }
+            };
+            if let Some(change) = change {
+                push_event(self, at, change, socket);
+            }
+        }
+
+        for (key, _) in vanished {
+            let Some(h) = self.sockets.get_mut(&key) else {
+                continue; // moved to a new key above
+            };
+            if h.generation == generation {
+                continue;
+            }
+            h.closed_at = Some(at);
+            let socket = h.socket.clone();
+            self.closed_order.push_back((at, key));
+            push_event(self, at, Change::Closed, &socket);
+        }
+
+        self.forget_closed(at);
+        self.count_states(snapshot);
+        self.last_at = Some(at);
+    }
+
+    fn forget_closed(&mut self, now: SystemTime) {
+        while let Some((closed_at, key)) = self.closed_order.front() {
+            let expired =
+                now.duration_since(*closed_at).unwrap_or_default() > self.config.keep_closed_for;
+            if !expired && self.closed_order.len() <= self.config.closed_cap {
+                break;
+            }
+            // A key that reopened since is someone else's now; leave it.
+            if self.sockets.get(key).and_then(|h| h.closed_at) == Some(*closed_at) {
+                self.sockets.remove(key);
+            }
+            self.closed_order.pop_front();
+        }
+    }
+
+    fn count_states(&mut self, snapshot: &Snapshot) {
+        let mut counts = [0; TcpState::ALL.len()];
+        for s in &snapshot.sockets {
+            counts[s.state as usize] += 1;
+        }
+        while self.state_counts.len() >= self.config.state_counts_len.max(1) {
+            self.state_counts.pop_front();
+        }
+        self.state_counts.push_back(StateCounts {
+            at: snapshot.taken_at,
+            counts,
+        });
+    }
+}
+
+fn sample(
+    socket: &Socket,
+    at: SystemTime,
+    counters: &impl Fn(&Socket) -> Option<TcpCounters>,
+) -> Sample {
+    Sample {
+        at,
+        recv_q: socket.recv_q,
+        send_q: socket.send_q,
+        counters: counters(socket),
+    }
+}
+
+fn new_history(socket: &Socket, sample: Sample, first: bool, generation: u64) -> History {
+    History {
+        socket: socket.clone(),
+        first_seen: sample.at,
+        seen_from_start: first,
+        last_seen: sample.at,
+        closed_at: None,
+        states: vec![(sample.at, socket.state)],
+        samples: [sample].into(),
+        generation,
+    }
+}
+
+/// Records a new sighting; says how the state changed, if it did.
+fn update(
+    h: &mut History,
+    socket: &Socket,
+    sample: Sample,
+    generation: u64,
+    config: &super::TrackConfig,
+) -> Option<Change> {
+    let from = h.socket.state;
+    h.generation = generation;
+    h.last_seen = sample.at;
+    // Room first, then push: pushing past the cap would double the ring's allocation.
+    while h.samples.len() >= config.samples_per_socket.max(1) {
+        h.samples.pop_front();
+    }
+    h.samples.push_back(sample);
+    h.socket = socket.clone();
+    if from == socket.state {
+        return None;
+    }
+    if h.states.len() >= config.states_per_socket.max(1) {
+        h.states.remove(0);
+    }
+    h.states.push((sample.at, socket.state));
+    Some(Change::State {
+        from,
+        to: socket.state,
+    })
+}
+
+fn push_event(tracker: &mut Tracker, at: SystemTime, change: Change, socket: &Socket) {
+    while tracker.events.len() >= tracker.config.events_cap.max(1) {
+        tracker.events.pop_front();
+    }
+    tracker.events.push_back(Event {
+        seq: tracker.next_seq,
+        at,
+        change,
+        socket: socket.clone(),
+    });
+    tracker.next_seq += 1;
+}
