@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Parser;
 use sockscope::cli::{Cli, Command, Filters};
 use sockscope::collect::{Source, System};
-use sockscope::output;
+use sockscope::{output, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::List { filters, json, csv }) => list(&cli.proc_root, &filters, json, csv),
-        None => anyhow::bail!("the live view is not built yet; use `sockscope list`"),
+        None => live(&cli),
     }
 }
 
@@ -48,6 +48,20 @@ fn list(proc_root: &std::path::Path, filters: &Filters, json: bool, csv: bool) -
         output::table(&mut out, &snapshot.sockets)?;
     }
     out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The TUI: the command line's filters start out in its filter bar, where they can be
+/// seen and edited; `--pid` chooses what is collected.
+fn live(cli: &Cli) -> Result<ExitCode> {
+    let source = System::new(&cli.proc_root, cli.filters.scope())?;
+    let options = tui::Options {
+        source: Box::new(source),
+        interval: std::time::Duration::from_millis(cli.interval),
+        banner: Vec::new(),
+        pids: cli.filters.pid.clone(),
+    };
+    tui::run_with_filter(options, cli.filters.query().to_string())?;
     Ok(ExitCode::SUCCESS)
 }
 
