@@ -148,6 +148,11 @@ impl App {
             return; // one already on its way when space was pressed
         }
         self.exited = update.exited;
+        if !self.pids.is_empty() && self.exited.len() == self.pids.len() {
+            // Everything watched is gone (reading it may fail too): keep the last view.
+            self.error = None;
+            return;
+        }
         let snapshot = match update.snapshot {
             Ok(snapshot) => snapshot,
             Err(e) => {
@@ -156,9 +161,6 @@ impl App {
             }
         };
         self.error = None;
-        if !self.pids.is_empty() && self.exited.len() == self.pids.len() {
-            return; // everything watched is gone: keep the last view
-        }
         for owner in snapshot.sockets.iter().flat_map(|s| &s.processes) {
             if self.pids.contains(&owner.pid) {
                 self.names.insert(owner.pid, owner.comm.clone());
