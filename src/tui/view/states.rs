@@ -1,5 +1,5 @@
 //! The state bar: shown sockets per TCP state, plus UDP and unix, each with a
-//! sparkline of its count over the recent refreshes.
+//! sparkline of its count over the recent refreshes when that count has changed.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -38,8 +38,9 @@ fn line(app: &App) -> Line<'static> {
         let count = app.counts.get(&bucket).copied().unwrap_or(0);
         spans.push(Span::styled(bucket.label(), style::bucket(bucket)));
         spans.push(Span::raw(format!(" {}", thousands(count))));
+        // A flat line says nothing the count does not; only changes get a sparkline.
         let series = app.history.counts(bucket);
-        if series.len() >= 2 && app.history.had_any(bucket) {
+        if series.iter().min() != series.iter().max() {
             spans.push(Span::styled(
                 format!(" {}", sparkline(&series, SPARK_WIDTH)),
                 style::bucket(bucket),

@@ -8,7 +8,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table};
 
 use super::style;
-use crate::model::Socket;
+use crate::model::{Proto, Socket};
 use crate::tui::app::App;
 use crate::tui::rows::{Column, RowRef};
 
@@ -117,7 +117,7 @@ fn socket_row(app: &App, row: RowRef, selected: bool) -> Row<'static> {
         Cell::from(Line::from(socket.send_q.to_string()).right_aligned()),
         Cell::from(process_text(socket)),
         Cell::from(Line::from(owner.map_or(String::new(), |o| o.fd.to_string())).right_aligned()),
-        Cell::from(owner.map_or_else(|| socket.uid.to_string(), |o| o.user.to_string())),
+        Cell::from(user_text(socket)),
     ];
     let mut out = Row::new(cells);
     if let Some(s) = row_style {
@@ -135,5 +135,15 @@ fn process_text(socket: &Socket) -> String {
         [] => "-".into(),
         [one] => format!("{} {}", one.pid, one.comm),
         [first, rest @ ..] => format!("{} {} +{}", first.pid, first.comm, rest.len()),
+    }
+}
+
+/// The owner's user name; with no owner visible, the socket's uid where the kernel
+/// gives a real one (not for unix sockets, nor for sockets without a file).
+fn user_text(socket: &Socket) -> String {
+    match socket.processes.first() {
+        Some(owner) => owner.user.to_string(),
+        None if socket.inode == 0 || socket.proto == Proto::Unix => "-".into(),
+        None => socket.uid.to_string(),
     }
 }
