@@ -133,3 +133,19 @@ fn read_cmdline(pid: u32, comm: &str) -> Option<String> {
         .collect();
     (!args.is_empty()).then(|| args.join(" "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::read_cmdline;
+
+    #[test]
+    fn reads_our_own_command_line_only_under_our_name() {
+        let pid = std::process::id();
+        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+        let line = read_cmdline(pid, comm.trim_end()).expect("our cmdline");
+        let exe = std::env::args().next().unwrap();
+        assert!(line.starts_with(&exe), "{line}");
+        // A different name means a reused pid (or a fixture's): no command line.
+        assert_eq!(read_cmdline(pid, "not-us"), None);
+    }
+}
