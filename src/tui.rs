@@ -78,9 +78,12 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
     while !app.quit {
         let Ok(input) = inputs.recv() else { break };
         let (interval, paused) = (app.interval, app.paused);
-        handle(&mut app, input);
         // A burst (a held key, a paste) is handled whole, then drawn once.
-        while let Ok(input) = inputs.try_recv() {
+        for input in std::iter::once(input).chain(inputs.try_iter()) {
+            if matches!(input, Input::CollectorCrashed) {
+                // The panic hook has already restored the terminal and said why.
+                bail!("collecting snapshots failed unexpectedly (see the panic above)");
+            }
             handle(&mut app, input);
         }
         if app.interval != interval {
@@ -115,7 +118,7 @@ pub fn handle(app: &mut App, input: Input) {
         }
         Input::Resize => {} // the next draw sizes itself to the terminal
         Input::Update(update) => app.update(*update),
-        Input::Quit => app.quit = true,
+        Input::Quit | Input::CollectorCrashed => app.quit = true,
     }
 }
 

@@ -42,6 +42,7 @@ pub fn spawn(
 ) -> Sender<Control> {
     let (control, from_ui) = std::sync::mpsc::channel();
     thread::spawn(move || {
+        let _crash = CrashNotice(to_ui.clone());
         let mut cmdlines = Cmdlines::default();
         let mut paused = false;
         loop {
@@ -62,6 +63,18 @@ pub fn spawn(
         }
     });
     control
+}
+
+/// Tells the UI when the thread unwinds from a panic, so it stops instead of drawing
+/// over the restored terminal forever.
+struct CrashNotice(Sender<Input>);
+
+impl Drop for CrashNotice {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            let _ = self.0.send(Input::CollectorCrashed);
+        }
+    }
 }
 
 fn collect(source: &mut dyn Source, pids: &[u32], cmdlines: &mut Cmdlines) -> Update {
@@ -136,7 +149,51 @@ fn read_cmdline(pid: u32, comm: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::read_cmdline;
+    use std::sync::mpsc;
+    use std::time::SystemTime;
+
+    use super::*;
+
+    /// Counts its snapshots; panics at the `panic_at`th.
+    struct Fake {
+        taken: usize,
+        panic_at: usize,
+    }
+
+    impl Source for Fake {
+        fn snapshot(&mut self) -> anyhow::Result<Snapshot> {
+            self.taken += 1;
+            assert!(self.taken < self.panic_at, "fake source gives up");
+            Ok(Snapshot {
+                sockets: Vec::new(),
+                warnings: vec![format!("snapshot {}", self.taken)],
+                taken_at: SystemTime::now(),
+            })
+        }
+    }
+
+    #[test]
+    fn sends_snapshots_then_says_when_it_crashed() {
+        let (to_ui, inputs) = mpsc::channel();
+        let fake = Fake {
+            taken: 0,
+            panic_at: 3,
+        };
+        let _control = spawn(Box::new(fake), Duration::from_millis(1), vec![], to_ui);
+        let wait = Duration::from_secs(10);
+        for n in 1..=2 {
+            match inputs.recv_timeout(wait) {
+                Ok(Input::Update(u)) => {
+                    assert_eq!(u.snapshot.unwrap().warnings, [format!("snapshot {n}")]);
+                }
+                other => panic!("expected update {n}, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            inputs.recv_timeout(wait),
+            Ok(Input::CollectorCrashed)
+        ));
+    }
 
     #[test]
     fn reads_our_own_command_line_only_under_our_name() {

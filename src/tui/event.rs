@@ -12,6 +12,8 @@ pub enum Input {
     Update(Box<Update>),
     /// SIGTERM, SIGHUP or SIGINT from outside.
     Quit,
+    /// The collector thread panicked: nothing more will come.
+    CollectorCrashed,
 }
 
 /// What a key asks the app to do.
