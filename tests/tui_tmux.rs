@@ -191,6 +191,12 @@ fn live_view_in_a_real_terminal() {
         "the TUI uses the alternate screen"
     );
 
+    // Resizes are followed: too small says so, and growing back shows the table.
+    tmux.run(&["resize-window", "-t", "tui", "-x", "30", "-y", "8"]);
+    tmux.wait_for("the too-small notice", |s| s.contains("too small"));
+    tmux.run(&["resize-window", "-t", "tui", "-x", "140", "-y", "40"]);
+    tmux.wait_for("the table again", |s| !rows_with_port(s, port).is_empty());
+
     // `/` filters as typed: only the CLOSE_WAIT row of our port is left.
     tmux.run(&["send-keys", "-t", "tui", "/"]);
     tmux.run(&["send-keys", "-t", "tui", "-l", "state:close-wait"]);

@@ -120,6 +120,10 @@ fn too_small() {
     let mut small = terminal(39, 9);
     sockscope::tui::draw(&mut small, &mut app).unwrap();
     insta::assert_snapshot!(small.backend());
+    // Narrower than the notice: it wraps rather than being cut.
+    small.backend_mut().resize(20, 6);
+    feed(&mut app, &mut small, vec![Input::Resize]);
+    insta::assert_snapshot!("too_small_narrow", small.backend());
     // Growing back draws the table again.
     small.backend_mut().resize(60, 12);
     feed(&mut app, &mut small, vec![Input::Resize]);

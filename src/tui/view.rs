@@ -13,7 +13,7 @@ mod table;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::{App, View};
 
@@ -40,12 +40,14 @@ pub fn render(frame: &mut Frame, app: &App) {
             "terminal too small: {}×{}, need {MIN_WIDTH}×{MIN_HEIGHT}",
             area.width, area.height
         );
+        // Wrapped, so a very narrow terminal still shows all of it.
         let middle = Rect {
-            y: area.y + area.height / 2,
-            height: 1.min(area.height),
+            y: area.y + area.height.saturating_sub(1) / 2,
+            height: area.height.min(3),
             ..area
         };
-        frame.render_widget(Paragraph::new(Line::from(text).centered()), middle);
+        let notice = Paragraph::new(Line::from(text).centered()).wrap(Wrap { trim: true });
+        frame.render_widget(notice, middle);
         return;
     }
     let [head, states_area, main, foot] = areas(area, app);
