@@ -12,7 +12,7 @@ use crate::query::Query;
 use super::collector::Update;
 use super::event::Action;
 use super::history::{Bucket, History};
-use super::rows::{self, ProcessRow, RowRef, Sort};
+use super::rows::{self, Cursor, ProcessRow, RowRef, Sort};
 
 /// What the app is started with; everything machine-specific comes in here.
 #[derive(Clone, Debug)]
@@ -42,29 +42,6 @@ pub struct FilterBar {
     /// Why the text does not parse; the previous query stays applied meanwhile.
     pub error: Option<String>,
     pub query: Query,
-}
-
-/// A selection in a list taller than the screen: the selected row and the first shown.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Cursor {
-    pub selected: usize,
-    pub offset: usize,
-}
-
-impl Cursor {
-    fn go(&mut self, to: usize, len: usize, page: usize) {
-        self.selected = to.min(len.saturating_sub(1));
-        self.offset = self.offset.min(len.saturating_sub(page));
-        if self.selected < self.offset {
-            self.offset = self.selected;
-        } else if self.selected >= self.offset + page {
-            self.offset = self.selected + 1 - page;
-        }
-    }
-
-    fn step(&mut self, delta: isize, len: usize, page: usize) {
-        self.go(self.selected.saturating_add_signed(delta), len, page);
-    }
 }
 
 /// The socket shown in the details view; kept when it vanishes, marked gone.
@@ -344,28 +321,15 @@ impl App {
     /// Recomputes the rows from the snapshot, filter and sort; the selection stays on
     /// the same socket when it is still there.
     fn rebuild(&mut self) {
-        let query = &self.filter.query;
-        let live: Vec<&Socket> = self
-            .snapshot
-            .iter()
-            .flat_map(|s| &s.sockets)
-            .filter(|s| query.matches(s))
-            .collect();
-        self.counts.clear();
-        for socket in &live {
-            *self.counts.entry(Bucket::of(socket)).or_default() += 1;
-        }
-        self.processes = rows::processes(live.into_iter());
-
-        let sockets = self.snapshot.iter().flat_map(|s| s.sockets.iter());
-        let live = sockets.enumerate().filter(|(_, s)| query.matches(s));
-        let gone = self.history.vanished.iter().enumerate();
-        let gone = gone.filter(|(_, s)| query.matches(s));
-        let mut rows: Vec<RowRef> = live.map(|(i, _)| RowRef::Live(i)).collect();
-        rows.extend(gone.map(|(i, _)| RowRef::Gone(i)));
-        let sort = self.sort;
-        rows.sort_by(|a, b| sort.compare(self.socket(*a), self.socket(*b)));
-        self.rows = rows;
+        let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
+        let gone = &self.history.vanished;
+        self.rows = rows::socket_rows(live, gone, &self.filter.query, self.sort);
+        let shown = self.rows.iter().filter_map(|row| match row {
+            RowRef::Live(i) => Some(&live[*i]),
+            RowRef::Gone(_) => None,
+        });
+        self.counts = rows::counts(shown.clone());
+        self.processes = rows::processes(shown);
 
         let found = self
             .selected_key

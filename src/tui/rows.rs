@@ -7,6 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::model::{Proto, Socket, TcpState};
+use crate::query::Query;
+
+use super::history::Bucket;
 
 /// The column the socket table is sorted by; `s` cycles through them in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +94,55 @@ impl Sort {
 pub enum RowRef {
     Live(usize),
     Gone(usize),
+}
+
+/// The socket table's rows: the sockets of `live` and `gone` (the vanished) that
+/// match `query`, in `sort` order.
+pub fn socket_rows(live: &[Socket], gone: &[Socket], query: &Query, sort: Sort) -> Vec<RowRef> {
+    let socket = |row: &RowRef| match *row {
+        RowRef::Live(i) => &live[i],
+        RowRef::Gone(i) => &gone[i],
+    };
+    let matching = |sockets: &[Socket], row: fn(usize) -> RowRef| -> Vec<RowRef> {
+        let found = sockets.iter().enumerate().filter(|(_, s)| query.matches(s));
+        found.map(|(i, _)| row(i)).collect()
+    };
+    let mut rows = matching(live, RowRef::Live);
+    rows.extend(matching(gone, RowRef::Gone));
+    rows.sort_by(|a, b| sort.compare(socket(a), socket(b)));
+    rows
+}
+
+/// Sockets per state-bar group.
+pub fn counts<'a>(sockets: impl Iterator<Item = &'a Socket>) -> BTreeMap<Bucket, usize> {
+    let mut counts = BTreeMap::new();
+    for socket in sockets {
+        *counts.entry(Bucket::of(socket)).or_default() += 1;
+    }
+    counts
+}
+
+/// A selection in a list taller than the screen: the selected row and the first shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cursor {
+    pub selected: usize,
+    pub offset: usize,
+}
+
+impl Cursor {
+    pub fn go(&mut self, to: usize, len: usize, page: usize) {
+        self.selected = to.min(len.saturating_sub(1));
+        self.offset = self.offset.min(len.saturating_sub(page));
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + page {
+            self.offset = self.selected + 1 - page;
+        }
+    }
+
+    pub fn step(&mut self, delta: isize, len: usize, page: usize) {
+        self.go(self.selected.saturating_add_signed(delta), len, page);
+    }
 }
 
 /// One row of the processes view, lsof-style.
