@@ -63,8 +63,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         let cmdline = app.cmdlines.get(&owner.pid).map_or("", String::as_str);
         lines.push(Line::from(vec![
             Span::raw(format!(
-                "    pid {:<7} fd {:<4} {:<16} ",
-                owner.pid, owner.fd, owner.comm
+                "    pid {:<7} fd {:<4} {:<10} {:<16} ",
+                owner.pid, owner.fd, owner.user, owner.comm
             )),
             Span::styled(cmdline.to_string(), style::DIM),
         ]));
