@@ -93,13 +93,26 @@ fn collect(source: &mut dyn Source, pids: &[u32], cmdlines: &mut Cmdlines) -> Up
     let exited = pids
         .iter()
         .copied()
-        .filter(|pid| !holds(*pid) && !PathBuf::from(format!("/proc/{pid}")).exists())
+        .filter(|pid| !holds(*pid) && !is_running(*pid))
         .collect();
     Update {
         snapshot,
         cmdlines,
         exited,
     }
+}
+
+/// Whether the process exists and has not exited: a zombie (exited, not yet reaped by
+/// its parent) still has a /proc entry, but no sockets any more.
+fn is_running(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "pid (comm) S ...": the state follows the last ')', as comm may hold one.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
 }
 
 /// Command lines by pid, read once per process (and again if it execs). A process
@@ -193,6 +206,20 @@ mod tests {
             inputs.recv_timeout(wait),
             Ok(Input::CollectorCrashed)
         ));
+    }
+
+    #[test]
+    fn a_zombie_has_exited() {
+        assert!(is_running(std::process::id()));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Until it is reaped the child is a zombie; poll (bounded) for it to get there.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while is_running(pid) && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!is_running(pid), "the exited child still counts as running");
+        child.wait().unwrap();
     }
 
     #[test]
