@@ -13,6 +13,7 @@ pub mod rows;
 pub mod view;
 
 use std::io::{self, IsTerminal, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::thread;
 use std::time::{Duration, SystemTime};
@@ -136,15 +137,23 @@ fn enter_terminal() -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
         restore_terminal();
         previous(info);
     }));
+    TERMINAL_TAKEN.store(true, Ordering::SeqCst);
     enable_raw_mode()?;
     execute!(io::stdout(), EnterAlternateScreen, Hide)?;
     Terminal::new(CrosstermBackend::new(io::stdout()))
 }
 
-/// Leaves raw mode and the alternate screen and shows the cursor; harmless to repeat.
+/// Whether the terminal is set up for the view and not yet restored.
+static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Leaves raw mode and the alternate screen and shows the cursor, once: on a panic
+/// both the hook and the unwinding guard get here, and leaving the alternate screen
+/// twice would move the cursor back over the panic message.
 fn restore_terminal() {
-    let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
+    if TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
+    }
 }
 
 /// Restores the terminal however `run` returns: quit, error, or unwinding panic.
