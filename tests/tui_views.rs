@@ -164,6 +164,7 @@ fn watched_pid_exits_and_the_last_view_stays() {
         snapshot: Ok(snapshot(vec![], 2)),
         cmdlines: Default::default(),
         exited: vec![901],
+        names: Default::default(),
     }));
     feed(&mut app, &mut terminal, vec![gone, char(' ')]);
     insta::assert_snapshot!(terminal.backend());

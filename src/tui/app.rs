@@ -125,6 +125,9 @@ impl App {
             return; // one already on its way when space was pressed
         }
         self.exited = update.exited;
+        for (pid, name) in update.names {
+            self.names.insert(pid, name.into());
+        }
         if !self.pids.is_empty() && self.exited.len() == self.pids.len() {
             // Everything watched is gone (reading it may fail too): keep the last view.
             self.error = None;

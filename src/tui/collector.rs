@@ -24,6 +24,8 @@ pub struct Update {
     pub cmdlines: HashMap<u32, String>,
     /// The watched pids (`--pid`) that have exited.
     pub exited: Vec<u32>,
+    /// Names of the watched pids that run, also those holding no socket.
+    pub names: HashMap<u32, String>,
 }
 
 /// What the UI tells the collector.
@@ -95,10 +97,18 @@ fn collect(source: &mut dyn Source, pids: &[u32], cmdlines: &mut Cmdlines) -> Up
         .copied()
         .filter(|pid| !holds(*pid) && !is_running(*pid))
         .collect();
+    let names = pids
+        .iter()
+        .filter_map(|&pid| {
+            let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            Some((pid, comm.trim_end().to_string()))
+        })
+        .collect();
     Update {
         snapshot,
         cmdlines,
         exited,
+        names,
     }
 }
 

@@ -210,6 +210,7 @@ pub fn update(snapshot: Snapshot) -> Input {
         snapshot: Ok(snapshot),
         cmdlines,
         exited: Vec::new(),
+        names: HashMap::new(),
     }))
 }
 
