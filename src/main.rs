@@ -7,7 +7,7 @@ use sockscope::cli::{Cli, Command, Filters};
 use sockscope::collect::{Source, System};
 use sockscope::diagnose::DiagnoseConfig;
 use sockscope::doctor::DoctorOptions;
-use sockscope::output;
+use sockscope::{output, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -51,7 +51,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             doctor(&cli.proc_root, &filters, &options)
         }
-        None => anyhow::bail!("the live view is not built yet; use `sockscope list`"),
+        None => live(&cli),
     }
 }
 
@@ -92,6 +92,20 @@ fn doctor(
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// The TUI: the command line's filters start out in its filter bar, where they can be
+/// seen and edited; `--pid` chooses what is collected.
+fn live(cli: &Cli) -> Result<ExitCode> {
+    let source = System::new(&cli.proc_root, cli.filters.scope())?;
+    let options = tui::Options {
+        source: Box::new(source),
+        interval: std::time::Duration::from_millis(cli.interval),
+        banner: Vec::new(),
+        pids: cli.filters.pid.clone(),
+    };
+    tui::run_with_filter(options, cli.filters.query().to_string())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// clap's errors span several lines; users get the first, and where to look next.

@@ -77,6 +77,38 @@ impl Query {
     }
 }
 
+/// The filter bar text of a query: `Query::parse(&q.to_string()) == Ok(q)`. The live
+/// view starts with the command line's filters written out this way.
+impl std::fmt::Display for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut terms: Vec<String> = Vec::new();
+        terms.extend(self.pids.iter().map(|p| format!("pid:{p}")));
+        terms.extend(self.ports.iter().map(|p| format!("port:{p}")));
+        terms.extend(self.states.iter().map(|s| format!("state:{}", s.name())));
+        terms.extend(self.protos.iter().map(|p| {
+            match p {
+                Proto::Tcp => "tcp",
+                Proto::Udp => "udp",
+                Proto::Unix => "unix",
+            }
+            .to_string()
+        }));
+        terms.extend(self.families.iter().map(|fam| {
+            match fam {
+                Family::Ipv4 => "-4",
+                Family::Ipv6 => "-6",
+                Family::Unix => "unix",
+            }
+            .to_string()
+        }));
+        if self.listening {
+            terms.push("listening".into());
+        }
+        terms.extend(self.words.iter().cloned());
+        f.write_str(&terms.join(" "))
+    }
+}
+
 /// An empty list of alternatives puts no condition.
 fn any_or_none<T>(alternatives: &[T], matches: impl Fn(&T) -> bool) -> bool {
     alternatives.is_empty() || alternatives.iter().any(matches)
@@ -227,6 +259,19 @@ mod tests {
         let s = tcp("[::ffff:10.1.2.3]:80", "[::]:0", TcpState::Listen, "srv");
         assert!(Query::parse("10.1.2.3").unwrap().matches(&s));
         assert!(Query::parse("-6 listening").unwrap().matches(&s));
+    }
+
+    #[test]
+    fn text_round_trips() {
+        for text in [
+            "",
+            "pid:7 port:80 state:TIME_WAIT udp -6 listening nginx",
+            "tcp -4",
+        ] {
+            let q = Query::parse(text).unwrap();
+            assert_eq!(q.to_string(), text);
+            assert_eq!(Query::parse(&q.to_string()).unwrap(), q);
+        }
     }
 
     #[test]

@@ -1,0 +1,206 @@
+//! The live view: `sockscope [FILTERS]`.
+//!
+//! Three threads feed one channel: the collector (whole snapshots every interval),
+//! terminal input, and signals. The UI loop takes what arrives, steps the `App`, and
+//! draws. `step` and `draw` are generic over the ratatui backend, so tests drive the
+//! real app into a `TestBackend` with no terminal and no sleeps.
+
+pub mod app;
+pub mod collector;
+pub mod event;
+pub mod history;
+pub mod rows;
+pub mod view;
+
+use std::io::{self, IsTerminal, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::thread;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use crossterm::cursor::{Hide, Show};
+use crossterm::event::Event;
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::Terminal;
+use ratatui::backend::{Backend, CrosstermBackend};
+
+use app::{App, Config};
+use collector::Control;
+use event::Input;
+
+pub struct Options {
+    pub source: Box<dyn crate::collect::Source + Send>,
+    pub interval: Duration,
+    /// Extra header lines shown under the title, e.g. the demo's "port 40123 → echo server".
+    pub banner: Vec<String>,
+    /// The pids the view is scoped to (--pid), so the header can say "pid 1234 (nginx)"
+    /// and say so when the process exits (keep the last view).
+    pub pids: Vec<u32>,
+}
+
+/// Runs the live view until the user quits.
+pub fn run(options: Options) -> Result<()> {
+    run_with_filter(options, String::new())
+}
+
+/// Runs the live view with `filter` (the filter bar's language) already typed in.
+pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
+    if !io::stdout().is_terminal() {
+        bail!("the live view needs a terminal; for pipes and files use `sockscope list`");
+    }
+    if options.interval < Duration::from_millis(50) {
+        bail!("the refresh interval must be at least 50 ms");
+    }
+    let (to_ui, inputs) = mpsc::channel();
+    let control = collector::spawn(
+        options.source,
+        options.interval,
+        options.pids.clone(),
+        to_ui.clone(),
+    );
+    spawn_signals(to_ui.clone())?;
+    spawn_keys(to_ui);
+
+    let mut app = App::new(Config {
+        hostname: hostname(),
+        banner: options.banner,
+        pids: options.pids,
+        interval: options.interval,
+        filter,
+        started_at: SystemTime::now(),
+    });
+    let _restore = TerminalGuard;
+    let mut terminal = enter_terminal().context("cannot set up the terminal")?;
+    draw(&mut terminal, &mut app)?;
+    while !app.quit {
+        let Ok(input) = inputs.recv() else { break };
+        let (interval, paused) = (app.interval, app.paused);
+        // A burst (a held key, a paste) is handled whole, then drawn once.
+        for input in std::iter::once(input).chain(inputs.try_iter()) {
+            if matches!(input, Input::CollectorCrashed) {
+                // The panic hook has already restored the terminal and said why.
+                bail!("collecting snapshots failed unexpectedly (see the panic above)");
+            }
+            handle(&mut app, input);
+        }
+        if app.interval != interval {
+            let _ = control.send(Control::Interval(app.interval));
+        }
+        if app.paused != paused {
+            let _ = control.send(Control::Pause(app.paused));
+        }
+        if !app.quit {
+            draw(&mut terminal, &mut app)?;
+        }
+    }
+    Ok(())
+}
+
+/// One input, then a redraw: what the loop does, for tests.
+pub fn step<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    input: Input,
+) -> Result<(), B::Error> {
+    handle(app, input);
+    draw(terminal, app)
+}
+
+pub fn handle(app: &mut App, input: Input) {
+    match input {
+        Input::Key(key) => {
+            if let Some(action) = event::action_for(key, app.filter.editing) {
+                app.apply(action);
+            }
+        }
+        Input::Resize => {} // the next draw sizes itself to the terminal
+        Input::Update(update) => app.update(*update),
+        Input::Quit | Input::CollectorCrashed => app.quit = true,
+    }
+}
+
+/// Draws the app, then tells it how many rows the list holds (for PgUp/PgDn).
+pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(), B::Error> {
+    terminal.autoresize()?;
+    let area = terminal.draw(|frame| view::render(frame, app))?.area;
+    app.set_page(view::list_rows(area, app));
+    Ok(())
+}
+
+fn enter_terminal() -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+    TERMINAL_TAKEN.store(true, Ordering::SeqCst);
+    enable_raw_mode()?;
+    execute!(io::stdout(), EnterAlternateScreen, Hide)?;
+    Terminal::new(CrosstermBackend::new(io::stdout()))
+}
+
+/// Whether the terminal is set up for the view and not yet restored.
+static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Leaves raw mode and the alternate screen and shows the cursor, once: on a panic
+/// both the hook and the unwinding guard get here, and leaving the alternate screen
+/// twice would move the cursor back over the panic message.
+fn restore_terminal() {
+    if TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
+    }
+}
+
+/// Restores the terminal however `run` returns: quit, error, or unwinding panic.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Keys and resizes. The thread blocks in `read` and ends with the process.
+fn spawn_keys(to_ui: Sender<Input>) {
+    thread::spawn(move || {
+        loop {
+            let input = match crossterm::event::read() {
+                Ok(Event::Key(key)) => Input::Key(key),
+                Ok(Event::Resize(..)) => Input::Resize,
+                Ok(_) => continue,
+                Err(_) => Input::Quit, // the terminal went away
+            };
+            let quit = matches!(input, Input::Quit);
+            if to_ui.send(input).is_err() || quit {
+                return;
+            }
+        }
+    });
+}
+
+/// SIGTERM, SIGHUP and an outside SIGINT become a normal quit, so the terminal is
+/// restored. (Ctrl-C itself arrives as a key: raw mode turns signals off.)
+fn spawn_signals(to_ui: Sender<Input>) -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])
+        .context("cannot install signal handlers")?;
+    thread::spawn(move || {
+        for _ in signals.forever() {
+            if to_ui.send(Input::Quit).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}

@@ -1,0 +1,358 @@
+//! The live view's state: what is shown, selected, sorted and filtered. No I/O: the
+//! loop in `tui.rs` feeds it updates and actions, the views render it read-only, and
+//! tests drive it the same way without a terminal.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::model::{Snapshot, Socket, SocketKey};
+use crate::query::Query;
+
+use super::collector::Update;
+use super::event::Action;
+use super::history::{Bucket, History};
+use super::rows::{self, Cursor, ProcessRow, RowRef, Sort};
+
+/// What the app is started with; everything machine-specific comes in here.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub hostname: String,
+    pub banner: Vec<String>,
+    pub pids: Vec<u32>,
+    pub interval: Duration,
+    /// The filter bar's starting text (the command line's filters).
+    pub filter: String,
+    /// "Seen in" times in the details view count from here.
+    pub started_at: SystemTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Sockets,
+    Processes,
+    Details,
+}
+
+/// The filter bar: its text, and the query of the last text that parsed.
+#[derive(Clone, Debug, Default)]
+pub struct FilterBar {
+    pub text: String,
+    pub editing: bool,
+    /// Why the text does not parse; the previous query stays applied meanwhile.
+    pub error: Option<String>,
+    pub query: Query,
+}
+
+/// The socket shown in the details view; kept when it vanishes, marked gone.
+#[derive(Clone, Debug)]
+pub struct Details {
+    pub socket: Socket,
+    pub gone: bool,
+}
+
+/// Refresh intervals `+` and `-` step through.
+const INTERVALS_MS: [u64; 8] = [100, 250, 500, 1000, 2000, 5000, 10_000, 30_000];
+
+pub struct App {
+    pub hostname: String,
+    pub banner: Vec<String>,
+    pub pids: Vec<u32>,
+    pub interval: Duration,
+    pub started_at: SystemTime,
+    pub paused: bool,
+    pub view: View,
+    pub help: bool,
+    pub filter: FilterBar,
+    pub sort: Sort,
+    pub snapshot: Option<Snapshot>,
+    /// The last collection error, until a snapshot succeeds again.
+    pub error: Option<String>,
+    pub exited: Vec<u32>,
+    /// Names of the watched pids, remembered for when they exit.
+    pub names: HashMap<u32, Arc<str>>,
+    pub cmdlines: HashMap<u32, String>,
+    pub history: History,
+    pub rows: Vec<RowRef>,
+    /// Shown sockets per state-bar group.
+    pub counts: BTreeMap<Bucket, usize>,
+    pub processes: Vec<ProcessRow>,
+    pub table: Cursor,
+    pub process_table: Cursor,
+    selected_key: Option<SocketKey>,
+    pub details: Option<Details>,
+    /// Rows that fit in the list area at the last draw.
+    pub page: usize,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(config: Config) -> App {
+        let mut app = App {
+            hostname: config.hostname,
+            banner: config.banner,
+            pids: config.pids,
+            interval: config.interval,
+            started_at: config.started_at,
+            paused: false,
+            view: View::Sockets,
+            help: false,
+            filter: FilterBar::default(),
+            sort: Sort::default(),
+            snapshot: None,
+            error: None,
+            exited: Vec::new(),
+            names: HashMap::new(),
+            cmdlines: HashMap::new(),
+            history: History::default(),
+            rows: Vec::new(),
+            counts: BTreeMap::new(),
+            processes: Vec::new(),
+            table: Cursor::default(),
+            process_table: Cursor::default(),
+            selected_key: None,
+            details: None,
+            page: 10,
+            quit: false,
+        };
+        app.set_filter(config.filter);
+        app
+    }
+
+    /// Takes in one refresh from the collector.
+    pub fn update(&mut self, update: Update) {
+        if self.paused {
+            return; // one already on its way when space was pressed
+        }
+        self.exited = update.exited;
+        for (pid, name) in update.names {
+            self.names.insert(pid, name.into());
+        }
+        if !self.pids.is_empty() && self.exited.len() == self.pids.len() {
+            // Everything watched is gone (reading it may fail too): keep the last view.
+            self.error = None;
+            return;
+        }
+        let snapshot = match update.snapshot {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                self.error = Some(e);
+                return;
+            }
+        };
+        self.error = None;
+        for owner in snapshot.sockets.iter().flat_map(|s| &s.processes) {
+            if self.pids.contains(&owner.pid) {
+                self.names.insert(owner.pid, owner.comm.clone());
+            }
+        }
+        self.cmdlines = update.cmdlines;
+        self.history.record(self.snapshot.as_ref(), &snapshot);
+        self.snapshot = Some(snapshot);
+        self.rebuild();
+        self.history.push_counts(&self.counts);
+        if let Some(details) = &mut self.details {
+            let key = details.socket.key();
+            let live = self.snapshot.iter().flat_map(|s| &s.sockets);
+            match live.into_iter().find(|s| s.key() == key) {
+                Some(socket) => details.socket = socket.clone(),
+                None => details.gone = true,
+            }
+        }
+    }
+
+    pub fn apply(&mut self, action: Action) {
+        if self.help {
+            // Any key closes the help; quitting still quits.
+            self.help = false;
+            self.quit = action == Action::Quit;
+            return;
+        }
+        let page = self.page as isize;
+        match action {
+            Action::Up => self.step(-1),
+            Action::Down => self.step(1),
+            Action::PageUp => self.step(-page),
+            Action::PageDown => self.step(page),
+            Action::Top => self.step(isize::MIN / 2),
+            Action::Bottom => self.step(isize::MAX / 2),
+            Action::Open => self.open(),
+            Action::Back => self.back(),
+            Action::SwitchView => {
+                self.view = match self.view {
+                    View::Processes => View::Sockets,
+                    View::Sockets | View::Details => View::Processes,
+                }
+            }
+            Action::EditFilter => self.filter.editing = true,
+            Action::FilterChar(c) => {
+                let text = format!("{}{c}", self.filter.text);
+                self.set_filter(text);
+            }
+            Action::FilterBackspace => {
+                let mut text = self.filter.text.clone();
+                text.pop();
+                self.set_filter(text);
+            }
+            Action::FilterDone => self.filter.editing = false,
+            Action::NextSort => self.set_sort(Sort {
+                column: self.sort.column.next(),
+                reverse: false,
+            }),
+            Action::ReverseSort => self.set_sort(Sort {
+                reverse: !self.sort.reverse,
+                ..self.sort
+            }),
+            Action::TogglePause => self.paused = !self.paused,
+            Action::Slower => self.interval = step_interval(self.interval, true),
+            Action::Faster => self.interval = step_interval(self.interval, false),
+            Action::ToggleHelp => self.help = true,
+            Action::Quit => self.quit = true,
+        }
+    }
+
+    /// Called after each draw with the rows the list area holds.
+    pub fn set_page(&mut self, rows: usize) {
+        self.page = rows.max(1);
+        self.table.step(0, self.rows.len(), self.page);
+        self.process_table.step(0, self.processes.len(), self.page);
+    }
+
+    pub fn socket(&self, row: RowRef) -> &Socket {
+        match row {
+            RowRef::Live(i) => &self.snapshot.as_ref().expect("rows come from it").sockets[i],
+            RowRef::Gone(i) => &self.history.vanished[i],
+        }
+    }
+
+    pub fn selected_row(&self) -> Option<RowRef> {
+        self.rows.get(self.table.selected).copied()
+    }
+
+    pub fn total(&self) -> usize {
+        self.snapshot.as_ref().map_or(0, |s| s.sockets.len())
+    }
+
+    /// Sockets shown, not counting the vanished ones still on screen.
+    pub fn shown(&self) -> usize {
+        self.counts.values().sum()
+    }
+
+    fn step(&mut self, delta: isize) {
+        match self.view {
+            View::Processes => self
+                .process_table
+                .step(delta, self.processes.len(), self.page),
+            View::Sockets | View::Details => {
+                self.table.step(delta, self.rows.len(), self.page);
+                self.selected_key = self.selected_row().map(|r| self.socket(r).key());
+                if self.view == View::Details {
+                    self.show_details();
+                }
+            }
+        }
+    }
+
+    fn open(&mut self) {
+        match self.view {
+            View::Sockets => {
+                self.view = View::Details;
+                self.show_details();
+            }
+            View::Details => self.view = View::Sockets,
+            View::Processes => {
+                let Some(process) = self.processes.get(self.process_table.selected) else {
+                    return;
+                };
+                let pid = process.pid;
+                let mut terms: Vec<&str> = self
+                    .filter
+                    .text
+                    .split_whitespace()
+                    .filter(|t| !t.to_ascii_lowercase().starts_with("pid:"))
+                    .collect();
+                let pid_term = format!("pid:{pid}");
+                terms.push(&pid_term);
+                self.set_filter(terms.join(" "));
+                self.view = View::Sockets;
+                self.table = Cursor::default();
+                self.selected_key = self.selected_row().map(|r| self.socket(r).key());
+            }
+        }
+    }
+
+    fn back(&mut self) {
+        if self.filter.editing {
+            self.filter.editing = false;
+            self.set_filter(String::new());
+        } else if self.view == View::Details {
+            self.view = View::Sockets;
+        } else if !self.filter.text.is_empty() {
+            self.set_filter(String::new());
+        }
+    }
+
+    fn show_details(&mut self) {
+        self.details = self.selected_row().map(|row| Details {
+            socket: self.socket(row).clone(),
+            gone: matches!(row, RowRef::Gone(_)),
+        });
+    }
+
+    fn set_filter(&mut self, text: String) {
+        // A term still being typed ("port:") is left out rather than matched as a word.
+        let complete: Vec<&str> = text
+            .split_whitespace()
+            .filter(|t| !t.ends_with(':'))
+            .collect();
+        match Query::parse(&complete.join(" ")) {
+            Ok(query) => {
+                self.filter.query = query;
+                self.filter.error = None;
+            }
+            Err(e) => self.filter.error = Some(e),
+        }
+        self.filter.text = text;
+        self.rebuild();
+    }
+
+    fn set_sort(&mut self, sort: Sort) {
+        self.sort = sort;
+        self.rebuild();
+    }
+
+    /// Recomputes the rows from the snapshot, filter and sort; the selection stays on
+    /// the same socket when it is still there.
+    fn rebuild(&mut self) {
+        let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
+        let gone = &self.history.vanished;
+        self.rows = rows::socket_rows(live, gone, &self.filter.query, self.sort);
+        let shown = self.rows.iter().filter_map(|row| match row {
+            RowRef::Live(i) => Some(&live[*i]),
+            RowRef::Gone(_) => None,
+        });
+        self.counts = rows::counts(shown.clone());
+        self.processes = rows::processes(shown);
+
+        let found = self
+            .selected_key
+            .as_ref()
+            .and_then(|key| self.rows.iter().position(|r| self.socket(*r).key() == *key));
+        let selected = found.unwrap_or(self.table.selected);
+        self.table.go(selected, self.rows.len(), self.page);
+        self.selected_key = self.selected_row().map(|r| self.socket(r).key());
+        let selected = self.process_table.selected;
+        self.process_table
+            .go(selected, self.processes.len(), self.page);
+    }
+}
+
+fn step_interval(now: Duration, slower: bool) -> Duration {
+    let ms = now.as_millis() as u64;
+    let next = if slower {
+        INTERVALS_MS.iter().copied().find(|&i| i > ms)
+    } else {
+        INTERVALS_MS.iter().rev().copied().find(|&i| i < ms)
+    };
+    next.map_or(now, Duration::from_millis)
+}

@@ -1,0 +1,137 @@
+//! Everything the UI loop reacts to, and the one place keys become actions.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::collector::Update;
+
+/// What arrives on the UI loop's one channel.
+#[derive(Clone, Debug)]
+pub enum Input {
+    Key(KeyEvent),
+    Resize,
+    Update(Box<Update>),
+    /// SIGTERM, SIGHUP or SIGINT from outside.
+    Quit,
+    /// The collector thread panicked: nothing more will come.
+    CollectorCrashed,
+}
+
+/// What a key asks the app to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    /// Enter: details of the socket, or the sockets of the process.
+    Open,
+    /// Esc: close the overlay or details, else clear the filter.
+    Back,
+    /// Tab: sockets <-> processes.
+    SwitchView,
+    EditFilter,
+    FilterChar(char),
+    FilterBackspace,
+    /// Enter while editing: keep the filter, leave the bar.
+    FilterDone,
+    NextSort,
+    ReverseSort,
+    TogglePause,
+    /// `+`: refresh less often.
+    Slower,
+    /// `-`: refresh more often.
+    Faster,
+    ToggleHelp,
+    Quit,
+}
+
+/// Every key with what it does, for the help overlay; keep in step with `action_for`.
+pub const KEYS: [(&str, &str); 17] = [
+    ("↑/↓  j/k", "move the selection"),
+    ("PgUp/PgDn", "move a page"),
+    ("g/G  Home/End", "first / last row"),
+    ("Enter", "socket details; a process's sockets"),
+    ("Esc", "close details or help; clear the filter"),
+    ("Tab", "switch sockets / processes"),
+    ("/", "edit the filter (applied as you type)"),
+    ("  in filter", "Enter keeps it, Esc clears it"),
+    ("  filter terms", "port:N state:S pid:N tcp udp unix -4 -6"),
+    ("", "listening, or a word: process, address, path"),
+    ("s", "sort by the next column"),
+    ("S", "reverse the sort"),
+    ("space", "pause / resume refreshing"),
+    ("+ / -", "refresh less / more often"),
+    ("?", "this help"),
+    ("q", "quit"),
+    ("Ctrl-C", "quit"),
+];
+
+/// The action of `key`; `editing` is whether the filter bar has the keyboard.
+pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match (editing, key.code) {
+        (_, KeyCode::Char('c')) if ctrl => Action::Quit,
+        (_, KeyCode::Up) => Action::Up,
+        (_, KeyCode::Down) => Action::Down,
+        (_, KeyCode::PageUp) => Action::PageUp,
+        (_, KeyCode::PageDown) => Action::PageDown,
+        (_, KeyCode::Home) => Action::Top,
+        (_, KeyCode::End) => Action::Bottom,
+        (_, KeyCode::Tab) => Action::SwitchView,
+        (true, KeyCode::Enter) => Action::FilterDone,
+        (true, KeyCode::Esc) => Action::Back,
+        (true, KeyCode::Backspace) => Action::FilterBackspace,
+        (true, KeyCode::Char(c)) if !ctrl => Action::FilterChar(c),
+        (true, _) => return None,
+        (false, KeyCode::Char('k')) => Action::Up,
+        (false, KeyCode::Char('j')) => Action::Down,
+        (false, KeyCode::Char('g')) => Action::Top,
+        (false, KeyCode::Char('G')) => Action::Bottom,
+        (false, KeyCode::Enter) => Action::Open,
+        (false, KeyCode::Esc) => Action::Back,
+        (false, KeyCode::Char('/')) => Action::EditFilter,
+        (false, KeyCode::Char('s')) => Action::NextSort,
+        (false, KeyCode::Char('S')) => Action::ReverseSort,
+        (false, KeyCode::Char(' ')) => Action::TogglePause,
+        (false, KeyCode::Char('+')) => Action::Slower,
+        (false, KeyCode::Char('-')) => Action::Faster,
+        (false, KeyCode::Char('?')) => Action::ToggleHelp,
+        (false, KeyCode::Char('q')) => Action::Quit,
+        (false, _) => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn letters_are_commands_unless_editing() {
+        assert_eq!(
+            action_for(key(KeyCode::Char('q')), false),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(key(KeyCode::Char('q')), true),
+            Some(Action::FilterChar('q'))
+        );
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(action_for(ctrl_c, true), Some(Action::Quit));
+        assert_eq!(action_for(ctrl_c, false), Some(Action::Quit));
+        assert_eq!(action_for(key(KeyCode::Esc), true), Some(Action::Back));
+        assert_eq!(
+            action_for(key(KeyCode::Enter), true),
+            Some(Action::FilterDone)
+        );
+        assert_eq!(action_for(key(KeyCode::Char('x')), false), None);
+    }
+}

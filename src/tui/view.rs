@@ -1,0 +1,81 @@
+//! Drawing: `render(frame, &App)` lays out the screen and hands each area to one view.
+//! Views read the app and never change it.
+
+mod details;
+mod footer;
+mod header;
+mod help;
+mod processes;
+mod states;
+pub mod style;
+mod table;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::app::{App, View};
+
+/// The smallest screen the views are laid out for.
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 10;
+
+/// ```text
+/// ┌──────────────────────────────────────────────────────────────┐
+/// │ header: title · host · count · interval · filter   [paused]  │  1 line
+/// │         banner lines, warnings, errors                       │  0..n lines
+/// │ state bar: LISTEN 3 ▁▂ │ ESTABLISHED 40 ▃▅▇ │ ... │ UNIX 88   │  1-2 lines
+/// ├──────────────────────────────────────────────────────────────┤
+/// │ main: socket table | processes table | details of a socket   │  the rest
+/// ├──────────────────────────────────────────────────────────────┤
+/// │ footer: key hints, or the filter bar while editing           │  1 line
+/// └──────────────────────────────────────────────────────────────┘
+///   help: an overlay over the middle of everything
+/// ```
+pub fn render(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "terminal too small: {}×{}, need {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        // Wrapped, so a very narrow terminal still shows all of it.
+        let middle = Rect {
+            y: area.y + area.height.saturating_sub(1) / 2,
+            height: area.height.min(3),
+            ..area
+        };
+        let notice = Paragraph::new(Line::from(text).centered()).wrap(Wrap { trim: true });
+        frame.render_widget(notice, middle);
+        return;
+    }
+    let [head, states_area, main, foot] = areas(area, app);
+    header::render(frame, head, app);
+    states::render(frame, states_area, app);
+    match app.view {
+        View::Sockets => table::render(frame, main, app),
+        View::Processes => processes::render(frame, main, app),
+        View::Details => details::render(frame, main, app),
+    }
+    footer::render(frame, foot, app);
+    if app.help {
+        help::render(frame, area, app);
+    }
+}
+
+/// How many list rows fit on a screen of `area` (the list has a header line).
+pub fn list_rows(area: Rect, app: &App) -> usize {
+    let [_, _, main, _] = areas(area, app);
+    main.height.saturating_sub(1) as usize
+}
+
+fn areas(area: Rect, app: &App) -> [Rect; 4] {
+    Layout::vertical([
+        Constraint::Length(header::height(app)),
+        Constraint::Length(states::height(app, area.width)),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area)
+}

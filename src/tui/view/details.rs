@@ -1,0 +1,116 @@
+//! Everything known about one socket: endpoints, state, queues, inode, user, every
+//! owner with its full command line, and the states it was seen in since start.
+
+use std::time::Duration;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::style;
+use crate::model::Socket;
+use crate::tui::app::App;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(" socket details · Esc back · ↑/↓ next socket ");
+    let Some(details) = &app.details else {
+        let text = Line::styled("  no socket selected", style::DIM);
+        frame.render_widget(Paragraph::new(text).block(block), area);
+        return;
+    };
+    let s = &details.socket;
+    let mut lines = Vec::new();
+    if details.gone {
+        lines.push(Line::styled(
+            "  this socket has closed; showing what was last seen",
+            style::WARNING,
+        ));
+    }
+    let field = |name: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("  {name:<10}"), style::DIM),
+            Span::raw(value),
+        ])
+    };
+    let family = format!("{:?}", s.family).to_lowercase();
+    let socket_type = format!("{:?}", s.socket_type).to_lowercase();
+    lines.push(field(
+        "protocol",
+        format!("{} ({family}, {socket_type})", s.proto_text()),
+    ));
+    lines.push(Line::from(vec![
+        Span::styled(format!("  {:<10}", "state"), style::DIM),
+        Span::styled(s.state.name(), style::state(s.state)),
+    ]));
+    lines.push(field("local", s.local_text()));
+    lines.push(field("remote", s.remote_text()));
+    lines.push(field("recv-q", s.recv_q.to_string()));
+    lines.push(field("send-q", s.send_q.to_string()));
+    lines.push(field("inode", inode_text(s)));
+    lines.push(field("user", user_text(s)));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("  owners", style::TITLE));
+    if s.processes.is_empty() {
+        lines.push(Line::styled(
+            "    none visible (no process holds it, or owners are hidden)",
+            style::DIM,
+        ));
+    }
+    for owner in &s.processes {
+        let cmdline = app.cmdlines.get(&owner.pid).map_or("", String::as_str);
+        lines.push(Line::from(vec![
+            Span::raw(format!(
+                "    pid {:<7} fd {:<4} {:<10} {:<16} ",
+                owner.pid, owner.fd, owner.user, owner.comm
+            )),
+            Span::styled(cmdline.to_string(), style::DIM),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "  seen in (time since sockscope started)",
+        style::TITLE,
+    ));
+    for seen in app.history.seen(&s.key()) {
+        let since = seen.at.duration_since(app.started_at).unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("    {:<12}", seen.state.name()),
+                style::state(seen.state),
+            ),
+            Span::raw(format!("+{}", elapsed_text(since))),
+        ]));
+    }
+    let body = Paragraph::new(lines)
+        .block(block)
+        .wrap(Wrap { trim: false });
+    frame.render_widget(body, area);
+}
+
+fn inode_text(s: &Socket) -> String {
+    match s.inode {
+        0 => "0 (held by the kernel, no file: TIME_WAIT or not yet accepted)".into(),
+        n => n.to_string(),
+    }
+}
+
+/// The user's name when an owner runs as the socket's uid, else the number.
+fn user_text(s: &Socket) -> String {
+    match s.processes.iter().find(|o| o.uid == s.uid) {
+        Some(o) => format!("{} (uid {})", o.user, s.uid),
+        None => format!("uid {}", s.uid),
+    }
+}
+
+/// "4.2s", "3m05s", "1h02m".
+pub fn elapsed_text(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{:.1}s", d.as_secs_f64()),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}

@@ -1,0 +1,69 @@
+//! The bottom line: the filter bar while editing (with the parse error inline),
+//! otherwise the keys that matter in the current view.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use super::style;
+use crate::tui::app::{App, View};
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let line = if app.filter.editing {
+        filter_bar(app)
+    } else {
+        hints(app)
+    };
+    frame.render_widget(line, area);
+}
+
+fn filter_bar(app: &App) -> Line<'_> {
+    let mut spans = vec![
+        Span::styled(" / ", style::KEY),
+        Span::raw(app.filter.text.as_str()),
+        Span::styled("█", style::DIM),
+    ];
+    match &app.filter.error {
+        Some(error) => spans.push(Span::styled(format!("  {error}"), style::ERROR)),
+        None => spans.push(Span::styled("  Enter keep · Esc clear", style::DIM)),
+    }
+    Line::from(spans)
+}
+
+fn hints(app: &App) -> Line<'static> {
+    let keys: &[(&str, &str)] = match app.view {
+        View::Sockets => &[
+            ("?", "help"),
+            ("/", "filter"),
+            ("s", "sort"),
+            ("Tab", "processes"),
+            ("Enter", "details"),
+            ("space", "pause"),
+            ("q", "quit"),
+        ],
+        View::Processes => &[
+            ("?", "help"),
+            ("/", "filter"),
+            ("Tab", "sockets"),
+            ("Enter", "its sockets"),
+            ("space", "pause"),
+            ("q", "quit"),
+        ],
+        View::Details => &[
+            ("?", "help"),
+            ("Esc", "back"),
+            ("↑/↓", "next socket"),
+            ("Tab", "processes"),
+            ("q", "quit"),
+        ],
+    };
+    let mut spans = vec![Span::raw(" ")];
+    for (key, what) in keys {
+        spans.push(Span::styled(*key, style::KEY));
+        spans.push(Span::raw(format!(" {what}  ")));
+    }
+    if let Some(error) = &app.filter.error {
+        spans.push(Span::styled(format!("filter: {error}"), style::ERROR));
+    }
+    Line::from(spans)
+}

@@ -1,0 +1,106 @@
+//! The title line (host, counts, interval, filter, paused), then the banner,
+//! the snapshot's warnings, and what went wrong.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::style;
+use crate::tui::app::App;
+
+pub fn height(app: &App) -> u16 {
+    lines(app).len() as u16
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    frame.render_widget(Paragraph::new(lines(app)), area);
+    if app.paused {
+        let paused = Line::styled("[paused] ", style::WARNING).right_aligned();
+        frame.render_widget(paused, Rect { height: 1, ..area });
+    }
+}
+
+fn lines(app: &App) -> Vec<Line<'_>> {
+    let mut title = vec![
+        Span::styled(" sockscope", style::TITLE),
+        Span::raw(format!(" · host {}", app.hostname)),
+    ];
+    if !app.pids.is_empty() {
+        title.push(Span::raw(format!(" · {}", watched(app))));
+    }
+    title.push(Span::raw(format!(
+        " · {}/{} sockets · every {}",
+        thousands(app.shown()),
+        thousands(app.total()),
+        interval_text(app.interval)
+    )));
+    if !app.filter.text.is_empty() {
+        title.push(Span::raw(format!(" · filter: {}", app.filter.text)));
+    }
+    let mut lines = vec![Line::from(title)];
+    lines.extend(app.banner.iter().map(|b| Line::raw(format!(" {b}"))));
+    for warning in app.snapshot.iter().flat_map(|s| &s.warnings) {
+        lines.push(Line::styled(format!(" ⚠ {warning}"), style::WARNING));
+    }
+    if !app.exited.is_empty() {
+        let gone: Vec<String> = app.exited.iter().map(|p| process_text(app, *p)).collect();
+        lines.push(Line::styled(
+            format!(" {} exited; showing the last view", gone.join(", ")),
+            style::ERROR,
+        ));
+    }
+    if let Some(error) = &app.error {
+        lines.push(Line::styled(
+            format!(" collecting failed: {error}"),
+            style::ERROR,
+        ));
+    }
+    lines
+}
+
+/// "pid 1234 (nginx)", or "pids 1 (a), 2 (b)".
+fn watched(app: &App) -> String {
+    let texts: Vec<String> = app.pids.iter().map(|p| process_text(app, *p)).collect();
+    texts.join(", ")
+}
+
+fn process_text(app: &App, pid: u32) -> String {
+    match app.names.get(&pid) {
+        Some(name) => format!("pid {pid} ({name})"),
+        None => format!("pid {pid}"),
+    }
+}
+
+pub fn interval_text(interval: std::time::Duration) -> String {
+    let ms = interval.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// 1284 -> "1,284".
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1284), "1,284");
+        assert_eq!(super::thousands(1_000_000), "1,000,000");
+    }
+}

@@ -1,0 +1,104 @@
+//! The state bar: shown sockets per TCP state, plus UDP and unix, each with a
+//! sparkline of its count over the recent refreshes when that count has changed.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::header::thousands;
+use super::style;
+use crate::model::TcpState;
+use crate::tui::app::App;
+use crate::tui::history::Bucket;
+
+const SPARK_WIDTH: usize = 8;
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// One line, or two when it does not fit.
+pub fn height(app: &App, width: u16) -> u16 {
+    if line(app).width() > width as usize {
+        2
+    } else {
+        1
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let bar = Paragraph::new(line(app)).wrap(Wrap { trim: false });
+    frame.render_widget(bar, area);
+}
+
+fn line(app: &App) -> Line<'static> {
+    let mut spans = vec![Span::raw(" ")];
+    for (i, bucket) in buckets(app).into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" │ ", style::DIM));
+        }
+        let count = app.counts.get(&bucket).copied().unwrap_or(0);
+        spans.push(Span::styled(bucket.label(), style::bucket(bucket)));
+        spans.push(Span::raw(format!(" {}", thousands(count))));
+        // A flat line says nothing the count does not; only changes get a sparkline.
+        let series = app.history.counts(bucket);
+        if series.iter().min() != series.iter().max() {
+            spans.push(Span::styled(
+                format!(" {}", sparkline(&series, SPARK_WIDTH)),
+                style::bucket(bucket),
+            ));
+        }
+    }
+    Line::from(spans)
+}
+
+/// LISTEN and ESTABLISHED always; other TCP states while they have or recently had
+/// sockets; then UDP and unix.
+fn buckets(app: &App) -> Vec<Bucket> {
+    let tcp = TcpState::ALL.into_iter().map(Bucket::Tcp).filter(|b| {
+        matches!(b, Bucket::Tcp(TcpState::Listen | TcpState::Established))
+            || app.counts.contains_key(b)
+            || app.history.had_any(*b)
+    });
+    tcp.chain([Bucket::Udp, Bucket::Unix]).collect()
+}
+
+/// The last samples as at most `width` bars, each the highest of the samples it covers,
+/// scaled to the highest of all; zero is the lowest bar.
+pub fn sparkline(samples: &[usize], width: usize) -> String {
+    let per_bar = samples.len().div_ceil(width).max(1);
+    // Align the chunks to the newest sample, so the last bar is always the latest.
+    let skip = samples.len() % per_bar;
+    let mut peaks: Vec<usize> = Vec::new();
+    if skip > 0 {
+        peaks.push(samples[..skip].iter().copied().max().unwrap_or(0));
+    }
+    peaks.extend(
+        samples[skip..]
+            .chunks(per_bar)
+            .map(|c| c.iter().copied().max().unwrap_or(0)),
+    );
+    let start = peaks.len().saturating_sub(width);
+    let peaks = &peaks[start..];
+    let top = peaks.iter().copied().max().unwrap_or(0).max(1);
+    peaks
+        .iter()
+        .map(|&n| match n {
+            0 => BARS[0],
+            n => BARS[(n * 7).div_ceil(top).clamp(1, 7)],
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sparkline;
+
+    #[test]
+    fn sparklines_scale_to_the_peak() {
+        assert_eq!(sparkline(&[0, 1, 2, 4, 8], 8), "▁▂▃▅█");
+        assert_eq!(sparkline(&[3, 3], 8), "██");
+        // 16 samples in 8 bars: pairs, each its max.
+        let samples: Vec<usize> = (0..16).collect();
+        assert_eq!(sparkline(&samples, 8).chars().count(), 8);
+        assert!(sparkline(&samples, 8).ends_with('█'));
+    }
+}

@@ -1,0 +1,246 @@
+//! End to end: the real binary in a real terminal (tmux), watching this test process's
+//! own loopback sockets with `--pid`. Skipped, saying so, where tmux is missing.
+
+use std::io::Read;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Command, Output};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// A tmux server of our own (its own socket name), killed when the test ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "tui"]).stdout).into()
+    }
+
+    fn format(&self, format: &str) -> String {
+        let out = self.run(&["display-message", "-p", "-t", "tui", format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Polls (up to 10 s) until `check` accepts the screen; returns that screen.
+    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}:\n{screen}"
+            );
+            sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// The table rows (not the state bar) that mention `port`.
+fn rows_with_port(screen: &str, port: u16) -> Vec<&str> {
+    let needle = format!("127.0.0.1:{port}");
+    screen
+        .lines()
+        .filter(|l| l.contains(&needle) && (l.contains("tcp ") || l.contains("tcp\t")))
+        .collect()
+}
+
+fn tmux_missing(test: &str) -> bool {
+    let missing = Command::new("tmux").arg("-V").output().is_err();
+    if missing {
+        eprintln!("skipping {test}: tmux is not installed");
+    }
+    missing
+}
+
+/// Starts `sockscope --pid <this process>` in a fresh tmux server. When it exits, the
+/// shell around it prints its exit code and writes the terminal's modes to a file.
+fn start(name: &str) -> (Tmux, Session) {
+    let id = format!("{name}-{}", std::process::id());
+    let tmux = Tmux {
+        socket: format!("sockscope-test-{id}"),
+    };
+    let dir = std::env::temp_dir().join(format!("sockscope-tmux-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let session = Session { dir };
+    // The inner shell records its pid, then becomes sockscope (exec), so that pid is
+    // the one to signal.
+    let script = format!(
+        "sh -c 'echo $$ > {pidfile}; exec {bin} --pid {pid} --interval 200'; \
+         echo \"exited with $?\"; stty -a > {stty}; sleep 30",
+        pidfile = session.file("pid").display(),
+        bin = env!("CARGO_BIN_EXE_sockscope"),
+        pid = std::process::id(),
+        stty = session.file("stty").display(),
+    );
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "tui",
+        "-x",
+        "140",
+        "-y",
+        "40",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(started.status.success(), "tmux: {started:?}");
+    (tmux, session)
+}
+
+/// Files the shell around sockscope writes.
+struct Session {
+    dir: std::path::PathBuf,
+}
+
+impl Session {
+    fn file(&self, name: &str) -> std::path::PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Waits (up to 10 s) for a file the shell writes.
+    fn read(&self, name: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match std::fs::read_to_string(self.file(name)) {
+                Ok(text) if text.ends_with('\n') => return text,
+                _ if Instant::now() < deadline => sleep(Duration::from_millis(100)),
+                _ => panic!("{name} never appeared"),
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// After sockscope has been told to quit: it exits 0 and the terminal is as before.
+fn assert_exited_and_restored(tmux: &Tmux, session: &Session) {
+    let screen = tmux.wait_for("sockscope to exit", |s| s.contains("exited with"));
+    assert!(screen.contains("exited with 0"), "{screen}");
+    assert!(
+        !screen.contains("sockscope ·"),
+        "the TUI is gone from the screen:\n{screen}"
+    );
+    assert_eq!(tmux.format("#{alternate_on}"), "0", "alternate screen left");
+    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor shown again");
+    let modes = session.read("stty");
+    let words: Vec<&str> = modes.split_whitespace().collect();
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(
+            words.contains(&mode),
+            "raw mode left on: {mode} is off in\n{modes}"
+        );
+    }
+}
+
+#[test]
+fn live_view_in_a_real_terminal() {
+    if tmux_missing("live_view_in_a_real_terminal") {
+        return;
+    }
+    // Known sockets held by this process: a listener, one open connection, and one
+    // whose client has closed but we have not (CLOSE_WAIT on our side).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (_served, _) = listener.accept().unwrap();
+    let closing = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (mut half_closed, _) = listener.accept().unwrap();
+    closing.shutdown(Shutdown::Write).unwrap();
+    // Our side has seen the FIN once a read returns end of file.
+    assert_eq!(half_closed.read(&mut [0; 8]).unwrap(), 0);
+
+    let (tmux, session) = start("keys");
+    let screen = tmux.wait_for("our sockets", |s| {
+        let rows = rows_with_port(s, port);
+        ["LISTEN", "ESTABLISHED", "CLOSE_WAIT"]
+            .iter()
+            .all(|state| rows.iter().any(|r| r.contains(state)))
+    });
+    let pid_text = format!("pid {}", std::process::id());
+    assert!(
+        screen.contains(&pid_text),
+        "header names the pid:\n{screen}"
+    );
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "1",
+        "the TUI uses the alternate screen"
+    );
+
+    // Resizes are followed: too small says so, and growing back shows the table.
+    tmux.run(&["resize-window", "-t", "tui", "-x", "30", "-y", "8"]);
+    tmux.wait_for("the too-small notice", |s| s.contains("too small"));
+    tmux.run(&["resize-window", "-t", "tui", "-x", "140", "-y", "40"]);
+    tmux.wait_for("the table again", |s| !rows_with_port(s, port).is_empty());
+
+    // `/` filters as typed: only the CLOSE_WAIT row of our port is left.
+    tmux.run(&["send-keys", "-t", "tui", "/"]);
+    tmux.run(&["send-keys", "-t", "tui", "-l", "state:close-wait"]);
+    let screen = tmux.wait_for("the filter to apply", |s| {
+        let rows = rows_with_port(s, port);
+        s.contains("filter: state:close-wait")
+            && !rows.is_empty()
+            && rows.iter().all(|r| r.contains("CLOSE_WAIT"))
+    });
+    assert!(
+        !rows_with_port(&screen, port)
+            .iter()
+            .any(|r| r.contains("LISTEN"))
+    );
+
+    // Enter keeps the filter, q quits.
+    tmux.run(&["send-keys", "-t", "tui", "Enter"]);
+    tmux.run(&["send-keys", "-t", "tui", "q"]);
+    assert_exited_and_restored(&tmux, &session);
+}
+
+#[test]
+fn ctrl_c_restores_the_terminal() {
+    if tmux_missing("ctrl_c_restores_the_terminal") {
+        return;
+    }
+    let (tmux, session) = start("ctrl-c");
+    tmux.wait_for("the TUI", |s| s.contains("sockscope ·"));
+    tmux.run(&["send-keys", "-t", "tui", "C-c"]);
+    assert_exited_and_restored(&tmux, &session);
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    if tmux_missing("sigterm_restores_the_terminal") {
+        return;
+    }
+    let (tmux, session) = start("sigterm");
+    tmux.wait_for("the TUI", |s| s.contains("sockscope ·"));
+    let pid = session.read("pid");
+    let killed = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_exited_and_restored(&tmux, &session);
+}

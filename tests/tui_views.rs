@@ -1,0 +1,193 @@
+//! Screen snapshots of every view, drawn by the real app into a `TestBackend`.
+//! Colours are not in the text snapshots; `colours_mean_something` checks a few.
+
+mod tui_fixture;
+
+use crossterm::event::KeyCode;
+use ratatui::style::{Color, Modifier};
+use sockscope::model::TcpState;
+use sockscope::tui::app::{App, Config};
+use sockscope::tui::collector::Update;
+use sockscope::tui::event::Input;
+use tui_fixture::*;
+
+#[test]
+fn table() {
+    let (_, terminal) = web_app(110, 20);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn new_and_vanished_sockets_are_marked_and_counts_have_sparklines() {
+    let (mut app, mut terminal) = web_app(110, 20);
+    let mut later = web_sockets();
+    later.retain(|s| s.state != TcpState::TimeWait); // gone: marked "-"
+    for port in [51500, 51501, 51502] {
+        // three new connections: marked "+"
+        later.push(tcp(
+            "127.0.0.1:8080",
+            &format!("127.0.0.1:{port}"),
+            TcpState::Established,
+            u64::from(port),
+            vec![owner(901, port - 51480, "nginx", "www-data")],
+        ));
+    }
+    feed(&mut app, &mut terminal, vec![update(snapshot(later, 2))]);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn sorted_table() {
+    let (mut app, mut terminal) = web_app(110, 20);
+    // STATE -> LOCAL -> REMOTE -> RECV-Q, then reversed.
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![char('s'), char('s'), char('s')],
+    );
+    insta::assert_snapshot!("sorted_by_recv_q", terminal.backend());
+    feed(&mut app, &mut terminal, vec![char('S')]);
+    insta::assert_snapshot!("sorted_by_recv_q_reversed", terminal.backend());
+}
+
+#[test]
+fn filter() {
+    let (mut app, mut terminal) = web_app(110, 16);
+    let mut keys = vec![char('/')];
+    keys.extend(typed("port:8080 nginx"));
+    feed(&mut app, &mut terminal, keys);
+    insta::assert_snapshot!("filter_as_typed", terminal.backend());
+
+    feed(&mut app, &mut terminal, typed(" state:bogus"));
+    insta::assert_snapshot!("filter_error_inline", terminal.backend());
+}
+
+#[test]
+fn details() {
+    let mut app = App::new(config());
+    let mut terminal = terminal(100, 26);
+    let conn = |state| {
+        tcp(
+            "127.0.0.1:8080",
+            "127.0.0.1:51300",
+            state,
+            202,
+            vec![
+                owner(901, 12, "nginx", "www-data"),
+                owner(900, 12, "nginx", "www-data"),
+            ],
+        )
+    };
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![
+            update(snapshot(vec![conn(TcpState::Established)], 1)),
+            update(snapshot(vec![conn(TcpState::Established)], 2)),
+            update(snapshot(
+                vec![with_queues(conn(TcpState::CloseWait), 42, 0)],
+                75,
+            )),
+            key(KeyCode::Enter),
+        ],
+    );
+    insta::assert_snapshot!("details", terminal.backend());
+    // It closes: the details stay, saying so.
+    feed(&mut app, &mut terminal, vec![update(snapshot(vec![], 76))]);
+    insta::assert_snapshot!("details_gone", terminal.backend());
+}
+
+#[test]
+fn processes() {
+    let (mut app, mut terminal) = web_app(110, 16);
+    feed(&mut app, &mut terminal, vec![key(KeyCode::Tab)]);
+    insta::assert_snapshot!("processes", terminal.backend());
+    // Enter: that process's sockets.
+    feed(&mut app, &mut terminal, vec![key(KeyCode::Enter)]);
+    insta::assert_snapshot!("process_sockets", terminal.backend());
+}
+
+#[test]
+fn help() {
+    let (mut app, mut terminal) = web_app(100, 26);
+    feed(&mut app, &mut terminal, vec![char('?')]);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn too_small() {
+    let (mut app, _) = web_app(110, 16);
+    let mut small = terminal(39, 9);
+    sockscope::tui::draw(&mut small, &mut app).unwrap();
+    insta::assert_snapshot!(small.backend());
+    // Narrower than the notice: it wraps rather than being cut.
+    small.backend_mut().resize(20, 6);
+    feed(&mut app, &mut small, vec![Input::Resize]);
+    insta::assert_snapshot!("too_small_narrow", small.backend());
+    // Growing back draws the table again.
+    small.backend_mut().resize(60, 12);
+    feed(&mut app, &mut small, vec![Input::Resize]);
+    assert!(small.backend().to_string().contains("PROTO"));
+}
+
+#[test]
+fn hidden_owners_warning() {
+    let mut app = App::new(config());
+    let mut terminal = terminal(110, 12);
+    let mut snap = snapshot(web_sockets(), 1);
+    for socket in &mut snap.sockets {
+        socket.processes.clear();
+    }
+    snap.warnings.push(
+        "owners of 10 sockets are hidden: run as root, or grant cap_sys_ptrace and cap_dac_read_search"
+            .into(),
+    );
+    feed(&mut app, &mut terminal, vec![update(snap)]);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn watched_pid_exits_and_the_last_view_stays() {
+    let mut app = App::new(Config {
+        pids: vec![901],
+        banner: vec!["port 40123 → echo server".into()],
+        filter: "port:8080".into(),
+        ..config()
+    });
+    let mut terminal = terminal(110, 14);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![update(snapshot(web_sockets(), 1))],
+    );
+    let gone = Input::Update(Box::new(Update {
+        snapshot: Ok(snapshot(vec![], 2)),
+        cmdlines: Default::default(),
+        exited: vec![901],
+        names: Default::default(),
+    }));
+    feed(&mut app, &mut terminal, vec![gone, char(' ')]);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn colours_mean_something() {
+    let (_, terminal) = web_app(110, 20);
+    let buffer = terminal.backend().buffer();
+    let colour_of = |word: &str| {
+        let area = buffer.area;
+        for y in 3..area.height {
+            let line: String = (0..area.width).map(|x| buffer[(x, y)].symbol()).collect();
+            if let Some(col) = line.find(word) {
+                let x = line[..col].chars().count() as u16;
+                return (buffer[(x, y)].fg, buffer[(x, y)].modifier);
+            }
+        }
+        panic!("{word} not on screen");
+    };
+    assert_eq!(colour_of("CLOSE_WAIT").0, Color::Red);
+    assert!(colour_of("CLOSE_WAIT").1.contains(Modifier::BOLD));
+    assert_eq!(colour_of("ESTABLISHED").0, Color::Green);
+    assert_eq!(colour_of("SYN_SENT").0, Color::Yellow);
+    assert_eq!(colour_of("TIME_WAIT").0, Color::DarkGray);
+}
