@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 use sockscope::cli::{Cli, Command, Filters};
-use sockscope::collect::{Source, System};
+use sockscope::collect::{Source, System, Tables};
 use sockscope::output;
 
 fn main() -> ExitCode {
@@ -23,14 +23,23 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let tables = cli.tables();
     match cli.command {
-        Some(Command::List { filters, json, csv }) => list(&cli.proc_root, &filters, json, csv),
+        Some(Command::List { filters, json, csv }) => {
+            list(&cli.proc_root, tables, &filters, json, csv)
+        }
         None => anyhow::bail!("the live view is not built yet; use `sockscope list`"),
     }
 }
 
-fn list(proc_root: &std::path::Path, filters: &Filters, json: bool, csv: bool) -> Result<ExitCode> {
-    let mut source = System::new(proc_root, filters.scope())?;
+fn list(
+    proc_root: &std::path::Path,
+    tables: Tables,
+    filters: &Filters,
+    json: bool,
+    csv: bool,
+) -> Result<ExitCode> {
+    let mut source = System::new(proc_root, filters.scope())?.with_tables(tables)?;
     let mut snapshot = source.snapshot()?;
     for warning in &snapshot.warnings {
         eprintln!("sockscope: {warning}");
