@@ -142,8 +142,9 @@ pub struct Socket {
     pub uid: u32,
     /// Every process holding the socket; empty when none is visible.
     pub processes: Vec<Owner>,
-    /// TCP only, and only from netlink: the kernel's struct tcp_info.
-    pub tcp_info: Option<TcpInfo>,
+    /// TCP only, and only from netlink: the kernel's struct tcp_info. Boxed: it is
+    /// ~200 bytes, and UDP, unix and /proc-read sockets should not pay for it.
+    pub tcp_info: Option<Box<TcpInfo>>,
     /// The timer `ss -o` shows; only from netlink, None when no timer runs.
     pub timer: Option<Timer>,
     /// Unix only, and only from netlink: the inode of the connected peer socket.

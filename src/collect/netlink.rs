@@ -214,7 +214,7 @@ fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
     for nla in NlasIterator::new(payload.get(INET_MSG_LEN..).unwrap_or_default()) {
         let nla = nla.map_err(|e| anyhow!("{e}"))?;
         if nla.kind() == INET_DIAG_INFO && proto == Proto::Tcp {
-            tcp_info = Some(tcp_info::parse(nla.value()));
+            tcp_info = Some(Box::new(tcp_info::parse(nla.value())));
         }
     }
     Ok(Socket {
