@@ -106,10 +106,11 @@ fn is_live(proc_root: &Path) -> bool {
     proc_root == Path::new("/proc")
 }
 
-/// One network namespace's sockets, and whether netlink described them.
+/// One network namespace's sockets, and whether its unix sockets carry their uid
+/// (netlink on kernel 5.3+; /proc/net/unix has no uid column).
 struct Table {
     sockets: Vec<Socket>,
-    from_netlink: bool,
+    unix_uids: bool,
 }
 
 /// Reads the socket tables, keeping the netlink socket open across snapshots.
@@ -144,7 +145,7 @@ impl TableReader {
                 let sockets = proc_net::read_all(&dir.join("net"))?;
                 tables.push(Table {
                     sockets,
-                    from_netlink: false,
+                    unix_uids: false,
                 });
             }
         }
@@ -160,12 +161,7 @@ impl TableReader {
         };
         if try_netlink {
             match self.netlink_dump() {
-                Ok(sockets) => {
-                    return Ok(Table {
-                        sockets,
-                        from_netlink: true,
-                    });
-                }
+                Ok((sockets, unix_uids)) => return Ok(Table { sockets, unix_uids }),
                 Err(e) if self.tables == Tables::Netlink => {
                     return Err(e.context("--source netlink failed (try --source proc)"));
                 }
@@ -180,18 +176,18 @@ impl TableReader {
         }
         Ok(Table {
             sockets: proc_net::read_all(net_dir)?,
-            from_netlink: false,
+            unix_uids: false,
         })
     }
 
-    fn netlink_dump(&mut self) -> Result<Vec<Socket>> {
+    fn netlink_dump(&mut self) -> Result<(Vec<Socket>, bool)> {
         let netlink = match &mut self.netlink {
             Some(netlink) => netlink,
             None => self
                 .netlink
                 .insert(Netlink::open().context("cannot open a sock_diag socket")?),
         };
-        netlink.read_all()
+        Ok((netlink.read_all()?, netlink.unix_uids))
     }
 }
 
@@ -216,9 +212,9 @@ impl Source for System {
                 {
                     socket.processes = found;
                 }
-                // /proc/net/unix has no uid column; the owner's is the best we know.
+                // Without the kernel's uid, the owner's is the best we know.
                 if socket.proto == Proto::Unix
-                    && !table.from_netlink
+                    && !table.unix_uids
                     && let Some(owner) = socket.processes.first()
                 {
                     socket.uid = owner.uid;

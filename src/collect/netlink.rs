@@ -54,6 +54,8 @@ pub struct Netlink {
     socket: NlSocket,
     buf: Vec<u8>,
     seq: u32,
+    /// Whether the last unix dump carried uids (kernel 5.3+); if not, owners' stand in.
+    pub unix_uids: bool,
 }
 
 impl Netlink {
@@ -67,6 +69,7 @@ impl Netlink {
             // The kernel fills at most ~32 KiB per datagram in a dump.
             buf: vec![0; 64 * 1024],
             seq: 0,
+            unix_uids: false,
         })
     }
 
@@ -123,12 +126,15 @@ impl Netlink {
             show_flags: ShowFlags::from_bits_retain(show),
             cookie: [0xff; 8],
         });
+        let mut uids = false;
         self.dump(request, |payload| {
-            if let Some(socket) = unix_socket(payload)? {
+            if let Some(socket) = unix_socket(payload, &mut uids)? {
                 out.push(socket);
             }
             Ok(())
-        })
+        })?;
+        self.unix_uids = uids;
+        Ok(())
     }
 
     /// Sends one dump request and hands each answer's payload to `each`, until the
@@ -241,8 +247,9 @@ fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
 }
 
 /// One `unix_diag_msg` and its attributes; None for a socket type sockscope does not
-/// model (there are none today besides stream, dgram and seqpacket).
-fn unix_socket(payload: &[u8]) -> Result<Option<Socket>> {
+/// model (there are none today besides stream, dgram and seqpacket). Sets `has_uid`
+/// when the kernel sent the socket's uid.
+fn unix_socket(payload: &[u8], has_uid: &mut bool) -> Result<Option<Socket>> {
     if payload.len() < UNIX_MSG_LEN || payload[0] != AF_UNIX {
         bail!("short or foreign unix_diag message");
     }
@@ -289,7 +296,10 @@ fn unix_socket(payload: &[u8]) -> Result<Option<Socket>> {
                 socket.recv_q = u32_at(value, 0).unwrap_or(0);
                 socket.send_q = u32_at(value, 4).unwrap_or(0);
             }
-            UNIX_DIAG_UID => socket.uid = u32_at(value, 0).unwrap_or(0),
+            UNIX_DIAG_UID => {
+                socket.uid = u32_at(value, 0).unwrap_or(0);
+                *has_uid = true;
+            }
             _ => {}
         }
     }
@@ -329,11 +339,11 @@ mod tests {
 
     #[test]
     fn malformed_messages_are_errors_not_panics() {
-        assert!(unix_socket(&[1, 1, 1]).is_err());
+        assert!(unix_socket(&[1, 1, 1], &mut false).is_err());
         assert!(inet_socket(Proto::Tcp, &[2; 10]).is_err());
         // A valid unix header with a truncated attribute.
         let mut msg = vec![AF_UNIX, 1, 1, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         msg.extend_from_slice(&[200, 0, 2, 0, 1]);
-        assert!(unix_socket(&msg).is_err());
+        assert!(unix_socket(&msg, &mut false).is_err());
     }
 }
