@@ -35,6 +35,29 @@ pub struct Cli {
         hide = true
     )]
     pub proc_root: PathBuf,
+
+    /// Where socket tables come from [default: netlink where it works, else proc]
+    #[arg(long, global = true, value_name = "SOURCE")]
+    pub source: Option<SourceArg>,
+}
+
+/// `--source`: netlink sock_diag (tcp_info, timers, unix peers) or /proc/net/* text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SourceArg {
+    Proc,
+    Netlink,
+}
+
+impl Cli {
+    /// The table source to use: the one forced, or netlink with /proc as fallback.
+    pub fn tables(&self) -> crate::collect::Tables {
+        use crate::collect::Tables;
+        match self.source {
+            None => Tables::Auto,
+            Some(SourceArg::Proc) => Tables::Proc,
+            Some(SourceArg::Netlink) => Tables::Netlink,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,20 +1,26 @@
 //! Collecting a snapshot: socket tables joined with the processes that hold them.
 //!
-//! `Source` is what the rest of the program asks for snapshots; `System` is the real one,
-//! reading a /proc tree (the host's, or a captured fixture via `--proc-root`).
+//! `Source` is what the rest of the program asks for snapshots; `System` is the real one:
+//! socket tables from netlink sock_diag or /proc (see `Tables`), owners from the fd walk
+//! of a /proc tree (the host's, or a captured fixture via `--proc-root`), then peers.
 
 pub mod kernel_counters;
+pub mod netlink;
 pub mod owners;
+pub mod peers;
 pub mod proc_net;
 
 use std::collections::HashSet;
 use std::fs;
-use std::path::PathBuf;
+use std::panic;
+use std::path::{Path, PathBuf};
+use std::thread;
 use std::time::SystemTime;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::model::{Proto, Snapshot, Socket, TcpState};
+use netlink::Netlink;
 use owners::Users;
 
 /// Anything that can produce snapshots: the system, or a fake in tests.
@@ -34,15 +40,29 @@ pub enum Scope {
 
 pub const HIDDEN_OWNERS_HINT: &str = "run as root, or grant cap_sys_ptrace and cap_dac_read_search";
 
-/// The real source: /proc under `proc_root`.
+/// Where the socket tables come from. Owners always come from the /proc fd walk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Tables {
+    /// Netlink where it works; otherwise /proc, saying so once per snapshot.
+    #[default]
+    Auto,
+    /// /proc/net/* (or /proc/<pid>/net/*) only: no tcp_info, timers or unix peers.
+    Proc,
+    /// Netlink sock_diag only; failing is an error.
+    Netlink,
+}
+
+/// The real source: the kernel's socket tables, and the fd walk under `proc_root`.
 pub struct System {
     proc_root: PathBuf,
     scope: Scope,
     users: Users,
+    reader: TableReader,
 }
 
 impl System {
-    /// Fails, naming it, when a pid in the scope does not exist.
+    /// Fails, naming it, when a pid in the scope does not exist. Tables come from
+    /// netlink where it works (see `Tables::Auto`); `with_tables` chooses otherwise.
     pub fn new(proc_root: impl Into<PathBuf>, scope: Scope) -> Result<System> {
         let proc_root = proc_root.into();
         if let Scope::Pids(pids) = &scope {
@@ -52,30 +72,123 @@ impl System {
                 }
             }
         }
+        // A captured tree has no kernel behind it: only its /proc tables describe it.
+        let tables = if is_live(&proc_root) {
+            Tables::Auto
+        } else {
+            Tables::Proc
+        };
         Ok(System {
             proc_root,
             scope,
             users: Users::load(),
+            reader: TableReader {
+                tables,
+                netlink: None,
+                fallback: None,
+            },
         })
     }
 
-    /// The socket tables: ours, or once per distinct network namespace of the pids.
-    fn tables(&self) -> Result<Vec<Socket>> {
-        let Scope::Pids(pids) = &self.scope else {
-            return proc_net::read_all(&self.proc_root.join("net"));
+    /// Forces one table source. Netlink reads the live kernel, so it cannot be combined
+    /// with a captured /proc tree.
+    pub fn with_tables(mut self, tables: Tables) -> Result<System> {
+        if tables == Tables::Netlink && !is_live(&self.proc_root) {
+            bail!("--source netlink reads the running kernel; it cannot read a --proc-root tree");
+        }
+        if is_live(&self.proc_root) {
+            self.reader.tables = tables;
+        }
+        Ok(self)
+    }
+}
+
+fn is_live(proc_root: &Path) -> bool {
+    proc_root == Path::new("/proc")
+}
+
+/// One network namespace's sockets, and whether its unix sockets carry their uid
+/// (netlink on kernel 5.3+; /proc/net/unix has no uid column).
+struct Table {
+    sockets: Vec<Socket>,
+    unix_uids: bool,
+}
+
+/// Reads the socket tables, keeping the netlink socket open across snapshots.
+struct TableReader {
+    tables: Tables,
+    netlink: Option<Netlink>,
+    /// Why `Auto` gave up on netlink; from then on /proc is read, and this is warned.
+    fallback: Option<String>,
+}
+
+impl TableReader {
+    /// One table per distinct network namespace: ours (netlink or /proc/net), and for
+    /// pids in other namespaces, their /proc/<pid>/net (netlink sees only ours).
+    fn read(&mut self, proc_root: &Path, scope: &Scope) -> Result<Vec<Table>> {
+        let Scope::Pids(pids) = scope else {
+            return Ok(vec![self.ours(proc_root, &proc_root.join("net"))?]);
         };
+        let own_ns = fs::read_link(proc_root.join("self/ns/net")).ok();
         let mut seen_ns = HashSet::new();
-        let mut sockets = Vec::new();
+        let mut tables = Vec::new();
         for pid in pids {
-            let dir = self.proc_root.join(pid.to_string());
+            let dir = proc_root.join(pid.to_string());
             // Two pids in one namespace share one table; a pid whose ns link we cannot
             // read counts as its own namespace.
-            let ns = fs::read_link(dir.join("ns/net")).unwrap_or_else(|_| dir.clone());
-            if seen_ns.insert(ns) {
-                sockets.extend(proc_net::read_all(&dir.join("net"))?);
+            let ns = fs::read_link(dir.join("ns/net")).ok();
+            if !seen_ns.insert(ns.clone().unwrap_or_else(|| dir.clone())) {
+                continue;
+            }
+            if ns.is_some() && ns == own_ns {
+                tables.push(self.ours(proc_root, &dir.join("net"))?);
+            } else {
+                let sockets = proc_net::read_all(&dir.join("net"))?;
+                tables.push(Table {
+                    sockets,
+                    unix_uids: false,
+                });
             }
         }
-        Ok(sockets)
+        Ok(tables)
+    }
+
+    /// Our namespace's table: netlink unless told or forced otherwise, else `net_dir`.
+    fn ours(&mut self, proc_root: &Path, net_dir: &Path) -> Result<Table> {
+        let try_netlink = match self.tables {
+            Tables::Proc => false,
+            Tables::Netlink => true,
+            Tables::Auto => is_live(proc_root) && self.fallback.is_none(),
+        };
+        if try_netlink {
+            match self.netlink_dump() {
+                Ok((sockets, unix_uids)) => return Ok(Table { sockets, unix_uids }),
+                Err(e) if self.tables == Tables::Netlink => {
+                    return Err(e.context("--source netlink failed (try --source proc)"));
+                }
+                Err(e) => {
+                    self.netlink = None;
+                    self.fallback = Some(format!(
+                        "netlink sock_diag is unavailable ({e:#}); read /proc instead, \
+                         without tcp_info, timers and unix peers"
+                    ));
+                }
+            }
+        }
+        Ok(Table {
+            sockets: proc_net::read_all(net_dir)?,
+            unix_uids: false,
+        })
+    }
+
+    fn netlink_dump(&mut self) -> Result<(Vec<Socket>, bool)> {
+        let netlink = match &mut self.netlink {
+            Some(netlink) => netlink,
+            None => self
+                .netlink
+                .insert(Netlink::open().context("cannot open a sock_diag socket")?),
+        };
+        Ok((netlink.read_all()?, netlink.unix_uids))
     }
 }
 
@@ -85,20 +198,31 @@ impl Source for System {
             Scope::Host => None,
             Scope::Pids(pids) => Some(pids.as_slice()),
         };
-        let mut sockets = self.tables()?;
-        let mut owners = owners::walk(&self.proc_root, pids, &self.users);
-        for socket in &mut sockets {
-            if socket.inode != 0
-                && let Some(found) = owners.by_inode.remove(&socket.inode)
-            {
-                socket.processes = found;
+        // The fd walk usually costs more than the tables; run them side by side.
+        let (tables, mut owners) = thread::scope(|s| {
+            let walker = s.spawn(|| owners::walk(&self.proc_root, pids, &self.users));
+            let tables = self.reader.read(&self.proc_root, &self.scope);
+            let owners = walker.join().unwrap_or_else(|e| panic::resume_unwind(e));
+            (tables, owners)
+        });
+        let mut sockets = Vec::new();
+        for mut table in tables? {
+            for socket in &mut table.sockets {
+                if socket.inode != 0
+                    && let Some(found) = owners.by_inode.remove(&socket.inode)
+                {
+                    socket.processes = found;
+                }
+                // Without the kernel's uid, the owner's is the best we know.
+                if socket.proto == Proto::Unix
+                    && !table.unix_uids
+                    && let Some(owner) = socket.processes.first()
+                {
+                    socket.uid = owner.uid;
+                }
             }
-            // /proc/net/unix has no uid column; the owner's is the best we know.
-            if socket.proto == Proto::Unix
-                && let Some(owner) = socket.processes.first()
-            {
-                socket.uid = owner.uid;
-            }
+            peers::resolve(&mut table.sockets);
+            sockets.append(&mut table.sockets);
         }
         if let Scope::Pids(pids) = &self.scope {
             let keep = Scope::keeps(pids, &sockets);
@@ -107,9 +231,10 @@ impl Source for System {
                 .zip(keep)
                 .filter_map(|(s, k)| k.then_some(s))
                 .collect();
+            self.find_peer_owners(&mut sockets);
         }
 
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
         if owners.unreadable > 0 {
             let hidden = sockets
                 .iter()
@@ -126,6 +251,31 @@ impl Source for System {
             warnings,
             taken_at: SystemTime::now(),
         })
+    }
+}
+
+impl System {
+    /// With `--pid`, only those processes were walked, so the other ends of their local
+    /// connections have no owners yet. One walk of every process finds them, and only
+    /// when there is such a peer.
+    fn find_peer_owners(&self, sockets: &mut [Socket]) {
+        let unowned = |s: &Socket| {
+            s.peer
+                .as_ref()
+                .is_some_and(|p| p.inode != 0 && p.processes.is_empty())
+        };
+        if !sockets.iter().any(unowned) {
+            return;
+        }
+        let all = owners::walk(&self.proc_root, None, &self.users);
+        for socket in sockets.iter_mut() {
+            if let Some(peer) = &mut socket.peer
+                && peer.processes.is_empty()
+                && let Some(found) = all.by_inode.get(&peer.inode)
+            {
+                peer.processes = found.clone();
+            }
+        }
     }
 }
 

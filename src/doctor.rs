@@ -11,7 +11,7 @@ use anyhow::Result;
 
 use crate::cli::Filters;
 use crate::collect::kernel_counters::{read_listen_counters, read_port_range};
-use crate::collect::{Scope, Source, System};
+use crate::collect::{Scope, Source, System, Tables};
 use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, Severity, diagnose};
 use crate::model::endpoint_text;
 use crate::output::owners_text;
@@ -25,6 +25,8 @@ pub struct DoctorOptions {
     pub json: bool,
     /// Repeat every this long, until interrupted.
     pub watch: Option<Duration>,
+    /// Where socket tables come from (`--source`).
+    pub tables: Tables,
     pub config: DiagnoseConfig,
 }
 
@@ -36,7 +38,7 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<bool> {
     let scope = filters.scope();
-    let mut source = System::new(proc_root, scope.clone())?;
+    let mut source = System::new(proc_root, scope.clone())?.with_tables(options.tables)?;
     // The counters belong to the network namespace the sockets are read in.
     let net_dir = match &scope {
         Scope::Pids(pids) => proc_root.join(pids[0].to_string()).join("net"),
@@ -145,6 +147,7 @@ impl Default for DoctorOptions {
             window: Duration::from_secs(2),
             json: false,
             watch: None,
+            tables: Tables::Auto,
             config: DiagnoseConfig::default(),
         }
     }

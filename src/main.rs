@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 use sockscope::cli::{Cli, Command, Filters};
-use sockscope::collect::{Source, System};
+use sockscope::collect::{Source, System, Tables};
 use sockscope::diagnose::DiagnoseConfig;
 use sockscope::doctor::DoctorOptions;
 use sockscope::{output, tui};
@@ -28,8 +28,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if cli.command.is_some() && cli.filters != Filters::default() {
         anyhow::bail!("filters go after the subcommand, e.g. `sockscope list --pid 1234`");
     }
+    let tables = cli.tables();
     match cli.command {
-        Some(Command::List { filters, json, csv }) => list(&cli.proc_root, &filters, json, csv),
+        Some(Command::List { filters, json, csv }) => {
+            list(&cli.proc_root, tables, &filters, json, csv)
+        }
         Some(Command::Doctor {
             filters,
             json,
@@ -43,6 +46,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 window,
                 json,
                 watch,
+                tables,
                 config: DiagnoseConfig {
                     close_wait_age: min_age,
                     syn_sent_age: min_age,
@@ -51,12 +55,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             doctor(&cli.proc_root, &filters, &options)
         }
-        None => live(&cli),
+        None => live(&cli, tables),
     }
 }
 
-fn list(proc_root: &std::path::Path, filters: &Filters, json: bool, csv: bool) -> Result<ExitCode> {
-    let mut source = System::new(proc_root, filters.scope())?;
+fn list(
+    proc_root: &std::path::Path,
+    tables: Tables,
+    filters: &Filters,
+    json: bool,
+    csv: bool,
+) -> Result<ExitCode> {
+    let mut source = System::new(proc_root, filters.scope())?.with_tables(tables)?;
     let mut snapshot = source.snapshot()?;
     for warning in &snapshot.warnings {
         eprintln!("sockscope: {warning}");
@@ -96,8 +106,8 @@ fn doctor(
 
 /// The TUI: the command line's filters start out in its filter bar, where they can be
 /// seen and edited; `--pid` chooses what is collected.
-fn live(cli: &Cli) -> Result<ExitCode> {
-    let source = System::new(&cli.proc_root, cli.filters.scope())?;
+fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
+    let source = System::new(&cli.proc_root, cli.filters.scope())?.with_tables(tables)?;
     let options = tui::Options {
         source: Box::new(source),
         interval: std::time::Duration::from_millis(cli.interval),

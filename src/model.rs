@@ -142,6 +142,89 @@ pub struct Socket {
     pub uid: u32,
     /// Every process holding the socket; empty when none is visible.
     pub processes: Vec<Owner>,
+    /// TCP only, and only from netlink: the kernel's struct tcp_info. Boxed: it is
+    /// ~200 bytes, and UDP, unix and /proc-read sockets should not pay for it.
+    pub tcp_info: Option<Box<TcpInfo>>,
+    /// The timer `ss -o` shows; only from netlink, None when no timer runs.
+    pub timer: Option<Timer>,
+    /// Unix only, and only from netlink: the inode of the connected peer socket.
+    pub peer_inode: Option<u64>,
+    /// The other end when it is on this host: a unix peer, or the TCP socket whose
+    /// endpoints mirror this one's. Filled after the owner join.
+    pub peer: Option<Peer>,
+}
+
+/// Fields of the kernel's struct tcp_info, in the units `ss -i` uses. Each is None
+/// when the kernel's struct is too short to carry it (older kernels).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct TcpInfo {
+    pub rtt_us: Option<u32>,
+    pub rttvar_us: Option<u32>,
+    pub rto_ms: Option<u32>,
+    /// Congestion window, in segments.
+    pub cwnd: Option<u32>,
+    /// Slow-start threshold in segments; the kernel's "infinity" (0x7fffffff) until loss.
+    pub ssthresh: Option<u32>,
+    /// Send maximum segment size, bytes.
+    pub mss: Option<u32>,
+    /// Retransmission timeouts in a row now (tcpi_retransmits).
+    pub retransmits: Option<u8>,
+    pub total_retrans: Option<u32>,
+    /// Segments currently thought lost.
+    pub lost: Option<u32>,
+    pub bytes_sent: Option<u64>,
+    pub bytes_acked: Option<u64>,
+    pub bytes_received: Option<u64>,
+    /// Bytes per second.
+    pub delivery_rate: Option<u64>,
+    /// Bytes per second.
+    pub pacing_rate: Option<u64>,
+    pub last_data_sent_ms: Option<u32>,
+    pub last_data_recv_ms: Option<u32>,
+    pub busy_time_us: Option<u64>,
+    pub rwnd_limited_us: Option<u64>,
+    pub sndbuf_limited_us: Option<u64>,
+}
+
+/// A TCP timer as `ss -o` shows it: `timer:(on,200ms,0)`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Timer {
+    pub kind: TimerKind,
+    /// Milliseconds until it fires.
+    pub expires_ms: u32,
+    /// Retransmissions so far (the third number ss prints).
+    pub retransmits: u8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimerKind {
+    /// Retransmit (or SYN retransmit) timer.
+    On,
+    Keepalive,
+    Timewait,
+    /// Zero-window probe.
+    Persist,
+}
+
+impl TimerKind {
+    /// The kernel's idiag_timer number; 0 (off) and unknown values give None.
+    pub fn from_kernel(n: u8) -> Option<TimerKind> {
+        Some(match n {
+            1 => TimerKind::On,
+            2 => TimerKind::Keepalive,
+            3 => TimerKind::Timewait,
+            4 => TimerKind::Persist,
+            _ => return None,
+        })
+    }
+}
+
+/// The socket at the other end of a local connection, and who holds it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Peer {
+    pub inode: u64,
+    pub processes: Vec<Owner>,
 }
 
 /// Where a socket lives, for following it across snapshots. The inode is unique
@@ -214,7 +297,7 @@ pub fn endpoint_text(addr: SocketAddr) -> String {
 /// The JSON schema of DESIGN.md, written out field by field so it is visible in one place.
 impl Serialize for Socket {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Socket", 14)?;
+        let mut s = serializer.serialize_struct("Socket", 18)?;
         s.serialize_field("proto", &self.proto)?;
         s.serialize_field("family", &self.family)?;
         s.serialize_field("state", &self.state)?;
@@ -229,6 +312,10 @@ impl Serialize for Socket {
         s.serialize_field("inode", &self.inode)?;
         s.serialize_field("uid", &self.uid)?;
         s.serialize_field("processes", &self.processes)?;
+        s.serialize_field("tcp_info", &self.tcp_info)?;
+        s.serialize_field("timer", &self.timer)?;
+        s.serialize_field("peer_inode", &self.peer_inode)?;
+        s.serialize_field("peer", &self.peer)?;
         s.end()
     }
 }

@@ -188,6 +188,10 @@ mod tests {
                 uid: 0,
                 user: "root".into(),
             }],
+            tcp_info: None,
+            timer: None,
+            peer_inode: None,
+            peer: None,
         }
     }
 

@@ -33,6 +33,10 @@ fn tcp(local_port: u16, remote_port: u16, state: TcpState, pid: u32) -> Socket {
             uid: 0,
             user: Arc::from("root"),
         }],
+        tcp_info: None,
+        timer: None,
+        peer_inode: None,
+        peer: None,
     }
 }
 

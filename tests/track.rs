@@ -30,6 +30,10 @@ fn tcp(local_port: u16, remote_port: u16, state: TcpState, inode: u64) -> Socket
             uid: 0,
             user: Arc::from("root"),
         }],
+        tcp_info: None,
+        timer: None,
+        peer_inode: None,
+        peer: None,
     }
 }
 

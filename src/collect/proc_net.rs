@@ -71,6 +71,10 @@ pub fn read_inet(
         inode,
         uid,
         processes: Vec::new(),
+        tcp_info: None,
+        timer: None,
+        peer_inode: None,
+        peer: None,
     };
     match proto {
         Proto::Tcp => {
@@ -179,6 +183,10 @@ fn parse_unix_line(line: &str) -> Result<Socket> {
         inode,
         uid: 0,
         processes: Vec::new(),
+        tcp_info: None,
+        timer: None,
+        peer_inode: None,
+        peer: None,
     })
 }
 

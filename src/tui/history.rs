@@ -167,6 +167,10 @@ mod tests {
             inode: u64::from(port),
             uid: 0,
             processes: Vec::new(),
+            tcp_info: None,
+            timer: None,
+            peer_inode: None,
+            peer: None,
         }
     }
 

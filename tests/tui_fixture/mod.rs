@@ -59,6 +59,10 @@ pub fn tcp(local: &str, remote: &str, state: TcpState, inode: u64, owners: Vec<O
         inode,
         uid: owners.first().map_or(0, |o| o.uid),
         processes: owners,
+        tcp_info: None,
+        timer: None,
+        peer_inode: None,
+        peer: None,
     }
 }
 
@@ -90,6 +94,10 @@ pub fn unix(path: Option<&str>, state: TcpState, inode: u64, owners: Vec<Owner>)
         inode,
         uid: 0,
         processes: owners,
+        tcp_info: None,
+        timer: None,
+        peer_inode: None,
+        peer: None,
     }
 }
 

@@ -1,0 +1,105 @@
+//! struct tcp_info from the INET_DIAG_INFO attribute, read field by field by offset.
+//!
+//! The struct has grown over kernel versions and the kernel sends as much of it as it
+//! knows, so every field is read only if the bytes reach that far; a shorter struct
+//! leaves the newer fields None. Offsets are those of `struct tcp_info` in
+//! include/uapi/linux/tcp.h; all values are in host byte order.
+
+use crate::model::TcpInfo;
+
+/// Reads a native-endian integer of N bytes at `offset`, or None past the end.
+fn field<const N: usize>(raw: &[u8], offset: usize) -> Option<[u8; N]> {
+    raw.get(offset..offset + N)?.try_into().ok()
+}
+
+fn u8_at(raw: &[u8], offset: usize) -> Option<u8> {
+    raw.get(offset).copied()
+}
+
+fn u32_at(raw: &[u8], offset: usize) -> Option<u32> {
+    field::<4>(raw, offset).map(u32::from_ne_bytes)
+}
+
+fn u64_at(raw: &[u8], offset: usize) -> Option<u64> {
+    field::<8>(raw, offset).map(u64::from_ne_bytes)
+}
+
+/// The fields sockscope shows; None for each the kernel's struct is too short to hold.
+pub fn parse(raw: &[u8]) -> TcpInfo {
+    TcpInfo {
+        retransmits: u8_at(raw, 2),
+        // tcpi_rto is in microseconds; ss prints it in milliseconds.
+        rto_ms: u32_at(raw, 8).map(|us| us / 1000),
+        mss: u32_at(raw, 16),
+        lost: u32_at(raw, 32),
+        last_data_sent_ms: u32_at(raw, 44),
+        last_data_recv_ms: u32_at(raw, 52),
+        rtt_us: u32_at(raw, 68),
+        rttvar_us: u32_at(raw, 72),
+        ssthresh: u32_at(raw, 76),
+        cwnd: u32_at(raw, 80),
+        total_retrans: u32_at(raw, 100),
+        // ~0 means no pacing limit (ss prints nothing then).
+        pacing_rate: u64_at(raw, 104).filter(|&r| r != u64::MAX),
+        bytes_acked: u64_at(raw, 120),
+        bytes_received: u64_at(raw, 128),
+        delivery_rate: u64_at(raw, 160),
+        busy_time_us: u64_at(raw, 168),
+        rwnd_limited_us: u64_at(raw, 176),
+        sndbuf_limited_us: u64_at(raw, 184),
+        bytes_sent: u64_at(raw, 200),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 232-byte struct (kernel 5.x size) with each field set to a recognisable value.
+    fn sample() -> Vec<u8> {
+        let mut raw = vec![0u8; 232];
+        let put32 = |raw: &mut Vec<u8>, at: usize, v: u32| {
+            raw[at..at + 4].copy_from_slice(&v.to_ne_bytes())
+        };
+        let put64 = |raw: &mut Vec<u8>, at: usize, v: u64| {
+            raw[at..at + 8].copy_from_slice(&v.to_ne_bytes())
+        };
+        raw[2] = 3;
+        put32(&mut raw, 8, 204_000);
+        put32(&mut raw, 16, 65483);
+        put32(&mut raw, 68, 1234);
+        put32(&mut raw, 80, 10);
+        put64(&mut raw, 120, 1_000_001);
+        put64(&mut raw, 128, 2_000_002);
+        put64(&mut raw, 200, 3_000_003);
+        raw
+    }
+
+    #[test]
+    fn full_struct() {
+        let info = parse(&sample());
+        assert_eq!(info.retransmits, Some(3));
+        assert_eq!(info.rto_ms, Some(204));
+        assert_eq!(info.mss, Some(65483));
+        assert_eq!(info.rtt_us, Some(1234));
+        assert_eq!(info.cwnd, Some(10));
+        assert_eq!(info.bytes_acked, Some(1_000_001));
+        assert_eq!(info.bytes_received, Some(2_000_002));
+        assert_eq!(info.bytes_sent, Some(3_000_003));
+        assert_eq!(info.sndbuf_limited_us, Some(0));
+    }
+
+    #[test]
+    fn short_struct_leaves_newer_fields_none() {
+        // 104 bytes: the struct of kernels before pacing_rate (3.15).
+        let info = parse(&sample()[..104]);
+        assert_eq!(info.total_retrans, Some(0));
+        assert_eq!(info.cwnd, Some(10));
+        assert_eq!(info.pacing_rate, None);
+        assert_eq!(info.bytes_acked, None);
+        assert_eq!(info.bytes_sent, None);
+        // A field cut in half is absent, not misread.
+        assert_eq!(parse(&sample()[..70]).rtt_us, None);
+        assert_eq!(parse(&[]), TcpInfo::default());
+    }
+}

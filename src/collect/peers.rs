@@ -1,0 +1,143 @@
+//! Who talks to whom: the socket at the other end of each local connection.
+//!
+//! Run after owners are joined, on the sockets of one network namespace (TCP endpoints
+//! repeat across namespaces). Two hash maps, one pass: no per-pair search.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use crate::model::{Peer, Proto, Socket, TcpState};
+
+/// Sets `peer` on every unix socket whose `peer_inode` is in `sockets`, and on every
+/// TCP connection whose mirror (local = our remote, remote = our local) is.
+pub fn resolve(sockets: &mut [Socket]) {
+    let mut unix_by_inode: HashMap<u64, usize> = HashMap::new();
+    let mut tcp_by_ends: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
+    for (i, s) in sockets.iter().enumerate() {
+        match s.proto {
+            Proto::Unix if s.inode != 0 => {
+                unix_by_inode.insert(s.inode, i);
+            }
+            Proto::Tcp => {
+                if let Some(ends) = tcp_ends(s) {
+                    tcp_by_ends.insert(ends, i);
+                }
+            }
+            _ => {}
+        }
+    }
+    let found: Vec<Option<usize>> = sockets
+        .iter()
+        .map(|s| match s.proto {
+            Proto::Unix => unix_by_inode.get(&s.peer_inode?).copied(),
+            Proto::Tcp => {
+                let (local, remote) = tcp_ends(s)?;
+                tcp_by_ends.get(&(remote, local)).copied()
+            }
+            Proto::Udp => None,
+        })
+        .collect();
+    for (i, other) in found.into_iter().enumerate() {
+        if let Some(j) = other.filter(|&j| j != i) {
+            let peer = Peer {
+                inode: sockets[j].inode,
+                processes: sockets[j].processes.clone(),
+            };
+            sockets[i].peer = Some(peer);
+        }
+    }
+}
+
+/// A connection's two endpoints with IPv4-mapped IPv6 addresses made plain IPv4, so an
+/// IPv4 client matches its accepted socket on a dual-stack listener. None for
+/// listeners and other sockets without a remote end.
+fn tcp_ends(s: &Socket) -> Option<(SocketAddr, SocketAddr)> {
+    let (local, remote) = (s.local?, s.remote?);
+    if s.state == TcpState::Listen || remote.port() == 0 || remote.ip().is_unspecified() {
+        return None;
+    }
+    let plain = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
+    Some((plain(local), plain(remote)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Family, Owner, SocketType};
+
+    fn socket(proto: Proto, state: TcpState, ends: Option<(&str, &str)>, inode: u64) -> Socket {
+        Socket {
+            proto,
+            family: Family::Ipv4,
+            state,
+            socket_type: SocketType::Stream,
+            local: ends.map(|(l, _)| l.parse().unwrap()),
+            remote: ends.map(|(_, r)| r.parse().unwrap()),
+            path: None,
+            recv_q: 0,
+            send_q: 0,
+            inode,
+            uid: 0,
+            processes: vec![Owner {
+                pid: inode as u32,
+                fd: 3,
+                comm: "x".into(),
+                uid: 0,
+                user: "root".into(),
+            }],
+            tcp_info: None,
+            timer: None,
+            peer_inode: None,
+            peer: None,
+        }
+    }
+
+    #[test]
+    fn tcp_mirrors_and_unix_inodes() {
+        let est = TcpState::Established;
+        let mut sockets = vec![
+            socket(
+                Proto::Tcp,
+                est,
+                Some(("127.0.0.1:5000", "127.0.0.1:80")),
+                10,
+            ),
+            socket(
+                Proto::Tcp,
+                est,
+                Some(("[::ffff:127.0.0.1]:80", "[::ffff:127.0.0.1]:5000")),
+                20,
+            ),
+            socket(
+                Proto::Tcp,
+                TcpState::Listen,
+                Some(("0.0.0.0:80", "0.0.0.0:0")),
+                30,
+            ),
+            socket(Proto::Tcp, est, Some(("10.0.0.1:6000", "10.9.9.9:443")), 40),
+            socket(Proto::Unix, est, None, 50),
+            socket(Proto::Unix, est, None, 60),
+            socket(Proto::Unix, est, None, 70),
+        ];
+        sockets[4].peer_inode = Some(60);
+        sockets[5].peer_inode = Some(50);
+        sockets[6].peer_inode = Some(999); // its peer is in another snapshot scope
+        resolve(&mut sockets);
+        let peers: Vec<Option<(u64, u32)>> = sockets
+            .iter()
+            .map(|s| s.peer.as_ref().map(|p| (p.inode, p.processes[0].pid)))
+            .collect();
+        assert_eq!(
+            peers,
+            [
+                Some((20, 20)),
+                Some((10, 10)),
+                None,
+                None,
+                Some((60, 60)),
+                Some((50, 50)),
+                None
+            ]
+        );
+    }
+}
