@@ -25,6 +25,10 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::List { filters, json, csv }) => list(&cli.proc_root, &filters, json, csv),
+        Some(Command::Demo { args }) => {
+            sockscope::demo::run(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         None => anyhow::bail!("the live view is not built yet; use `sockscope list`"),
     }
 }
