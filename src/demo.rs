@@ -117,6 +117,7 @@ pub fn start(opts: &DemoOptions) -> Result<Demo> {
     if !(opts.rate > 0.0 && opts.rate.is_finite()) {
         bail!("--rate must be a positive number of lines per second");
     }
+    check_fd_budget(opts.connections)?;
     let tempdir = tempfile::Builder::new()
         .prefix("sockscope-demo-")
         .tempdir()
@@ -124,7 +125,9 @@ pub fn start(opts: &DemoOptions) -> Result<Demo> {
     let stop = Arc::new(Stop::default());
     let conns = Arc::new(Conns::default());
     let port = opts.port.unwrap_or(0);
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|e| match e.kind() {
+    // A long accept queue, so `--connections` can connect faster than we accept.
+    let echo_bind = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let listener = tcp_listener(echo_bind, 4096).map_err(|e| match e.kind() {
         io::ErrorKind::AddrInUse => anyhow::anyhow!(
             "port {port} on 127.0.0.1 is already in use; pick another with --port, or leave it out for a free one"
         ),
@@ -185,6 +188,39 @@ pub fn start(opts: &DemoOptions) -> Result<Demo> {
     Ok(demo)
 }
 
+/// Fails early, saying what to do, when `--connections` cannot fit in the open-file
+/// limit: each idle connection takes two descriptors (our end and the server's).
+fn check_fd_budget(connections: usize) -> Result<()> {
+    let need = 2 * connections + 100; // + the demo's own few dozen sockets
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse::<usize>().ok());
+    match soft {
+        Some(soft) if need > soft => bail!(
+            "--connections {connections} needs about {need} open files but the limit is {soft}; raise it with `ulimit -n {need}`"
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// A TCP listener with the backlog we choose: std always asks for 128, hence socket2.
+fn tcp_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    // As std does: a restarted demo can rebind its --port while TIME_WAIT sockets of
+    // the last run still hold it (a listener on it is still refused).
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
 impl Demo {
     fn add(&mut self, part: Part) {
         self.facts.extend(part.facts);
@@ -242,9 +278,12 @@ impl Drop for Demo {
 pub fn run(args: &DemoArgs) -> Result<()> {
     // Registered before anything starts, so an early SIGTERM still ends us cleanly.
     // std has no signal handling; signal-hook sets a flag from the handler safely.
+    // The first Ctrl-C or SIGTERM stops the demo in order; a second one, while it is
+    // still stopping, exits at once.
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&interrupted))
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&interrupted))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&interrupted)))
             .context("installing the signal handlers")?;
     }
     let opts = DemoOptions {

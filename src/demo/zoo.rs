@@ -21,7 +21,7 @@ use std::time::Duration;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::stop::{self, Stop};
-use super::{Fact, Part};
+use super::{Fact, Part, tcp_listener};
 
 /// How often the SYN_SENT connectors and the TIME_WAIT connections are made anew:
 /// well inside both the SYN retry budget and the TIME_WAIT length.
@@ -32,8 +32,9 @@ const TIME_WAITS: usize = 2;
 pub fn start(stop: Arc<Stop>) -> io::Result<Part> {
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
 
-    let syn_listener = backlog_zero_listener(loopback)?;
-    let syn_addr = local_addr(&syn_listener)?;
+    // listen(0): std always asks for a larger backlog.
+    let syn_listener = tcp_listener(loopback, 0)?;
+    let syn_addr = syn_listener.local_addr()?;
     let filler = TcpStream::connect(syn_addr)?;
     // Let the filler's final ACK land it in the accept queue before others knock.
     std::thread::sleep(Duration::from_millis(50));
@@ -80,21 +81,6 @@ pub fn start(stop: Arc<Stop>) -> io::Result<Part> {
         facts,
         threads: vec![keeper],
     })
-}
-
-/// `listen(0)`: std always asks for a larger backlog, hence socket2.
-fn backlog_zero_listener(addr: SocketAddr) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    socket.bind(&SockAddr::from(addr))?;
-    socket.listen(0)?;
-    Ok(socket)
-}
-
-fn local_addr(socket: &Socket) -> io::Result<SocketAddr> {
-    socket
-        .local_addr()?
-        .as_socket()
-        .ok_or_else(|| io::Error::other("listener has no IP address"))
 }
 
 /// Connectors that send their SYN and do not wait for an answer (that never comes):
