@@ -32,23 +32,22 @@
 //! removes the temp dir.
 
 mod clients;
+mod command;
 pub mod echo;
 mod stop;
 mod udp;
 mod unix;
 mod zoo;
 
-use std::io::{self, Write};
+use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::DemoArgs;
+pub use command::run;
 use stop::{Conns, Stop};
 
 /// What to start. `Default` is what `sockscope demo` starts with no flags.
@@ -272,50 +271,4 @@ impl Drop for Demo {
     fn drop(&mut self) {
         self.shut_down();
     }
-}
-
-/// `sockscope demo`: start, show, wait for Ctrl-C / SIGTERM / `--duration`, stop.
-pub fn run(args: &DemoArgs) -> Result<()> {
-    // Registered before anything starts, so an early SIGTERM still ends us cleanly.
-    // std has no signal handling; signal-hook sets a flag from the handler safely.
-    // The first Ctrl-C or SIGTERM stops the demo in order; a second one, while it is
-    // still stopping, exits at once.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&interrupted))
-            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&interrupted)))
-            .context("installing the signal handlers")?;
-    }
-    let opts = DemoOptions {
-        port: args.port,
-        clients: args.clients as usize,
-        rate: args.rate,
-        connections: args.connections as usize,
-    };
-    let demo = start(&opts)?;
-    if args.headless {
-        let mut out = io::stdout().lock();
-        for fact in demo.facts() {
-            writeln!(out, "{} {}", fact.kind, fact.value)?;
-        }
-        writeln!(out, "ready")?;
-        out.flush()?;
-    } else {
-        // The live view will open here on our own pid, with `demo.banner()` on top.
-        for line in demo.banner() {
-            eprintln!("{line}");
-        }
-        eprintln!(
-            "(the live view is not built yet: watch with `sockscope list --pid {}`; Ctrl-C stops)",
-            std::process::id()
-        );
-    }
-    let deadline = args
-        .duration
-        .map(|s| Instant::now() + Duration::from_secs(s));
-    while !interrupted.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    demo.stop();
-    Ok(())
 }
