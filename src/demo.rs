@@ -123,15 +123,7 @@ pub fn start(opts: &DemoOptions) -> Result<Demo> {
         .context("creating the demo's temp dir")?;
     let stop = Arc::new(Stop::default());
     let conns = Arc::new(Conns::default());
-    let port = opts.port.unwrap_or(0);
-    // A long accept queue, so `--connections` can connect faster than we accept.
-    let echo_bind = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let listener = tcp_listener(echo_bind, 4096).map_err(|e| match e.kind() {
-        io::ErrorKind::AddrInUse => anyhow::anyhow!(
-            "port {port} on 127.0.0.1 is already in use; pick another with --port, or leave it out for a free one"
-        ),
-        _ => anyhow::Error::new(e).context(format!("binding the echo server to 127.0.0.1:{port}")),
-    })?;
+    let listener = echo_listener(opts.port.unwrap_or(0))?;
     let echo_addr = listener.local_addr()?;
     let dir = tempdir.path().to_path_buf();
     let mut demo = Demo {
@@ -203,6 +195,20 @@ fn check_fd_budget(connections: usize) -> Result<()> {
         ),
         _ => Ok(()),
     }
+}
+
+/// The echo server's listener on 127.0.0.1, with a long accept queue so
+/// `--connections` can connect faster than the server accepts.
+fn echo_listener(port: u16) -> Result<TcpListener> {
+    tcp_listener(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), 4096).map_err(|e| {
+        if e.kind() == io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "port {port} on 127.0.0.1 is already in use; pick another with --port, or leave it out for a free one"
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("binding the echo server to 127.0.0.1:{port}"))
+        }
+    })
 }
 
 /// A TCP listener with the backlog we choose: std always asks for 128, hence socket2.
