@@ -94,6 +94,11 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
         min_age: Duration,
     },
+    /// Live demo traffic on loopback: an echo server, clients, every classic TCP state
+    Demo {
+        #[command(flatten)]
+        args: DemoArgs,
+    },
 }
 
 /// Seconds as a person types them: `2`, `0.5`; at most a day.
@@ -112,6 +117,40 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
         d if d >= Duration::from_millis(100) => Ok(d),
         _ => Err(format!(
             "invalid interval '{text}': expected at least 0.1 seconds"
+        )),
+    }
+}
+
+/// `sockscope demo`'s flags.
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// No live view: print one `kind value` line per fact, then `ready`, and run until
+    /// Ctrl-C, SIGTERM or --duration
+    #[arg(long)]
+    pub headless: bool,
+    /// Stop after this many seconds
+    #[arg(long, value_name = "S")]
+    pub duration: Option<u64>,
+    /// Port of the echo server on 127.0.0.1 (default: a free one)
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Echo clients sending lines; 0 runs the servers alone, with no traffic
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub clients: u32,
+    /// Lines per second each client sends
+    #[arg(long, value_name = "R", default_value_t = 5.0, value_parser = parse_rate)]
+    pub rate: f64,
+    /// Extra idle echo connections to hold open, for load
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub connections: u32,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 10_000.0 => Ok(rate),
+        _ => Err(format!(
+            "'{text}' is not a rate: give lines per second, more than 0 and at most 10000"
         )),
     }
 }

@@ -3,10 +3,12 @@
 //! Data flows one way: `collect` reads the kernel into a `model::Snapshot`,
 //! `query` filters it, `output` prints it, `tui` shows it live. Over time, `track`
 //! turns consecutive snapshots into events and per-socket history, `diagnose` turns
-//! that into findings, and `doctor` runs both for `sockscope doctor`.
+//! that into findings, and `doctor` runs both for `sockscope doctor`. `demo` is a separate producer of
+//! real sockets to look at; it shares nothing with `collect`.
 
 pub mod cli;
 pub mod collect;
+pub mod demo;
 pub mod diagnose;
 pub mod doctor;
 pub mod model;

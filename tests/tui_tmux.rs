@@ -3,55 +3,12 @@
 
 use std::io::Read;
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-/// A tmux server of our own (its own socket name), killed when the test ends.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "tui"]).stdout).into()
-    }
-
-    fn format(&self, format: &str) -> String {
-        let out = self.run(&["display-message", "-p", "-t", "tui", format]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Polls (up to 10 s) until `check` accepts the screen; returns that screen.
-    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let screen = self.screen();
-            if check(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}:\n{screen}"
-            );
-            sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
+mod common;
+use common::tmux::{Tmux, tmux_missing};
 
 /// The table rows (not the state bar) that mention `port`.
 fn rows_with_port(screen: &str, port: u16) -> Vec<&str> {
@@ -62,21 +19,11 @@ fn rows_with_port(screen: &str, port: u16) -> Vec<&str> {
         .collect()
 }
 
-fn tmux_missing(test: &str) -> bool {
-    let missing = Command::new("tmux").arg("-V").output().is_err();
-    if missing {
-        eprintln!("skipping {test}: tmux is not installed");
-    }
-    missing
-}
-
 /// Starts `sockscope --pid <this process>` in a fresh tmux server. When it exits, the
 /// shell around it prints its exit code and writes the terminal's modes to a file.
 fn start(name: &str) -> (Tmux, Session) {
     let id = format!("{name}-{}", std::process::id());
-    let tmux = Tmux {
-        socket: format!("sockscope-test-{id}"),
-    };
+    let tmux = Tmux::new(&id);
     let dir = std::env::temp_dir().join(format!("sockscope-tmux-{id}"));
     std::fs::create_dir_all(&dir).unwrap();
     let session = Session { dir };

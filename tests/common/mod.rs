@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: running the binary and reading its JSON.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod tmux;
+
 use std::process::{Command, Output};
 
 use serde_json::Value;
