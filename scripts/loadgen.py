@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Load generator for scripts/bench.sh: holds many loopback TCP connections open.
+
+`loadgen.py --sockets N --procs P` forks P worker processes that together hold N
+ESTABLISHED TCP sockets: N/2 connections over 127.0.0.1, each worker holding both the
+client end and the server (accepted) end of its own connections, plus its listeners.
+Every worker listens on its own ports, at most PER_LISTENER connections per listener
+port, so no destination runs out of ephemeral source ports (~28k by default).
+
+When every worker is ready it prints "ready" (and touches --ready-file), then holds the
+sockets until it gets SIGTERM/SIGINT or stdin reaches EOF. Workers exit on their own when
+the parent dies (they block reading a pipe only the parent holds open), so nothing leaks.
+
+Python 3 standard library only. Meant to run inside a private network namespace
+(bench.sh does that); it only ever touches 127.0.0.1.
+"""
+
+import argparse
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+import time
+
+PER_LISTENER = 10_000
+HOST = "127.0.0.1"
+
+
+def worker(conns, life_r, status_w):
+    """Opens `conns` connections to listeners of our own and holds both ends."""
+    held = []
+    try:
+        need = 2 * conns + conns // PER_LISTENER + 64
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < need:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(hard, need)))
+        left = conns
+        while left > 0:
+            batch = min(left, PER_LISTENER)
+            lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            lst.bind((HOST, 0))
+            lst.listen(1024)
+            addr = lst.getsockname()
+            for _ in range(batch):
+                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                c.connect(addr)  # completes at once on loopback
+                s, _ = lst.accept()
+                held.append(c.detach())
+                held.append(s.detach())
+            held.append(lst.detach())
+            left -= batch
+        os.write(status_w, b"+")
+    except Exception as e:  # report any failure to the parent, one line
+        os.write(status_w, f"!{e}\n".encode())
+        os._exit(1)
+    # Hold everything until the parent goes away (EOF on the life pipe).
+    while True:
+        try:
+            if os.read(life_r, 1) == b"":
+                break
+        except InterruptedError:
+            continue
+    os._exit(0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sockets", type=int, required=True,
+                    help="ESTABLISHED TCP sockets to hold (two per connection)")
+    ap.add_argument("--procs", type=int, default=1, help="worker processes")
+    ap.add_argument("--ready-file", help="created once every socket is established")
+    ap.add_argument("--setup-timeout", type=float, default=300.0,
+                    help="seconds to wait for the workers before giving up")
+    args = ap.parse_args()
+    if args.sockets < 2 or args.procs < 1 or args.procs > args.sockets // 2:
+        sys.exit("loadgen: need --sockets >= 2 and 1 <= --procs <= sockets/2")
+
+    conns = args.sockets // 2
+    life_r, life_w = os.pipe()
+    status_r, status_w = os.pipe()
+    children = []
+
+    def stop(*_):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        for k in range(args.procs):
+            share = conns // args.procs + (1 if k < conns % args.procs else 0)
+            pid = os.fork()
+            if pid == 0:
+                # Children ignore Ctrl-C; they go when the parent does.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.close(life_w)
+                os.close(status_r)
+                worker(share, life_r, status_w)
+            children.append(pid)
+        os.close(life_r)
+        os.close(status_w)
+
+        ready = 0
+        buf = b""
+        deadline = time.monotonic() + args.setup_timeout
+        while ready < args.procs:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                sys.exit(f"loadgen: only {ready}/{args.procs} workers ready "
+                         f"after {args.setup_timeout:.0f}s")
+            r, _, _ = select.select([status_r], [], [], left)
+            if not r:
+                continue
+            chunk = os.read(status_r, 4096)
+            if not chunk:
+                sys.exit("loadgen: a worker died before it was ready")
+            buf += chunk
+            ready += chunk.count(b"+")
+            if b"!" in buf:
+                msg = buf[buf.index(b"!") + 1:].split(b"\n")[0].decode(errors="replace")
+                sys.exit(f"loadgen: a worker failed: {msg}")
+
+        print(f"ready: {args.sockets // 2 * 2} sockets in {args.procs} processes "
+              f"(pids {' '.join(map(str, children))})", flush=True)
+        if args.ready_file:
+            with open(args.ready_file, "w") as f:
+                f.write(" ".join(map(str, children)) + "\n")
+        # Hold until told to stop, or until stdin closes.
+        while True:
+            try:
+                if os.read(0, 4096) == b"":
+                    # stdin is /dev/null or closed: wait for a signal instead.
+                    signal.pause()
+            except InterruptedError:
+                continue
+    finally:
+        # Closing the life pipe (also done by the kernel if we die) releases the workers.
+        try:
+            os.close(life_w)
+        except OSError:
+            pass
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+if __name__ == "__main__":
+    main()
