@@ -238,6 +238,38 @@ pub struct SocketKey {
 }
 
 impl Socket {
+    /// A TCP or UDP socket as a kernel table lists it: no queues, owners, tcp_info or
+    /// peer yet. Both table readers start here and fill in what they know.
+    pub fn inet(
+        proto: Proto,
+        family: Family,
+        state: TcpState,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Socket {
+        Socket {
+            proto,
+            family,
+            state,
+            socket_type: match proto {
+                Proto::Tcp => SocketType::Stream,
+                _ => SocketType::Dgram,
+            },
+            local: Some(local),
+            remote: Some(remote),
+            path: None,
+            recv_q: 0,
+            send_q: 0,
+            inode: 0,
+            uid: 0,
+            processes: Vec::new(),
+            tcp_info: None,
+            timer: None,
+            peer_inode: None,
+            peer: None,
+        }
+    }
+
     pub fn key(&self) -> SocketKey {
         SocketKey {
             proto: self.proto,

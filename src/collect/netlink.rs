@@ -224,25 +224,19 @@ fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
         }
     }
     Ok(Socket {
-        proto,
-        family,
-        state,
-        socket_type: match proto {
-            Proto::Tcp => SocketType::Stream,
-            _ => SocketType::Dgram,
-        },
-        local: Some(SocketAddr::new(id.source_address, id.source_port)),
-        remote: Some(SocketAddr::new(id.destination_address, id.destination_port)),
-        path: None,
         recv_q: header.recv_queue,
         send_q: header.send_queue,
         inode: header.inode.into(),
         uid: header.uid,
-        processes: Vec::new(),
         tcp_info,
         timer,
-        peer_inode: None,
-        peer: None,
+        ..Socket::inet(
+            proto,
+            family,
+            state,
+            SocketAddr::new(id.source_address, id.source_port),
+            SocketAddr::new(id.destination_address, id.destination_port),
+        )
     })
 }
 

@@ -6,7 +6,6 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -55,26 +54,12 @@ pub fn read_inet(
     out: &mut Vec<Socket>,
 ) -> Result<()> {
     let info = procfs::current_system_info();
-    let inet = |local: SocketAddr, remote: SocketAddr, state, recv_q, send_q, uid, inode| Socket {
-        proto,
-        family,
-        state,
-        socket_type: match proto {
-            Proto::Tcp => SocketType::Stream,
-            _ => SocketType::Dgram,
-        },
-        local: Some(local),
-        remote: Some(remote),
-        path: None,
+    let inet = |local, remote, state, recv_q, send_q, uid, inode| Socket {
         recv_q,
         send_q,
-        inode,
         uid,
-        processes: Vec::new(),
-        tcp_info: None,
-        timer: None,
-        peer_inode: None,
-        peer: None,
+        inode,
+        ..Socket::inet(proto, family, state, local, remote)
     };
     match proto {
         Proto::Tcp => {
