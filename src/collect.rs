@@ -205,8 +205,8 @@ impl Source for System {
             let owners = walker.join().unwrap_or_else(|e| panic::resume_unwind(e));
             (tables, owners)
         });
-        let mut sockets = Vec::new();
-        for mut table in tables? {
+        let mut tables = tables?;
+        for table in &mut tables {
             for socket in &mut table.sockets {
                 if socket.inode != 0
                     && let Some(found) = owners.by_inode.remove(&socket.inode)
@@ -221,8 +221,19 @@ impl Source for System {
                     socket.uid = owner.uid;
                 }
             }
+        }
+        // Emptied by the join but still its full size; peers need the room.
+        drop(owners.by_inode);
+        let mut sockets = Vec::new();
+        for mut table in tables {
             peers::resolve(&mut table.sockets);
-            sockets.append(&mut table.sockets);
+            // Moving the first table instead of copying it keeps one 100k-socket
+            // vector alive at a time, not two.
+            if sockets.is_empty() {
+                sockets = table.sockets;
+            } else {
+                sockets.append(&mut table.sockets);
+            }
         }
         if let Scope::Pids(pids) = &self.scope {
             let keep = Scope::keeps(pids, &sockets);

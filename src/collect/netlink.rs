@@ -86,6 +86,9 @@ impl Netlink {
                 .with_context(|| format!("netlink {proto:?} dump"))?;
         }
         self.read_unix(&mut sockets).context("netlink unix dump")?;
+        // The vector grew by doubling; give back the unused tail before the owners,
+        // peers and output add to the peak.
+        sockets.shrink_to_fit();
         Ok(sockets)
     }
 
@@ -220,7 +223,7 @@ fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
     for nla in NlasIterator::new(payload.get(INET_MSG_LEN..).unwrap_or_default()) {
         let nla = nla.map_err(|e| anyhow!("{e}"))?;
         if nla.kind() == INET_DIAG_INFO && proto == Proto::Tcp {
-            tcp_info = Some(Box::new(tcp_info::parse(nla.value())));
+            tcp_info = tcp_info::parse(nla.value()).map(Box::new);
         }
     }
     Ok(Socket {
