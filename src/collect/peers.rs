@@ -1,9 +1,9 @@
 //! Who talks to whom: the socket at the other end of each local connection.
 //!
 //! Run after owners are joined, on the sockets of one network namespace (TCP endpoints
-//! repeat across namespaces). Two hash maps, one pass: no per-pair search.
+//! repeat across namespaces). One sorted index, one pass: no per-pair search.
 
-use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 
 use crate::model::{Peer, Proto, Socket, TcpState};
@@ -11,41 +11,69 @@ use crate::model::{Peer, Proto, Socket, TcpState};
 /// Sets `peer` on every unix socket whose `peer_inode` is in `sockets`, and on every
 /// TCP connection whose mirror (local = our remote, remote = our local) is.
 pub fn resolve(sockets: &mut [Socket]) {
-    let mut unix_by_inode: HashMap<u64, usize> = HashMap::new();
-    let mut tcp_by_ends: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
-    for (i, s) in sockets.iter().enumerate() {
-        match s.proto {
-            Proto::Unix if s.inode != 0 => {
-                unix_by_inode.insert(s.inode, i);
-            }
-            Proto::Tcp => {
-                if let Some(ends) = tcp_ends(s) {
-                    tcp_by_ends.insert(ends, i);
-                }
-            }
-            _ => {}
-        }
-    }
-    let found: Vec<Option<usize>> = sockets
+    // A sorted vector of (hash of what identifies a socket, its index) rather than hash
+    // maps keyed by address pairs: 16 bytes a socket instead of ~90, which at 100k
+    // sockets is a good part of `list`'s memory budget. Equal hashes are checked.
+    let mut index: Vec<(u64, u32)> = sockets
         .iter()
-        .map(|s| match s.proto {
-            Proto::Unix => unix_by_inode.get(&s.peer_inode?).copied(),
-            Proto::Tcp => {
-                let (local, remote) = tcp_ends(s)?;
-                tcp_by_ends.get(&(remote, local)).copied()
-            }
-            Proto::Udp => None,
+        .zip(0u32..)
+        .filter_map(|(s, i)| Some((key(&own_identity(s)?), i)))
+        .collect();
+    index.sort_unstable();
+    let found: Vec<Option<u32>> = sockets
+        .iter()
+        .zip(0u32..)
+        .map(|(s, i)| {
+            let wanted = peer_identity(s)?;
+            let hash = key(&wanted);
+            let first = index.partition_point(|&(k, _)| k < hash);
+            index[first..]
+                .iter()
+                .take_while(|&&(k, _)| k == hash)
+                .map(|&(_, j)| j)
+                .find(|&j| j != i && own_identity(&sockets[j as usize]) == Some(wanted))
         })
         .collect();
+    drop(index); // before the peers' owner lists are copied, which is the peak
     for (i, other) in found.into_iter().enumerate() {
-        if let Some(j) = other.filter(|&j| j != i) {
+        if let Some(j) = other {
+            let other = &sockets[j as usize];
             let peer = Peer {
-                inode: sockets[j].inode,
-                processes: sockets[j].processes.clone(),
+                inode: other.inode,
+                processes: other.processes.clone(),
             };
             sockets[i].peer = Some(peer);
         }
     }
+}
+
+/// What the other end of a connection knows this socket by.
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+enum Identity {
+    Unix(u64),
+    Tcp(SocketAddr, SocketAddr),
+}
+
+fn own_identity(s: &Socket) -> Option<Identity> {
+    match s.proto {
+        Proto::Unix if s.inode != 0 => Some(Identity::Unix(s.inode)),
+        Proto::Tcp => tcp_ends(s).map(|(local, remote)| Identity::Tcp(local, remote)),
+        _ => None,
+    }
+}
+
+fn peer_identity(s: &Socket) -> Option<Identity> {
+    match s.proto {
+        Proto::Unix => s.peer_inode.map(Identity::Unix),
+        Proto::Tcp => tcp_ends(s).map(|(local, remote)| Identity::Tcp(remote, local)),
+        Proto::Udp => None,
+    }
+}
+
+fn key(identity: &Identity) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    identity.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// A connection's two endpoints with IPv4-mapped IPv6 addresses made plain IPv4, so an
