@@ -1,35 +1,32 @@
 //! struct tcp_info from the INET_DIAG_INFO attribute, read field by field by offset.
 //!
 //! The struct has grown over kernel versions and the kernel sends as much of it as it
-//! knows, so every field is read only if the bytes reach that far; a shorter struct
-//! leaves the newer fields None. Offsets are those of `struct tcp_info` in
+//! knows. sockscope reads it only when it reaches bytes_sent (Linux 4.19, 2018), so
+//! every field it shows is there. Offsets are those of `struct tcp_info` in
 //! include/uapi/linux/tcp.h; all values are in host byte order.
 
 use crate::model::TcpInfo;
 
-/// Reads a native-endian integer of N bytes at `offset`, or None past the end.
-fn field<const N: usize>(raw: &[u8], offset: usize) -> Option<[u8; N]> {
-    raw.get(offset..offset + N)?.try_into().ok()
+/// The struct up to and including tcpi_bytes_sent.
+const NEEDED: usize = 208;
+
+fn u32_at(raw: &[u8], offset: usize) -> u32 {
+    u32::from_ne_bytes(raw[offset..offset + 4].try_into().expect("4 bytes"))
 }
 
-fn u8_at(raw: &[u8], offset: usize) -> Option<u8> {
-    raw.get(offset).copied()
+fn u64_at(raw: &[u8], offset: usize) -> u64 {
+    u64::from_ne_bytes(raw[offset..offset + 8].try_into().expect("8 bytes"))
 }
 
-fn u32_at(raw: &[u8], offset: usize) -> Option<u32> {
-    field::<4>(raw, offset).map(u32::from_ne_bytes)
-}
-
-fn u64_at(raw: &[u8], offset: usize) -> Option<u64> {
-    field::<8>(raw, offset).map(u64::from_ne_bytes)
-}
-
-/// The fields sockscope shows; None for each the kernel's struct is too short to hold.
-pub fn parse(raw: &[u8]) -> TcpInfo {
-    TcpInfo {
-        retransmits: u8_at(raw, 2),
+/// The fields sockscope shows; None when the kernel's struct is too short to hold them.
+pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
+    if raw.len() < NEEDED {
+        return None;
+    }
+    Some(TcpInfo {
+        retransmits: raw[2],
         // tcpi_rto is in microseconds; ss prints it in milliseconds.
-        rto_ms: u32_at(raw, 8).map(|us| us / 1000),
+        rto_ms: u32_at(raw, 8) / 1000,
         mss: u32_at(raw, 16),
         lost: u32_at(raw, 32),
         last_data_sent_ms: u32_at(raw, 44),
@@ -40,7 +37,7 @@ pub fn parse(raw: &[u8]) -> TcpInfo {
         cwnd: u32_at(raw, 80),
         total_retrans: u32_at(raw, 100),
         // ~0 means no pacing limit (ss prints nothing then).
-        pacing_rate: u64_at(raw, 104).filter(|&r| r != u64::MAX),
+        pacing_rate: Some(u64_at(raw, 104)).filter(|&r| r != u64::MAX),
         bytes_acked: u64_at(raw, 120),
         bytes_received: u64_at(raw, 128),
         delivery_rate: u64_at(raw, 160),
@@ -48,7 +45,7 @@ pub fn parse(raw: &[u8]) -> TcpInfo {
         rwnd_limited_us: u64_at(raw, 176),
         sndbuf_limited_us: u64_at(raw, 184),
         bytes_sent: u64_at(raw, 200),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -77,29 +74,33 @@ mod tests {
 
     #[test]
     fn full_struct() {
-        let info = parse(&sample());
-        assert_eq!(info.retransmits, Some(3));
-        assert_eq!(info.rto_ms, Some(204));
-        assert_eq!(info.mss, Some(65483));
-        assert_eq!(info.rtt_us, Some(1234));
-        assert_eq!(info.cwnd, Some(10));
-        assert_eq!(info.bytes_acked, Some(1_000_001));
-        assert_eq!(info.bytes_received, Some(2_000_002));
-        assert_eq!(info.bytes_sent, Some(3_000_003));
-        assert_eq!(info.sndbuf_limited_us, Some(0));
+        let info = parse(&sample()).unwrap();
+        assert_eq!(info.retransmits, 3);
+        assert_eq!(info.rto_ms, 204);
+        assert_eq!(info.mss, 65483);
+        assert_eq!(info.rtt_us, 1234);
+        assert_eq!(info.cwnd, 10);
+        assert_eq!(info.bytes_acked, 1_000_001);
+        assert_eq!(info.bytes_received, 2_000_002);
+        assert_eq!(info.bytes_sent, 3_000_003);
+        assert_eq!(info.sndbuf_limited_us, 0);
+        assert_eq!(info.pacing_rate, Some(0));
     }
 
     #[test]
-    fn short_struct_leaves_newer_fields_none() {
+    fn short_struct_is_none() {
         // 104 bytes: the struct of kernels before pacing_rate (3.15).
-        let info = parse(&sample()[..104]);
-        assert_eq!(info.total_retrans, Some(0));
-        assert_eq!(info.cwnd, Some(10));
-        assert_eq!(info.pacing_rate, None);
-        assert_eq!(info.bytes_acked, None);
-        assert_eq!(info.bytes_sent, None);
-        // A field cut in half is absent, not misread.
-        assert_eq!(parse(&sample()[..70]).rtt_us, None);
-        assert_eq!(parse(&[]), TcpInfo::default());
+        assert_eq!(parse(&sample()[..104]), None);
+        // Cut inside bytes_sent: not misread.
+        assert_eq!(parse(&sample()[..207]), None);
+        assert_eq!(parse(&[]), None);
+        assert!(parse(&sample()[..208]).is_some());
+    }
+
+    #[test]
+    fn unlimited_pacing_is_none() {
+        let mut raw = sample();
+        raw[104..112].copy_from_slice(&u64::MAX.to_ne_bytes());
+        assert_eq!(parse(&raw).unwrap().pacing_rate, None);
     }
 }
