@@ -123,6 +123,45 @@ pub struct Owner {
     pub user: Arc<str>,
 }
 
+/// The processes holding a socket: a shared list, because the socket at the other end
+/// of a local connection names the same list as its `peer`, and at 100k sockets a copy
+/// each would cost 6 MB. Reads like a slice; built from a Vec.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Owners(Arc<[Owner]>);
+
+impl Owners {
+    /// A list of one, allocated once (no Vec on the way).
+    pub fn one(owner: Owner) -> Owners {
+        Owners(Arc::from([owner]))
+    }
+
+    pub fn as_slice(&self) -> &[Owner] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Owners {
+    type Target = [Owner];
+    fn deref(&self) -> &[Owner] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Owners {
+    type Item = &'a Owner;
+    type IntoIter = std::slice::Iter<'a, Owner>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl From<Vec<Owner>> for Owners {
+    fn from(owners: Vec<Owner>) -> Owners {
+        Owners(owners.into())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Socket {
     pub proto: Proto,
@@ -141,7 +180,7 @@ pub struct Socket {
     pub inode: u64,
     pub uid: u32,
     /// Every process holding the socket; empty when none is visible.
-    pub processes: Vec<Owner>,
+    pub processes: Owners,
     /// TCP only, and only from netlink: the kernel's struct tcp_info. Boxed: it is
     /// ~120 bytes, and UDP, unix and /proc-read sockets should not pay for it.
     pub tcp_info: Option<Box<TcpInfo>>,
@@ -227,7 +266,7 @@ impl TimerKind {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Peer {
     pub inode: u64,
-    pub processes: Vec<Owner>,
+    pub processes: Owners,
 }
 
 /// Where a socket lives, for following it across snapshots. The inode is unique
@@ -265,7 +304,7 @@ impl Socket {
             send_q: 0,
             inode: 0,
             uid: 0,
-            processes: Vec::new(),
+            processes: Owners::default(),
             tcp_info: None,
             timer: None,
             peer_inode: None,

@@ -187,7 +187,8 @@ mod tests {
                 comm: comm.into(),
                 uid: 0,
                 user: "root".into(),
-            }],
+            }]
+            .into(),
             tcp_info: None,
             timer: None,
             peer_inode: None,

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use sockscope::collect::kernel_counters::{ListenCounters, PortRange};
 use sockscope::diagnose::{DiagnoseConfig, Finding, KernelFacts, Kind, Severity, diagnose};
-use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, SocketType, TcpState};
+use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, TcpState};
 use sockscope::track::{TcpCounters, Tracker};
 
 fn at(secs: u64) -> SystemTime {
@@ -14,29 +14,23 @@ fn at(secs: u64) -> SystemTime {
 }
 
 fn tcp(local_port: u16, remote_port: u16, state: TcpState, pid: u32) -> Socket {
-    Socket {
-        proto: Proto::Tcp,
-        family: Family::Ipv4,
-        state,
-        socket_type: SocketType::Stream,
-        local: Some(([10, 0, 0, 1], local_port).into()),
-        remote: Some(([10, 0, 0, 2], remote_port).into()),
-        path: None,
-        recv_q: 0,
-        send_q: 0,
-        inode: u64::from(local_port) + 1,
+    let owner = Owner {
+        pid,
+        fd: 3,
+        comm: Arc::from("app"),
         uid: 0,
-        processes: vec![Owner {
-            pid,
-            fd: 3,
-            comm: Arc::from("app"),
-            uid: 0,
-            user: Arc::from("root"),
-        }],
-        tcp_info: None,
-        timer: None,
-        peer_inode: None,
-        peer: None,
+        user: Arc::from("root"),
+    };
+    Socket {
+        inode: u64::from(local_port) + 1,
+        processes: vec![owner].into(),
+        ..Socket::inet(
+            Proto::Tcp,
+            Family::Ipv4,
+            state,
+            ([10, 0, 0, 1], local_port).into(),
+            ([10, 0, 0, 2], remote_port).into(),
+        )
     }
 }
 
@@ -93,7 +87,7 @@ fn time_wait_near_the_port_range_for_one_destination() {
     let tw = |port| {
         let mut s = tcp(port, 5432, TcpState::TimeWait, 0);
         s.inode = 0;
-        s.processes.clear();
+        s.processes = Default::default();
         s
     };
     let eight: Vec<Socket> = (40000..40008).map(tw).collect();

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, SocketType, TcpState};
+use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, TcpState};
 use sockscope::track::{Change, TcpCounters, TrackConfig, Tracker};
 
 fn at(secs: u64) -> SystemTime {
@@ -11,29 +11,23 @@ fn at(secs: u64) -> SystemTime {
 }
 
 fn tcp(local_port: u16, remote_port: u16, state: TcpState, inode: u64) -> Socket {
-    Socket {
-        proto: Proto::Tcp,
-        family: Family::Ipv4,
-        state,
-        socket_type: SocketType::Stream,
-        local: Some(([127, 0, 0, 1], local_port).into()),
-        remote: Some(([127, 0, 0, 1], remote_port).into()),
-        path: None,
-        recv_q: 0,
-        send_q: 0,
-        inode,
+    let owner = Owner {
+        pid: 42,
+        fd: 3,
+        comm: Arc::from("app"),
         uid: 0,
-        processes: vec![Owner {
-            pid: 42,
-            fd: 3,
-            comm: Arc::from("app"),
-            uid: 0,
-            user: Arc::from("root"),
-        }],
-        tcp_info: None,
-        timer: None,
-        peer_inode: None,
-        peer: None,
+        user: Arc::from("root"),
+    };
+    Socket {
+        inode,
+        processes: vec![owner].into(),
+        ..Socket::inet(
+            Proto::Tcp,
+            Family::Ipv4,
+            state,
+            ([127, 0, 0, 1], local_port).into(),
+            ([127, 0, 0, 1], remote_port).into(),
+        )
     }
 }
 

@@ -136,7 +136,7 @@ fn hidden_owners_warning() {
     let mut terminal = terminal(110, 12);
     let mut snap = snapshot(web_sockets(), 1);
     for socket in &mut snap.sockets {
-        socket.processes.clear();
+        socket.processes = Default::default();
     }
     snap.warnings.push(
         "owners of 10 sockets are hidden: run as root, or grant cap_sys_ptrace and cap_dac_read_search"

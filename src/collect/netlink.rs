@@ -276,7 +276,7 @@ fn unix_socket(payload: &[u8], has_uid: &mut bool) -> Result<Option<Socket>> {
         send_q: 0,
         inode: u32_at(payload, 4).unwrap_or(0).into(),
         uid: 0,
-        processes: Vec::new(),
+        processes: Default::default(),
         tcp_info: None,
         timer: None,
         peer_inode: None,

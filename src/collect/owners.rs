@@ -16,12 +16,13 @@ use std::thread;
 use rustix::fs::{CWD, Dir, Mode, OFlags, openat, readlinkat_raw};
 use rustix::io::Errno;
 
-use crate::model::Owner;
+use crate::model::{Owner, Owners};
 
+/// What a walk found.
 #[derive(Debug, Default)]
-pub struct Owners {
+pub struct Walk {
     /// Socket inode -> every (process, fd) holding it.
-    pub by_inode: HashMap<u64, Vec<Owner>>,
+    pub by_inode: HashMap<u64, Owners>,
     /// Processes whose fd directory could not be read for lack of permission.
     pub unreadable: usize,
 }
@@ -34,7 +35,7 @@ const MAX_THREADS: usize = 4;
 ///
 /// Threads take processes one at a time from a shared counter, so a few big processes
 /// and many small ones spread evenly. The result is what one thread would have found.
-pub fn walk(proc_root: &Path, pids: Option<&[u32]>, users: &Users) -> Owners {
+pub fn walk(proc_root: &Path, pids: Option<&[u32]>, users: &Users) -> Walk {
     let all;
     let pids = match pids {
         Some(pids) => pids,
@@ -45,7 +46,7 @@ pub fn walk(proc_root: &Path, pids: Option<&[u32]>, users: &Users) -> Owners {
     };
     let next = AtomicUsize::new(0);
     let work = || {
-        let mut owners = Owners::default();
+        let mut owners = Walk::default();
         while let Some(&pid) = pids.get(next.fetch_add(1, Ordering::Relaxed)) {
             walk_process(proc_root, pid, users, &mut owners);
         }
@@ -73,20 +74,21 @@ pub fn walk(proc_root: &Path, pids: Option<&[u32]>, users: &Users) -> Owners {
 
 /// Joins the threads' findings. A socket held by processes walked on different threads
 /// gets its owners back in walk order (pid order, then fd order), as one thread would.
-fn merge(mut parts: Vec<Owners>, pids: &[u32]) -> Owners {
+fn merge(mut parts: Vec<Walk>, pids: &[u32]) -> Walk {
     parts.sort_by_key(|part| std::cmp::Reverse(part.by_inode.len()));
     let mut parts = parts.into_iter();
     let mut owners = parts.next().unwrap_or_default();
     let mut mixed = Vec::new();
     for part in parts {
         owners.unreadable += part.unreadable;
-        for (inode, mut found) in part.by_inode {
+        for (inode, found) in part.by_inode {
             match owners.by_inode.entry(inode) {
                 Entry::Vacant(e) => {
                     e.insert(found);
                 }
                 Entry::Occupied(mut e) => {
-                    e.get_mut().append(&mut found);
+                    let all = [e.get().as_slice(), found.as_slice()].concat();
+                    e.insert(all.into());
                     mixed.push(inode);
                 }
             }
@@ -97,8 +99,10 @@ fn merge(mut parts: Vec<Owners>, pids: &[u32]) -> Owners {
             pids.iter().enumerate().map(|(i, &pid)| (pid, i)).collect();
         for inode in mixed {
             if let Some(found) = owners.by_inode.get_mut(&inode) {
+                let mut sorted = found.to_vec();
                 // Stable: fds of one process keep their order.
-                found.sort_by_key(|o| walk_order.get(&o.pid).copied());
+                sorted.sort_by_key(|o| walk_order.get(&o.pid).copied());
+                *found = sorted.into();
             }
         }
     }
@@ -120,7 +124,7 @@ const LINK_BUF: usize = 64;
 
 /// One process. Its fd links are read relative to the open fd directory (readlinkat)
 /// into a stack buffer: no path lookup for the kernel, no allocation for us, per fd.
-fn walk_process(proc_root: &Path, pid: u32, users: &Users, owners: &mut Owners) {
+fn walk_process(proc_root: &Path, pid: u32, users: &Users, owners: &mut Walk) {
     let proc_dir = proc_root.join(pid.to_string());
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let fd_dir = match openat(CWD, proc_dir.join("fd"), flags, Mode::empty()) {
@@ -175,12 +179,15 @@ fn walk_process(proc_root: &Path, pid: u32, users: &Users, owners: &mut Owners) 
             uid,
             user,
         };
-        // Most sockets have one owner: `vec![owner]` holds exactly one, where a push into
-        // an empty Vec would reserve four (19 MB instead of 5 MB at 100k sockets).
+        // Most sockets have one owner, so the list is made to size, here on the
+        // walking thread, and copied for a second one (a fork, a dup).
         match owners.by_inode.entry(inode) {
-            Entry::Occupied(e) => e.into_mut().push(owner),
+            Entry::Occupied(mut e) => {
+                let all = [e.get().as_slice(), &[owner]].concat();
+                e.insert(all.into());
+            }
             Entry::Vacant(e) => {
-                e.insert(vec![owner]);
+                e.insert(Owners::one(owner));
             }
         }
     }
@@ -250,13 +257,13 @@ mod tests {
     fn merged_owners_come_back_in_walk_order() {
         // Walk order 30, 10, 20: thread A walked 30 and 20, thread B walked 10.
         let pids = [30, 10, 20];
-        let mut a = Owners::default();
+        let mut a = Walk::default();
         a.by_inode
-            .insert(7, vec![owner(30, 4), owner(20, 3), owner(20, 5)]);
-        a.by_inode.insert(8, vec![owner(30, 6)]);
-        let mut b = Owners::default();
-        b.by_inode.insert(7, vec![owner(10, 9)]);
-        b.by_inode.insert(9, vec![owner(10, 1)]);
+            .insert(7, vec![owner(30, 4), owner(20, 3), owner(20, 5)].into());
+        a.by_inode.insert(8, vec![owner(30, 6)].into());
+        let mut b = Walk::default();
+        b.by_inode.insert(7, vec![owner(10, 9)].into());
+        b.by_inode.insert(9, vec![owner(10, 1)].into());
         b.unreadable = 2;
         let merged = merge(vec![b, a], &pids);
         let keys = |inode| -> Vec<(u32, u32)> {

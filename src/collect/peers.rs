@@ -112,7 +112,8 @@ mod tests {
                 comm: "x".into(),
                 uid: 0,
                 user: "root".into(),
-            }],
+            }]
+            .into(),
             tcp_info: None,
             timer: None,
             peer_inode: None,

@@ -167,7 +167,7 @@ fn parse_unix_line(line: &str) -> Result<Socket> {
         send_q: 0,
         inode,
         uid: 0,
-        processes: Vec::new(),
+        processes: Default::default(),
         tcp_info: None,
         timer: None,
         peer_inode: None,

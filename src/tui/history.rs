@@ -166,7 +166,7 @@ mod tests {
             send_q: 0,
             inode: u64::from(port),
             uid: 0,
-            processes: Vec::new(),
+            processes: Default::default(),
             tcp_info: None,
             timer: None,
             peer_inode: None,
