@@ -357,14 +357,24 @@ impl Socket {
 
 /// Unspecified addresses and port 0 print as `*`; IPv6 goes in brackets.
 pub fn endpoint_text(addr: SocketAddr) -> String {
-    let ip = match addr.ip() {
-        ip if ip.is_unspecified() => "*".to_string(),
-        IpAddr::V4(ip) => ip.to_string(),
-        IpAddr::V6(ip) => format!("[{ip}]"),
-    };
-    match addr.port() {
-        0 => format!("{ip}:*"),
-        port => format!("{ip}:{port}"),
+    Endpoint(addr).to_string()
+}
+
+/// An address as the table prints it (see `endpoint_text`), written without
+/// intermediate strings.
+pub struct Endpoint(pub SocketAddr);
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.ip() {
+            ip if ip.is_unspecified() => f.write_str("*")?,
+            IpAddr::V4(ip) => write!(f, "{ip}")?,
+            IpAddr::V6(ip) => write!(f, "[{ip}]")?,
+        }
+        match self.0.port() {
+            0 => f.write_str(":*"),
+            port => write!(f, ":{port}"),
+        }
     }
 }
 
