@@ -71,8 +71,13 @@ impl Default for Sort {
 impl Sort {
     /// Queues sort biggest first: the full queue is the one worth seeing.
     pub fn compare(self, a: &Socket, b: &Socket) -> Ordering {
-        let first_owner = |s: &Socket| s.processes.first().map(|o| (o.comm.clone(), o.pid));
-        let user = |s: &Socket| s.processes.first().map(|o| o.user.clone());
+        // Borrowed, not cloned: a sort at 100k sockets makes ~2M comparisons.
+        fn first_owner(s: &Socket) -> Option<(&str, u32)> {
+            s.processes.first().map(|o| (&*o.comm, o.pid))
+        }
+        fn user(s: &Socket) -> Option<&str> {
+            s.processes.first().map(|o| &*o.user)
+        }
         let by_column = match self.column {
             Column::State => Ordering::Equal,
             Column::Local => (a.local, &a.path).cmp(&(b.local, &b.path)),
