@@ -1,5 +1,6 @@
-//! The netlink depth in the live view: tcp_info and the peer in the details pane.
-//! Synthetic snapshots drawn by the real app into a `TestBackend`.
+//! The netlink depth in the live view: tcp_info and the peer in the details pane, and the
+//! PEER column (`p`). Synthetic snapshots drawn by the
+//! real app into a `TestBackend`.
 
 mod tui_fixture;
 
@@ -224,4 +225,36 @@ fn details_say_why_tcp_info_is_missing() {
         "{screen}"
     );
     assert!(!screen.contains("rtt   "), "{screen}");
+}
+
+#[test]
+fn table_with_the_peer_column() {
+    let (mut app, mut terminal) = talking_app(130, 24);
+    feed(&mut app, &mut terminal, vec![char('p')]);
+    insta::assert_snapshot!("table_peer_column", terminal.backend());
+}
+
+#[test]
+fn p_toggles_the_peer_column() {
+    let (mut app, mut terminal) = talking_app(130, 24);
+    let header = |t: &ratatui::Terminal<ratatui::backend::TestBackend>| {
+        let screen = t.backend().to_string();
+        screen
+            .lines()
+            .find(|l| l.contains("PROTO"))
+            .unwrap()
+            .to_string()
+    };
+    assert!(!app.show_peer);
+    assert!(!header(&terminal).contains("PEER"));
+    feed(&mut app, &mut terminal, vec![char('p')]);
+    assert!(app.show_peer);
+    assert!(header(&terminal).contains("PEER"));
+    // The selection and the filter bar are not disturbed; in the filter, p is a letter.
+    feed(&mut app, &mut terminal, vec![char('/'), char('p')]);
+    assert!(app.show_peer);
+    assert_eq!(app.filter.text, "p");
+    feed(&mut app, &mut terminal, vec![key(KeyCode::Esc), char('p')]);
+    assert!(!app.show_peer);
+    assert!(!header(&terminal).contains("PEER"));
 }

@@ -1,5 +1,5 @@
-//! The other end of a local connection, as the details pane shows it: who holds this
-//! socket ↔ who holds the one it is connected to.
+//! The other end of a local connection, as the details pane and the PEER column show
+//! it: who holds this socket ↔ who holds the one it is connected to.
 
 use ratatui::text::{Line, Span};
 
@@ -56,5 +56,22 @@ fn owners_text(owners: &[Owner], inode: u64) -> String {
     match owners.len().saturating_sub(NAMED_OWNERS) {
         0 => named.join(", "),
         more => format!("{} +{more}", named.join(", ")),
+    }
+}
+
+/// The PEER column: "20 nginx" (the peer's first owner, "+N" for more), else the peer
+/// inode, else nothing.
+pub fn column_text(s: &Socket) -> String {
+    let Some(peer) = &s.peer else {
+        return s
+            .peer_inode
+            .filter(|_| s.proto == Proto::Unix)
+            .map_or_else(String::new, |inode| format!("inode {inode}"));
+    };
+    match peer.processes.as_slice() {
+        [] if peer.inode == 0 => "kernel".into(),
+        [] => format!("inode {}", peer.inode),
+        [one] => format!("{} {}", one.pid, one.comm),
+        [first, rest @ ..] => format!("{} {} +{}", first.pid, first.comm, rest.len()),
     }
 }
