@@ -1,5 +1,5 @@
-//! The netlink depth in the live view: tcp_info and the peer in the details pane, and the
-//! PEER column (`p`). Synthetic snapshots drawn by the
+//! The netlink depth in the live view: tcp_info and the peer in the details pane, the
+//! PEER column (`p`), and whom each process talks to. Synthetic snapshots drawn by the
 //! real app into a `TestBackend`.
 
 mod tui_fixture;
@@ -257,4 +257,19 @@ fn p_toggles_the_peer_column() {
     feed(&mut app, &mut terminal, vec![key(KeyCode::Esc), char('p')]);
     assert!(!app.show_peer);
     assert!(!header(&terminal).contains("PEER"));
+}
+
+#[test]
+fn processes_list_whom_they_talk_to() {
+    let (mut app, mut terminal) = talking_app(110, 16);
+    feed(&mut app, &mut terminal, vec![key(KeyCode::Tab)]);
+    insta::assert_snapshot!("processes_talks_to", terminal.backend());
+    let nginx = app.processes.iter().find(|p| p.pid == 901).unwrap();
+    let talks: Vec<(u32, usize)> = nginx
+        .talks_to
+        .iter()
+        .map(|t| (t.pid, t.connections))
+        .collect();
+    // curl twice; itself over two sockets (both ends are its own), listed last.
+    assert_eq!(talks, [(1500, 2), (901, 2)]);
 }
