@@ -71,7 +71,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled(cmdline.to_string(), style::DIM),
         ]));
     }
-    lines.extend(tcp_info::lines(app, s, area.width));
     lines.push(Line::raw(""));
     lines.push(Line::styled(
         "  seen in (time since sockscope started)",
@@ -87,6 +86,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Span::raw(format!("+{}", elapsed_text(since))),
         ]));
     }
+    // Last: the longest section, so on a short screen it is the one cut.
+    lines.extend(tcp_info::lines(app, s, area.width));
     let body = Paragraph::new(lines)
         .block(block)
         .wrap(Wrap { trim: false });
