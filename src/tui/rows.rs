@@ -156,7 +156,7 @@ pub struct ProcessRow {
     pub states: BTreeMap<TcpState, usize>,
     /// Ports it listens on: TCP LISTEN and bound unconnected UDP.
     pub listening: BTreeSet<(Proto, u16)>,
-    /// The processes at the other end of its local connections (see `talks_to`).
+    /// The processes at the other end of its local connections (see `processes`).
     pub talks_to: Vec<Talk>,
 }
 
@@ -165,7 +165,8 @@ pub struct ProcessRow {
 pub struct Talk {
     pub pid: u32,
     pub comm: Arc<str>,
-    /// Its sockets connected to this process's.
+    /// This process's sockets whose peer it holds. A connection to itself has both
+    /// ends here, so it counts twice.
     pub connections: usize,
 }
 
