@@ -201,7 +201,7 @@ fn ms_1(us: u32) -> String {
 }
 
 /// "512 B", "14.1 KiB", "3.2 MiB", "1.0 GiB".
-pub fn bytes(n: u64) -> String {
+fn bytes(n: u64) -> String {
     const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
     if n < 1024 {
         return format!("{n} B");
