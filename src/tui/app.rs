@@ -63,6 +63,8 @@ pub struct App {
     pub paused: bool,
     pub view: View,
     pub help: bool,
+    /// Whether the socket table shows the PEER column (`p`).
+    pub show_peer: bool,
     pub filter: FilterBar,
     pub sort: Sort,
     pub snapshot: Option<Snapshot>,
@@ -97,6 +99,7 @@ impl App {
             paused: false,
             view: View::Sockets,
             help: false,
+            show_peer: false,
             filter: FilterBar::default(),
             sort: Sort::default(),
             snapshot: None,
@@ -207,6 +210,7 @@ impl App {
             Action::Slower => self.interval = step_interval(self.interval, true),
             Action::Faster => self.interval = step_interval(self.interval, false),
             Action::ToggleHelp => self.help = true,
+            Action::TogglePeer => self.show_peer = !self.show_peer,
             Action::Quit => self.quit = true,
         }
     }

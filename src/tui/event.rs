@@ -44,6 +44,8 @@ pub enum Action {
     /// `-`: refresh more often.
     Faster,
     ToggleHelp,
+    /// `p`: show or hide the PEER column.
+    TogglePeer,
     Quit,
 }
 
@@ -63,9 +65,9 @@ pub const KEYS: [(&str, &str); 17] = [
     ("S", "reverse the sort"),
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
+    ("p", "show / hide the PEER column (the other end)"),
     ("?", "this help"),
-    ("q", "quit"),
-    ("Ctrl-C", "quit"),
+    ("q  Ctrl-C", "quit"),
 ];
 
 /// The action of `key`; `editing` is whether the filter bar has the keyboard.
@@ -101,6 +103,7 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('+')) => Action::Slower,
         (false, KeyCode::Char('-')) => Action::Faster,
         (false, KeyCode::Char('?')) => Action::ToggleHelp,
+        (false, KeyCode::Char('p')) => Action::TogglePeer,
         (false, KeyCode::Char('q')) => Action::Quit,
         (false, _) => return None,
     })

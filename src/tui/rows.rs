@@ -161,11 +161,27 @@ pub struct ProcessRow {
     pub states: BTreeMap<TcpState, usize>,
     /// Ports it listens on: TCP LISTEN and bound unconnected UDP.
     pub listening: BTreeSet<(Proto, u16)>,
+    /// The processes at the other end of its local connections (see `processes`).
+    pub talks_to: Vec<Talk>,
+}
+
+/// A process at the other end of some of a process's local connections.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Talk {
+    pub pid: u32,
+    pub comm: Arc<str>,
+    /// This process's sockets whose peer it holds. A connection to itself has both
+    /// ends here, so it counts twice.
+    pub connections: usize,
 }
 
 /// One row per process holding any of `sockets`; most sockets first, then by pid.
+/// `talks_to` comes from the sockets' peers: deduplicated by pid, most connections
+/// first, the process itself last.
 pub fn processes<'a>(sockets: impl Iterator<Item = &'a Socket>) -> Vec<ProcessRow> {
     let mut by_pid: HashMap<u32, ProcessRow> = HashMap::new();
+    // Per process, per peer pid: the connections between them.
+    let mut talks: HashMap<u32, HashMap<u32, Talk>> = HashMap::new();
     for socket in sockets {
         for owner in &socket.processes {
             let row = by_pid.entry(owner.pid).or_insert_with(|| ProcessRow {
@@ -175,6 +191,7 @@ pub fn processes<'a>(sockets: impl Iterator<Item = &'a Socket>) -> Vec<ProcessRo
                 sockets: 0,
                 states: BTreeMap::new(),
                 listening: BTreeSet::new(),
+                talks_to: Vec::new(),
             });
             row.sockets += 1;
             *row.states.entry(socket.state).or_default() += 1;
@@ -186,6 +203,28 @@ pub fn processes<'a>(sockets: impl Iterator<Item = &'a Socket>) -> Vec<ProcessRo
             if listens && let Some(local) = socket.local {
                 row.listening.insert((socket.proto, local.port()));
             }
+            if let Some(peer) = &socket.peer {
+                let theirs = talks.entry(owner.pid).or_default();
+                for (i, other) in peer.processes.iter().enumerate() {
+                    // A process holding the peer through two fds is one process.
+                    if peer.processes[..i].iter().all(|o| o.pid != other.pid) {
+                        let talk = theirs.entry(other.pid).or_insert_with(|| Talk {
+                            pid: other.pid,
+                            comm: other.comm.clone(),
+                            connections: 0,
+                        });
+                        talk.connections += 1;
+                    }
+                }
+            }
+        }
+    }
+    for (pid, theirs) in talks {
+        if let Some(row) = by_pid.get_mut(&pid) {
+            row.talks_to = theirs.into_values().collect();
+            // Itself (loopback to its own server, a socketpair) says least: last.
+            row.talks_to
+                .sort_by_key(|t| (t.pid == pid, std::cmp::Reverse(t.connections), t.pid));
         }
     }
     let mut rows: Vec<ProcessRow> = by_pid.into_values().collect();

@@ -5,10 +5,12 @@ mod details;
 mod footer;
 mod header;
 mod help;
+mod peer;
 mod processes;
 mod states;
 pub mod style;
 mod table;
+mod tcp_info;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -1,5 +1,6 @@
 //! Everything known about one socket: endpoints, state, queues, inode, user, every
-//! owner with its full command line, and the states it was seen in since start.
+//! owner with its full command line, the peer, the kernel's tcp_info, and the states
+//! it was seen in since start.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::style;
+use super::{peer, style, tcp_info};
 use crate::model::Socket;
 use crate::tui::app::App;
 
@@ -51,6 +52,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     lines.push(field("send-q", s.send_q.to_string()));
     lines.push(field("inode", inode_text(s)));
     lines.push(field("user", user_text(s)));
+    lines.extend(peer::lines(s));
     lines.push(Line::raw(""));
     lines.push(Line::styled("  owners", style::TITLE));
     if s.processes.is_empty() {
@@ -84,6 +86,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Span::raw(format!("+{}", elapsed_text(since))),
         ]));
     }
+    // Last: the longest section, so on a short screen it is the one cut.
+    lines.extend(tcp_info::lines(app, s, area.width));
     let body = Paragraph::new(lines)
         .block(block)
         .wrap(Wrap { trim: false });

@@ -1,7 +1,8 @@
-//! The processes view, lsof-style: one row per process holding a shown socket.
+//! The processes view, lsof-style: one row per process holding a shown socket, and
+//! the processes it talks to over local connections.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
@@ -15,10 +16,32 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let height = area.height.saturating_sub(1) as usize;
     let cursor = app.process_table;
     let (start, end) = window(cursor.selected, cursor.offset, app.processes.len(), height);
-    let rows = app.processes[start..end]
+    let shown = &app.processes[start..end];
+    // STATES and LISTENING get the width the rows on screen need; TALKS TO the rest.
+    let fit = |text: fn(&ProcessRow) -> String, header: usize, most: usize| {
+        let widest = shown.iter().map(|p| text(p).chars().count());
+        widest.max().unwrap_or(0).clamp(header, most) as u16
+    };
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Length(7),
+        Constraint::Length(8),
+        Constraint::Length(16),
+        Constraint::Length(7),
+        Constraint::Length(fit(states_text, 6, 40)),
+        Constraint::Length(fit(listening_text, 9, 24)),
+        Constraint::Fill(1),
+    ];
+    // The table lays its columns out the same way (Flex::Start, spacing 1).
+    let talks_width = Layout::horizontal(widths)
+        .flex(Flex::Start)
+        .spacing(1)
+        .split(area)[7]
+        .width as usize;
+    let rows = shown
         .iter()
         .enumerate()
-        .map(|(i, p)| process_row(p, start + i == cursor.selected));
+        .map(|(i, p)| process_row(p, start + i == cursor.selected, talks_width));
     let header = Row::new([
         Cell::from(""),
         Cell::from(Line::from("PID").right_aligned()),
@@ -27,17 +50,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Cell::from(Line::from("SOCKETS").right_aligned()),
         Cell::from("STATES"),
         Cell::from("LISTENING"),
+        Cell::from("TALKS TO"),
     ])
     .style(style::HEADER_ROW);
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Length(7),
-        Constraint::Length(8),
-        Constraint::Length(16),
-        Constraint::Length(7),
-        Constraint::Fill(2),
-        Constraint::Fill(1),
-    ];
     let table = Table::new(rows, widths).header(header).column_spacing(1);
     frame.render_widget(table, area);
     if app.processes.is_empty() {
@@ -51,7 +66,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-fn process_row(p: &ProcessRow, selected: bool) -> Row<'static> {
+fn process_row(p: &ProcessRow, selected: bool, talks_width: usize) -> Row<'static> {
     let mut states: Vec<Span> = Vec::new();
     for (state, n) in &p.states {
         if !states.is_empty() {
@@ -60,6 +75,31 @@ fn process_row(p: &ProcessRow, selected: bool) -> Row<'static> {
         states.push(Span::styled(short(*state), style::state(*state)));
         states.push(Span::raw(format!(" {n}")));
     }
+    let row = Row::new([
+        Cell::from(if selected { "›" } else { " " }),
+        Cell::from(Line::from(p.pid.to_string()).right_aligned()),
+        Cell::from(p.user.to_string()),
+        Cell::from(p.comm.to_string()),
+        Cell::from(Line::from(p.sockets.to_string()).right_aligned()),
+        Cell::from(Line::from(states)),
+        Cell::from(listening_text(p)),
+        Cell::from(talks_text(p, talks_width)),
+    ]);
+    if selected {
+        row.style(style::SELECTED)
+    } else {
+        row
+    }
+}
+
+/// "LISTEN 1 ESTAB 2", as the STATES cell shows it (there in colour).
+fn states_text(p: &ProcessRow) -> String {
+    let states = p.states.iter().map(|(s, n)| format!("{} {n}", short(*s)));
+    states.collect::<Vec<_>>().join(" ")
+}
+
+/// "22,8080,udp/53".
+fn listening_text(p: &ProcessRow) -> String {
     let ports: Vec<String> = p
         .listening
         .iter()
@@ -68,20 +108,44 @@ fn process_row(p: &ProcessRow, selected: bool) -> Row<'static> {
             _ => port.to_string(),
         })
         .collect();
-    let row = Row::new([
-        Cell::from(if selected { "›" } else { " " }),
-        Cell::from(Line::from(p.pid.to_string()).right_aligned()),
-        Cell::from(p.user.to_string()),
-        Cell::from(p.comm.to_string()),
-        Cell::from(Line::from(p.sockets.to_string()).right_aligned()),
-        Cell::from(Line::from(states)),
-        Cell::from(ports.join(",")),
-    ]);
-    if selected {
-        row.style(style::SELECTED)
-    } else {
-        row
+    ports.join(",")
+}
+
+/// "nginx/901 ×3, curl/1500, itself ×2", as much as fits in `width`, then "+N" for
+/// the processes left out.
+pub fn talks_text(p: &ProcessRow, width: usize) -> String {
+    let names: Vec<String> = p
+        .talks_to
+        .iter()
+        .map(|t| {
+            let who = if t.pid == p.pid {
+                "itself".to_string()
+            } else {
+                format!("{}/{}", t.comm, t.pid)
+            };
+            match t.connections {
+                1 => who,
+                n => format!("{who} ×{n}"),
+            }
+        })
+        .collect();
+    let mut text = String::new();
+    for (i, name) in names.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let left_after = names.len() - i - 1;
+        let more = match left_after {
+            0 => 0,
+            n => format!(", +{n}").chars().count(),
+        };
+        let needed = text.chars().count() + sep.len() + name.chars().count() + more;
+        if needed > width {
+            text.push_str(&format!("{sep}+{}", names.len() - i));
+            break;
+        }
+        text.push_str(sep);
+        text.push_str(name);
     }
+    text
 }
 
 /// State names short enough for a column of several.
@@ -91,5 +155,39 @@ fn short(state: TcpState) -> &'static str {
         TcpState::CloseWait => "CLOSE_WAIT",
         TcpState::TimeWait => "TIME_WAIT",
         other => other.name(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::tui::rows::Talk;
+
+    #[test]
+    fn talks_to_is_cut_to_fit_saying_how_many_more() {
+        let talk = |pid, comm: &str, connections| Talk {
+            pid,
+            comm: Arc::from(comm),
+            connections,
+        };
+        let row = ProcessRow {
+            pid: 7,
+            comm: Arc::from("app"),
+            user: Arc::from("root"),
+            sockets: 9,
+            states: Default::default(),
+            listening: Default::default(),
+            talks_to: vec![
+                talk(901, "nginx", 3),
+                talk(1500, "curl", 1),
+                talk(7, "app", 2),
+            ],
+        };
+        assert_eq!(talks_text(&row, 60), "nginx/901 ×3, curl/1500, itself ×2");
+        assert_eq!(talks_text(&row, 30), "nginx/901 ×3, curl/1500, +1");
+        assert_eq!(talks_text(&row, 20), "nginx/901 ×3, +2");
+        assert_eq!(talks_text(&row, 5), "+3");
     }
 }

@@ -1,13 +1,14 @@
 //! The socket table. Only the rows on screen are built, so it costs the same at 100
 //! sockets and at 100k. A gutter marks the selection (›), new sockets (+) and ones
-//! that just vanished (-), so the marks survive a terminal without colours.
+//! that just vanished (-), so the marks survive a terminal without colours. `p` adds
+//! a PEER column: who holds the other end of a local connection.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table};
 
-use super::style;
+use super::{peer, style};
 use crate::model::{Proto, Socket};
 use crate::tui::app::App;
 use crate::tui::rows::{Column, RowRef};
@@ -25,7 +26,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         let widest = shown.iter().map(|r| text(app.socket(*r)).chars().count());
         widest.max().unwrap_or(0).clamp(header, 45) as u16
     };
-    let widths = [
+    let mut widths = vec![
         Constraint::Length(2),
         Constraint::Length(5),
         Constraint::Length(11),
@@ -37,6 +38,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(4),
         Constraint::Length(8),
     ];
+    if app.show_peer {
+        widths.push(Constraint::Fill(1));
+    }
     let rows = shown.iter().enumerate().map(|(i, row)| {
         let selected = start + i == app.table.selected;
         socket_row(app, *row, selected)
@@ -84,7 +88,8 @@ fn header(app: &App) -> Row<'static> {
     // Queues sort biggest first; the arrow shows the direction on screen.
     let descending = matches!(app.sort.column, Column::RecvQ | Column::SendQ) != app.sort.reverse;
     let arrow = if descending { "▼" } else { "▲" };
-    Row::new(HEADERS.iter().enumerate().map(|(i, h)| {
+    let peer = app.show_peer.then_some("PEER");
+    Row::new(HEADERS.iter().chain(&peer).enumerate().map(|(i, h)| {
         let text = if i == sorted {
             format!("{h}{arrow}")
         } else {
@@ -107,7 +112,7 @@ fn socket_row(app: &App, row: RowRef, selected: bool) -> Row<'static> {
     };
     let gutter = format!("{}{mark}", if selected { '›' } else { ' ' });
     let owner = socket.processes.first();
-    let cells = vec![
+    let mut cells = vec![
         Cell::from(gutter),
         Cell::from(socket.proto_text()),
         Cell::from(socket.state.name()).style(style::state(socket.state)),
@@ -119,6 +124,9 @@ fn socket_row(app: &App, row: RowRef, selected: bool) -> Row<'static> {
         Cell::from(Line::from(owner.map_or(String::new(), |o| o.fd.to_string())).right_aligned()),
         Cell::from(user_text(socket)),
     ];
+    if app.show_peer {
+        cells.push(Cell::from(peer::column_text(socket)));
+    }
     let mut out = Row::new(cells);
     if let Some(s) = row_style {
         out = out.style(s);

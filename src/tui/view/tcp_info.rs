@@ -1,0 +1,309 @@
+//! The kernel's own view of a TCP connection (struct tcp_info and the timer, from
+//! netlink) for the details pane: in units a person reads, the less obvious fields
+//! with a phrase saying what they mean. A field the kernel did not give shows "—".
+
+use ratatui::text::{Line, Span};
+
+use super::style;
+use crate::model::{Proto, Socket, TcpInfo, Timer, TimerKind};
+use crate::tui::app::App;
+
+/// Name, value and explanation columns.
+const NAME: usize = 15;
+const VALUE: usize = 26;
+
+/// The kernel's "no threshold yet" ssthresh is 0x7fffffff; like `ss`, anything this
+/// big is treated as unset.
+const SSTHRESH_UNSET: u32 = 0xFFFF;
+
+/// The section's lines (empty for non-TCP sockets). `width` is the pane's: the
+/// explanations are left out where they would not fit on the line.
+pub fn lines(app: &App, s: &Socket, width: u16) -> Vec<Line<'static>> {
+    if s.proto != Proto::Tcp {
+        return Vec::new();
+    }
+    let mut rows: Vec<(&str, String, &str)> = Vec::new();
+    if let Some(info) = &s.tcp_info {
+        rows.extend(info_rows(info));
+    }
+    if let Some(timer) = &s.timer {
+        rows.push(("timer", timer_text(timer), timer_meaning(timer.kind)));
+    }
+    let mut lines = vec![
+        Line::raw(""),
+        Line::styled("  tcp (from the kernel, live)", style::TITLE),
+    ];
+    if s.tcp_info.is_none() {
+        // A timer comes only from netlink too: then the kernel just has no tcp_info.
+        let why = if s.timer.is_none() && from_proc(app) {
+            "    tcp_info (rtt, cwnd, bytes) needs the netlink source; this view reads /proc"
+                .to_string()
+        } else {
+            format!(
+                "    the kernel keeps no tcp_info for a socket in {}",
+                s.state
+            )
+        };
+        lines.push(Line::styled(why, style::DIM));
+    }
+    for (name, value, meaning) in rows {
+        let mut spans = vec![
+            Span::styled(format!("    {name:<NAME$}"), style::DIM),
+            Span::raw(format!("{value:<VALUE$}")),
+        ];
+        if 4 + NAME + VALUE.max(value.chars().count()) + 2 + meaning.chars().count()
+            <= width as usize
+        {
+            spans.push(Span::styled(format!("  {meaning}"), style::DIM));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
+/// Whether the snapshot came from /proc: then no TCP socket carries tcp_info.
+/// (Netlink gives it for every TCP socket with a full struct sock, so one is enough.)
+fn from_proc(app: &App) -> bool {
+    let sockets = app.snapshot.iter().flat_map(|s| &s.sockets);
+    !sockets.into_iter().any(|s| s.tcp_info.is_some())
+}
+
+fn info_rows(i: &TcpInfo) -> Vec<(&'static str, String, &'static str)> {
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+    let segments = |n: u32| match i.mss {
+        Some(mss) => format!("{n} seg · {}", bytes(u64::from(n) * u64::from(mss))),
+        None => format!("{n} seg"),
+    };
+    let rtt = match (i.rtt_us, i.rttvar_us) {
+        (Some(rtt), Some(var)) => format!("{} ± {}", ms_1(rtt), ms_1(var)),
+        (rtt, _) => or_dash(rtt.map(ms_1)),
+    };
+    let ssthresh = i.ssthresh.map(|n| match n {
+        n if n >= SSTHRESH_UNSET => "∞ (no loss yet)".to_string(),
+        n => segments(n),
+    });
+    let retrans = match (i.retransmits, i.total_retrans) {
+        (None, None) => "—".to_string(),
+        (now, total) => format!(
+            "{} now · {} total",
+            or_dash(now.map(|n| n.to_string())),
+            or_dash(total.map(|n| n.to_string()))
+        ),
+    };
+    let pair = |a: (&str, Option<String>), b: (&str, Option<String>)| {
+        format!("{} {} · {} {}", a.0, or_dash(a.1), b.0, or_dash(b.1))
+    };
+    vec![
+        ("rtt", rtt, "round trip time, smoothed ± its variation"),
+        (
+            "rto",
+            or_dash(i.rto_ms.map(|ms| format!("{ms} ms"))),
+            "wait before resending unacknowledged data",
+        ),
+        (
+            "cwnd",
+            or_dash(i.cwnd.map(segments)),
+            "segments in flight allowed before an ACK",
+        ),
+        (
+            "ssthresh",
+            or_dash(ssthresh),
+            "cwnd where slow start ends; set at a loss",
+        ),
+        (
+            "mss",
+            or_dash(i.mss.map(|n| format!("{n} B"))),
+            "largest segment it sends",
+        ),
+        (
+            "retransmits",
+            retrans,
+            "timeouts in a row now · segments resent ever",
+        ),
+        (
+            "lost",
+            or_dash(i.lost.map(|n| n.to_string())),
+            "segments in flight now thought lost",
+        ),
+        (
+            "bytes sent",
+            or_dash(i.bytes_sent.map(bytes)),
+            "including resent ones",
+        ),
+        (
+            "bytes acked",
+            or_dash(i.bytes_acked.map(bytes)),
+            "the peer confirmed these",
+        ),
+        ("bytes received", or_dash(i.bytes_received.map(bytes)), ""),
+        (
+            "delivery rate",
+            or_dash(i.delivery_rate.map(mbit)),
+            "how fast data got through lately",
+        ),
+        (
+            "pacing rate",
+            or_dash(i.pacing_rate.map(mbit)),
+            "the pace the kernel sends at",
+        ),
+        (
+            "last data",
+            pair(
+                ("sent", i.last_data_sent_ms.map(ms_ago)),
+                ("received", i.last_data_recv_ms.map(ms_ago)),
+            ),
+            "",
+        ),
+        (
+            "busy",
+            or_dash(i.busy_time_us.map(us)),
+            "time spent with data to send",
+        ),
+        (
+            "rwnd limited",
+            or_dash(i.rwnd_limited_us.map(us)),
+            "time stalled by the receiver's window",
+        ),
+        (
+            "sndbuf limited",
+            or_dash(i.sndbuf_limited_us.map(us)),
+            "time stalled by a full send buffer",
+        ),
+    ]
+}
+
+/// As `ss -o` names it, with when it fires: "keepalive, in 7.2 s".
+fn timer_text(t: &Timer) -> String {
+    let kind = format!("{:?}", t.kind).to_lowercase();
+    let mut text = format!("{kind}, in {}", ms(u64::from(t.expires_ms)));
+    if t.retransmits > 0 {
+        text.push_str(&format!(", {} retrans", t.retransmits));
+    }
+    text
+}
+
+fn timer_meaning(kind: TimerKind) -> &'static str {
+    match kind {
+        TimerKind::On => "resends if no ACK comes by then",
+        TimerKind::Keepalive => "probes the idle peer then",
+        TimerKind::Timewait => "the kernel forgets the connection then",
+        TimerKind::Persist => "probes the peer's zero window then",
+    }
+}
+
+/// Milliseconds with one decimal: "20.5 ms". Loopback round trips are tens of
+/// microseconds, so below 0.1 ms three decimals keep them from reading as zero.
+fn ms_1(us: u32) -> String {
+    match us {
+        1..100 => format!("{:.3} ms", f64::from(us) / 1000.0),
+        _ => format!("{:.1} ms", f64::from(us) / 1000.0),
+    }
+}
+
+/// "512 B", "14.1 KiB", "3.2 MiB", "1.0 GiB".
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Bytes per second as "94.3 Mbit/s", "9403 Mbit/s"; "<0.1 Mbit/s" rather than a
+/// misleading 0.0.
+fn mbit(bytes_per_sec: u64) -> String {
+    let mbit = bytes_per_sec as f64 * 8.0 / 1_000_000.0;
+    match mbit {
+        0.0 => "0 Mbit/s".into(),
+        ..0.1 => "<0.1 Mbit/s".into(),
+        ..100.0 => format!("{mbit:.1} Mbit/s"),
+        _ => format!("{mbit:.0} Mbit/s"),
+    }
+}
+
+/// "120 ms", "4.2 s", "3m05s".
+fn ms(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms} ms"),
+        1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{}m{:02}s", ms / 60_000, ms % 60_000 / 1000),
+    }
+}
+
+fn ms_ago(n: u32) -> String {
+    format!("{} ago", ms(u64::from(n)))
+}
+
+/// Microseconds of accumulated time: "0 ms", "12.3 ms" below a second, then as `ms`.
+fn us(us: u64) -> String {
+    match us {
+        0..1_000_000 if us.is_multiple_of(1000) => format!("{} ms", us / 1000),
+        0..1_000_000 => format!("{:.1} ms", us as f64 / 1000.0),
+        _ => ms(us / 1000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_read_like_a_person_would_write_them() {
+        assert_eq!(ms_1(123), "0.1 ms");
+        assert_eq!(ms_1(45), "0.045 ms");
+        assert_eq!(ms_1(0), "0.0 ms");
+        assert_eq!(ms_1(20_460), "20.5 ms");
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(14_480), "14.1 KiB");
+        assert_eq!(bytes(3 * 1024 * 1024 + 200 * 1024), "3.2 MiB");
+        assert_eq!(bytes(5 << 40), "5120.0 GiB");
+        assert_eq!(mbit(0), "0 Mbit/s");
+        assert_eq!(mbit(100), "<0.1 Mbit/s");
+        assert_eq!(mbit(1_234_567), "9.9 Mbit/s");
+        assert_eq!(mbit(125_000_000), "1000 Mbit/s");
+        assert_eq!(ms(999), "999 ms");
+        assert_eq!(ms(4_240), "4.2 s");
+        assert_eq!(ms(185_000), "3m05s");
+        assert_eq!(us(0), "0 ms");
+        assert_eq!(us(12_345), "12.3 ms");
+        assert_eq!(us(2_500_000), "2.5 s");
+    }
+
+    #[test]
+    fn missing_fields_are_dashes_never_zero() {
+        let rows = info_rows(&TcpInfo {
+            rtt_us: Some(1500),
+            ..TcpInfo::default()
+        });
+        let value = |name: &str| rows.iter().find(|r| r.0 == name).unwrap().1.clone();
+        assert_eq!(value("rtt"), "1.5 ms");
+        assert_eq!(value("cwnd"), "—");
+        assert_eq!(value("retransmits"), "—");
+        assert_eq!(value("delivery rate"), "—");
+        assert_eq!(value("last data"), "sent — · received —");
+        assert!(rows.iter().all(|r| !r.1.contains('0') || r.0 == "rtt"));
+    }
+
+    #[test]
+    fn timers_name_their_kind_like_ss() {
+        let t = Timer {
+            kind: TimerKind::Keepalive,
+            expires_ms: 7_200,
+            retransmits: 0,
+        };
+        assert_eq!(timer_text(&t), "keepalive, in 7.2 s");
+        let t = Timer {
+            kind: TimerKind::On,
+            expires_ms: 200,
+            retransmits: 2,
+        };
+        assert_eq!(timer_text(&t), "on, in 200 ms, 2 retrans");
+    }
+}

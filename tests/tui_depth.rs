@@ -1,0 +1,275 @@
+//! The netlink depth in the live view: tcp_info and the peer in the details pane, the
+//! PEER column (`p`), and whom each process talks to. Synthetic snapshots drawn by the
+//! real app into a `TestBackend`.
+
+mod tui_fixture;
+
+use std::net::SocketAddr;
+
+use crossterm::event::KeyCode;
+use sockscope::model::{Family, Owner, Peer, Proto, Socket, TcpInfo, TcpState, Timer, TimerKind};
+use sockscope::tui::app::App;
+use tui_fixture::*;
+
+/// A TCP socket built the way the collectors build theirs, so it keeps compiling as
+/// the model grows.
+fn inet(local: &str, remote: &str, state: TcpState, inode: u64, owners: Vec<Owner>) -> Socket {
+    let local: SocketAddr = local.parse().unwrap();
+    let remote: SocketAddr = remote.parse().unwrap();
+    let mut s = Socket::inet(Proto::Tcp, Family::Ipv4, state, local, remote);
+    s.inode = inode;
+    s.uid = owners.first().map_or(0, |o| o.uid);
+    s.processes = owners;
+    s
+}
+
+fn info(bytes_acked: u64) -> Box<TcpInfo> {
+    Box::new(TcpInfo {
+        rtt_us: Some(123),
+        rttvar_us: Some(45),
+        rto_ms: Some(201),
+        cwnd: Some(10),
+        ssthresh: Some(0x7fff_ffff),
+        mss: Some(32_768),
+        retransmits: Some(0),
+        total_retrans: Some(2),
+        lost: Some(0),
+        bytes_sent: Some(bytes_acked + 512),
+        bytes_acked: Some(bytes_acked),
+        bytes_received: Some(3 * 1024 * 1024 + 200 * 1024),
+        delivery_rate: Some(1_250_000_000),
+        pacing_rate: Some(2_500_000_000),
+        last_data_sent_ms: Some(120),
+        last_data_recv_ms: Some(4_240),
+        busy_time_us: Some(1_500_000),
+        rwnd_limited_us: Some(0),
+        sndbuf_limited_us: None, // an older kernel's shorter struct: shown as "—"
+    })
+}
+
+fn peer_of(s: &Socket) -> Peer {
+    Peer {
+        inode: s.inode,
+        processes: s.processes.clone(),
+    }
+}
+
+/// The web host, where curl (1500) talks to nginx (901) over two loopback
+/// connections, nginx holds one connection to itself, and dbus has a unix peer whose
+/// owner is hidden. `acked` moves the server socket's bytes_acked.
+fn talking_sockets(acked: u64) -> Vec<Socket> {
+    let nginx = |fd| owner(901, fd, "nginx", "www-data");
+    let curl = |fd| owner(1500, fd, "curl", "root");
+    let mut sockets = web_sockets();
+    // web_sockets' own curl ↔ nginx pair gets its depth; a second pair joins it.
+    sockets.retain(|s| ![201, 300].contains(&s.inode));
+    let mut server = inet(
+        "127.0.0.1:8080",
+        "127.0.0.1:51234",
+        TcpState::Established,
+        201,
+        vec![nginx(11)],
+    );
+    let mut client = inet(
+        "127.0.0.1:51234",
+        "127.0.0.1:8080",
+        TcpState::Established,
+        300,
+        vec![curl(3)],
+    );
+    server.tcp_info = Some(info(acked));
+    server.timer = Some(Timer {
+        kind: TimerKind::Keepalive,
+        expires_ms: 7_200,
+        retransmits: 0,
+    });
+    client.tcp_info = Some(info(4096));
+    let mut server2 = inet(
+        "127.0.0.1:8080",
+        "127.0.0.1:51236",
+        TcpState::Established,
+        203,
+        vec![nginx(13)],
+    );
+    let mut client2 = inet(
+        "127.0.0.1:51236",
+        "127.0.0.1:8080",
+        TcpState::Established,
+        302,
+        vec![curl(5)],
+    );
+    let mut self_a = inet(
+        "127.0.0.1:8080",
+        "127.0.0.1:51240",
+        TcpState::Established,
+        204,
+        vec![nginx(14)],
+    );
+    let mut self_b = inet(
+        "127.0.0.1:51240",
+        "127.0.0.1:8080",
+        TcpState::Established,
+        205,
+        vec![nginx(15)],
+    );
+    for (a, b) in [
+        (&mut server, &mut client),
+        (&mut server2, &mut client2),
+        (&mut self_a, &mut self_b),
+    ] {
+        a.peer = Some(peer_of(b));
+        b.peer = Some(peer_of(a));
+    }
+    sockets.extend([server, client, server2, client2, self_a, self_b]);
+    for s in &mut sockets {
+        if s.inode == 501 {
+            // dbus's connected unix socket: the peer is known by inode only.
+            s.peer_inode = Some(502);
+            s.peer = Some(Peer {
+                inode: 502,
+                processes: Vec::new(),
+            });
+        }
+    }
+    sockets
+}
+
+/// An app showing `talking_sockets` on a `width`×`height` screen.
+fn talking_app(width: u16, height: u16) -> (App, ratatui::Terminal<ratatui::backend::TestBackend>) {
+    let mut app = App::new(config());
+    let mut terminal = terminal(width, height);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![update(snapshot(talking_sockets(1_000_000), 1))],
+    );
+    (app, terminal)
+}
+
+/// Selects the row whose socket has `inode` and opens its details.
+fn open_inode(
+    app: &mut App,
+    terminal: &mut ratatui::Terminal<ratatui::backend::TestBackend>,
+    inode: u64,
+) {
+    let row = app
+        .rows
+        .iter()
+        .position(|r| app.socket(*r).inode == inode)
+        .expect("the socket is listed");
+    let mut keys = vec![char('g')];
+    keys.extend(vec![char('j'); row]);
+    keys.push(key(KeyCode::Enter));
+    feed(app, terminal, keys);
+    assert_eq!(app.details.as_ref().unwrap().socket.inode, inode);
+}
+
+#[test]
+fn details_show_tcp_info_with_units_and_the_peer() {
+    let (mut app, mut terminal) = talking_app(120, 42);
+    open_inode(&mut app, &mut terminal, 201);
+    insta::assert_snapshot!("details_tcp_info_and_peer", terminal.backend());
+
+    // Each refresh brings the kernel's new numbers into the open details.
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![update(snapshot(talking_sockets(5 * 1024 * 1024), 2))],
+    );
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("bytes acked    5.0 MiB"), "{screen}");
+    assert!(!screen.contains("976.6 KiB"), "{screen}");
+}
+
+#[test]
+fn narrow_details_leave_the_explanations_out() {
+    let (mut app, mut terminal) = talking_app(60, 42);
+    open_inode(&mut app, &mut terminal, 201);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("cwnd           10 seg · 320.0 KiB"),
+        "{screen}"
+    );
+    assert!(!screen.contains("before an ACK"), "{screen}");
+}
+
+#[test]
+fn details_of_a_unix_peer_without_owner_show_its_inode() {
+    let (mut app, mut terminal) = talking_app(120, 30);
+    open_inode(&mut app, &mut terminal, 501);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("peer      pid 700 dbus-daemon ↔ inode 502 (no owner visible)"),
+        "{screen}"
+    );
+    // No TCP section for a unix socket.
+    assert!(!screen.contains("tcp_info"), "{screen}");
+}
+
+#[test]
+fn details_say_why_tcp_info_is_missing() {
+    // With netlink, a TIME_WAIT socket has no tcp_info but its neighbours do.
+    let (mut app, mut terminal) = talking_app(120, 42);
+    open_inode(&mut app, &mut terminal, 0);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("the kernel keeps no tcp_info for a socket in TIME_WAIT"),
+        "{screen}"
+    );
+    // With /proc, no socket has it: the pane says where it comes from, in one line.
+    let (mut app, mut terminal) = web_app(120, 42);
+    feed(&mut app, &mut terminal, vec![key(KeyCode::Enter)]);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("tcp_info (rtt, cwnd, bytes) needs the netlink source"),
+        "{screen}"
+    );
+    assert!(!screen.contains("rtt   "), "{screen}");
+}
+
+#[test]
+fn table_with_the_peer_column() {
+    let (mut app, mut terminal) = talking_app(130, 24);
+    feed(&mut app, &mut terminal, vec![char('p')]);
+    insta::assert_snapshot!("table_peer_column", terminal.backend());
+}
+
+#[test]
+fn p_toggles_the_peer_column() {
+    let (mut app, mut terminal) = talking_app(130, 24);
+    let header = |t: &ratatui::Terminal<ratatui::backend::TestBackend>| {
+        let screen = t.backend().to_string();
+        screen
+            .lines()
+            .find(|l| l.contains("PROTO"))
+            .unwrap()
+            .to_string()
+    };
+    assert!(!app.show_peer);
+    assert!(!header(&terminal).contains("PEER"));
+    feed(&mut app, &mut terminal, vec![char('p')]);
+    assert!(app.show_peer);
+    assert!(header(&terminal).contains("PEER"));
+    // The selection and the filter bar are not disturbed; in the filter, p is a letter.
+    feed(&mut app, &mut terminal, vec![char('/'), char('p')]);
+    assert!(app.show_peer);
+    assert_eq!(app.filter.text, "p");
+    feed(&mut app, &mut terminal, vec![key(KeyCode::Esc), char('p')]);
+    assert!(!app.show_peer);
+    assert!(!header(&terminal).contains("PEER"));
+}
+
+#[test]
+fn processes_list_whom_they_talk_to() {
+    let (mut app, mut terminal) = talking_app(110, 16);
+    feed(&mut app, &mut terminal, vec![key(KeyCode::Tab)]);
+    insta::assert_snapshot!("processes_talks_to", terminal.backend());
+    let nginx = app.processes.iter().find(|p| p.pid == 901).unwrap();
+    let talks: Vec<(u32, usize)> = nginx
+        .talks_to
+        .iter()
+        .map(|t| (t.pid, t.connections))
+        .collect();
+    // curl twice; itself over two sockets (both ends are its own), listed last.
+    assert_eq!(talks, [(1500, 2), (901, 2)]);
+}
