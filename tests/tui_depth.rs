@@ -19,31 +19,31 @@ fn inet(local: &str, remote: &str, state: TcpState, inode: u64, owners: Vec<Owne
     let mut s = Socket::inet(Proto::Tcp, Family::Ipv4, state, local, remote);
     s.inode = inode;
     s.uid = owners.first().map_or(0, |o| o.uid);
-    s.processes = owners;
+    s.processes = owners.into();
     s
 }
 
 fn info(bytes_acked: u64) -> Box<TcpInfo> {
     Box::new(TcpInfo {
-        rtt_us: Some(123),
-        rttvar_us: Some(45),
-        rto_ms: Some(201),
-        cwnd: Some(10),
-        ssthresh: Some(0x7fff_ffff),
-        mss: Some(32_768),
-        retransmits: Some(0),
-        total_retrans: Some(2),
-        lost: Some(0),
-        bytes_sent: Some(bytes_acked + 512),
-        bytes_acked: Some(bytes_acked),
-        bytes_received: Some(3 * 1024 * 1024 + 200 * 1024),
-        delivery_rate: Some(1_250_000_000),
+        rtt_us: 123,
+        rttvar_us: 45,
+        rto_ms: 201,
+        cwnd: 10,
+        ssthresh: 0x7fff_ffff,
+        mss: 32_768,
+        retransmits: 0,
+        total_retrans: 2,
+        lost: 0,
+        bytes_sent: bytes_acked + 512,
+        bytes_acked,
+        bytes_received: 3 * 1024 * 1024 + 200 * 1024,
+        delivery_rate: 1_250_000_000,
         pacing_rate: Some(2_500_000_000),
-        last_data_sent_ms: Some(120),
-        last_data_recv_ms: Some(4_240),
-        busy_time_us: Some(1_500_000),
-        rwnd_limited_us: Some(0),
-        sndbuf_limited_us: None, // an older kernel's shorter struct: shown as "—"
+        last_data_sent_ms: 120,
+        last_data_recv_ms: 4_240,
+        busy_time_us: 1_500_000,
+        rwnd_limited_us: 0,
+        sndbuf_limited_us: 0,
     })
 }
 
@@ -127,7 +127,7 @@ fn talking_sockets(acked: u64) -> Vec<Socket> {
             s.peer_inode = Some(502);
             s.peer = Some(Peer {
                 inode: 502,
-                processes: Vec::new(),
+                processes: Default::default(),
             });
         }
     }

@@ -1,6 +1,6 @@
 //! The kernel's own view of a TCP connection (struct tcp_info and the timer, from
 //! netlink) for the details pane: in units a person reads, the less obvious fields
-//! with a phrase saying what they mean. A field the kernel did not give shows "—".
+//! with a phrase saying what they mean.
 
 use ratatui::text::{Line, Span};
 
@@ -69,104 +69,78 @@ fn from_proc(app: &App) -> bool {
 }
 
 fn info_rows(i: &TcpInfo) -> Vec<(&'static str, String, &'static str)> {
-    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "—".into());
-    let segments = |n: u32| match i.mss {
-        Some(mss) => format!("{n} seg · {}", bytes(u64::from(n) * u64::from(mss))),
-        None => format!("{n} seg"),
-    };
-    let rtt = match (i.rtt_us, i.rttvar_us) {
-        (Some(rtt), Some(var)) => format!("{} ± {}", ms_1(rtt), ms_1(var)),
-        (rtt, _) => or_dash(rtt.map(ms_1)),
-    };
-    let ssthresh = i.ssthresh.map(|n| match n {
+    let segments = |n: u32| format!("{n} seg · {}", bytes(u64::from(n) * u64::from(i.mss)));
+    let ssthresh = match i.ssthresh {
         n if n >= SSTHRESH_UNSET => "∞ (no loss yet)".to_string(),
         n => segments(n),
-    });
-    let retrans = match (i.retransmits, i.total_retrans) {
-        (None, None) => "—".to_string(),
-        (now, total) => format!(
-            "{} now · {} total",
-            or_dash(now.map(|n| n.to_string())),
-            or_dash(total.map(|n| n.to_string()))
-        ),
-    };
-    let pair = |a: (&str, Option<String>), b: (&str, Option<String>)| {
-        format!("{} {} · {} {}", a.0, or_dash(a.1), b.0, or_dash(b.1))
     };
     vec![
-        ("rtt", rtt, "round trip time, smoothed ± its variation"),
+        (
+            "rtt",
+            format!("{} ± {}", ms_1(i.rtt_us), ms_1(i.rttvar_us)),
+            "round trip time, smoothed ± its variation",
+        ),
         (
             "rto",
-            or_dash(i.rto_ms.map(|ms| format!("{ms} ms"))),
+            format!("{} ms", i.rto_ms),
             "wait before resending unacknowledged data",
         ),
         (
             "cwnd",
-            or_dash(i.cwnd.map(segments)),
+            segments(i.cwnd),
             "segments in flight allowed before an ACK",
         ),
         (
             "ssthresh",
-            or_dash(ssthresh),
+            ssthresh,
             "cwnd where slow start ends; set at a loss",
         ),
-        (
-            "mss",
-            or_dash(i.mss.map(|n| format!("{n} B"))),
-            "largest segment it sends",
-        ),
+        ("mss", format!("{} B", i.mss), "largest segment it sends"),
         (
             "retransmits",
-            retrans,
+            format!("{} now · {} total", i.retransmits, i.total_retrans),
             "timeouts in a row now · segments resent ever",
         ),
         (
             "lost",
-            or_dash(i.lost.map(|n| n.to_string())),
+            i.lost.to_string(),
             "segments in flight now thought lost",
         ),
-        (
-            "bytes sent",
-            or_dash(i.bytes_sent.map(bytes)),
-            "including resent ones",
-        ),
+        ("bytes sent", bytes(i.bytes_sent), "including resent ones"),
         (
             "bytes acked",
-            or_dash(i.bytes_acked.map(bytes)),
+            bytes(i.bytes_acked),
             "the peer confirmed these",
         ),
-        ("bytes received", or_dash(i.bytes_received.map(bytes)), ""),
+        ("bytes received", bytes(i.bytes_received), ""),
         (
             "delivery rate",
-            or_dash(i.delivery_rate.map(mbit)),
+            mbit(i.delivery_rate),
             "how fast data got through lately",
         ),
         (
             "pacing rate",
-            or_dash(i.pacing_rate.map(mbit)),
+            i.pacing_rate.map_or_else(|| "unlimited".to_string(), mbit),
             "the pace the kernel sends at",
         ),
         (
             "last data",
-            pair(
-                ("sent", i.last_data_sent_ms.map(ms_ago)),
-                ("received", i.last_data_recv_ms.map(ms_ago)),
+            format!(
+                "sent {} · received {}",
+                ms_ago(i.last_data_sent_ms),
+                ms_ago(i.last_data_recv_ms)
             ),
             "",
         ),
-        (
-            "busy",
-            or_dash(i.busy_time_us.map(us)),
-            "time spent with data to send",
-        ),
+        ("busy", us(i.busy_time_us), "time spent with data to send"),
         (
             "rwnd limited",
-            or_dash(i.rwnd_limited_us.map(us)),
+            us(i.rwnd_limited_us),
             "time stalled by the receiver's window",
         ),
         (
             "sndbuf limited",
-            or_dash(i.sndbuf_limited_us.map(us)),
+            us(i.sndbuf_limited_us),
             "time stalled by a full send buffer",
         ),
     ]
@@ -277,18 +251,24 @@ mod tests {
     }
 
     #[test]
-    fn missing_fields_are_dashes_never_zero() {
+    fn rows_in_units() {
         let rows = info_rows(&TcpInfo {
-            rtt_us: Some(1500),
+            rtt_us: 1500,
+            rttvar_us: 300,
+            cwnd: 10,
+            mss: 1448,
+            ssthresh: 0x7fff_ffff,
+            bytes_acked: 14_480,
+            pacing_rate: None,
             ..TcpInfo::default()
         });
         let value = |name: &str| rows.iter().find(|r| r.0 == name).unwrap().1.clone();
-        assert_eq!(value("rtt"), "1.5 ms");
-        assert_eq!(value("cwnd"), "—");
-        assert_eq!(value("retransmits"), "—");
-        assert_eq!(value("delivery rate"), "—");
-        assert_eq!(value("last data"), "sent — · received —");
-        assert!(rows.iter().all(|r| !r.1.contains('0') || r.0 == "rtt"));
+        assert_eq!(value("rtt"), "1.5 ms ± 0.3 ms");
+        assert_eq!(value("cwnd"), "10 seg · 14.1 KiB");
+        assert_eq!(value("ssthresh"), "∞ (no loss yet)");
+        assert_eq!(value("bytes acked"), "14.1 KiB");
+        assert_eq!(value("pacing rate"), "unlimited");
+        assert_eq!(value("retransmits"), "0 now · 0 total");
     }
 
     #[test]
