@@ -136,8 +136,10 @@ fn churn_tcp(shared: &Shared) -> usize {
         if n.is_multiple_of(CHILD_EVERY) {
             let stdin: OwnedFd = listener.try_clone().unwrap().into();
             let stdout: OwnedFd = served.try_clone().unwrap().into();
+            // 0.2 to 0.6 s: the fd walk reaches the newest pids last, so a child much
+            // shorter-lived than a snapshot would never be seen holding anything.
             let child = Command::new("sleep")
-                .arg(format!("0.0{}", n % 9 + 1))
+                .arg(format!("0.{}", n % 5 + 2))
                 .stdin(Stdio::from(stdin))
                 .stdout(Stdio::from(stdout))
                 .spawn()
@@ -342,5 +344,9 @@ fn snapshots_during_socket_and_process_churn() {
     for seen in [&proc_seen, &netlink_seen] {
         assert!(seen.snapshots >= MIN_SNAPSHOTS, "{seen:?}");
         assert!(seen.churn_sockets > 0, "the churn was seen: {seen:?}");
+        assert!(
+            seen.child_owners > 0,
+            "children seen holding sockets: {seen:?}"
+        );
     }
 }
