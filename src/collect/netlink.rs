@@ -10,7 +10,7 @@
 //! crate's typed struct needs the newest, full size), and the crate drops the TIME_WAIT
 //! expiry and does not know UNIX_DIAG_UID.
 
-mod tcp_info;
+pub mod tcp_info;
 
 use std::io;
 use std::net::SocketAddr;
@@ -198,8 +198,9 @@ fn u32_at(raw: &[u8], offset: usize) -> Option<u32> {
     ))
 }
 
-/// One `inet_diag_msg` and its attributes.
-fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
+/// One `inet_diag_msg` and its attributes. Pure (bytes in, socket out), and public so
+/// the parser fuzz test (tests/fuzz_parsers.rs) can feed it arbitrary bytes.
+pub fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
     let header = InetResponseHeader::parse(payload).map_err(|e| anyhow!("{e}"))?;
     let family = match header.family {
         AF_INET => Family::Ipv4,
@@ -245,8 +246,8 @@ fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
 
 /// One `unix_diag_msg` and its attributes; None for a socket type sockscope does not
 /// model (there are none today besides stream, dgram and seqpacket). Sets `has_uid`
-/// when the kernel sent the socket's uid.
-fn unix_socket(payload: &[u8], has_uid: &mut bool) -> Result<Option<Socket>> {
+/// when the kernel sent the socket's uid. Pure and public, like `inet_socket`.
+pub fn unix_socket(payload: &[u8], has_uid: &mut bool) -> Result<Option<Socket>> {
     if payload.len() < UNIX_MSG_LEN || payload[0] != AF_UNIX {
         bail!("short or foreign unix_diag message");
     }

@@ -5,12 +5,12 @@
 //! listening, and it cuts paths at the first space.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use procfs::FromBufReadSI;
 use procfs::net::{TcpNetEntries, UdpNetEntries};
+use procfs::{FromBufReadSI, ProcError};
 
 use crate::model::{Family, Proto, Socket, SocketType, TcpState};
 
@@ -54,6 +54,11 @@ pub fn read_inet(
     out: &mut Vec<Socket>,
 ) -> Result<()> {
     let info = procfs::current_system_info();
+    let mut last = LastLine::default();
+    let reader = Tracking {
+        inner: reader,
+        last: &mut last,
+    };
     let inet = |local, remote, state, recv_q, send_q, uid, inode| Socket {
         recv_q,
         send_q,
@@ -63,7 +68,7 @@ pub fn read_inet(
     };
     match proto {
         Proto::Tcp => {
-            let table = TcpNetEntries::from_buf_read(reader, info).map_err(|e| anyhow!("{e}"))?;
+            let table = TcpNetEntries::from_buf_read(reader, info).map_err(|e| last.error(&e))?;
             for e in table.0 {
                 let state = TcpState::from_kernel(e.state.to_u8())
                     .ok_or_else(|| anyhow!("unknown TCP state {}", e.state.to_u8()))?;
@@ -79,7 +84,7 @@ pub fn read_inet(
             }
         }
         Proto::Udp => {
-            let table = UdpNetEntries::from_buf_read(reader, info).map_err(|e| anyhow!("{e}"))?;
+            let table = UdpNetEntries::from_buf_read(reader, info).map_err(|e| last.error(&e))?;
             for e in table.0 {
                 // UDP uses only TCP_ESTABLISHED (connected) and TCP_CLOSE (not).
                 let state = match e.state.to_u8() {
@@ -100,6 +105,83 @@ pub fn read_inet(
         Proto::Unix => bail!("not an inet table"),
     }
     Ok(())
+}
+
+/// The line procfs read last, so that a malformed one can be named: procfs's own error
+/// is two lines long, blames procfs, and does not say which line.
+#[derive(Default)]
+struct LastLine {
+    number: usize,
+    text: String,
+    /// The next line could not be read at all (not UTF-8).
+    read_failed: bool,
+}
+
+impl LastLine {
+    /// One line: where, what, and why, e.g.
+    /// `line 3: "   1: 0100007F:1F90 ...": invalid digit found in string`.
+    fn error(&self, e: &ProcError) -> anyhow::Error {
+        if self.read_failed {
+            return anyhow!("line {}: {}", self.number + 1, one_line(&e.to_string()));
+        }
+        let why = match e {
+            ProcError::InternalError(e) => {
+                let msg = e.msg.trim_start_matches("Internal Unwrap Error: ");
+                if msg == "NoneError" {
+                    "unknown state".to_string()
+                } else if msg.ends_with("NoneError") {
+                    "too few fields".to_string()
+                } else {
+                    // "Failed to parse <macro text> (\"0G\") as a u32: invalid digit ..."
+                    msg.rsplit(": ").next().unwrap_or(msg).to_string()
+                }
+            }
+            e => one_line(&e.to_string()),
+        };
+        anyhow!("line {}: {:?}: {why}", self.number, self.text)
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.replace('\n', " ")
+}
+
+/// A reader that keeps the last line read in `last`. procfs reads through `lines()`,
+/// i.e. `read_line`; the copy of each line is cheap next to parsing it.
+struct Tracking<'a, R> {
+    inner: R,
+    last: &'a mut LastLine,
+}
+
+impl<R: BufRead> Read for Tracking<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<R: BufRead> BufRead for Tracking<'_, R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount)
+    }
+
+    fn read_line(&mut self, buf: &mut String) -> io::Result<usize> {
+        let start = buf.len();
+        let result = self.inner.read_line(buf);
+        match &result {
+            Ok(0) => {}
+            Ok(_) => {
+                self.last.number += 1;
+                self.last.text.clear();
+                self.last.text.push_str(buf[start..].trim_end());
+            }
+            Err(_) => self.last.read_failed = true,
+        }
+        result
+    }
 }
 
 /// `__SO_ACCEPTCON`: the kernel's mark for a listening unix socket in the Flags column.
@@ -231,6 +313,21 @@ Num       RefCount Protocol Flags    Type St Inode Path
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn malformed_tcp_line_is_one_line_naming_it() {
+        let tcp = "header\n   0: 0100007F:1F90 00000000:0000 0A 0000000G:00000002 00:0 0 33 0 7\n";
+        let err = read_inet(tcp.as_bytes(), Proto::Tcp, Family::Ipv4, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("line 2: \"   0: 0100007F"), "{err}");
+        assert!(err.ends_with(": invalid digit found in string"), "{err}");
+        let short = "header\n   0: 0100007F:1F90\n";
+        let err = read_inet(short.as_bytes(), Proto::Udp, Family::Ipv4, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "line 2: \"   0: 0100007F:1F90\": too few fields");
     }
 
     #[test]

@@ -1,0 +1,352 @@
+//! Snapshots while everything changes: for a bounded time (RACE_SECS, longer on a loaded
+//! machine until each source took MIN_SNAPSHOTS, never past MAX_SECS), threads open and
+//! close loopback TCP, UDP and unix sockets and start short-lived children that inherit
+//! some of them, while other threads take host snapshots through the library, one from
+//! /proc and one from netlink. Every snapshot must succeed, and report nothing that never
+//! existed: each churn socket it lists is one the test opened, owned by this process or
+//! a child the test started.
+//!
+//! Churn sockets are told apart from the rest of the machine's by address: they use two
+//! loopback addresses of their own (127.x.y.1 and .2, from our pid) that nothing else on
+//! the host uses, and unix paths in a temp dir of their own.
+//!
+//! A socket is in the kernel a moment before the thread that opened it can record it.
+//! So the churn threads open and record under a shared read lock, and the checker takes
+//! the write lock after each snapshot: by then everything the snapshot saw is recorded.
+
+use std::collections::{HashSet, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sockscope::collect::{Scope, Source, System, Tables};
+use sockscope::model::{Proto, Snapshot};
+
+const RACE_SECS: u64 = 6;
+/// Snapshots each source must have taken; on a loaded machine the churn goes on past
+/// RACE_SECS until they have, up to this many seconds in all.
+const MIN_SNAPSHOTS: usize = 3;
+const MAX_SECS: u64 = 40;
+/// Rounds per churn thread, whatever the time: a bound on the work, not a target.
+const MAX_ROUNDS: usize = 5_000;
+/// A pause between rounds: without it the churn leaves tens of thousands of TIME_WAIT
+/// sockets, and a /proc snapshot takes seconds (and the machine is shared).
+const PAUSE: Duration = Duration::from_millis(2);
+/// Every this many TCP rounds, a connection is closed gracefully (leaving TIME_WAIT).
+const TIME_WAIT_EVERY: usize = 16;
+/// Every this many TCP rounds, a child inherits the round's sockets.
+const CHILD_EVERY: usize = 8;
+
+/// What the churn opened and started, by the time the checker looks.
+#[derive(Default)]
+struct Record {
+    tcp_ports: HashSet<u16>,
+    udp_ports: HashSet<u16>,
+    unix_paths: HashSet<PathBuf>,
+    children: HashSet<u32>,
+}
+
+struct Shared {
+    /// Held for reading while opening and recording; for writing while checking.
+    gate: RwLock<()>,
+    record: Mutex<Record>,
+    stop: AtomicBool,
+    ours: [Ipv4Addr; 2],
+    dir: PathBuf,
+}
+
+impl Shared {
+    fn opened(&self, f: impl FnOnce(&mut Record)) {
+        f(&mut self.record.lock().unwrap());
+    }
+
+    fn running(&self) -> bool {
+        !self.stop.load(Ordering::Relaxed)
+    }
+}
+
+fn port(addr: std::io::Result<SocketAddr>) -> u16 {
+    addr.unwrap().port()
+}
+
+/// The last few rounds' sockets, held open so that snapshots find some alive: a round
+/// older than WINDOW is closed when a new one comes.
+const WINDOW: usize = 12;
+
+fn keep<T>(live: &mut VecDeque<T>, round: T, close: impl FnOnce(T)) {
+    live.push_back(round);
+    if live.len() > WINDOW {
+        close(live.pop_front().unwrap());
+    }
+}
+
+/// One TCP round: a listener, a client connected to it, the accepted end.
+struct TcpRound {
+    n: usize,
+    listener: TcpListener,
+    client: TcpStream,
+    served: TcpStream,
+}
+
+/// Most rounds end in a reset: a TIME_WAIT per round would pile up thousands and slow
+/// every snapshot down. The others alternate who closes first, so both sides'
+/// TIME_WAIT, FIN_WAIT and CLOSE_WAIT happen.
+fn close_tcp(round: TcpRound) {
+    if !round.n.is_multiple_of(TIME_WAIT_EVERY) {
+        socket2::SockRef::from(&round.client)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+    }
+    if round.n.is_multiple_of(2) {
+        drop(round.client);
+        drop(round.served);
+    } else {
+        drop(round.served);
+        drop(round.client);
+    }
+    drop(round.listener);
+}
+
+/// TCP rounds; every few, a `sleep` child holding the listener (as stdin) and the
+/// accepted end (as stdout).
+fn churn_tcp(shared: &Shared) -> usize {
+    let mut children: Vec<Child> = Vec::new();
+    let mut live = VecDeque::new();
+    let mut n = 0;
+    while shared.running() && n < MAX_ROUNDS {
+        n += 1;
+        thread::sleep(PAUSE);
+        let gate = shared.gate.read().unwrap();
+        let listener = TcpListener::bind((shared.ours[0], 0)).unwrap();
+        let lport = port(listener.local_addr());
+        shared.opened(|r| {
+            r.tcp_ports.insert(lport);
+        });
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        shared.opened(|r| {
+            r.tcp_ports.insert(port(client.local_addr()));
+        });
+        let (served, _) = listener.accept().unwrap();
+        if n.is_multiple_of(CHILD_EVERY) {
+            let stdin: OwnedFd = listener.try_clone().unwrap().into();
+            let stdout: OwnedFd = served.try_clone().unwrap().into();
+            // 0.2 to 0.6 s: the fd walk reaches the newest pids last, so a child much
+            // shorter-lived than a snapshot would never be seen holding anything.
+            let child = Command::new("sleep")
+                .arg(format!("0.{}", n % 5 + 2))
+                .stdin(Stdio::from(stdin))
+                .stdout(Stdio::from(stdout))
+                .spawn()
+                .expect("spawn sleep");
+            shared.opened(|r| {
+                r.children.insert(child.id());
+            });
+            children.push(child);
+        }
+        drop(gate);
+        let round = TcpRound {
+            n,
+            listener,
+            client,
+            served,
+        };
+        keep(&mut live, round, close_tcp);
+        children.retain_mut(|c| c.try_wait().unwrap().is_none());
+    }
+    live.into_iter().for_each(close_tcp);
+    for mut child in children {
+        child.wait().unwrap();
+    }
+    n
+}
+
+/// UDP rounds: a bound socket and one connected to it.
+fn churn_udp(shared: &Shared) -> usize {
+    let mut live = VecDeque::new();
+    let mut n = 0;
+    while shared.running() && n < MAX_ROUNDS {
+        n += 1;
+        thread::sleep(PAUSE);
+        let gate = shared.gate.read().unwrap();
+        let bound = UdpSocket::bind((shared.ours[0], 0)).unwrap();
+        let connected = UdpSocket::bind((shared.ours[1], 0)).unwrap();
+        connected.connect(bound.local_addr().unwrap()).unwrap();
+        shared.opened(|r| {
+            r.udp_ports.insert(port(bound.local_addr()));
+            r.udp_ports.insert(port(connected.local_addr()));
+        });
+        drop(gate);
+        connected.send(b"x").unwrap();
+        keep(&mut live, (bound, connected), drop);
+    }
+    n
+}
+
+/// Unix rounds: a listener on a fresh path, a connection to it, both ends.
+fn churn_unix(shared: &Shared) -> usize {
+    let close = |(path, sockets): (PathBuf, _)| {
+        drop::<(UnixListener, UnixStream, UnixStream)>(sockets);
+        std::fs::remove_file(path).unwrap();
+    };
+    let mut live = VecDeque::new();
+    let mut n = 0;
+    while shared.running() && n < MAX_ROUNDS {
+        n += 1;
+        thread::sleep(PAUSE);
+        let path = shared.dir.join(format!("s{n}"));
+        let gate = shared.gate.read().unwrap();
+        shared.opened(|r| {
+            r.unix_paths.insert(path.clone());
+        });
+        let listener = UnixListener::bind(&path).unwrap();
+        let client = UnixStream::connect(&path).unwrap();
+        let (served, _) = listener.accept().unwrap();
+        drop(gate);
+        keep(&mut live, (path, (listener, client, served)), close);
+    }
+    live.into_iter().for_each(close);
+    n
+}
+
+/// Counts of what a checker looked at.
+#[derive(Default, Debug)]
+struct Seen {
+    snapshots: usize,
+    churn_sockets: usize,
+    child_owners: usize,
+}
+
+/// Checks one snapshot against the record; the anchor is a listener held throughout.
+fn check(snapshot: &Snapshot, shared: &Shared, anchor: SocketAddr, seen: &mut Seen) {
+    let me = std::process::id();
+    let _gate = shared.gate.write().unwrap();
+    let record = shared.record.lock().unwrap();
+    let is_ours = |addr: Option<SocketAddr>| {
+        addr.is_some_and(|a| matches!(a.ip(), IpAddr::V4(ip) if shared.ours.contains(&ip)))
+    };
+    let mut anchor_found = false;
+    for s in &snapshot.sockets {
+        let churn = match s.proto {
+            Proto::Tcp | Proto::Udp if is_ours(s.local) || is_ours(s.remote) => {
+                let local = s.local.unwrap();
+                if local == anchor {
+                    anchor_found = true;
+                    assert_eq!(s.processes.first().map(|o| o.pid), Some(me), "{s:?}");
+                    continue;
+                }
+                let ports = match s.proto {
+                    Proto::Tcp => &record.tcp_ports,
+                    _ => &record.udp_ports,
+                };
+                assert!(ports.contains(&local.port()), "never opened: {s:?}");
+                true
+            }
+            Proto::Unix => match &s.path {
+                Some(path) if Path::new(path).starts_with(&shared.dir) => {
+                    assert!(
+                        record.unix_paths.contains(Path::new(path)),
+                        "never bound: {s:?}"
+                    );
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if churn {
+            seen.churn_sockets += 1;
+            for owner in &s.processes {
+                let ours = owner.pid == me || record.children.contains(&owner.pid);
+                assert!(ours, "owner {} is not us or our child: {s:?}", owner.pid);
+                seen.child_owners += usize::from(owner.pid != me);
+            }
+        }
+    }
+    assert!(anchor_found, "the anchor listener {anchor} is missing");
+    seen.snapshots += 1;
+}
+
+/// Snapshots from one table source until told to stop.
+fn snapshots(shared: &Shared, tables: Tables, anchor: SocketAddr, taken: &AtomicUsize) -> Seen {
+    let mut system = System::new("/proc", Scope::Host)
+        .and_then(|s| s.with_tables(tables))
+        .unwrap();
+    let mut seen = Seen::default();
+    while shared.running() && seen.snapshots < MAX_ROUNDS {
+        let snapshot = system
+            .snapshot()
+            .unwrap_or_else(|e| panic!("{tables:?} snapshot failed: {e:#}"));
+        check(&snapshot, shared, anchor, &mut seen);
+        taken.store(seen.snapshots, Ordering::Relaxed);
+    }
+    seen
+}
+
+#[test]
+fn snapshots_during_socket_and_process_churn() {
+    let me = std::process::id();
+    let ours = [
+        Ipv4Addr::new(127, 100 + (me % 100) as u8, (me / 100 % 250) as u8, 1),
+        Ipv4Addr::new(127, 100 + (me % 100) as u8, (me / 100 % 250) as u8, 2),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let shared = Shared {
+        gate: RwLock::new(()),
+        record: Mutex::default(),
+        stop: AtomicBool::new(false),
+        ours,
+        dir: dir.path().to_path_buf(),
+    };
+    let anchor = TcpListener::bind((ours[1], 0)).unwrap();
+    let anchor_addr = anchor.local_addr().unwrap();
+    let rounds = AtomicUsize::new(0);
+    let (proc_taken, netlink_taken) = (AtomicUsize::new(0), AtomicUsize::new(0));
+
+    let (proc_seen, netlink_seen) = thread::scope(|s| {
+        let churn: [fn(&Shared) -> usize; 3] = [churn_tcp, churn_udp, churn_unix];
+        for f in churn {
+            let (shared, rounds) = (&shared, &rounds);
+            s.spawn(move || rounds.fetch_add(f(shared), Ordering::Relaxed));
+        }
+        let proc = s.spawn(|| snapshots(&shared, Tables::Proc, anchor_addr, &proc_taken));
+        let netlink = s.spawn(|| snapshots(&shared, Tables::Netlink, anchor_addr, &netlink_taken));
+        let start = Instant::now();
+        let enough = || {
+            let taken = |n: &AtomicUsize| n.load(Ordering::Relaxed) >= MIN_SNAPSHOTS;
+            start.elapsed() > Duration::from_secs(RACE_SECS)
+                && taken(&proc_taken)
+                && taken(&netlink_taken)
+        };
+        while !enough()
+            && start.elapsed() < Duration::from_secs(MAX_SECS)
+            && !proc.is_finished()
+            && !netlink.is_finished()
+        {
+            thread::sleep(Duration::from_millis(50));
+        }
+        shared.stop.store(true, Ordering::Relaxed);
+        (proc.join().unwrap(), netlink.join().unwrap())
+    });
+
+    let record = shared.record.lock().unwrap();
+    eprintln!(
+        "churn: {} rounds, {} children; /proc: {proc_seen:?}; netlink: {netlink_seen:?}",
+        rounds.load(Ordering::Relaxed),
+        record.children.len()
+    );
+    assert!(!record.children.is_empty(), "children were started");
+    for seen in [&proc_seen, &netlink_seen] {
+        assert!(seen.snapshots >= MIN_SNAPSHOTS, "{seen:?}");
+        assert!(seen.churn_sockets > 0, "the churn was seen: {seen:?}");
+        assert!(
+            seen.child_owners > 0,
+            "children seen holding sockets: {seen:?}"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! Soak: the headless demo under load (20 clients at 50 lines/s each, 200 extra idle
+//! connections) watched by the live view refreshing as fast as it may (--interval 50, in
+//! tmux; that part is skipped where tmux is missing), while `list --json --pid` reads
+//! the demo every couple of seconds. After a warm-up (long enough for the live view's
+//! history to fill), the fd count and resident memory of both long-running processes
+//! must stay flat to the end: no leak growth. Both must then exit cleanly.
+//!
+//! It runs SOCKSCOPE_SOAK_SECS seconds after the warm-up: 30 by default (CI); set it
+//! higher by hand for a longer soak, e.g. `SOCKSCOPE_SOAK_SECS=600 cargo test --test soak`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+mod common;
+use common::tmux::{Tmux, tmux_missing};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sockscope");
+const DEFAULT_SECS: u64 = 30;
+/// The live view keeps 120 samples of history: 6 s at 50 ms. Growth until then is
+/// expected, so measuring starts after it.
+const WARMUP: Duration = Duration::from_secs(10);
+/// What "flat" allows: a few fds in flight, and memory within 25% or 6 MB.
+const FD_SLACK: usize = 10;
+const RSS_SLACK_KB: u64 = 6 * 1024;
+
+/// The demo child, stopped on drop so a failed assertion leaves nothing running.
+struct Demo(Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts the demo and waits (up to 30 s) for its `ready`; returns it and its pid.
+fn start_demo() -> (Demo, u32) {
+    let mut child = Command::new(BIN)
+        .args(["demo", "--headless", "--clients", "20", "--rate", "50"])
+        .args(["--connections", "200", "--duration", "900"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start sockscope demo");
+    let stdout = child.stdout.take().unwrap();
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let demo = Demo(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line == "ready" => return (demo, pid),
+            Ok(_) => {}
+            Err(e) => panic!("no `ready` from the demo in time: {e}"),
+        }
+    }
+}
+
+/// Open fds and resident memory (kB) of a process.
+#[derive(Clone, Copy, Debug)]
+struct Usage {
+    fds: usize,
+    rss_kb: u64,
+}
+
+fn usage(pid: u32) -> Usage {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("pid {pid} is gone: {e}"))
+        .count();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/<pid>/status");
+    Usage { fds, rss_kb }
+}
+
+fn assert_flat(what: &str, series: &[Usage]) {
+    let (first, last) = (series[0], series[series.len() - 1]);
+    let rss_slack = (first.rss_kb / 4).max(RSS_SLACK_KB);
+    assert!(
+        last.fds <= first.fds + FD_SLACK && last.rss_kb <= first.rss_kb + rss_slack,
+        "{what} grew after the warm-up: {series:?}"
+    );
+}
+
+/// `list --json --pid <demo>`: must succeed and show the demo's connections.
+fn list_demo(pid: u32) {
+    let out = common::sockscope(&["list", "--json", "--pid", &pid.to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let established = all.iter().filter(|s| s["state"] == "ESTABLISHED").count();
+    assert!(established >= 200, "the demo's connections: {established}");
+}
+
+#[test]
+fn demo_and_live_view_stay_flat() {
+    let secs = std::env::var("SOCKSCOPE_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_SECS);
+    let (mut demo, demo_pid) = start_demo();
+
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let tmux = (!tmux_missing("the live view part of the soak")).then(|| {
+        let id = format!("soak-{}", std::process::id());
+        let tmux = Tmux::new(&id);
+        // The inner shell records its pid, then becomes sockscope.
+        let script = format!(
+            "sh -c 'echo $$ > {pidfile}; exec {BIN} --pid {demo_pid} --interval 50'; \
+             echo \"exited with $?\"; sleep 30",
+            pidfile = pidfile.display()
+        );
+        let started = tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            "150",
+            "-y",
+            "45",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert!(started.status.success(), "tmux: {started:?}");
+        tmux.wait_for("the live view of the demo", |s| {
+            s.contains("sockscope ·") && s.contains("ESTABLISHED")
+        });
+        tmux
+    });
+    let tui_pid: Option<u32> = tmux.as_ref().map(|_| {
+        let pid = std::fs::read_to_string(&pidfile).expect("the live view's pid");
+        pid.trim().parse().unwrap()
+    });
+
+    let start = Instant::now();
+    let end = start + WARMUP + Duration::from_secs(secs);
+    let mut demo_usage = Vec::new();
+    let mut tui_usage = Vec::new();
+    let mut next_sample = start + WARMUP;
+    while Instant::now() < end {
+        list_demo(demo_pid);
+        assert!(demo.0.try_wait().unwrap().is_none(), "the demo exited");
+        if Instant::now() >= next_sample {
+            demo_usage.push(usage(demo_pid));
+            tui_usage.extend(tui_pid.map(usage));
+            next_sample += Duration::from_secs(5);
+        }
+        thread::sleep(Duration::from_secs(2));
+    }
+    demo_usage.push(usage(demo_pid));
+    tui_usage.extend(tui_pid.map(usage));
+    eprintln!("demo: {demo_usage:?}\nlive view: {tui_usage:?}");
+    assert_flat("the demo", &demo_usage);
+    if tui_pid.is_some() {
+        assert_flat("the live view", &tui_usage);
+    }
+
+    if let Some(tmux) = &tmux {
+        let screen = tmux.screen();
+        assert!(screen.contains(&format!("pid {demo_pid}")), "{screen}");
+        tmux.run(&["send-keys", "-t", "tui", "q"]);
+        let screen = tmux.wait_for("the live view to exit", |s| s.contains("exited with"));
+        assert!(screen.contains("exited with 0"), "{screen}");
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &demo_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = demo.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo still running 10 s after SIGTERM"
+        );
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "the demo exits cleanly: {status:?}");
+}
