@@ -161,20 +161,20 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn tcp_info_has_exactly_the_fields_its_length_holds(
+    fn tcp_info_is_read_whole_or_not_at_all(
         raw in prop::collection::vec(any::<u8>(), 0..300),
     ) {
         let info = tcp_info::parse(&raw);
-        let len = raw.len();
-        prop_assert_eq!(info.retransmits.is_some(), len >= 3);
-        prop_assert_eq!(info.mss.is_some(), len >= 20);
-        prop_assert_eq!(info.rtt_us.is_some(), len >= 72);
-        prop_assert_eq!(info.cwnd.is_some(), len >= 84);
-        prop_assert_eq!(info.bytes_acked.is_some(), len >= 128);
-        prop_assert_eq!(info.bytes_sent.is_some(), len >= 208);
-        if len >= 72 {
-            let rtt = u32::from_ne_bytes(raw[68..72].try_into().unwrap());
-            prop_assert_eq!(info.rtt_us, Some(rtt));
+        // Present only when the struct reaches bytes_sent (Linux 4.19 and later).
+        prop_assert_eq!(info.is_some(), raw.len() >= 208);
+        if let Some(info) = info {
+            let u32_at = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().unwrap());
+            let u64_at = |at: usize| u64::from_ne_bytes(raw[at..at + 8].try_into().unwrap());
+            prop_assert_eq!(info.retransmits, raw[2]);
+            prop_assert_eq!(info.rtt_us, u32_at(68));
+            prop_assert_eq!(info.cwnd, u32_at(80));
+            prop_assert_eq!(info.bytes_acked, u64_at(120));
+            prop_assert_eq!(info.bytes_sent, u64_at(200));
         }
     }
 
@@ -189,7 +189,8 @@ proptest! {
         let [_expires, rq, wq, uid, inode] = msg.words;
         prop_assert_eq!((s.recv_q, s.send_q, s.uid, s.inode), (rq, wq, uid, u64::from(inode)));
         prop_assert_eq!(s.timer.is_some(), TimerKind::from_kernel(msg.timer).is_some());
-        prop_assert_eq!(s.tcp_info.is_some(), tcp && msg.info.is_some());
+        let full_info = msg.info.as_ref().is_some_and(|i| i.len() >= 208);
+        prop_assert_eq!(s.tcp_info.is_some(), tcp && full_info);
         if tcp {
             prop_assert_eq!(Some(s.state), TcpState::from_kernel(msg.state));
         }
