@@ -25,12 +25,15 @@ pub struct TcpCounters {
     pub total_retrans: u32,
 }
 
-/// The one place tracking reads tcp_info. None until the netlink source fills
-/// `Socket::tcp_info`; then it becomes
-/// `s.tcp_info.as_ref().map(|i| TcpCounters { bytes_received: i.bytes_received,
-/// bytes_acked: i.bytes_acked, total_retrans: i.total_retrans })`.
-pub fn tcp_counters(_socket: &Socket) -> Option<TcpCounters> {
-    None
+/// The one place tracking reads tcp_info (filled by the netlink source only). Both byte
+/// counters are needed for a rate; a kernel too old for total_retrans counts it as 0.
+pub fn tcp_counters(socket: &Socket) -> Option<TcpCounters> {
+    let info = socket.tcp_info.as_ref()?;
+    Some(TcpCounters {
+        bytes_received: info.bytes_received?,
+        bytes_acked: info.bytes_acked?,
+        total_retrans: info.total_retrans.unwrap_or(0),
+    })
 }
 
 #[derive(Clone, Debug)]
