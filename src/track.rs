@@ -163,20 +163,31 @@ pub struct Event {
     pub socket: Socket,
 }
 
-/// How many sockets were in each state at one snapshot.
+/// How many sockets were in each state at one snapshot, per protocol.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StateCounts {
     pub at: SystemTime,
-    counts: [u32; TcpState::ALL.len()],
+    counts: [[u32; TcpState::ALL.len()]; 3],
 }
 
 impl StateCounts {
+    /// Sockets of every protocol in `state`.
     pub fn get(&self, state: TcpState) -> u32 {
-        self.counts[state as usize]
+        self.counts.iter().map(|c| c[state as usize]).sum()
+    }
+
+    /// Sockets of `proto` in `state`.
+    pub fn of(&self, proto: Proto, state: TcpState) -> u32 {
+        self.counts[proto as usize][state as usize]
+    }
+
+    /// Sockets of `proto` in any state.
+    pub fn of_proto(&self, proto: Proto) -> u32 {
+        self.counts[proto as usize].iter().sum()
     }
 
     pub fn total(&self) -> u32 {
-        self.counts.iter().sum()
+        self.counts.iter().flatten().sum()
     }
 }
 

@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use crate::model::{Snapshot, Socket, SocketKey};
 use crate::query::Query;
+use crate::track::{TrackConfig, Tracker};
 
 use super::collector::Update;
 use super::event::Action;
-use super::history::{Bucket, History};
+use super::history::{self, Bucket};
 use super::rows::{self, Cursor, ProcessRow, RowRef, Sort};
 
 /// What the app is started with; everything machine-specific comes in here.
@@ -72,7 +73,10 @@ pub struct App {
     /// Names of the watched pids, remembered for when they exit.
     pub names: HashMap<u32, Arc<str>>,
     pub cmdlines: HashMap<u32, String>,
-    pub history: History,
+    /// Every snapshot goes through it: events, per-socket history, counts, rates.
+    pub tracker: Tracker,
+    /// Sockets that closed at the last refresh, as last seen (shown dimmed once).
+    pub vanished: Vec<Socket>,
     pub rows: Vec<RowRef>,
     /// Shown sockets per state-bar group.
     pub counts: BTreeMap<Bucket, usize>,
@@ -104,7 +108,8 @@ impl App {
             exited: Vec::new(),
             names: HashMap::new(),
             cmdlines: HashMap::new(),
-            history: History::default(),
+            tracker: Tracker::new(TrackConfig::default()),
+            vanished: Vec::new(),
             rows: Vec::new(),
             counts: BTreeMap::new(),
             processes: Vec::new(),
@@ -147,10 +152,10 @@ impl App {
             }
         }
         self.cmdlines = update.cmdlines;
-        self.history.record(self.snapshot.as_ref(), &snapshot);
+        self.tracker.observe(&snapshot);
+        self.vanished = history::vanished(&self.tracker);
         self.snapshot = Some(snapshot);
         self.rebuild();
-        self.history.push_counts(&self.counts);
         if let Some(details) = &mut self.details {
             let key = details.socket.key();
             let live = self.snapshot.iter().flat_map(|s| &s.sockets);
@@ -221,7 +226,7 @@ impl App {
     pub fn socket(&self, row: RowRef) -> &Socket {
         match row {
             RowRef::Live(i) => &self.snapshot.as_ref().expect("rows come from it").sockets[i],
-            RowRef::Gone(i) => &self.history.vanished[i],
+            RowRef::Gone(i) => &self.vanished[i],
         }
     }
 
@@ -325,7 +330,7 @@ impl App {
     /// the same socket when it is still there.
     fn rebuild(&mut self) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-        let gone = &self.history.vanished;
+        let gone = &self.vanished;
         self.rows = rows::socket_rows(live, gone, &self.filter.query, self.sort);
         let shown = self.rows.iter().filter_map(|row| match row {
             RowRef::Live(i) => Some(&live[*i]),

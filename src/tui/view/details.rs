@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::style;
 use crate::model::Socket;
 use crate::tui::app::App;
+use crate::tui::history;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let block = Block::new()
@@ -74,13 +75,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         "  seen in (time since sockscope started)",
         style::TITLE,
     ));
-    for seen in app.history.seen(&s.key()) {
-        let since = seen.at.duration_since(app.started_at).unwrap_or_default();
+    for (at, state) in history::states_seen(&app.tracker, &s.key()) {
+        let since = at.duration_since(app.started_at).unwrap_or_default();
         lines.push(Line::from(vec![
-            Span::styled(
-                format!("    {:<12}", seen.state.name()),
-                style::state(seen.state),
-            ),
+            Span::styled(format!("    {:<12}", state.name()), style::state(*state)),
             Span::raw(format!("+{}", elapsed_text(since))),
         ]));
     }

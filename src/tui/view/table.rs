@@ -10,6 +10,7 @@ use ratatui::widgets::{Cell, Row, Table};
 use super::style;
 use crate::model::{Proto, Socket};
 use crate::tui::app::App;
+use crate::tui::history;
 use crate::tui::rows::{Column, RowRef};
 
 const HEADERS: [&str; 10] = [
@@ -102,7 +103,7 @@ fn socket_row(app: &App, row: RowRef, selected: bool) -> Row<'static> {
     let socket = app.socket(row);
     let (mark, row_style) = match row {
         RowRef::Gone(_) => ('-', Some(style::GONE)),
-        RowRef::Live(_) if app.history.new.contains(&socket.key()) => ('+', Some(style::NEW)),
+        RowRef::Live(_) if history::is_new(&app.tracker, &socket.key()) => ('+', Some(style::NEW)),
         RowRef::Live(_) => (' ', None),
     };
     let gutter = format!("{}{mark}", if selected { '›' } else { ' ' });
