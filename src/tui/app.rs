@@ -13,7 +13,10 @@ use crate::track::{TrackConfig, Tracker};
 use super::collector::Update;
 use super::event::Action;
 use super::history::{self, Bucket};
-use super::rows::{self, Cursor, ProcessRow, RowRef, Sort};
+use super::rows::{self, Column, Cursor, ProcessRow, RowRef, Sort};
+
+mod timeline;
+pub use timeline::{Timeline, finding_lines};
 
 /// What the app is started with; everything machine-specific comes in here.
 #[derive(Clone, Debug)]
@@ -33,6 +36,10 @@ pub enum View {
     Sockets,
     Processes,
     Details,
+    /// The log of opened, closed and state-changed sockets.
+    Events,
+    /// The findings of `diagnose`, as `sockscope doctor` shows them.
+    Diagnostics,
 }
 
 /// The filter bar: its text, and the query of the last text that parsed.
@@ -77,6 +84,8 @@ pub struct App {
     pub tracker: Tracker,
     /// Sockets that closed at the last refresh, as last seen (shown dimmed once).
     pub vanished: Vec<Socket>,
+    /// The events log's scroll and the diagnostics' findings.
+    pub timeline: Timeline,
     pub rows: Vec<RowRef>,
     /// Shown sockets per state-bar group.
     pub counts: BTreeMap<Bucket, usize>,
@@ -110,6 +119,7 @@ impl App {
             cmdlines: HashMap::new(),
             tracker: Tracker::new(TrackConfig::default()),
             vanished: Vec::new(),
+            timeline: Timeline::default(),
             rows: Vec::new(),
             counts: BTreeMap::new(),
             processes: Vec::new(),
@@ -154,6 +164,7 @@ impl App {
         self.cmdlines = update.cmdlines;
         self.tracker.observe(&snapshot);
         self.vanished = history::vanished(&self.tracker);
+        self.refresh_timeline(update.listen_counters, update.port_range);
         self.snapshot = Some(snapshot);
         self.rebuild();
         if let Some(details) = &mut self.details {
@@ -185,7 +196,7 @@ impl App {
             Action::Back => self.back(),
             Action::SwitchView => {
                 self.view = match self.view {
-                    View::Processes => View::Sockets,
+                    View::Processes | View::Events | View::Diagnostics => View::Sockets,
                     View::Sockets | View::Details => View::Processes,
                 }
             }
@@ -208,6 +219,15 @@ impl App {
                 reverse: !self.sort.reverse,
                 ..self.sort
             }),
+            Action::SortByRate => {
+                self.view = View::Sockets;
+                self.set_sort(Sort {
+                    column: Column::Rate,
+                    reverse: false,
+                });
+            }
+            Action::Events => self.toggle(View::Events),
+            Action::Diagnostics => self.toggle(View::Diagnostics),
             Action::TogglePause => self.paused = !self.paused,
             Action::Slower => self.interval = step_interval(self.interval, true),
             Action::Faster => self.interval = step_interval(self.interval, false),
@@ -255,6 +275,7 @@ impl App {
                     self.show_details();
                 }
             }
+            View::Events | View::Diagnostics => self.scroll_timeline(delta),
         }
     }
 
@@ -265,6 +286,7 @@ impl App {
                 self.show_details();
             }
             View::Details => self.view = View::Sockets,
+            View::Events | View::Diagnostics => {}
             View::Processes => {
                 let Some(process) = self.processes.get(self.process_table.selected) else {
                     return;
@@ -290,7 +312,7 @@ impl App {
         if self.filter.editing {
             self.filter.editing = false;
             self.set_filter(String::new());
-        } else if self.view == View::Details {
+        } else if matches!(self.view, View::Details | View::Events | View::Diagnostics) {
             self.view = View::Sockets;
         } else if !self.filter.text.is_empty() {
             self.set_filter(String::new());
@@ -331,7 +353,9 @@ impl App {
     fn rebuild(&mut self) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
         let gone = &self.vanished;
-        self.rows = rows::socket_rows(live, gone, &self.filter.query, self.sort);
+        let tracker = &self.tracker;
+        let rate = |s: &Socket| tracker.get(&s.key()).and_then(|h| h.rate());
+        self.rows = rows::socket_rows(live, gone, &self.filter.query, self.sort, rate);
         let shown = self.rows.iter().filter_map(|row| match row {
             RowRef::Live(i) => Some(&live[*i]),
             RowRef::Gone(_) => None,

@@ -38,6 +38,12 @@ pub enum Action {
     FilterDone,
     NextSort,
     ReverseSort,
+    /// `r`: sort by total rate, busiest first.
+    SortByRate,
+    /// `e`: the events log (again: back to the sockets).
+    Events,
+    /// `d`: the diagnostics (again: back to the sockets).
+    Diagnostics,
     TogglePause,
     /// `+`: refresh less often.
     Slower,
@@ -59,13 +65,13 @@ pub const KEYS: [(&str, &str); 17] = [
     ("  in filter", "Enter keeps it, Esc clears it"),
     ("  filter terms", "port:N state:S pid:N tcp udp unix -4 -6"),
     ("", "listening, or a word: process, address, path"),
-    ("s", "sort by the next column"),
-    ("S", "reverse the sort"),
+    ("s / S", "sort by the next column / reverse the sort"),
+    ("r", "sort by rate (RX+TX), busiest first"),
+    ("e / d", "events log / diagnostics (Esc back)"),
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
     ("?", "this help"),
-    ("q", "quit"),
-    ("Ctrl-C", "quit"),
+    ("q / Ctrl-C", "quit"),
 ];
 
 /// The action of `key`; `editing` is whether the filter bar has the keyboard.
@@ -97,6 +103,9 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('/')) => Action::EditFilter,
         (false, KeyCode::Char('s')) => Action::NextSort,
         (false, KeyCode::Char('S')) => Action::ReverseSort,
+        (false, KeyCode::Char('r')) => Action::SortByRate,
+        (false, KeyCode::Char('e')) => Action::Events,
+        (false, KeyCode::Char('d')) => Action::Diagnostics,
         (false, KeyCode::Char(' ')) => Action::TogglePause,
         (false, KeyCode::Char('+')) => Action::Slower,
         (false, KeyCode::Char('-')) => Action::Faster,

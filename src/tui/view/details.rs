@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::style;
+use super::{rates, style};
 use crate::model::Socket;
 use crate::tui::app::App;
 use crate::tui::history;
@@ -82,6 +82,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Span::raw(format!("+{}", elapsed_text(since))),
         ]));
     }
+    lines.extend(rates::details_lines(app, s));
     let body = Paragraph::new(lines)
         .block(block)
         .wrap(Wrap { trim: false });
