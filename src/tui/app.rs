@@ -220,7 +220,10 @@ impl App {
                 ..self.sort
             }),
             Action::SortByRate => {
+                // The busiest connection, selected: Enter shows its details.
                 self.view = View::Sockets;
+                self.selected_key = None;
+                self.table = Cursor::default();
                 self.set_sort(Sort {
                     column: Column::Rate,
                     reverse: false,

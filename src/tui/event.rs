@@ -143,4 +143,16 @@ mod tests {
         );
         assert_eq!(action_for(key(KeyCode::Char('x')), false), None);
     }
+
+    #[test]
+    fn time_keys() {
+        let act = |c| action_for(key(KeyCode::Char(c)), false);
+        assert_eq!(act('e'), Some(Action::Events));
+        assert_eq!(act('d'), Some(Action::Diagnostics));
+        assert_eq!(act('r'), Some(Action::SortByRate));
+        assert_eq!(
+            action_for(key(KeyCode::Char('e')), true),
+            Some(Action::FilterChar('e'))
+        );
+    }
 }

@@ -36,17 +36,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Fill(1),
     ];
     let header = Row::new([
-        "TIME (UTC)".to_string(),
+        "TIME UTC".to_string(),
         "CHANGE".into(),
         "PROTO".into(),
         "LOCAL → REMOTE".into(),
         "STATE".into(),
-        title(app, back, events.len()),
+        "OWNERS".into(),
     ])
     .style(style::HEADER_ROW);
     let rows = shown.iter().map(|e| event_row(e));
     let table = Table::new(rows, widths).header(header).column_spacing(1);
     frame.render_widget(table, area);
+    // Over the header's right end, where the owners column has room to spare.
+    let status = Line::styled(status(app, back, events.len()), style::HEADER_ROW);
+    frame.render_widget(status.right_aligned(), Rect { height: 1, ..area });
     if events.is_empty() {
         let text = match app.tracker.snapshots_seen() {
             0 => "  collecting…",
@@ -63,15 +66,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-/// The last header cell: owners, and whether the log follows or how far it is back.
-fn title(app: &App, back: usize, total: usize) -> String {
-    let mut text = String::from("OWNERS");
+/// Whether the log follows the newest, or how far back it is.
+fn status(app: &App, back: usize, total: usize) -> String {
     if back > 0 {
-        text += &format!("   ↑ {back} newer below · G follows");
+        format!("{back} newer below · G follows ")
     } else if total > 0 && !app.paused {
-        text += "   following";
+        "following ".into()
+    } else {
+        String::new()
     }
-    text
 }
 
 fn event_row(e: &Event) -> Row<'static> {
