@@ -195,7 +195,8 @@ impl StateCounts {
 #[derive(Debug, Default)]
 pub struct Tracker {
     config: TrackConfig,
-    sockets: HashMap<SocketKey, History>,
+    /// foldhash: hashed once or twice per socket per snapshot, 100k times at scale.
+    sockets: HashMap<SocketKey, History, foldhash::fast::RandomState>,
     /// Closed sockets in the order they closed, to forget the oldest first.
     closed_order: VecDeque<(SystemTime, SocketKey)>,
     events: VecDeque<Event>,

@@ -242,9 +242,12 @@ fn never_falls(values: &[u32]) -> bool {
 
 /// Recv-Q non-empty at every recent sample and never shrinking: nobody reads.
 pub(super) fn recv_q(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec<Finding>) {
+    // An empty queue now clears a socket without looking back: most are, and this
+    // runs at every TUI refresh over every socket.
     let stuck = tcp_in(tracker, TcpState::Established).filter(|h| {
-        trend(h, config)
-            .is_some_and(|t| never_falls(&t.iter().map(|s| s.recv_q).collect::<Vec<_>>()))
+        h.socket.recv_q > 0
+            && trend(h, config)
+                .is_some_and(|t| never_falls(&t.iter().map(|s| s.recv_q).collect::<Vec<_>>()))
     });
     for (_, group) in by_owner(stuck) {
         let (first, last, span) = queue_totals(&group, config, |s| s.recv_q);
@@ -274,6 +277,7 @@ pub(super) fn recv_q(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec<F
 pub(super) fn send_q(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec<Finding>) {
     let stuck = tcp_in(tracker, TcpState::Established)
         .chain(tcp_in(tracker, TcpState::CloseWait))
+        .filter(|h| h.socket.send_q > 0) // as for Recv-Q: cheap first
         .filter(|h| trend(h, config).is_some_and(|t| send_q_blocked(&t, config)));
     for (_, group) in by_owner(stuck) {
         let (first, last, span) = queue_totals(&group, config, |s| s.send_q);

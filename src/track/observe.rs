@@ -166,7 +166,9 @@ fn update(
         h.samples.pop_front();
     }
     h.samples.push_back(sample);
-    h.socket = socket.clone();
+    // clone_from reuses the owners Vec and tcp_info Box already there: no allocation
+    // per socket per snapshot.
+    h.socket.clone_from(socket);
     if from == socket.state {
         return None;
     }
