@@ -323,4 +323,15 @@ fn r_puts_the_busiest_connection_on_top_selected() {
     assert_eq!(app.socket(app.rows[0]).inode, 201, "1 KiB/s in");
     feed(&mut app, &mut terminal, vec![char('s')]);
     assert_eq!(app.sort.column, Column::TxRate);
+
+    // The busiest closes: shown struck out for a refresh, but sorted below the live.
+    let mut later = sockets(3);
+    later.retain(|s| s.inode != 202);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![update(snapshot(later, 3)), char('r')],
+    );
+    assert_eq!(app.socket(app.rows[0]).inode, 201);
+    assert_eq!(app.socket(*app.rows.last().unwrap()).inode, 202);
 }

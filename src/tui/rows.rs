@@ -157,11 +157,13 @@ pub fn socket_rows(
         rows.sort_by(|a, b| sort.compare(socket(a), socket(b)));
         return rows;
     };
-    // Unknown rates (no tcp_info) sort after every known one, 0 B/s included.
-    let mut keyed: Vec<(f64, RowRef)> = rows
-        .into_iter()
-        .map(|row| (rate(socket(&row)).map_or(-1.0, |r| value(&r)), row))
-        .collect();
+    // Unknown rates (no tcp_info) sort after every known one, 0 B/s included, and
+    // the sockets that just closed after those: the busiest on top is a live one.
+    let key = |row: &RowRef| match row {
+        RowRef::Gone(_) => -2.0,
+        RowRef::Live(_) => rate(socket(row)).map_or(-1.0, |r| value(&r)),
+    };
+    let mut keyed: Vec<(f64, RowRef)> = rows.into_iter().map(|row| (key(&row), row)).collect();
     keyed.sort_by(|(x, a), (y, b)| {
         let order = y
             .total_cmp(x)
