@@ -244,6 +244,12 @@ fn diagnostics_name_the_leak_and_the_stuck_connect() {
         ratatui::style::Color::Yellow,
         "warnings in amber"
     );
+    // ↓ moves a whole finding; never past the last.
+    feed(&mut app, &mut terminal, vec![char('j'), char('j')]);
+    let screen = terminal.backend().to_string();
+    let first = screen.lines().nth(3).unwrap();
+    assert!(first.contains("SYN_SENT: 1 connection attempt"), "{screen}");
+    assert!(screen.contains("from 2 of 2"), "{screen}");
     feed(&mut app, &mut terminal, vec![key(KeyCode::Esc)]);
     assert_eq!(app.view, View::Sockets);
 }

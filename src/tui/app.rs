@@ -16,7 +16,7 @@ use super::history::{self, Bucket};
 use super::rows::{self, Column, Cursor, ProcessRow, RowRef, Sort};
 
 mod timeline;
-pub use timeline::{Timeline, finding_lines};
+pub use timeline::Timeline;
 
 /// What the app is started with; everything machine-specific comes in here.
 #[derive(Clone, Debug)]

@@ -20,8 +20,9 @@ pub struct Timeline {
     next_seq: u64,
     /// Most severe first.
     pub findings: Vec<Finding>,
-    /// Lines the diagnostics view is scrolled down.
-    pub diagnostics_scroll: usize,
+    /// The finding the diagnostics view starts at (↑/↓ move by whole findings, so
+    /// scrolling does not depend on how the text wraps).
+    pub diagnostics_first: usize,
     kernel: KernelFacts,
 }
 
@@ -82,23 +83,15 @@ impl App {
             View::Events => {
                 let count = self.matching_events().count();
                 let top = count.saturating_sub(self.page) as isize;
-                let back = self.timeline.events_back as isize - delta;
+                let back = (self.timeline.events_back as isize).saturating_sub(delta);
                 self.timeline.events_back = back.clamp(0, top) as usize;
             }
             View::Diagnostics => {
-                let lines: usize = self.timeline.findings.iter().map(finding_lines).sum();
-                let last = lines.saturating_sub(1) as isize;
-                let scroll = self.timeline.diagnostics_scroll as isize + delta;
-                self.timeline.diagnostics_scroll = scroll.clamp(0, last) as usize;
+                let last = self.timeline.findings.len().saturating_sub(1) as isize;
+                let first = (self.timeline.diagnostics_first as isize).saturating_add(delta);
+                self.timeline.diagnostics_first = first.clamp(0, last) as usize;
             }
             _ => {}
         }
     }
-}
-
-/// The lines the diagnostics view gives a finding (view/diagnostics.rs draws exactly
-/// these): headline, processes, means, check, one per socket listed, "and N more"
-/// when some are not, and a blank line.
-pub fn finding_lines(f: &Finding) -> usize {
-    5 + f.sockets.len() + usize::from(f.socket_count > f.sockets.len())
 }

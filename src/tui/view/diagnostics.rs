@@ -1,38 +1,44 @@
 //! The diagnostics view (`d`): the findings of `diagnose` over the app's Tracker,
 //! the same rules and thresholds as `sockscope doctor`, most severe first. Each says
 //! what, who, what it usually means, what to check next, and the sockets involved.
+//! ↑/↓ move by whole findings; long text wraps under its label.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::style;
 use crate::diagnose::{Finding, Severity};
 use crate::model::endpoint_text;
 use crate::tui::app::App;
 
+/// Where wrapped text continues: under the text after "    means    ".
+const INDENT: usize = 13;
+
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let findings = &app.timeline.findings;
+    let first = app
+        .timeline
+        .diagnostics_first
+        .min(findings.len().saturating_sub(1));
+    let position = match findings.len() {
+        0 | 1 => String::new(),
+        n => format!(" · from {} of {n} (↑/↓)", first + 1),
+    };
     let block = Block::new().borders(Borders::TOP).title(format!(
-        " diagnostics · {} · of every collected socket, not just the filtered · Esc back ",
+        " diagnostics · {}{position} · every collected socket, whatever the filter · Esc back ",
         count_text(findings.len())
     ));
+    let width = area.width as usize;
     let lines: Vec<Line> = if findings.is_empty() {
-        healthy(app)
+        healthy(app, width)
     } else {
-        findings.iter().flat_map(finding_lines).collect()
+        let shown = &findings[first..];
+        shown.iter().flat_map(|f| finding_lines(f, width)).collect()
     };
-    let scroll = app
-        .timeline
-        .diagnostics_scroll
-        .min(lines.len().saturating_sub(1));
-    let body = Paragraph::new(lines)
-        .block(block)
-        .wrap(Wrap { trim: false })
-        .scroll((scroll as u16, 0));
-    frame.render_widget(body, area);
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 pub fn severity_style(severity: Severity) -> Style {
@@ -50,58 +56,66 @@ pub fn count_text(n: usize) -> String {
     }
 }
 
-fn healthy(app: &App) -> Vec<Line<'static>> {
+fn healthy(app: &App, width: usize) -> Vec<Line<'static>> {
     let text = match app.tracker.snapshots_seen() {
-        0 => "  collecting…".to_string(),
+        0 => "collecting…".to_string(),
         _ => format!(
-            "  no findings: {} sockets look healthy",
+            "no findings: {} sockets look healthy",
             app.tracker.live().count()
         ),
     };
-    vec![
-        Line::styled(text, style::DIM),
-        Line::raw(""),
-        Line::styled(
-            "  checked: CLOSE_WAIT held, TIME_WAIT vs the port range, accept queues and \
-             ListenOverflows, SYN_SENT unanswered, Recv-Q unread, Send-Q stuck",
-            style::DIM,
-        ),
-    ]
+    let checked = "checked: CLOSE_WAIT held, TIME_WAIT vs the port range, accept queues and \
+                   ListenOverflows, SYN_SENT unanswered, Recv-Q unread, Send-Q stuck";
+    let mut lines = vec![Line::styled(format!("  {text}"), style::DIM), Line::raw("")];
+    lines.extend(
+        wrap(checked, width.saturating_sub(4))
+            .into_iter()
+            .map(|l| Line::styled(format!("  {l}"), style::DIM)),
+    );
+    lines
 }
 
-/// Exactly `app::finding_lines(f)` lines, so the app can bound the scroll.
-fn finding_lines(f: &Finding) -> Vec<Line<'static>> {
+fn finding_lines(f: &Finding, width: usize) -> Vec<Line<'static>> {
     let severity = match f.severity {
         Severity::Warning => "WARNING ",
         Severity::Critical => "CRITICAL",
     };
-    let label = |name: &str| Span::styled(format!("    {name:<9}"), style::DIM);
     let processes: Vec<String> = f
         .processes
         .iter()
         .map(|p| format!("{} {}", p.pid, p.comm))
         .collect();
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled(format!("  {severity} "), severity_style(f.severity)),
-            Span::styled(format!("{}: ", f.kind.label()), style::TITLE),
-            Span::raw(f.summary.clone()),
-        ]),
-        Line::from(vec![
-            label("who"),
-            Span::raw(match processes.is_empty() {
-                true => "no visible process".to_string(),
-                false => processes.join(", "),
-            }),
-        ]),
-        Line::from(vec![label("means"), Span::raw(f.meaning)]),
-        Line::from(vec![label("check"), Span::raw(f.next_steps)]),
-    ];
+    let who = match processes.is_empty() {
+        true => "no visible process".to_string(),
+        false => processes.join(", "),
+    };
+    let text_width = width.saturating_sub(INDENT + 1).max(20);
+    let mut lines = Vec::new();
+    let headline = format!("{}: {}", f.kind.label(), f.summary);
+    for (i, part) in wrap(&headline, text_width).into_iter().enumerate() {
+        let lead = match i {
+            0 => Span::styled(format!("  {severity}   "), severity_style(f.severity)),
+            _ => Span::raw(" ".repeat(INDENT)),
+        };
+        lines.push(Line::from(vec![lead, Span::styled(part, style::TITLE)]));
+    }
+    for (label, text) in [
+        ("who", who.as_str()),
+        ("means", f.meaning),
+        ("check", f.next_steps),
+    ] {
+        for (i, part) in wrap(text, text_width).into_iter().enumerate() {
+            let label = if i == 0 { label } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("    {label:<9}"), style::DIM),
+                Span::raw(part),
+            ]));
+        }
+    }
     for fs in &f.sockets {
         let s = &fs.socket;
         lines.push(Line::from(vec![
-            label(""),
-            Span::raw(format!("{} ", s.proto_text())),
+            Span::raw(format!("{}{} ", " ".repeat(INDENT), s.proto_text())),
             Span::styled(format!("{:<11} ", s.state.name()), style::state(s.state)),
             Span::raw(format!(
                 "{} → {}  recv-q {} send-q {}  {:.1}s in state",
@@ -116,7 +130,8 @@ fn finding_lines(f: &Finding) -> Vec<Line<'static>> {
     if f.socket_count > f.sockets.len() {
         lines.push(Line::styled(
             format!(
-                "             … and {} more",
+                "{}… and {} more",
+                " ".repeat(INDENT),
                 f.socket_count - f.sockets.len()
             ),
             style::DIM,
@@ -124,4 +139,34 @@ fn finding_lines(f: &Finding) -> Vec<Line<'static>> {
     }
     lines.push(Line::raw(""));
     lines
+}
+
+/// Words into lines of at most `width` characters (a longer word gets a line alone).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let fits = line.chars().count() + 1 + word.chars().count() <= width;
+        if !line.is_empty() && !fits {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_at_words() {
+        assert_eq!(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("", 6), [""]);
+        assert_eq!(wrap("longerthanwidth x", 4), ["longerthanwidth", "x"]);
+    }
 }
