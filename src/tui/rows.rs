@@ -126,7 +126,7 @@ impl Sort {
 
 /// A row of the socket table: a socket of the latest snapshot, or one that vanished
 /// with it (shown dimmed for one refresh). The index is into `Snapshot::sockets` or
-/// `History::vanished`.
+/// `App::vanished`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RowRef {
     Live(usize),
