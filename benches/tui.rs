@@ -78,6 +78,8 @@ fn update(n: usize, tick: u64, started: SystemTime) -> Input {
         cmdlines: HashMap::new(),
         exited: Vec::new(),
         names: HashMap::new(),
+        listen_counters: None,
+        port_range: None,
     }))
 }
 

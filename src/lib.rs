@@ -3,7 +3,8 @@
 //! Data flows one way: `collect` reads the kernel into a `model::Snapshot`,
 //! `query` filters it, `output` prints it, `tui` shows it live. Over time, `track`
 //! turns consecutive snapshots into events and per-socket history, `diagnose` turns
-//! that into findings, and `doctor` runs both for `sockscope doctor`. `demo` is a separate producer of
+//! that into findings; `doctor` runs both for `sockscope doctor`, and the live view at
+//! every refresh (its events log, rates and diagnostics). `demo` is a separate producer of
 //! real sockets to look at; it shares nothing with `collect`.
 
 pub mod cli;

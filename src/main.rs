@@ -119,6 +119,7 @@ fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
         interval: std::time::Duration::from_millis(cli.interval),
         banner: Vec::new(),
         pids: cli.filters.pid.clone(),
+        proc_root: cli.proc_root.clone(),
     };
     tui::run_with_filter(options, cli.filters.query().to_string())?;
     Ok(ExitCode::SUCCESS)

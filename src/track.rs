@@ -25,12 +25,14 @@ pub struct TcpCounters {
     pub total_retrans: u32,
 }
 
-/// The one place tracking reads tcp_info. None until the netlink source fills
-/// `Socket::tcp_info`; then it becomes
-/// `s.tcp_info.as_ref().map(|i| TcpCounters { bytes_received: i.bytes_received,
-/// bytes_acked: i.bytes_acked, total_retrans: i.total_retrans })`.
-pub fn tcp_counters(_socket: &Socket) -> Option<TcpCounters> {
-    None
+/// The one place tracking reads tcp_info (filled by the netlink source only).
+pub fn tcp_counters(socket: &Socket) -> Option<TcpCounters> {
+    let info = socket.tcp_info.as_ref()?;
+    Some(TcpCounters {
+        bytes_received: info.bytes_received,
+        bytes_acked: info.bytes_acked,
+        total_retrans: info.total_retrans,
+    })
 }
 
 #[derive(Clone, Debug)]
@@ -50,7 +52,8 @@ impl Default for TrackConfig {
             states_per_socket: 16,
             state_counts_len: 600,
             events_cap: 10_000,
-            keep_closed_for: Duration::from_secs(60),
+            // Enough for a view to show what vanished; events keep their own copies.
+            keep_closed_for: Duration::from_secs(10),
             closed_cap: 10_000,
         }
     }
@@ -160,20 +163,31 @@ pub struct Event {
     pub socket: Socket,
 }
 
-/// How many sockets were in each state at one snapshot.
+/// How many sockets were in each state at one snapshot, per protocol.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StateCounts {
     pub at: SystemTime,
-    counts: [u32; TcpState::ALL.len()],
+    counts: [[u32; TcpState::ALL.len()]; 3],
 }
 
 impl StateCounts {
+    /// Sockets of every protocol in `state`.
     pub fn get(&self, state: TcpState) -> u32 {
-        self.counts[state as usize]
+        self.counts.iter().map(|c| c[state as usize]).sum()
+    }
+
+    /// Sockets of `proto` in `state`.
+    pub fn of(&self, proto: Proto, state: TcpState) -> u32 {
+        self.counts[proto as usize][state as usize]
+    }
+
+    /// Sockets of `proto` in any state.
+    pub fn of_proto(&self, proto: Proto) -> u32 {
+        self.counts[proto as usize].iter().sum()
     }
 
     pub fn total(&self) -> u32 {
-        self.counts.iter().sum()
+        self.counts.iter().flatten().sum()
     }
 }
 
@@ -181,7 +195,8 @@ impl StateCounts {
 #[derive(Debug, Default)]
 pub struct Tracker {
     config: TrackConfig,
-    sockets: HashMap<SocketKey, History>,
+    /// foldhash: hashed once or twice per socket per snapshot, 100k times at scale.
+    sockets: HashMap<SocketKey, History, foldhash::fast::RandomState>,
     /// Closed sockets in the order they closed, to forget the oldest first.
     closed_order: VecDeque<(SystemTime, SocketKey)>,
     events: VecDeque<Event>,

@@ -40,6 +40,8 @@ pub struct Options {
     /// The pids the view is scoped to (--pid), so the header can say "pid 1234 (nginx)"
     /// and say so when the process exits (keep the last view).
     pub pids: Vec<u32>,
+    /// Where /proc is (`--proc-root`): the kernel counters diagnosis reads are there.
+    pub proc_root: std::path::PathBuf,
 }
 
 /// Runs the live view until the user quits.
@@ -60,6 +62,7 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         options.source,
         options.interval,
         options.pids.clone(),
+        options.proc_root,
         to_ui.clone(),
     );
     spawn_signals(to_ui.clone())?;

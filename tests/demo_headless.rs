@@ -381,3 +381,50 @@ fn bad_flags_are_usage_errors() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
     }
 }
+
+/// `doctor --pid <demo>` names the zoo's leak, its stuck connects and its full accept
+/// queue, each held by the demo's process. Retried (bounded) in case a round lands
+/// right as the zoo renews its connectors.
+#[test]
+fn doctor_finds_the_zoos_problems_in_the_demo() {
+    let (_demo, facts) = start_demo();
+    let pid: u64 = facts["pid"].parse().unwrap();
+    let syn = port_of(&facts["zoo-syn"]);
+    let close_wait = port_of(&facts["zoo-close-wait"]);
+    let mut last = String::new();
+    let missing = poll(Duration::from_secs(20), || {
+        let out = Command::new(BIN)
+            .args(["doctor", "--json", "--pid", &pid.to_string()])
+            .output()
+            .unwrap();
+        last = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(1), "findings exit 1: {last}");
+        let findings: Vec<Value> = serde_json::from_str(&last).expect("doctor --json");
+        let held_by_demo = |f: &Value| {
+            f["processes"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["pid"] == pid))
+        };
+        let on_port = |f: &Value, field: &str, port: u64| {
+            f["sockets"]
+                .as_array()
+                .is_some_and(|ss| ss.iter().any(|s| s[field] == port))
+        };
+        let wanted = [
+            ("close_wait", "local_port", close_wait),
+            ("syn_sent", "remote_port", syn),
+            ("accept_queue", "local_port", syn),
+        ];
+        wanted
+            .iter()
+            .filter(|(kind, field, port)| {
+                !findings
+                    .iter()
+                    .any(|f| f["kind"] == *kind && held_by_demo(f) && on_port(f, field, *port))
+            })
+            .map(|(kind, _, _)| kind.to_string())
+            .collect()
+    });
+    assert!(missing.is_empty(), "doctor lacks {missing:?}: {last}");
+    assert!(last.contains("full backlog of 0"), "{last}");
+}

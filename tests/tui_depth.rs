@@ -229,7 +229,7 @@ fn details_say_why_tcp_info_is_missing() {
 
 #[test]
 fn table_with_the_peer_column() {
-    let (mut app, mut terminal) = talking_app(130, 24);
+    let (mut app, mut terminal) = talking_app(160, 24);
     feed(&mut app, &mut terminal, vec![char('p')]);
     insta::assert_snapshot!("table_peer_column", terminal.backend());
 }

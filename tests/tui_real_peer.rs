@@ -34,6 +34,8 @@ fn refresh(source: &mut System) -> Input {
         cmdlines: HashMap::new(),
         exited: Vec::new(),
         names: HashMap::new(),
+        listen_counters: None,
+        port_range: None,
     }))
 }
 

@@ -165,6 +165,8 @@ fn watched_pid_exits_and_the_last_view_stays() {
         cmdlines: Default::default(),
         exited: vec![901],
         names: Default::default(),
+        listen_counters: None,
+        port_range: None,
     }));
     feed(&mut app, &mut terminal, vec![gone, char(' ')]);
     insta::assert_snapshot!(terminal.backend());

@@ -80,6 +80,7 @@ fn live_view(demo: &Demo) -> Result<()> {
         interval: Duration::from_millis(500),
         banner: demo.banner(),
         pids: vec![me],
+        proc_root: "/proc".into(),
     })
 }
 

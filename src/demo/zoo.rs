@@ -4,7 +4,8 @@
 //! - SYN_SENT: a listener with backlog 0 that never accepts. Linux lets backlog + 1
 //!   connections into its accept queue, so one "filler" connection fills it; after that
 //!   the listener drops every SYN, and the next connectors sit in SYN_SENT, resending
-//!   SYNs (6 retries, about two minutes, then they fail: so they are renewed).
+//!   SYNs (6 retries, about two minutes, then they fail: so they are renewed, the
+//!   last round kept alongside, so there are 2 to 4 of them).
 //! - CLOSE_WAIT / FIN_WAIT2: the client half-closes (`shutdown(Write)` sends its FIN)
 //!   and the server, which keeps the connection, never closes: the server sits in
 //!   CLOSE_WAIT, the classic leak, and the client in FIN_WAIT2. The client keeps its fd
@@ -68,14 +69,17 @@ pub fn start(stop: Arc<Stop>) -> io::Result<Part> {
     let keeper = stop::spawn("demo-zoo", move || {
         // Everything the zoo holds lives as long as this thread.
         let _held = (syn_listener, filler, close_wait_listener, half_closed);
+        let mut previous = Vec::new();
         while !stop.wait(RENEW) {
             // Errors here are transient (e.g. out of ports): keep the old ones, retry.
+            // The last round stays too, so some connectors are always old enough
+            // for `doctor` to call them stuck, even right after a renewal.
             if let Ok(fresh) = syn_waiters(syn_addr) {
-                waiters = fresh;
+                previous = std::mem::replace(&mut waiters, fresh);
             }
             let _ = server_closes_first(&time_wait_listener);
         }
-        drop(waiters);
+        drop((waiters, previous));
     })?;
     Ok(Part {
         facts,

@@ -125,7 +125,8 @@ fn listen_counters_rise(kernel: &KernelFacts, n: usize) -> (u64, u64) {
 
 /// A listener whose accept queue stayed non-empty; and ListenOverflows/Drops rising.
 /// Send-Q of a listener is its backlog from netlink, but 0 (unknown) from /proc, so a
-/// queue is judged by staying non-empty, and "full" only where the backlog is known.
+/// queue is judged by staying non-empty, and "full" only where the backlog is known
+/// (a backlog-0 listener holds one connection: then the queue is full).
 pub(super) fn listen_queues(
     tracker: &Tracker,
     kernel: &KernelFacts,
@@ -148,7 +149,10 @@ pub(super) fn listen_queues(
             continue;
         }
         let last = recent[recent.len() - 1];
-        let full = last.send_q > 0 && last.recv_q >= last.send_q;
+        // The backlog is known from netlink (which also brings tcp_info, hence the
+        // counters), even when it is 0; from /proc it reads 0 whatever it is.
+        let backlog_known = last.send_q > 0 || last.counters.is_some();
+        let full = backlog_known && last.recv_q >= last.send_q;
         let mut summary = format!(
             "{} listening on {} has {} waiting to be accepted for {}",
             owners_text(&[h]),
@@ -238,9 +242,12 @@ fn never_falls(values: &[u32]) -> bool {
 
 /// Recv-Q non-empty at every recent sample and never shrinking: nobody reads.
 pub(super) fn recv_q(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec<Finding>) {
+    // An empty queue now clears a socket without looking back: most are, and this
+    // runs at every TUI refresh over every socket.
     let stuck = tcp_in(tracker, TcpState::Established).filter(|h| {
-        trend(h, config)
-            .is_some_and(|t| never_falls(&t.iter().map(|s| s.recv_q).collect::<Vec<_>>()))
+        h.socket.recv_q > 0
+            && trend(h, config)
+                .is_some_and(|t| never_falls(&t.iter().map(|s| s.recv_q).collect::<Vec<_>>()))
     });
     for (_, group) in by_owner(stuck) {
         let (first, last, span) = queue_totals(&group, config, |s| s.recv_q);
@@ -270,6 +277,7 @@ pub(super) fn recv_q(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec<F
 pub(super) fn send_q(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec<Finding>) {
     let stuck = tcp_in(tracker, TcpState::Established)
         .chain(tcp_in(tracker, TcpState::CloseWait))
+        .filter(|h| h.socket.send_q > 0) // as for Recv-Q: cheap first
         .filter(|h| trend(h, config).is_some_and(|t| send_q_blocked(&t, config)));
     for (_, group) in by_owner(stuck) {
         let (first, last, span) = queue_totals(&group, config, |s| s.send_q);

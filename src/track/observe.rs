@@ -110,9 +110,9 @@ impl Tracker {
     }
 
     fn count_states(&mut self, snapshot: &Snapshot) {
-        let mut counts = [0; TcpState::ALL.len()];
+        let mut counts = [[0; TcpState::ALL.len()]; 3];
         for s in &snapshot.sockets {
-            counts[s.state as usize] += 1;
+            counts[s.proto as usize][s.state as usize] += 1;
         }
         while self.state_counts.len() >= self.config.state_counts_len.max(1) {
             self.state_counts.pop_front();
@@ -166,7 +166,9 @@ fn update(
         h.samples.pop_front();
     }
     h.samples.push_back(sample);
-    h.socket = socket.clone();
+    // clone_from reuses the owners Vec and tcp_info Box already there: no allocation
+    // per socket per snapshot.
+    h.socket.clone_from(socket);
     if from == socket.state {
         return None;
     }

@@ -8,11 +8,15 @@ use std::time::{Duration, SystemTime};
 
 use crate::model::{Snapshot, Socket, SocketKey};
 use crate::query::Query;
+use crate::track::{TrackConfig, Tracker};
 
 use super::collector::Update;
 use super::event::Action;
-use super::history::{Bucket, History};
-use super::rows::{self, Cursor, ProcessRow, RowRef, Sort};
+use super::history::{self, Bucket};
+use super::rows::{self, Column, Cursor, ProcessRow, RowRef, Sort};
+
+mod timeline;
+pub use timeline::Timeline;
 
 /// What the app is started with; everything machine-specific comes in here.
 #[derive(Clone, Debug)]
@@ -32,6 +36,10 @@ pub enum View {
     Sockets,
     Processes,
     Details,
+    /// The log of opened, closed and state-changed sockets.
+    Events,
+    /// The findings of `diagnose`, as `sockscope doctor` shows them.
+    Diagnostics,
 }
 
 /// The filter bar: its text, and the query of the last text that parsed.
@@ -74,7 +82,12 @@ pub struct App {
     /// Names of the watched pids, remembered for when they exit.
     pub names: HashMap<u32, Arc<str>>,
     pub cmdlines: HashMap<u32, String>,
-    pub history: History,
+    /// Every snapshot goes through it: events, per-socket history, counts, rates.
+    pub tracker: Tracker,
+    /// Sockets that closed at the last refresh, as last seen (shown dimmed once).
+    pub vanished: Vec<Socket>,
+    /// The events log's scroll and the diagnostics' findings.
+    pub timeline: Timeline,
     pub rows: Vec<RowRef>,
     /// Shown sockets per state-bar group.
     pub counts: BTreeMap<Bucket, usize>,
@@ -107,7 +120,9 @@ impl App {
             exited: Vec::new(),
             names: HashMap::new(),
             cmdlines: HashMap::new(),
-            history: History::default(),
+            tracker: Tracker::new(TrackConfig::default()),
+            vanished: Vec::new(),
+            timeline: Timeline::default(),
             rows: Vec::new(),
             counts: BTreeMap::new(),
             processes: Vec::new(),
@@ -150,10 +165,11 @@ impl App {
             }
         }
         self.cmdlines = update.cmdlines;
-        self.history.record(self.snapshot.as_ref(), &snapshot);
+        self.tracker.observe(&snapshot);
+        self.vanished = history::vanished(&self.tracker);
+        self.refresh_timeline(update.listen_counters, update.port_range);
         self.snapshot = Some(snapshot);
         self.rebuild();
-        self.history.push_counts(&self.counts);
         if let Some(details) = &mut self.details {
             let key = details.socket.key();
             let live = self.snapshot.iter().flat_map(|s| &s.sockets);
@@ -183,7 +199,7 @@ impl App {
             Action::Back => self.back(),
             Action::SwitchView => {
                 self.view = match self.view {
-                    View::Processes => View::Sockets,
+                    View::Processes | View::Events | View::Diagnostics => View::Sockets,
                     View::Sockets | View::Details => View::Processes,
                 }
             }
@@ -206,6 +222,18 @@ impl App {
                 reverse: !self.sort.reverse,
                 ..self.sort
             }),
+            Action::SortByRate => {
+                // The busiest connection, selected: Enter shows its details.
+                self.view = View::Sockets;
+                self.selected_key = None;
+                self.table = Cursor::default();
+                self.set_sort(Sort {
+                    column: Column::Rate,
+                    reverse: false,
+                });
+            }
+            Action::Events => self.toggle(View::Events),
+            Action::Diagnostics => self.toggle(View::Diagnostics),
             Action::TogglePause => self.paused = !self.paused,
             Action::Slower => self.interval = step_interval(self.interval, true),
             Action::Faster => self.interval = step_interval(self.interval, false),
@@ -225,7 +253,7 @@ impl App {
     pub fn socket(&self, row: RowRef) -> &Socket {
         match row {
             RowRef::Live(i) => &self.snapshot.as_ref().expect("rows come from it").sockets[i],
-            RowRef::Gone(i) => &self.history.vanished[i],
+            RowRef::Gone(i) => &self.vanished[i],
         }
     }
 
@@ -254,6 +282,7 @@ impl App {
                     self.show_details();
                 }
             }
+            View::Events | View::Diagnostics => self.scroll_timeline(delta),
         }
     }
 
@@ -264,6 +293,7 @@ impl App {
                 self.show_details();
             }
             View::Details => self.view = View::Sockets,
+            View::Events | View::Diagnostics => {}
             View::Processes => {
                 let Some(process) = self.processes.get(self.process_table.selected) else {
                     return;
@@ -289,7 +319,7 @@ impl App {
         if self.filter.editing {
             self.filter.editing = false;
             self.set_filter(String::new());
-        } else if self.view == View::Details {
+        } else if matches!(self.view, View::Details | View::Events | View::Diagnostics) {
             self.view = View::Sockets;
         } else if !self.filter.text.is_empty() {
             self.set_filter(String::new());
@@ -329,8 +359,10 @@ impl App {
     /// the same socket when it is still there.
     fn rebuild(&mut self) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-        let gone = &self.history.vanished;
-        self.rows = rows::socket_rows(live, gone, &self.filter.query, self.sort);
+        let gone = &self.vanished;
+        let tracker = &self.tracker;
+        let rate = |s: &Socket| tracker.get(&s.key()).and_then(|h| h.rate());
+        self.rows = rows::socket_rows(live, gone, &self.filter.query, self.sort, rate);
         let shown = self.rows.iter().filter_map(|row| match row {
             RowRef::Live(i) => Some(&live[*i]),
             RowRef::Gone(_) => None,

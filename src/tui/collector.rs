@@ -1,16 +1,20 @@
 //! The collection thread: owns the source, takes a snapshot every interval and sends
 //! it whole to the UI, so the UI never waits on /proc. It also reads what only the
-//! details view needs (full command lines) and whether the watched pids still live.
+//! details view needs (full command lines), whether the watched pids still live, and
+//! the kernel counters the diagnostics view needs beside the sockets.
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::thread;
 use std::time::Duration;
 
 use crate::collect::Source;
+use crate::collect::kernel_counters::{
+    ListenCounters, PortRange, read_listen_counters, read_port_range,
+};
 use crate::model::Snapshot;
 
 use super::event::Input;
@@ -26,6 +30,10 @@ pub struct Update {
     pub exited: Vec<u32>,
     /// Names of the watched pids that run, also those holding no socket.
     pub names: HashMap<u32, String>,
+    /// ListenOverflows/ListenDrops of the namespace read, when readable.
+    pub listen_counters: Option<ListenCounters>,
+    /// The ephemeral port range, when readable.
+    pub port_range: Option<PortRange>,
 }
 
 /// What the UI tells the collector.
@@ -40,6 +48,7 @@ pub fn spawn(
     mut source: Box<dyn Source + Send>,
     mut interval: Duration,
     pids: Vec<u32>,
+    proc_root: PathBuf,
     to_ui: Sender<Input>,
 ) -> Sender<Control> {
     let (control, from_ui) = std::sync::mpsc::channel();
@@ -49,7 +58,7 @@ pub fn spawn(
         let mut paused = false;
         loop {
             if !paused {
-                let update = collect(source.as_mut(), &pids, &mut cmdlines);
+                let update = collect(source.as_mut(), &pids, &proc_root, &mut cmdlines);
                 if to_ui.send(Input::Update(Box::new(update))).is_err() {
                     return;
                 }
@@ -79,7 +88,12 @@ impl Drop for CrashNotice {
     }
 }
 
-fn collect(source: &mut dyn Source, pids: &[u32], cmdlines: &mut Cmdlines) -> Update {
+fn collect(
+    source: &mut dyn Source,
+    pids: &[u32],
+    proc_root: &Path,
+    cmdlines: &mut Cmdlines,
+) -> Update {
     let snapshot = source.snapshot().map_err(|e| format!("{e:#}"));
     let cmdlines = match &snapshot {
         Ok(snapshot) => cmdlines.refresh(snapshot),
@@ -104,11 +118,22 @@ fn collect(source: &mut dyn Source, pids: &[u32], cmdlines: &mut Cmdlines) -> Up
             Some((pid, comm.trim_end().to_string()))
         })
         .collect();
+    // The counters belong to the network namespace the sockets are read in; a
+    // captured tree (--proc-root) usually has none, and then the rules skip them.
+    let net_dir = match pids.first() {
+        Some(pid) => proc_root.join(pid.to_string()).join("net"),
+        None => proc_root.join("net"),
+    };
+    let at = snapshot
+        .as_ref()
+        .map_or_else(|_| std::time::SystemTime::now(), |s| s.taken_at);
     Update {
         snapshot,
         cmdlines,
         exited,
         names,
+        listen_counters: read_listen_counters(&net_dir, at).ok(),
+        port_range: read_port_range(proc_root).ok(),
     }
 }
 
@@ -202,7 +227,13 @@ mod tests {
             taken: 0,
             panic_at: 3,
         };
-        let _control = spawn(Box::new(fake), Duration::from_millis(1), vec![], to_ui);
+        let _control = spawn(
+            Box::new(fake),
+            Duration::from_millis(1),
+            vec![],
+            PathBuf::from("/proc"),
+            to_ui,
+        );
         let wait = Duration::from_secs(10);
         for n in 1..=2 {
             match inputs.recv_timeout(wait) {

@@ -38,6 +38,12 @@ pub enum Action {
     FilterDone,
     NextSort,
     ReverseSort,
+    /// `r`: sort by total rate, busiest first.
+    SortByRate,
+    /// `e`: the events log (again: back to the sockets).
+    Events,
+    /// `d`: the diagnostics (again: back to the sockets).
+    Diagnostics,
     TogglePause,
     /// `+`: refresh less often.
     Slower,
@@ -50,7 +56,7 @@ pub enum Action {
 }
 
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
-pub const KEYS: [(&str, &str); 17] = [
+pub const KEYS: [(&str, &str); 18] = [
     ("↑/↓  j/k", "move the selection"),
     ("PgUp/PgDn", "move a page"),
     ("g/G  Home/End", "first / last row"),
@@ -61,13 +67,14 @@ pub const KEYS: [(&str, &str); 17] = [
     ("  in filter", "Enter keeps it, Esc clears it"),
     ("  filter terms", "port:N state:S pid:N tcp udp unix -4 -6"),
     ("", "listening, or a word: process, address, path"),
-    ("s", "sort by the next column"),
-    ("S", "reverse the sort"),
+    ("s / S", "sort by the next column / reverse the sort"),
+    ("r", "sort by rate (RX+TX), busiest first"),
+    ("e / d", "events log / diagnostics (Esc back)"),
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
     ("p", "show / hide the PEER column (the other end)"),
     ("?", "this help"),
-    ("q  Ctrl-C", "quit"),
+    ("q / Ctrl-C", "quit"),
 ];
 
 /// The action of `key`; `editing` is whether the filter bar has the keyboard.
@@ -99,6 +106,9 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('/')) => Action::EditFilter,
         (false, KeyCode::Char('s')) => Action::NextSort,
         (false, KeyCode::Char('S')) => Action::ReverseSort,
+        (false, KeyCode::Char('r')) => Action::SortByRate,
+        (false, KeyCode::Char('e')) => Action::Events,
+        (false, KeyCode::Char('d')) => Action::Diagnostics,
         (false, KeyCode::Char(' ')) => Action::TogglePause,
         (false, KeyCode::Char('+')) => Action::Slower,
         (false, KeyCode::Char('-')) => Action::Faster,
@@ -136,5 +146,17 @@ mod tests {
             Some(Action::FilterDone)
         );
         assert_eq!(action_for(key(KeyCode::Char('x')), false), None);
+    }
+
+    #[test]
+    fn time_keys() {
+        let act = |c| action_for(key(KeyCode::Char(c)), false);
+        assert_eq!(act('e'), Some(Action::Events));
+        assert_eq!(act('d'), Some(Action::Diagnostics));
+        assert_eq!(act('r'), Some(Action::SortByRate));
+        assert_eq!(
+            action_for(key(KeyCode::Char('e')), true),
+            Some(Action::FilterChar('e'))
+        );
     }
 }

@@ -1,12 +1,12 @@
-//! What the live view remembers between refreshes: which sockets are new, which just
-//! vanished, the states each socket was seen in, and recent counts for the sparklines.
-//! Plain data, no I/O; `App` feeds it one snapshot at a time.
+//! What the live view reads from its `track::Tracker` for marks and sparklines: the
+//! state bar's groups (`Bucket`) and their recent counts, which sockets opened or
+//! closed at the last refresh, and the states a socket passed through. The Tracker
+//! keeps the history (bounded); these are plain reads of it.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::SystemTime;
 
-use crate::model::{Proto, Snapshot, Socket, SocketKey, TcpState};
+use crate::model::{Proto, Socket, SocketKey, TcpState};
+use crate::track::{StateCounts, Tracker};
 
 /// How many refreshes of counts the sparklines look back over (2 minutes at 1 s).
 pub const SAMPLES: usize = 120;
@@ -35,115 +35,58 @@ impl Bucket {
             Bucket::Unix => "UNIX",
         }
     }
+
+    /// How many sockets of one snapshot's counts fall in this group.
+    pub fn count_in(self, counts: &StateCounts) -> usize {
+        let n = match self {
+            Bucket::Tcp(state) => counts.of(Proto::Tcp, state),
+            Bucket::Udp => counts.of_proto(Proto::Udp),
+            Bucket::Unix => counts.of_proto(Proto::Unix),
+        };
+        n as usize
+    }
 }
 
-/// One state a socket was seen in, and when it was first seen in it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Seen {
-    pub state: TcpState,
-    pub at: SystemTime,
+/// The counts of `bucket` over the last `SAMPLES` refreshes, oldest first.
+pub fn counts(tracker: &Tracker, bucket: Bucket) -> Vec<usize> {
+    let all = tracker.state_counts();
+    let recent = all.iter().skip(all.len().saturating_sub(SAMPLES));
+    recent.map(|c| bucket.count_in(c)).collect()
 }
 
-/// What is remembered of one socket.
-#[derive(Debug)]
-struct Track {
-    /// Its states in the order they were seen.
-    states: Vec<Seen>,
-    /// The last refresh it was in.
-    refresh: u64,
+/// Whether `bucket` had any socket in the last `SAMPLES` refreshes.
+pub fn had_any(tracker: &Tracker, bucket: Bucket) -> bool {
+    let all = tracker.state_counts();
+    let recent = all.iter().skip(all.len().saturating_sub(SAMPLES));
+    recent.into_iter().any(|c| bucket.count_in(c) > 0)
 }
 
-#[derive(Debug, Default)]
-pub struct History {
-    /// Sockets of the latest refresh and the one before (the vanished ones).
-    tracks: HashMap<SocketKey, Track, foldhash::fast::RandomState>,
-    /// Per bucket, the counts of the last `SAMPLES` refreshes, oldest first.
-    counts: BTreeMap<Bucket, VecDeque<usize>>,
-    /// Snapshots recorded, and count samples pushed (they can differ: a filter
-    /// change rebuilds the counts without a new snapshot).
-    recorded: u64,
-    refreshes: usize,
-    /// Sockets in the latest snapshot that were not in the one before.
-    pub new: HashSet<SocketKey, foldhash::fast::RandomState>,
-    /// Sockets in the snapshot before that are not in the latest one.
-    pub vanished: Vec<Socket>,
+/// Whether the socket opened at the last refresh (those there when tracking began
+/// are not new).
+pub fn is_new(tracker: &Tracker, key: &SocketKey) -> bool {
+    tracker
+        .get(key)
+        .is_some_and(|h| !h.seen_from_start && Some(h.first_seen) == tracker.last_at())
 }
 
-impl History {
-    /// Takes in `next`, given the snapshot it replaces (None for the first one: then
-    /// nothing counts as new). One map lookup per socket of each: this runs on the UI
-    /// thread at every refresh, 100k sockets included.
-    pub fn record(&mut self, previous: Option<&Snapshot>, next: &Snapshot) {
-        self.recorded += 1;
-        let now = self.recorded;
-        self.new.clear();
-        for socket in &next.sockets {
-            let key = socket.key();
-            let track = match self.tracks.entry(key.clone()) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(Track {
-                    states: Vec::new(),
-                    refresh: 0,
-                }),
-            };
-            if previous.is_some() && track.refresh + 1 < now {
-                self.new.insert(key);
-            }
-            track.refresh = now;
-            if track.states.last().map(|s| s.state) != Some(socket.state) {
-                track.states.push(Seen {
-                    state: socket.state,
-                    at: next.taken_at,
-                });
-            }
-        }
-        let tracks = &self.tracks;
-        self.vanished = previous.map_or_else(Vec::new, |previous| {
-            let gone = |s: &&Socket| tracks.get(&s.key()).is_none_or(|t| t.refresh != now);
-            previous.sockets.iter().filter(gone).cloned().collect()
-        });
-        // Keep the vanished for one refresh (their details stay readable), then forget
-        // them, so churn does not grow memory.
-        self.tracks.retain(|_, t| t.refresh + 1 >= now);
-    }
+/// The sockets that closed at the last refresh, as last seen: shown dimmed once.
+pub fn vanished(tracker: &Tracker) -> Vec<Socket> {
+    let Some(last) = tracker.last_at() else {
+        return Vec::new();
+    };
+    let mut gone: Vec<Socket> = tracker
+        .recently_closed()
+        .filter(|h| h.closed_at == Some(last))
+        .map(|h| h.socket.clone())
+        .collect();
+    // The tracker's map has no order; the table sorts them, this keeps ties stable.
+    gone.sort_by(|a, b| a.display_order(b));
+    gone
+}
 
-    /// Appends one refresh's counts; a bucket missing from `counts` counted zero.
-    pub fn push_counts(&mut self, counts: &BTreeMap<Bucket, usize>) {
-        for bucket in counts.keys() {
-            // A bucket seen for the first time had zero in the refreshes before.
-            let history_len = self.refreshes.min(SAMPLES);
-            self.counts
-                .entry(*bucket)
-                .or_insert_with(|| VecDeque::from(vec![0; history_len]));
-        }
-        for (bucket, series) in &mut self.counts {
-            if series.len() == SAMPLES {
-                series.pop_front();
-            }
-            series.push_back(counts.get(bucket).copied().unwrap_or(0));
-        }
-        self.refreshes += 1;
-    }
-
-    /// The states `key` was seen in, oldest first.
-    pub fn seen(&self, key: &SocketKey) -> &[Seen] {
-        self.tracks.get(key).map_or(&[], |t| t.states.as_slice())
-    }
-
-    /// Recent counts of `bucket`, oldest first; empty if it never had any.
-    pub fn counts(&self, bucket: Bucket) -> Vec<usize> {
-        self.counts
-            .get(&bucket)
-            .map(|series| series.iter().copied().collect())
-            .unwrap_or_default()
-    }
-
-    /// Whether `bucket` had any socket in the recent refreshes.
-    pub fn had_any(&self, bucket: Bucket) -> bool {
-        self.counts
-            .get(&bucket)
-            .is_some_and(|series| series.iter().any(|&n| n > 0))
-    }
+/// The states the socket passed through, oldest first, each with when it entered it.
+pub fn states_seen<'a>(tracker: &'a Tracker, key: &SocketKey) -> &'a [(SystemTime, TcpState)] {
+    tracker.get(key).map_or(&[], |h| h.states.as_slice())
 }
 
 #[cfg(test)]
@@ -151,89 +94,68 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::model::{Family, SocketType};
+    use crate::model::{Family, Snapshot};
+    use crate::track::TrackConfig;
 
     fn tcp(port: u16, state: TcpState) -> Socket {
-        Socket {
-            proto: Proto::Tcp,
-            family: Family::Ipv4,
+        let local = ([127, 0, 0, 1], port).into();
+        let mut s = Socket::inet(
+            Proto::Tcp,
+            Family::Ipv4,
             state,
-            socket_type: SocketType::Stream,
-            local: Some(([127, 0, 0, 1], port).into()),
-            remote: Some(([127, 0, 0, 1], 80).into()),
-            path: None,
-            recv_q: 0,
-            send_q: 0,
-            inode: u64::from(port),
-            uid: 0,
-            processes: Default::default(),
-            tcp_info: None,
-            timer: None,
-            peer_inode: None,
-            peer: None,
-        }
+            local,
+            ([127, 0, 0, 1], 80).into(),
+        );
+        s.inode = u64::from(port);
+        s
     }
 
-    fn snap(sockets: Vec<Socket>, secs: u64) -> Snapshot {
-        Snapshot {
+    fn observe(tracker: &mut Tracker, sockets: Vec<Socket>, secs: u64) {
+        tracker.observe(&Snapshot {
             sockets,
             warnings: Vec::new(),
             taken_at: UNIX_EPOCH + Duration::from_secs(secs),
-        }
+        });
     }
 
     #[test]
     fn new_vanished_and_states_seen() {
-        let mut history = History::default();
-        let first = snap(
-            vec![tcp(1, TcpState::SynSent), tcp(2, TcpState::Established)],
-            1,
+        let mut t = Tracker::new(TrackConfig::default());
+        let first = vec![tcp(1, TcpState::SynSent), tcp(2, TcpState::Established)];
+        observe(&mut t, first, 1);
+        assert!(
+            !is_new(&t, &tcp(1, TcpState::SynSent).key()),
+            "not at start"
         );
-        history.record(None, &first);
-        assert!(history.new.is_empty(), "nothing is new at the start");
 
-        let second = snap(
-            vec![tcp(1, TcpState::Established), tcp(3, TcpState::Established)],
-            2,
-        );
-        history.record(Some(&first), &second);
-        assert_eq!(
-            history.new,
-            [tcp(3, TcpState::Established).key()].into_iter().collect()
-        );
-        assert_eq!(history.vanished, vec![tcp(2, TcpState::Established)]);
-        let states: Vec<_> = history.seen(&tcp(1, TcpState::Listen).key()).to_vec();
-        assert_eq!(states.len(), 2);
-        assert_eq!(
-            (states[0].state, states[1].state),
-            (TcpState::SynSent, TcpState::Established)
-        );
-        assert_eq!(states[1].at, UNIX_EPOCH + Duration::from_secs(2));
-        // The vanished one is remembered for one refresh, then forgotten.
-        assert_eq!(history.seen(&tcp(2, TcpState::Listen).key()).len(), 1);
-        let third = snap(vec![tcp(1, TcpState::Established)], 3);
-        history.record(Some(&second), &third);
-        assert!(history.seen(&tcp(2, TcpState::Listen).key()).is_empty());
+        let second = vec![tcp(1, TcpState::Established), tcp(3, TcpState::Established)];
+        observe(&mut t, second.clone(), 2);
+        assert!(is_new(&t, &tcp(3, TcpState::Established).key()));
+        assert!(!is_new(&t, &tcp(1, TcpState::Established).key()));
+        assert_eq!(vanished(&t), vec![tcp(2, TcpState::Established)]);
+        let states: Vec<TcpState> = states_seen(&t, &tcp(1, TcpState::Listen).key())
+            .iter()
+            .map(|(_, s)| *s)
+            .collect();
+        assert_eq!(states, [TcpState::SynSent, TcpState::Established]);
 
-        // Back after a gap: new again.
-        let fourth = snap(
-            vec![tcp(1, TcpState::Established), tcp(3, TcpState::Established)],
-            4,
-        );
-        history.record(Some(&third), &fourth);
-        assert!(history.new.contains(&tcp(3, TcpState::Established).key()));
+        // Vanished for one refresh only; no longer new either.
+        observe(&mut t, second, 3);
+        assert!(vanished(&t).is_empty());
+        assert!(!is_new(&t, &tcp(3, TcpState::Established).key()));
     }
 
     #[test]
-    fn counts_line_up_when_a_bucket_first_appears() {
-        let mut history = History::default();
-        let udp = Bucket::Udp;
-        history.push_counts(&BTreeMap::from([(Bucket::Unix, 2)]));
-        history.push_counts(&BTreeMap::from([(Bucket::Unix, 2), (udp, 5)]));
-        assert_eq!(history.counts(udp), vec![0, 5]);
-        assert_eq!(history.counts(Bucket::Unix), vec![2, 2]);
-        history.push_counts(&BTreeMap::new());
-        assert_eq!(history.counts(udp), vec![0, 5, 0]);
-        assert!(history.had_any(udp));
+    fn buckets_count_by_protocol() {
+        let mut t = Tracker::new(TrackConfig::default());
+        let mut udp = tcp(9, TcpState::Unconn);
+        udp.proto = Proto::Udp;
+        observe(&mut t, vec![tcp(1, TcpState::Listen)], 1);
+        observe(&mut t, vec![tcp(1, TcpState::Listen), udp], 2);
+        assert_eq!(counts(&t, Bucket::Udp), vec![0, 1]);
+        assert_eq!(counts(&t, Bucket::Tcp(TcpState::Listen)), vec![1, 1]);
+        assert_eq!(counts(&t, Bucket::Tcp(TcpState::Unconn)), vec![0, 0]);
+        assert!(had_any(&t, Bucket::Udp));
+        assert!(!had_any(&t, Bucket::Unix));
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::model::{Proto, Socket, TcpState};
 use crate::query::Query;
+use crate::track::Rate;
 
 use super::history::Bucket;
 
@@ -20,23 +21,36 @@ pub enum Column {
     Remote,
     RecvQ,
     SendQ,
+    /// Bytes per second in, from tcp_info (netlink); busiest first.
+    RxRate,
+    /// Bytes per second out (acknowledged by the peer); busiest first.
+    TxRate,
     Process,
     User,
+    /// In + out, busiest first: the `r` key; not in the `s` cycle.
+    Rate,
 }
 
 impl Column {
-    pub const ALL: [Column; 7] = [
+    pub const ALL: [Column; 9] = [
         Column::State,
         Column::Local,
         Column::Remote,
         Column::RecvQ,
         Column::SendQ,
+        Column::RxRate,
+        Column::TxRate,
         Column::Process,
         Column::User,
     ];
 
     pub fn next(self) -> Column {
-        let i = Column::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        let from = if self == Column::Rate {
+            Column::SendQ // so `s` goes on to RX, then TX
+        } else {
+            self
+        };
+        let i = Column::ALL.iter().position(|c| *c == from).unwrap_or(0);
         Column::ALL[(i + 1) % Column::ALL.len()]
     }
 
@@ -47,8 +61,29 @@ impl Column {
             Column::Remote => "REMOTE",
             Column::RecvQ => "RECV-Q",
             Column::SendQ => "SEND-Q",
+            Column::RxRate => "RX/s",
+            Column::TxRate => "TX/s",
             Column::Process => "PROCESS",
             Column::User => "USER",
+            Column::Rate => "RX+TX/s",
+        }
+    }
+
+    /// Sorted biggest first (queues and rates).
+    pub fn descending(self) -> bool {
+        matches!(
+            self,
+            Column::RecvQ | Column::SendQ | Column::RxRate | Column::TxRate | Column::Rate
+        )
+    }
+
+    /// For rate columns: the number sorted by, from a socket's rate.
+    fn rate_value(self) -> Option<fn(&Rate) -> f64> {
+        match self {
+            Column::RxRate => Some(|r| r.rx_per_sec),
+            Column::TxRate => Some(|r| r.tx_per_sec),
+            Column::Rate => Some(|r| r.rx_per_sec + r.tx_per_sec),
+            _ => None,
         }
     }
 }
@@ -86,6 +121,8 @@ impl Sort {
             Column::SendQ => b.send_q.cmp(&a.send_q),
             Column::Process => first_owner(a).cmp(&first_owner(b)),
             Column::User => user(a).cmp(&user(b)).then(a.uid.cmp(&b.uid)),
+            // Sorted in `socket_rows`, which knows the rates.
+            Column::RxRate | Column::TxRate | Column::Rate => Ordering::Equal,
         };
         let order = by_column.then_with(|| a.display_order(b));
         if self.reverse { order.reverse() } else { order }
@@ -94,7 +131,7 @@ impl Sort {
 
 /// A row of the socket table: a socket of the latest snapshot, or one that vanished
 /// with it (shown dimmed for one refresh). The index is into `Snapshot::sockets` or
-/// `History::vanished`.
+/// `App::vanished`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RowRef {
     Live(usize),
@@ -102,8 +139,15 @@ pub enum RowRef {
 }
 
 /// The socket table's rows: the sockets of `live` and `gone` (the vanished) that
-/// match `query`, in `sort` order.
-pub fn socket_rows(live: &[Socket], gone: &[Socket], query: &Query, sort: Sort) -> Vec<RowRef> {
+/// match `query`, in `sort` order. `rate` is a socket's latest rate, asked once per
+/// row and only when sorting by a rate column.
+pub fn socket_rows(
+    live: &[Socket],
+    gone: &[Socket],
+    query: &Query,
+    sort: Sort,
+    rate: impl Fn(&Socket) -> Option<Rate>,
+) -> Vec<RowRef> {
     let socket = |row: &RowRef| match *row {
         RowRef::Live(i) => &live[i],
         RowRef::Gone(i) => &gone[i],
@@ -114,8 +158,24 @@ pub fn socket_rows(live: &[Socket], gone: &[Socket], query: &Query, sort: Sort) 
     };
     let mut rows = matching(live, RowRef::Live);
     rows.extend(matching(gone, RowRef::Gone));
-    rows.sort_by(|a, b| sort.compare(socket(a), socket(b)));
-    rows
+    let Some(value) = sort.column.rate_value() else {
+        rows.sort_by(|a, b| sort.compare(socket(a), socket(b)));
+        return rows;
+    };
+    // Unknown rates (no tcp_info) sort after every known one, 0 B/s included, and
+    // the sockets that just closed after those: the busiest on top is a live one.
+    let key = |row: &RowRef| match row {
+        RowRef::Gone(_) => -2.0,
+        RowRef::Live(_) => rate(socket(row)).map_or(-1.0, |r| value(&r)),
+    };
+    let mut keyed: Vec<(f64, RowRef)> = rows.into_iter().map(|row| (key(&row), row)).collect();
+    keyed.sort_by(|(x, a), (y, b)| {
+        let order = y
+            .total_cmp(x)
+            .then_with(|| socket(a).display_order(socket(b)));
+        if sort.reverse { order.reverse() } else { order }
+    });
+    keyed.into_iter().map(|(_, row)| row).collect()
 }
 
 /// Sockets per state-bar group.

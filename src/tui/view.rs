@@ -2,11 +2,14 @@
 //! Views read the app and never change it.
 
 mod details;
+mod diagnostics;
+mod events;
 mod footer;
 mod header;
 mod help;
 mod peer;
 mod processes;
+mod rates;
 mod states;
 pub mod style;
 mod table;
@@ -30,6 +33,7 @@ pub const MIN_HEIGHT: u16 = 10;
 /// │ state bar: LISTEN 3 ▁▂ │ ESTABLISHED 40 ▃▅▇ │ ... │ UNIX 88   │  1-2 lines
 /// ├──────────────────────────────────────────────────────────────┤
 /// │ main: socket table | processes table | details of a socket   │  the rest
+/// │       | events log | diagnostics                             │
 /// ├──────────────────────────────────────────────────────────────┤
 /// │ footer: key hints, or the filter bar while editing           │  1 line
 /// └──────────────────────────────────────────────────────────────┘
@@ -59,6 +63,8 @@ pub fn render(frame: &mut Frame, app: &App) {
         View::Sockets => table::render(frame, main, app),
         View::Processes => processes::render(frame, main, app),
         View::Details => details::render(frame, main, app),
+        View::Events => events::render(frame, main, app),
+        View::Diagnostics => diagnostics::render(frame, main, app),
     }
     footer::render(frame, foot, app);
     if app.help {

@@ -219,6 +219,8 @@ pub fn update(snapshot: Snapshot) -> Input {
         cmdlines,
         exited: Vec::new(),
         names: HashMap::new(),
+        listen_counters: None,
+        port_range: None,
     }))
 }
 

@@ -9,9 +9,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::{peer, style, tcp_info};
+use super::{peer, rates, style, tcp_info};
 use crate::model::Socket;
 use crate::tui::app::App;
+use crate::tui::history;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let block = Block::new()
@@ -76,16 +77,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         "  seen in (time since sockscope started)",
         style::TITLE,
     ));
-    for seen in app.history.seen(&s.key()) {
-        let since = seen.at.duration_since(app.started_at).unwrap_or_default();
+    for (at, state) in history::states_seen(&app.tracker, &s.key()) {
+        let since = at.duration_since(app.started_at).unwrap_or_default();
         lines.push(Line::from(vec![
-            Span::styled(
-                format!("    {:<12}", seen.state.name()),
-                style::state(seen.state),
-            ),
+            Span::styled(format!("    {:<12}", state.name()), style::state(*state)),
             Span::raw(format!("+{}", elapsed_text(since))),
         ]));
     }
+    lines.extend(rates::details_lines(app, s));
     // Last: the longest section, so on a short screen it is the one cut.
     lines.extend(tcp_info::lines(app, s, area.width));
     let body = Paragraph::new(lines)

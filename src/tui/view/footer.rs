@@ -38,7 +38,9 @@ fn hints(app: &App) -> Line<'static> {
             ("s", "sort"),
             ("Tab", "processes"),
             ("Enter", "details"),
-            ("space", "pause"),
+            ("r", "busiest"),
+            ("e", "events"),
+            ("d", "diagnostics"),
             ("q", "quit"),
         ],
         View::Processes => &[
@@ -54,6 +56,22 @@ fn hints(app: &App) -> Line<'static> {
             ("Esc", "back"),
             ("↑/↓", "next socket"),
             ("Tab", "processes"),
+            ("q", "quit"),
+        ],
+        View::Events => &[
+            ("?", "help"),
+            ("/", "filter"),
+            ("↑/↓ PgUp/PgDn", "scroll"),
+            ("G", "follow"),
+            ("space", "pause"),
+            ("Esc", "back"),
+            ("q", "quit"),
+        ],
+        View::Diagnostics => &[
+            ("?", "help"),
+            ("↑/↓", "scroll"),
+            ("Esc", "back"),
+            ("e", "events"),
             ("q", "quit"),
         ],
     };

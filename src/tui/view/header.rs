@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::style;
+use super::{diagnostics, style};
 use crate::tui::app::App;
 
 pub fn height(app: &App) -> u16 {
@@ -38,6 +38,7 @@ fn lines(app: &App) -> Vec<Line<'_>> {
     if !app.filter.text.is_empty() {
         title.push(Span::raw(format!(" · filter: {}", app.filter.text)));
     }
+    title.extend(findings_badge(app));
     let mut lines = vec![Line::from(title)];
     lines.extend(app.banner.iter().map(|b| Line::raw(format!(" {b}"))));
     for warning in app.snapshot.iter().flat_map(|s| &s.warnings) {
@@ -57,6 +58,14 @@ fn lines(app: &App) -> Vec<Line<'_>> {
         ));
     }
     lines
+}
+
+/// " · ⚠ 2 findings" (press d), coloured by the most severe; nothing when healthy.
+fn findings_badge(app: &App) -> Option<Span<'static>> {
+    let findings = &app.timeline.findings;
+    let worst = findings.iter().map(|f| f.severity).max()?;
+    let text = format!(" · ⚠ {} (d)", diagnostics::count_text(findings.len()));
+    Some(Span::styled(text, diagnostics::severity_style(worst)))
 }
 
 /// "pid 1234 (nginx)", or "pids 1 (a), 2 (b)".

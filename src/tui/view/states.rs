@@ -1,5 +1,6 @@
 //! The state bar: shown sockets per TCP state, plus UDP and unix, each with a
-//! sparkline of its count over the recent refreshes when that count has changed.
+//! sparkline of its count over the recent refreshes when that count has changed
+//! (from the app's Tracker, which counts every collected socket: so not under a filter).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -10,7 +11,7 @@ use super::header::thousands;
 use super::style;
 use crate::model::TcpState;
 use crate::tui::app::App;
-use crate::tui::history::Bucket;
+use crate::tui::history::{self, Bucket};
 
 const SPARK_WIDTH: usize = 8;
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -39,8 +40,8 @@ fn line(app: &App) -> Line<'static> {
         spans.push(Span::styled(bucket.label(), style::bucket(bucket)));
         spans.push(Span::raw(format!(" {}", thousands(count))));
         // A flat line says nothing the count does not; only changes get a sparkline.
-        let series = app.history.counts(bucket);
-        if series.iter().min() != series.iter().max() {
+        let series = history::counts(&app.tracker, bucket);
+        if app.filter.query.is_empty() && series.iter().min() != series.iter().max() {
             spans.push(Span::styled(
                 format!(" {}", sparkline(&series, SPARK_WIDTH)),
                 style::bucket(bucket),
@@ -50,13 +51,15 @@ fn line(app: &App) -> Line<'static> {
     Line::from(spans)
 }
 
-/// LISTEN and ESTABLISHED always; other TCP states while they have or recently had
-/// sockets; then UDP and unix.
+/// LISTEN and ESTABLISHED always; other TCP states while they have or (unfiltered)
+/// recently had sockets; then UDP and unix.
 fn buckets(app: &App) -> Vec<Bucket> {
+    // The history counts every collected socket, so it is not asked under a filter.
+    let unfiltered = app.filter.query.is_empty();
     let tcp = TcpState::ALL.into_iter().map(Bucket::Tcp).filter(|b| {
         matches!(b, Bucket::Tcp(TcpState::Listen | TcpState::Established))
             || app.counts.contains_key(b)
-            || app.history.had_any(*b)
+            || (unfiltered && history::had_any(&app.tracker, *b))
     });
     tcp.chain([Bucket::Udp, Bucket::Unix]).collect()
 }

@@ -8,16 +8,25 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table};
 
-use super::{peer, style};
+use super::{peer, rates, style};
 use crate::model::{Proto, Socket};
 use crate::tui::app::App;
+use crate::tui::history;
 use crate::tui::rows::{Column, RowRef};
 
-const HEADERS: [&str; 10] = [
-    "", "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q", "PROCESS", "FD", "USER",
+const HEADERS: [&str; 12] = [
+    "", "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q", "RX/s", "TX/s", "PROCESS", "FD",
+    "USER",
 ];
+/// Columns whose text is right-aligned: numbers.
+const RIGHT: [usize; 5] = [5, 6, 7, 8, 10];
+/// RX/s and TX/s, shown only when rates can be known.
+const RATE_COLUMNS: [usize; 2] = [7, 8];
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    // Without tcp_info (the /proc source) every rate is blank: leave the room to the rest.
+    let with_rates = rates::known(app);
+    let shown_column = move |i: &usize| with_rates || !RATE_COLUMNS.contains(i);
     let height = area.height.saturating_sub(1) as usize;
     let (start, end) = window(app.table.selected, app.table.offset, app.rows.len(), height);
     let shown = &app.rows[start..end];
@@ -34,6 +43,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(fit(Socket::remote_text, 7)),
         Constraint::Length(7),
         Constraint::Length(7),
+        Constraint::Length(10),
+        Constraint::Length(10),
         Constraint::Fill(1),
         Constraint::Length(4),
         Constraint::Length(8),
@@ -41,12 +52,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     if app.show_peer {
         widths.push(Constraint::Fill(1));
     }
+    let widths = widths
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| shown_column(i));
+    let widths: Vec<Constraint> = widths.map(|(_, w)| w).collect();
     let rows = shown.iter().enumerate().map(|(i, row)| {
         let selected = start + i == app.table.selected;
-        socket_row(app, *row, selected)
+        socket_row(app, *row, selected, shown_column)
     });
     let table = Table::new(rows, widths)
-        .header(header(app).style(style::HEADER_ROW))
+        .header(header(app, shown_column).style(style::HEADER_ROW))
         .column_spacing(1);
     frame.render_widget(table, area);
     if app.rows.is_empty() {
@@ -75,27 +91,31 @@ pub fn window(selected: usize, offset: usize, len: usize, height: usize) -> (usi
     (start, (start + height).min(len))
 }
 
-fn header(app: &App) -> Row<'static> {
-    let sorted = match app.sort.column {
-        Column::State => 2,
-        Column::Local => 3,
-        Column::Remote => 4,
-        Column::RecvQ => 5,
-        Column::SendQ => 6,
-        Column::Process => 7,
-        Column::User => 9,
+fn header(app: &App, shown_column: impl Fn(&usize) -> bool) -> Row<'static> {
+    let sorted: &[usize] = match app.sort.column {
+        Column::State => &[2],
+        Column::Local => &[3],
+        Column::Remote => &[4],
+        Column::RecvQ => &[5],
+        Column::SendQ => &[6],
+        Column::RxRate => &[7],
+        Column::TxRate => &[8],
+        Column::Rate => &[7, 8],
+        Column::Process => &[9],
+        Column::User => &[11],
     };
-    // Queues sort biggest first; the arrow shows the direction on screen.
-    let descending = matches!(app.sort.column, Column::RecvQ | Column::SendQ) != app.sort.reverse;
+    // Queues and rates sort biggest first; the arrow shows the direction on screen.
+    let descending = app.sort.column.descending() != app.sort.reverse;
     let arrow = if descending { "▼" } else { "▲" };
     let peer = app.show_peer.then_some("PEER");
-    Row::new(HEADERS.iter().chain(&peer).enumerate().map(|(i, h)| {
-        let text = if i == sorted {
+    let headers = HEADERS.iter().chain(&peer).enumerate();
+    Row::new(headers.filter(|(i, _)| shown_column(i)).map(|(i, h)| {
+        let text = if sorted.contains(&i) {
             format!("{h}{arrow}")
         } else {
             h.to_string()
         };
-        if (5..=6).contains(&i) || i == 8 {
+        if RIGHT.contains(&i) {
             Cell::from(Line::from(text).right_aligned())
         } else {
             Cell::from(text)
@@ -103,15 +123,21 @@ fn header(app: &App) -> Row<'static> {
     }))
 }
 
-fn socket_row(app: &App, row: RowRef, selected: bool) -> Row<'static> {
+fn socket_row(
+    app: &App,
+    row: RowRef,
+    selected: bool,
+    shown_column: impl Fn(&usize) -> bool,
+) -> Row<'static> {
     let socket = app.socket(row);
     let (mark, row_style) = match row {
         RowRef::Gone(_) => ('-', Some(style::GONE)),
-        RowRef::Live(_) if app.history.new.contains(&socket.key()) => ('+', Some(style::NEW)),
+        RowRef::Live(_) if history::is_new(&app.tracker, &socket.key()) => ('+', Some(style::NEW)),
         RowRef::Live(_) => (' ', None),
     };
     let gutter = format!("{}{mark}", if selected { '›' } else { ' ' });
     let owner = socket.processes.first();
+    let [rx, tx] = rates::cells(app, socket);
     let mut cells = vec![
         Cell::from(gutter),
         Cell::from(socket.proto_text()),
@@ -120,6 +146,8 @@ fn socket_row(app: &App, row: RowRef, selected: bool) -> Row<'static> {
         Cell::from(socket.remote_text()),
         Cell::from(Line::from(socket.recv_q.to_string()).right_aligned()),
         Cell::from(Line::from(socket.send_q.to_string()).right_aligned()),
+        rx,
+        tx,
         Cell::from(process_text(socket)),
         Cell::from(Line::from(owner.map_or(String::new(), |o| o.fd.to_string())).right_aligned()),
         Cell::from(user_text(socket)),
@@ -127,7 +155,11 @@ fn socket_row(app: &App, row: RowRef, selected: bool) -> Row<'static> {
     if app.show_peer {
         cells.push(Cell::from(peer::column_text(socket)));
     }
-    let mut out = Row::new(cells);
+    let cells = cells
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| shown_column(i));
+    let mut out = Row::new(cells.map(|(_, c)| c));
     if let Some(s) = row_style {
         out = out.style(s);
     }

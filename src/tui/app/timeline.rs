@@ -1,0 +1,97 @@
+//! The app's state for the events log (`e`) and the diagnostics view (`d`): where the
+//! log is scrolled, and the findings of `diagnose` over the app's Tracker, recomputed
+//! at each refresh with the same rules and thresholds as `sockscope doctor`.
+
+use crate::collect::kernel_counters::{ListenCounters, PortRange};
+use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, diagnose};
+use crate::track::Event;
+
+use super::{App, View};
+
+/// Listen-counter readings kept: the rules look at the last few only.
+const COUNTERS_KEPT: usize = 100;
+
+#[derive(Debug, Default)]
+pub struct Timeline {
+    /// How many matching events the log is scrolled up from the newest; 0 follows
+    /// the newest as they come.
+    pub events_back: usize,
+    /// The seq the next event will get: what is new at a refresh starts there.
+    next_seq: u64,
+    /// Most severe first.
+    pub findings: Vec<Finding>,
+    /// The finding the diagnostics view starts at (↑/↓ move by whole findings, so
+    /// scrolling does not depend on how the text wraps).
+    pub diagnostics_first: usize,
+    kernel: KernelFacts,
+}
+
+impl App {
+    /// After the tracker took a snapshot: the counters, the findings, and the log's
+    /// scroll kept on the same events when scrolled up.
+    pub(super) fn refresh_timeline(
+        &mut self,
+        listen_counters: Option<ListenCounters>,
+        port_range: Option<PortRange>,
+    ) {
+        let kernel = &mut self.timeline.kernel;
+        if let Some(counters) = listen_counters {
+            kernel.listen_counters.push(counters);
+            let excess = kernel.listen_counters.len().saturating_sub(COUNTERS_KEPT);
+            kernel.listen_counters.drain(..excess);
+        }
+        kernel.port_range = port_range.or(kernel.port_range);
+        // With --pid, the view sees only some sockets of the namespace.
+        kernel.whole_namespace = self.pids.is_empty();
+        self.timeline.findings = diagnose(&self.tracker, kernel, &DiagnoseConfig::default());
+
+        let query = &self.filter.query;
+        let arrived = self
+            .tracker
+            .events_since(self.timeline.next_seq)
+            .filter(|e| query.matches(&e.socket))
+            .count();
+        if self.timeline.events_back > 0 {
+            self.timeline.events_back += arrived;
+        }
+        if let Some(last) = self.tracker.events().back() {
+            self.timeline.next_seq = last.seq + 1;
+        }
+    }
+
+    /// The events the filter bar's query matches, oldest first.
+    pub fn matching_events(&self) -> impl DoubleEndedIterator<Item = &Event> + '_ {
+        let query = &self.filter.query;
+        self.tracker
+            .events()
+            .iter()
+            .filter(move |e| query.matches(&e.socket))
+    }
+
+    /// `e` and `d`: open that view, or go back to the sockets from it.
+    pub(super) fn toggle(&mut self, view: View) {
+        self.view = if self.view == view {
+            View::Sockets
+        } else {
+            view
+        };
+    }
+
+    /// Up/down in the events log (negative: back in time) or the diagnostics.
+    pub(super) fn scroll_timeline(&mut self, delta: isize) {
+        match self.view {
+            View::Events => {
+                let count = self.matching_events().count();
+                let top = count.saturating_sub(self.page) as isize;
+                let back = (self.timeline.events_back as isize).saturating_sub(delta);
+                self.timeline.events_back = back.clamp(0, top) as usize;
+            }
+            View::Diagnostics => {
+                let last = self.timeline.findings.len().saturating_sub(1) as isize;
+                let first = (self.timeline.diagnostics_first as isize).saturating_add(delta);
+                self.timeline.diagnostics_first = first.clamp(0, last) as usize;
+            }
+            _ => {}
+        }
+    }
+}

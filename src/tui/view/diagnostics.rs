@@ -1,0 +1,172 @@
+//! The diagnostics view (`d`): the findings of `diagnose` over the app's Tracker,
+//! the same rules and thresholds as `sockscope doctor`, most severe first. Each says
+//! what, who, what it usually means, what to check next, and the sockets involved.
+//! ↑/↓ move by whole findings; long text wraps under its label.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::style;
+use crate::diagnose::{Finding, Severity};
+use crate::model::endpoint_text;
+use crate::tui::app::App;
+
+/// Where wrapped text continues: under the text after "    means    ".
+const INDENT: usize = 13;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let findings = &app.timeline.findings;
+    let first = app
+        .timeline
+        .diagnostics_first
+        .min(findings.len().saturating_sub(1));
+    let position = match findings.len() {
+        0 | 1 => String::new(),
+        n => format!(" · from {} of {n} (↑/↓)", first + 1),
+    };
+    let block = Block::new().borders(Borders::TOP).title(format!(
+        " diagnostics · {}{position} · every collected socket, whatever the filter · Esc back ",
+        count_text(findings.len())
+    ));
+    let width = area.width as usize;
+    let lines: Vec<Line> = if findings.is_empty() {
+        healthy(app, width)
+    } else {
+        let shown = &findings[first..];
+        shown.iter().flat_map(|f| finding_lines(f, width)).collect()
+    };
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+pub fn severity_style(severity: Severity) -> Style {
+    match severity {
+        Severity::Warning => style::WARNING,
+        Severity::Critical => style::ERROR,
+    }
+}
+
+/// "1 finding", "3 findings".
+pub fn count_text(n: usize) -> String {
+    match n {
+        1 => "1 finding".into(),
+        n => format!("{n} findings"),
+    }
+}
+
+fn healthy(app: &App, width: usize) -> Vec<Line<'static>> {
+    let text = match app.tracker.snapshots_seen() {
+        0 => "collecting…".to_string(),
+        _ => format!(
+            "no findings: {} sockets look healthy",
+            app.tracker.live().count()
+        ),
+    };
+    let checked = "checked: CLOSE_WAIT held, TIME_WAIT vs the port range, accept queues and \
+                   ListenOverflows, SYN_SENT unanswered, Recv-Q unread, Send-Q stuck";
+    let mut lines = vec![Line::styled(format!("  {text}"), style::DIM), Line::raw("")];
+    lines.extend(
+        wrap(checked, width.saturating_sub(4))
+            .into_iter()
+            .map(|l| Line::styled(format!("  {l}"), style::DIM)),
+    );
+    lines
+}
+
+fn finding_lines(f: &Finding, width: usize) -> Vec<Line<'static>> {
+    let severity = match f.severity {
+        Severity::Warning => "WARNING ",
+        Severity::Critical => "CRITICAL",
+    };
+    let processes: Vec<String> = f
+        .processes
+        .iter()
+        .map(|p| format!("{} {}", p.pid, p.comm))
+        .collect();
+    let who = match processes.is_empty() {
+        true => "no visible process".to_string(),
+        false => processes.join(", "),
+    };
+    let text_width = width.saturating_sub(INDENT + 1).max(20);
+    let mut lines = Vec::new();
+    let headline = format!("{}: {}", f.kind.label(), f.summary);
+    for (i, part) in wrap(&headline, text_width).into_iter().enumerate() {
+        let lead = match i {
+            0 => Span::styled(format!("  {severity}   "), severity_style(f.severity)),
+            _ => Span::raw(" ".repeat(INDENT)),
+        };
+        lines.push(Line::from(vec![lead, Span::styled(part, style::TITLE)]));
+    }
+    for (label, text) in [
+        ("who", who.as_str()),
+        ("means", f.meaning),
+        ("check", f.next_steps),
+    ] {
+        for (i, part) in wrap(text, text_width).into_iter().enumerate() {
+            let label = if i == 0 { label } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("    {label:<9}"), style::DIM),
+                Span::raw(part),
+            ]));
+        }
+    }
+    for fs in &f.sockets {
+        let s = &fs.socket;
+        lines.push(Line::from(vec![
+            Span::raw(format!("{}{} ", " ".repeat(INDENT), s.proto_text())),
+            Span::styled(format!("{:<11} ", s.state.name()), style::state(s.state)),
+            Span::raw(format!(
+                "{} → {}  recv-q {} send-q {}  {:.1}s in state",
+                s.local_text(),
+                s.remote.map_or_else(|| "*".into(), endpoint_text),
+                s.recv_q,
+                s.send_q,
+                fs.state_secs,
+            )),
+        ]));
+    }
+    if f.socket_count > f.sockets.len() {
+        lines.push(Line::styled(
+            format!(
+                "{}… and {} more",
+                " ".repeat(INDENT),
+                f.socket_count - f.sockets.len()
+            ),
+            style::DIM,
+        ));
+    }
+    lines.push(Line::raw(""));
+    lines
+}
+
+/// Words into lines of at most `width` characters (a longer word gets a line alone).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let fits = line.chars().count() + 1 + word.chars().count() <= width;
+        if !line.is_empty() && !fits {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_at_words() {
+        assert_eq!(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("", 6), [""]);
+        assert_eq!(wrap("longerthanwidth x", 4), ["longerthanwidth", "x"]);
+    }
+}

@@ -1,0 +1,107 @@
+//! Throughput from the app's Tracker (tcp_info byte counters, netlink only): the
+//! socket table's RX/s and TX/s cells and the details pane's rate sparklines.
+//! Blank where unknown: UDP, unix, the /proc source, a socket seen once.
+
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Cell;
+
+use super::states::sparkline;
+use super::style;
+use crate::model::{Proto, Socket};
+use crate::track::Rate;
+use crate::tui::app::App;
+
+/// Bars in the details pane's sparklines: one per rate the tracker keeps.
+const SPARK_WIDTH: usize = 16;
+
+/// "0 B/s", "812 B/s", "12.5 KiB/s", "340 MiB/s": three significant digits at most.
+pub fn rate_text(bytes_per_sec: f64) -> String {
+    const UNITS: [&str; 4] = ["B/s", "KiB/s", "MiB/s", "GiB/s"];
+    let mut value = bytes_per_sec.max(0.0);
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value >= 100.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Whether rates can be known at all: the source gives tcp_info (netlink). Stops at
+/// the first TCP socket that has it, so it is cheap whatever the count.
+pub fn known(app: &App) -> bool {
+    let sockets = app.snapshot.iter().flat_map(|s| &s.sockets);
+    sockets.into_iter().any(|s| s.tcp_info.is_some())
+}
+
+/// The socket's latest rate, if the tracker has one.
+pub fn latest(app: &App, socket: &Socket) -> Option<Rate> {
+    app.tracker.get(&socket.key()).and_then(|h| h.rate())
+}
+
+/// The RX/s and TX/s cells of a table row, right-aligned; blank when unknown.
+pub fn cells(app: &App, socket: &Socket) -> [Cell<'static>; 2] {
+    let rate = latest(app, socket);
+    let cell = |value: Option<f64>| {
+        let text = value.map(rate_text).unwrap_or_default();
+        Cell::from(Line::from(text).right_aligned())
+    };
+    [
+        cell(rate.map(|r| r.rx_per_sec)),
+        cell(rate.map(|r| r.tx_per_sec)),
+    ]
+}
+
+/// The details pane's throughput section: rx and tx sparklines over the rates the
+/// tracker keeps, with the latest value. Nothing for sockets that cannot have byte
+/// counters (not TCP, or the source gives no tcp_info).
+pub fn details_lines(app: &App, socket: &Socket) -> Vec<Line<'static>> {
+    if socket.proto != Proto::Tcp || !known(app) {
+        return Vec::new();
+    }
+    let mut lines = vec![Line::raw(""), Line::styled("  throughput", style::TITLE)];
+    let rates: Vec<Rate> = app
+        .tracker
+        .get(&socket.key())
+        .map(|h| h.rates().collect())
+        .unwrap_or_default();
+    if rates.is_empty() {
+        lines.push(Line::styled(
+            "    not known yet (it takes two refreshes)",
+            style::DIM,
+        ));
+        return lines;
+    }
+    let row = |name: &str, per_sec: fn(&Rate) -> f64| {
+        let series: Vec<usize> = rates.iter().map(|r| per_sec(r) as usize).collect();
+        let latest = rates.last().map_or(0.0, per_sec);
+        Line::from(vec![
+            Span::styled(format!("    {name:<4}"), style::DIM),
+            Span::styled(
+                format!("{:<w$}", sparkline(&series, SPARK_WIDTH), w = SPARK_WIDTH),
+                style::KEY,
+            ),
+            Span::raw(format!("  {}", rate_text(latest))),
+        ])
+    };
+    lines.push(row("rx", |r| r.rx_per_sec));
+    lines.push(row("tx", |r| r.tx_per_sec));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_text;
+
+    #[test]
+    fn rates_read_like_ls_h() {
+        assert_eq!(rate_text(0.0), "0 B/s");
+        assert_eq!(rate_text(812.4), "812 B/s");
+        assert_eq!(rate_text(12.5 * 1024.0), "12.5 KiB/s");
+        assert_eq!(rate_text(340.0 * 1024.0 * 1024.0), "340 MiB/s");
+        assert_eq!(rate_text(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0 GiB/s");
+    }
+}
