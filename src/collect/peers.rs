@@ -3,7 +3,7 @@
 //! Run after owners are joined, on the sockets of one network namespace (TCP endpoints
 //! repeat across namespaces). One sorted index, one pass: no per-pair search.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
 use crate::model::{Peer, Proto, Socket, TcpState};
@@ -70,10 +70,9 @@ fn peer_identity(s: &Socket) -> Option<Identity> {
     }
 }
 
+/// Any hash works, as equal hashes are checked; foldhash is a fast one.
 fn key(identity: &Identity) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    identity.hash(&mut hasher);
-    hasher.finish()
+    foldhash::fast::FixedState::default().hash_one(identity)
 }
 
 /// A connection's two endpoints with IPv4-mapped IPv6 addresses made plain IPv4, so an
