@@ -88,6 +88,10 @@ pub struct App {
     pub vanished: Vec<Socket>,
     /// The events log's scroll and the diagnostics' findings.
     pub timeline: Timeline,
+    /// Every row in sort order, filter or not: typing in the filter bar only filters
+    /// this again (a sort at 100k sockets costs more than a key press may).
+    sorted: Vec<RowRef>,
+    /// The rows shown: `sorted` that match the filter.
     pub rows: Vec<RowRef>,
     /// Shown sockets per state-bar group.
     pub counts: BTreeMap<Bucket, usize>,
@@ -123,6 +127,7 @@ impl App {
             tracker: Tracker::new(TrackConfig::default()),
             vanished: Vec::new(),
             timeline: Timeline::default(),
+            sorted: Vec::new(),
             rows: Vec::new(),
             counts: BTreeMap::new(),
             processes: Vec::new(),
@@ -347,7 +352,7 @@ impl App {
             Err(e) => self.filter.error = Some(e),
         }
         self.filter.text = text;
-        self.rebuild();
+        self.refilter();
     }
 
     fn set_sort(&mut self, sort: Sort) {
@@ -355,14 +360,31 @@ impl App {
         self.rebuild();
     }
 
-    /// Recomputes the rows from the snapshot, filter and sort; the selection stays on
-    /// the same socket when it is still there.
+    /// Re-sorts every row after a new snapshot or sort, then filters them.
     fn rebuild(&mut self) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-        let gone = &self.vanished;
         let tracker = &self.tracker;
         let rate = |s: &Socket| tracker.get(&s.key()).and_then(|h| h.rate());
-        self.rows = rows::socket_rows(live, gone, &self.filter.query, self.sort, rate);
+        self.sorted = rows::sorted_rows(live, &self.vanished, self.sort, rate);
+        self.refilter();
+    }
+
+    /// The shown rows from `sorted` and the filter; the selection stays on the same
+    /// socket when it is still there.
+    fn refilter(&mut self) {
+        let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
+        let query = &self.filter.query;
+        self.rows = if query.is_empty() {
+            self.sorted.clone()
+        } else {
+            let gone = &self.vanished;
+            let socket = |row: &RowRef| match *row {
+                RowRef::Live(i) => &live[i],
+                RowRef::Gone(i) => &gone[i],
+            };
+            let matching = self.sorted.iter().filter(|r| query.matches(socket(r)));
+            matching.copied().collect()
+        };
         let shown = self.rows.iter().filter_map(|row| match row {
             RowRef::Live(i) => Some(&live[*i]),
             RowRef::Gone(_) => None,

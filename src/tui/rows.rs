@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::model::{Proto, Socket, TcpState};
-use crate::query::Query;
 use crate::track::Rate;
 
 use super::history::Bucket;
@@ -121,7 +120,7 @@ impl Sort {
             Column::SendQ => b.send_q.cmp(&a.send_q),
             Column::Process => first_owner(a).cmp(&first_owner(b)),
             Column::User => user(a).cmp(&user(b)).then(a.uid.cmp(&b.uid)),
-            // Sorted in `socket_rows`, which knows the rates.
+            // Sorted in `sorted_rows`, which knows the rates.
             Column::RxRate | Column::TxRate | Column::Rate => Ordering::Equal,
         };
         let order = by_column.then_with(|| a.display_order(b));
@@ -138,13 +137,13 @@ pub enum RowRef {
     Gone(usize),
 }
 
-/// The socket table's rows: the sockets of `live` and `gone` (the vanished) that
-/// match `query`, in `sort` order. `rate` is a socket's latest rate, asked once per
-/// row and only when sorting by a rate column.
-pub fn socket_rows(
+/// Every row of the socket table: the sockets of `live` and `gone` (the vanished), in
+/// `sort` order. `rate` is a socket's latest rate, asked once per row and only when
+/// sorting by a rate column. Unstable sorts: `display_order` ends on the inode, so
+/// only the same socket compares equal, and they sort in place.
+pub fn sorted_rows(
     live: &[Socket],
     gone: &[Socket],
-    query: &Query,
     sort: Sort,
     rate: impl Fn(&Socket) -> Option<Rate>,
 ) -> Vec<RowRef> {
@@ -152,14 +151,10 @@ pub fn socket_rows(
         RowRef::Live(i) => &live[i],
         RowRef::Gone(i) => &gone[i],
     };
-    let matching = |sockets: &[Socket], row: fn(usize) -> RowRef| -> Vec<RowRef> {
-        let found = sockets.iter().enumerate().filter(|(_, s)| query.matches(s));
-        found.map(|(i, _)| row(i)).collect()
-    };
-    let mut rows = matching(live, RowRef::Live);
-    rows.extend(matching(gone, RowRef::Gone));
+    let mut rows: Vec<RowRef> = (0..live.len()).map(RowRef::Live).collect();
+    rows.extend((0..gone.len()).map(RowRef::Gone));
     let Some(value) = sort.column.rate_value() else {
-        rows.sort_by(|a, b| sort.compare(socket(a), socket(b)));
+        rows.sort_unstable_by(|a, b| sort.compare(socket(a), socket(b)));
         return rows;
     };
     // Unknown rates (no tcp_info) sort after every known one, 0 B/s included, and
@@ -169,7 +164,7 @@ pub fn socket_rows(
         RowRef::Live(_) => rate(socket(row)).map_or(-1.0, |r| value(&r)),
     };
     let mut keyed: Vec<(f64, RowRef)> = rows.into_iter().map(|row| (key(&row), row)).collect();
-    keyed.sort_by(|(x, a), (y, b)| {
+    keyed.sort_unstable_by(|(x, a), (y, b)| {
         let order = y
             .total_cmp(x)
             .then_with(|| socket(a).display_order(socket(b)));
