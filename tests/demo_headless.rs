@@ -1,6 +1,8 @@
 //! The real thing: `sockscope demo --headless` as a child process, looked at with
 //! `sockscope list --pid` (and `ss` where present), then stopped with SIGTERM.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -304,19 +306,7 @@ fn demo_holds_every_state_and_leaves_nothing_behind() {
         }
     }
 
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = demo.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "demo still running 10 s after SIGTERM"
-        );
-        thread::sleep(Duration::from_millis(50));
-    };
+    let status = common::terminate(&mut demo.0);
     assert!(
         status.success(),
         "demo exits cleanly on SIGTERM: {status:?}"

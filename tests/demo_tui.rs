@@ -17,20 +17,7 @@ fn demo_shows_every_state_and_q_cleans_up() {
         "{} demo; echo \"exited with $?\"; sleep 30",
         env!("CARGO_BIN_EXE_sockscope")
     );
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "tui",
-        "-x",
-        "150",
-        "-y",
-        "60",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    assert!(started.status.success(), "tmux: {started:?}");
+    tmux.start(150, 60, &script);
 
     // The state bar names each state with its count once the zoo is in place.
     let states = [

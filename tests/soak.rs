@@ -130,20 +130,7 @@ fn demo_and_live_view_stay_flat() {
              echo \"exited with $?\"; sleep 30",
             pidfile = pidfile.display()
         );
-        let started = tmux.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "tui",
-            "-x",
-            "150",
-            "-y",
-            "45",
-            "sh",
-            "-c",
-            &script,
-        ]);
-        assert!(started.status.success(), "tmux: {started:?}");
+        tmux.start(150, 45, &script);
         tmux.wait_for("the live view of the demo", |s| {
             s.contains("sockscope ·") && s.contains("ESTABLISHED")
         });
@@ -184,21 +171,6 @@ fn demo_and_live_view_stay_flat() {
         let screen = tmux.wait_for("the live view to exit", |s| s.contains("exited with"));
         assert!(screen.contains("exited with 0"), "{screen}");
     }
-    let killed = Command::new("kill")
-        .args(["-TERM", &demo_pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = demo.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "demo still running 10 s after SIGTERM"
-        );
-        thread::sleep(Duration::from_millis(50));
-    };
+    let status = common::terminate(&mut demo.0);
     assert!(status.success(), "the demo exits cleanly: {status:?}");
 }

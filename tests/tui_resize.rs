@@ -10,7 +10,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::tmux::{Tmux, tmux_missing};
+use common::tmux::{Tmux, assert_exited_and_restored, tmux_missing};
 
 /// From tiny to large and back; 120×40 last.
 const SIZES: [(u16, u16); 11] = [
@@ -80,20 +80,7 @@ fn resizes_down_to_one_cell_and_back() {
         bin = env!("CARGO_BIN_EXE_sockscope"),
         me = std::process::id(),
     );
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "tui",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    assert!(started.status.success(), "tmux: {started:?}");
+    tmux.start(120, 40, &script);
     let pid = files.read("pid").trim().to_string();
     tmux.wait_for("our listener", |s| {
         s.contains("sockscope ·") && s.contains(&row)
@@ -131,21 +118,5 @@ fn resizes_down_to_one_cell_and_back() {
 
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
-    let screen = tmux.wait_for("sockscope to exit", |s| s.contains("exited with"));
-    assert!(screen.contains("exited with 0"), "{screen}");
-    assert!(!screen.contains("panicked"), "{screen}");
-    assert!(
-        !screen.contains("sockscope ·"),
-        "the TUI is gone:\n{screen}"
-    );
-    assert_eq!(tmux.format("#{alternate_on}"), "0", "alternate screen left");
-    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor shown again");
-    let modes = files.read("stty");
-    let words: Vec<&str> = modes.split_whitespace().collect();
-    for mode in ["icanon", "echo", "isig"] {
-        assert!(
-            words.contains(&mode),
-            "raw mode left on: {mode} is off in\n{modes}"
-        );
-    }
+    assert_exited_and_restored(&tmux, || files.read("stty"));
 }

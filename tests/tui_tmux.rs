@@ -8,7 +8,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::tmux::{Tmux, tmux_missing};
+use common::tmux::{Tmux, assert_exited_and_restored, tmux_missing};
 
 /// The table rows (not the state bar) that mention `port`.
 fn rows_with_port(screen: &str, port: u16) -> Vec<&str> {
@@ -37,20 +37,7 @@ fn start(name: &str) -> (Tmux, Session) {
         pid = std::process::id(),
         stty = session.file("stty").display(),
     );
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "tui",
-        "-x",
-        "140",
-        "-y",
-        "40",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    assert!(started.status.success(), "tmux: {started:?}");
+    tmux.start(140, 40, &script);
     (tmux, session)
 }
 
@@ -80,26 +67,6 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// After sockscope has been told to quit: it exits 0 and the terminal is as before.
-fn assert_exited_and_restored(tmux: &Tmux, session: &Session) {
-    let screen = tmux.wait_for("sockscope to exit", |s| s.contains("exited with"));
-    assert!(screen.contains("exited with 0"), "{screen}");
-    assert!(
-        !screen.contains("sockscope ·"),
-        "the TUI is gone from the screen:\n{screen}"
-    );
-    assert_eq!(tmux.format("#{alternate_on}"), "0", "alternate screen left");
-    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor shown again");
-    let modes = session.read("stty");
-    let words: Vec<&str> = modes.split_whitespace().collect();
-    for mode in ["icanon", "echo", "isig"] {
-        assert!(
-            words.contains(&mode),
-            "raw mode left on: {mode} is off in\n{modes}"
-        );
     }
 }
 
@@ -162,7 +129,7 @@ fn live_view_in_a_real_terminal() {
     // Enter keeps the filter, q quits.
     tmux.run(&["send-keys", "-t", "tui", "Enter"]);
     tmux.run(&["send-keys", "-t", "tui", "q"]);
-    assert_exited_and_restored(&tmux, &session);
+    assert_exited_and_restored(&tmux, || session.read("stty"));
 }
 
 #[test]
@@ -173,7 +140,7 @@ fn ctrl_c_restores_the_terminal() {
     let (tmux, session) = start("ctrl-c");
     tmux.wait_for("the TUI", |s| s.contains("sockscope ·"));
     tmux.run(&["send-keys", "-t", "tui", "C-c"]);
-    assert_exited_and_restored(&tmux, &session);
+    assert_exited_and_restored(&tmux, || session.read("stty"));
 }
 
 #[test]
@@ -189,5 +156,5 @@ fn sigterm_restores_the_terminal() {
         .status()
         .unwrap();
     assert!(killed.success());
-    assert_exited_and_restored(&tmux, &session);
+    assert_exited_and_restored(&tmux, || session.read("stty"));
 }

@@ -3,7 +3,8 @@
 
 pub mod tmux;
 
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -38,4 +39,22 @@ pub fn pids(socket: &Value) -> Vec<u64> {
         .iter()
         .map(|p| p["pid"].as_u64().expect("pid"))
         .collect()
+}
+
+/// Sends SIGTERM to `child` and waits (up to 10 s) for it to exit; its exit status.
+pub fn terminate(child: &mut Child) -> ExitStatus {
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pid {pid} still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

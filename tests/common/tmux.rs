@@ -17,6 +17,14 @@ impl Tmux {
         }
     }
 
+    /// Starts the session `tui`, `width`×`height`, running `script` under `sh -c`.
+    pub fn start(&self, width: u16, height: u16, script: &str) {
+        let (x, y) = (width.to_string(), height.to_string());
+        let args = ["new-session", "-d", "-s", "tui", "-x", &x, "-y", &y];
+        let started = self.run(&[&args[..], &["sh", "-c", script]].concat());
+        assert!(started.status.success(), "tmux: {started:?}");
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new("tmux")
             .args(["-L", &self.socket, "-f", "/dev/null"])
@@ -54,6 +62,28 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// After sockscope has been told to quit (its script prints "exited with $?" and then
+/// saves `stty -a`, given here): it exited 0 and the terminal is as before.
+pub fn assert_exited_and_restored(tmux: &Tmux, stty_after: impl Fn() -> String) {
+    let screen = tmux.wait_for("sockscope to exit", |s| s.contains("exited with"));
+    assert!(screen.contains("exited with 0"), "{screen}");
+    assert!(!screen.contains("panicked"), "{screen}");
+    assert!(
+        !screen.contains("sockscope ·"),
+        "the TUI is gone from the screen:\n{screen}"
+    );
+    assert_eq!(tmux.format("#{alternate_on}"), "0", "alternate screen left");
+    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor shown again");
+    let modes = stty_after();
+    let words: Vec<&str> = modes.split_whitespace().collect();
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(
+            words.contains(&mode),
+            "raw mode left on: {mode} is off in\n{modes}"
+        );
     }
 }
 
