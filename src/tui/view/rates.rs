@@ -6,29 +6,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Cell;
 
 use super::states::sparkline;
-use super::style;
+use super::{style, units};
 use crate::model::{Proto, Socket};
 use crate::track::Rate;
 use crate::tui::app::App;
 
 /// Bars in the details pane's sparklines: one per rate the tracker keeps.
 const SPARK_WIDTH: usize = 16;
-
-/// "0 B/s", "812 B/s", "12.5 KiB/s", "340 MiB/s": three significant digits at most.
-pub fn rate_text(bytes_per_sec: f64) -> String {
-    const UNITS: [&str; 4] = ["B/s", "KiB/s", "MiB/s", "GiB/s"];
-    let mut value = bytes_per_sec.max(0.0);
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 || value >= 100.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
 
 /// Whether rates can be known at all: the source gives tcp_info (netlink). Stops at
 /// the first TCP socket that has it, so it is cheap whatever the count.
@@ -46,7 +30,7 @@ pub fn latest(app: &App, socket: &Socket) -> Option<Rate> {
 pub fn cells(app: &App, socket: &Socket) -> [Cell<'static>; 2] {
     let rate = latest(app, socket);
     let cell = |value: Option<f64>| {
-        let text = value.map(rate_text).unwrap_or_default();
+        let text = value.map(units::rate).unwrap_or_default();
         Cell::from(Line::from(text).right_aligned())
     };
     [
@@ -84,24 +68,10 @@ pub fn details_lines(app: &App, socket: &Socket) -> Vec<Line<'static>> {
                 format!("{:<w$}", sparkline(&series, SPARK_WIDTH), w = SPARK_WIDTH),
                 style::KEY,
             ),
-            Span::raw(format!("  {}", rate_text(latest))),
+            Span::raw(format!("  {}", units::rate(latest))),
         ])
     };
     lines.push(row("rx", |r| r.rx_per_sec));
     lines.push(row("tx", |r| r.tx_per_sec));
     lines
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rate_text;
-
-    #[test]
-    fn rates_read_like_ls_h() {
-        assert_eq!(rate_text(0.0), "0 B/s");
-        assert_eq!(rate_text(812.4), "812 B/s");
-        assert_eq!(rate_text(12.5 * 1024.0), "12.5 KiB/s");
-        assert_eq!(rate_text(340.0 * 1024.0 * 1024.0), "340 MiB/s");
-        assert_eq!(rate_text(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0 GiB/s");
-    }
 }

@@ -4,7 +4,8 @@
 
 use ratatui::text::{Line, Span};
 
-use super::style;
+use super::units::bytes;
+use super::{rates, style};
 use crate::model::{Proto, Socket, TcpInfo, Timer, TimerKind};
 use crate::tui::app::App;
 
@@ -35,7 +36,7 @@ pub fn lines(app: &App, s: &Socket, width: u16) -> Vec<Line<'static>> {
     ];
     if s.tcp_info.is_none() {
         // A timer comes only from netlink too: then the kernel just has no tcp_info.
-        let why = if s.timer.is_none() && from_proc(app) {
+        let why = if s.timer.is_none() && !rates::known(app) {
             "    tcp_info (rtt, cwnd, bytes) needs the netlink source; this view reads /proc"
                 .to_string()
         } else {
@@ -59,13 +60,6 @@ pub fn lines(app: &App, s: &Socket, width: u16) -> Vec<Line<'static>> {
         lines.push(Line::from(spans));
     }
     lines
-}
-
-/// Whether the snapshot came from /proc: then no TCP socket carries tcp_info.
-/// (Netlink gives it for every TCP socket with a full struct sock, so one is enough.)
-fn from_proc(app: &App) -> bool {
-    let sockets = app.snapshot.iter().flat_map(|s| &s.sockets);
-    !sockets.into_iter().any(|s| s.tcp_info.is_some())
 }
 
 fn info_rows(i: &TcpInfo) -> Vec<(&'static str, String, &'static str)> {
@@ -174,21 +168,6 @@ fn ms_1(us: u32) -> String {
     }
 }
 
-/// "512 B", "14.1 KiB", "3.2 MiB", "1.0 GiB".
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 /// Bytes per second as "94.3 Mbit/s", "9403 Mbit/s"; "<0.1 Mbit/s" rather than a
 /// misleading 0.0.
 fn mbit(bytes_per_sec: u64) -> String {
@@ -233,11 +212,6 @@ mod tests {
         assert_eq!(ms_1(45), "0.045 ms");
         assert_eq!(ms_1(0), "0.0 ms");
         assert_eq!(ms_1(20_460), "20.5 ms");
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1023), "1023 B");
-        assert_eq!(bytes(14_480), "14.1 KiB");
-        assert_eq!(bytes(3 * 1024 * 1024 + 200 * 1024), "3.2 MiB");
-        assert_eq!(bytes(5 << 40), "5120.0 GiB");
         assert_eq!(mbit(0), "0 Mbit/s");
         assert_eq!(mbit(100), "<0.1 Mbit/s");
         assert_eq!(mbit(1_234_567), "9.9 Mbit/s");
