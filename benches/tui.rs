@@ -69,9 +69,12 @@ fn sockets(n: usize, tick: u64) -> Vec<Socket> {
 }
 
 fn update(n: usize, tick: u64, started: SystemTime) -> Input {
+    // In display order, as the collector thread sends it.
+    let mut sockets = sockets(n, tick);
+    sockets.sort_unstable_by(|a, b| a.display_order(b));
     Input::Update(Box::new(Update {
         snapshot: Ok(Snapshot {
-            sockets: sockets(n, tick),
+            sockets,
             warnings: Vec::new(),
             taken_at: started + Duration::from_secs(tick),
         }),

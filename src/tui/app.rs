@@ -156,7 +156,7 @@ impl App {
             self.error = None;
             return;
         }
-        let snapshot = match update.snapshot {
+        let mut snapshot = match update.snapshot {
             Ok(snapshot) => snapshot,
             Err(e) => {
                 self.error = Some(e);
@@ -164,6 +164,9 @@ impl App {
             }
         };
         self.error = None;
+        // Display order makes a row's index its rank (see rows::sorted_rows). The
+        // collector sends it sorted, so this is one pass over sorted input.
+        snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
         for owner in snapshot.sockets.iter().flat_map(|s| &s.processes) {
             if self.pids.contains(&owner.pid) {
                 self.names.insert(owner.pid, owner.comm.clone());

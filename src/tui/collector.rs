@@ -94,7 +94,11 @@ fn collect(
     proc_root: &Path,
     cmdlines: &mut Cmdlines,
 ) -> Update {
-    let snapshot = source.snapshot().map_err(|e| format!("{e:#}"));
+    let mut snapshot = source.snapshot().map_err(|e| format!("{e:#}"));
+    // In display order, which the app needs: sorted here, off the UI thread.
+    if let Ok(snapshot) = &mut snapshot {
+        snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
+    }
     let cmdlines = match &snapshot {
         Ok(snapshot) => cmdlines.refresh(snapshot),
         Err(_) => HashMap::new(),

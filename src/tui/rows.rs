@@ -103,8 +103,9 @@ impl Default for Sort {
 }
 
 impl Sort {
-    /// Queues sort biggest first: the full queue is the one worth seeing.
-    pub fn compare(self, a: &Socket, b: &Socket) -> Ordering {
+    /// The order of the sort's column alone; ties are left to `sorted_rows`. Queues
+    /// sort biggest first: the full queue is the one worth seeing.
+    fn by_column(self, a: &Socket, b: &Socket) -> Ordering {
         // Borrowed, not cloned: a sort at 100k sockets makes ~2M comparisons.
         fn first_owner(s: &Socket) -> Option<(&str, u32)> {
             s.processes.first().map(|o| (&*o.comm, o.pid))
@@ -112,7 +113,7 @@ impl Sort {
         fn user(s: &Socket) -> Option<&str> {
             s.processes.first().map(|o| &*o.user)
         }
-        let by_column = match self.column {
+        match self.column {
             Column::State => Ordering::Equal,
             Column::Local => (a.local, &a.path).cmp(&(b.local, &b.path)),
             Column::Remote => a.remote.cmp(&b.remote),
@@ -122,9 +123,7 @@ impl Sort {
             Column::User => user(a).cmp(&user(b)).then(a.uid.cmp(&b.uid)),
             // Sorted in `sorted_rows`, which knows the rates.
             Column::RxRate | Column::TxRate | Column::Rate => Ordering::Equal,
-        };
-        let order = by_column.then_with(|| a.display_order(b));
-        if self.reverse { order.reverse() } else { order }
+        }
     }
 }
 
@@ -139,8 +138,12 @@ pub enum RowRef {
 
 /// Every row of the socket table: the sockets of `live` and `gone` (the vanished), in
 /// `sort` order. `rate` is a socket's latest rate, asked once per row and only when
-/// sorting by a rate column. Unstable sorts: `display_order` ends on the inode, so
-/// only the same socket compares equal, and they sort in place.
+/// sorting by a rate column.
+///
+/// `live` must be in display order (`App` sorts each snapshot once): then a live row's
+/// index is its rank, and ties, which are most rows in a sort by state, queue or rate,
+/// compare two numbers instead of two sockets. Unstable sorts: only the same socket
+/// compares equal.
 pub fn sorted_rows(
     live: &[Socket],
     gone: &[Socket],
@@ -151,10 +154,18 @@ pub fn sorted_rows(
         RowRef::Live(i) => &live[i],
         RowRef::Gone(i) => &gone[i],
     };
+    let tie = |a: &RowRef, b: &RowRef| match (a, b) {
+        (RowRef::Live(i), RowRef::Live(j)) => i.cmp(j),
+        _ => socket(a).display_order(socket(b)),
+    };
+    let directed = |order: Ordering| if sort.reverse { order.reverse() } else { order };
     let mut rows: Vec<RowRef> = (0..live.len()).map(RowRef::Live).collect();
     rows.extend((0..gone.len()).map(RowRef::Gone));
     let Some(value) = sort.column.rate_value() else {
-        rows.sort_unstable_by(|a, b| sort.compare(socket(a), socket(b)));
+        rows.sort_unstable_by(|a, b| {
+            let by_column = sort.by_column(socket(a), socket(b));
+            directed(by_column.then_with(|| tie(a, b)))
+        });
         return rows;
     };
     // Unknown rates (no tcp_info) sort after every known one, 0 B/s included, and
@@ -164,12 +175,7 @@ pub fn sorted_rows(
         RowRef::Live(_) => rate(socket(row)).map_or(-1.0, |r| value(&r)),
     };
     let mut keyed: Vec<(f64, RowRef)> = rows.into_iter().map(|row| (key(&row), row)).collect();
-    keyed.sort_unstable_by(|(x, a), (y, b)| {
-        let order = y
-            .total_cmp(x)
-            .then_with(|| socket(a).display_order(socket(b)));
-        if sort.reverse { order.reverse() } else { order }
-    });
+    keyed.sort_unstable_by(|(x, a), (y, b)| directed(y.total_cmp(x).then_with(|| tie(a, b))));
     keyed.into_iter().map(|(_, row)| row).collect()
 }
 
