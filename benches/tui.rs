@@ -163,7 +163,10 @@ fn main() {
     // What the app holds after 16 refreshes: its snapshot, history and rows, plus
     // what the allocator kept of the snapshots that came and went.
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    for line in status.lines().filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM")) {
+    for line in status
+        .lines()
+        .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+    {
         println!("{line}");
     }
 }

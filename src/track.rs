@@ -270,7 +270,9 @@ impl Tracker {
 /// TCP sockets change inode without changing connection: 0 before accept(), a real
 /// inode after; a real one before close(), 0 in TIME_WAIT and orphaned FIN_WAIT.
 /// They are followed by their endpoints when the inode key loses them.
-fn endpoints(s: &Socket) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
+/// A TCP connection's endpoints: what stays when the kernel drops its inode (into
+/// TIME_WAIT, or when its owner closes it), so it can be followed to its new key.
+pub fn endpoints(s: &Socket) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
     match (s.proto, s.local, s.remote) {
         (Proto::Tcp, Some(l), Some(r)) if r.port() != 0 => Some((l, r)),
         _ => None,

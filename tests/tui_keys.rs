@@ -209,3 +209,35 @@ fn pause_interval_help_and_quit() {
     feed(&mut app, &mut terminal, vec![Input::Quit]);
     assert!(app.quit);
 }
+
+#[test]
+fn details_follow_a_connection_into_time_wait() {
+    // One connection, seen ESTABLISHED, then in TIME_WAIT: the kernel dropped its
+    // inode (and its owner), so its key changed, but it is the same connection.
+    let established = conn(50001);
+    let mut time_wait = conn(50001);
+    time_wait.state = TcpState::TimeWait;
+    time_wait.inode = 0;
+    time_wait.processes = Default::default();
+    let mut app = App::new(config());
+    let mut terminal = terminal(110, 30);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![update(snapshot(vec![established], 1)), key(KeyCode::Enter)],
+    );
+    assert_eq!(app.view, View::Details);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![update(snapshot(vec![time_wait], 2))],
+    );
+    let details = app.details.as_ref().expect("details stay open");
+    assert!(!details.gone, "the connection lives on in TIME_WAIT");
+    assert_eq!(details.socket.state, TcpState::TimeWait);
+    let screen = terminal.backend().to_string();
+    assert!(!screen.contains("has closed"), "{screen}");
+    // The states it went through, from the history that moved with it.
+    assert!(screen.contains("ESTABLISHED +1"), "{screen}");
+    assert!(screen.contains("TIME_WAIT   +2"), "{screen}");
+}

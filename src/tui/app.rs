@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::model::{Snapshot, Socket, SocketKey};
 use crate::query::Query;
-use crate::track::{TrackConfig, Tracker};
+use crate::track::{self, TrackConfig, Tracker};
 
 use super::collector::Update;
 use super::event::Action;
@@ -180,8 +180,15 @@ impl App {
         self.rebuild();
         if let Some(details) = &mut self.details {
             let key = details.socket.key();
-            let live = self.snapshot.iter().flat_map(|s| &s.sockets);
-            match live.into_iter().find(|s| s.key() == key) {
+            let ends = track::endpoints(&details.socket);
+            let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
+            // Followed as the tracker does: by key, else a connection by its endpoints
+            // (it lost its inode going into TIME_WAIT).
+            let found = live.iter().find(|s| s.key() == key).or_else(|| {
+                let ends = ends?;
+                live.iter().find(|s| track::endpoints(s) == Some(ends))
+            });
+            match found {
                 Some(socket) => details.socket = socket.clone(),
                 None => details.gone = true,
             }
