@@ -6,10 +6,10 @@
 //! Memory is bounded by `TrackConfig`, whatever the churn: each socket keeps at most
 //! `samples_per_socket` samples and `states_per_socket` state changes; closed sockets
 //! are forgotten after `keep_closed_for` (or sooner past `closed_cap`); the event log
-//! and the state-count ring are capped. With the defaults a tracked socket costs about
-//! 1.5 KB (16 samples of 56 bytes, its last Socket, the map entry): measured, 100k live
-//! TCP sockets with 1% churn per snapshot hold ~220 MB RSS (snapshot included), flat
-//! however long it runs. Lower `samples_per_socket` to trade sparkline length for memory.
+//! and the state-count ring are capped. With the defaults a tracked socket costs under
+//! 1 KB (4 samples of 56 bytes, its last Socket with tcp_info, its states, the map
+//! entry): `cargo bench --bench tui` holds ~180 MB RSS with 100k live TCP sockets (the
+//! snapshot included), flat however long it runs.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
@@ -48,7 +48,9 @@ pub struct TrackConfig {
 impl Default for TrackConfig {
     fn default() -> Self {
         TrackConfig {
-            samples_per_socket: 16,
+            // A rate takes two, the queue rules three; a view that draws a longer
+            // history keeps it for the socket it shows (the live view's details).
+            samples_per_socket: 4,
             states_per_socket: 16,
             state_counts_len: 600,
             events_cap: 10_000,

@@ -340,3 +340,38 @@ fn r_puts_the_busiest_connection_on_top_selected() {
     assert_eq!(app.socket(app.rows[0]).inode, 201);
     assert_eq!(app.socket(*app.rows.last().unwrap()).inode, 202);
 }
+
+#[test]
+fn details_keep_a_longer_rate_history_than_the_tracker() {
+    // The tracker keeps a few samples per socket; the details view keeps the rates of
+    // the socket it shows, one per refresh, up to its sparklines' width.
+    let at = |secs: u64, bytes: u64| {
+        let s = conn(
+            "127.0.0.1:8080",
+            "127.0.0.1:51234",
+            TcpState::Established,
+            201,
+            nginx(11),
+        );
+        update(snapshot(vec![with_bytes(s, bytes, 2 * bytes)], secs))
+    };
+    let mut app = App::new(config());
+    let mut terminal = terminal(120, 40);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![at(1, 0), at(2, 1000), key(KeyCode::Enter)],
+    );
+    assert_eq!(app.view, View::Details);
+    let refreshes: Vec<_> = (3..30).map(|secs| at(secs, secs * 1000)).collect();
+    feed(&mut app, &mut terminal, refreshes);
+    let rates = &app.details.as_ref().unwrap().rates;
+    assert_eq!(rates.len(), sockscope::tui::app::DETAILS_RATES);
+    assert_eq!(rates.back().unwrap().rx_per_sec, 1000.0);
+    assert_eq!(rates.back().unwrap().tx_per_sec, 2000.0);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("1000 B/s") && screen.contains("2.0 KiB/s"),
+        "{screen}"
+    );
+}

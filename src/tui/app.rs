@@ -2,13 +2,13 @@
 //! loop in `tui.rs` feeds it updates and actions, the views render it read-only, and
 //! tests drive it the same way without a terminal.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::model::{Snapshot, Socket, SocketKey};
 use crate::query::Query;
-use crate::track::{self, TrackConfig, Tracker};
+use crate::track::{self, Rate, TrackConfig, Tracker};
 
 use super::collector::Update;
 use super::event::Action;
@@ -57,7 +57,14 @@ pub struct FilterBar {
 pub struct Details {
     pub socket: Socket,
     pub gone: bool,
+    /// Its rates, oldest first, for the sparklines: what the tracker had when the
+    /// view opened, then one per refresh. Kept here, for the one socket shown, so the
+    /// tracker needs only a few samples per socket (100k of them).
+    pub rates: VecDeque<Rate>,
 }
+
+/// Rates the details view keeps: its sparklines' width.
+pub const DETAILS_RATES: usize = 16;
 
 /// Refresh intervals `+` and `-` step through.
 const INTERVALS_MS: [u64; 8] = [100, 250, 500, 1000, 2000, 5000, 10_000, 30_000];
@@ -191,6 +198,15 @@ impl App {
             match found {
                 Some(socket) => details.socket = socket.clone(),
                 None => details.gone = true,
+            }
+            let history = self.tracker.get(&details.socket.key());
+            if let Some(rate) = history.and_then(|h| h.rate())
+                && details.rates.back().is_none_or(|last| last.at < rate.at)
+            {
+                if details.rates.len() == DETAILS_RATES {
+                    details.rates.pop_front();
+                }
+                details.rates.push_back(rate);
             }
         }
     }
@@ -342,9 +358,14 @@ impl App {
     }
 
     fn show_details(&mut self) {
-        self.details = self.selected_row().map(|row| Details {
-            socket: self.socket(row).clone(),
-            gone: matches!(row, RowRef::Gone(_)),
+        self.details = self.selected_row().map(|row| {
+            let socket = self.socket(row).clone();
+            let history = self.tracker.get(&socket.key());
+            Details {
+                gone: matches!(row, RowRef::Gone(_)),
+                rates: history.map(|h| h.rates().collect()).unwrap_or_default(),
+                socket,
+            }
         });
     }
 

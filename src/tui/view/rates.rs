@@ -9,10 +9,10 @@ use super::states::sparkline;
 use super::{style, units};
 use crate::model::{Proto, Socket};
 use crate::track::Rate;
-use crate::tui::app::App;
+use crate::tui::app::{App, DETAILS_RATES};
 
 /// Bars in the details pane's sparklines: one per rate the tracker keeps.
-const SPARK_WIDTH: usize = 16;
+const SPARK_WIDTH: usize = DETAILS_RATES;
 
 /// Whether rates can be known at all: the source gives tcp_info (netlink). Stops at
 /// the first TCP socket that has it, so it is cheap whatever the count.
@@ -40,18 +40,16 @@ pub fn cells(app: &App, socket: &Socket) -> [Cell<'static>; 2] {
 }
 
 /// The details pane's throughput section: rx and tx sparklines over the rates the
-/// tracker keeps, with the latest value. Nothing for sockets that cannot have byte
+/// details view keeps, with the latest value. Nothing for sockets that cannot have byte
 /// counters (not TCP, or the source gives no tcp_info).
 pub fn details_lines(app: &App, socket: &Socket) -> Vec<Line<'static>> {
     if socket.proto != Proto::Tcp || !known(app) {
         return Vec::new();
     }
     let mut lines = vec![Line::raw(""), Line::styled("  throughput", style::TITLE)];
-    let rates: Vec<Rate> = app
-        .tracker
-        .get(&socket.key())
-        .map(|h| h.rates().collect())
-        .unwrap_or_default();
+    let Some(rates) = app.details.as_ref().map(|d| &d.rates) else {
+        return Vec::new();
+    };
     if rates.is_empty() {
         lines.push(Line::styled(
             "    not known yet (it takes two refreshes)",
@@ -61,7 +59,7 @@ pub fn details_lines(app: &App, socket: &Socket) -> Vec<Line<'static>> {
     }
     let row = |name: &str, per_sec: fn(&Rate) -> f64| {
         let series: Vec<usize> = rates.iter().map(|r| per_sec(r) as usize).collect();
-        let latest = rates.last().map_or(0.0, per_sec);
+        let latest = rates.back().map_or(0.0, per_sec);
         Line::from(vec![
             Span::styled(format!("    {name:<4}"), style::DIM),
             Span::styled(
