@@ -162,6 +162,7 @@ pub struct Event {
     pub seq: u64,
     pub at: SystemTime,
     pub change: Change,
+    /// Without its tcp_info: the log keeps thousands of these.
     pub socket: Socket,
 }
 

@@ -186,11 +186,16 @@ fn push_event(tracker: &mut Tracker, at: SystemTime, change: Change, socket: &So
     while tracker.events.len() >= tracker.config.events_cap.max(1) {
         tracker.events.pop_front();
     }
+    // What an event needs is who and where; a copy of tcp_info would double its size.
+    let socket = Socket {
+        tcp_info: None,
+        ..socket.clone()
+    };
     tracker.events.push_back(Event {
         seq: tracker.next_seq,
         at,
         change,
-        socket: socket.clone(),
+        socket,
     });
     tracker.next_seq += 1;
 }
