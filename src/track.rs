@@ -53,7 +53,10 @@ impl Default for TrackConfig {
             samples_per_socket: 4,
             states_per_socket: 16,
             state_counts_len: 600,
-            events_cap: 10_000,
+            // Scrollback for the events view: ~40 s of a busy host's churn (50 a
+            // second). Full, it is ~2 MB; a longer log takes minutes to fill, and
+            // until then the view's memory keeps growing.
+            events_cap: 2_000,
             // Enough for a view to show what vanished; events keep their own copies.
             keep_closed_for: Duration::from_secs(10),
             closed_cap: 10_000,

@@ -20,9 +20,12 @@ use common::tmux::{Tmux, tmux_missing};
 const BIN: &str = env!("CARGO_BIN_EXE_sockscope");
 const DEFAULT_SECS: u64 = 30;
 /// Growth is expected until every bounded history is full: the demo's TIME_WAIT
-/// sockets live 60 s in the kernel, the view remembers closed sockets 10 s more, and
-/// its state-count ring (600 refreshes) fills in 30 s at 50 ms. Measuring starts after.
-const WARMUP: Duration = Duration::from_secs(75);
+/// sockets live 60 s in the kernel, the view remembers closed sockets 10 s more, its
+/// state-count ring (600 refreshes) fills in 30 s at 50 ms and its event log (2,000)
+/// in about a minute of the demo's churn. Measured, the live view's RSS then still
+/// creeps in steps for a while (the allocator's arenas settling) and is flat from about
+/// 2.5 minutes on; measuring starts after that.
+const WARMUP: Duration = Duration::from_secs(150);
 /// What "flat" allows: a few fds in flight, and memory within 25% or 6 MB.
 const FD_SLACK: usize = 10;
 const RSS_SLACK_KB: u64 = 6 * 1024;
