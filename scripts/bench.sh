@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: `sockscope list --json` against `ss -tanp`, `netstat -tanp` and
 # `lsof -nP -iTCP` on N loopback TCP sockets held by P processes, inside a private
-# network namespace this script creates and deletes. See scripts/BENCH.md.
+# network namespace this script creates and deletes. See the README, Performance.
 #
 #   scripts/bench.sh [--sockets N[,N...]] [--procs P[,P...]] [--runs R]
 #                    [--source proc|netlink] [--bin PATH] [--baseline PATH]
