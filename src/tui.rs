@@ -131,6 +131,7 @@ pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(),
     terminal.autoresize()?;
     let area = terminal.draw(|frame| view::render(frame, app))?.area;
     app.set_page(view::list_rows(area, app));
+    app.set_details_scroll_limit(view::details_scroll_limit(area, app));
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use crossterm::event::KeyCode;
 use sockscope::model::{Family, Owner, Peer, Proto, Socket, TcpInfo, TcpState, Timer, TimerKind};
-use sockscope::tui::app::App;
+use sockscope::tui::app::{App, View};
 use tui_fixture::*;
 
 /// A TCP socket built the way the collectors build theirs, so it keeps compiling as
@@ -272,4 +272,33 @@ fn processes_list_whom_they_talk_to() {
         .collect();
     // curl twice; itself over two sockets (both ends are its own), listed last.
     assert_eq!(talks, [(1500, 2), (901, 2)]);
+}
+
+#[test]
+fn page_keys_scroll_the_details_on_a_short_screen() {
+    let (mut app, mut terminal) = talking_app(120, 24);
+    open_inode(&mut app, &mut terminal, 201);
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("protocol"), "{screen}");
+    assert!(
+        !screen.contains("sndbuf limited"),
+        "cut off at 24 rows:\n{screen}"
+    );
+
+    // Down until the last line shows; more presses stop there.
+    let pages = vec![key(KeyCode::PageDown); 6];
+    feed(&mut app, &mut terminal, pages);
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("sndbuf limited"), "{screen}");
+    assert!(!screen.contains("protocol"), "{screen}");
+    let bottom = app.details.as_ref().unwrap().scroll;
+
+    // Up goes back by the same steps, not through overshoot first.
+    feed(&mut app, &mut terminal, vec![key(KeyCode::PageUp)]);
+    assert!(app.details.as_ref().unwrap().scroll < bottom);
+    feed(&mut app, &mut terminal, vec![key(KeyCode::PageUp); 6]);
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("protocol"), "{screen}");
+    assert_eq!(app.view, View::Details, "still the same socket's details");
+    assert_eq!(app.details.as_ref().unwrap().socket.inode, 201);
 }

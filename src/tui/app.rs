@@ -61,6 +61,10 @@ pub struct Details {
     /// view opened, then one per refresh. Kept here, for the one socket shown, so the
     /// tracker needs only a few samples per socket (100k of them).
     pub rates: VecDeque<Rate>,
+    /// The first line shown (PgUp/PgDn), at most `scroll_limit`.
+    pub scroll: u16,
+    /// How far it can scroll on the screen it was last drawn on.
+    scroll_limit: u16,
 }
 
 /// Rates the details view keeps: its sparklines' width.
@@ -222,6 +226,9 @@ impl App {
         match action {
             Action::Up => self.step(-1),
             Action::Down => self.step(1),
+            Action::PageUp | Action::PageDown if self.view == View::Details => {
+                self.scroll_details(action == Action::PageDown);
+            }
             Action::PageUp => self.step(-page),
             Action::PageDown => self.step(page),
             Action::Top => self.step(isize::MIN / 2),
@@ -275,6 +282,26 @@ impl App {
     }
 
     /// Called after each draw with the rows the list area holds.
+    /// After a draw: how far the details pane can scroll on this screen.
+    pub fn set_details_scroll_limit(&mut self, limit: u16) {
+        if let Some(details) = &mut self.details {
+            details.scroll_limit = limit;
+            details.scroll = details.scroll.min(limit);
+        }
+    }
+
+    /// PgUp/PgDn in the details: half a screen, within what there is to see.
+    fn scroll_details(&mut self, down: bool) {
+        let by = (self.page / 2).max(1) as u16;
+        if let Some(d) = &mut self.details {
+            d.scroll = if down {
+                d.scroll.saturating_add(by).min(d.scroll_limit)
+            } else {
+                d.scroll.saturating_sub(by)
+            };
+        }
+    }
+
     pub fn set_page(&mut self, rows: usize) {
         self.page = rows.max(1);
         self.table.step(0, self.rows.len(), self.page);
@@ -365,6 +392,8 @@ impl App {
                 gone: matches!(row, RowRef::Gone(_)),
                 rates: history.map(|h| h.rates().collect()).unwrap_or_default(),
                 socket,
+                scroll: 0,
+                scroll_limit: 0,
             }
         });
     }

@@ -58,7 +58,7 @@ pub enum Action {
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
 pub const KEYS: [(&str, &str); 18] = [
     ("↑/↓  j/k", "move the selection"),
-    ("PgUp/PgDn", "move a page"),
+    ("PgUp/PgDn", "move a page; scroll the details"),
     ("g/G  Home/End", "first / last row"),
     ("Enter", "socket details; a process's sockets"),
     ("Esc", "close details or help; clear the filter"),

@@ -79,6 +79,12 @@ pub fn list_rows(area: Rect, app: &App) -> usize {
     main.height.saturating_sub(1) as usize
 }
 
+/// How far the details pane can scroll on a screen of `area`.
+pub fn details_scroll_limit(area: Rect, app: &App) -> u16 {
+    let [_, _, main, _] = areas(area, app);
+    details::scroll_limit(main, app)
+}
+
 fn areas(area: Rect, app: &App) -> [Rect; 4] {
     Layout::vertical([
         Constraint::Length(header::height(app)),

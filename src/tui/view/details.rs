@@ -11,18 +11,41 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::{peer, rates, style, tcp_info};
 use crate::model::Socket;
-use crate::tui::app::App;
+use crate::tui::app::{App, Details};
 use crate::tui::history;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let block = Block::new()
         .borders(Borders::TOP)
-        .title(" socket details · Esc back · ↑/↓ next socket ");
+        .title(" socket details · Esc back · ↑/↓ next socket · PgUp/PgDn scroll ");
     let Some(details) = &app.details else {
         let text = Line::styled("  no socket selected", style::DIM);
         frame.render_widget(Paragraph::new(text).block(block), area);
         return;
     };
+    let lines = lines(app, details, area.width);
+    let scroll = details.scroll.min(max_scroll(lines.len(), area));
+    let body = Paragraph::new(lines)
+        .block(block)
+        .wrap(Wrap { trim: false })
+        .scroll((scroll, 0));
+    frame.render_widget(body, area);
+}
+
+/// How far the pane in `area` can scroll: until its last line is at the bottom.
+pub fn scroll_limit(area: Rect, app: &App) -> u16 {
+    app.details
+        .as_ref()
+        .map_or(0, |d| max_scroll(lines(app, d, area.width).len(), area))
+}
+
+fn max_scroll(lines: usize, area: Rect) -> u16 {
+    // The block's top border takes a line.
+    let visible = area.height.saturating_sub(1) as usize;
+    lines.saturating_sub(visible).try_into().unwrap_or(u16::MAX)
+}
+
+fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
     let s = &details.socket;
     let mut lines = Vec::new();
     if details.gone {
@@ -86,11 +109,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     lines.extend(rates::details_lines(app, s));
     // Last: the longest section, so on a short screen it is the one cut.
-    lines.extend(tcp_info::lines(app, s, area.width));
-    let body = Paragraph::new(lines)
-        .block(block)
-        .wrap(Wrap { trim: false });
-    frame.render_widget(body, area);
+    lines.extend(tcp_info::lines(app, s, width));
+    lines
 }
 
 fn inode_text(s: &Socket) -> String {
