@@ -34,8 +34,17 @@ const RSS_SLACK_KB: u64 = 6 * 1024;
 struct Demo(Child);
 
 impl Drop for Demo {
+    /// SIGTERM first, so the demo removes its temp dir; SIGKILL if it lingers.
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
+            let pid = self.0.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            for _ in 0..30 {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
             let _ = self.0.kill();
             let _ = self.0.wait();
         }
