@@ -289,16 +289,41 @@ impl Socket {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Socket {
+        let socket_type = match proto {
+            Proto::Tcp => SocketType::Stream,
+            _ => SocketType::Dgram,
+        };
+        Socket {
+            local: Some(local),
+            remote: Some(remote),
+            ..Socket::bare(proto, family, socket_type, state)
+        }
+    }
+
+    /// A unix socket as a kernel table lists it, likewise; `inode` is what the
+    /// tables know it by.
+    pub fn unix(
+        socket_type: SocketType,
+        state: TcpState,
+        path: Option<String>,
+        inode: u64,
+    ) -> Socket {
+        Socket {
+            path,
+            inode,
+            ..Socket::bare(Proto::Unix, Family::Unix, socket_type, state)
+        }
+    }
+
+    /// Every other field empty.
+    fn bare(proto: Proto, family: Family, socket_type: SocketType, state: TcpState) -> Socket {
         Socket {
             proto,
             family,
             state,
-            socket_type: match proto {
-                Proto::Tcp => SocketType::Stream,
-                _ => SocketType::Dgram,
-            },
-            local: Some(local),
-            remote: Some(remote),
+            socket_type,
+            local: None,
+            remote: None,
             path: None,
             recv_q: 0,
             send_q: 0,

@@ -186,37 +186,31 @@ pub fn parse_state(text: &str) -> Result<TcpState, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Owner, SocketType};
+    use crate::model::{Owner, Owners};
 
     fn tcp(local: &str, remote: &str, state: TcpState, comm: &str) -> Socket {
-        Socket {
-            proto: Proto::Tcp,
-            family: if local.starts_with('[') {
-                Family::Ipv6
-            } else {
-                Family::Ipv4
-            },
-            state,
-            socket_type: SocketType::Stream,
-            local: Some(local.parse().unwrap()),
-            remote: Some(remote.parse().unwrap()),
-            path: None,
-            recv_q: 0,
-            send_q: 0,
-            inode: 1,
+        let family = if local.starts_with('[') {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        };
+        let owner = Owner {
+            pid: 42,
+            fd: 3,
+            comm: comm.into(),
             uid: 0,
-            processes: vec![Owner {
-                pid: 42,
-                fd: 3,
-                comm: comm.into(),
-                uid: 0,
-                user: "root".into(),
-            }]
-            .into(),
-            tcp_info: None,
-            timer: None,
-            peer_inode: None,
-            peer: None,
+            user: "root".into(),
+        };
+        Socket {
+            inode: 1,
+            processes: Owners::one(owner),
+            ..Socket::inet(
+                Proto::Tcp,
+                family,
+                state,
+                local.parse().unwrap(),
+                remote.parse().unwrap(),
+            )
         }
     }
 

@@ -265,24 +265,8 @@ pub fn unix_socket(payload: &[u8], has_uid: &mut bool) -> Result<Option<Socket>>
         7 => TcpState::Unconn,
         s => TcpState::from_kernel(s).ok_or_else(|| anyhow!("unknown unix state {s}"))?,
     };
-    let mut socket = Socket {
-        proto: Proto::Unix,
-        family: Family::Unix,
-        state,
-        socket_type,
-        local: None,
-        remote: None,
-        path: None,
-        recv_q: 0,
-        send_q: 0,
-        inode: u32_at(payload, 4).unwrap_or(0).into(),
-        uid: 0,
-        processes: Default::default(),
-        tcp_info: None,
-        timer: None,
-        peer_inode: None,
-        peer: None,
-    };
+    let inode = u32_at(payload, 4).unwrap_or(0).into();
+    let mut socket = Socket::unix(socket_type, state, None, inode);
     for nla in NlasIterator::new(&payload[UNIX_MSG_LEN..]) {
         let nla = nla.map_err(|e| anyhow!("{e}"))?;
         let value = nla.value();

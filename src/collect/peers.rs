@@ -90,33 +90,31 @@ fn tcp_ends(s: &Socket) -> Option<(SocketAddr, SocketAddr)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Family, Owner, SocketType};
+    use crate::model::{Family, Owner, Owners, SocketType};
 
+    /// TCP with `ends`, unix without.
     fn socket(proto: Proto, state: TcpState, ends: Option<(&str, &str)>, inode: u64) -> Socket {
-        Socket {
-            proto,
-            family: Family::Ipv4,
-            state,
-            socket_type: SocketType::Stream,
-            local: ends.map(|(l, _)| l.parse().unwrap()),
-            remote: ends.map(|(_, r)| r.parse().unwrap()),
-            path: None,
-            recv_q: 0,
-            send_q: 0,
-            inode,
+        let owner = Owner {
+            pid: inode as u32,
+            fd: 3,
+            comm: "x".into(),
             uid: 0,
-            processes: vec![Owner {
-                pid: inode as u32,
-                fd: 3,
-                comm: "x".into(),
-                uid: 0,
-                user: "root".into(),
-            }]
-            .into(),
-            tcp_info: None,
-            timer: None,
-            peer_inode: None,
-            peer: None,
+            user: "root".into(),
+        };
+        let socket = match ends {
+            Some((l, r)) => Socket::inet(
+                proto,
+                Family::Ipv4,
+                state,
+                l.parse().unwrap(),
+                r.parse().unwrap(),
+            ),
+            None => Socket::unix(SocketType::Stream, state, None, inode),
+        };
+        Socket {
+            inode,
+            processes: Owners::one(owner),
+            ..socket
         }
     }
 

@@ -237,24 +237,8 @@ fn parse_unix_line(line: &str) -> Result<Socket> {
             s => bail!("unknown unix state {s}"),
         }
     };
-    Ok(Socket {
-        proto: Proto::Unix,
-        family: Family::Unix,
-        state,
-        socket_type,
-        local: None,
-        remote: None,
-        path: (!path.is_empty()).then(|| path.to_string()),
-        recv_q: 0,
-        send_q: 0,
-        inode,
-        uid: 0,
-        processes: Default::default(),
-        tcp_info: None,
-        timer: None,
-        peer_inode: None,
-        peer: None,
-    })
+    let path = (!path.is_empty()).then(|| path.to_string());
+    Ok(Socket::unix(socket_type, state, path, inode))
 }
 
 #[cfg(test)]

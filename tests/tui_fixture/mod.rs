@@ -41,28 +41,28 @@ pub fn owner(pid: u32, fd: u32, comm: &str, user: &str) -> Owner {
 }
 
 pub fn tcp(local: &str, remote: &str, state: TcpState, inode: u64, owners: Vec<Owner>) -> Socket {
+    inet(Proto::Tcp, local, remote, state, inode, owners)
+}
+
+fn inet(
+    proto: Proto,
+    local: &str,
+    remote: &str,
+    state: TcpState,
+    inode: u64,
+    owners: Vec<Owner>,
+) -> Socket {
     let local: std::net::SocketAddr = local.parse().unwrap();
+    let family = if local.is_ipv4() {
+        Family::Ipv4
+    } else {
+        Family::Ipv6
+    };
     Socket {
-        proto: Proto::Tcp,
-        family: if local.is_ipv4() {
-            Family::Ipv4
-        } else {
-            Family::Ipv6
-        },
-        state,
-        socket_type: SocketType::Stream,
-        local: Some(local),
-        remote: Some(remote.parse().unwrap()),
-        path: None,
-        recv_q: 0,
-        send_q: 0,
         inode,
         uid: owners.first().map_or(0, |o| o.uid),
         processes: owners.into(),
-        tcp_info: None,
-        timer: None,
-        peer_inode: None,
-        peer: None,
+        ..Socket::inet(proto, family, state, local, remote.parse().unwrap())
     }
 }
 
@@ -73,31 +73,20 @@ pub fn with_queues(mut socket: Socket, recv_q: u32, send_q: u32) -> Socket {
 }
 
 pub fn udp(local: &str, inode: u64, owners: Vec<Owner>) -> Socket {
-    Socket {
-        proto: Proto::Udp,
-        socket_type: SocketType::Dgram,
-        ..tcp(local, "0.0.0.0:0", TcpState::Unconn, inode, owners)
-    }
+    inet(
+        Proto::Udp,
+        local,
+        "0.0.0.0:0",
+        TcpState::Unconn,
+        inode,
+        owners,
+    )
 }
 
 pub fn unix(path: Option<&str>, state: TcpState, inode: u64, owners: Vec<Owner>) -> Socket {
     Socket {
-        proto: Proto::Unix,
-        family: Family::Unix,
-        state,
-        socket_type: SocketType::Stream,
-        local: None,
-        remote: None,
-        path: path.map(str::to_string),
-        recv_q: 0,
-        send_q: 0,
-        inode,
-        uid: 0,
         processes: owners.into(),
-        tcp_info: None,
-        timer: None,
-        peer_inode: None,
-        peer: None,
+        ..Socket::unix(SocketType::Stream, state, path.map(str::to_string), inode)
     }
 }
 
