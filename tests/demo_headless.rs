@@ -2,11 +2,13 @@
 //! `sockscope list --pid` (and `ss` where present), then stopped with SIGTERM.
 
 mod common;
+// The demo child, stopped on drop (SIGTERM, then SIGKILL).
+use common::StopOnDrop as Running;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,28 +16,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sockscope");
-
-/// The demo child, stopped on drop so a failed assertion leaves nothing running:
-/// SIGTERM first (so it removes its temp dir), SIGKILL if it does not go.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(Some(_)) = self.0.try_wait() {
-            return; // already gone (and reaped): its pid may belong to another now
-        }
-        let pid = self.0.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        for _ in 0..60 {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts the demo and reads its facts up to `ready` (bounded wait).
 fn start_demo() -> (Running, HashMap<String, String>) {

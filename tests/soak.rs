@@ -9,13 +9,15 @@
 //! higher by hand for a longer soak, e.g. `SOCKSCOPE_SOAK_SECS=600 cargo test --test soak`.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
 use common::tmux::{Tmux, tmux_missing};
+// The demo child, stopped on drop (SIGTERM, then SIGKILL).
+use common::StopOnDrop as Demo;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sockscope");
 const DEFAULT_SECS: u64 = 30;
@@ -29,27 +31,6 @@ const WARMUP: Duration = Duration::from_secs(150);
 /// What "flat" allows: a few fds in flight, and memory within 25% or 6 MB.
 const FD_SLACK: usize = 10;
 const RSS_SLACK_KB: u64 = 6 * 1024;
-
-/// The demo child, stopped on drop so a failed assertion leaves nothing running.
-struct Demo(Child);
-
-impl Drop for Demo {
-    /// SIGTERM first, so the demo removes its temp dir; SIGKILL if it lingers.
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let pid = self.0.id().to_string();
-            let _ = Command::new("kill").args(["-TERM", &pid]).status();
-            for _ in 0..30 {
-                if let Ok(Some(_)) = self.0.try_wait() {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(100));
-            }
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 /// Starts the demo and waits (up to 30 s) for its `ready`; returns it and its pid.
 fn start_demo() -> (Demo, u32) {

@@ -58,3 +58,25 @@ pub fn terminate(child: &mut Child) -> ExitStatus {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A child stopped when dropped, so a failed assertion leaves nothing running:
+/// SIGTERM first (the demo then removes its temp dir), SIGKILL if it lingers 3 s.
+pub struct StopOnDrop(pub Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return; // already gone (and reaped): its pid may belong to another now
+        }
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..60 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
