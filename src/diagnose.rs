@@ -75,6 +75,21 @@ pub struct KernelFacts {
     pub whole_namespace: bool,
 }
 
+impl KernelFacts {
+    /// Readings kept: the rules look at the last few only.
+    const COUNTERS_KEPT: usize = 100;
+
+    /// Adds the reading taken with a snapshot, forgetting the oldest past the limit.
+    pub fn record(&mut self, counters: ListenCounters) {
+        self.listen_counters.push(counters);
+        let excess = self
+            .listen_counters
+            .len()
+            .saturating_sub(Self::COUNTERS_KEPT);
+        self.listen_counters.drain(..excess);
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {

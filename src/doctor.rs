@@ -63,9 +63,7 @@ pub fn run(
         }
         snapshot.sockets.retain(|s| query.matches(s));
         if let Ok(counters) = read_listen_counters(&net_dir, snapshot.taken_at) {
-            kernel.listen_counters.push(counters);
-            let excess = kernel.listen_counters.len().saturating_sub(100);
-            kernel.listen_counters.drain(..excess);
+            kernel.record(counters);
         }
         tracker.observe(&snapshot);
         Ok(())

@@ -8,9 +8,6 @@ use crate::track::Event;
 
 use super::{App, View};
 
-/// Listen-counter readings kept: the rules look at the last few only.
-const COUNTERS_KEPT: usize = 100;
-
 #[derive(Debug, Default)]
 pub struct Timeline {
     /// How many matching events the log is scrolled up from the newest; 0 follows
@@ -36,9 +33,7 @@ impl App {
     ) {
         let kernel = &mut self.timeline.kernel;
         if let Some(counters) = listen_counters {
-            kernel.listen_counters.push(counters);
-            let excess = kernel.listen_counters.len().saturating_sub(COUNTERS_KEPT);
-            kernel.listen_counters.drain(..excess);
+            kernel.record(counters);
         }
         kernel.port_range = port_range.or(kernel.port_range);
         // With --pid, the view sees only some sockets of the namespace.
