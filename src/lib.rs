@@ -15,5 +15,6 @@ pub mod doctor;
 pub mod model;
 pub mod output;
 pub mod query;
+pub mod text;
 pub mod track;
 pub mod tui;
