@@ -21,6 +21,7 @@
 
 mod advice;
 mod rules;
+mod text;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -143,7 +144,8 @@ pub struct FindingSocket {
 pub struct Finding {
     pub kind: Kind,
     pub severity: Severity,
-    /// One line: what, who, how much.
+    /// One line: what, who, how much. Text for people, with names and paths escaped
+    /// (`processes` and `sockets` hold the exact values).
     pub summary: String,
     /// What it usually means.
     pub meaning: &'static str,
@@ -211,18 +213,8 @@ fn finding(
 /// Who holds the sockets: `1234/nginx`, `3 processes`, or `no visible process` when
 /// owners are hidden or gone (TIME_WAIT, not yet accepted).
 fn owners_text(sockets: &[&History]) -> String {
-    let mut pids: Vec<(u32, &str)> = sockets
-        .iter()
-        .filter_map(|h| h.socket.processes.first())
-        .map(|o| (o.pid, &*o.comm))
-        .collect();
-    pids.sort();
-    pids.dedup();
-    match pids.as_slice() {
-        [] => "no visible process".into(),
-        [(pid, comm)] => format!("{pid}/{comm}"),
-        more => format!("{} processes", more.len()),
-    }
+    let first_owners = sockets.iter().filter_map(|h| h.socket.processes.first());
+    crate::text::owners::group(first_owners.map(|o| (o.pid, &*o.comm)))
 }
 
 fn plural(n: usize, one: &str) -> String {

@@ -12,9 +12,8 @@ use anyhow::Result;
 use crate::cli::Filters;
 use crate::collect::kernel_counters::{read_listen_counters, read_port_range};
 use crate::collect::{Scope, Source, System, Tables};
-use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, Severity, diagnose};
-use crate::model::endpoint_text;
-use crate::output::owners_text;
+use crate::diagnose::{DiagnoseConfig, KernelFacts, diagnose};
+use crate::output::{self, Format};
 use crate::track::{TrackConfig, Tracker};
 
 #[derive(Clone, Debug)]
@@ -22,7 +21,8 @@ pub struct DoctorOptions {
     /// Snapshots in the first round (2 at least), spread over `window`.
     pub samples: usize,
     pub window: Duration,
-    pub json: bool,
+    /// Text or JSON (`Finding`'s formats).
+    pub format: Format,
     /// Repeat every this long, until interrupted.
     pub watch: Option<Duration>,
     /// Where socket tables come from (`--source`).
@@ -81,15 +81,10 @@ pub fn run(
     loop {
         let findings = diagnose(&tracker, &kernel, &options.config);
         let sockets = tracker.live().count();
-        if options.json {
-            serde_json::to_writer(&mut *out, &findings)?;
-            writeln!(out)?;
-        } else {
-            if options.watch.is_some() {
-                writeln!(out, "--- t+{}s ---", started.elapsed().as_secs())?;
-            }
-            write_text(out, &findings, sockets)?;
+        if options.watch.is_some() && options.format == Format::Table {
+            writeln!(out, "--- t+{}s ---", started.elapsed().as_secs())?;
         }
+        output::write(out, options.format, &findings, &sockets)?;
         out.flush()?;
         let Some(every) = options.watch else {
             return Ok(!findings.is_empty());
@@ -99,51 +94,13 @@ pub fn run(
     }
 }
 
-/// The findings for a person: a headline each, what it means, what to check, the sockets.
-pub fn write_text(out: &mut impl Write, findings: &[Finding], sockets: usize) -> Result<()> {
-    for f in findings {
-        let severity = match f.severity {
-            Severity::Warning => "WARNING",
-            Severity::Critical => "CRITICAL",
-        };
-        writeln!(out, "{severity:<8}  {}: {}", f.kind.label(), f.summary)?;
-        writeln!(out, "    means: {}", f.meaning)?;
-        writeln!(out, "    check: {}", f.next_steps)?;
-        for fs in &f.sockets {
-            let s = &fs.socket;
-            writeln!(
-                out,
-                "    {} {} {} -> {}  recv-q {} send-q {}  {:.1}s  {}",
-                s.proto_text(),
-                s.state,
-                s.local_text(),
-                s.remote.map_or_else(|| "*".into(), endpoint_text),
-                s.recv_q,
-                s.send_q,
-                fs.state_secs,
-                owners_text(&s.processes),
-            )?;
-        }
-        if f.socket_count > f.sockets.len() {
-            writeln!(out, "    ... and {} more", f.socket_count - f.sockets.len())?;
-        }
-        writeln!(out)?;
-    }
-    match findings.len() {
-        0 if sockets == 1 => writeln!(out, "no findings: 1 socket looks healthy")?,
-        0 => writeln!(out, "no findings: {sockets} sockets look healthy")?,
-        n => writeln!(out, "{n} finding{}", if n == 1 { "" } else { "s" })?,
-    }
-    Ok(())
-}
-
 /// The default first round: 3 snapshots over 2 s.
 impl Default for DoctorOptions {
     fn default() -> Self {
         DoctorOptions {
             samples: 3,
             window: Duration::from_secs(2),
-            json: false,
+            format: Format::Table,
             watch: None,
             tables: Tables::Auto,
             config: DiagnoseConfig::default(),

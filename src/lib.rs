@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod collect;
+pub mod column;
 pub mod demo;
 pub mod diagnose;
 pub mod doctor;
@@ -18,3 +19,11 @@ pub mod query;
 pub mod text;
 pub mod track;
 pub mod tui;
+
+// The tests' socket builder (tests/common/sockets.rs) names this crate `sockscope`, as
+// the integration tests do; this lets the unit tests include the same file.
+#[cfg(test)]
+extern crate self as sockscope;
+#[cfg(test)]
+#[path = "../tests/common/sockets.rs"]
+pub(crate) mod test_sockets;

@@ -30,12 +30,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let tables = cli.tables();
     match cli.command {
-        Some(Command::List { filters, json, csv }) => {
-            list(&cli.proc_root, tables, &filters, json, csv)
+        Some(Command::List { filters, output }) => {
+            list(&cli.proc_root, tables, &filters, output.format)
         }
         Some(Command::Doctor {
             filters,
-            json,
+            output,
             watch,
             samples,
             window,
@@ -44,7 +44,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let options = DoctorOptions {
                 samples: samples.into(),
                 window,
-                json,
+                format: output.format,
                 watch,
                 tables,
                 config: DiagnoseConfig {
@@ -67,8 +67,7 @@ fn list(
     proc_root: &std::path::Path,
     tables: Tables,
     filters: &Filters,
-    json: bool,
-    csv: bool,
+    format: output::Format,
 ) -> Result<ExitCode> {
     let mut source = System::new(proc_root, filters.scope())?.with_tables(tables)?;
     let mut snapshot = source.snapshot()?;
@@ -82,13 +81,7 @@ fn list(
     snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
 
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    if json {
-        output::json(&mut out, &snapshot.sockets)?;
-    } else if csv {
-        output::csv(&mut out, &snapshot.sockets)?;
-    } else {
-        output::table(&mut out, &snapshot.sockets)?;
-    }
+    output::write(&mut out, format, &snapshot.sockets, &())?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

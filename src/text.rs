@@ -8,6 +8,9 @@
 //! the common ones), and a backslash is written `\\`, so the original bytes can be
 //! read back from the text exactly.
 
+pub mod owners;
+pub mod units;
+
 use std::borrow::Cow;
 use std::fmt::{self, Write};
 

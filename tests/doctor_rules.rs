@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use sockscope::collect::kernel_counters::{ListenCounters, PortRange};
 use sockscope::diagnose::{DiagnoseConfig, Finding, KernelFacts, Kind, Severity, diagnose};
 use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, TcpState};
+use sockscope::output::Format;
 use sockscope::track::{TcpCounters, Tracker};
 
 fn at(secs: u64) -> SystemTime {
@@ -308,7 +309,7 @@ fn text_output_names_who_what_and_next_steps() {
     let t = track(&[vec![cw(1)], vec![cw(1)], vec![cw(1), cw(2)]]);
     let found = run(&t, &KernelFacts::default());
     let mut text = Vec::new();
-    sockscope::doctor::write_text(&mut text, &found, t.live().count()).unwrap();
+    sockscope::output::write(&mut text, Format::Table, &found, &t.live().count()).unwrap();
     let text = String::from_utf8(text).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -329,7 +330,7 @@ fn text_output_names_who_what_and_next_steps() {
     assert_eq!(*lines.last().unwrap(), "1 finding");
 
     let mut text = Vec::new();
-    sockscope::doctor::write_text(&mut text, &[], 12).unwrap();
+    sockscope::output::write(&mut text, Format::Table, &[] as &[Finding], &12).unwrap();
     assert_eq!(
         String::from_utf8(text).unwrap(),
         "no findings: 12 sockets look healthy\n"

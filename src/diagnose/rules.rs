@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::{DiagnoseConfig, Finding, KernelFacts, Kind, Severity, finding, owners_text, plural};
-use crate::model::{Proto, TcpState, endpoint_text};
+use crate::model::{Proto, TcpState, endpoint_or_any, endpoint_text};
 use crate::track::{History, Sample, Tracker};
 
 fn secs(d: Duration) -> String {
@@ -156,7 +156,7 @@ pub(super) fn listen_queues(
         let mut summary = format!(
             "{} listening on {} has {} waiting to be accepted for {}",
             owners_text(&[h]),
-            h.socket.local_text(),
+            crate::text::escape(&h.socket.local_text()),
             plural(last.recv_q as usize, "connection"),
             secs(last.at.duration_since(recent[0].at).unwrap_or_default()),
         );
@@ -217,7 +217,7 @@ pub(super) fn syn_sent(tracker: &Tracker, config: &DiagnoseConfig, out: &mut Vec
             "{} by {} to {} unanswered, the oldest for at least {}",
             plural(group.len(), "connection attempt"),
             owners_text(&group),
-            remote.map_or_else(|| "*".into(), endpoint_text),
+            endpoint_or_any(remote),
             secs(oldest),
         );
         out.push(finding(

@@ -13,7 +13,7 @@ use crate::track::{self, Rate, TrackConfig, Tracker};
 use super::collector::Update;
 use super::event::Action;
 use super::history::{self, Bucket};
-use super::rows::{self, Column, Cursor, ProcessRow, RowRef, Sort};
+use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
 
 mod timeline;
 pub use timeline::Timeline;
@@ -253,7 +253,7 @@ impl App {
             }
             Action::FilterDone => self.filter.editing = false,
             Action::NextSort => self.set_sort(Sort {
-                column: self.sort.column.next(),
+                by: self.sort.by.next(),
                 reverse: false,
             }),
             Action::ReverseSort => self.set_sort(Sort {
@@ -266,7 +266,7 @@ impl App {
                 self.selected_key = None;
                 self.table = Cursor::default();
                 self.set_sort(Sort {
-                    column: Column::Rate,
+                    by: SortBy::Rate,
                     reverse: false,
                 });
             }

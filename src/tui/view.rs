@@ -14,7 +14,6 @@ mod states;
 pub mod style;
 mod table;
 mod tcp_info;
-mod units;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::{peer, rates, style, tcp_info};
 use crate::model::Socket;
+use crate::text::escape;
 use crate::tui::app::{App, Details};
 use crate::tui::history;
 
@@ -70,7 +71,7 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
         Span::styled(format!("  {:<10}", "state"), style::DIM),
         Span::styled(s.state.name(), style::state(s.state)),
     ]));
-    lines.push(field("local", s.local_text()));
+    lines.push(field("local", escape(&s.local_text()).into_owned()));
     lines.push(field("remote", s.remote_text()));
     lines.push(field("recv-q", s.recv_q.to_string()));
     lines.push(field("send-q", s.send_q.to_string()));
@@ -90,9 +91,12 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
         lines.push(Line::from(vec![
             Span::raw(format!(
                 "    pid {:<7} fd {:<4} {:<10} {:<16} ",
-                owner.pid, owner.fd, owner.user, owner.comm
+                owner.pid,
+                owner.fd,
+                escape(&owner.user),
+                escape(&owner.comm)
             )),
-            Span::styled(cmdline.to_string(), style::DIM),
+            Span::styled(escape(cmdline).into_owned(), style::DIM),
         ]));
     }
     lines.push(Line::raw(""));
@@ -123,7 +127,7 @@ fn inode_text(s: &Socket) -> String {
 /// The user's name when an owner runs as the socket's uid, else the number.
 fn user_text(s: &Socket) -> String {
     match s.processes.iter().find(|o| o.uid == s.uid) {
-        Some(o) => format!("{} (uid {})", o.user, s.uid),
+        Some(o) => format!("{} (uid {})", escape(&o.user), s.uid),
         None => format!("uid {}", s.uid),
     }
 }
