@@ -35,7 +35,7 @@ pub struct Cli {
         long,
         global = true,
         value_name = "DIR",
-        default_value = "/proc",
+        default_value = crate::collect::PROC,
         hide = true
     )]
     pub proc_root: PathBuf,

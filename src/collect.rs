@@ -4,11 +4,13 @@
 //! socket tables from netlink sock_diag or /proc (see `Tables`), owners from the fd walk
 //! of a /proc tree (the host's, or a captured fixture via `--proc-root`), then peers.
 
+pub mod host;
 pub mod kernel_counters;
 pub mod netlink;
 pub mod owners;
 pub mod peers;
 pub mod proc_net;
+pub mod process;
 
 use std::collections::HashSet;
 use std::fs;
@@ -22,6 +24,9 @@ use anyhow::{Context, Result, bail};
 use crate::model::{Proto, Snapshot, Socket, TcpState};
 use netlink::Netlink;
 use owners::Users;
+
+/// The /proc root of the running kernel (`--proc-root` chooses another).
+pub const PROC: &str = "/proc";
 
 /// Anything that can produce snapshots: the system, or a fake in tests.
 pub trait Source {

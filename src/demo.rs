@@ -183,13 +183,8 @@ pub fn start(opts: &DemoOptions) -> Result<Demo> {
 /// limit: each idle connection takes two descriptors (our end and the server's).
 fn check_fd_budget(connections: usize) -> Result<()> {
     let need = 2 * connections + 100; // + the demo's own few dozen sockets
-    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
-    let soft = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|n| n.parse::<usize>().ok());
-    match soft {
+    let proc_root = std::path::Path::new(crate::collect::PROC);
+    match crate::collect::process::open_files_limit(proc_root) {
         Some(soft) if need > soft => bail!(
             "--connections {connections} needs about {need} open files but the limit is {soft}; raise it with `ulimit -n {need}`"
         ),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::cli::Filters;
-use crate::collect::kernel_counters::{read_listen_counters, read_port_range};
+use crate::collect::kernel_counters::KernelReader;
 use crate::collect::{Scope, Source, System, Tables};
 use crate::diagnose::{DiagnoseConfig, KernelFacts, diagnose};
 use crate::output::{self, Format};
@@ -40,15 +40,12 @@ pub fn run(
     let scope = filters.scope();
     let mut source = System::new(proc_root, scope.clone())?.with_tables(options.tables)?;
     // The counters belong to the network namespace the sockets are read in.
-    let net_dir = match &scope {
-        Scope::Pids(pids) => proc_root.join(pids[0].to_string()).join("net"),
-        Scope::Host => proc_root.join("net"),
-    };
+    let reader = KernelReader::new(proc_root, &filters.pid);
     let query = filters.query();
     let mut kernel = KernelFacts {
         listen_counters: Vec::new(),
         // Without it (a fixture tree, an odd kernel) the TIME_WAIT rule is skipped.
-        port_range: read_port_range(proc_root).ok(),
+        port_range: reader.port_range(),
         whole_namespace: query.is_empty() && scope == Scope::Host,
     };
     let mut tracker = Tracker::new(TrackConfig::default());
@@ -62,7 +59,7 @@ pub fn run(
             warned = true;
         }
         snapshot.sockets.retain(|s| query.matches(s));
-        if let Ok(counters) = read_listen_counters(&net_dir, snapshot.taken_at) {
+        if let Some(counters) = reader.listen_counters(snapshot.taken_at) {
             kernel.record(counters);
         }
         tracker.observe(&snapshot);

@@ -40,7 +40,8 @@ pub struct Options {
     /// The pids the view is scoped to (--pid), so the header can say "pid 1234 (nginx)"
     /// and say so when the process exits (keep the last view).
     pub pids: Vec<u32>,
-    /// Where /proc is (`--proc-root`): the kernel counters diagnosis reads are there.
+    /// Where /proc is (`--proc-root`): command lines, names, the host name and the
+    /// kernel counters diagnosis reads are read there.
     pub proc_root: std::path::PathBuf,
 }
 
@@ -58,24 +59,24 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         bail!("the refresh interval must be at least 50 ms");
     }
     let (to_ui, inputs) = mpsc::channel();
+    let mut app = App::new(Config {
+        hostname: crate::collect::host::hostname(&options.proc_root).unwrap_or_else(|| "?".into()),
+        banner: options.banner,
+        pids: options.pids.clone(),
+        interval: options.interval,
+        filter,
+        started_at: SystemTime::now(),
+    });
     let control = collector::spawn(
         options.source,
         options.interval,
-        options.pids.clone(),
+        options.pids,
         options.proc_root,
         to_ui.clone(),
     );
     spawn_signals(to_ui.clone())?;
     spawn_keys(to_ui);
 
-    let mut app = App::new(Config {
-        hostname: hostname(),
-        banner: options.banner,
-        pids: options.pids,
-        interval: options.interval,
-        filter,
-        started_at: SystemTime::now(),
-    });
     let _restore = TerminalGuard;
     let mut terminal = enter_terminal().context("cannot set up the terminal")?;
     draw(&mut terminal, &mut app)?;
@@ -201,10 +202,4 @@ fn spawn_signals(to_ui: Sender<Input>) -> Result<()> {
         }
     });
     Ok(())
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "?".into())
 }

@@ -10,8 +10,7 @@ use crate::model::{Snapshot, Socket, SocketKey};
 use crate::query::Query;
 use crate::track::{self, Rate, TrackConfig, Tracker};
 
-use super::collector::Update;
-use super::event::Action;
+use super::event::{Action, Update};
 use super::history::{self, Bucket};
 use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
 

@@ -12,8 +12,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, SocketType, TcpState};
 use sockscope::tui::app::{App, Config};
-use sockscope::tui::collector::Update;
-use sockscope::tui::event::Input;
+use sockscope::tui::event::{Input, Update};
 
 pub fn started_at() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000)
