@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::style;
-use crate::diagnose::{Finding, Severity};
+use crate::diagnose::{Finding, RULES, Severity};
 use crate::tui::app::App;
 
 /// Where wrapped text continues: under the text after "    means    ".
@@ -63,11 +63,11 @@ fn healthy(app: &App, width: usize) -> Vec<Line<'static>> {
             app.tracker.live().count()
         ),
     };
-    let checked = "checked: CLOSE_WAIT held, TIME_WAIT vs the port range, accept queues and \
-                   ListenOverflows, SYN_SENT unanswered, Recv-Q unread, Send-Q stuck";
+    let checks: Vec<&str> = RULES.iter().map(|r| r.checks).collect();
+    let checked = format!("checked: {}", checks.join(", "));
     let mut lines = vec![Line::styled(format!("  {text}"), style::DIM), Line::raw("")];
     lines.extend(
-        wrap(checked, width.saturating_sub(4))
+        wrap(&checked, width.saturating_sub(4))
             .into_iter()
             .map(|l| Line::styled(format!("  {l}"), style::DIM)),
     );
