@@ -1,12 +1,14 @@
 //! The diagnosis rules on synthetic histories: the cases a loopback test cannot stage
 //! (28,000 TIME_WAIT sockets, tcp_info retransmits) and the edges of each rule.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use sockscope::collect::kernel_counters::{ListenCounters, PortRange};
 use sockscope::diagnose::{DiagnoseConfig, Finding, KernelFacts, Kind, Severity, diagnose};
-use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, TcpState};
+mod common;
+
+use common::sockets::{self, Build, owner};
+use sockscope::model::{Snapshot, Socket, TcpState};
 use sockscope::output::Format;
 use sockscope::track::{TcpCounters, Tracker};
 
@@ -15,24 +17,11 @@ fn at(secs: u64) -> SystemTime {
 }
 
 fn tcp(local_port: u16, remote_port: u16, state: TcpState, pid: u32) -> Socket {
-    let owner = Owner {
-        pid,
-        fd: 3,
-        comm: Arc::from("app"),
-        uid: 0,
-        user: Arc::from("root"),
-    };
-    Socket {
-        inode: u64::from(local_port) + 1,
-        processes: vec![owner].into(),
-        ..Socket::inet(
-            Proto::Tcp,
-            Family::Ipv4,
-            state,
-            ([10, 0, 0, 1], local_port).into(),
-            ([10, 0, 0, 2], remote_port).into(),
-        )
-    }
+    let local = format!("10.0.0.1:{local_port}");
+    let remote = format!("10.0.0.2:{remote_port}");
+    sockets::tcp(&local, &remote, state)
+        .inode(u64::from(local_port) + 1)
+        .owned_by(vec![owner(pid, 3, "app")])
 }
 
 fn track(steps: &[Vec<Socket>]) -> Tracker {

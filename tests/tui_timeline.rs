@@ -10,19 +10,9 @@ use sockscope::tui::app::{App, View};
 use sockscope::tui::rows::SortBy;
 use tui_fixture::*;
 
-/// A TCP socket built the way the table readers build them, so it survives new fields.
+/// A TCP socket (the fixture's builder).
 fn conn(local: &str, remote: &str, state: TcpState, inode: u64, owners: Vec<Owner>) -> Socket {
-    let mut s = Socket::inet(
-        Proto::Tcp,
-        Family::Ipv4,
-        state,
-        local.parse().unwrap(),
-        remote.parse().unwrap(),
-    );
-    s.inode = inode;
-    s.uid = owners.first().map_or(0, |o| o.uid);
-    s.processes = owners.into();
-    s
+    tcp(local, remote, state, inode, owners)
 }
 
 fn nginx(fd: u32) -> Vec<Owner> {
