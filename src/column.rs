@@ -170,14 +170,20 @@ impl Column {
             align: Right,
             ..text(header, csv, Width::Fixed(7), cell)
         };
-        let rate = |header, value: fn(&Rate) -> f64, cell| Spec {
-            sort: Some(SortKey::Rate(value)),
-            descending: true,
-            ..number(header, "", cell)
-        };
         let sorted = |spec: Spec, key| Spec {
             sort: Some(SortKey::Socket(key)),
             ..spec
+        };
+        // Queues sort biggest first: the full queue is the one worth seeing.
+        let queue = |header, csv, cell, key| Spec {
+            descending: true,
+            ..sorted(number(header, csv, cell), key)
+        };
+        let rate = |header, value: fn(&Rate) -> f64, cell| Spec {
+            width: Width::Fixed(10),
+            sort: Some(SortKey::Rate(value)),
+            descending: true,
+            ..number(header, "", cell)
         };
         match self {
             Column::Proto => text("PROTO", "", Width::Fixed(5), |r, out| {
@@ -197,19 +203,15 @@ impl Column {
             },
             Column::Local => sorted(
                 text("LOCAL", "", Width::Fit { max: 45 }, |r, out| {
-                    let _ = write!(out, "{}", Escaped::str(&r.socket.local_text()));
+                    put(out, Some(Escaped::str(&r.socket.local_text())))
                 }),
                 |a, b| (a.local, &a.path).cmp(&(b.local, &b.path)),
             ),
             Column::LocalAddr => text("LOCAL ADDR", "local_addr", Width::Fill, |r, out| {
-                if let Some(a) = r.socket.local {
-                    let _ = write!(out, "{}", a.ip());
-                }
+                put(out, r.socket.local.map(|a| a.ip()))
             }),
             Column::LocalPort => number("LPORT", "local_port", |r, out| {
-                if let Some(a) = r.socket.local {
-                    let _ = write!(out, "{}", a.port());
-                }
+                put(out, r.socket.local.map(|a| a.port()))
             }),
             Column::Remote => sorted(
                 text("REMOTE", "", Width::Fit { max: 45 }, |r, out| {
@@ -218,71 +220,41 @@ impl Column {
                 |a, b| a.remote.cmp(&b.remote),
             ),
             Column::RemoteAddr => text("REMOTE ADDR", "remote_addr", Width::Fill, |r, out| {
-                if let Some(a) = r.socket.remote {
-                    let _ = write!(out, "{}", a.ip());
-                }
+                put(out, r.socket.remote.map(|a| a.ip()))
             }),
             Column::RemotePort => number("RPORT", "remote_port", |r, out| {
-                if let Some(a) = r.socket.remote {
-                    let _ = write!(out, "{}", a.port());
-                }
+                put(out, r.socket.remote.map(|a| a.port()))
             }),
             Column::Path => text("PATH", "path", Width::Fill, |r, out| {
-                if let Some(path) = &r.socket.path {
-                    let _ = write!(out, "{}", Escaped::str(path));
-                }
+                put(out, r.socket.path.as_deref().map(Escaped::str))
             }),
             Column::SocketType => text("TYPE", "socket_type", Width::Fixed(9), |r, out| {
                 json_name(&r.socket.socket_type, out)
             }),
-            Column::RecvQ => Spec {
-                descending: true,
-                ..sorted(
-                    number("RECV-Q", "recv_q", |r, out| {
-                        let _ = write!(out, "{}", r.socket.recv_q);
-                    }),
-                    |a, b| b.recv_q.cmp(&a.recv_q),
-                )
-            },
-            Column::SendQ => Spec {
-                descending: true,
-                ..sorted(
-                    number("SEND-Q", "send_q", |r, out| {
-                        let _ = write!(out, "{}", r.socket.send_q);
-                    }),
-                    |a, b| b.send_q.cmp(&a.send_q),
-                )
-            },
-            Column::Inode => number("INODE", "inode", |r, out| {
-                let _ = write!(out, "{}", r.socket.inode);
-            }),
-            Column::Uid => number("UID", "uid", |r, out| {
-                let _ = write!(out, "{}", r.socket.uid);
-            }),
-            Column::RxRate => Spec {
-                width: Width::Fixed(10),
-                ..rate(
-                    "RX/s",
-                    |r| r.rx_per_sec,
-                    |r, out| {
-                        if let Some(rate) = &r.rate {
-                            out.push_str(&units::rate(rate.rx_per_sec));
-                        }
-                    },
-                )
-            },
-            Column::TxRate => Spec {
-                width: Width::Fixed(10),
-                ..rate(
-                    "TX/s",
-                    |r| r.tx_per_sec,
-                    |r, out| {
-                        if let Some(rate) = &r.rate {
-                            out.push_str(&units::rate(rate.tx_per_sec));
-                        }
-                    },
-                )
-            },
+            Column::RecvQ => queue(
+                "RECV-Q",
+                "recv_q",
+                |r, out| put(out, Some(r.socket.recv_q)),
+                |a, b| b.recv_q.cmp(&a.recv_q),
+            ),
+            Column::SendQ => queue(
+                "SEND-Q",
+                "send_q",
+                |r, out| put(out, Some(r.socket.send_q)),
+                |a, b| b.send_q.cmp(&a.send_q),
+            ),
+            Column::Inode => number("INODE", "inode", |r, out| put(out, Some(r.socket.inode))),
+            Column::Uid => number("UID", "uid", |r, out| put(out, Some(r.socket.uid))),
+            Column::RxRate => rate(
+                "RX/s",
+                |r| r.rx_per_sec,
+                |r, out| put(out, r.rate.map(|r| units::rate(r.rx_per_sec))),
+            ),
+            Column::TxRate => rate(
+                "TX/s",
+                |r| r.tx_per_sec,
+                |r, out| put(out, r.rate.map(|r| units::rate(r.tx_per_sec))),
+            ),
             Column::Owners => text("PROCESS", "", Width::Fill, |r, out| {
                 let _ = owners::with_fds(&r.socket.processes, out);
             }),
@@ -304,9 +276,7 @@ impl Column {
             Column::Fd => Spec {
                 width: Width::Fixed(4),
                 ..number("FD", "", |r, out| {
-                    if let Some(o) = r.socket.processes.first() {
-                        let _ = write!(out, "{}", o.fd);
-                    }
+                    put(out, r.socket.processes.first().map(|o| o.fd))
                 })
             },
             Column::User => sorted(text("USER", "", Width::Fixed(8), user_cell), |a, b| {
@@ -329,6 +299,13 @@ impl Column {
     /// Whether it shows a rate, which only a source with tcp_info gives.
     pub fn is_rate(self) -> bool {
         matches!(self.spec().sort, Some(SortKey::Rate(_)))
+    }
+}
+
+/// Writes `value`, or nothing for None.
+fn put(out: &mut String, value: Option<impl std::fmt::Display>) {
+    if let Some(value) = value {
+        let _ = write!(out, "{value}");
     }
 }
 
