@@ -7,7 +7,7 @@
 //!
 //! The rules are in `RULES` (diagnose/rules.rs, a file each). `sockscope doctor
 //! --json` prints one JSON array of `Finding`s (with `--watch`, one array per line per
-//! round), in the schema `findings_schema` writes and ARCHITECTURE.md shows.
+//! round), in the schema `findings_schema` writes and README.md shows.
 
 mod rules;
 mod text;
@@ -154,7 +154,7 @@ pub struct Finding {
     pub sockets: Vec<FindingSocket>,
 }
 
-/// `doctor --json`'s schema, as the Markdown table ARCHITECTURE.md holds (a test keeps
+/// `doctor --json`'s schema, as the Markdown table README.md holds (a test keeps
 /// the two the same): the kinds come from `RULES`. New fields may be added; these keep
 /// their meaning.
 pub fn findings_schema() -> String {

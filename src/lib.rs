@@ -1,11 +1,12 @@
 //! sockscope: every socket on a Linux host with its state, queues and owners.
 //!
-//! Data flows one way: `collect` reads the kernel into a `model::Snapshot`,
-//! `query` filters it, `output` prints it, `tui` shows it live. Over time, `track`
-//! turns consecutive snapshots into events and per-socket history, `diagnose` turns
-//! that into findings; `doctor` runs both for `sockscope doctor`, and the live view at
-//! every refresh (its events log, rates and diagnostics). `demo` is a separate producer of
-//! real sockets to look at; it shares nothing with `collect`.
+//! Data flows one way: `collect` (the only module that reads the OS) reads the kernel
+//! into a `model::Snapshot`, `query` filters it, `output` prints it through the
+//! `column`s, `tui` shows it live. Over time, `track` turns consecutive snapshots into
+//! events and per-socket history, `diagnose` turns that into findings; `doctor` runs
+//! both for `sockscope doctor`, and the live view at every refresh. `text` escapes what
+//! other processes named. `demo` produces real sockets to look at. ARCHITECTURE.md has
+//! the modules, what each may import, and how to add a column, source, format or rule.
 
 pub mod cli;
 pub mod collect;

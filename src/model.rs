@@ -408,7 +408,7 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-/// The JSON schema of ARCHITECTURE.md, written out field by field so it is visible in one place.
+/// The JSON schema of README.md, written out field by field so it is visible in one place.
 impl Serialize for Socket {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("Socket", 18)?;

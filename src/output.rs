@@ -1,7 +1,7 @@
 //! Everything a command prints to stdout goes through `write`, in one of the `Format`s
 //! its data offers (`Printable::FORMATS`); the command line offers the same list (see
 //! `cli::FormatArg`). Sockets print as a table or CSV driven by `Column`, or JSON in the
-//! schema of ARCHITECTURE.md; findings as doctor's text or JSON.
+//! README's "JSON schema"; findings as doctor's text or JSON.
 
 mod csv;
 mod findings;
@@ -137,7 +137,7 @@ pub fn table(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
 /// Sockets per serialized piece: ~400 KB of JSON, so the pieces in flight stay small.
 const JSON_CHUNK: usize = 512;
 
-/// One JSON array, one socket per element, in the schema of ARCHITECTURE.md: the same bytes
+/// One JSON array, one socket per element, in the README's schema: the same bytes
 /// `serde_json::to_writer` gives.
 ///
 /// Serializing is most of `list`'s own CPU time (15 MB of JSON at 20k sockets), so two
