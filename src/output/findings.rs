@@ -65,3 +65,40 @@ fn text(out: &mut dyn Write, findings: &[Finding], sockets: usize) -> io::Result
         n => writeln!(out, "{n} finding{}", if n == 1 { "" } else { "s" }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::{FindingSocket, Kind, Severity};
+    use crate::model::TcpState;
+    use crate::test_sockets::{Build, owner, unix};
+
+    #[test]
+    fn socket_lines_escape_names_and_paths() {
+        let socket = unix(Some("/run/a\nb"), TcpState::Listen)
+            .inode(5)
+            .owned_by(vec![owner(9, 4, "x\x1b]0;pwned\x07")]);
+        let finding = Finding {
+            kind: Kind::AcceptQueue,
+            severity: Severity::Warning,
+            summary: "a summary".into(),
+            meaning: "m",
+            next_steps: "n",
+            processes: Vec::new(),
+            socket_count: 1,
+            sockets: vec![FindingSocket {
+                socket,
+                state_secs: 1.0,
+            }],
+        };
+        let mut out = Vec::new();
+        text(&mut out, &[finding], 1).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text.lines().nth(3),
+            Some(
+                "    u_str LISTEN /run/a\\nb -> *  recv-q 0 send-q 0  1.0s  9/x\\x1b]0;pwned\\x07 fd 4"
+            )
+        );
+    }
+}
