@@ -109,36 +109,26 @@ pub fn sorted_rows(
     let directed = |order: Ordering| if sort.reverse { order.reverse() } else { order };
     let mut rows: Vec<RowRef> = (0..live.len()).map(RowRef::Live).collect();
     rows.extend((0..gone.len()).map(RowRef::Gone));
-    // The column's order alone; ties (most rows in a sort by state or queue) by rank.
     let by_column: fn(&Socket, &Socket) -> Ordering = match sort.by.key() {
         SortKey::Display => |_, _| Ordering::Equal,
         SortKey::Socket(order) => order,
         SortKey::Rate(value) => {
-            return by_rate(rows, value, directed, socket, tie, rate);
+            // Unknown rates (no tcp_info) sort after every known one, 0 B/s included,
+            // and the sockets that just closed after those: the busiest on top is live.
+            let key = |row: &RowRef| match row {
+                RowRef::Gone(_) => -2.0,
+                RowRef::Live(_) => rate(socket(row)).map_or(-1.0, |r| value(&r)),
+            };
+            let mut keyed: Vec<(f64, RowRef)> = rows.into_iter().map(|r| (key(&r), r)).collect();
+            keyed.sort_unstable_by(|(x, a), (y, b)| {
+                directed(y.total_cmp(x).then_with(|| tie(a, b)))
+            });
+            return keyed.into_iter().map(|(_, row)| row).collect();
         }
     };
+    // The column's order alone; ties (most rows in a sort by state or queue) by rank.
     rows.sort_unstable_by(|a, b| directed(by_column(socket(a), socket(b)).then_with(|| tie(a, b))));
     rows
-}
-
-/// `sorted_rows` by a rate.
-fn by_rate<'a>(
-    rows: Vec<RowRef>,
-    value: fn(&Rate) -> f64,
-    directed: impl Fn(Ordering) -> Ordering,
-    socket: impl Fn(&RowRef) -> &'a Socket,
-    tie: impl Fn(&RowRef, &RowRef) -> Ordering,
-    rate: impl Fn(&Socket) -> Option<Rate>,
-) -> Vec<RowRef> {
-    // Unknown rates (no tcp_info) sort after every known one, 0 B/s included, and
-    // the sockets that just closed after those: the busiest on top is a live one.
-    let key = |row: &RowRef| match row {
-        RowRef::Gone(_) => -2.0,
-        RowRef::Live(_) => rate(socket(row)).map_or(-1.0, |r| value(&r)),
-    };
-    let mut keyed: Vec<(f64, RowRef)> = rows.into_iter().map(|row| (key(&row), row)).collect();
-    keyed.sort_unstable_by(|(x, a), (y, b)| directed(y.total_cmp(x).then_with(|| tie(a, b))));
-    keyed.into_iter().map(|(_, row)| row).collect()
 }
 
 /// Sockets per state-bar group.
