@@ -72,6 +72,19 @@ impl App {
         };
     }
 
+    /// `m`: the state machine of the selected socket (from the details: of the socket
+    /// shown there); again, back to the sockets.
+    pub(super) fn toggle_machine(&mut self) {
+        if self.view == View::Machine {
+            self.view = View::Sockets;
+            return;
+        }
+        if self.view != View::Details {
+            self.show_details();
+        }
+        self.view = View::Machine;
+    }
+
     /// Up/down in the events log (negative: back in time) or the diagnostics.
     pub(super) fn scroll_timeline(&mut self, delta: isize) {
         match self.view {

@@ -1,0 +1,446 @@
+//! The state-machine pane (`m`): the TCP state diagram with the selected socket's
+//! path through it (see `diagram`), the times it was seen in each state, the part it
+//! plays when the demo gave it one, and what its state means, in the words of
+//! `crate::states` (which doctor shares). UDP and unix sockets get the short form:
+//! bound or not, connected or not, stream or datagram, and for unix the peer.
+//!
+//! ```text
+//! ┌ state machine · m/Esc back · ↑/↓ next socket · Enter details ──────────────┐
+//! │ tcp 127.0.0.1:8080 → 127.0.0.1:51300 · pid 901 nginx                        │
+//! │ seen in ESTABLISHED +1.0s → CLOSE_WAIT +75.0s, for 12.0s now                │
+//! │ the diagram (78×13)                       │ wide screens: the path, one     │
+//! │ what CLOSE_WAIT means: two lines          │ line per state, and the part    │
+//! └─────────────────────────────────────────────────────────────────────────────┘
+//! ```
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::details::elapsed_text;
+use super::{diagram, peer, style};
+use crate::model::{Proto, Socket, SocketType, TcpState};
+use crate::states::{self, End};
+use crate::tui::app::{App, Details};
+use crate::tui::history;
+
+/// From this size on, the path and the explanation get a column of their own.
+const WIDE: u16 = 118;
+const TALL: u16 = 28;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let Some(details) = &app.details else {
+        let block = Block::new().borders(Borders::TOP).title(" state machine ");
+        let text = Line::styled(
+            "  no socket selected: pick one in the table (Esc)",
+            style::DIM,
+        );
+        frame.render_widget(Paragraph::new(text).block(block), area);
+        return;
+    };
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(summary(app, details));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let s = &details.socket;
+    if s.proto != Proto::Tcp {
+        let mut lines = role_lines(app, s, inner.width);
+        lines.extend(short_form_lines(s, inner.width));
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    }
+    let wide = inner.width >= WIDE && inner.height >= TALL;
+    let (left, right) = if wide {
+        let [left, _, right] = Layout::horizontal([
+            Constraint::Length(diagram::WIDTH + 1),
+            Constraint::Length(1),
+            Constraint::Min(20),
+        ])
+        .areas(inner);
+        (left, Some(right))
+    } else {
+        (inner, None)
+    };
+    let mut head = Vec::new();
+    if !wide {
+        head.push(path_line(app, details));
+        head.extend(role_lines(app, s, left.width));
+    }
+    let head_height = wrapped_height(&head, left.width);
+    let fits = left.width >= diagram::WIDTH;
+    let diagram_height = if fits { diagram::HEIGHT } else { 1 };
+    let [head_area, diagram_area, text_area] = Layout::vertical([
+        Constraint::Length(head_height),
+        Constraint::Length(diagram_height),
+        Constraint::Min(0),
+    ])
+    .areas(left);
+    frame.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), head_area);
+    if fits {
+        frame.render_widget(Paragraph::new(diagram_lines(app, details)), diagram_area);
+    } else {
+        let note = format!(
+            "  (the diagram needs {} columns; this is {})",
+            diagram::WIDTH,
+            left.width
+        );
+        frame.render_widget(Line::styled(note, style::DIM), diagram_area);
+    }
+    let explanation = if wide {
+        let mut lines = vec![Line::raw("")];
+        lines.extend(labelled(s.state, text_area.width));
+        lines
+    } else {
+        let full = explanation_lines(s, text_area.width);
+        if full.len() > usize::from(text_area.height) {
+            // Short of rows: what the problem means is doctor's to say (d).
+            short_explanation_lines(s, text_area.width)
+        } else {
+            full
+        }
+    };
+    frame.render_widget(Paragraph::new(explanation), text_area);
+    if let Some(right) = right {
+        let mut lines = role_lines(app, s, right.width);
+        if !lines.is_empty() {
+            lines.push(Line::raw(""));
+        }
+        lines.extend(path_list(app, details, right.width));
+        frame.render_widget(Paragraph::new(lines), right);
+    }
+}
+
+/// How many rows `lines` take wrapped at `width`.
+fn wrapped_height(lines: &[Line], width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    rows.try_into().unwrap_or(u16::MAX)
+}
+
+/// `text` in lines of at most `width` columns, broken at spaces.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(10);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
+/// `label` then `text` wrapped to fit `width`, the lines after the first indented by
+/// the label's width, so the paragraph hangs under its label.
+fn hang(label: Span<'static>, text: &str, width: u16, style: Style) -> Vec<Line<'static>> {
+    let indent = label.width();
+    indent_by(label, indent, text, width, style)
+}
+
+/// As `hang`, with the lines after the first indented by `indent`.
+fn indent_by(
+    label: Span<'static>,
+    indent: usize,
+    text: &str,
+    width: u16,
+    style: Style,
+) -> Vec<Line<'static>> {
+    let first = usize::from(width).saturating_sub(label.width());
+    if first < 12 {
+        // No room beside the label: it gets a line of its own.
+        let mut lines = vec![Line::from(label)];
+        let pad = Span::raw(" ".repeat(indent));
+        lines.extend(indent_by(pad, indent, text, width, style));
+        return lines;
+    }
+    let rest = usize::from(width).saturating_sub(indent);
+    // Wrapped for the narrower of the two, then the first line filled up.
+    let mut wrapped = wrap(text, first.min(rest)).into_iter();
+    let mut parts: Vec<String> = wrapped.next().into_iter().collect();
+    parts.extend(wrap(&wrapped.collect::<Vec<_>>().join(" "), rest));
+    parts.retain(|p| !p.is_empty());
+    let mut lines = Vec::new();
+    for (i, part) in parts.into_iter().enumerate() {
+        let head = if i == 0 {
+            label.clone()
+        } else {
+            Span::raw(" ".repeat(indent))
+        };
+        lines.push(Line::from(vec![head, Span::styled(part, style)]));
+    }
+    lines
+}
+
+/// The diagram lit up by the socket's path: for the pane and the details.
+pub fn diagram_lines(app: &App, details: &Details) -> Vec<Line<'static>> {
+    let s = &details.socket;
+    let seen: Vec<TcpState> = history::states_seen(&app.tracker, &s.key())
+        .iter()
+        .map(|(_, state)| *state)
+        .collect();
+    let mut path = diagram::Path::from_seen(&seen, s.state);
+    if s.state == TcpState::Listen {
+        // Recv-Q is the queue now, Send-Q the backlog: known from netlink (with tcp_info
+        // even when 0), while /proc reads 0 whatever it is.
+        let backlog = (s.send_q > 0 || s.tcp_info.is_some()).then_some(s.send_q);
+        path.accept_queue = Some((s.recv_q, backlog));
+    }
+    diagram::lines(&path)
+}
+
+/// The state's two lines, wrapped at `width`: for the pane, the details and `?`.
+pub fn explanation_lines(s: &Socket, width: u16) -> Vec<Line<'static>> {
+    let explanation = match s.proto {
+        Proto::Tcp => states::tcp(s.state),
+        _ => states::short_form(s).unwrap_or_else(|| states::tcp(s.state)),
+    };
+    let [first, second] = explanation.lines();
+    let name = Span::styled(format!("  {} ", s.state.name()), style::state(s.state));
+    let mut lines = indent_by(name, 2, &first, width, Style::new());
+    lines.extend(hang(Span::raw("  "), &second, width, style::DIM));
+    lines
+}
+
+/// The two lines without what the problem usually means, for a short screen.
+fn short_explanation_lines(s: &Socket, width: u16) -> Vec<Line<'static>> {
+    let e = states::tcp(s.state);
+    let [first, _] = e.lines();
+    let second = format!("Next: {}. A problem when {} (see d).", e.next, e.when);
+    let name = Span::styled(format!("  {} ", s.state.name()), style::state(s.state));
+    let mut lines = indent_by(name, 2, &first, width, Style::new());
+    lines.extend(hang(Span::raw("  "), &second, width, style::DIM));
+    lines
+}
+
+/// The four parts of a TCP state's explanation, each under its name (the wide pane).
+fn labelled(state: TcpState, width: u16) -> Vec<Line<'static>> {
+    let e = states::tcp(state);
+    let mut lines = vec![Line::from(vec![
+        Span::raw("  "),
+        Span::styled(
+            state.name(),
+            style::state(state).add_modifier(Modifier::BOLD),
+        ),
+    ])];
+    let parts = [
+        ("what it means", e.meaning.to_string()),
+        ("who is in it", e.side.to_string()),
+        ("what is next", e.next.to_string()),
+        ("a problem when", format!("{}: {}", e.when, e.why)),
+    ];
+    for (name, text) in parts {
+        let label = Span::styled(format!("  {name:<16}"), style::DIM);
+        lines.extend(hang(label, &text, width, Style::new()));
+    }
+    lines
+}
+
+/// The pane's title: " CLOSE_WAIT for 12.0s · tcp 127.0.0.1:8080 → … · pid 901 nginx ".
+fn summary(app: &App, details: &Details) -> Line<'static> {
+    let s = &details.socket;
+    let ends = match (s.proto, s.state) {
+        (Proto::Unix, _) => s.local_text(),
+        (_, TcpState::Listen | TcpState::Unconn) => s.local_text(),
+        _ => format!("{} → {}", s.local_text(), s.remote_text()),
+    };
+    let owner = match s.processes.first() {
+        Some(o) => format!("pid {} {}", o.pid, crate::text::escape(&o.comm)),
+        None => "no process (the kernel holds it)".into(),
+    };
+    let mut spans = vec![
+        Span::raw(" "),
+        Span::styled(s.state.name(), style::state(s.state)),
+    ];
+    let age = app.tracker.get(&s.key()).map(|h| h.state_age());
+    if let Some(age) = age.filter(|a| !a.is_zero()) {
+        spans.push(Span::raw(format!(" for {}", elapsed_text(age))));
+    }
+    spans.push(Span::raw(format!(
+        " · {} {} · {owner}",
+        s.proto_text(),
+        crate::text::escape(&ends)
+    )));
+    if details.gone {
+        spans.push(Span::styled(" · closed, as last seen", style::WARNING));
+    }
+    spans.push(Span::raw(" "));
+    Line::from(spans)
+}
+
+/// "seen in ESTABLISHED +1.0s → CLOSE_WAIT +75.0s" (times since sockscope started).
+fn path_line(app: &App, details: &Details) -> Line<'static> {
+    let mut spans = vec![Span::styled(" seen in ", style::DIM)];
+    let seen = history::states_seen(&app.tracker, &details.socket.key());
+    for (i, (at, state)) in seen.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" → ", style::DIM));
+        }
+        spans.push(Span::styled(state.name(), style::state(*state)));
+        spans.push(Span::raw(format!(" {}", since_start(app, *at))));
+    }
+    if seen.is_empty() {
+        spans.push(Span::styled("(not tracked yet)", style::DIM));
+    }
+    Line::from(spans)
+}
+
+/// The wide pane's path: one line per state, with when and why it got there.
+fn path_list(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::styled(
+        "its path (time since sockscope started)",
+        style::TITLE,
+    )];
+    let seen = history::states_seen(&app.tracker, &details.socket.key());
+    let mut previous: Option<TcpState> = None;
+    for (at, state) in seen {
+        let why = match previous {
+            None => "first seen".to_string(),
+            Some(from) => states::cause(from, *state)
+                .map_or_else(|| "between two refreshes".to_string(), str::to_string),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<12}", state.name()), style::state(*state)),
+            Span::raw(since_start(app, *at)),
+        ]));
+        lines.extend(hang(Span::raw("  "), &why, width, style::DIM));
+        previous = Some(*state);
+    }
+    // What each earlier state meant, for reading the path back.
+    let earlier: Vec<TcpState> = seen.iter().map(|(_, s)| *s).collect();
+    let mut told = Vec::new();
+    for state in earlier.iter().rev().skip(1) {
+        if told.contains(state) || *state == details.socket.state {
+            continue;
+        }
+        told.push(*state);
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(state.name(), style::state(*state)));
+        let first = &states::tcp(*state).lines()[0];
+        lines.extend(hang(Span::raw("  "), first, width, style::DIM));
+    }
+    lines
+}
+
+fn since_start(app: &App, at: std::time::SystemTime) -> String {
+    let since = at.duration_since(app.started_at).unwrap_or_default();
+    format!("+{}", elapsed_text(since))
+}
+
+/// "demo zoo-syn: backlog-0 listener …; this socket is the server's end".
+fn role_lines(app: &App, s: &Socket, width: u16) -> Vec<Line<'static>> {
+    let Some((role, end)) = states::role_of(&app.roles, s) else {
+        return Vec::new();
+    };
+    let end = match end {
+        End::Server => "its server's end",
+        End::Client => "a client's end",
+    };
+    let label = Span::styled(format!(" demo {}, {end}: ", role.name), style::KEY);
+    indent_by(
+        label,
+        2,
+        &crate::text::escape(&role.part),
+        width,
+        Style::new(),
+    )
+}
+
+/// UDP and unix: what it is (stream or datagram), bound or not, connected or not,
+/// the unix peer, as a one-line "machine", then what it means.
+fn short_form_lines(s: &Socket, width: u16) -> Vec<Line<'static>> {
+    let kind = match s.socket_type {
+        SocketType::Stream => "stream (a byte stream, connected first)",
+        SocketType::Dgram => "datagram (messages, no connection needed)",
+        SocketType::Seqpacket => "seqpacket (messages over a connection)",
+    };
+    let bound = match (s.proto, &s.path, s.local) {
+        (Proto::Unix, Some(path), _) => format!("bound to {}", crate::text::escape(path)),
+        (Proto::Unix, None, _) => "unbound (no path: a client end, or a socketpair)".into(),
+        (_, _, Some(local)) if local.port() != 0 => format!("bound to {}", s.local_text()),
+        _ => "unbound".into(),
+    };
+    let connected = match s.state {
+        TcpState::Listen => "listening".to_string(),
+        TcpState::Established if s.proto == Proto::Udp => {
+            format!("connected to {}", s.remote_text())
+        }
+        TcpState::Established => "connected".to_string(),
+        _ => "not connected".to_string(),
+    };
+    let field = |name: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("  {name:<10}"), style::DIM),
+            Span::raw(value),
+        ])
+    };
+    let mut lines = vec![
+        field("type", kind.to_string()),
+        field("address", bound),
+        field("now", connected),
+    ];
+    lines.extend(states_lines(s));
+    if s.proto == Proto::Unix {
+        let peer = peer::lines(s);
+        if peer.is_empty() {
+            lines.push(field("peer", "none known".into()));
+        }
+        lines.extend(peer);
+    }
+    lines.push(Line::raw(""));
+    lines.extend(explanation_lines(s, width));
+    lines
+}
+
+/// The short form's "machine": unbound → bound → connected (or listening), with the
+/// socket's place on it bracketed. Unix streams take one of two roads.
+fn states_lines(s: &Socket) -> Vec<Line<'static>> {
+    let bound = s.path.is_some() || s.local.is_some_and(|l| l.port() != 0);
+    let connected = s.state == TcpState::Established;
+    let roads: Vec<Vec<(&str, bool)>> = match (s.proto, s.socket_type) {
+        (Proto::Unix, SocketType::Stream | SocketType::Seqpacket) => vec![
+            vec![
+                ("unbound", !bound && !connected),
+                ("bind()", false),
+                ("bound", bound && s.state == TcpState::Unconn),
+                ("listen()", false),
+                ("LISTEN", s.state == TcpState::Listen),
+            ],
+            vec![
+                ("unbound or LISTEN", false),
+                ("connect() / accept()", false),
+                ("connected", connected),
+            ],
+        ],
+        _ => vec![vec![
+            ("unbound", !bound),
+            ("bind()", false),
+            ("bound", bound && !connected),
+            ("connect()", false),
+            ("connected", connected),
+        ]],
+    };
+    let mut lines = Vec::new();
+    for (n, road) in roads.into_iter().enumerate() {
+        let name = if n == 0 { "states" } else { "" };
+        let mut spans = vec![Span::styled(format!("  {name:<10}"), style::DIM)];
+        for (i, (step, here)) in road.into_iter().enumerate() {
+            let span = match (i % 2 == 1, here) {
+                (true, _) => Span::styled(format!(" ─{step}─► "), style::DIM),
+                (false, true) => Span::styled(format!("[{step}]"), style::KEY),
+                (false, false) => Span::raw(step.to_string()),
+            };
+            spans.push(span);
+        }
+        lines.push(Line::from(spans));
+    }
+    lines
+}
