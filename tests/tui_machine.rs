@@ -224,3 +224,18 @@ fn help_explains_the_states() {
     let [first, _] = sockscope::states::tcp(CloseWait).lines();
     assert!(screen.contains(&first[..40]), "{screen}");
 }
+
+/// The details of a TCP socket end with its place on the diagram (PgDn to it).
+#[test]
+fn details_end_with_the_diagram() {
+    let (mut app, _) = pane(served(), &[Established, CloseWait], 100, 30);
+    let mut terminal = terminal(100, 30);
+    let keys = vec![char('m'), key(KeyCode::Enter)];
+    feed(&mut app, &mut terminal, keys);
+    assert_eq!(app.view, View::Details);
+    feed(&mut app, &mut terminal, vec![key(KeyCode::PageDown); 4]);
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("state machine (m: the whole pane)"), "{screen}");
+    assert!(screen.contains("[CLOSE_WAIT]"), "{screen}");
+    assert!(screen.contains("ESTABLISHED✓"), "{screen}");
+}

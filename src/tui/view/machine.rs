@@ -26,6 +26,9 @@ use crate::states::{self, End};
 use crate::tui::app::{App, Details};
 use crate::tui::history;
 
+/// The columns the diagram needs to be drawn unwrapped.
+pub const DIAGRAM_WIDTH: u16 = diagram::WIDTH;
+
 /// From this size on, the path and the explanation get a column of their own.
 const WIDE: u16 = 118;
 const TALL: u16 = 28;
@@ -199,15 +202,30 @@ pub fn diagram_lines(app: &App, details: &Details) -> Vec<Line<'static>> {
 
 /// The state's two lines, wrapped at `width`: for the pane, the details and `?`.
 pub fn explanation_lines(s: &Socket, width: u16) -> Vec<Line<'static>> {
-    let explanation = match s.proto {
+    let mut lines = meaning_lines(s, width);
+    lines.extend(next_lines(s, width));
+    lines
+}
+
+fn explanation(s: &Socket) -> [String; 2] {
+    match s.proto {
         Proto::Tcp => states::tcp(s.state),
         _ => states::short_form(s).unwrap_or_else(|| states::tcp(s.state)),
-    };
-    let [first, second] = explanation.lines();
+    }
+    .lines()
+}
+
+/// The first line: what the state means and who is in it, after its name.
+pub fn meaning_lines(s: &Socket, width: u16) -> Vec<Line<'static>> {
+    let [first, _] = explanation(s);
     let name = Span::styled(format!("  {} ", s.state.name()), style::state(s.state));
-    let mut lines = indent_by(name, 2, &first, width, Style::new());
-    lines.extend(hang(Span::raw("  "), &second, width, style::DIM));
-    lines
+    indent_by(name, 2, &first, width, Style::new())
+}
+
+/// The second: what happens next, and when it is a problem.
+pub fn next_lines(s: &Socket, width: u16) -> Vec<Line<'static>> {
+    let [_, second] = explanation(s);
+    hang(Span::raw("  "), &second, width, style::DIM)
 }
 
 /// The two lines without what the problem usually means, for a short screen.
