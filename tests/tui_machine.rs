@@ -235,7 +235,10 @@ fn details_end_with_the_diagram() {
     assert_eq!(app.view, View::Details);
     feed(&mut app, &mut terminal, vec![key(KeyCode::PageDown); 4]);
     let screen = terminal.backend().to_string();
-    assert!(screen.contains("state machine (m: the whole pane)"), "{screen}");
+    assert!(
+        screen.contains("state machine (m: the whole pane)"),
+        "{screen}"
+    );
     assert!(screen.contains("[CLOSE_WAIT]"), "{screen}");
     assert!(screen.contains("ESTABLISHED✓"), "{screen}");
 }
