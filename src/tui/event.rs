@@ -158,6 +158,7 @@ mod tests {
         assert_eq!(act('e'), Some(Action::Events));
         assert_eq!(act('d'), Some(Action::Diagnostics));
         assert_eq!(act('r'), Some(Action::SortByRate));
+        assert_eq!(act('m'), Some(Action::Machine));
         assert_eq!(
             action_for(key(KeyCode::Char('e')), true),
             Some(Action::FilterChar('e'))

@@ -111,7 +111,7 @@ impl Grid {
 }
 
 /// CLOSE is drawn as the diagrams in the RFCs name it.
-fn state_label(state: TcpState) -> &'static str {
+pub fn state_label(state: TcpState) -> &'static str {
     match state {
         TcpState::Close => "CLOSED",
         other => other.name(),

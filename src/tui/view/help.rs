@@ -9,7 +9,6 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::{machine, style};
 use crate::model::Socket;
-use crate::states;
 use crate::tui::app::{App, View};
 use crate::tui::event::KEYS;
 
@@ -99,23 +98,8 @@ fn states_lines(app: &App, s: Option<&Socket>, width: u16, room: u16) -> Vec<Lin
     if app.view != View::Machine {
         return lines;
     }
-    let mut every = vec![
-        Line::raw(""),
-        Line::styled(" every TCP state", style::TITLE),
-    ];
-    for state in states::TCP_STATES {
-        if s.is_some_and(|s| s.state == state) {
-            continue;
-        }
-        let name = Span::styled(format!(" {:<12}", state.name()), style::state(state));
-        let text = states::tcp(state).meaning;
-        let first = machine::wrap(text, usize::from(width.saturating_sub(13)));
-        let mut spans = vec![name];
-        let more = if first.len() > 1 { "…" } else { "" };
-        let head = first.first().cloned().unwrap_or_default();
-        spans.push(Span::raw(format!("{head}{more}")));
-        every.push(Line::from(spans));
-    }
+    let mut every = vec![Line::raw("")];
+    every.extend(machine::glossary_lines(s.map(|s| s.state), width));
     if lines.len() + every.len() <= usize::from(room) {
         lines.extend(every);
     }

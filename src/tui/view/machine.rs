@@ -95,6 +95,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let explanation = if wide {
         let mut lines = vec![Line::raw("")];
         lines.extend(labelled(s.state, text_area.width));
+        let glossary = glossary_lines(Some(s.state), text_area.width);
+        if lines.len() + 1 + glossary.len() <= usize::from(text_area.height) {
+            lines.push(Line::raw(""));
+            lines.extend(glossary);
+        }
         lines
     } else {
         let full = explanation_lines(s, text_area.width);
@@ -226,6 +231,28 @@ pub fn meaning_lines(s: &Socket, width: u16) -> Vec<Line<'static>> {
 pub fn next_lines(s: &Socket, width: u16) -> Vec<Line<'static>> {
     let [_, second] = explanation(s);
     hang(Span::raw("  "), &second, width, style::DIM)
+}
+
+/// "every other TCP state": each one's meaning in a line, cut with "…" where longer;
+/// for `?` and the wide pane.
+pub fn glossary_lines(except: Option<TcpState>, width: u16) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::styled(" every other TCP state", style::TITLE)];
+    for state in states::TCP_STATES {
+        if except == Some(state) {
+            continue;
+        }
+        let label = diagram::state_label(state);
+        let name = Span::styled(format!(" {label:<12}"), style::state(state));
+        let text = states::tcp(state).meaning;
+        let wrapped = wrap(text, usize::from(width.saturating_sub(14)));
+        let more = if wrapped.len() > 1 { "…" } else { "" };
+        let head = wrapped.first().cloned().unwrap_or_default();
+        lines.push(Line::from(vec![
+            name,
+            Span::styled(format!("{head}{more}"), style::DIM),
+        ]));
+    }
+    lines
 }
 
 /// The two lines without what the problem usually means, for a short screen.
