@@ -4,12 +4,13 @@
 //! ticked, and the transitions it took drawn bright.
 //!
 //! ```text
-//!        ┌───────────────── listen() ────────────── CLOSED ── connect() / SYN sent ─┐
-//!        ▼                                                                           ▼
-//!      LISTEN                                                                 SYN_SENT
-//!  …
+//!        ┌───── listen() ────── CLOSED ────── connect() / SYN sent ───────┐
+//!        ▼            an RST received: CLOSED, from any state             ▼
+//!      LISTEN                                                        [SYN_SENT]
+//!        ▼ SYN rcvd / SYN+ACK sent               SYN+ACK rcvd / ACK sent │
+//!      SYN_RECV ───── ACK rcvd ──────► ESTABLISHED ◄──────────────────────┘
+//!   … then the active close down the left, the passive close down the right
 //! ```
-//! (The grid itself is below; `cargo test` snapshots show it whole.)
 
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};

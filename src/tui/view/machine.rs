@@ -5,12 +5,12 @@
 //! bound or not, connected or not, stream or datagram, and for unix the peer.
 //!
 //! ```text
-//! ┌ state machine · m/Esc back · ↑/↓ next socket · Enter details ──────────────┐
-//! │ tcp 127.0.0.1:8080 → 127.0.0.1:51300 · pid 901 nginx                        │
-//! │ seen in ESTABLISHED +1.0s → CLOSE_WAIT +75.0s, for 12.0s now                │
-//! │ the diagram (78×13)                       │ wide screens: the path, one     │
-//! │ what CLOSE_WAIT means: two lines          │ line per state, and the part    │
-//! └─────────────────────────────────────────────────────────────────────────────┘
+//! ─ CLOSE_WAIT for 12.0s · tcp 127.0.0.1:8080 → 127.0.0.1:51300 · pid 901 nginx ──
+//!  seen in ESTABLISHED +1.0s → CLOSE_WAIT +75.0s     (wide: a column, with causes)
+//!  demo zoo-close-wait, its server's end: …          (when the demo gave it a part)
+//!  the diagram (78×12)                               │ wide screens (≥118×28): the
+//!  CLOSE_WAIT what it means; who is in it.           │ part, the path one state a
+//!  Next: …. A problem when …: ….                     │ line, what earlier ones meant
 //! ```
 
 use ratatui::Frame;
