@@ -171,7 +171,6 @@ pub fn short_form(s: &Socket) -> Option<Explanation> {
     const UNREAD: &str = "the application does not read, and the kernel drops datagrams \
                           once the buffer is full";
     let (meaning, side, next, when, why) = match (s.proto, s.socket_type, s.state) {
-        (Proto::Tcp, ..) => return None,
         (Proto::Udp, _, TcpState::Established) => (
             "a connected datagram socket: send() goes to one peer and only its datagrams \
              arrive; connect() sent nothing (UDP has no handshake)",
@@ -216,6 +215,8 @@ pub fn short_form(s: &Socket) -> Option<Explanation> {
             "many linger",
             "sockets opened and never used or closed",
         ),
+        // TCP has the whole machine (`tcp`); other families have no short form.
+        (_, ..) => return None,
     };
     Some(Explanation {
         meaning,

@@ -6,7 +6,7 @@ mod tui_fixture;
 
 use crossterm::event::KeyCode;
 use ratatui::style::Modifier;
-use sockscope::model::{Socket, TcpState};
+use sockscope::model::{Socket, TcpState, Timer, TimerKind};
 use sockscope::states::{Place, Role};
 use sockscope::tui::app::{App, View};
 use tui_fixture::*;
@@ -27,6 +27,12 @@ fn pane(socket: Socket, states: &[TcpState], width: u16, height: u16) -> (App, S
             // its endpoints.
             s.inode = 0;
             s.processes = Vec::new().into();
+            // From netlink: when the kernel lets it go.
+            s.timer = Some(Timer {
+                kind: TimerKind::Timewait,
+                expires_ms: 42_100,
+                retransmits: 0,
+            });
         }
         feed(
             &mut app,

@@ -20,7 +20,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::details::elapsed_text;
-use super::{diagram, peer, style};
+use super::{diagram, peer, style, tcp_info};
 use crate::model::{Proto, Socket, SocketType, TcpState};
 use crate::states::{self, End};
 use crate::tui::app::{App, Details};
@@ -335,7 +335,24 @@ fn path_line(app: &App, details: &Details) -> Line<'static> {
     if seen.is_empty() {
         spans.push(Span::styled("(not tracked yet)", style::DIM));
     }
+    if let Some(timer) = shown_timer(&details.socket) {
+        spans.push(Span::styled(format!(" · timer {timer}"), style::DIM));
+    }
     Line::from(spans)
+}
+
+/// The kernel's timer where it says what happens next (TIME_WAIT's end, the next
+/// SYN or FIN resent); netlink only. "timewait, in 42.1 s: the kernel forgets …".
+fn shown_timer(s: &Socket) -> Option<String> {
+    let timer = s.timer.as_ref()?;
+    let teaches = !matches!(s.state, TcpState::Established | TcpState::Listen);
+    teaches.then(|| {
+        format!(
+            "{}: {}",
+            tcp_info::timer_text(timer),
+            tcp_info::timer_meaning(timer.kind)
+        )
+    })
 }
 
 /// The wide pane's path: one line per state, with when and why it got there.
@@ -358,6 +375,9 @@ fn path_list(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
         ]));
         lines.extend(hang(Span::raw("  "), &why, width, style::DIM));
         previous = Some(*state);
+    }
+    if let Some(timer) = shown_timer(&details.socket) {
+        lines.extend(hang(Span::raw("  timer "), &timer, width, style::DIM));
     }
     // What each earlier state meant, for reading the path back.
     let earlier: Vec<TcpState> = seen.iter().map(|(_, s)| *s).collect();
