@@ -216,7 +216,7 @@ pub fn short_form(s: &Socket) -> Option<Explanation> {
             "sockets opened and never used or closed",
         ),
         // TCP has the whole machine (`tcp`); other families have no short form.
-        (_, ..) => return None,
+        _ => return None,
     };
     Some(Explanation {
         meaning,
