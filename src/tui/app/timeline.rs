@@ -1,6 +1,7 @@
 //! The app's state for the events log (`e`) and the diagnostics view (`d`): where the
 //! log is scrolled, and the findings of `diagnose` over the app's Tracker, recomputed
-//! at each refresh with the same rules and thresholds as `sockscope doctor`.
+//! at each refresh with the same rules and thresholds as `sockscope doctor`. Also
+//! the toggles that open those views and the state machine (`m`).
 
 use crate::collect::kernel_counters::{ListenCounters, PortRange};
 use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, diagnose};
