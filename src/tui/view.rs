@@ -12,6 +12,7 @@ mod machine;
 mod peer;
 mod processes;
 mod rates;
+mod short_form;
 mod states;
 pub mod style;
 mod table;
