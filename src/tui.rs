@@ -43,6 +43,8 @@ pub struct Options {
     /// Where /proc is (`--proc-root`): command lines, names, the host name and the
     /// kernel counters diagnosis reads are read there.
     pub proc_root: std::path::PathBuf,
+    /// Ports and paths that play a known part (the demo's zoo), named in the state pane.
+    pub roles: Vec<crate::states::Role>,
 }
 
 /// Runs the live view until the user quits.
@@ -77,6 +79,7 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
     spawn_signals(to_ui.clone())?;
     spawn_keys(to_ui);
 
+    app.roles = options.roles;
     let _restore = TerminalGuard;
     let mut terminal = enter_terminal().context("cannot set up the terminal")?;
     draw(&mut terminal, &mut app)?;

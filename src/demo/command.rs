@@ -81,6 +81,7 @@ fn live_view(demo: &Demo) -> Result<()> {
         banner: demo.banner(),
         pids: vec![me],
         proc_root: PROC.into(),
+        roles: demo.roles(),
     })
 }
 

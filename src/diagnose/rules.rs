@@ -30,7 +30,8 @@ pub struct KindText {
     pub kind: Kind,
     /// The short tag the text output and the TUI show.
     pub label: &'static str,
-    /// What it usually means.
+    /// What it usually means. For a state that lasts, the state's own words
+    /// (`crate::states`), so the live view's state pane and doctor say the same.
     pub meaning: &'static str,
     /// What to check next.
     pub next_steps: &'static str,

@@ -5,6 +5,7 @@ use super::super::{
 };
 use super::{KindText, Rule, by_owner, secs, tcp_in};
 use crate::model::TcpState;
+use crate::states;
 use crate::track::Tracker;
 
 pub(super) const RULE: Rule = Rule {
@@ -12,8 +13,7 @@ pub(super) const RULE: Rule = Rule {
     kinds: &[KindText {
         kind: Kind::CloseWait,
         label: "CLOSE_WAIT",
-        meaning: "the peer closed these connections but the application never called close() on \
-             its end: a connection or file descriptor leak",
+        meaning: states::CLOSE_WAIT_LEAK,
         next_steps: "look for code paths that drop a connection without closing it (error paths, \
              pools that never evict); `ls -l /proc/PID/fd | wc -l` shows the fd count growing",
     }],

@@ -6,6 +6,7 @@ use super::super::{
 };
 use super::{KindText, Rule, secs, tcp_in};
 use crate::model::TcpState;
+use crate::states;
 use crate::track::{Sample, Tracker};
 
 pub(super) const RULE: Rule = Rule {
@@ -14,8 +15,7 @@ pub(super) const RULE: Rule = Rule {
         KindText {
             kind: Kind::AcceptQueue,
             label: "ACCEPT QUEUE",
-            meaning: "connections wait in the listener's accept queue: the application calls accept() \
-             too slowly or not at all; when the queue is full the kernel drops new SYNs",
+            meaning: states::ACCEPT_QUEUE_WAITING,
             next_steps: "check the process is alive and not blocked (`cat /proc/PID/stack`, a debugger); \
              raise the listen() backlog and net.core.somaxconn; add accept workers",
         },

@@ -8,6 +8,7 @@ use super::super::{
 };
 use super::{KindText, Rule, secs, tcp_in};
 use crate::model::{TcpState, endpoint_or_any};
+use crate::states;
 use crate::track::{History, Tracker};
 
 pub(super) const RULE: Rule = Rule {
@@ -15,8 +16,7 @@ pub(super) const RULE: Rule = Rule {
     kinds: &[KindText {
         kind: Kind::SynSent,
         label: "SYN_SENT",
-        meaning: "connection attempts get no answer: the peer is down or unreachable, a firewall \
-             drops the SYNs, or the peer's accept queue is full",
+        meaning: states::SYN_UNANSWERED,
         next_steps: "check the destination is reachable and listening (`nc -vz HOST PORT`), the route \
              and firewall rules; on the peer, its listener's accept queue",
     }],

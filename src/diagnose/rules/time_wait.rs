@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::super::{DiagnoseConfig, Finding, KernelFacts, Kind, Severity, finding, plural};
 use super::{KindText, Rule, tcp_in};
 use crate::model::{TcpState, endpoint_text};
+use crate::states;
 use crate::track::{History, Tracker};
 
 pub(super) const RULE: Rule = Rule {
@@ -13,8 +14,7 @@ pub(super) const RULE: Rule = Rule {
     kinds: &[KindText {
         kind: Kind::TimeWaitExhaustion,
         label: "TIME_WAIT",
-        meaning: "many short connections to one destination: each closed one holds its local port \
-             for 60 s, and new connects fail with EADDRNOTAVAIL when the range runs out",
+        meaning: states::TIME_WAIT_CHURN,
         next_steps: "reuse connections (keep-alive, a pool); widen net.ipv4.ip_local_port_range; \
              consider net.ipv4.tcp_tw_reuse=1 for outgoing connections",
     }],
