@@ -107,3 +107,81 @@ fn every_csv_column_is_a_json_field() {
         );
     }
 }
+
+/// The module table of ARCHITECTURE.md: each module with the modules it may import
+/// (None: anything).
+fn module_table() -> Vec<(String, Option<Vec<String>>)> {
+    let doc = fs::read_to_string(Path::new(ROOT).join("ARCHITECTURE.md")).unwrap();
+    let rows: Vec<(String, String)> = doc
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let name = cells.first()?.strip_prefix("| `")?.strip_suffix('`')?;
+            let imports = cells.last()?.strip_suffix(" |")?;
+            Some((name.to_string(), imports.to_string()))
+        })
+        .collect();
+    let names: Vec<String> = rows.iter().map(|(n, _)| n.clone()).collect();
+    rows.iter()
+        .enumerate()
+        .map(|(i, (name, imports))| {
+            let allowed = if imports == "everything" {
+                None
+            } else if let Some(but) = imports.strip_prefix("all of the above but ") {
+                // "all of the above but output; only here: …"
+                let except = but.split([';', ',']).next().unwrap_or("").trim();
+                Some(
+                    names[..i]
+                        .iter()
+                        .filter(|n| *n != except)
+                        .cloned()
+                        .collect(),
+                )
+            } else {
+                let words = imports.split(", ").map(|w| {
+                    let first = w.split_whitespace().next().unwrap_or("");
+                    first.trim_end_matches("'s").to_string()
+                });
+                Some(words.collect())
+            };
+            (name.clone(), allowed)
+        })
+        .collect()
+}
+
+#[test]
+fn modules_import_what_architecture_md_allows() {
+    let table = module_table();
+    let lib = fs::read_to_string(Path::new(ROOT).join("src/lib.rs")).unwrap();
+    for module in lib.lines().filter_map(|l| l.strip_prefix("pub mod ")) {
+        let module = module.trim_end_matches(';');
+        assert!(
+            table.iter().any(|(name, _)| name == module),
+            "ARCHITECTURE.md's module table has no row for `{module}`: add one"
+        );
+    }
+    for (module, allowed) in &table {
+        let Some(allowed) = allowed else { continue };
+        let mine = format!("src/{module}");
+        for (path, text) in sources() {
+            let file = relative(&path);
+            if file != format!("{mine}.rs") && !file.starts_with(&format!("{mine}/")) {
+                continue;
+            }
+            for used in text.split("crate::").skip(1) {
+                let name: String = used
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                let fine = name == *module
+                    || name == "test_sockets"
+                    || name.is_empty()
+                    || allowed.contains(&name);
+                assert!(
+                    fine,
+                    "{file} uses crate::{name}, which ARCHITECTURE.md does not let `{module}` import"
+                );
+            }
+        }
+    }
+}
