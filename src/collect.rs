@@ -9,6 +9,7 @@ pub mod netlink;
 pub mod owners;
 pub mod peers;
 pub mod proc_net;
+pub mod process;
 
 use std::collections::HashSet;
 use std::fs;
@@ -26,6 +27,13 @@ use owners::Users;
 /// Anything that can produce snapshots: the system, or a fake in tests.
 pub trait Source {
     fn snapshot(&mut self) -> Result<Snapshot>;
+
+    /// Whether these are the running system's sockets and processes, which actions
+    /// (`kill`, `close`, the live view's K and X) may touch; not a captured tree nor a
+    /// recording. Only the live `System` says yes.
+    fn is_live(&self) -> bool {
+        false
+    }
 }
 
 /// Which sockets a snapshot covers.
@@ -193,6 +201,10 @@ impl TableReader {
 }
 
 impl Source for System {
+    fn is_live(&self) -> bool {
+        is_live(&self.proc_root)
+    }
+
     fn snapshot(&mut self) -> Result<Snapshot> {
         let pids = match &self.scope {
             Scope::Host => None,

@@ -29,6 +29,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         anyhow::bail!("filters go after the subcommand, e.g. `sockscope list --pid 1234`");
     }
     let tables = cli.tables();
+    if cli.read_only {
+        sockscope::act::set_read_only();
+    }
     match cli.command {
         Some(Command::List { filters, json, csv }) => {
             list(&cli.proc_root, tables, &filters, json, csv)
@@ -58,6 +61,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Demo { args }) => {
             sockscope::demo::run(&args)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Kill {
+            filters,
+            signal,
+            yes,
+        }) => {
+            let mut out = io::stdout().lock();
+            let ok = sockscope::act::command::kill(
+                &cli.proc_root,
+                tables,
+                &filters,
+                signal,
+                yes,
+                &mut out,
+            )?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Some(Command::Close { filters, yes }) => {
+            let mut out = io::stdout().lock();
+            let ok =
+                sockscope::act::command::close(&cli.proc_root, tables, &filters, yes, &mut out)?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         None => live(&cli, tables),
     }

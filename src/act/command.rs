@@ -1,0 +1,167 @@
+//! `sockscope kill` and `sockscope close`: one snapshot, the sockets the filters match,
+//! then one line per process or socket. Without `--yes` the lines say what would be
+//! done and nothing is; with it, what was done, or why not.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+
+use super::{Caller, Outcome, Signal, describe_socket, processes_of};
+use crate::cli::Filters;
+use crate::collect::{HIDDEN_OWNERS_HINT, Source, System, Tables, process};
+use crate::model::{Proto, Snapshot, Socket};
+
+/// What a line says was (or would be) done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Signal(Signal),
+    Close,
+}
+
+impl Verb {
+    /// One line: `would send SIGTERM to pid 42 (…)` when `planned`, `sent SIGTERM to …`
+    /// once done, `did not close tcp …: why` when not. The live view's status and
+    /// events log say the same.
+    pub fn line(self, target: &str, outcome: &Outcome, planned: bool) -> String {
+        let (doing, done, not) = match self {
+            Verb::Signal(s) => (
+                format!("send {} to", s.name()),
+                format!("sent {} to", s.name()),
+                "signal",
+            ),
+            Verb::Close => ("close".into(), "closed".into(), "close"),
+        };
+        match (planned, outcome) {
+            (true, Outcome::Done) => format!("would {doing} {target}"),
+            (true, o) => format!("would not {not} {target}: {}", o.text()),
+            (false, Outcome::Done) => format!("{done} {target}"),
+            (false, o) => format!("did not {not} {target}: {}", o.text()),
+        }
+    }
+}
+
+/// `sockscope kill`: signals the processes holding the matching sockets. Ok(false)
+/// when an action failed or was refused.
+pub fn kill(
+    proc_root: &Path,
+    tables: Tables,
+    filters: &Filters,
+    signal: Signal,
+    yes: bool,
+    out: &mut impl Write,
+) -> Result<bool> {
+    let (caller, snapshot) = prepare(proc_root, tables, filters, "kill")?;
+    let query = filters.query();
+    let matching: Vec<&Socket> = snapshot
+        .sockets
+        .iter()
+        .filter(|s| query.matches(s))
+        .collect();
+    if matching.is_empty() {
+        bail!("no socket matches the filters: nothing to signal");
+    }
+    let targets = processes_of(
+        matching.iter().copied(),
+        &snapshot.sockets,
+        &filters.pid,
+        snapshot.taken_at,
+        process::cmdline,
+    );
+    if targets.is_empty() {
+        bail!(
+            "{} sockets match, but no process holding them is visible ({HIDDEN_OWNERS_HINT})",
+            matching.len()
+        );
+    }
+    let verb = Verb::Signal(signal);
+    let mut ok = true;
+    for target in &targets {
+        let outcome = if yes {
+            super::signal(target, signal, &caller)
+        } else {
+            planned(caller.refuses_signal(target.pid, target.uid))
+        };
+        writeln!(out, "{}", verb.line(&target.describe(), &outcome, !yes))?;
+        out.flush()?;
+        ok &= outcome.ok();
+    }
+    Ok(finish(yes, ok))
+}
+
+/// `sockscope close`: destroys the matching TCP sockets in the kernel.
+pub fn close(
+    proc_root: &Path,
+    tables: Tables,
+    filters: &Filters,
+    yes: bool,
+    out: &mut impl Write,
+) -> Result<bool> {
+    if filters.udp || filters.unix {
+        bail!("close works on TCP connections only (leave out --udp and --unix)");
+    }
+    let (caller, mut snapshot) = prepare(proc_root, tables, filters, "close")?;
+    let mut query = filters.query();
+    query.protos = vec![Proto::Tcp];
+    snapshot.sockets.retain(|s| query.matches(s));
+    if snapshot.sockets.is_empty() {
+        bail!("no TCP socket matches the filters: nothing to close");
+    }
+    snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
+    let mut destroyer = None;
+    let mut ok = true;
+    for socket in &snapshot.sockets {
+        let outcome = if yes {
+            super::close(socket, &caller, &mut destroyer)
+        } else {
+            planned(caller.refuses_close(socket))
+        };
+        writeln!(
+            out,
+            "{}",
+            Verb::Close.line(&describe_socket(socket), &outcome, !yes)
+        )?;
+        out.flush()?;
+        ok &= outcome.ok();
+    }
+    Ok(finish(yes, ok))
+}
+
+/// The checks before any snapshot, then the snapshot: actions on, a narrowing filter
+/// given, the running system (not a captured tree).
+fn prepare(
+    proc_root: &Path,
+    tables: Tables,
+    filters: &Filters,
+    command: &str,
+) -> Result<(Caller, Snapshot)> {
+    let source = System::new(proc_root, filters.scope())?.with_tables(tables)?;
+    if let Some(why) = super::off(source.is_live()) {
+        bail!("{why}: `{command}` does nothing");
+    }
+    if filters.pid.is_empty() && filters.port.is_empty() && filters.state.is_empty() {
+        bail!(
+            "`{command}` needs --pid, --port or --state to say which sockets; \
+             it never acts on every socket"
+        );
+    }
+    let mut source = source;
+    let snapshot = source.snapshot()?;
+    for warning in &snapshot.warnings {
+        eprintln!("sockscope: {warning}");
+    }
+    Ok((Caller::current(), snapshot))
+}
+
+fn planned(refusal: Option<String>) -> Outcome {
+    refusal.map_or(Outcome::Done, Outcome::Refused)
+}
+
+/// A dry run says how to make it real; it succeeds whatever it would do.
+fn finish(yes: bool, ok: bool) -> bool {
+    if !yes {
+        eprintln!("sockscope: dry run, nothing was done; add --yes to do it");
+        return true;
+    }
+    ok
+}
