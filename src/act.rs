@@ -21,6 +21,7 @@ use std::time::SystemTime;
 use crate::model::{Socket, endpoint_text};
 use crate::text::escape;
 
+pub use command::Verb;
 pub use perform::{close, signal};
 
 /// The environment variable that turns actions off like `--read-only`; any value
@@ -87,22 +88,32 @@ impl Caller {
     /// Why a socket may not be closed: not TCP, no kernel id to name it by (read from
     /// /proc, or from another network namespace), or another user's.
     pub fn refuses_close(&self, socket: &Socket) -> Option<String> {
-        if socket.proto != crate::model::Proto::Tcp {
-            Some(format!(
-                "only TCP connections can be closed; this is {}",
-                socket.proto_text()
-            ))
-        } else if socket.diag_id.is_none() {
-            Some(
-                "no kernel socket id for it (it was read from /proc: another network \
-                 namespace, or --source proc); close needs netlink sock_diag"
-                    .into(),
-            )
+        if let Some(why) = unclosable(socket) {
+            Some(why)
         } else if self.uid != 0 && socket.uid != self.uid {
             Some(not_yours("socket", socket.uid, self.uid))
         } else {
             None
         }
+    }
+}
+
+/// Why no one can close `socket`: it is not TCP, or has no kernel id to name it by
+/// (read from /proc: another network namespace, or `--source proc`).
+pub fn unclosable(socket: &Socket) -> Option<String> {
+    if socket.proto != crate::model::Proto::Tcp {
+        Some(format!(
+            "only TCP connections can be closed; this is {}",
+            socket.proto_text()
+        ))
+    } else if socket.diag_id.is_none() {
+        Some(
+            "no kernel socket id for it (it was read from /proc: another network \
+             namespace, or --source proc); close needs netlink sock_diag"
+                .into(),
+        )
+    } else {
+        None
     }
 }
 
