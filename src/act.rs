@@ -263,18 +263,28 @@ pub fn processes_of<'a>(
 /// "tcp 127.0.0.1:5000 → 127.0.0.1:8080 ESTABLISHED, held by pid 42 (nginx) user root":
 /// escaped, one line.
 pub fn describe_socket(socket: &Socket) -> String {
-    let ends = match (socket.local, socket.remote) {
-        (Some(local), Some(remote)) => {
-            format!("{} → {}", endpoint_text(local), endpoint_text(remote))
-        }
-        _ => escape(&socket.local_text()).into_owned(),
-    };
     format!(
-        "{} {ends} {}, {}",
-        socket.proto_text(),
+        "{} {}, {}",
+        endpoints(socket),
         socket.state.name(),
         holders(socket)
     )
+}
+
+/// "tcp 127.0.0.1:5000 → 127.0.0.1:8080", a listener's "tcp 127.0.0.1:8080" alone, a
+/// unix socket's path escaped.
+pub fn endpoints(socket: &Socket) -> String {
+    let local = escape(&socket.local_text()).into_owned();
+    match socket.remote {
+        Some(remote) if remote.port() != 0 => {
+            format!(
+                "{} {local} → {}",
+                socket.proto_text(),
+                endpoint_text(remote)
+            )
+        }
+        _ => format!("{} {local}", socket.proto_text()),
+    }
 }
 
 /// "held by pid 42 (nginx) user root", "held by no visible process".

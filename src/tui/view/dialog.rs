@@ -18,7 +18,6 @@ use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
 use super::style;
 use crate::act;
 use crate::model::{Socket, TcpState};
-use crate::text::escape;
 use crate::tui::app::{App, Dialog};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
@@ -36,7 +35,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             } else {
                 format!(
                     " signal the owners of {} {} ",
-                    endpoints(about),
+                    act::endpoints(about),
                     about.state.name()
                 )
             };
@@ -54,7 +53,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Dialog::Close { socket } => {
             let mut lines = vec![
                 Line::from(vec![
-                    Span::raw(endpoints(socket)),
+                    Span::raw(act::endpoints(socket)),
                     Span::raw(" "),
                     Span::styled(socket.state.name(), style::state(socket.state)),
                 ]),
@@ -120,16 +119,4 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let text = Paragraph::new(lines).wrap(Wrap { trim: false });
     frame.render_widget(text, text_area);
     frame.render_widget(keys, keys_area);
-}
-
-/// "tcp 127.0.0.1:5000 → 127.0.0.1:8080", a listener's "tcp *:80" alone; a unix
-/// socket's path escaped.
-fn endpoints(socket: &Socket) -> String {
-    let local = escape(&socket.local_text()).into_owned();
-    match socket.remote {
-        Some(remote) if remote.port() != 0 => {
-            format!("{} {local} → {}", socket.proto_text(), socket.remote_text())
-        }
-        _ => format!("{} {local}", socket.proto_text()),
-    }
 }
