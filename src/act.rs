@@ -326,6 +326,16 @@ impl Outcome {
         matches!(self, Outcome::Done | Outcome::Gone(_))
     }
 
+    /// In a word: "done", "already gone", "refused", "failed".
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Gone(_) => "already gone",
+            Outcome::Refused(_) => "refused",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+
     /// "done", or why not.
     pub fn text(&self) -> &str {
         match self {

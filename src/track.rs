@@ -160,9 +160,11 @@ pub enum Change {
         to: TcpState,
     },
     /// Not seen in a snapshot but done to the socket or its owner: the live view's K
-    /// and X (`what`: "signal", "close"), with the result in words.
+    /// and X (`what`: "signal", "close"); `result` in a word ("done", "failed"), `ok`
+    /// when it holds now, `text` the whole of it.
     Acted {
         what: &'static str,
+        result: &'static str,
         ok: bool,
         text: Arc<str>,
     },

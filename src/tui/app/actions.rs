@@ -185,12 +185,15 @@ impl App {
                 Verb::Signal(_) => "signal",
                 Verb::Close => "close",
             };
-            let text = match d.brief.as_str() {
-                "" => d.outcome.text().to_string(),
-                brief => format!("{brief}: {}", d.outcome.text()),
+            // The log's row has the result in a word already; say what, and why not.
+            let text = match (d.brief.as_str(), &d.outcome) {
+                ("", outcome) => outcome.text().to_string(),
+                (brief, Outcome::Done) => brief.to_string(),
+                (brief, outcome) => format!("{brief}: {}", outcome.text()),
             };
             let change = Change::Acted {
                 what,
+                result: d.outcome.word(),
                 ok: d.outcome.ok(),
                 text: text.into(),
             };

@@ -99,15 +99,21 @@ fn event_row(e: &Event) -> Row<'static> {
                 Span::styled(to.name(), style::state(*to)),
             ]),
         ),
-        // What sockscope did: its result where the owners go, since it names them.
-        Change::Acted { what, ok, text } => {
+        // What sockscope did: the result in a word where the state goes, the whole
+        // of it where the owners go, since it names them.
+        Change::Acted {
+            what,
+            result,
+            ok,
+            text,
+        } => {
             let look = if *ok { style::NEW } else { style::ERROR };
             return Row::new([
                 Cell::from(clock_text(e.at)),
-                Cell::from(*what).style(look),
+                Cell::from(*what).style(style::WARNING),
                 Cell::from(s.proto_text()),
                 Cell::from(endpoints_text(s)),
-                Cell::from(Line::styled(s.state.name(), style::state(s.state))),
+                Cell::from(*result).style(look),
                 Cell::from(text.to_string()).style(look),
             ]);
         }
