@@ -165,3 +165,35 @@ fn finish(yes: bool, ok: bool) -> bool {
     }
     ok
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_say_what_would_be_done_what_was_and_why_not() {
+        let kill = Verb::Signal(Signal::Term);
+        let refused = Outcome::Refused("pid 1 is never signalled".into());
+        assert_eq!(
+            kill.line("pid 7 (x)", &Outcome::Done, true),
+            "would send SIGTERM to pid 7 (x)"
+        );
+        assert_eq!(
+            kill.line("pid 7 (x)", &Outcome::Done, false),
+            "sent SIGTERM to pid 7 (x)"
+        );
+        assert_eq!(
+            kill.line("pid 1 (init)", &refused, true),
+            "would not signal pid 1 (init): pid 1 is never signalled"
+        );
+        let gone = Outcome::Gone("the socket is already gone".into());
+        assert_eq!(
+            Verb::Close.line("tcp a → b", &gone, false),
+            "did not close tcp a → b: the socket is already gone"
+        );
+        assert_eq!(
+            Verb::Close.line("tcp a → b", &Outcome::Done, false),
+            "closed tcp a → b"
+        );
+    }
+}
