@@ -4,7 +4,8 @@
 //! The child is the test binary itself, running its ignored test `hold_listener`
 //! (each test file that spawns holders defines it as `holder::hold_if_asked()`), with
 //! the address to bind in the environment. It prints `ready` once listening, then
-//! holds the listener until killed, or for at most a minute.
+//! holds the listener until killed, or for at most five minutes (a slow, loaded run
+//! must not outlive it).
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -23,7 +24,7 @@ pub fn hold_if_asked() {
     };
     let listener = TcpListener::bind(addr.as_str()).expect("bind the holder's address");
     println!("ready {}", listener.local_addr().unwrap());
-    std::thread::sleep(Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(300));
     drop(listener);
 }
 
@@ -40,7 +41,7 @@ pub fn spawn(addr: SocketAddr) -> StopOnDrop {
         .expect("start a holder");
     let mut child = StopOnDrop(child);
     let out = child.0.stdout.take().unwrap();
-    // Bounded: the holder prints `ready` or exits (end of file) within its minute.
+    // Bounded: the holder prints `ready` or exits (end of file) within its five minutes.
     let ready = BufReader::new(out)
         .lines()
         .map_while(Result::ok)
