@@ -7,7 +7,7 @@ use sockscope::cli::{Cli, Command, Filters};
 use sockscope::collect::{Source, System, Tables};
 use sockscope::diagnose::DiagnoseConfig;
 use sockscope::doctor::DoctorOptions;
-use sockscope::{output, tui};
+use sockscope::{act, output, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -68,30 +68,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             yes,
         }) => {
             let mut out = io::stdout().lock();
-            let ok = sockscope::act::command::kill(
-                &cli.proc_root,
-                tables,
-                &filters,
-                signal,
-                yes,
-                &mut out,
-            )?;
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            act::command::kill(&cli.proc_root, tables, &filters, signal, yes, &mut out)
         }
-        Some(Command::Close { filters, yes }) => {
-            let mut out = io::stdout().lock();
-            let ok =
-                sockscope::act::command::close(&cli.proc_root, tables, &filters, yes, &mut out)?;
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        Some(Command::Close { filters, yes }) => act::command::close(
+            &cli.proc_root,
+            tables,
+            &filters,
+            yes,
+            &mut io::stdout().lock(),
+        ),
         None => live(&cli, tables),
     }
 }

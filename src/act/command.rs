@@ -2,8 +2,9 @@
 //! then one line per process or socket. Without `--yes` the lines say what would be
 //! done and nothing is; with it, what was done, or why not.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::Path;
+use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 
@@ -41,7 +42,7 @@ impl Verb {
     }
 }
 
-/// `sockscope kill`: signals the processes holding the matching sockets. Ok(false)
+/// `sockscope kill`: signals the processes holding the matching sockets. Exit status 1
 /// when an action failed or was refused.
 pub fn kill(
     proc_root: &Path,
@@ -50,7 +51,7 @@ pub fn kill(
     signal: Signal,
     yes: bool,
     out: &mut impl Write,
-) -> Result<bool> {
+) -> Result<ExitCode> {
     let (caller, snapshot) = prepare(proc_root, tables, filters, "kill")?;
     let query = filters.query();
     let matching: Vec<&Socket> = snapshot
@@ -75,18 +76,16 @@ pub fn kill(
         );
     }
     let verb = Verb::Signal(signal);
-    let mut ok = true;
+    let mut report = Report::new(out, yes);
     for target in &targets {
         let outcome = if yes {
             super::signal(target, signal, &caller)
         } else {
             planned(caller.refuses_signal(target.pid, target.uid))
         };
-        writeln!(out, "{}", verb.line(&target.describe(), &outcome, !yes))?;
-        out.flush()?;
-        ok &= outcome.ok();
+        report.line(&verb.line(&target.describe(), &outcome, !yes), &outcome);
     }
-    Ok(finish(yes, ok))
+    report.finish()
 }
 
 /// `sockscope close`: destroys the matching TCP sockets in the kernel.
@@ -96,7 +95,7 @@ pub fn close(
     filters: &Filters,
     yes: bool,
     out: &mut impl Write,
-) -> Result<bool> {
+) -> Result<ExitCode> {
     if filters.udp || filters.unix {
         bail!("close works on TCP connections only (leave out --udp and --unix)");
     }
@@ -109,22 +108,17 @@ pub fn close(
     }
     snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
     let mut destroyer = None;
-    let mut ok = true;
+    let mut report = Report::new(out, yes);
     for socket in &snapshot.sockets {
         let outcome = if yes {
             super::close(socket, &caller, &mut destroyer)
         } else {
             planned(caller.refuses_close(socket))
         };
-        writeln!(
-            out,
-            "{}",
-            Verb::Close.line(&describe_socket(socket), &outcome, !yes)
-        )?;
-        out.flush()?;
-        ok &= outcome.ok();
+        let line = Verb::Close.line(&describe_socket(socket), &outcome, !yes);
+        report.line(&line, &outcome);
     }
-    Ok(finish(yes, ok))
+    report.finish()
 }
 
 /// The checks before any snapshot, then the snapshot: actions on, a narrowing filter
@@ -157,13 +151,50 @@ fn planned(refusal: Option<String>) -> Outcome {
     refusal.map_or(Outcome::Done, Outcome::Refused)
 }
 
-/// A dry run says how to make it real; it succeeds whatever it would do.
-fn finish(yes: bool, ok: bool) -> bool {
-    if !yes {
-        eprintln!("sockscope: dry run, nothing was done; add --yes to do it");
-        return true;
+/// The lines as they happen, and the exit status they add up to.
+struct Report<'a, W: Write> {
+    out: &'a mut W,
+    yes: bool,
+    ok: bool,
+    /// The first failed write. Acting goes on without an audience (`| head -1`):
+    /// what --yes asked for is done whole, not up to where the pipe closed.
+    write_error: Option<io::Error>,
+}
+
+impl<'a, W: Write> Report<'a, W> {
+    fn new(out: &'a mut W, yes: bool) -> Self {
+        Report {
+            out,
+            yes,
+            ok: true,
+            write_error: None,
+        }
     }
-    ok
+
+    fn line(&mut self, line: &str, outcome: &Outcome) {
+        self.ok &= outcome.ok();
+        if self.write_error.is_none()
+            && let Err(e) = writeln!(self.out, "{line}").and_then(|()| self.out.flush())
+        {
+            self.write_error = Some(e);
+        }
+    }
+
+    /// A dry run says how to make it real, and succeeds whatever it would do.
+    fn finish(self) -> Result<ExitCode> {
+        if let Some(e) = self.write_error {
+            return Err(e.into());
+        }
+        if !self.yes {
+            eprintln!("sockscope: dry run, nothing was done; add --yes to do it");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Ok(if self.ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
 }
 
 #[cfg(test)]
