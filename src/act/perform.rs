@@ -70,6 +70,7 @@ pub fn close(socket: &Socket, caller: &Caller, destroyer: &mut Option<Destroyer>
     match netlink.destroy(socket) {
         Ok(()) => Outcome::Done,
         Err(e) => match Errno::from_io_error(&e) {
+            // Also a new socket on the same endpoints (another cookie), left alone.
             Some(Errno::NOENT) => Outcome::Gone("the socket is already gone".into()),
             Some(Errno::STALE) => Outcome::Gone(
                 "the socket is already gone (a new one has its endpoints, left alone)".into(),

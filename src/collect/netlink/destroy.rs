@@ -5,8 +5,9 @@
 //! family, protocol, both endpoints, the interface it is bound to and its cookie, all as
 //! the dump reported them. The kernel looks the socket up by the endpoints and
 //! interface, then compares the cookie (a new socket on the same 4-tuple has another
-//! one: ESTALE), checks CAP_NET_ADMIN over the socket's namespace (EPERM), and aborts
-//! it: the holder's next call fails with ECONNABORTED, and the peer gets a reset.
+//! one: ENOENT, ESTALE on older kernels), checks CAP_NET_ADMIN over the socket's
+//! namespace (EPERM), and aborts it: the holder's next call fails with ECONNABORTED,
+//! and the peer gets a reset.
 //! NLM_F_ACK makes the kernel answer success too, with an error message of code 0.
 //!
 //! netlink-packet-sock-diag builds the bytes (`SockDiagDestroy` wraps the request with
@@ -42,7 +43,8 @@ impl Destroyer {
     /// Destroys `socket`, a TCP socket read from a netlink dump in our namespace (it
     /// needs the dump's `diag_id`). The error is the kernel's: EPERM without
     /// CAP_NET_ADMIN, EOPNOTSUPP without CONFIG_INET_DIAG_DESTROY, ENOENT when no such
-    /// socket exists any more, ESTALE when another socket took its endpoints.
+    /// socket exists any more (also when another socket took its endpoints: ESTALE on
+    /// older kernels).
     pub fn destroy(&mut self, socket: &Socket) -> io::Result<()> {
         let bytes = self.request(socket)?;
         self.socket.send(&bytes, 0)?;
@@ -122,4 +124,53 @@ impl Destroyer {
 
 fn invalid(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DiagId, TcpState};
+
+    #[test]
+    fn the_request_names_one_socket_exactly() {
+        let socket = Socket {
+            diag_id: Some(DiagId {
+                cookie: 0x1122_3344_5566_7788,
+                interface: 3,
+            }),
+            ..Socket::inet(
+                Proto::Tcp,
+                Family::Ipv4,
+                TcpState::Established,
+                "127.0.0.1:5000".parse().unwrap(),
+                "127.0.0.2:80".parse().unwrap(),
+            )
+        };
+        let mut destroyer = Destroyer::open().unwrap();
+        let bytes = destroyer.request(&socket).unwrap();
+        let u16_at = |i: usize| u16::from_ne_bytes([bytes[i], bytes[i + 1]]);
+        let u32_at = |i: usize| u32::from_ne_bytes(bytes[i..i + 4].try_into().unwrap());
+        // nlmsghdr: length, type SOCK_DESTROY (21), REQUEST | ACK, sequence.
+        assert_eq!(u32_at(0) as usize, bytes.len());
+        assert_eq!(u16_at(4), 21);
+        assert_eq!(u16_at(6), NLM_F_REQUEST | NLM_F_ACK);
+        assert_eq!(u32_at(8), 1);
+        // inet_diag_req_v2: family, protocol, extensions, pad, states, then the id:
+        // ports big-endian, addresses, interface, cookie.
+        let req = &bytes[16..];
+        assert_eq!((req[0], req[1], req[2]), (AF_INET, IPPROTO_TCP, 0));
+        let id = &req[8..];
+        assert_eq!(&id[0..4], &[0x13, 0x88, 0, 80]);
+        assert_eq!(&id[4..8], &[127, 0, 0, 1]);
+        assert_eq!(&id[20..24], &[127, 0, 0, 2]);
+        assert_eq!(u32::from_ne_bytes(id[36..40].try_into().unwrap()), 3);
+        assert_eq!(&id[40..48], &0x1122_3344_5566_7788u64.to_ne_bytes());
+        assert_eq!(bytes.len(), 16 + 56);
+        // Without the dump's id there is nothing exact to name.
+        let from_proc = Socket {
+            diag_id: None,
+            ..socket
+        };
+        assert!(destroyer.request(&from_proc).is_err());
+    }
 }
