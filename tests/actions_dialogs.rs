@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use sockscope::act::{Outcome, Signal, Verb};
-use sockscope::model::{DiagId, Peer, Proto, Socket};
+use sockscope::model::{DiagId, Peer, Proto, Socket, TcpState};
 use sockscope::tui::app::{App, Dialog, Done, Request};
 use sockscope::tui::event::{Action, dialog_action_for};
 
@@ -122,6 +122,26 @@ fn k_names_every_owner_and_asks() {
         }
         assert!(app.actions.dialog.is_none());
     }
+}
+
+#[test]
+fn many_owners_are_counted_not_cut() {
+    // A prefork server: thirty workers share one listener.
+    let workers = (0..30)
+        .map(|i| owner(2000 + i, 3, "worker", "www-data"))
+        .collect();
+    let mut listener = tcp("127.0.0.1:80", "0.0.0.0:0", TcpState::Listen, 900, workers);
+    listener.diag_id = Some(DiagId {
+        cookie: 1,
+        interface: 0,
+    });
+    let (mut app, mut terminal) = app_on(vec![listener]);
+    feed(&mut app, &mut terminal, vec![char('K')]);
+    insta::assert_snapshot!("signal_dialog_many", terminal.backend());
+    let Some(Dialog::Signal { targets, .. }) = &app.actions.dialog else {
+        panic!("no signal dialog");
+    };
+    assert_eq!(targets.len(), 30, "every worker is a target, shown or not");
 }
 
 #[test]

@@ -24,7 +24,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let Some(dialog) = &app.actions.dialog else {
         return;
     };
-    let (title, lines, keys) = match dialog {
+    let (title, mut lines, keys) = match dialog {
         Dialog::Signal {
             targets,
             about,
@@ -88,13 +88,25 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let inner = width.saturating_sub(4).max(1) as usize;
     // The rows each line wraps to, by characters, and one more for a wrapped line
     // since words wrap earlier; a row too many is blank, one too few would hide text.
-    let rows: usize = lines
-        .iter()
-        .map(|l| match l.width().max(1).div_ceil(inner) {
-            1 => 1,
-            n => n + 1,
-        })
-        .sum();
+    let rows_of = |l: &Line| match l.width().max(1).div_ceil(inner) {
+        1 => 1,
+        n => n + 1,
+    };
+    // What does not fit (many workers sharing a listener) is counted, never silently cut.
+    let room = area.height.saturating_sub(4).max(1) as usize;
+    let total = lines.len();
+    let fits =
+        |lines: &[Line], extra: usize| lines.iter().map(rows_of).sum::<usize>() + extra <= room;
+    if !fits(&lines, 0) {
+        while lines.len() > 1 && !fits(&lines, 1) {
+            lines.pop();
+        }
+    }
+    if lines.len() < total {
+        let more = format!("… and {} more, all included", total - lines.len());
+        lines.push(Line::styled(more, style::DIM));
+    }
+    let rows: usize = lines.iter().map(rows_of).sum();
     // The text, a blank row, the keys, and the border.
     let height = (rows as u16 + 4).min(area.height);
     let [row] = Layout::vertical([Constraint::Length(height)])
