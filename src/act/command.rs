@@ -121,17 +121,17 @@ pub fn close(
     report.finish()
 }
 
-/// The checks before any snapshot, then the snapshot: actions on, a narrowing filter
-/// given, the running system (not a captured tree).
+/// The checks, then the snapshot: actions on (the flag and the environment before
+/// anything is read), a narrowing filter given, the running system (not a captured tree).
 fn prepare(
     proc_root: &Path,
     tables: Tables,
     filters: &Filters,
     command: &str,
 ) -> Result<(Caller, Snapshot)> {
-    let source = System::new(proc_root, filters.scope())?.with_tables(tables)?;
-    if let Some(why) = super::off(source.is_live()) {
-        bail!("{why}: `{command}` does nothing");
+    let refuse = |why: String| anyhow::anyhow!("{why}: `{command}` does nothing");
+    if let Some(why) = super::off(true) {
+        return Err(refuse(why));
     }
     if filters.pid.is_empty() && filters.port.is_empty() && filters.state.is_empty() {
         bail!(
@@ -139,7 +139,10 @@ fn prepare(
              it never acts on every socket"
         );
     }
-    let mut source = source;
+    let mut source = System::new(proc_root, filters.scope())?.with_tables(tables)?;
+    if let Some(why) = super::off(source.is_live()) {
+        return Err(refuse(why));
+    }
     let snapshot = source.snapshot()?;
     for warning in &snapshot.warnings {
         eprintln!("sockscope: {warning}");
