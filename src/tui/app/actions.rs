@@ -217,7 +217,7 @@ impl App {
                 Some(RowRef::Gone(_)) => Err("that socket is gone"),
                 None => Err("no socket selected"),
             },
-            View::Details => match &self.details {
+            View::Details | View::Machine => match &self.details {
                 Some(d) if !d.gone => Ok(d.socket.clone()),
                 Some(_) => Err("that socket is gone"),
                 None => Err("no socket selected"),
