@@ -31,6 +31,13 @@ pub const PROC: &str = "/proc";
 /// Anything that can produce snapshots: the system, or a fake in tests.
 pub trait Source {
     fn snapshot(&mut self) -> Result<Snapshot>;
+
+    /// Whether these are the running system's sockets and processes, which actions
+    /// (`kill`, `close`, the live view's K and X) may touch; not a captured tree nor a
+    /// recording. Only the live `System` says yes.
+    fn is_live(&self) -> bool {
+        false
+    }
 }
 
 /// Which sockets a snapshot covers.
@@ -198,6 +205,10 @@ impl TableReader {
 }
 
 impl Source for System {
+    fn is_live(&self) -> bool {
+        is_live(&self.proc_root)
+    }
+
     fn snapshot(&mut self) -> Result<Snapshot> {
         let pids = match &self.scope {
             Scope::Host => None,
