@@ -1,7 +1,8 @@
 //! The collection thread: owns the source, takes a snapshot every interval and sends
-//! it whole to the UI, so the UI never waits on /proc. It also reads what only the
-//! details view needs (full command lines), whether the watched pids still live, and
-//! the kernel counters the diagnostics view needs beside the sockets.
+//! it whole to the UI, so the UI never waits on /proc. It also asks collect for what
+//! only the details view needs (full command lines), whether the watched pids still
+//! live, and the kernel counters the diagnostics view needs beside the sockets; the
+//! reading itself is collect's (`collect::process`, `KernelReader`), under the proc root.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
