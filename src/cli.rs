@@ -171,12 +171,17 @@ impl<T: Printable> Args for FormatArg<T> {
         let values = T::FORMATS
             .iter()
             .map(|(f, help)| PossibleValue::new(f.name()).help(*help));
+        let flags: Vec<String> = T::FORMATS
+            .iter()
+            .filter(|(f, _)| f.flag())
+            .map(|(f, _)| format!("--{}", f.name()))
+            .collect();
         let mut cmd = cmd.arg(
             Arg::new("format")
                 .long("format")
                 .value_name("FORMAT")
                 .value_parser(PossibleValuesParser::new(values))
-                .help("How to print"),
+                .help(format!("How to print ({} for short)", flags.join(", "))),
         );
         let mut one_of = ArgGroup::new("output_format").arg("format");
         for (format, help) in T::FORMATS.iter().filter(|(f, _)| f.flag()) {
