@@ -8,9 +8,11 @@ pub mod kernel_counters;
 pub mod netlink;
 pub mod owners;
 pub mod peers;
+pub mod privilege;
 pub mod proc_net;
+pub mod read;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::panic;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,8 @@ use anyhow::{Context, Result, bail};
 use crate::model::{Proto, Snapshot, Socket, TcpState};
 use netlink::Netlink;
 use owners::Users;
+use proc_net::ProcTables;
+use read::shown;
 
 /// Anything that can produce snapshots: the system, or a fake in tests.
 pub trait Source {
@@ -65,6 +69,9 @@ impl System {
     /// netlink where it works (see `Tables::Auto`); `with_tables` chooses otherwise.
     pub fn new(proc_root: impl Into<PathBuf>, scope: Scope) -> Result<System> {
         let proc_root = proc_root.into();
+        if !is_live(&proc_root) {
+            check_tree(&proc_root)?;
+        }
         if let Scope::Pids(pids) = &scope {
             for pid in pids {
                 if !proc_root.join(pid.to_string()).is_dir() {
@@ -86,6 +93,8 @@ impl System {
                 tables,
                 netlink: None,
                 fallback: None,
+                elsewhere: HashMap::new(),
+                warnings: Vec::new(),
             },
         })
     }
@@ -107,11 +116,51 @@ fn is_live(proc_root: &Path) -> bool {
     proc_root == Path::new("/proc")
 }
 
-/// One network namespace's sockets, and whether its unix sockets carry their uid
-/// (netlink on kernel 5.3+; /proc/net/unix has no uid column).
+/// A `--proc-root` must look like a /proc tree: a directory with a net/ directory.
+/// (Which tree a privileged sockscope may read is decided before, in main.)
+fn check_tree(proc_root: &Path) -> Result<()> {
+    match fs::metadata(proc_root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!("--proc-root {}: not a directory", shown(proc_root)),
+        Err(e) => bail!("--proc-root {}: {e}", shown(proc_root)),
+    }
+    if !proc_root.join("net").is_dir() {
+        bail!(
+            "--proc-root {}: no net/ directory in it, so it is no /proc tree",
+            shown(proc_root)
+        );
+    }
+    Ok(())
+}
+
+/// One network namespace's sockets, whether its unix sockets carry their uid
+/// (netlink on kernel 5.3+; /proc/net/unix has no uid column), and the unix sockets
+/// from /proc that need an owner to be believed (see `ProcTables::unconfirmed`).
 struct Table {
     sockets: Vec<Socket>,
     unix_uids: bool,
+    unconfirmed: HashSet<u64>,
+}
+
+impl Table {
+    fn netlink((sockets, unix_uids): (Vec<Socket>, bool)) -> Table {
+        Table {
+            sockets,
+            unix_uids,
+            unconfirmed: HashSet::new(),
+        }
+    }
+
+    /// Reads a /proc net directory, adding what it skipped to `warnings`.
+    fn proc(net_dir: &Path, warnings: &mut Vec<String>) -> Result<Table> {
+        let read: ProcTables = proc_net::read_all(net_dir)?;
+        warnings.extend(read.warnings);
+        Ok(Table {
+            sockets: read.sockets,
+            unix_uids: false,
+            unconfirmed: read.unconfirmed,
+        })
+    }
 }
 
 /// Reads the socket tables, keeping the netlink socket open across snapshots.
@@ -120,12 +169,20 @@ struct TableReader {
     netlink: Option<Netlink>,
     /// Why `Auto` gave up on netlink; from then on /proc is read, and this is warned.
     fallback: Option<String>,
+    /// Sock_diag sockets opened inside other network namespaces (`--pid` of a
+    /// process in a container), by the namespace's link text; Err: why not, so /proc
+    /// is read there instead (and it is not tried again).
+    elsewhere: HashMap<PathBuf, Result<Netlink, String>>,
+    /// This read's warnings: skipped lines, namespaces read from /proc.
+    warnings: Vec<String>,
 }
 
 impl TableReader {
     /// One table per distinct network namespace: ours (netlink or /proc/net), and for
-    /// pids in other namespaces, their /proc/<pid>/net (netlink sees only ours).
+    /// pids in other namespaces, theirs: netlink opened inside it where we may enter
+    /// it, else their /proc/<pid>/net.
     fn read(&mut self, proc_root: &Path, scope: &Scope) -> Result<Vec<Table>> {
+        self.warnings.clear();
         let Scope::Pids(pids) = scope else {
             return Ok(vec![self.ours(proc_root, &proc_root.join("net"))?]);
         };
@@ -143,14 +200,49 @@ impl TableReader {
             if ns.is_some() && ns == own_ns {
                 tables.push(self.ours(proc_root, &dir.join("net"))?);
             } else {
-                let sockets = proc_net::read_all(&dir.join("net"))?;
-                tables.push(Table {
-                    sockets,
-                    unix_uids: false,
-                });
+                tables.push(self.theirs(proc_root, *pid, ns)?);
             }
         }
         Ok(tables)
+    }
+
+    /// The table of pid's network namespace, not ours: a sock_diag socket opened
+    /// inside it (kept for the next snapshot), else its /proc/<pid>/net, with a warning.
+    fn theirs(&mut self, proc_root: &Path, pid: u32, ns: Option<PathBuf>) -> Result<Table> {
+        let dir = proc_root.join(pid.to_string());
+        if !is_live(proc_root) || self.tables == Tables::Proc {
+            return Table::proc(&dir.join("net"), &mut self.warnings);
+        }
+        let why = match ns {
+            None => "its namespace link is unreadable".to_string(),
+            Some(ns) => {
+                let entry = self.elsewhere.entry(ns).or_insert_with(|| {
+                    Netlink::open_in(&dir.join("ns/net")).map_err(|e| format!("{e:#}"))
+                });
+                let dumped = match entry {
+                    Ok(netlink) => netlink
+                        .read_all()
+                        .map(|sockets| (sockets, netlink.unix_uids))
+                        .map_err(|e| format!("{e:#}")),
+                    Err(why) => Err(why.clone()),
+                };
+                match dumped {
+                    Ok(dump) => return Ok(Table::netlink(dump)),
+                    Err(why) => {
+                        *entry = Err(why.clone());
+                        why
+                    }
+                }
+            }
+        };
+        if self.tables == Tables::Netlink {
+            bail!("--source netlink: cannot read pid {pid}'s network namespace: {why}");
+        }
+        self.warnings.push(format!(
+            "pid {pid} is in a network namespace sockscope cannot enter ({why}); \
+             its /proc/{pid}/net is read instead, without tcp_info, timers and unix peers"
+        ));
+        Table::proc(&dir.join("net"), &mut self.warnings)
     }
 
     /// Our namespace's table: netlink unless told or forced otherwise, else `net_dir`.
@@ -162,7 +254,7 @@ impl TableReader {
         };
         if try_netlink {
             match self.netlink_dump() {
-                Ok((sockets, unix_uids)) => return Ok(Table { sockets, unix_uids }),
+                Ok(dump) => return Ok(Table::netlink(dump)),
                 Err(e) if self.tables == Tables::Netlink => {
                     return Err(e.context("--source netlink failed (try --source proc)"));
                 }
@@ -175,10 +267,7 @@ impl TableReader {
                 }
             }
         }
-        Ok(Table {
-            sockets: proc_net::read_all(net_dir)?,
-            unix_uids: false,
-        })
+        Table::proc(net_dir, &mut self.warnings)
     }
 
     fn netlink_dump(&mut self) -> Result<(Vec<Socket>, bool)> {
@@ -224,6 +313,11 @@ impl Source for System {
         }
         // Emptied by the join but still its full size; peers need the room.
         drop(owners.by_inode);
+        let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
+        warnings.append(&mut self.reader.warnings);
+        for table in &mut tables {
+            warnings.extend(ProcTables::confirm(&mut table.sockets, &table.unconfirmed));
+        }
         let mut sockets = Vec::new();
         for mut table in tables {
             peers::resolve(&mut table.sockets);
@@ -245,18 +339,11 @@ impl Source for System {
             self.find_peer_owners(&mut sockets);
         }
 
-        let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
-        if owners.unreadable > 0 {
-            let hidden = sockets
-                .iter()
-                .filter(|s| s.inode != 0 && s.processes.is_empty())
-                .count();
-            if hidden > 0 {
-                warnings.push(format!(
-                    "owners of {hidden} sockets are hidden: {HIDDEN_OWNERS_HINT}"
-                ));
-            }
-        }
+        let hidden = sockets
+            .iter()
+            .filter(|s| s.inode != 0 && s.processes.is_empty())
+            .count();
+        warnings.extend(self.hidden_owners(hidden, &owners.denied));
         Ok(Snapshot {
             sockets,
             warnings,
@@ -266,6 +353,70 @@ impl Source for System {
 }
 
 impl System {
+    /// What a snapshot says about owners it could not see: only when some are hidden
+    /// (fd directories we may not read, processes /proc does not show us), never for
+    /// sockets that simply have no process (in flight, or kept by the kernel).
+    fn hidden_owners(&self, hidden: usize, denied: &[u32]) -> Option<String> {
+        let pids = |pids: &[u32]| {
+            let mut text: Vec<String> = pids.iter().take(5).map(u32::to_string).collect();
+            if pids.len() > 5 {
+                text.push("...".into());
+            }
+            text.join(", ")
+        };
+        if let Scope::Pids(wanted) = &self.scope {
+            // Nothing is listed for a process whose fds are unreadable: say so for each.
+            let unreadable: Vec<u32> = wanted
+                .iter()
+                .copied()
+                .filter(|p| denied.contains(p))
+                .collect();
+            if !unreadable.is_empty() {
+                let even = if privilege::reads_all_fds() {
+                    " even with root's privileges"
+                } else {
+                    ""
+                };
+                let hint = if privilege::reads_all_fds() {
+                    "a security module or a container's limits deny it".to_string()
+                } else {
+                    HIDDEN_OWNERS_HINT.to_string()
+                };
+                return Some(format!(
+                    "the fds of pid {} are unreadable{even}, so their sockets cannot be listed: {hint}",
+                    pids(&unreadable)
+                ));
+            }
+        }
+        if hidden == 0 {
+            return None;
+        }
+        if !denied.is_empty() {
+            if privilege::reads_all_fds() {
+                return Some(format!(
+                    "owners of {hidden} sockets are hidden or absent: the fds of {} processes \
+                     (pid {}) are unreadable even with root's privileges (a security module \
+                     or a container's limits); the other sockets have no process",
+                    denied.len(),
+                    pids(denied)
+                ));
+            }
+            return Some(format!(
+                "owners of {hidden} sockets are hidden: the fds of {} processes are \
+                 unreadable; {HIDDEN_OWNERS_HINT}",
+                denied.len()
+            ));
+        }
+        if let Some(option) = owners::hiding_mount(&self.proc_root) {
+            return Some(format!(
+                "owners of {hidden} sockets are hidden: {} is mounted with {option}, which \
+                 hides other users' processes; {HIDDEN_OWNERS_HINT}",
+                shown(&self.proc_root)
+            ));
+        }
+        None
+    }
+
     /// With `--pid`, only those processes were walked, so the other ends of their local
     /// connections have no owners yet. One walk of every process finds them, and only
     /// when there is such a peer.

@@ -1,13 +1,15 @@
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 use sockscope::cli::{Cli, Command, Filters};
-use sockscope::collect::{Source, System, Tables};
+use sockscope::collect::{Source, System, Tables, privilege};
 use sockscope::diagnose::DiagnoseConfig;
 use sockscope::doctor::DoctorOptions;
-use sockscope::{output, tui};
+use sockscope::stdio::{Stdout, is_broken_pipe, warn};
+use sockscope::{output, text, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -18,15 +20,36 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sockscope: {e:#}");
+            warn(error_line(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error as one line. Hostile parts (names, paths, lines of a table) are escaped
+/// where the error is made; this is the last guard, should one slip through.
+fn error_line(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    if text.chars().any(char::is_control) || text.len() > 4096 {
+        text::quote(text.as_bytes(), 4096)
+    } else {
+        text
     }
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
     if cli.command.is_some() && cli.filters != Filters::default() {
         anyhow::bail!("filters go after the subcommand, e.g. `sockscope list --pid 1234`");
+    }
+    // A setcap/setuid sockscope reads only the kernel's /proc, never a tree the user
+    // points it at: through it, any file it may read would be theirs.
+    if cli.proc_root != Path::new("/proc")
+        && let Some(why) = privilege::raised()
+    {
+        anyhow::bail!(
+            "--proc-root is refused: sockscope runs with more privilege than its user ({why}), \
+             and would read any file for them; use an ordinary copy of the binary"
+        );
     }
     let tables = cli.tables();
     match cli.command {
@@ -73,7 +96,7 @@ fn list(
     let mut source = System::new(proc_root, filters.scope())?.with_tables(tables)?;
     let mut snapshot = source.snapshot()?;
     for warning in &snapshot.warnings {
-        eprintln!("sockscope: {warning}");
+        warn(warning);
     }
     let query = filters.query();
     snapshot.sockets.retain(|s| query.matches(s));
@@ -81,15 +104,17 @@ fn list(
     // display_order ends on the inode, so equal keys are the same socket.
     snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
 
-    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    if json {
-        output::json(&mut out, &snapshot.sockets)?;
+    let mut out = BufWriter::with_capacity(64 * 1024, Stdout);
+    let written = if json {
+        output::json(&mut out, &snapshot.sockets)
     } else if csv {
-        output::csv(&mut out, &snapshot.sockets)?;
+        output::csv(&mut out, &snapshot.sockets)
     } else {
-        output::table(&mut out, &snapshot.sockets)?;
-    }
-    out.flush()?;
+        output::table(&mut out, &snapshot.sockets)
+    };
+    written
+        .and_then(|()| out.flush())
+        .context("cannot write the output")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -99,12 +124,12 @@ fn doctor(
     filters: &Filters,
     options: &DoctorOptions,
 ) -> Result<ExitCode> {
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = BufWriter::new(Stdout);
     match sockscope::doctor::run(proc_root, filters, options, &mut out) {
         Ok(found) => Ok(ExitCode::from(u8::from(found))),
         Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("sockscope: {e:#}");
+            warn(error_line(&e));
             Ok(ExitCode::from(2))
         }
     }
@@ -126,22 +151,54 @@ fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
 }
 
 /// clap's errors span several lines; users get the first, and where to look next.
+/// `--help` and `--version` go to stdout, and fail like any output when it does.
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-        let _ = e.print();
-        return ExitCode::SUCCESS;
+        let rendered = e.render();
+        let text = if std::io::stdout().is_terminal() {
+            rendered.ansi().to_string()
+        } else {
+            rendered.to_string()
+        };
+        let mut out = Stdout;
+        return match out.write_all(text.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                warn(format_args!("cannot write the help: {e}"));
+                ExitCode::FAILURE
+            }
+        };
     }
     let text = e.render().to_string();
     let first = text.lines().next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("sockscope: {first} (see 'sockscope --help')");
+    warn(format_args!(
+        "{} (see 'sockscope --help')",
+        text::quote(shorten_quoted(first).as_bytes(), 400)
+    ));
     ExitCode::from(2)
 }
 
-/// `sockscope list | head -1` closes our stdout early; that is not an error.
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<io::Error>())
-        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+/// clap quotes the offending argument whole: `invalid value 'AAAA…' for '--port'`.
+/// Each quoted part is cut to a few dozen bytes, so a 100 KB argument stays a line.
+fn shorten_quoted(message: &str) -> String {
+    const KEEP: usize = 60;
+    message
+        .split('\'')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 && part.len() > KEEP {
+                let mut cut = KEEP;
+                while !part.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                format!("{}…", &part[..cut])
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("'")
 }
