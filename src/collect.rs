@@ -316,7 +316,11 @@ impl Source for System {
         let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
         warnings.append(&mut self.reader.warnings);
         for table in &mut tables {
-            warnings.extend(ProcTables::confirm(&mut table.sockets, &table.unconfirmed));
+            let dropped = ProcTables::confirm(&mut table.sockets, &table.unconfirmed);
+            // With --pid, sockets no process of theirs holds go anyway: nothing to say.
+            if self.scope == Scope::Host {
+                warnings.extend(dropped);
+            }
         }
         let mut sockets = Vec::new();
         for mut table in tables {

@@ -54,11 +54,12 @@ impl ProcTables {
             !(s.proto == Proto::Unix && unconfirmed.contains(&s.inode) && s.processes.is_empty())
         });
         let dropped = before - sockets.len();
+        let sockets = if dropped == 1 { "socket" } else { "sockets" };
         (dropped > 0).then(|| {
             format!(
-                "{dropped} unix sockets skipped: each line could be the rest of another \
-                 socket's name holding a newline, and no process holds it (netlink reads \
-                 names exactly)"
+                "{dropped} unix {sockets} in /proc skipped: each line could be the rest of \
+                 another socket's name holding a newline, and no process holds it (netlink \
+                 reads names exactly)"
             )
         })
     }
