@@ -171,34 +171,36 @@ fn usage_error(e: clap::Error) -> ExitCode {
             }
         };
     }
-    let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    warn(format_args!(
-        "{} (see 'sockscope --help')",
-        text::quote(shorten_quoted(first).as_bytes(), 400)
-    ));
+    warn(format_args!("{} (see 'sockscope --help')", usage_line(&e)));
     ExitCode::from(2)
 }
 
-/// clap quotes the offending argument whole: `invalid value 'AAAA…' for '--port'`.
-/// Each quoted part is cut to a few dozen bytes, so a 100 KB argument stays a line.
-fn shorten_quoted(message: &str) -> String {
-    const KEEP: usize = 60;
-    message
-        .split('\'')
-        .enumerate()
-        .map(|(i, part)| {
-            if i % 2 == 1 && part.len() > KEEP {
-                let mut cut = KEEP;
-                while !part.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                format!("{}…", &part[..cut])
-            } else {
-                part.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("'")
+/// clap's message in one line, with the offending argument cut and escaped: clap
+/// quotes it whole (a 100 KB argument, a newline in it) and strips escapes from it.
+fn usage_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let get = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let cut = |s: &str| text::quote(s.as_bytes(), 60);
+    let arg = get(ContextKind::InvalidArg);
+    match (e.kind(), arg, get(ContextKind::InvalidValue)) {
+        (ErrorKind::ValueValidation | ErrorKind::InvalidValue, Some(arg), Some(value)) => {
+            // Our parsers' reasons quote the value themselves, cut and escaped.
+            let why = std::error::Error::source(e)
+                .map(|why| format!(": {why}"))
+                .unwrap_or_default();
+            format!("invalid value '{}' for '{arg}'{why}", cut(value))
+        }
+        (ErrorKind::UnknownArgument, Some(arg), _) => {
+            format!("unexpected argument '{}' found", cut(arg))
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            text::quote(first.as_bytes(), 300)
+        }
+    }
 }
