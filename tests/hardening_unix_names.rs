@@ -14,7 +14,7 @@ use serde_json::Value;
 use hostile::{Child, Spec};
 
 /// Never a real socket's inode here (they count up from small numbers).
-const FORGED_INODE: &str = "3999999999";
+const FORGED_INODE: u64 = 3_999_999_999;
 
 #[test]
 fn hostile_child_entry() {
@@ -105,7 +105,7 @@ fn proc_never_shows_a_forged_line_and_survives_a_bare_newline() {
         cut.truncate(cut.len() - "\nsock".len());
         assert!(paths(&all).iter().any(|p| p.as_bytes() == cut), "{scope:?}");
         assert!(
-            !all.iter().any(|s| s["inode"].to_string() == FORGED_INODE),
+            !all.iter().any(|s| s["inode"] == FORGED_INODE),
             "{scope:?}: forged inode listed"
         );
         // Every real hostile socket is still there, held by the child.
@@ -229,5 +229,5 @@ fn pid_in_another_namespace_is_read_through_netlink_there() {
     );
     // The forging socket's exact name holds the fake line; no socket is made of it.
     assert!(!paths(&all).contains(&names.forged_path), "{all:?}");
-    assert!(!all.iter().any(|s| s["inode"].to_string() == FORGED_INODE));
+    assert!(!all.iter().any(|s| s["inode"] == FORGED_INODE));
 }
