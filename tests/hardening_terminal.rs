@@ -69,12 +69,18 @@ fn list_writes_hostile_names_escaped() {
     };
     no_escape_arrives("list", &table);
     let text = String::from_utf8_lossy(&table);
-    assert!(text.contains("\\x1b]0;x\\x07"), "the name is shown escaped: {text:?}");
+    assert!(
+        text.contains("\\x1b]0;x\\x07"),
+        "the name is shown escaped: {text:?}"
+    );
     // The header, the unix listener, the TCP listener, the CLOSE_WAIT end and the
     // client's FIN_WAIT2... whatever the rows, every one is a socket of the child's,
     // and the unix name's newline did not make a row of its own.
     let rows: Vec<&str> = text.lines().skip(1).filter(|l| !l.is_empty()).collect();
-    assert!(rows.iter().any(|r| r.contains("\\x1b[2J\\nrow")), "{text:?}");
+    assert!(
+        rows.iter().any(|r| r.contains("\\x1b[2J\\nrow")),
+        "{text:?}"
+    );
     assert!(!rows.iter().any(|r| r.starts_with("row")), "{text:?}");
     let csv = on_a_pty(&["list", "--pid", &pid, "--csv"]).unwrap();
     no_escape_arrives("list --csv", &csv);
@@ -85,13 +91,24 @@ fn doctor_writes_hostile_names_escaped() {
     let child = start("D");
     let pid = child.pid();
     let Some(report) = on_a_pty(&[
-        "doctor", "--pid", &pid, "--min-age", "0", "--samples", "2", "--window", "0.2",
+        "doctor",
+        "--pid",
+        &pid,
+        "--min-age",
+        "0",
+        "--samples",
+        "2",
+        "--window",
+        "0.2",
     ]) else {
         return;
     };
     no_escape_arrives("doctor", &report);
     let text = String::from_utf8_lossy(&report);
     assert!(text.contains("CLOSE_WAIT"), "the leak is found: {text:?}");
-    assert!(text.contains("\\x1b]0;x\\x07"), "the owner is named, escaped: {text:?}");
+    assert!(
+        text.contains("\\x1b]0;x\\x07"),
+        "the owner is named, escaped: {text:?}"
+    );
     let _ = &child.close_wait;
 }
