@@ -54,6 +54,19 @@ pub fn raised() -> Option<String> {
     }
 }
 
+/// Refuses `option` (one that makes sockscope read a path its user chose: `--proc-root`,
+/// and any later one) when sockscope runs with more privilege than its user. Every
+/// such option calls this before reading anything.
+pub fn allow_chosen_path(option: &str) -> anyhow::Result<()> {
+    match raised() {
+        None => Ok(()),
+        Some(why) => anyhow::bail!(
+            "{option} is refused: sockscope runs with more privilege than its user ({why}), \
+             and would read any file for them; use an ordinary copy of the binary"
+        ),
+    }
+}
+
 /// Whether this process may read every process's fd directory: root's, or granted the
 /// two capabilities the README names. Decides what a hidden owner means.
 pub fn reads_all_fds() -> bool {

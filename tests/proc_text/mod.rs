@@ -214,6 +214,13 @@ pub fn token_soup() -> impl Strategy<Value = String> {
         "\t",
         "zz",
         "é",
+        // What hostile unix names put in /proc/net/unix: escapes, C1, bad UTF-8,
+        // and the start of a forged line after a newline.
+        "\x1b]0;x\x07",
+        "\x1b[2J",
+        "\u{9b}",
+        "\n0000000000000000: 00000002 00000000 00010000 0001 01 99999 /run/FAKE",
+        "/tmp/x\nsock",
     ];
     prop::collection::vec(select(tokens), 0..80).prop_map(|t| t.concat())
 }
