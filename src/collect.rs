@@ -4,6 +4,7 @@
 //! socket tables from netlink sock_diag or /proc (see `Tables`), owners from the fd walk
 //! of a /proc tree (the host's, or a captured fixture via `--proc-root`), then peers.
 
+mod hidden;
 pub mod kernel_counters;
 pub mod netlink;
 pub mod owners;
@@ -347,7 +348,12 @@ impl Source for System {
             .iter()
             .filter(|s| s.inode != 0 && s.processes.is_empty())
             .count();
-        warnings.extend(self.hidden_owners(hidden, &owners.denied));
+        warnings.extend(hidden::owners_warning(
+            &self.scope,
+            &self.proc_root,
+            hidden,
+            &owners.denied,
+        ));
         Ok(Snapshot {
             sockets,
             warnings,
@@ -357,70 +363,6 @@ impl Source for System {
 }
 
 impl System {
-    /// What a snapshot says about owners it could not see: only when some are hidden
-    /// (fd directories we may not read, processes /proc does not show us), never for
-    /// sockets that simply have no process (in flight, or kept by the kernel).
-    fn hidden_owners(&self, hidden: usize, denied: &[u32]) -> Option<String> {
-        let pids = |pids: &[u32]| {
-            let mut text: Vec<String> = pids.iter().take(5).map(u32::to_string).collect();
-            if pids.len() > 5 {
-                text.push("...".into());
-            }
-            text.join(", ")
-        };
-        if let Scope::Pids(wanted) = &self.scope {
-            // Nothing is listed for a process whose fds are unreadable: say so for each.
-            let unreadable: Vec<u32> = wanted
-                .iter()
-                .copied()
-                .filter(|p| denied.contains(p))
-                .collect();
-            if !unreadable.is_empty() {
-                let even = if privilege::reads_all_fds() {
-                    " even with root's privileges"
-                } else {
-                    ""
-                };
-                let hint = if privilege::reads_all_fds() {
-                    "a security module or a container's limits deny it".to_string()
-                } else {
-                    HIDDEN_OWNERS_HINT.to_string()
-                };
-                return Some(format!(
-                    "the fds of pid {} are unreadable{even}, so their sockets cannot be listed: {hint}",
-                    pids(&unreadable)
-                ));
-            }
-        }
-        if hidden == 0 {
-            return None;
-        }
-        if !denied.is_empty() {
-            if privilege::reads_all_fds() {
-                return Some(format!(
-                    "owners of {hidden} sockets are hidden or absent: the fds of {} processes \
-                     (pid {}) are unreadable even with root's privileges (a security module \
-                     or a container's limits); the other sockets have no process",
-                    denied.len(),
-                    pids(denied)
-                ));
-            }
-            return Some(format!(
-                "owners of {hidden} sockets are hidden: the fds of {} processes are \
-                 unreadable; {HIDDEN_OWNERS_HINT}",
-                denied.len()
-            ));
-        }
-        if let Some(option) = owners::hiding_mount(&self.proc_root) {
-            return Some(format!(
-                "owners of {hidden} sockets are hidden: {} is mounted with {option}, which \
-                 hides other users' processes; {HIDDEN_OWNERS_HINT}",
-                shown(&self.proc_root)
-            ));
-        }
-        None
-    }
-
     /// With `--pid`, only those processes were walked, so the other ends of their local
     /// connections have no owners yet. One walk of every process finds them, and only
     /// when there is such a peer.
