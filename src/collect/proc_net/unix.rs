@@ -46,9 +46,12 @@ pub(super) fn unix_lines<R: BufRead>(
         if line.number == 1 {
             continue; // the header
         }
+        // Were a name open, this whole line could be the rest of it (after a newline).
         let len = line.text.len();
-        let continues = |name: usize| name + 1 + len;
-        let could_continue = !line.cut && open_name.is_some_and(|n| continues(n) <= MAX_NAME);
+        let continued = open_name
+            .map(|name| name + 1 + len)
+            .filter(|&n| !line.cut && n <= MAX_NAME);
+        let could_continue = continued.is_some();
         let parsed = if line.cut {
             None
         } else {
@@ -60,9 +63,6 @@ pub(super) fn unix_lines<R: BufRead>(
         };
         // Conservative: the shortest name that may be open makes the most later lines
         // suspect.
-        let continued = open_name
-            .map(continues)
-            .filter(|&n| could_continue && n <= MAX_NAME);
         open_name = match (continued, own_name) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -99,7 +99,10 @@ fn parse_unix_line(line: &[u8]) -> Option<UnixLine> {
     if colon != 8 && colon != 16 {
         return None;
     }
-    hex_bytes(at.take(colon)?)?;
+    // (Any value: real addresses with no_hash_pointers are wider than the columns.)
+    if !at.take(colon)?.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
     at.expect(b':')?;
     let _refcount = at.column(8)?;
     let protocol = at.column(8)?;
@@ -233,6 +236,14 @@ Num       RefCount Protocol Flags    Type St Inode Path
         // name (108 bytes), so that line needs an owner to be believed; so does the
         // one after it. /dev/log's line is too long to be part of a name.
         assert_eq!(read.unconfirmed, HashSet::from([23457, 23458, 0]));
+    }
+
+    #[test]
+    fn unhashed_kernel_addresses_are_fine() {
+        let table = "h\nffff8d4a86a3c000: 00000002 00000000 00010000 0001 01 12345 /run/a\n";
+        let mut out = Vec::new();
+        let read = read_unix(table.as_bytes(), &mut out).unwrap();
+        assert_eq!((out.len(), read.skipped.count), (1, 0));
     }
 
     #[test]
