@@ -214,36 +214,40 @@ impl TableReader {
         if !is_live(proc_root) || self.tables == Tables::Proc {
             return Table::proc(&dir.join("net"), &mut self.warnings);
         }
-        let why = match ns {
-            None => "its namespace link is unreadable".to_string(),
-            Some(ns) => {
-                let entry = self.elsewhere.entry(ns).or_insert_with(|| {
-                    Netlink::open_in(&dir.join("ns/net")).map_err(|e| format!("{e:#}"))
-                });
-                let dumped = match entry {
-                    Ok(netlink) => netlink
-                        .read_all()
-                        .map(|sockets| (sockets, netlink.unix_uids))
-                        .map_err(|e| format!("{e:#}")),
-                    Err(why) => Err(why.clone()),
-                };
-                match dumped {
-                    Ok(dump) => return Ok(Table::netlink(dump)),
-                    Err(why) => {
-                        *entry = Err(why.clone());
-                        why
-                    }
-                }
-            }
+        let dumped = match ns {
+            None => Err("its ns/net link is unreadable, so its namespace is unknown".into()),
+            Some(ns) => self.dump_in(ns, &dir.join("ns/net")),
+        };
+        let why = match dumped {
+            Ok(dump) => return Ok(Table::netlink(dump)),
+            Err(why) => why,
         };
         if self.tables == Tables::Netlink {
             bail!("--source netlink: cannot read pid {pid}'s network namespace: {why}");
         }
         self.warnings.push(format!(
-            "pid {pid} is in a network namespace sockscope cannot enter ({why}); \
-             its /proc/{pid}/net is read instead, without tcp_info, timers and unix peers"
+            "pid {pid}'s network namespace cannot be read through netlink ({why}); its \
+             /proc/{pid}/net is read instead, without tcp_info, timers and unix peers"
         ));
         Table::proc(&dir.join("net"), &mut self.warnings)
+    }
+
+    /// A dump of the namespace `ns` (its link text) through the socket kept for it,
+    /// opened from `ns_file` the first time. A failure is kept, and not tried again.
+    fn dump_in(&mut self, ns: PathBuf, ns_file: &Path) -> Result<(Vec<Socket>, bool), String> {
+        let entry = self
+            .elsewhere
+            .entry(ns)
+            .or_insert_with(|| Netlink::open_in(ns_file).map_err(|e| format!("{e:#}")));
+        let netlink = entry.as_mut().map_err(|why| why.clone())?;
+        match netlink.read_all() {
+            Ok(sockets) => Ok((sockets, netlink.unix_uids)),
+            Err(e) => {
+                let why = format!("{e:#}");
+                *entry = Err(why.clone());
+                Err(why)
+            }
+        }
     }
 
     /// Our namespace's table: netlink unless told or forced otherwise, else `net_dir`.

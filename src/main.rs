@@ -26,11 +26,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// An error as one line. Hostile parts (names, paths, lines of a table) are escaped
-/// where the error is made; this is the last guard, should one slip through.
+/// An error as one line (`warn` escapes what slipped through unescaped), cut long.
 fn error_line(e: &anyhow::Error) -> String {
     let text = format!("{e:#}");
-    if text.chars().any(char::is_control) || text.len() > 4096 {
+    if text.len() > 4096 {
         text::quote(text.as_bytes(), 4096)
     } else {
         text

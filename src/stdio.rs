@@ -33,9 +33,15 @@ fn write_fd(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
-/// `sockscope: MESSAGE` on stderr, one line; errors writing it are ignored.
+/// `sockscope: MESSAGE` on stderr, one line; errors writing it are ignored. Messages
+/// escape the hostile data in them where they are made; should a control character
+/// still be there, the whole message is escaped here, so it stays one line.
 pub fn warn(message: impl Display) {
-    let line = format!("sockscope: {message}\n");
+    let mut text = message.to_string();
+    if text.chars().any(char::is_control) {
+        text = crate::text::quote(text.as_bytes(), 4096);
+    }
+    let line = format!("sockscope: {text}\n");
     let mut rest = line.as_bytes();
     while !rest.is_empty() {
         match write_fd(io::stderr().as_fd(), rest) {
