@@ -1,5 +1,5 @@
-//! Property tests of the /proc text parsers: /proc/net/{tcp,tcp6,udp,udp6} (procfs's
-//! parser behind `read_inet`), /proc/net/unix (our own), and fd link targets.
+//! Property tests of the /proc text parsers: /proc/net/{tcp,tcp6,udp,udp6} (our own
+//! strict parser behind `read_inet`), /proc/net/unix, and fd link targets.
 //!
 //! Valid generated tables must parse to exactly their rows; mutated and arbitrary text
 //! must never panic, and a line that does not parse is skipped and counted, never
