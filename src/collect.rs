@@ -11,6 +11,7 @@ pub mod owners;
 pub mod peers;
 pub mod privilege;
 pub mod proc_net;
+pub mod process;
 pub mod read;
 
 use std::collections::{HashMap, HashSet};
@@ -31,6 +32,13 @@ use read::shown;
 /// Anything that can produce snapshots: the system, or a fake in tests.
 pub trait Source {
     fn snapshot(&mut self) -> Result<Snapshot>;
+
+    /// Whether these are the running system's sockets and processes, which actions
+    /// (`kill`, `close`, the live view's K and X) may touch; not a captured tree nor a
+    /// recording. Only the live `System` says yes.
+    fn is_live(&self) -> bool {
+        false
+    }
 }
 
 /// Which sockets a snapshot covers.
@@ -287,6 +295,10 @@ impl TableReader {
 }
 
 impl Source for System {
+    fn is_live(&self) -> bool {
+        is_live(&self.proc_root)
+    }
+
     fn snapshot(&mut self) -> Result<Snapshot> {
         let pids = match &self.scope {
             Scope::Host => None,

@@ -9,7 +9,7 @@ use sockscope::collect::{Source, System, Tables, privilege};
 use sockscope::diagnose::DiagnoseConfig;
 use sockscope::doctor::DoctorOptions;
 use sockscope::stdio::{Stdout, is_broken_pipe, warn};
-use sockscope::{output, text, tui};
+use sockscope::{act, output, text, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -40,12 +40,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if cli.command.is_some() && cli.filters != Filters::default() {
         anyhow::bail!("filters go after the subcommand, e.g. `sockscope list --pid 1234`");
     }
+    let tables = cli.tables();
+    if cli.read_only {
+        sockscope::act::set_read_only();
+    }
     // A setcap/setuid sockscope reads only the kernel's /proc, never a tree the user
     // points it at: through it, any file it may read would be theirs.
     if cli.proc_root != Path::new("/proc") {
         privilege::allow_chosen_path("--proc-root")?;
     }
-    let tables = cli.tables();
     match cli.command {
         Some(Command::List { filters, json, csv }) => {
             list(&cli.proc_root, tables, &filters, json, csv)
@@ -75,6 +78,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Demo { args }) => {
             sockscope::demo::run(&args)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Kill {
+            filters,
+            signal,
+            yes,
+        }) => act::command::kill(&cli.proc_root, tables, &filters, signal, yes, &mut Stdout),
+        Some(Command::Close { filters, yes }) => {
+            act::command::close(&cli.proc_root, tables, &filters, yes, &mut Stdout)
         }
         None => live(&cli, tables),
     }

@@ -10,6 +10,7 @@
 //! crate's typed struct needs the newest, full size), and the crate drops the TIME_WAIT
 //! expiry and does not know UNIX_DIAG_UID.
 
+pub mod destroy;
 pub mod tcp_info;
 
 use std::io;
@@ -36,7 +37,7 @@ use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 use super::read::shown;
 
-use crate::model::{Family, Proto, Socket, SocketType, TcpState, Timer, TimerKind};
+use crate::model::{DiagId, Family, Proto, Socket, SocketType, TcpState, Timer, TimerKind};
 
 /// Every socket of the network namespace `ns_file` names, read exactly through
 /// netlink inside it (see `Netlink::open_in`), and whether unix sockets carry uids.
@@ -271,6 +272,10 @@ pub fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
         uid: header.uid,
         tcp_info,
         timer,
+        diag_id: Some(DiagId {
+            cookie: u64::from_ne_bytes(id.cookie),
+            interface: id.interface_id,
+        }),
         ..Socket::inet(
             proto,
             family,
