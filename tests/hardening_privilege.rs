@@ -140,6 +140,27 @@ fn capable_copy_refuses_a_chosen_proc_root() {
 }
 
 #[test]
+fn setuid_copy_refuses_a_chosen_proc_root() {
+    // Setuid root: the effective uid is root's, the real one nobody's.
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = dir.path().join("sockscope");
+    fs::copy(env!("CARGO_BIN_EXE_sockscope"), &exe).unwrap();
+    fs::set_permissions(&exe, fs::Permissions::from_mode(0o4755)).unwrap();
+    let copy = CapableCopy { dir, exe };
+    let Some(out) = copy.run_as_nobody(&["--proc-root", common::FIXTURE, "list"]) else {
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        stderr.contains("--proc-root is refused") && stderr.contains("setuid"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn an_unprivileged_run_reads_the_tree_but_not_through_links() {
     // Root here is not "raised": its privilege is its own, so --proc-root works, and
     // the links in the tree are still not followed where no link belongs.
