@@ -50,7 +50,9 @@ pub fn raised() -> Option<String> {
         Ok(false) => None,
         Ok(true) => Some("the kernel started it in secure mode (AT_SECURE)".into()),
         // We cannot read our own auxv: assume the worst rather than read a chosen path.
-        Err(e) => Some(format!("it cannot tell whether it was ({e:#})")),
+        Err(e) => Some(format!(
+            "AT_SECURE cannot be read, so it is assumed ({e:#})"
+        )),
     }
 }
 
