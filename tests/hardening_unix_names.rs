@@ -227,6 +227,15 @@ fn pid_in_another_namespace_is_read_through_netlink_there() {
             .any(|s| s["path"].as_str().map(str::as_bytes) == Some(full)),
         "{held:?}"
     );
+    // The same namespace by its /run/netns name, as a later --all-netns would read it.
+    let ns_file = std::path::Path::new("/run/netns").join(&netns.0);
+    let (sockets, _) = sockscope::collect::netlink::read_netns(&ns_file).unwrap();
+    assert!(
+        sockets
+            .iter()
+            .any(|s| s.path.as_deref().map(str::as_bytes) == Some(full)),
+        "read_netns sees the child's sockets"
+    );
     // The forging socket's exact name holds the fake line; no socket is made of it.
     assert!(!paths(&all).contains(&names.forged_path), "{all:?}");
     assert!(!all.iter().any(|s| s["inode"] == FORGED_INODE));
