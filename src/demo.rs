@@ -185,10 +185,16 @@ pub fn start(opts: &DemoOptions) -> Result<Demo> {
 /// is checked, not assumed.)
 fn private_tempdir() -> Result<tempfile::TempDir> {
     use std::os::unix::fs::PermissionsExt;
+    // TMPDIR is the user's choice: a setuid sockscope would create its dir wherever
+    // they point, so with raised privileges it is /tmp.
+    let base = match crate::collect::privilege::raised() {
+        Some(_) => std::path::PathBuf::from("/tmp"),
+        None => std::env::temp_dir(),
+    };
     let dir = tempfile::Builder::new()
         .prefix("sockscope-demo-")
         .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
+        .tempdir_in(base)
         .context("creating the demo's temp dir")?;
     let mode = dir.path().metadata()?.permissions().mode() & 0o777;
     if mode != 0o700 {
