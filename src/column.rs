@@ -14,7 +14,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::model::{Proto, Socket};
-use crate::text::{Escaped, owners, units};
+use crate::text::{self, Escaped, owners, units};
 use crate::track::Rate;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -203,7 +203,7 @@ impl Column {
             },
             Column::Local => sorted(
                 text("LOCAL", "", Width::Fit { max: 45 }, |r, out| {
-                    put(out, Some(Escaped::str(&r.socket.local_text())))
+                    out.push_str(&text::local_text(r.socket))
                 }),
                 |a, b| (a.local, &a.path).cmp(&(b.local, &b.path)),
             ),
@@ -226,7 +226,7 @@ impl Column {
                 put(out, r.socket.remote.map(|a| a.port()))
             }),
             Column::Path => text("PATH", "path", Width::Fill, |r, out| {
-                put(out, r.socket.path.as_deref().map(Escaped::str))
+                put(out, r.socket.path_bytes().map(Escaped))
             }),
             Column::SocketType => text("TYPE", "socket_type", Width::Fixed(9), |r, out| {
                 json_name(&r.socket.socket_type, out)

@@ -54,7 +54,7 @@ pub fn run(
         let mut snapshot = source.snapshot()?;
         if !warned {
             for warning in &snapshot.warnings {
-                eprintln!("sockscope: {warning}");
+                crate::stdio::warn(warning);
             }
             warned = true;
         }

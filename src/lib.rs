@@ -20,6 +20,7 @@ pub mod model;
 pub mod output;
 pub mod query;
 pub mod states;
+pub mod stdio;
 pub mod text;
 pub mod track;
 pub mod tui;

@@ -47,6 +47,15 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// A socket's local end for text output: the endpoint, or a unix name escaped from
+/// its exact bytes (which need not be UTF-8). The one escaped form of `local_text`.
+pub fn local_text(s: &crate::model::Socket) -> String {
+    match (s.local, s.path_bytes()) {
+        (None, Some(name)) => Escaped(name).to_string(),
+        _ => s.local_text(),
+    }
+}
+
 /// `text` escaped, borrowed when nothing needed escaping (the usual case).
 pub fn escape(text: &str) -> Cow<'_, str> {
     if text.chars().any(needs_escape) {

@@ -146,7 +146,7 @@ fn prepare(
     }
     let snapshot = source.snapshot()?;
     for warning in &snapshot.warnings {
-        eprintln!("sockscope: {warning}");
+        crate::stdio::warn(warning);
     }
     Ok((Caller::current(), snapshot))
 }
@@ -190,7 +190,7 @@ impl<'a, W: Write> Report<'a, W> {
             return Err(e.into());
         }
         if !self.yes {
-            eprintln!("sockscope: dry run, nothing was done; add --yes to do it");
+            crate::stdio::warn("dry run, nothing was done; add --yes to do it");
             return Ok(ExitCode::SUCCESS);
         }
         Ok(if self.ok {

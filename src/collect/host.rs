@@ -5,7 +5,8 @@ use std::path::Path;
 /// The kernel's host name (`<proc_root>/sys/kernel/hostname`); None in a captured
 /// tree without one.
 pub fn hostname(proc_root: &Path) -> Option<String> {
-    let bytes = super::process::read_capped(&proc_root.join("sys/kernel/hostname"), 256)?;
+    let path = proc_root.join("sys/kernel/hostname");
+    let bytes = super::read::prefix(&path, 256, super::read::Follow::No).ok()?;
     let name = String::from_utf8_lossy(&bytes).trim().to_string();
     (!name.is_empty()).then_some(name)
 }

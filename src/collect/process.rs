@@ -1,9 +1,8 @@
 //! Processes, as the rest of the program needs them beside their sockets.
 //!
 //! Facts for showing them, read under the /proc root in use (`--proc-root`): names,
-//! whether one still runs, command lines (with the `Cmdlines` cache), the open-file
-//! limit. Plain std reads, each capped (`Read::take`): a /proc file is small, and a
-//! hostile or broken one must not make us read without end.
+//! whether one still runs, command lines (with the `Cmdlines` cache). Every read is
+//! bounded (see `collect::read`).
 //!
 //! `Process`, for acting on one: pinned by a pidfd, with the facts that say whether it
 //! is still the process a snapshot showed (its name, how long it has run) and whose it
@@ -11,8 +10,7 @@
 //! to act on.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,38 +19,30 @@ use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, Signal, kill_process, pidfd_open, pidfd_send_signal};
 
+use super::read::{self, Follow};
 use crate::model::Snapshot;
 
-/// /proc/<pid>/cmdline is at most a page on old kernels; long ones are cut here.
-const CMDLINE_MAX: u64 = 64 * 1024;
-/// comm is 16 bytes; stat and limits a few hundred; hostname 64.
-const SMALL_MAX: u64 = 4096;
+/// A command line is shown cut past this (the kernel allows megabytes).
+const MAX_CMDLINE: usize = 128 * 1024;
+/// comm is 16 bytes, stat a few hundred.
+const MAX_SMALL: usize = 4096;
 
-/// At most `max` bytes of a file; None when it cannot be read (gone, not allowed).
-pub(crate) fn read_capped(path: &Path, max: u64) -> Option<Vec<u8>> {
-    let mut bytes = Vec::new();
-    File::open(path)
-        .ok()?
-        .take(max)
-        .read_to_end(&mut bytes)
-        .ok()?;
-    Some(bytes)
-}
-
-fn read_text(path: &Path) -> Option<String> {
-    read_capped(path, SMALL_MAX).map(|b| String::from_utf8_lossy(&b).into_owned())
+/// A small /proc file as text, read bounded (see collect::read).
+fn text(path: &Path, max: usize) -> io::Result<String> {
+    let bytes = read::prefix(path, max, Follow::No)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The process's name (/proc/<pid>/comm), without its newline.
 pub fn comm(proc_root: &Path, pid: u32) -> Option<String> {
-    let text = read_text(&proc_root.join(pid.to_string()).join("comm"))?;
+    let text = text(&proc_root.join(pid.to_string()).join("comm"), 256).ok()?;
     Some(text.trim_end_matches('\n').to_string())
 }
 
 /// Whether the process exists and has not exited: a zombie (exited, not yet reaped by
 /// its parent) still has a /proc entry, but no sockets any more.
 pub fn is_running(proc_root: &Path, pid: u32) -> bool {
-    let Some(stat) = read_text(&proc_root.join(pid.to_string()).join("stat")) else {
+    let Ok(stat) = text(&proc_root.join(pid.to_string()).join("stat"), MAX_SMALL) else {
         return false;
     };
     // "pid (comm) S ...": the state follows the last ')', as comm may hold one.
@@ -69,26 +59,14 @@ pub fn cmdline(proc_root: &Path, pid: u32, expected_comm: &str) -> Option<String
     if comm(proc_root, pid)? != expected_comm {
         return None;
     }
-    let raw = read_capped(
-        &proc_root.join(pid.to_string()).join("cmdline"),
-        CMDLINE_MAX,
-    )?;
+    let path = proc_root.join(pid.to_string()).join("cmdline");
+    let raw = read::prefix(&path, MAX_CMDLINE, Follow::No).ok()?;
     let args: Vec<String> = raw
         .split(|b| *b == 0)
         .filter(|a| !a.is_empty())
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
     (!args.is_empty()).then(|| args.join(" "))
-}
-
-/// Our soft limit on open files (`Max open files` in /proc/self/limits).
-pub fn open_files_limit(proc_root: &Path) -> Option<usize> {
-    let limits = read_text(&proc_root.join("self/limits"))?;
-    limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|n| n.parse().ok())
 }
 
 /// Command lines by pid, read once per process (and again if it execs). A process
@@ -150,10 +128,10 @@ impl Process {
             Err(e) => return Err(e.into()),
         };
         let dir = PathBuf::from(format!("/proc/{pid}"));
-        let comm = fs::read_to_string(dir.join("comm"))?;
-        let status = fs::read_to_string(dir.join("status"))?;
-        let stat = fs::read_to_string(dir.join("stat"))?;
-        let uptime = fs::read_to_string("/proc/uptime")?;
+        let comm = text(&dir.join("comm"), 256)?;
+        let status = text(&dir.join("status"), 64 * 1024)?;
+        let stat = text(&dir.join("stat"), 4096)?;
+        let uptime = text(Path::new("/proc/uptime"), 256)?;
         let bad =
             |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("pid {pid}: {what}"));
         let (real_uid, effective_uid) = uids(&status).ok_or_else(|| bad("no Uid line"))?;
@@ -252,8 +230,6 @@ mod tests {
         let pid = std::process::id();
         assert_eq!(comm(empty.path(), pid), None);
         assert!(!is_running(empty.path(), pid));
-        assert_eq!(open_files_limit(empty.path()), None);
-        assert!(open_files_limit(&proc_root()).is_some());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! live view's diagnostics lay these out, each its own way (plain, or wrapped and
 //! coloured). Data from other processes in them is escaped.
 
-use crate::text::Escaped;
+use crate::text::local_text;
 use crate::text::owners::Who;
 
 use super::{Finding, FindingSocket, Severity};
@@ -55,7 +55,7 @@ impl FindingSocket {
         let s = &self.socket;
         format!(
             "{} {arrow} {}  recv-q {} send-q {}",
-            Escaped::str(&s.local_text()),
+            local_text(s),
             s.remote_text(),
             s.recv_q,
             s.send_q

@@ -75,7 +75,7 @@ fn listen_queues(
         let mut summary = format!(
             "{} listening on {} has {} waiting to be accepted for {}",
             owners_text(&[h]),
-            crate::text::escape(&h.socket.local_text()),
+            crate::text::local_text(&h.socket),
             plural(last.recv_q as usize, "connection"),
             secs(last.at.duration_since(recent[0].at).unwrap_or_default()),
         );

@@ -74,7 +74,7 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
     // What the state means, in the words the state machine (m) and doctor use; what
     // comes next is with the diagram, at the end.
     lines.extend(machine::meaning_lines(s, width));
-    lines.push(field("local", escape(&s.local_text()).into_owned()));
+    lines.push(field("local", crate::text::local_text(s)));
     lines.push(field("remote", s.remote_text()));
     lines.push(field("recv-q", s.recv_q.to_string()));
     lines.push(field("send-q", s.send_q.to_string()));

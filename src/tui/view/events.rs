@@ -11,7 +11,7 @@ use ratatui::widgets::{Cell, Row, Table};
 
 use super::style;
 use crate::model::Socket;
-use crate::text::{Escaped, escape, owners};
+use crate::text::{local_text, owners};
 use crate::track::{Change, Event};
 use crate::tui::app::App;
 
@@ -132,8 +132,8 @@ fn event_row(e: &Event) -> Row<'static> {
 /// "127.0.0.1:5000 → 127.0.0.1:80"; a unix socket's path (or "*") alone.
 fn endpoints_text(s: &Socket) -> String {
     match s.remote {
-        Some(_) => format!("{} → {}", Escaped::str(&s.local_text()), s.remote_text()),
-        None => escape(&s.local_text()).into_owned(),
+        Some(_) => format!("{} → {}", local_text(s), s.remote_text()),
+        None => local_text(s),
     }
 }
 

@@ -293,7 +293,7 @@ fn labelled(state: TcpState, width: u16) -> Vec<Line<'static>> {
 fn summary(app: &App, details: &Details) -> Line<'static> {
     let s = &details.socket;
     // A unix socket's path is another process's text.
-    let local = crate::text::escape(&s.local_text()).into_owned();
+    let local = crate::text::local_text(s);
     let ends = match (s.proto, s.state) {
         (Proto::Unix, _) => local,
         (_, TcpState::Listen | TcpState::Unconn) => local,
