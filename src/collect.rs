@@ -58,6 +58,7 @@ pub struct System {
     scope: Scope,
     users: Users,
     reader: TableReader,
+    closed_log: netlink::destroyed::ClosedLog,
 }
 
 impl System {
@@ -87,6 +88,7 @@ impl System {
                 netlink: None,
                 fallback: None,
             },
+            closed_log: Default::default(),
         })
     }
 
@@ -100,6 +102,21 @@ impl System {
             self.reader.tables = tables;
         }
         Ok(self)
+    }
+}
+
+impl System {
+    /// Keeps the closed-connection log (sock_diag destroy events): each snapshot then
+    /// carries in `closed` what the kernel destroyed since the last one. Only for the
+    /// host's own namespace read live; otherwise a no-op.
+    pub fn with_closed_log(mut self) -> System {
+        if is_live(&self.proc_root)
+            && self.scope == Scope::Host
+            && self.reader.tables != Tables::Proc
+        {
+            self.closed_log = netlink::destroyed::ClosedLog::start();
+        }
+        self
     }
 }
 
@@ -246,6 +263,8 @@ impl Source for System {
         }
 
         let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
+        // After the tables: what closed while they were read is in this snapshot too.
+        let closed = self.closed_log.take(&mut warnings);
         if owners.unreadable > 0 {
             let hidden = sockets
                 .iter()
@@ -261,6 +280,7 @@ impl Source for System {
             sockets,
             warnings,
             taken_at: SystemTime::now(),
+            closed,
         })
     }
 }

@@ -38,7 +38,9 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<bool> {
     let scope = filters.scope();
-    let mut source = System::new(proc_root, scope.clone())?.with_tables(options.tables)?;
+    let mut source = System::new(proc_root, scope.clone())?
+        .with_tables(options.tables)?
+        .with_closed_log();
     // The counters belong to the network namespace the sockets are read in.
     let net_dir = match &scope {
         Scope::Pids(pids) => proc_root.join(pids[0].to_string()).join("net"),
@@ -62,6 +64,7 @@ pub fn run(
             warned = true;
         }
         snapshot.sockets.retain(|s| query.matches(s));
+        snapshot.closed.retain(|c| query.matches(&c.socket));
         if let Ok(counters) = read_listen_counters(&net_dir, snapshot.taken_at) {
             kernel.record(counters);
         }

@@ -113,7 +113,9 @@ fn doctor(
 /// The TUI: the command line's filters start out in its filter bar, where they can be
 /// seen and edited; `--pid` chooses what is collected.
 fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
-    let source = System::new(&cli.proc_root, cli.filters.scope())?.with_tables(tables)?;
+    let source = System::new(&cli.proc_root, cli.filters.scope())?
+        .with_tables(tables)?
+        .with_closed_log();
     let options = tui::Options {
         source: Box::new(source),
         interval: std::time::Duration::from_millis(cli.interval),

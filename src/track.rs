@@ -212,6 +212,7 @@ pub struct Tracker {
     last_at: Option<SystemTime>,
 }
 
+mod closed;
 mod observe;
 
 impl Tracker {
