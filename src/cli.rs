@@ -94,6 +94,21 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
         min_age: Duration,
     },
+    /// A stream of events, one per line: opened, state, closed (NDJSON with --json)
+    Watch {
+        #[command(flatten)]
+        filters: Filters,
+        /// One JSON object per line: {time, event, from, socket}
+        #[arg(long)]
+        json: bool,
+        /// Time between snapshots, in milliseconds
+        #[arg(long, value_name = "MS", default_value_t = 1000,
+              value_parser = clap::value_parser!(u64).range(50..=3_600_000))]
+        interval: u64,
+        /// Stop after this many seconds
+        #[arg(long, value_name = "S", value_parser = parse_seconds)]
+        duration: Option<Duration>,
+    },
     /// Live demo traffic on loopback: an echo server, clients, every classic TCP state
     Demo {
         #[command(flatten)]

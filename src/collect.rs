@@ -107,15 +107,20 @@ impl System {
 
 impl System {
     /// Keeps the closed-connection log (sock_diag destroy events): each snapshot then
-    /// carries in `closed` what the kernel destroyed since the last one. Only for the
-    /// host's own namespace read live; otherwise a no-op.
+    /// carries in `closed` what the kernel destroyed since the last one. A captured
+    /// tree has no kernel behind it; with `--pid` or `--source proc` the log is off,
+    /// and every snapshot says that short-lived connections can be missed.
     pub fn with_closed_log(mut self) -> System {
-        if is_live(&self.proc_root)
-            && self.scope == Scope::Host
-            && self.reader.tables != Tables::Proc
-        {
-            self.closed_log = netlink::destroyed::ClosedLog::start();
-        }
+        use netlink::destroyed::ClosedLog;
+        self.closed_log = if !is_live(&self.proc_root) {
+            ClosedLog::Off
+        } else if self.scope != Scope::Host {
+            ClosedLog::unavailable("with --pid only snapshot diffs are seen")
+        } else if self.reader.tables == Tables::Proc {
+            ClosedLog::unavailable("--source proc reads no netlink")
+        } else {
+            ClosedLog::start()
+        };
         self
     }
 }

@@ -8,6 +8,7 @@
 //! real sockets to look at; it shares nothing with `collect`.
 
 pub mod cli;
+pub mod clock;
 pub mod collect;
 pub mod demo;
 pub mod diagnose;
@@ -18,3 +19,4 @@ pub mod query;
 pub mod text;
 pub mod track;
 pub mod tui;
+pub mod watch;

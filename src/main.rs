@@ -55,6 +55,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             doctor(&cli.proc_root, &filters, &options)
         }
+        Some(Command::Watch {
+            filters,
+            json,
+            interval,
+            duration,
+        }) => {
+            let mut source = System::new(&cli.proc_root, filters.scope())?
+                .with_tables(tables)?
+                .with_closed_log();
+            let options = sockscope::watch::Options {
+                interval: std::time::Duration::from_millis(interval),
+                json,
+                duration,
+            };
+            let mut out = BufWriter::new(io::stdout().lock());
+            sockscope::watch::run(&mut source, &filters.query(), &options, &mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Demo { args }) => {
             sockscope::demo::run(&args)?;
             Ok(ExitCode::SUCCESS)

@@ -92,3 +92,12 @@ fn connect_from(server: SocketAddr) -> TcpStream {
     socket.connect(&server.into()).unwrap();
     socket.into()
 }
+
+proptest::proptest! {
+    /// Whatever a datagram holds, parsing it ends without a panic.
+    #[test]
+    fn any_datagram_parses_without_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+        let _ = sockscope::collect::netlink::destroyed::parse_datagram(&bytes);
+        let _ = sockscope::collect::netlink::destroyed::destroyed_socket(&bytes);
+    }
+}

@@ -2,7 +2,8 @@
 //!
 //! The kernel broadcasts every TCP and UDP socket it destroys, with its final tcp_info,
 //! as it happens; a connection that lived 20 ms between two refreshes is there too.
-//! Joining the groups needs CAP_NET_ADMIN in the network namespace's user namespace.
+//! Anyone may join the groups on current kernels (the sock_diag netlink family allows
+//! unprivileged receivers); where joining is refused, that is said instead.
 //!
 //! A thread reads the broadcast socket and hands each destroyed socket to a bounded
 //! queue: under a flood (a retry storm closing 100k connections a second) the queue
@@ -40,9 +41,8 @@ const RCVBUF: usize = 4 << 20;
 /// How often the reading thread looks whether it is still wanted.
 const POLL: Duration = Duration::from_millis(200);
 
-/// What the unprivileged are told, once.
-pub const NO_LOG_HINT: &str = "short-lived connections can be missed: the closed-connection \
-     log (sock_diag destroy events) needs root or CAP_NET_ADMIN; seeing snapshot diffs only";
+/// What is said where the log is not kept; the reason follows.
+pub const NO_LOG: &str = "short-lived connections can be missed (no closed-connection log)";
 
 /// A running subscription. Dropping it stops the thread (within `POLL`).
 pub struct Destroyed {
@@ -109,14 +109,18 @@ impl ClosedLog {
     pub fn start() -> ClosedLog {
         match Destroyed::open() {
             Ok(log) => ClosedLog::On(log),
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-                ClosedLog::Unavailable(NO_LOG_HINT.into())
-            }
-            Err(e) => ClosedLog::Unavailable(format!(
-                "short-lived connections can be missed: the closed-connection log is \
-                 unavailable ({e}); seeing snapshot diffs only"
-            )),
+            // Joining is open to all on kernels since 4.x; an LSM or an old kernel
+            // may still refuse.
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => ClosedLog::unavailable(
+                "joining sock_diag's destroy groups needs root or CAP_NET_ADMIN here",
+            ),
+            Err(e) => ClosedLog::unavailable(&format!("sock_diag destroy events: {e}")),
         }
+    }
+
+    /// Off, saying `why` with every snapshot.
+    pub fn unavailable(why: &str) -> ClosedLog {
+        ClosedLog::Unavailable(format!("{NO_LOG}: {why}"))
     }
 
     /// What closed since the last call; what could not be kept is said in `warnings`.
