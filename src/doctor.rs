@@ -27,6 +27,8 @@ pub struct DoctorOptions {
     pub watch: Option<Duration>,
     /// Where socket tables come from (`--source`).
     pub tables: Tables,
+    /// Diagnose a recording instead of the host (`--replay FILE`).
+    pub replay: Option<std::path::PathBuf>,
     pub config: DiagnoseConfig,
 }
 
@@ -37,6 +39,9 @@ pub fn run(
     options: &DoctorOptions,
     out: &mut impl Write,
 ) -> Result<bool> {
+    if let Some(path) = &options.replay {
+        return run_replay(path, filters, options, out);
+    }
     let scope = filters.scope();
     let mut source = System::new(proc_root, scope.clone())?
         .with_tables(options.tables)?
@@ -102,6 +107,42 @@ pub fn run(
     }
 }
 
+/// Every snapshot of a recording through the tracker, then the rules once, as at
+/// its end. The kernel's listen counters are not recorded: those rules are skipped.
+fn run_replay(
+    path: &Path,
+    filters: &Filters,
+    options: &DoctorOptions,
+    out: &mut impl Write,
+) -> Result<bool> {
+    let mut replay = crate::record::Replay::open(path)?;
+    if let Some(damage) = &replay.recording.damage {
+        eprintln!("sockscope: the recording ends early: {damage}");
+    }
+    let query = filters.query();
+    let mut tracker = Tracker::new(TrackConfig::default());
+    for i in 0..replay.recording.len() {
+        let mut snapshot = replay.snapshot_at(i)?;
+        snapshot.sockets.retain(|s| query.matches(s));
+        snapshot.closed.retain(|c| query.matches(&c.socket));
+        tracker.observe(&snapshot);
+    }
+    let kernel = KernelFacts {
+        listen_counters: Vec::new(),
+        port_range: None,
+        whole_namespace: false,
+    };
+    let findings = diagnose(&tracker, &kernel, &options.config);
+    if options.json {
+        serde_json::to_writer(&mut *out, &findings)?;
+        writeln!(out)?;
+    } else {
+        write_text(out, &findings, tracker.live().count())?;
+    }
+    out.flush()?;
+    Ok(!findings.is_empty())
+}
+
 /// The findings for a person: a headline each, what it means, what to check, the sockets.
 pub fn write_text(out: &mut impl Write, findings: &[Finding], sockets: usize) -> Result<()> {
     for f in findings {
@@ -149,6 +190,7 @@ impl Default for DoctorOptions {
             json: false,
             watch: None,
             tables: Tables::Auto,
+            replay: None,
             config: DiagnoseConfig::default(),
         }
     }

@@ -16,6 +16,7 @@ pub mod doctor;
 pub mod model;
 pub mod output;
 pub mod query;
+pub mod record;
 pub mod text;
 pub mod track;
 pub mod tui;

@@ -30,11 +30,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let tables = cli.tables();
     match cli.command {
-        Some(Command::List { filters, json, csv }) => {
-            list(&cli.proc_root, tables, &filters, json, csv)
-        }
+        Some(Command::List {
+            filters,
+            json,
+            csv,
+            replay,
+        }) => list(&cli.proc_root, tables, &filters, json, csv, &replay),
         Some(Command::Doctor {
             filters,
+            replay,
             json,
             watch,
             samples,
@@ -47,6 +51,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 json,
                 watch,
                 tables,
+                replay,
                 config: DiagnoseConfig {
                     close_wait_age: min_age,
                     syn_sent_age: min_age,
@@ -73,6 +78,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             sockscope::watch::run(&mut source, &filters.query(), &options, &mut out)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Record {
+            filters,
+            output,
+            interval,
+            duration,
+        }) => {
+            let mut source = System::new(&cli.proc_root, filters.scope())?
+                .with_tables(tables)?
+                .with_closed_log();
+            let options = sockscope::record::RecordOptions {
+                interval: std::time::Duration::from_millis(interval),
+                duration,
+            };
+            let host = tui::hostname();
+            sockscope::record::run(&mut source, &filters.query(), &output, &options, host)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Demo { args }) => {
             sockscope::demo::run(&args)?;
             Ok(ExitCode::SUCCESS)
@@ -87,9 +109,14 @@ fn list(
     filters: &Filters,
     json: bool,
     csv: bool,
+    replay: &sockscope::cli::ReplayAt,
 ) -> Result<ExitCode> {
-    let mut source = System::new(proc_root, filters.scope())?.with_tables(tables)?;
-    let mut snapshot = source.snapshot()?;
+    let mut snapshot = match (&replay.replay, &replay.at) {
+        (Some(file), Some(at)) => sockscope::record::snapshot_at(file, at)?,
+        _ => System::new(proc_root, filters.scope())?
+            .with_tables(tables)?
+            .snapshot()?,
+    };
     for warning in &snapshot.warnings {
         eprintln!("sockscope: {warning}");
     }

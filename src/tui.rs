@@ -203,7 +203,7 @@ fn spawn_signals(to_ui: Sender<Input>) -> Result<()> {
     Ok(())
 }
 
-fn hostname() -> String {
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "?".into())
