@@ -129,6 +129,13 @@ pub enum Command {
         #[arg(long, value_name = "S", value_parser = parse_seconds)]
         duration: Option<Duration>,
     },
+    /// The live view over a recording: space plays and pauses, [ ] step, { } jump a
+    /// minute, t jumps to a time
+    Replay {
+        /// A file written by `sockscope record`
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Live demo traffic on loopback: an echo server, clients, every classic TCP state
     Demo {
         #[command(flatten)]

@@ -95,6 +95,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             sockscope::record::run(&mut source, &filters.query(), &output, &options, host)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Replay { file }) => {
+            tui::replay(&file)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Demo { args }) => {
             sockscope::demo::run(&args)?;
             Ok(ExitCode::SUCCESS)

@@ -9,6 +9,8 @@ pub mod app;
 pub mod collector;
 pub mod event;
 pub mod history;
+pub mod replay;
+pub use replay::replay;
 pub mod rows;
 pub mod view;
 
@@ -116,7 +118,8 @@ pub fn step<B: Backend>(
 pub fn handle(app: &mut App, input: Input) {
     match input {
         Input::Key(key) => {
-            if let Some(action) = event::action_for(key, app.filter.editing) {
+            let typing = app.filter.editing || app.typing_time();
+            if let Some(action) = event::action_for(key, typing) {
                 app.apply(action);
             }
         }

@@ -15,7 +15,9 @@ use super::event::Action;
 use super::history::{self, Bucket};
 use super::rows::{self, Column, Cursor, ProcessRow, RowRef, Sort};
 
+mod replay;
 mod timeline;
+pub use replay::{ReplayState, Seek};
 pub use timeline::Timeline;
 
 /// What the app is started with; everything machine-specific comes in here.
@@ -111,6 +113,8 @@ pub struct App {
     pub process_table: Cursor,
     selected_key: Option<SocketKey>,
     pub details: Option<Details>,
+    /// Set when the app shows a recording (`sockscope replay`): its time cursor.
+    pub replay: Option<ReplayState>,
     /// Rows that fit in the list area at the last draw.
     pub page: usize,
     pub quit: bool,
@@ -148,6 +152,7 @@ impl App {
             details: None,
             page: 10,
             quit: false,
+            replay: None,
         };
         app.set_filter(config.filter);
         app
@@ -222,6 +227,9 @@ impl App {
             self.quit = action == Action::Quit;
             return;
         }
+        if self.apply_replay(action) {
+            return;
+        }
         let page = self.page as isize;
         match action {
             Action::Up => self.step(-1),
@@ -278,6 +286,12 @@ impl App {
             Action::ToggleHelp => self.help = true,
             Action::TogglePeer => self.show_peer = !self.show_peer,
             Action::Quit => self.quit = true,
+            // Taken by apply_replay above.
+            Action::StepBack
+            | Action::StepForward
+            | Action::JumpBack
+            | Action::JumpForward
+            | Action::JumpTo => {}
         }
     }
 

@@ -52,11 +52,18 @@ pub enum Action {
     ToggleHelp,
     /// `p`: show or hide the PEER column.
     TogglePeer,
+    /// Replay only: `[` `]` one refresh back / forward, `{` `}` a minute, `t` a
+    /// typed time.
+    StepBack,
+    StepForward,
+    JumpBack,
+    JumpForward,
+    JumpTo,
     Quit,
 }
 
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
-pub const KEYS: [(&str, &str); 18] = [
+pub const KEYS: [(&str, &str); 19] = [
     ("↑/↓  j/k", "move the selection"),
     ("PgUp/PgDn", "move a page; scroll the details"),
     ("g/G  Home/End", "first / last row"),
@@ -73,6 +80,7 @@ pub const KEYS: [(&str, &str); 18] = [
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
     ("p", "show / hide the PEER column (the other end)"),
+    ("[ ] { } t", "replay: step, jump a minute, go to a time"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
 ];
@@ -114,6 +122,11 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('-')) => Action::Faster,
         (false, KeyCode::Char('?')) => Action::ToggleHelp,
         (false, KeyCode::Char('p')) => Action::TogglePeer,
+        (false, KeyCode::Char('[')) => Action::StepBack,
+        (false, KeyCode::Char(']')) => Action::StepForward,
+        (false, KeyCode::Char('{')) => Action::JumpBack,
+        (false, KeyCode::Char('}')) => Action::JumpForward,
+        (false, KeyCode::Char('t')) => Action::JumpTo,
         (false, KeyCode::Char('q')) => Action::Quit,
         (false, _) => return None,
     })

@@ -40,6 +40,7 @@ fn lines(app: &App) -> Vec<Line<'_>> {
     }
     title.extend(findings_badge(app));
     let mut lines = vec![Line::from(title)];
+    lines.extend(super::timebar::lines(app));
     lines.extend(app.banner.iter().map(|b| Line::raw(format!(" {b}"))));
     for warning in app.snapshot.iter().flat_map(|s| &s.warnings) {
         lines.push(Line::styled(format!(" ⚠ {warning}"), style::WARNING));
