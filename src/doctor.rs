@@ -119,7 +119,8 @@ fn run_replay(
     if let Some(damage) = &replay.recording.damage {
         eprintln!("sockscope: the recording ends early: {damage}");
     }
-    let query = filters.query();
+    let mut query = filters.query();
+    query.pids = filters.pid.clone(); // live, --pid chooses what is collected
     let mut tracker = Tracker::new(TrackConfig::default());
     for i in 0..replay.recording.len() {
         let mut snapshot = replay.snapshot_at(i)?;

@@ -124,7 +124,11 @@ fn list(
     for warning in &snapshot.warnings {
         eprintln!("sockscope: {warning}");
     }
-    let query = filters.query();
+    let mut query = filters.query();
+    if replay.replay.is_some() {
+        // Live, --pid chooses what is collected; a recording holds everyone's.
+        query.pids = filters.pid.clone();
+    }
     snapshot.sockets.retain(|s| query.matches(s));
     // Unstable: in place, where a stable sort would allocate half the snapshot again;
     // display_order ends on the inode, so equal keys are the same socket.
