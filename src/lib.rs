@@ -17,6 +17,7 @@ pub mod model;
 pub mod output;
 pub mod query;
 pub mod record;
+pub mod states;
 pub mod text;
 pub mod track;
 pub mod tui;
