@@ -108,14 +108,16 @@ impl System {
 impl System {
     /// Keeps the closed-connection log (sock_diag destroy events): each snapshot then
     /// carries in `closed` what the kernel destroyed since the last one. A captured
-    /// tree has no kernel behind it; with `--pid` or `--source proc` the log is off,
-    /// and every snapshot says that short-lived connections can be missed.
+    /// tree has no kernel behind it; with `--pid` the log is off; with `--source proc`
+    /// it is off and every snapshot says that short-lived connections can be missed.
     pub fn with_closed_log(mut self) -> System {
         use netlink::destroyed::ClosedLog;
         self.closed_log = if !is_live(&self.proc_root) {
             ClosedLog::Off
         } else if self.scope != Scope::Host {
-            ClosedLog::unavailable("with --pid only snapshot diffs are seen")
+            // Scoped to processes: what closed cannot be told to be theirs. The
+            // commands that stream events say so (see `PIDS_NO_LOG`).
+            ClosedLog::Off
         } else if self.reader.tables == Tables::Proc {
             ClosedLog::unavailable("--source proc reads no netlink")
         } else {

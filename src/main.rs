@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Parser;
 use sockscope::cli::{Cli, Command, Filters};
+use sockscope::collect::netlink::destroyed;
 use sockscope::collect::{Source, System, Tables};
 use sockscope::diagnose::DiagnoseConfig;
 use sockscope::doctor::DoctorOptions;
@@ -69,6 +70,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut source = System::new(&cli.proc_root, filters.scope())?
                 .with_tables(tables)?
                 .with_closed_log();
+            if !filters.pid.is_empty() {
+                eprintln!("sockscope: {}", destroyed::PIDS_NO_LOG);
+            }
             let options = sockscope::watch::Options {
                 interval: std::time::Duration::from_millis(interval),
                 json,
@@ -87,6 +91,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut source = System::new(&cli.proc_root, filters.scope())?
                 .with_tables(tables)?
                 .with_closed_log();
+            if !filters.pid.is_empty() {
+                eprintln!("sockscope: {}", destroyed::PIDS_NO_LOG);
+            }
             let options = sockscope::record::RecordOptions {
                 interval: std::time::Duration::from_millis(interval),
                 duration,

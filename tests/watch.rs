@@ -89,9 +89,10 @@ fn a_connection_inside_one_refresh_is_a_closed_event_with_ports_and_bytes() {
     }
     let server = TcpListener::bind("127.18.1.1:0").unwrap();
     let port = server.local_addr().unwrap().port();
-    // One snapshot every 30 s: the connections live and die between two.
-    let (_watch, lines) = spawn(&["--json", "--interval", "30000", "--port", &port.to_string()]);
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // One snapshot every 3 s: the connections live and die between two, and come
+    // out of the closed-connection log at the next.
+    let (_watch, lines) = spawn(&["--json", "--interval", "3000", "--port", &port.to_string()]);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut clients = Vec::new();
     let mut found = None;
     // The watcher may not have joined the log when the first connection closes:
@@ -189,7 +190,7 @@ fn a_state_change_carries_from() {
 #[test]
 fn unprivileged_without_the_log_it_says_so_once_and_still_sees_diffs() {
     let server = TcpListener::bind("127.18.1.3:0").unwrap();
-    let port = server.local_addr().unwrap().port();
+    let addr = server.local_addr().unwrap();
     let mut child = Command::new("setpriv")
         .args([
             "--reuid=65534",
@@ -198,52 +199,50 @@ fn unprivileged_without_the_log_it_says_so_once_and_still_sees_diffs() {
             "--inh-caps=-all",
         ])
         .arg(env!("CARGO_BIN_EXE_sockscope"))
-        .args([
-            "--source",
-            "proc",
-            "watch",
-            "--interval",
-            "100",
-            "--duration",
-            "3",
-        ])
-        .args(["--port", &port.to_string()])
+        .args(["--source", "proc", "watch", "--interval", "100"])
+        .args(["--port", &addr.port().to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("setpriv");
     let lines = lines_of(child.stdout.take().unwrap());
-    thread::sleep(Duration::from_millis(1000));
-    let client = connect_from(server.local_addr().unwrap());
-    let (_accepted, _) = server.accept().unwrap();
+    let mut watch = Watch(child);
+    // A connection that stays open; another every half second until the watcher,
+    // which may not have its baseline yet, reports one of them opened (bounded).
+    let mut held = Vec::new();
     let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match lines.recv_timeout(left) {
-            Ok(line) => seen.push(line),
-            Err(_) => break,
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mine = |line: &str, held: &[(TcpStream, TcpStream)]| {
+        line.contains(" opened ")
+            && held.iter().any(|(c, _)| {
+                line.contains(&format!("127.18.1.3:{}", c.local_addr().unwrap().port()))
+            })
+    };
+    while !seen.iter().any(|l: &String| mine(l, &held)) {
+        assert!(Instant::now() < deadline, "no opened line in {seen:#?}");
+        let client = connect_from(addr);
+        let (accepted, _) = server.accept().unwrap();
+        held.push((client, accepted));
+        while let Ok(line) = lines.recv_timeout(Duration::from_millis(500)) {
+            seen.push(line);
         }
     }
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Aligned: the event column starts at the same place on every line.
+    assert!(
+        seen.iter().all(|l| l.as_bytes().get(24) == Some(&b' ')),
+        "{seen:#?}"
+    );
+    let _ = watch.0.kill();
+    let _ = watch.0.wait();
+    let mut stderr = String::new();
+    let mut pipe = watch.0.stderr.take().unwrap();
+    pipe.read_to_string(&mut stderr).unwrap();
     assert_eq!(
         stderr
             .matches("short-lived connections can be missed")
             .count(),
         1,
         "{stderr}"
-    );
-    let mine = format!("127.18.1.3:{}", client.local_addr().unwrap().port());
-    assert!(
-        seen.iter()
-            .any(|l| l.contains(" opened ") && l.contains(&mine)),
-        "no opened line for {mine} in {seen:#?}"
-    );
-    // Aligned: the event column starts at the same place on every line.
-    assert!(
-        seen.iter().all(|l| l.as_bytes().get(24) == Some(&b' ')),
-        "{seen:#?}"
     );
 }
 

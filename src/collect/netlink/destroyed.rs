@@ -43,6 +43,9 @@ const POLL: Duration = Duration::from_millis(200);
 
 /// What is said where the log is not kept; the reason follows.
 pub const NO_LOG: &str = "short-lived connections can be missed (no closed-connection log)";
+/// What `watch` and `record` say with `--pid`, where the log is off.
+pub const PIDS_NO_LOG: &str = "short-lived connections can be missed (no closed-connection \
+     log): with --pid only snapshot diffs are seen";
 
 /// A running subscription. Dropping it stops the thread (within `POLL`).
 pub struct Destroyed {
