@@ -26,6 +26,12 @@ use owners::Users;
 /// Anything that can produce snapshots: the system, or a fake in tests.
 pub trait Source {
     fn snapshot(&mut self) -> Result<Snapshot>;
+
+    /// Sockets destroyed since the last snapshot or call, for a stream that wants them
+    /// before the next snapshot (`watch`); the rest arrive in `Snapshot::closed`.
+    fn take_closed(&mut self) -> Vec<crate::model::Closed> {
+        Vec::new()
+    }
 }
 
 /// Which sockets a snapshot covers.
@@ -217,6 +223,10 @@ impl TableReader {
 }
 
 impl Source for System {
+    fn take_closed(&mut self) -> Vec<crate::model::Closed> {
+        self.closed_log.take_closed()
+    }
+
     fn snapshot(&mut self) -> Result<Snapshot> {
         let pids = match &self.scope {
             Scope::Host => None,

@@ -43,8 +43,14 @@ pub fn run(
     let mut tracker = Tracker::new(TrackConfig::default());
     let mut warned = HashSet::new();
     let mut next_seq = 0;
+    // Destroyed sockets tracking knows, held for the next snapshot to close.
+    let mut pending = Vec::new();
     loop {
-        let snapshot = source.snapshot()?;
+        let mut snapshot = source.snapshot()?;
+        if !pending.is_empty() {
+            pending.append(&mut snapshot.closed);
+            snapshot.closed = std::mem::take(&mut pending);
+        }
         // Each warning once: a stream runs for hours.
         for warning in &snapshot.warnings {
             if warned.insert(warning.clone()) {
@@ -52,27 +58,54 @@ pub fn run(
             }
         }
         tracker.observe(&snapshot);
-        for event in tracker.events_since(next_seq) {
-            next_seq = event.seq + 1;
-            // Filtered as events, not as sockets: `--state CLOSE_WAIT` then shows the
-            // sockets entering that state.
-            if !query.matches(&event.socket) {
-                continue;
+        write_new(&tracker, &mut next_seq, query, options, out)?;
+        let round = Instant::now();
+        loop {
+            let elapsed = started.elapsed();
+            if options.duration.is_some_and(|d| elapsed >= d) {
+                return Ok(());
             }
-            if options.json {
-                write_json(out, event)?;
-            } else {
-                write_line(out, event)?;
+            let left = options.interval.saturating_sub(round.elapsed());
+            if left.is_zero() {
+                break;
             }
-            out.flush()?;
-        }
-        let elapsed = started.elapsed();
-        match options.duration {
-            Some(d) if elapsed >= d => return Ok(()),
-            Some(d) => sleep(options.interval.min(d - elapsed)),
-            None => sleep(options.interval),
+            // The closed-connection log as it comes: a socket that lived between two
+            // snapshots is written within POLL of its end, not at the next snapshot.
+            sleep(left.min(POLL));
+            let mut closed = source.take_closed();
+            tracker.observe_unseen(&mut closed);
+            pending.append(&mut closed);
+            write_new(&tracker, &mut next_seq, query, options, out)?;
         }
     }
+}
+
+/// How often the closed-connection log is read between snapshots.
+const POLL: Duration = Duration::from_millis(100);
+
+/// The events since `next_seq` that match, one line each, flushed.
+fn write_new(
+    tracker: &Tracker,
+    next_seq: &mut u64,
+    query: &Query,
+    options: &Options,
+    out: &mut impl Write,
+) -> Result<()> {
+    for event in tracker.events_since(*next_seq) {
+        *next_seq = event.seq + 1;
+        // Filtered as events, not as sockets: `--state CLOSE_WAIT` then shows the
+        // sockets entering that state.
+        if !query.matches(&event.socket) {
+            continue;
+        }
+        if options.json {
+            write_json(out, event)?;
+        } else {
+            write_line(out, event)?;
+        }
+        out.flush()?;
+    }
+    Ok(())
 }
 
 /// The name scripts match on.

@@ -89,7 +89,7 @@ fn states(sockets: &[Value]) -> Vec<String> {
 /// `moment`: the one after the first taken past it (a snapshot's time is when its
 /// collection ended). Returns that snapshot's time.
 fn recorded_after(path: &Path, moment: SystemTime) -> SystemTime {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok(rec) = Recording::open(path) {
             let times: Vec<SystemTime> = (0..rec.len()).map(|i| rec.time_of(i)).collect();
@@ -218,15 +218,16 @@ fn a_recorder_killed_with_sigkill_leaves_a_file_that_replays_to_its_last_block()
     let server = TcpListener::bind("127.18.2.2:0").unwrap();
     let p = server.local_addr().unwrap().port();
     let mut recorder = record(&path, p, 50);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Recording::open(&path).map_or(true, |r| r.len() < 5) {
+    // Bounded generously: on a loaded machine one snapshot of the host takes seconds.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Recording::open(&path).map_or(true, |r| r.len() < 3) {
         assert!(Instant::now() < deadline, "no blocks written");
         thread::sleep(Duration::from_millis(20));
     }
     recorder.0.kill().unwrap(); // SIGKILL
     recorder.0.wait().unwrap();
     let rec = Recording::open(&path).expect("the killed recorder's file reads");
-    assert!(rec.len() >= 5);
+    assert!(rec.len() >= 3);
     let last = rfc3339_ms(rec.end());
     let sockets = at(&path, &last);
     assert_eq!(states(&sockets), [format!("LISTEN {p} 0")]);
@@ -234,11 +235,19 @@ fn a_recorder_killed_with_sigkill_leaves_a_file_that_replays_to_its_last_block()
     // Cut anywhere in its last blocks: it still reads, to the block before the cut.
     let bytes = std::fs::read(&path).unwrap();
     let cut_path = dir.path().join("cut.rec");
-    for cut in (bytes.len().saturating_sub(300)..bytes.len()).step_by(7) {
+    let meta_len = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
+    let header_len = 20 + meta_len;
+    for cut in (bytes.len().saturating_sub(300).max(header_len)..bytes.len()).step_by(7) {
         std::fs::write(&cut_path, &bytes[..cut]).unwrap();
         match Recording::open(&cut_path) {
             Ok(r) => assert!(r.len() <= rec.len()),
-            Err(e) => assert!(format!("{e:#}").contains("no complete snapshot"), "{e:#}"),
+            // Cut right after the header, or inside the first block.
+            Err(e) => assert!(
+                ["no snapshot in the recording yet", "no complete snapshot"]
+                    .iter()
+                    .any(|m| format!("{e:#}").contains(m)),
+                "{e:#}"
+            ),
         }
     }
     std::fs::write(&cut_path, &bytes[..bytes.len() - 3]).unwrap();

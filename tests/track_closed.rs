@@ -159,3 +159,25 @@ fn unbound_sockets_are_not_logged() {
     t.observe(&snap(1000, vec![], vec![destroyed(0, 0, 10, 0)]));
     assert!(t.events().is_empty());
 }
+
+#[test]
+fn between_snapshots_only_the_unseen_are_logged_at_once() {
+    let mut t = Tracker::default();
+    let listener = tcp(80, 0, TcpState::Listen, 1);
+    let conn = tcp(80, 40005, TcpState::Established, 9);
+    t.observe(&snap(0, vec![listener.clone(), conn], vec![]));
+    let mut closed = vec![destroyed(80, 40004, 200, 10), destroyed(80, 40005, 300, 20)];
+    t.observe_unseen(&mut closed);
+    // The unseen one at once, with its listener's owner; the known one waits.
+    assert_eq!(closed_events(&t), [(200, 40004, Some(10), "server".into())]);
+    assert_eq!(closed.len(), 1);
+    // The next snapshot closes the known one, once, at the kernel's time.
+    t.observe(&snap(1000, vec![listener], closed));
+    assert_eq!(
+        closed_events(&t),
+        [
+            (200, 40004, Some(10), "server".into()),
+            (300, 40005, Some(20), "server".into()),
+        ]
+    );
+}

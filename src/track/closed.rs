@@ -61,18 +61,56 @@ impl Tracker {
                     }
                 }
                 None => {
-                    // Lived and died between two snapshots.
-                    let mut socket = closed.socket.clone();
-                    socket.processes = listeners.owner_of(&socket);
-                    let key = socket.key();
-                    self.sockets
-                        .insert(key.clone(), unseen_history(&socket, closed, generation));
-                    self.closed_order.push_back((closed.at, key.clone()));
+                    let key = self.log_unseen(closed, &listeners, generation);
                     known.insert(e, key);
-                    push_event(self, closed.at, Change::Closed, &socket);
                 }
             }
         }
+    }
+
+    /// Between snapshots (`watch`): logs at once the destroyed sockets no snapshot
+    /// ever showed, which lived and died since the last one, and leaves in `closed`
+    /// those tracking knows, for the next snapshot to close. (A connection whose
+    /// full socket goes into TIME_WAIT is then logged closed, and its TIME_WAIT
+    /// remnant, listed by the next snapshot, opens and closes on its own.)
+    pub fn observe_unseen(&mut self, closed: &mut Vec<Closed>) {
+        if closed.is_empty() {
+            return;
+        }
+        let known: HashSet<Ends> = self
+            .sockets
+            .values()
+            .filter_map(|h| ends(&h.socket))
+            .collect();
+        let listeners = Listeners::of(self.live());
+        let mut seen = HashSet::new();
+        let generation = self.generation;
+        closed.retain(|c| {
+            let Some(e) = ends(&c.socket) else {
+                return false;
+            };
+            if e.1.port() == 0 || !seen.insert(e) {
+                return false;
+            }
+            if known.contains(&e) {
+                return true;
+            }
+            self.log_unseen(c, &listeners, generation);
+            false
+        });
+    }
+
+    /// A socket that lived and died between two snapshots: a closed history and its
+    /// event, owned by its listener's process where there is one.
+    fn log_unseen(&mut self, closed: &Closed, listeners: &Listeners, generation: u64) -> SocketKey {
+        let mut socket = closed.socket.clone();
+        socket.processes = listeners.owner_of(&socket);
+        let key = socket.key();
+        self.sockets
+            .insert(key.clone(), unseen_history(&socket, closed, generation));
+        self.closed_order.push_back((closed.at, key.clone()));
+        push_event(self, closed.at, Change::Closed, &socket);
+        key
     }
 }
 

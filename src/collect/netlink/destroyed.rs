@@ -85,8 +85,15 @@ impl Destroyed {
     /// Every socket destroyed since the last call, oldest first, and how many were
     /// dropped meanwhile.
     pub fn take(&mut self) -> (Vec<Closed>, u64) {
-        let closed = self.queue.try_iter().collect();
-        (closed, self.shared.dropped.swap(0, Ordering::Relaxed))
+        (
+            self.take_closed(),
+            self.shared.dropped.swap(0, Ordering::Relaxed),
+        )
+    }
+
+    /// The sockets alone; what was dropped is told by the next `take`.
+    pub fn take_closed(&mut self) -> Vec<Closed> {
+        self.queue.try_iter().collect()
     }
 }
 
@@ -124,6 +131,14 @@ impl ClosedLog {
     /// Off, saying `why` with every snapshot.
     pub fn unavailable(why: &str) -> ClosedLog {
         ClosedLog::Unavailable(format!("{NO_LOG}: {why}"))
+    }
+
+    /// What closed since the last call, between snapshots (see `Source::take_closed`).
+    pub fn take_closed(&mut self) -> Vec<Closed> {
+        match self {
+            ClosedLog::On(log) => log.take_closed(),
+            _ => Vec::new(),
+        }
     }
 
     /// What closed since the last call; what could not be kept is said in `warnings`.
