@@ -9,6 +9,7 @@ pub mod netlink;
 pub mod owners;
 pub mod peers;
 pub mod proc_net;
+pub mod process;
 
 use std::collections::HashSet;
 use std::fs;
@@ -31,6 +32,13 @@ pub trait Source {
     /// before the next snapshot (`watch`); the rest arrive in `Snapshot::closed`.
     fn take_closed(&mut self) -> Vec<crate::model::Closed> {
         Vec::new()
+    }
+
+    /// Whether these are the running system's sockets and processes, which actions
+    /// (`kill`, `close`, the live view's K and X) may touch; not a captured tree nor a
+    /// recording. Only the live `System` says yes.
+    fn is_live(&self) -> bool {
+        false
     }
 }
 
@@ -225,6 +233,10 @@ impl TableReader {
 impl Source for System {
     fn take_closed(&mut self) -> Vec<crate::model::Closed> {
         self.closed_log.take_closed()
+    }
+
+    fn is_live(&self) -> bool {
+        is_live(&self.proc_root)
     }
 
     fn snapshot(&mut self) -> Result<Snapshot> {

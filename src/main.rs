@@ -8,7 +8,7 @@ use sockscope::collect::netlink::destroyed;
 use sockscope::collect::{Source, System, Tables};
 use sockscope::diagnose::DiagnoseConfig;
 use sockscope::doctor::DoctorOptions;
-use sockscope::{output, tui};
+use sockscope::{act, output, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -30,6 +30,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         anyhow::bail!("filters go after the subcommand, e.g. `sockscope list --pid 1234`");
     }
     let tables = cli.tables();
+    if cli.read_only {
+        sockscope::act::set_read_only();
+    }
     match cli.command {
         Some(Command::List {
             filters,
@@ -110,6 +113,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             sockscope::demo::run(&args)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Kill {
+            filters,
+            signal,
+            yes,
+        }) => {
+            let mut out = io::stdout().lock();
+            act::command::kill(&cli.proc_root, tables, &filters, signal, yes, &mut out)
+        }
+        Some(Command::Close { filters, yes }) => act::command::close(
+            &cli.proc_root,
+            tables,
+            &filters,
+            yes,
+            &mut io::stdout().lock(),
+        ),
         None => live(&cli, tables),
     }
 }

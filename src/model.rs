@@ -191,6 +191,19 @@ pub struct Socket {
     /// The other end when it is on this host: a unix peer, or the TCP socket whose
     /// endpoints mirror this one's. Filled after the owner join.
     pub peer: Option<Peer>,
+    /// TCP and UDP, only from netlink: how the kernel itself names this socket.
+    /// Internal, not in the JSON.
+    pub diag_id: Option<DiagId>,
+}
+
+/// What a sock_diag dump says identifies a socket besides its endpoints: the socket
+/// cookie (unique while the kernel runs, so a new socket on the same 4-tuple is told
+/// apart) and the interface it is bound to. SOCK_DESTROY (`sockscope close`) sends
+/// both back. Valid in the network namespace the dump was read in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiagId {
+    pub cookie: u64,
+    pub interface: u32,
 }
 
 /// Fields of the kernel's struct tcp_info, in the units `ss -i` uses.
@@ -334,6 +347,7 @@ impl Socket {
             timer: None,
             peer_inode: None,
             peer: None,
+            diag_id: None,
         }
     }
 

@@ -109,11 +109,13 @@ fn write_new(
 }
 
 /// The name scripts match on.
-pub fn event_name(change: Change) -> &'static str {
+pub fn event_name(change: &Change) -> &'static str {
     match change {
         Change::Opened => "opened",
         Change::Closed => "closed",
         Change::State { .. } => "state",
+        // Only the live view acts on sockets; a stream never sees these.
+        Change::Acted { .. } => "acted",
     }
 }
 
@@ -133,7 +135,7 @@ pub fn write_json(out: &mut impl Write, event: &Event) -> Result<()> {
     };
     let line = JsonEvent {
         time: rfc3339_ms(event.at),
-        event: event_name(event.change),
+        event: event_name(&event.change),
         from,
         socket: &event.socket,
     };
@@ -168,7 +170,7 @@ pub fn write_line(out: &mut impl Write, event: &Event) -> Result<()> {
         out,
         "{} {:<6} {:<5} {:<28} {:<28} {:<24} {:<40} {}",
         rfc3339_ms(event.at),
-        event_name(event.change),
+        event_name(&event.change),
         s.proto_text(),
         escape(&s.local_text()),
         escape(&s.remote_text()),

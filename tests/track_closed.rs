@@ -141,7 +141,7 @@ fn a_connection_still_listed_in_time_wait_is_not_closed_yet() {
     ));
     assert!(closed_events(&t).is_empty());
     assert!(matches!(
-        t.events().back().map(|e| e.change),
+        t.events().back().map(|e| e.change.clone()),
         Some(Change::State {
             to: TcpState::TimeWait,
             ..

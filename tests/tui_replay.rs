@@ -102,6 +102,7 @@ impl Rig {
 fn the_time_cursor_steps_jumps_and_goes_to_a_typed_time() {
     let dir = tempfile::tempdir().unwrap();
     let mut rig = Rig::new(dir.path());
+    assert!(rig.app.actions.off.is_some(), "K and X act on no recording");
     let screen = rig.screen();
     assert!(screen.contains("replay web.rec"), "{screen}");
     assert!(

@@ -10,6 +10,7 @@
 //! crate's typed struct needs the newest, full size), and the crate drops the TIME_WAIT
 //! expiry and does not know UNIX_DIAG_UID.
 
+pub mod destroy;
 pub mod destroyed;
 pub mod tcp_info;
 
@@ -31,7 +32,7 @@ use netlink_packet_sock_diag::inet::{
 use netlink_packet_sock_diag::unix::{self, ShowFlags, UnixRequest};
 use netlink_sys::{Socket as NlSocket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
 
-use crate::model::{Family, Proto, Socket, SocketType, TcpState, Timer, TimerKind};
+use crate::model::{DiagId, Family, Proto, Socket, SocketType, TcpState, Timer, TimerKind};
 
 /// `struct inet_diag_msg`: 4 bytes of family/state/timer/retrans, the 48-byte socket id,
 /// then expires, rqueue, wqueue, uid, inode (u32 each); attributes follow.
@@ -235,6 +236,10 @@ pub fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
         uid: header.uid,
         tcp_info,
         timer,
+        diag_id: Some(DiagId {
+            cookie: u64::from_ne_bytes(id.cookie),
+            interface: id.interface_id,
+        }),
         ..Socket::inet(
             proto,
             family,

@@ -15,8 +15,10 @@ use super::event::Action;
 use super::history::{self, Bucket};
 use super::rows::{self, Column, Cursor, ProcessRow, RowRef, Sort};
 
+mod actions;
 mod replay;
 mod timeline;
+pub use actions::{Actions, Dialog, Done, Request, Status};
 pub use replay::{ReplayState, Seek};
 pub use timeline::Timeline;
 
@@ -105,6 +107,8 @@ pub struct App {
     pub vanished: Vec<Socket>,
     /// The events log's scroll and the diagnostics' findings.
     pub timeline: Timeline,
+    /// K and X: whether they are on, the dialog asking first, the last result.
+    pub actions: Actions,
     /// Every row in sort order, filter or not: typing in the filter bar only filters
     /// this again (a sort at 100k sockets costs more than a key press may).
     sorted: Vec<RowRef>,
@@ -147,6 +151,7 @@ impl App {
             tracker: Tracker::new(TrackConfig::default()),
             vanished: Vec::new(),
             timeline: Timeline::default(),
+            actions: Actions::default(),
             sorted: Vec::new(),
             rows: Vec::new(),
             counts: BTreeMap::new(),
@@ -226,6 +231,11 @@ impl App {
     }
 
     pub fn apply(&mut self, action: Action) {
+        // A result shows until the next key.
+        self.actions.status = None;
+        if self.actions.dialog.is_some() {
+            return self.answer_dialog(action);
+        }
         if self.help {
             // Any key closes the help; quitting still quits.
             self.help = false;
@@ -291,6 +301,9 @@ impl App {
             Action::Faster => self.interval = step_interval(self.interval, false),
             Action::ToggleHelp => self.help = true,
             Action::TogglePeer => self.show_peer = !self.show_peer,
+            Action::AskSignal => self.ask_signal(),
+            Action::AskClose => self.ask_close(),
+            Action::Signal(_) | Action::Confirm => {} // keys of the dialogs only
             Action::Quit => self.quit = true,
             // Taken by apply_replay above.
             Action::StepBack

@@ -93,6 +93,8 @@ impl Player {
             started_at: recording.start(),
         });
         app.paused = true;
+        // A recording is not the running system: K and X must not act on what it shows.
+        app.actions.off = crate::act::off(crate::collect::Source::is_live(&self.replay));
         app.replay = Some(ReplayState::new(
             file,
             recording.len(),
