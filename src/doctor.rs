@@ -27,6 +27,8 @@ pub struct DoctorOptions {
     pub watch: Option<Duration>,
     /// Where socket tables come from (`--source`).
     pub tables: Tables,
+    /// Diagnose a recording instead of the host (`--replay FILE`).
+    pub replay: Option<std::path::PathBuf>,
     pub config: DiagnoseConfig,
 }
 
@@ -37,8 +39,13 @@ pub fn run(
     options: &DoctorOptions,
     out: &mut impl Write,
 ) -> Result<bool> {
+    if let Some(path) = &options.replay {
+        return run_replay(path, filters, options, out);
+    }
     let scope = filters.scope();
-    let mut source = System::new(proc_root, scope.clone())?.with_tables(options.tables)?;
+    let mut source = System::new(proc_root, scope.clone())?
+        .with_tables(options.tables)?
+        .with_closed_log();
     // The counters belong to the network namespace the sockets are read in.
     let reader = KernelReader::new(proc_root, &filters.pid);
     let query = filters.query();
@@ -59,6 +66,7 @@ pub fn run(
             warned = true;
         }
         snapshot.sockets.retain(|s| query.matches(s));
+        snapshot.closed.retain(|c| query.matches(&c.socket));
         if let Some(counters) = reader.listen_counters(snapshot.taken_at) {
             kernel.record(counters);
         }
@@ -91,6 +99,38 @@ pub fn run(
     }
 }
 
+/// Every snapshot of a recording through the tracker, then the rules once, as at
+/// its end. The kernel's listen counters are not recorded: those rules are skipped.
+fn run_replay(
+    path: &Path,
+    filters: &Filters,
+    options: &DoctorOptions,
+    out: &mut impl Write,
+) -> Result<bool> {
+    let mut replay = crate::record::Replay::open(path)?;
+    if let Some(damage) = &replay.recording.damage {
+        crate::stdio::warn(format_args!("the recording ends early: {damage}"))
+    }
+    let mut query = filters.query();
+    query.pids = filters.pid.clone(); // live, --pid chooses what is collected
+    let mut tracker = Tracker::new(TrackConfig::default());
+    for i in 0..replay.recording.len() {
+        let mut snapshot = replay.snapshot_at(i)?;
+        snapshot.sockets.retain(|s| query.matches(s));
+        snapshot.closed.retain(|c| query.matches(&c.socket));
+        tracker.observe(&snapshot);
+    }
+    let kernel = KernelFacts {
+        listen_counters: Vec::new(),
+        port_range: None,
+        whole_namespace: false,
+    };
+    let findings = diagnose(&tracker, &kernel, &options.config);
+    output::write(out, options.format, &findings, &tracker.live().count())?;
+    out.flush()?;
+    Ok(!findings.is_empty())
+}
+
 /// The default first round: 3 snapshots over 2 s.
 impl Default for DoctorOptions {
     fn default() -> Self {
@@ -100,6 +140,7 @@ impl Default for DoctorOptions {
             format: Format::Table,
             watch: None,
             tables: Tables::Auto,
+            replay: None,
             config: DiagnoseConfig::default(),
         }
     }

@@ -11,6 +11,7 @@
 
 pub mod act;
 pub mod cli;
+pub mod clock;
 pub mod collect;
 pub mod column;
 pub mod demo;
@@ -19,11 +20,13 @@ pub mod doctor;
 pub mod model;
 pub mod output;
 pub mod query;
+pub mod record;
 pub mod states;
 pub mod stdio;
 pub mod text;
 pub mod track;
 pub mod tui;
+pub mod watch;
 
 // The tests' socket builder (tests/common/sockets.rs) names this crate `sockscope`, as
 // the integration tests do; this lets the unit tests include the same file.

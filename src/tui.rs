@@ -9,6 +9,8 @@ pub mod app;
 pub mod collector;
 pub mod event;
 pub mod history;
+pub mod replay;
+pub use replay::replay;
 pub mod perform;
 pub mod rows;
 pub mod view;
@@ -126,7 +128,7 @@ pub fn handle(app: &mut App, input: Input) {
             let action = if app.actions.dialog.is_some() {
                 event::dialog_action_for(key)
             } else {
-                event::action_for(key, app.filter.editing)
+                event::action_for(key, app.filter.editing || app.typing_time())
             };
             if let Some(action) = action {
                 app.apply(action);

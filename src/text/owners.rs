@@ -43,6 +43,13 @@ pub fn with_fds(owners: &[Owner], out: &mut impl Write) -> fmt::Result {
     Ok(())
 }
 
+/// `with_fds` as a String.
+pub fn with_fds_text(owners: &[Owner]) -> String {
+    let mut text = String::new();
+    let _ = with_fds(owners, &mut text);
+    text
+}
+
 /// The CSV's `processes`: "1234/nginx/3;1235/nginx/3"; empty when nobody holds it.
 pub fn csv(owners: &[Owner], out: &mut impl Write) -> fmt::Result {
     for (i, o) in owners.iter().enumerate() {

@@ -18,6 +18,7 @@ mod states;
 pub mod style;
 mod table;
 mod tcp_info;
+mod timebar;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
