@@ -8,19 +8,6 @@ use crossterm::event::KeyCode;
 use sockscope::model::TcpState;
 use tui_fixture::*;
 
-/// The screen as text, one string per row.
-fn screen(terminal: &ratatui::Terminal<ratatui::backend::TestBackend>) -> String {
-    let buffer = terminal.backend().buffer();
-    let mut text = String::new();
-    for y in 0..buffer.area.height {
-        for x in 0..buffer.area.width {
-            text.push_str(buffer[(x, y)].symbol());
-        }
-        text.push('\n');
-    }
-    text
-}
-
 #[test]
 fn hostile_names_show_escaped_in_every_view() {
     let evil = || owner(666, 3, "ev\x1b[2Jil", "r\too");
@@ -38,13 +25,13 @@ fn hostile_names_show_escaped_in_every_view() {
     let mut term = terminal(140, 20);
     feed(&mut app, &mut term, vec![update(snapshot(vec![], 1))]);
     feed(&mut app, &mut term, vec![update(snapshot(sockets, 2))]);
-    let table = screen(&term);
+    let table = screen_text(&term);
     assert!(table.contains("666 ev\\x1b[2Jil"), "{table}");
     assert!(table.contains("/tmp/a\\nb"), "{table}");
     assert!(table.contains("r\\too"), "{table}");
 
     feed(&mut app, &mut term, vec![key(KeyCode::Enter)]);
-    let details = screen(&term);
+    let details = screen_text(&term);
     assert!(details.contains("ev\\x1b[2Jil"), "{details}");
 
     feed(
@@ -52,11 +39,11 @@ fn hostile_names_show_escaped_in_every_view() {
         &mut term,
         vec![key(KeyCode::Esc), key(KeyCode::Tab)],
     );
-    let processes = screen(&term);
+    let processes = screen_text(&term);
     assert!(processes.contains("ev\\x1b[2Jil"), "{processes}");
 
     feed(&mut app, &mut term, vec![key(KeyCode::Tab), char('e')]);
-    let events = screen(&term);
+    let events = screen_text(&term);
     assert!(events.contains("666 ev\\x1b[2Jil"), "{events}");
     assert!(events.contains("/tmp/a\\nb"), "{events}");
 }

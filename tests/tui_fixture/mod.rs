@@ -202,6 +202,19 @@ pub fn web_app(width: u16, height: u16) -> (App, Terminal<TestBackend>) {
     (app, terminal)
 }
 
+/// The screen as text, a line per row (with the styles left out).
+pub fn screen_text(terminal: &Terminal<TestBackend>) -> String {
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            text.push_str(buffer[(x, y)].symbol());
+        }
+        text.push('\n');
+    }
+    text
+}
+
 /// Feeds `inputs` one by one, drawing after each, as the real loop does.
 pub fn feed(app: &mut App, terminal: &mut Terminal<TestBackend>, inputs: Vec<Input>) {
     for input in inputs {
