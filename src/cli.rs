@@ -358,6 +358,7 @@ impl Filters {
             families: flagged(&[(self.ipv4, Family::Ipv4), (self.ipv6, Family::Ipv6)]),
             listening: self.listening,
             words: Vec::new(),
+            ..Query::default()
         }
     }
 

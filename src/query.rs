@@ -16,6 +16,8 @@ pub struct Query {
     pub families: Vec<Family>,
     /// LISTEN sockets and bound, unconnected ones, as `ss -l` shows.
     pub listening: bool,
+    /// Bare numbers: a port or a pid (either matches; `number_note` says which did).
+    pub numbers: Vec<u32>,
     /// Bare words: a process name, an address or a unix path containing the word.
     pub words: Vec<String>,
 }
@@ -38,6 +40,8 @@ impl Query {
                 "port" => self.ports.push(parse_port(value)?),
                 "state" => self.states.push(parse_state(value)?),
                 "pid" => self.pids.push(parse_pid(value)?),
+                // `:8080`, as ss and lsof write a port.
+                "" => self.ports.push(parse_port(value)?),
                 // Anything else with a colon is an address like ::1 or 127.0.0.1:80.
                 _ => {
                     self.words.push(term.to_ascii_lowercase());
@@ -52,7 +56,15 @@ impl Query {
             "-4" | "ipv4" => self.families.push(Family::Ipv4),
             "-6" | "ipv6" => self.families.push(Family::Ipv6),
             "listening" | "-l" => self.listening = true,
-            word => self.words.push(word.to_string()),
+            number if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) => {
+                self.numbers.push(parse_pid(number)?)
+            }
+            // A state in any spelling (estab, time-wait, CLOSE_WAIT) is that state:
+            // people type the word they see in the STATE column.
+            word => match parse_state(word) {
+                Ok(state) => self.states.push(state),
+                Err(_) => self.words.push(word.to_string()),
+            },
         }
         Ok(())
     }
@@ -63,12 +75,11 @@ impl Query {
 
     pub fn matches(&self, s: &Socket) -> bool {
         any_or_none(&self.pids, |pid| s.processes.iter().any(|o| o.pid == *pid))
-            && any_or_none(&self.ports, |port| {
-                [s.local, s.remote]
-                    .iter()
-                    .flatten()
-                    .any(|a| a.port() == *port)
-            })
+            && self
+                .numbers
+                .iter()
+                .all(|n| has_port(s, *n) || has_pid(s, *n))
+            && any_or_none(&self.ports, |port| has_port(s, u32::from(*port)))
             && any_or_none(&self.states, |state| *state == s.state)
             && any_or_none(&self.protos, |proto| *proto == s.proto)
             && any_or_none(&self.families, |family| *family == s.family)
@@ -104,9 +115,100 @@ impl std::fmt::Display for Query {
         if self.listening {
             terms.push("listening".into());
         }
+        terms.extend(self.numbers.iter().map(|n| n.to_string()));
         terms.extend(self.words.iter().cloned());
         f.write_str(&terms.join(" "))
     }
+}
+
+fn has_port(s: &Socket, port: u32) -> bool {
+    [s.local, s.remote]
+        .iter()
+        .flatten()
+        .any(|a| u32::from(a.port()) == port)
+}
+
+fn has_pid(s: &Socket, pid: u32) -> bool {
+    s.processes.iter().any(|o| o.pid == pid)
+}
+
+/// What each bare number of the filter matched among `sockets`, for the filter bar:
+/// `8080: port of 3 sockets, pid of none`. None without bare numbers.
+pub fn number_note<'a>(
+    query: &Query,
+    sockets: impl Iterator<Item = &'a Socket> + Clone,
+) -> Option<String> {
+    if query.numbers.is_empty() {
+        return None;
+    }
+    let notes: Vec<String> = query
+        .numbers
+        .iter()
+        .map(|&n| {
+            let ports = sockets.clone().filter(|s| has_port(s, n)).count();
+            let pids = sockets.clone().filter(|s| has_pid(s, n)).count();
+            match (ports, pids) {
+                (0, 0) => format!("{n}: no port or pid"),
+                (p, 0) => format!("{n}: port ({})", sockets_text(p)),
+                (0, p) => format!("{n}: pid ({})", sockets_text(p)),
+                (p, q) => format!(
+                    "{n}: port ({}) and pid ({})",
+                    sockets_text(p),
+                    sockets_text(q)
+                ),
+            }
+        })
+        .collect();
+    Some(notes.join("; "))
+}
+
+/// Why a filter matches nothing among `sockets`: each term alone, how many it
+/// matches, and for a bare word read as a state, how many hold the word elsewhere
+/// (a process called `listen`). `no sockets match state:ESTABLISHED; 12 match
+/// 'estab' in names, addresses or paths`.
+pub fn why_empty<'a>(text: &str, sockets: impl Iterator<Item = &'a Socket> + Clone) -> String {
+    let count = |q: &Query| sockets.clone().filter(|s| q.matches(s)).count();
+    let mut parts = Vec::new();
+    let terms: Vec<&str> = text.split_whitespace().collect();
+    for term in &terms {
+        let Ok(q) = Query::parse(term) else { continue };
+        let n = count(&q);
+        let word = term.to_ascii_lowercase();
+        let as_state = q.states.len() == 1 && !term.contains(':');
+        if n == 0 {
+            let mut part = format!("no sockets match {q}");
+            if as_state {
+                let as_word = sockets.clone().filter(|s| word_matches(&word, s)).count();
+                if as_word > 0 {
+                    part.push_str(&format!(
+                        "; {} match '{word}' in names, addresses or paths",
+                        thousands(as_word)
+                    ));
+                }
+            }
+            parts.push(part);
+        } else if terms.len() > 1 {
+            parts.push(format!("{q} alone: {}", thousands(n)));
+        }
+    }
+    if parts.is_empty() {
+        return "no sockets match".into();
+    }
+    if terms.len() > 1 && parts.iter().all(|p| !p.starts_with("no sockets")) {
+        parts.insert(0, "no socket matches every term".into());
+    }
+    parts.join("; ")
+}
+
+fn sockets_text(n: usize) -> String {
+    match n {
+        1 => "1 socket".into(),
+        n => format!("{} sockets", thousands(n)),
+    }
+}
+
+fn thousands(n: usize) -> String {
+    n.to_string()
 }
 
 /// An empty list of alternatives puts no condition.
@@ -263,6 +365,86 @@ mod tests {
         for text in no {
             assert!(!Query::parse(text).unwrap().matches(&s), "{text}");
         }
+    }
+
+    #[test]
+    fn bare_states_numbers_and_colon_ports() {
+        let q = Query::parse("estab time-wait CLOSE_WAIT").unwrap();
+        assert_eq!(
+            q.states,
+            [
+                TcpState::Established,
+                TcpState::TimeWait,
+                TcpState::CloseWait
+            ]
+        );
+        assert!(q.words.is_empty());
+        assert_eq!(Query::parse(":8080").unwrap().ports, [8080]);
+        assert_eq!(Query::parse("8080").unwrap().numbers, [8080]);
+        assert!(Query::parse(":0").is_err());
+        let s = tcp(
+            "127.0.0.1:8080",
+            "127.0.0.1:50000",
+            TcpState::Established,
+            "nginx",
+        );
+        for yes in ["estab", ":8080", "8080", "42", "50000 estab"] {
+            assert!(Query::parse(yes).unwrap().matches(&s), "{yes}");
+        }
+        for no in ["listen", ":42", "43", "8080 43"] {
+            assert!(!Query::parse(no).unwrap().matches(&s), "{no}");
+        }
+        // Round trip: a bare state is written as state:NAME, a number stays bare.
+        let q = Query::parse("estab 42").unwrap();
+        assert_eq!(q.to_string(), "state:ESTABLISHED 42");
+        assert_eq!(Query::parse(&q.to_string()).unwrap(), q);
+    }
+
+    #[test]
+    fn notes_say_what_numbers_matched_and_why_nothing_did() {
+        let web = tcp(
+            "127.0.0.1:8080",
+            "127.0.0.1:42",
+            TcpState::Established,
+            "nginx",
+        );
+        let listen = tcp("127.0.0.1:80", "0.0.0.0:0", TcpState::Listen, "listen-d");
+        let all = [web.clone(), listen];
+        let q = Query::parse("42").unwrap();
+        assert_eq!(
+            number_note(&q, all.iter()).unwrap(),
+            "42: port (1 socket) and pid (2 sockets)"
+        );
+        let q = Query::parse("8080").unwrap();
+        assert_eq!(
+            number_note(&q, all.iter()).unwrap(),
+            "8080: port (1 socket)"
+        );
+        assert_eq!(number_note(&Query::parse("udp").unwrap(), all.iter()), None);
+
+        let only_web = [web];
+        assert_eq!(
+            why_empty("listen", only_web.iter()),
+            "no sockets match state:LISTEN"
+        );
+        let named = [tcp(
+            "127.0.0.1:9",
+            "127.0.0.1:10",
+            TcpState::Established,
+            "listener",
+        )];
+        assert_eq!(
+            why_empty("listen", named.iter()),
+            "no sockets match state:LISTEN; 1 match 'listen' in names, addresses or paths"
+        );
+        assert_eq!(
+            why_empty("udp estab", named.iter()),
+            "no sockets match udp; state:ESTABLISHED alone: 1"
+        );
+        assert_eq!(
+            why_empty("port:9 listener", named.iter()),
+            "no socket matches every term; port:9 alone: 1; listener alone: 1"
+        );
     }
 
     #[test]
