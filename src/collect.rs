@@ -8,7 +8,9 @@ pub mod kernel_counters;
 pub mod netlink;
 pub mod owners;
 pub mod peers;
+pub mod proc_families;
 pub mod proc_net;
+pub mod unnamed;
 
 use std::collections::HashSet;
 use std::fs;
@@ -21,7 +23,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::model::{Proto, Snapshot, Socket, TcpState};
 use netlink::Netlink;
+use netlink::packet::InterfaceNames;
 use owners::Users;
+use proc_families::ProcTable;
 
 /// Anything that can produce snapshots: the system, or a fake in tests.
 pub trait Source {
@@ -112,6 +116,20 @@ fn is_live(proc_root: &Path) -> bool {
 struct Table {
     sockets: Vec<Socket>,
     unix_uids: bool,
+    /// Lines of the other families' /proc tables that could not be read.
+    skipped: Vec<String>,
+}
+
+impl Table {
+    /// Adds the other families' /proc tables under `net_dir` (see proc_families);
+    /// `ours` when that is our own network namespace, whose interfaces we can name.
+    fn with_proc_families(mut self, net_dir: &Path, tables: &[ProcTable], ours: bool) -> Table {
+        let mut names = InterfaceNames::default();
+        let more = proc_families::read(net_dir, tables, ours.then_some(&mut names));
+        self.sockets.extend(more.sockets);
+        self.skipped.extend(more.skipped);
+        self
+    }
 }
 
 /// Reads the socket tables, keeping the netlink socket open across snapshots.
@@ -144,10 +162,12 @@ impl TableReader {
                 tables.push(self.ours(proc_root, &dir.join("net"))?);
             } else {
                 let sockets = proc_net::read_all(&dir.join("net"))?;
-                tables.push(Table {
+                let table = Table {
                     sockets,
                     unix_uids: false,
-                });
+                    skipped: Vec::new(),
+                };
+                tables.push(table.with_proc_families(&dir.join("net"), &ProcTable::ALL, false));
             }
         }
         Ok(tables)
@@ -162,7 +182,16 @@ impl TableReader {
         };
         if try_netlink {
             match self.netlink_dump() {
-                Ok((sockets, unix_uids)) => return Ok(Table { sockets, unix_uids }),
+                Ok((sockets, unix_uids)) => {
+                    let more = self.netlink.as_ref().map(Netlink::proc_tables);
+                    let table = Table {
+                        sockets,
+                        unix_uids,
+                        skipped: Vec::new(),
+                    };
+                    let more = more.unwrap_or_default();
+                    return Ok(table.with_proc_families(net_dir, &more, true));
+                }
                 Err(e) if self.tables == Tables::Netlink => {
                     return Err(e.context("--source netlink failed (try --source proc)"));
                 }
@@ -175,10 +204,12 @@ impl TableReader {
                 }
             }
         }
-        Ok(Table {
+        let table = Table {
             sockets: proc_net::read_all(net_dir)?,
             unix_uids: false,
-        })
+            skipped: Vec::new(),
+        };
+        Ok(table.with_proc_families(net_dir, &ProcTable::ALL, is_live(proc_root)))
     }
 
     fn netlink_dump(&mut self) -> Result<(Vec<Socket>, bool)> {
@@ -206,25 +237,50 @@ impl Source for System {
             (tables, owners)
         });
         let mut tables = tables?;
+        // The inodes several rows share: an SCTP socket's associations.
+        let mut shared = Vec::new();
         for table in &mut tables {
             for socket in &mut table.sockets {
-                if socket.inode != 0
-                    && let Some(found) = owners.by_inode.remove(&socket.inode)
-                {
+                let found = match socket.proto {
+                    _ if socket.inode == 0 => None,
+                    Proto::Sctp => {
+                        shared.push(socket.inode);
+                        owners.by_inode.get(&socket.inode).cloned()
+                    }
+                    _ => owners.by_inode.remove(&socket.inode),
+                };
+                if let Some(found) = found {
                     socket.processes = found;
                 }
                 // Without the kernel's uid, the owner's is the best we know.
-                if socket.proto == Proto::Unix
-                    && !table.unix_uids
-                    && let Some(owner) = socket.processes.first()
-                {
+                let no_uid = match socket.proto {
+                    Proto::Unix => !table.unix_uids,
+                    // Neither netlink_diag nor /proc/net/netlink has one; vsock neither.
+                    Proto::Netlink | Proto::Vsock => true,
+                    _ => false,
+                };
+                if no_uid && let Some(owner) = socket.processes.first() {
                     socket.uid = owner.uid;
                 }
             }
         }
+        for inode in shared {
+            owners.by_inode.remove(&inode);
+        }
+        // What is left no table named: listed all the same (see unnamed.rs).
+        let unnamed = unnamed::sockets(&self.proc_root, &self.scope, owners.by_inode.drain());
+        match tables.first_mut() {
+            Some(first) => first.sockets.extend(unnamed),
+            None => tables.push(Table {
+                sockets: unnamed,
+                unix_uids: false,
+                skipped: Vec::new(),
+            }),
+        }
         // Emptied by the join but still its full size; peers need the room.
         drop(owners.by_inode);
         let mut sockets = Vec::new();
+        let skipped: Vec<String> = tables.iter().flat_map(|t| t.skipped.clone()).collect();
         for mut table in tables {
             peers::resolve(&mut table.sockets);
             // Moving the first table instead of copying it keeps one 100k-socket
@@ -246,10 +302,13 @@ impl Source for System {
         }
 
         let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
+        if !skipped.is_empty() {
+            warnings.push(format!("skipped unreadable lines: {}", skipped.join(", ")));
+        }
         if owners.unreadable > 0 {
             let hidden = sockets
                 .iter()
-                .filter(|s| s.inode != 0 && s.processes.is_empty())
+                .filter(|s| s.inode != 0 && s.processes.is_empty() && !s.is_kernels())
                 .count();
             if hidden > 0 {
                 warnings.push(format!(

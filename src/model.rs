@@ -8,12 +8,75 @@ use std::time::SystemTime;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
+mod family;
+pub use family::{
+    Detail, ETH_P_ALL, ethertype_text, ip_protocol_text, netlink_protocol_name, sctp_state_name,
+};
+
+/// Declared in the order `list` sorts by. The families after unix are listed as `ss`
+/// lists them (`ss -w`, `-0`, `-f netlink`, `--vsock`, `-S`, `-M`); `Other` is a socket
+/// some process holds that no table names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
     Udp,
     Unix,
+    /// Raw IP sockets (SOCK_RAW over AF_INET/AF_INET6).
+    Raw,
+    /// ICMP "ping" datagram sockets (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6).
+    Icmp,
+    Sctp,
+    Mptcp,
+    /// AF_PACKET sockets.
+    Packet,
+    /// AF_NETLINK sockets.
+    Netlink,
+    /// AF_VSOCK sockets (between a VM and its host).
+    Vsock,
+    Other,
+}
+
+impl Proto {
+    pub const ALL: [Proto; 11] = [
+        Proto::Tcp,
+        Proto::Udp,
+        Proto::Unix,
+        Proto::Raw,
+        Proto::Icmp,
+        Proto::Sctp,
+        Proto::Mptcp,
+        Proto::Packet,
+        Proto::Netlink,
+        Proto::Vsock,
+        Proto::Other,
+    ];
+
+    /// The name in JSON and in filters (`proto:raw`, or `raw` alone).
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Unix => "unix",
+            Proto::Raw => "raw",
+            Proto::Icmp => "icmp",
+            Proto::Sctp => "sctp",
+            Proto::Mptcp => "mptcp",
+            Proto::Packet => "packet",
+            Proto::Netlink => "netlink",
+            Proto::Vsock => "vsock",
+            Proto::Other => "other",
+        }
+    }
+
+    /// Whether its sockets have IP ports (raw sockets have a protocol instead, ICMP
+    /// sockets an echo identifier in the port's place).
+    pub fn has_ports(self) -> bool {
+        matches!(
+            self,
+            Proto::Tcp | Proto::Udp | Proto::Icmp | Proto::Sctp | Proto::Mptcp
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -22,6 +85,10 @@ pub enum Family {
     Ipv4,
     Ipv6,
     Unix,
+    Packet,
+    Netlink,
+    Vsock,
+    Other,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -30,6 +97,23 @@ pub enum SocketType {
     Stream,
     Dgram,
     Seqpacket,
+    /// SOCK_RAW: raw IP, packet (`p_raw`) and netlink sockets.
+    Raw,
+    /// A socket no table names: its type is not known.
+    Unknown,
+}
+
+impl SocketType {
+    /// The kernel's SOCK_* number; None for one sockscope does not model (SOCK_RDM...).
+    pub fn from_kernel(n: u32) -> Option<SocketType> {
+        Some(match n {
+            1 => SocketType::Stream,
+            2 => SocketType::Dgram,
+            3 => SocketType::Raw,
+            5 => SocketType::Seqpacket,
+            _ => return None,
+        })
+    }
 }
 
 /// The kernel's TCP states plus UNCONN (unconnected UDP or unix).
@@ -188,9 +272,14 @@ pub struct Socket {
     pub timer: Option<Timer>,
     /// Unix only, and only from netlink: the inode of the connected peer socket.
     pub peer_inode: Option<u64>,
-    /// The other end when it is on this host: a unix peer, or the TCP socket whose
-    /// endpoints mirror this one's. Filled after the owner join.
+    /// The other end when it is on this host: a unix peer, the TCP socket whose
+    /// endpoints mirror this one's, or the netlink socket this one is connected to.
+    /// Filled after the owner join.
     pub peer: Option<Peer>,
+    /// What only this socket's family has (raw protocol, packet interface, netlink
+    /// port, vsock CIDs, SCTP association state); None for TCP, UDP and unix. Boxed,
+    /// like tcp_info, so the common sockets pay one pointer.
+    pub detail: Option<Box<Detail>>,
 }
 
 /// Fields of the kernel's struct tcp_info, in the units `ss -i` uses.
@@ -280,7 +369,7 @@ pub struct SocketKey {
 }
 
 impl Socket {
-    /// A TCP or UDP socket as a kernel table lists it: no queues, owners, tcp_info or
+    /// A TCP, UDP (or raw, ICMP, SCTP, MPTCP) socket as a kernel table lists it: no queues, owners, tcp_info or
     /// peer yet. Both table readers start here and fill in what they know.
     pub fn inet(
         proto: Proto,
@@ -290,7 +379,8 @@ impl Socket {
         remote: SocketAddr,
     ) -> Socket {
         let socket_type = match proto {
-            Proto::Tcp => SocketType::Stream,
+            Proto::Tcp | Proto::Mptcp | Proto::Sctp => SocketType::Stream,
+            Proto::Raw => SocketType::Raw,
             _ => SocketType::Dgram,
         };
         Socket {
@@ -334,7 +424,33 @@ impl Socket {
             timer: None,
             peer_inode: None,
             peer: None,
+            detail: None,
         }
+    }
+
+    /// A socket of one of the families after unix, as its table lists it: `local` and
+    /// `remote` only for the IP ones, the rest in `detail`.
+    pub fn family(
+        proto: Proto,
+        family: Family,
+        socket_type: SocketType,
+        state: TcpState,
+        inode: u64,
+        detail: Option<Detail>,
+    ) -> Socket {
+        Socket {
+            inode,
+            detail: detail.map(Box::new),
+            ..Socket::bare(proto, family, socket_type, state)
+        }
+    }
+
+    /// The kernel's own end of a netlink protocol (port id 0): no process holds it.
+    pub fn is_kernels(&self) -> bool {
+        matches!(
+            self.detail.as_deref(),
+            Some(Detail::Netlink { port_id: 0, .. })
+        )
     }
 
     pub fn key(&self) -> SocketKey {
@@ -346,26 +462,113 @@ impl Socket {
         }
     }
 
-    /// "127.0.0.1:80", "[::1]:80", "*:22" for unspecified, the path for unix.
+    /// "127.0.0.1:80", "[::1]:80", "*:22" for unspecified, the path for unix; for the
+    /// other families what `ss` prints there: "*:icmp" (raw: address and protocol),
+    /// "ip:eth0" (packet: ethertype and interface), "ROUTE:1234" (netlink: protocol
+    /// and port id, "kernel" for port 0), "3:1024" (vsock: CID and port).
     pub fn local_text(&self) -> String {
-        match self.local {
-            Some(addr) => endpoint_text(addr),
-            None => self.path.clone().unwrap_or_else(|| "*".into()),
+        match (self.detail.as_deref(), self.local) {
+            (Some(Detail::Raw { protocol }), Some(addr)) => {
+                format!("{}:{}", ip_text(addr.ip()), ip_protocol_text(*protocol))
+            }
+            (
+                Some(Detail::Packet {
+                    ethertype,
+                    ifindex,
+                    interface,
+                }),
+                _,
+            ) => {
+                let iface = match (ifindex, interface) {
+                    (0, _) => "*".to_string(),
+                    (_, Some(name)) => name.clone(),
+                    (n, None) => format!("if{n}"),
+                };
+                format!("{}:{iface}", ethertype_text(*ethertype))
+            }
+            (
+                Some(Detail::Netlink {
+                    netlink_protocol_name,
+                    port_id,
+                    ..
+                }),
+                _,
+            ) => match port_id {
+                0 => format!("{netlink_protocol_name}:kernel"),
+                id => format!("{netlink_protocol_name}:{id}"),
+            },
+            (
+                Some(Detail::Vsock {
+                    local_cid,
+                    local_port,
+                    ..
+                }),
+                _,
+            ) => format!(
+                "{}:{}",
+                family::vsock_part(*local_cid),
+                family::vsock_part(*local_port)
+            ),
+            (Some(Detail::Other { kernel_name }), _) => {
+                kernel_name.clone().unwrap_or_else(|| "*".into())
+            }
+            (_, Some(addr)) => endpoint_text(addr),
+            (_, None) => self.path.clone().unwrap_or_else(|| "*".into()),
         }
     }
 
+    /// The other end as `ss` prints it; for netlink "kernel" or the peer's port id when
+    /// connected, "*" when not.
     pub fn remote_text(&self) -> String {
-        self.remote.map_or_else(|| "*".into(), endpoint_text)
+        match (self.detail.as_deref(), self.remote) {
+            (Some(Detail::Raw { .. }), Some(addr)) if addr.ip().is_unspecified() => "*".into(),
+            (Some(Detail::Raw { .. }), Some(addr)) => ip_text(addr.ip()),
+            (
+                Some(Detail::Netlink {
+                    peer_port_id: Some(port),
+                    ..
+                }),
+                _,
+            ) => match port {
+                0 => "kernel".into(),
+                id => id.to_string(),
+            },
+            (
+                Some(Detail::Vsock {
+                    remote_cid,
+                    remote_port,
+                    ..
+                }),
+                _,
+            ) => format!(
+                "{}:{}",
+                family::vsock_part(*remote_cid),
+                family::vsock_part(*remote_port)
+            ),
+            (_, remote) => remote.map_or_else(|| "*".into(), endpoint_text),
+        }
     }
 
-    /// The short protocol name ss uses: tcp, udp, u_str, u_dgr, u_seq.
+    /// The short protocol name ss uses: tcp, udp, u_str, u_dgr, u_seq, raw, p_raw,
+    /// p_dgr, nl, v_str, v_dgr, sctp, mptcp; icmp and other where ss has none.
     pub fn proto_text(&self) -> &'static str {
         match (self.proto, self.socket_type) {
             (Proto::Tcp, _) => "tcp",
             (Proto::Udp, _) => "udp",
-            (Proto::Unix, SocketType::Stream) => "u_str",
             (Proto::Unix, SocketType::Dgram) => "u_dgr",
             (Proto::Unix, SocketType::Seqpacket) => "u_seq",
+            (Proto::Unix, _) => "u_str",
+            (Proto::Raw, _) => "raw",
+            (Proto::Icmp, _) => "icmp",
+            (Proto::Sctp, _) => "sctp",
+            (Proto::Mptcp, _) => "mptcp",
+            (Proto::Packet, SocketType::Dgram) => "p_dgr",
+            (Proto::Packet, _) => "p_raw",
+            (Proto::Netlink, _) => "nl",
+            (Proto::Vsock, SocketType::Dgram) => "v_dgr",
+            (Proto::Vsock, SocketType::Seqpacket) => "v_seq",
+            (Proto::Vsock, _) => "v_str",
+            (Proto::Other, _) => "other",
         }
     }
 
@@ -377,6 +580,15 @@ impl Socket {
             .then_with(|| self.path.cmp(&other.path))
             .then_with(|| self.remote.cmp(&other.remote))
             .then_with(|| self.inode.cmp(&other.inode))
+    }
+}
+
+/// An address alone as endpoints print it: `*` when unspecified, IPv6 in brackets.
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        ip if ip.is_unspecified() => "*".into(),
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
     }
 }
 
@@ -406,14 +618,16 @@ impl std::fmt::Display for Endpoint {
 /// The JSON schema of DESIGN.md, written out field by field so it is visible in one place.
 impl Serialize for Socket {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Socket", 18)?;
+        let mut s = serializer.serialize_struct("Socket", 19)?;
+        // Raw sockets keep their protocol where a port would be; it is in `detail`.
+        let port = |a: &Option<SocketAddr>| a.filter(|_| self.proto.has_ports()).map(|a| a.port());
         s.serialize_field("proto", &self.proto)?;
         s.serialize_field("family", &self.family)?;
         s.serialize_field("state", &self.state)?;
         s.serialize_field("local_addr", &self.local.map(|a| a.ip()))?;
-        s.serialize_field("local_port", &self.local.map(|a| a.port()))?;
+        s.serialize_field("local_port", &port(&self.local))?;
         s.serialize_field("remote_addr", &self.remote.map(|a| a.ip()))?;
-        s.serialize_field("remote_port", &self.remote.map(|a| a.port()))?;
+        s.serialize_field("remote_port", &port(&self.remote))?;
         s.serialize_field("path", &self.path)?;
         s.serialize_field("socket_type", &self.socket_type)?;
         s.serialize_field("recv_q", &self.recv_q)?;
@@ -425,6 +639,7 @@ impl Serialize for Socket {
         s.serialize_field("timer", &self.timer)?;
         s.serialize_field("peer_inode", &self.peer_inode)?;
         s.serialize_field("peer", &self.peer)?;
+        s.serialize_field("detail", &self.detail)?;
         s.end()
     }
 }

@@ -85,19 +85,14 @@ impl std::fmt::Display for Query {
         terms.extend(self.pids.iter().map(|p| format!("pid:{p}")));
         terms.extend(self.ports.iter().map(|p| format!("port:{p}")));
         terms.extend(self.states.iter().map(|s| format!("state:{}", s.name())));
-        terms.extend(self.protos.iter().map(|p| {
-            match p {
-                Proto::Tcp => "tcp",
-                Proto::Udp => "udp",
-                Proto::Unix => "unix",
-            }
-            .to_string()
-        }));
+        terms.extend(self.protos.iter().map(|p| p.name().to_string()));
         terms.extend(self.families.iter().map(|fam| {
             match fam {
                 Family::Ipv4 => "-4",
                 Family::Ipv6 => "-6",
                 Family::Unix => "unix",
+                // Never parsed into a family (the protocol names them), so not written.
+                Family::Packet | Family::Netlink | Family::Vsock | Family::Other => "",
             }
             .to_string()
         }));

@@ -6,10 +6,11 @@
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
-use crate::model::{Peer, Proto, Socket, TcpState};
+use crate::model::{Detail, Peer, Proto, Socket, TcpState};
 
-/// Sets `peer` on every unix socket whose `peer_inode` is in `sockets`, and on every
-/// TCP connection whose mirror (local = our remote, remote = our local) is.
+/// Sets `peer` on every unix socket whose `peer_inode` is in `sockets`, on every
+/// TCP connection whose mirror (local = our remote, remote = our local) is, and on
+/// every netlink socket connected to a port another socket of the table has.
 pub fn resolve(sockets: &mut [Socket]) {
     // A sorted vector of (hash of what identifies a socket, its index) rather than hash
     // maps keyed by address pairs: 16 bytes a socket instead of ~90, which at 100k
@@ -52,12 +53,22 @@ pub fn resolve(sockets: &mut [Socket]) {
 enum Identity {
     Unix(u64),
     Tcp(SocketAddr, SocketAddr),
+    /// A netlink socket's protocol and port id: what a connected one names its peer by.
+    Netlink(u8, u32),
 }
 
 fn own_identity(s: &Socket) -> Option<Identity> {
     match s.proto {
         Proto::Unix if s.inode != 0 => Some(Identity::Unix(s.inode)),
         Proto::Tcp => tcp_ends(s).map(|(local, remote)| Identity::Tcp(local, remote)),
+        Proto::Netlink => match s.detail.as_deref() {
+            Some(Detail::Netlink {
+                netlink_protocol,
+                port_id,
+                ..
+            }) if *port_id != 0 => Some(Identity::Netlink(*netlink_protocol, *port_id)),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -66,7 +77,16 @@ fn peer_identity(s: &Socket) -> Option<Identity> {
     match s.proto {
         Proto::Unix => s.peer_inode.map(Identity::Unix),
         Proto::Tcp => tcp_ends(s).map(|(local, remote)| Identity::Tcp(remote, local)),
-        Proto::Udp => None,
+        Proto::Netlink => match s.detail.as_deref() {
+            // Port 0 is the kernel, which holds no file.
+            Some(Detail::Netlink {
+                netlink_protocol,
+                peer_port_id: Some(port),
+                ..
+            }) if *port != 0 => Some(Identity::Netlink(*netlink_protocol, *port)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

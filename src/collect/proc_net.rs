@@ -102,7 +102,7 @@ pub fn read_inet(
                 ));
             }
         }
-        Proto::Unix => bail!("not an inet table"),
+        _ => bail!("not a TCP or UDP table"),
     }
     Ok(())
 }
