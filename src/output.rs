@@ -118,9 +118,10 @@ fn json_elements(sockets: &[Socket]) -> io::Result<Vec<u8>> {
 }
 
 const CSV_HEADER: &str = "proto,family,state,local_addr,local_port,remote_addr,remote_port,\
-path,socket_type,recv_q,send_q,inode,uid,processes";
+path,socket_type,recv_q,send_q,inode,uid,processes,detail";
 
-/// A header row, then one row per socket; `processes` is `pid/comm/fd` joined by `;`.
+/// A header row, then one row per socket; `processes` is `pid/comm/fd` joined by `;`,
+/// `detail` (raw, packet, netlink, vsock, SCTP, other) the JSON object as text.
 pub fn csv(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
     writeln!(out, "{CSV_HEADER}")?;
     let text = |v: &serde_json::Value| match v {

@@ -261,10 +261,12 @@ fn sctp_addr(text: &str) -> Option<IpAddr> {
     text.trim_start_matches('*').parse().ok()
 }
 
+/// STY is `enum sctp_socket_type`, not SOCK_*: 0 (and 1) one-to-many "UDP-style"
+/// sockets (SOCK_SEQPACKET), 2 one-to-one "TCP-style" ones (SOCK_STREAM).
 fn sctp_type(text: &str) -> Option<SocketType> {
     match text.parse::<u32>().ok()? {
-        1 => Some(SocketType::Stream),
-        5 => Some(SocketType::Seqpacket),
+        0 | 1 => Some(SocketType::Seqpacket),
+        2 => Some(SocketType::Stream),
         _ => None,
     }
 }
