@@ -2,7 +2,7 @@
 //!
 //! After the owner join, every `socket:[inode]` fd left over is a socket of a family
 //! no table covers (AF_ALG, AF_XDP, Bluetooth, CAN, TIPC...), of one whose table leaves
-//! it out (an unbound netlink socket, vsock without vsock_diag), or one opened between
+//! it out (an unbound netlink or ping socket, vsock without vsock_diag), or one opened between
 //! the table dump and the fd walk. The kernel names its protocol in the
 //! `system.sockprotoname` attribute of the fd, which says which of these it is.
 //!
@@ -72,6 +72,9 @@ pub fn named(inode: u64, kernel_name: Option<String>) -> Socket {
     let (proto, family, detail) = match kernel_name.as_deref() {
         // Netlink tables list bound sockets only.
         Some("NETLINK") => (Proto::Netlink, Family::Netlink, None),
+        // A ping socket enters /proc/net/icmp only once bound (or used).
+        Some("PING") => (Proto::Icmp, Family::Ipv4, None),
+        Some("PINGv6") => (Proto::Icmp, Family::Ipv6, None),
         // No vsock_diag on this kernel (and no /proc table at all).
         Some("AF_VSOCK") => (
             Proto::Vsock,
@@ -107,6 +110,7 @@ mod tests {
     fn names_choose_the_family() {
         assert_eq!(named(1, Some("NETLINK".into())).proto, Proto::Netlink);
         assert_eq!(named(1, Some("AF_VSOCK".into())).family, Family::Vsock);
+        assert_eq!(named(1, Some("PINGv6".into())).family, Family::Ipv6);
         let xdp = named(7, Some("XDP".into()));
         assert_eq!((xdp.proto, xdp.inode), (Proto::Other, 7));
         assert_eq!(xdp.local_text(), "XDP");
