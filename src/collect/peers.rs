@@ -138,6 +138,44 @@ mod tests {
         }
     }
 
+    fn netlink(inode: u64, port_id: u32, peer: Option<u32>) -> Socket {
+        let detail = Detail::Netlink {
+            netlink_protocol: 16,
+            netlink_protocol_name: "GENERIC",
+            port_id,
+            peer_port_id: peer,
+            peer_group: peer.map(|_| 0),
+            groups: 0,
+        };
+        Socket {
+            processes: socket(Proto::Unix, TcpState::Unconn, None, inode).processes,
+            ..Socket::family(
+                Proto::Netlink,
+                Family::Netlink,
+                SocketType::Raw,
+                TcpState::Established,
+                inode,
+                Some(detail),
+            )
+        }
+    }
+
+    #[test]
+    fn netlink_sockets_find_the_port_they_are_connected_to() {
+        let mut sockets = vec![
+            netlink(1, 100, Some(200)),
+            netlink(2, 200, None),
+            netlink(3, 300, Some(0)), // the kernel: no peer
+            netlink(4, 0, None),
+        ];
+        resolve(&mut sockets);
+        let peers: Vec<Option<u64>> = sockets
+            .iter()
+            .map(|s| s.peer.as_ref().map(|p| p.inode))
+            .collect();
+        assert_eq!(peers, [Some(2), None, None, None]);
+    }
+
     #[test]
     fn tcp_mirrors_and_unix_inodes() {
         let est = TcpState::Established;

@@ -2,8 +2,8 @@
 //!
 //! After the owner join, every `socket:[inode]` fd left over is a socket of a family
 //! no table covers (AF_ALG, AF_XDP, Bluetooth, CAN, TIPC...), of one whose table leaves
-//! it out (an unbound netlink or ping socket, vsock without vsock_diag), or one opened between
-//! the table dump and the fd walk. The kernel names its protocol in the
+//! it out (an unbound TCP, UDP, netlink or ping socket, vsock without vsock_diag), or
+//! one opened between the table dump and the fd walk. The kernel names its protocol in the
 //! `system.sockprotoname` attribute of the fd, which says which of these it is.
 //!
 //! On the whole host the fd walk sees every process, also those of other network
@@ -65,41 +65,57 @@ fn protocol_name(fd_link: &Path) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// A socket of `inode` as its kernel name says: the families whose tables can leave a
-/// socket out get their own proto (without the detail the table would have given);
-/// everything else is `other`, keeping the name.
+/// A socket of `inode` as its kernel name says. A family whose tables leave sockets
+/// out gets its own proto, without what the table would have said: TCP, UDP, MPTCP
+/// and SCTP sockets enter their tables only once bound or connected (an unbound one
+/// is also what a socket opened during the snapshot looks like), ping sockets once
+/// bound, netlink sockets once bound, and vsock has no table without vsock_diag.
+/// Everything else is `other`, keeping the name.
 pub fn named(inode: u64, kernel_name: Option<String>) -> Socket {
-    let (proto, family, detail) = match kernel_name.as_deref() {
-        // Netlink tables list bound sockets only.
-        Some("NETLINK") => (Proto::Netlink, Family::Netlink, None),
-        // A ping socket enters /proc/net/icmp only once bound (or used).
-        Some("PING") => (Proto::Icmp, Family::Ipv4, None),
-        Some("PINGv6") => (Proto::Icmp, Family::Ipv6, None),
-        // No vsock_diag on this kernel (and no /proc table at all).
-        Some("AF_VSOCK") => (
+    let name = kernel_name.as_deref().unwrap_or_default();
+    let ip = || {
+        if name.ends_with("v6") {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        }
+    };
+    let (proto, family, socket_type, state) = match name.trim_end_matches("v6") {
+        "TCP" => (Proto::Tcp, ip(), SocketType::Stream, TcpState::Close),
+        "UDP" => (Proto::Udp, ip(), SocketType::Dgram, TcpState::Unconn),
+        "MPTCP" => (Proto::Mptcp, ip(), SocketType::Stream, TcpState::Close),
+        "SCTP" => (Proto::Sctp, ip(), SocketType::Unknown, TcpState::Close),
+        "PING" => (Proto::Icmp, ip(), SocketType::Dgram, TcpState::Unconn),
+        "NETLINK" => (
+            Proto::Netlink,
+            Family::Netlink,
+            SocketType::Unknown,
+            TcpState::Unconn,
+        ),
+        "AF_VSOCK" => (
             Proto::Vsock,
             Family::Vsock,
-            Some(Detail::Vsock {
-                local_cid: None,
-                local_port: None,
-                remote_cid: None,
-                remote_port: None,
-            }),
+            SocketType::Unknown,
+            TcpState::Unconn,
         ),
         _ => (
             Proto::Other,
             Family::Other,
-            Some(Detail::Other { kernel_name }),
+            SocketType::Unknown,
+            TcpState::Unconn,
         ),
     };
-    Socket::family(
-        proto,
-        family,
-        SocketType::Unknown,
-        TcpState::Unconn,
-        inode,
-        detail,
-    )
+    let detail = match proto {
+        Proto::Vsock => Some(Detail::Vsock {
+            local_cid: None,
+            local_port: None,
+            remote_cid: None,
+            remote_port: None,
+        }),
+        Proto::Other => Some(Detail::Other { kernel_name }),
+        _ => None,
+    };
+    Socket::family(proto, family, socket_type, state, inode, detail)
 }
 
 #[cfg(test)]
@@ -111,6 +127,11 @@ mod tests {
         assert_eq!(named(1, Some("NETLINK".into())).proto, Proto::Netlink);
         assert_eq!(named(1, Some("AF_VSOCK".into())).family, Family::Vsock);
         assert_eq!(named(1, Some("PINGv6".into())).family, Family::Ipv6);
+        let tcp = named(1, Some("TCPv6".into()));
+        assert_eq!(
+            (tcp.proto, tcp.family, tcp.state),
+            (Proto::Tcp, Family::Ipv6, TcpState::Close)
+        );
         let xdp = named(7, Some("XDP".into()));
         assert_eq!((xdp.proto, xdp.inode), (Proto::Other, 7));
         assert_eq!(xdp.local_text(), "XDP");

@@ -178,5 +178,22 @@ mod tests {
         assert_eq!(counts(&t, Bucket::Tcp(TcpState::Unconn)), vec![0, 0]);
         assert!(had_any(&t, Bucket::Udp));
         assert!(!had_any(&t, Bucket::Unix));
+
+        // Each other protocol is a group of its own.
+        let mut raw = tcp(10, TcpState::Unconn);
+        raw.proto = Proto::Raw;
+        let mut netlink = tcp(11, TcpState::Unconn);
+        netlink.proto = Proto::Netlink;
+        observe(&mut t, vec![raw.clone(), raw, netlink], 3);
+        assert_eq!(counts(&t, Bucket::More(Proto::Raw)), vec![0, 0, 2]);
+        assert_eq!(counts(&t, Bucket::More(Proto::Netlink)), vec![0, 0, 1]);
+        assert!(!had_any(&t, Bucket::More(Proto::Packet)));
+        let labels: Vec<&str> = Bucket::more().map(Bucket::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "RAW", "ICMP", "SCTP", "MPTCP", "PACKET", "NETLINK", "VSOCK", "OTHER"
+            ]
+        );
     }
 }

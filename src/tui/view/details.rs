@@ -72,6 +72,11 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
     ]));
     lines.push(field("local", s.local_text()));
     lines.push(field("remote", s.remote_text()));
+    if let Some(detail) = &s.detail {
+        // As in `list --json`; JSON escapes any control byte a name might hold.
+        let text = serde_json::to_string(detail).unwrap_or_default();
+        lines.push(field("detail", text));
+    }
     lines.push(field("recv-q", s.recv_q.to_string()));
     lines.push(field("send-q", s.send_q.to_string()));
     lines.push(field("inode", inode_text(s)));
