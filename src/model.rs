@@ -37,48 +37,6 @@ pub enum Proto {
     Other,
 }
 
-impl Proto {
-    pub const ALL: [Proto; 11] = [
-        Proto::Tcp,
-        Proto::Udp,
-        Proto::Unix,
-        Proto::Raw,
-        Proto::Icmp,
-        Proto::Sctp,
-        Proto::Mptcp,
-        Proto::Packet,
-        Proto::Netlink,
-        Proto::Vsock,
-        Proto::Other,
-    ];
-
-    /// The name in JSON and in filters (`proto:raw`, or `raw` alone).
-    pub fn name(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-            Proto::Unix => "unix",
-            Proto::Raw => "raw",
-            Proto::Icmp => "icmp",
-            Proto::Sctp => "sctp",
-            Proto::Mptcp => "mptcp",
-            Proto::Packet => "packet",
-            Proto::Netlink => "netlink",
-            Proto::Vsock => "vsock",
-            Proto::Other => "other",
-        }
-    }
-
-    /// Whether its sockets have IP ports (raw sockets have a protocol instead, ICMP
-    /// sockets an echo identifier in the port's place).
-    pub fn has_ports(self) -> bool {
-        matches!(
-            self,
-            Proto::Tcp | Proto::Udp | Proto::Icmp | Proto::Sctp | Proto::Mptcp
-        )
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
@@ -101,19 +59,6 @@ pub enum SocketType {
     Raw,
     /// A socket no table names: its type is not known.
     Unknown,
-}
-
-impl SocketType {
-    /// The kernel's SOCK_* number; None for one sockscope does not model (SOCK_RDM...).
-    pub fn from_kernel(n: u32) -> Option<SocketType> {
-        Some(match n {
-            1 => SocketType::Stream,
-            2 => SocketType::Dgram,
-            3 => SocketType::Raw,
-            5 => SocketType::Seqpacket,
-            _ => return None,
-        })
-    }
 }
 
 /// The kernel's TCP states plus UNCONN (unconnected UDP or unix).
@@ -467,86 +412,30 @@ impl Socket {
     /// "ip:eth0" (packet: ethertype and interface), "ROUTE:1234" (netlink: protocol
     /// and port id, "kernel" for port 0), "3:1024" (vsock: CID and port).
     pub fn local_text(&self) -> String {
-        match (self.detail.as_deref(), self.local) {
-            (Some(Detail::Raw { protocol }), Some(addr)) => {
-                format!("{}:{}", ip_text(addr.ip()), ip_protocol_text(*protocol))
-            }
-            (
-                Some(Detail::Packet {
-                    ethertype,
-                    ifindex,
-                    interface,
-                }),
-                _,
-            ) => {
-                let iface = match (ifindex, interface) {
-                    (0, _) => "*".to_string(),
-                    (_, Some(name)) => name.clone(),
-                    (n, None) => format!("if{n}"),
-                };
-                format!("{}:{iface}", ethertype_text(*ethertype))
-            }
-            (
-                Some(Detail::Netlink {
-                    netlink_protocol_name,
-                    port_id,
-                    ..
-                }),
-                _,
-            ) => match port_id {
-                0 => format!("{netlink_protocol_name}:kernel"),
-                id => format!("{netlink_protocol_name}:{id}"),
-            },
-            (
-                Some(Detail::Vsock {
-                    local_cid,
-                    local_port,
-                    ..
-                }),
-                _,
-            ) => format!(
-                "{}:{}",
-                family::vsock_part(*local_cid),
-                family::vsock_part(*local_port)
-            ),
-            (Some(Detail::Other { kernel_name }), _) => {
-                kernel_name.clone().unwrap_or_else(|| "*".into())
-            }
-            (_, Some(addr)) => endpoint_text(addr),
-            (_, None) => self.path.clone().unwrap_or_else(|| "*".into()),
+        if let Some(text) = self
+            .detail
+            .as_deref()
+            .and_then(|d| d.local_text(self.local))
+        {
+            return text;
+        }
+        match self.local {
+            Some(addr) => endpoint_text(addr),
+            None => self.path.clone().unwrap_or_else(|| "*".into()),
         }
     }
 
     /// The other end as `ss` prints it; for netlink "kernel" or the peer's port id when
     /// connected, "*" when not.
     pub fn remote_text(&self) -> String {
-        match (self.detail.as_deref(), self.remote) {
-            (Some(Detail::Raw { .. }), Some(addr)) if addr.ip().is_unspecified() => "*".into(),
-            (Some(Detail::Raw { .. }), Some(addr)) => ip_text(addr.ip()),
-            (
-                Some(Detail::Netlink {
-                    peer_port_id: Some(port),
-                    ..
-                }),
-                _,
-            ) => match port {
-                0 => "kernel".into(),
-                id => id.to_string(),
-            },
-            (
-                Some(Detail::Vsock {
-                    remote_cid,
-                    remote_port,
-                    ..
-                }),
-                _,
-            ) => format!(
-                "{}:{}",
-                family::vsock_part(*remote_cid),
-                family::vsock_part(*remote_port)
-            ),
-            (_, remote) => remote.map_or_else(|| "*".into(), endpoint_text),
+        if let Some(text) = self
+            .detail
+            .as_deref()
+            .and_then(|d| d.remote_text(self.remote))
+        {
+            return text;
         }
+        self.remote.map_or_else(|| "*".into(), endpoint_text)
     }
 
     /// The short protocol name ss uses: tcp, udp, u_str, u_dgr, u_seq, raw, p_raw,
@@ -580,15 +469,6 @@ impl Socket {
             .then_with(|| self.path.cmp(&other.path))
             .then_with(|| self.remote.cmp(&other.remote))
             .then_with(|| self.inode.cmp(&other.inode))
-    }
-}
-
-/// An address alone as endpoints print it: `*` when unspecified, IPv6 in brackets.
-fn ip_text(ip: IpAddr) -> String {
-    match ip {
-        ip if ip.is_unspecified() => "*".into(),
-        IpAddr::V4(ip) => ip.to_string(),
-        IpAddr::V6(ip) => format!("[{ip}]"),
     }
 }
 

@@ -4,6 +4,65 @@
 //! fields. Raw, ICMP, packet, netlink, vsock, SCTP and sockets no table names carry
 //! one `Detail`, boxed on the socket so the common case pays one pointer.
 
+use std::net::{IpAddr, SocketAddr};
+
+use super::{Proto, SocketType};
+
+impl Proto {
+    pub const ALL: [Proto; 11] = [
+        Proto::Tcp,
+        Proto::Udp,
+        Proto::Unix,
+        Proto::Raw,
+        Proto::Icmp,
+        Proto::Sctp,
+        Proto::Mptcp,
+        Proto::Packet,
+        Proto::Netlink,
+        Proto::Vsock,
+        Proto::Other,
+    ];
+
+    /// The name in JSON and in filters (`proto:raw`, or `raw` alone).
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Unix => "unix",
+            Proto::Raw => "raw",
+            Proto::Icmp => "icmp",
+            Proto::Sctp => "sctp",
+            Proto::Mptcp => "mptcp",
+            Proto::Packet => "packet",
+            Proto::Netlink => "netlink",
+            Proto::Vsock => "vsock",
+            Proto::Other => "other",
+        }
+    }
+
+    /// Whether its sockets have IP ports (raw sockets have a protocol instead, ICMP
+    /// sockets an echo identifier in the port's place).
+    pub fn has_ports(self) -> bool {
+        matches!(
+            self,
+            Proto::Tcp | Proto::Udp | Proto::Icmp | Proto::Sctp | Proto::Mptcp
+        )
+    }
+}
+
+impl SocketType {
+    /// The kernel's SOCK_* number; None for one sockscope does not model (SOCK_RDM...).
+    pub fn from_kernel(n: u32) -> Option<SocketType> {
+        Some(match n {
+            1 => SocketType::Stream,
+            2 => SocketType::Dgram,
+            3 => SocketType::Raw,
+            5 => SocketType::Seqpacket,
+            _ => return None,
+        })
+    }
+}
+
 /// The family-specific fields, in JSON as the `detail` object (see the README's schema).
 /// Which variant a socket has follows from its `proto`; the field names do not repeat
 /// across variants, so a reader can also tell them apart by field.
@@ -44,6 +103,79 @@ pub enum Detail {
     /// A socket no table names: the kernel's name of its protocol (its
     /// `system.sockprotoname`, e.g. "ALG", "XDP"), None when that could not be read.
     Other { kernel_name: Option<String> },
+}
+
+impl Detail {
+    /// The LOCAL column as ss prints it for this family; None for the common text.
+    pub(super) fn local_text(&self, local: Option<SocketAddr>) -> Option<String> {
+        Some(match self {
+            Detail::Raw { protocol } => {
+                format!("{}:{}", ip_text(local?.ip()), ip_protocol_text(*protocol))
+            }
+            Detail::Packet {
+                ethertype,
+                ifindex,
+                interface,
+            } => {
+                let iface = match (ifindex, interface) {
+                    (0, _) => "*".to_string(),
+                    (_, Some(name)) => name.clone(),
+                    (n, None) => format!("if{n}"),
+                };
+                format!("{}:{iface}", ethertype_text(*ethertype))
+            }
+            Detail::Netlink {
+                netlink_protocol_name,
+                port_id: 0,
+                ..
+            } => format!("{netlink_protocol_name}:kernel"),
+            Detail::Netlink {
+                netlink_protocol_name,
+                port_id,
+                ..
+            } => format!("{netlink_protocol_name}:{port_id}"),
+            Detail::Vsock {
+                local_cid,
+                local_port,
+                ..
+            } => format!("{}:{}", vsock_part(*local_cid), vsock_part(*local_port)),
+            Detail::Other { kernel_name } => kernel_name.clone().unwrap_or_else(|| "*".into()),
+            Detail::Sctp { .. } => return None,
+        })
+    }
+
+    /// The REMOTE column likewise.
+    pub(super) fn remote_text(&self, remote: Option<SocketAddr>) -> Option<String> {
+        Some(match self {
+            Detail::Raw { .. } => match remote? {
+                addr if addr.ip().is_unspecified() => "*".into(),
+                addr => ip_text(addr.ip()),
+            },
+            Detail::Netlink {
+                peer_port_id: Some(0),
+                ..
+            } => "kernel".into(),
+            Detail::Netlink {
+                peer_port_id: Some(port),
+                ..
+            } => port.to_string(),
+            Detail::Vsock {
+                remote_cid,
+                remote_port,
+                ..
+            } => format!("{}:{}", vsock_part(*remote_cid), vsock_part(*remote_port)),
+            _ => return None,
+        })
+    }
+}
+
+/// An address alone as endpoints print it: `*` when unspecified, IPv6 in brackets.
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        ip if ip.is_unspecified() => "*".into(),
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    }
 }
 
 /// ETH_P_ALL: a packet socket that sees every protocol.
