@@ -192,11 +192,25 @@ fn families_of_a_real_process() {
         "ss -f netlink shows no 0:{port}:\n{ss_netlink}"
     );
 
-    // The whole namespace: the kernel's netlink sockets too, and the child's.
+    // The whole namespace: the kernel's netlink sockets too, and the child's; but not
+    // the sockets of processes in other namespaces, which no table of this one has
+    // (this test's own listener, on the host's loopback).
+    let outside = std::net::TcpListener::bind("127.0.0.1:0").expect("a host listener");
     let json = ns
         .run(sockscope, &["list", "--json"])
         .unwrap_or_else(|e| panic!("{e}"));
     let all: Vec<Value> = serde_json::from_str(&json).expect("JSON");
+    let me = u64::from(std::process::id());
+    let mine = |s: &&Value| {
+        let holders = s["processes"].as_array().into_iter().flatten();
+        holders.clone().any(|p| p["pid"] == me)
+    };
+    assert_eq!(
+        all.iter().filter(mine).count(),
+        0,
+        "another namespace's socket listed"
+    );
+    drop(outside);
     assert!(
         all.iter()
             .any(|s| s["detail"]["port_id"] == 0 && s["proto"] == "netlink")
