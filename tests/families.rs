@@ -3,7 +3,8 @@
 //! packet raw and dgram, netlink bound and unbound, ICMP ping sockets, MPTCP, SCTP,
 //! vsock, an AF_XDP socket no table names, a TCP listener), and `sockscope list --pid`
 //! run in that namespace must list every one of its `socket:` fds, as netlink and as
-//! /proc read them, agreeing with `ss -wanp`, `ss -0anp` and `ss -f netlink -anp`.
+//! /proc read them (and as /proc/P/net reads them from outside the namespace),
+//! agreeing with `ss -wanp`, `ss -0anp` and `ss -f netlink -an`.
 //!
 //! No libtest harness (`harness = false` in Cargo.toml): the same binary is the child,
 //! re-run under `ip netns exec` with FAMILIES_CHILD set, so the child's sockets are
@@ -157,6 +158,20 @@ fn families_of_a_real_process() {
         check_every_fd(&sockets, &fds, pid, source);
         check_kinds(&sockets, &opened, source);
     }
+
+    // From outside the namespace, --pid reads the child's own /proc/P/net tables.
+    let out = Command::new(sockscope)
+        .args(["list", "--pid", &pid_text, "--json"])
+        .output()
+        .expect("run sockscope");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sockets: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    check_every_fd(&sockets, &fds, pid, "proc, from outside");
+    check_kinds(&sockets, &opened, "proc");
 
     // The netlink source, against ss in the same namespace.
     let json = ns
