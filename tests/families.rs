@@ -368,6 +368,21 @@ fn check_kinds(sockets: &[Value], opened: &Opened, source: &str) {
     let route = expect("netlink_route", "netlink", "netlink").unwrap();
     assert_eq!(route["detail"]["netlink_protocol_name"], "ROUTE");
     assert!(route["detail"]["port_id"].as_u64().unwrap() > 0);
+    // Connected to the other's port: REMOTE is that port, `peer` the socket holding it
+    // (netlink_diag says whom a socket is connected to; /proc/net/netlink does not).
+    if let (Some(server), Some(client)) = (at("netlink_server"), at("netlink_client")) {
+        assert_eq!(client["detail"]["netlink_protocol_name"], "USERSOCK");
+        if source == "netlink" {
+            assert_eq!(client["state"], "ESTABLISHED");
+            assert_eq!(
+                client["detail"]["peer_port_id"],
+                server["detail"]["port_id"]
+            );
+            assert_eq!(client["peer"]["inode"], server["inode"], "{client}");
+            let holder = &client["peer"]["processes"][0]["fd"];
+            assert_eq!(holder, &Value::from(opened.fds["netlink_server"]));
+        }
+    }
     // Unbound: in no netlink table, named by the kernel's protocol name.
     expect("netlink_unbound", "netlink", "netlink");
     if let Some(ping) = expect("icmp4", "icmp", "ipv4") {
@@ -440,9 +455,29 @@ fn child() {
         }
         Err(e) => println!("skip netlink_route {e}"),
     }
+    // Two NETLINK_USERSOCK sockets, one connected to the other's port: a netlink peer.
+    match netlink_pair() {
+        Ok((a, b)) => {
+            use std::os::fd::AsRawFd;
+            println!("open netlink_server {}", a.as_raw_fd());
+            println!("open netlink_client {}", b.as_raw_fd());
+            netlink.extend([a, b]);
+        }
+        Err(e) => println!("skip netlink_pair {e}"),
+    }
     println!("ready");
     // Until the test closes our stdin (or dies): a read that ends at EOF.
     let _ = std::io::stdin().read(&mut [0u8; 1]);
+}
+
+fn netlink_pair() -> std::io::Result<(netlink_sys::Socket, netlink_sys::Socket)> {
+    const NETLINK_USERSOCK: isize = 2;
+    let mut server = netlink_sys::Socket::new(NETLINK_USERSOCK)?;
+    let port = server.bind_auto()?.port_number();
+    let mut client = netlink_sys::Socket::new(NETLINK_USERSOCK)?;
+    client.bind_auto()?;
+    client.connect(&netlink_sys::SocketAddr::new(port, 0))?;
+    Ok((server, client))
 }
 
 fn bound_ping() -> std::io::Result<Socket> {
