@@ -126,6 +126,9 @@ impl Table {
     fn with_proc_families(mut self, net_dir: &Path, tables: &[ProcTable], ours: bool) -> Table {
         let mut names = InterfaceNames::default();
         let more = proc_families::read(net_dir, tables, ours.then_some(&mut names));
+        // Exact: the table may be 100k sockets sized to fit, and a few more must not
+        // double its capacity.
+        self.sockets.reserve_exact(more.sockets.len());
         self.sockets.extend(more.sockets);
         self.skipped.extend(more.skipped);
         self
@@ -270,7 +273,10 @@ impl Source for System {
         // What is left no table named: listed all the same (see unnamed.rs).
         let unnamed = unnamed::sockets(&self.proc_root, &self.scope, owners.by_inode.drain());
         match tables.first_mut() {
-            Some(first) => first.sockets.extend(unnamed),
+            Some(first) => {
+                first.sockets.reserve_exact(unnamed.len()); // as in with_proc_families
+                first.sockets.extend(unnamed);
+            }
             None => tables.push(Table {
                 sockets: unnamed,
                 unix_uids: false,
