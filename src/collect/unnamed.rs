@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::collect::Scope;
 use crate::model::{Detail, Family, Owners, Proto, Socket, SocketType, TcpState};
@@ -24,7 +24,10 @@ pub fn sockets(
     leftovers: impl IntoIterator<Item = (u64, Owners)>,
 ) -> Vec<Socket> {
     let own_ns = fs::read_link(proc_root.join("self/ns/net")).ok();
-    let mut ns_of: HashMap<u32, Option<PathBuf>> = HashMap::new();
+    // Whether a pid lives in our namespace, read once per pid. On a host with
+    // containers most leftovers are theirs, so this is the loop's whole cost: one
+    // fast hash lookup per leftover.
+    let mut in_ours: HashMap<u32, bool, foldhash::fast::RandomState> = HashMap::default();
     let mut out = Vec::new();
     for (inode, processes) in leftovers {
         let ours = match (scope, &own_ns) {
@@ -32,10 +35,10 @@ pub fn sockets(
             (Scope::Pids(_), _) => true,
             (Scope::Host, None) => true,
             (Scope::Host, Some(own)) => processes.iter().any(|o| {
-                let ns = ns_of.entry(o.pid).or_insert_with(|| {
-                    fs::read_link(proc_root.join(format!("{}/ns/net", o.pid))).ok()
-                });
-                ns.as_ref().is_none_or(|ns| ns == own)
+                *in_ours.entry(o.pid).or_insert_with(|| {
+                    let ns = fs::read_link(proc_root.join(format!("{}/ns/net", o.pid)));
+                    ns.map_or(true, |ns| &ns == own)
+                })
             }),
         };
         if !ours {
