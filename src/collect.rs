@@ -4,15 +4,19 @@
 //! socket tables from netlink sock_diag or /proc (see `Tables`), owners from the fd walk
 //! of a /proc tree (the host's, or a captured fixture via `--proc-root`), then peers.
 
+mod hidden;
 pub mod kernel_counters;
 pub mod netlink;
 pub mod owners;
 pub mod peers;
+pub mod privilege;
 pub mod proc_families;
 pub mod proc_net;
+pub mod process;
+pub mod read;
 pub mod unnamed;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::panic;
 use std::path::{Path, PathBuf};
@@ -26,10 +30,19 @@ use netlink::Netlink;
 use netlink::packet::InterfaceNames;
 use owners::Users;
 use proc_families::ProcTable;
+use proc_net::ProcTables;
+use read::shown;
 
 /// Anything that can produce snapshots: the system, or a fake in tests.
 pub trait Source {
     fn snapshot(&mut self) -> Result<Snapshot>;
+
+    /// Whether these are the running system's sockets and processes, which actions
+    /// (`kill`, `close`, the live view's K and X) may touch; not a captured tree nor a
+    /// recording. Only the live `System` says yes.
+    fn is_live(&self) -> bool {
+        false
+    }
 }
 
 /// Which sockets a snapshot covers.
@@ -69,6 +82,9 @@ impl System {
     /// netlink where it works (see `Tables::Auto`); `with_tables` chooses otherwise.
     pub fn new(proc_root: impl Into<PathBuf>, scope: Scope) -> Result<System> {
         let proc_root = proc_root.into();
+        if !is_live(&proc_root) {
+            check_tree(&proc_root)?;
+        }
         if let Scope::Pids(pids) = &scope {
             for pid in pids {
                 if !proc_root.join(pid.to_string()).is_dir() {
@@ -90,6 +106,8 @@ impl System {
                 tables,
                 netlink: None,
                 fallback: None,
+                elsewhere: HashMap::new(),
+                warnings: Vec::new(),
             },
         })
     }
@@ -111,26 +129,74 @@ fn is_live(proc_root: &Path) -> bool {
     proc_root == Path::new("/proc")
 }
 
-/// One network namespace's sockets, and whether its unix sockets carry their uid
-/// (netlink on kernel 5.3+; /proc/net/unix has no uid column).
+/// A `--proc-root` must look like a /proc tree: a directory with a net/ directory.
+/// (Which tree a privileged sockscope may read is decided before, in main.)
+fn check_tree(proc_root: &Path) -> Result<()> {
+    match fs::metadata(proc_root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!("--proc-root {}: not a directory", shown(proc_root)),
+        Err(e) => bail!("--proc-root {}: {e}", shown(proc_root)),
+    }
+    if !proc_root.join("net").is_dir() {
+        bail!(
+            "--proc-root {}: no net/ directory in it, so it is no /proc tree",
+            shown(proc_root)
+        );
+    }
+    Ok(())
+}
+
+/// One network namespace's sockets, whether its unix sockets carry their uid
+/// (netlink on kernel 5.3+; /proc/net/unix has no uid column), and the unix sockets
+/// from /proc that need an owner to be believed (see `ProcTables::unconfirmed`).
 struct Table {
     sockets: Vec<Socket>,
     unix_uids: bool,
-    /// Lines of the other families' /proc tables that could not be read.
-    skipped: Vec<String>,
+    unconfirmed: HashSet<u64>,
 }
 
 impl Table {
-    /// Adds the other families' /proc tables under `net_dir` (see proc_families);
-    /// `ours` when that is our own network namespace, whose interfaces we can name.
-    fn with_proc_families(mut self, net_dir: &Path, tables: &[ProcTable], ours: bool) -> Table {
+    fn netlink((sockets, unix_uids): (Vec<Socket>, bool)) -> Table {
+        Table {
+            sockets,
+            unix_uids,
+            unconfirmed: HashSet::new(),
+        }
+    }
+
+    /// Reads a /proc net directory, adding what it skipped to `warnings`.
+    fn proc(net_dir: &Path, warnings: &mut Vec<String>) -> Result<Table> {
+        let read: ProcTables = proc_net::read_all(net_dir)?;
+        warnings.extend(read.warnings);
+        Ok(Table {
+            sockets: read.sockets,
+            unix_uids: false,
+            unconfirmed: read.unconfirmed,
+        })
+    }
+
+    /// Adds the other families' /proc tables under `net_dir` (see proc_families), and
+    /// what they skipped to `warnings`; `ours` when that is our own network namespace,
+    /// whose interfaces we can name.
+    fn with_proc_families(
+        mut self,
+        net_dir: &Path,
+        tables: &[ProcTable],
+        ours: bool,
+        warnings: &mut Vec<String>,
+    ) -> Table {
         let mut names = InterfaceNames::default();
         let more = proc_families::read(net_dir, tables, ours.then_some(&mut names));
         // Exact: the table may be 100k sockets sized to fit, and a few more must not
         // double its capacity.
         self.sockets.reserve_exact(more.sockets.len());
         self.sockets.extend(more.sockets);
-        self.skipped.extend(more.skipped);
+        if !more.skipped.is_empty() {
+            warnings.push(format!(
+                "skipped unreadable lines: {}",
+                more.skipped.join(", ")
+            ));
+        }
         self
     }
 }
@@ -141,12 +207,20 @@ struct TableReader {
     netlink: Option<Netlink>,
     /// Why `Auto` gave up on netlink; from then on /proc is read, and this is warned.
     fallback: Option<String>,
+    /// Sock_diag sockets opened inside other network namespaces (`--pid` of a
+    /// process in a container), by the namespace's link text; Err: why not, so /proc
+    /// is read there instead (and it is not tried again).
+    elsewhere: HashMap<PathBuf, Result<Netlink, String>>,
+    /// This read's warnings: skipped lines, namespaces read from /proc.
+    warnings: Vec<String>,
 }
 
 impl TableReader {
     /// One table per distinct network namespace: ours (netlink or /proc/net), and for
-    /// pids in other namespaces, their /proc/<pid>/net (netlink sees only ours).
+    /// pids in other namespaces, theirs: netlink opened inside it where we may enter
+    /// it, else their /proc/<pid>/net.
     fn read(&mut self, proc_root: &Path, scope: &Scope) -> Result<Vec<Table>> {
+        self.warnings.clear();
         let Scope::Pids(pids) = scope else {
             return Ok(vec![self.ours(proc_root, &proc_root.join("net"))?]);
         };
@@ -164,16 +238,69 @@ impl TableReader {
             if ns.is_some() && ns == own_ns {
                 tables.push(self.ours(proc_root, &dir.join("net"))?);
             } else {
-                let sockets = proc_net::read_all(&dir.join("net"))?;
-                let table = Table {
-                    sockets,
-                    unix_uids: false,
-                    skipped: Vec::new(),
-                };
-                tables.push(table.with_proc_families(&dir.join("net"), &ProcTable::ALL, false));
+                tables.push(self.theirs(proc_root, *pid, ns)?);
             }
         }
         Ok(tables)
+    }
+
+    /// The table of pid's network namespace, not ours: a sock_diag socket opened
+    /// inside it (kept for the next snapshot), else its /proc/<pid>/net, with a warning.
+    fn theirs(&mut self, proc_root: &Path, pid: u32, ns: Option<PathBuf>) -> Result<Table> {
+        let dir = proc_root.join(pid.to_string());
+        let net_dir = dir.join("net");
+        if !is_live(proc_root) || self.tables == Tables::Proc {
+            return self.proc_with_families(&net_dir, false);
+        }
+        let dumped = match ns {
+            None => Err("its ns/net link is unreadable, so its namespace is unknown".into()),
+            Some(ns) => self.dump_in(ns, &dir.join("ns/net")),
+        };
+        let why = match dumped {
+            Ok((dump, more)) => {
+                let table = Table::netlink(dump);
+                return Ok(table.with_proc_families(&net_dir, &more, false, &mut self.warnings));
+            }
+            Err(why) => why,
+        };
+        if self.tables == Tables::Netlink {
+            bail!("--source netlink: cannot read pid {pid}'s network namespace: {why}");
+        }
+        self.warnings.push(format!(
+            "pid {pid}'s network namespace cannot be read through netlink ({why}); its \
+             /proc/{pid}/net is read instead, without tcp_info, timers and unix peers"
+        ));
+        self.proc_with_families(&net_dir, false)
+    }
+
+    /// A /proc net directory's tables, the other families' included.
+    fn proc_with_families(&mut self, net_dir: &Path, ours: bool) -> Result<Table> {
+        let table = Table::proc(net_dir, &mut self.warnings)?;
+        Ok(table.with_proc_families(net_dir, &ProcTable::ALL, ours, &mut self.warnings))
+    }
+
+    /// A dump of the namespace `ns` (its link text) through the socket kept for it,
+    /// opened from `ns_file` the first time. A failure is kept, and not tried again.
+    /// With it, the /proc tables to read beside it (see `Netlink::proc_tables`).
+    #[allow(clippy::type_complexity)]
+    fn dump_in(
+        &mut self,
+        ns: PathBuf,
+        ns_file: &Path,
+    ) -> Result<((Vec<Socket>, bool), Vec<ProcTable>), String> {
+        let entry = self
+            .elsewhere
+            .entry(ns)
+            .or_insert_with(|| Netlink::open_in(ns_file).map_err(|e| format!("{e:#}")));
+        let netlink = entry.as_mut().map_err(|why| why.clone())?;
+        match netlink.read_all() {
+            Ok(sockets) => Ok(((sockets, netlink.unix_uids), netlink.proc_tables())),
+            Err(e) => {
+                let why = format!("{e:#}");
+                *entry = Err(why.clone());
+                Err(why)
+            }
+        }
     }
 
     /// Our namespace's table: netlink unless told or forced otherwise, else `net_dir`.
@@ -185,15 +312,11 @@ impl TableReader {
         };
         if try_netlink {
             match self.netlink_dump() {
-                Ok((sockets, unix_uids)) => {
+                Ok(dump) => {
                     let more = self.netlink.as_ref().map(Netlink::proc_tables);
-                    let table = Table {
-                        sockets,
-                        unix_uids,
-                        skipped: Vec::new(),
-                    };
                     let more = more.unwrap_or_default();
-                    return Ok(table.with_proc_families(net_dir, &more, true));
+                    let table = Table::netlink(dump);
+                    return Ok(table.with_proc_families(net_dir, &more, true, &mut self.warnings));
                 }
                 Err(e) if self.tables == Tables::Netlink => {
                     return Err(e.context("--source netlink failed (try --source proc)"));
@@ -207,12 +330,7 @@ impl TableReader {
                 }
             }
         }
-        let table = Table {
-            sockets: proc_net::read_all(net_dir)?,
-            unix_uids: false,
-            skipped: Vec::new(),
-        };
-        Ok(table.with_proc_families(net_dir, &ProcTable::ALL, is_live(proc_root)))
+        self.proc_with_families(net_dir, is_live(proc_root))
     }
 
     fn netlink_dump(&mut self) -> Result<(Vec<Socket>, bool)> {
@@ -227,6 +345,10 @@ impl TableReader {
 }
 
 impl Source for System {
+    fn is_live(&self) -> bool {
+        is_live(&self.proc_root)
+    }
+
     fn snapshot(&mut self) -> Result<Snapshot> {
         let pids = match &self.scope {
             Scope::Host => None,
@@ -277,16 +399,20 @@ impl Source for System {
                 first.sockets.reserve_exact(unnamed.len()); // as in with_proc_families
                 first.sockets.extend(unnamed);
             }
-            None => tables.push(Table {
-                sockets: unnamed,
-                unix_uids: false,
-                skipped: Vec::new(),
-            }),
+            None => tables.push(Table::netlink((unnamed, false))),
         }
         // Emptied by the join but still its full size; peers need the room.
         drop(owners.by_inode);
+        let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
+        warnings.append(&mut self.reader.warnings);
+        for table in &mut tables {
+            let dropped = ProcTables::confirm(&mut table.sockets, &table.unconfirmed);
+            // With --pid, sockets no process of theirs holds go anyway: nothing to say.
+            if self.scope == Scope::Host {
+                warnings.extend(dropped);
+            }
+        }
         let mut sockets = Vec::new();
-        let skipped: Vec<String> = tables.iter().flat_map(|t| t.skipped.clone()).collect();
         for mut table in tables {
             peers::resolve(&mut table.sockets);
             // Moving the first table instead of copying it keeps one 100k-socket
@@ -307,21 +433,17 @@ impl Source for System {
             self.find_peer_owners(&mut sockets);
         }
 
-        let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
-        if !skipped.is_empty() {
-            warnings.push(format!("skipped unreadable lines: {}", skipped.join(", ")));
-        }
-        if owners.unreadable > 0 {
-            let hidden = sockets
-                .iter()
-                .filter(|s| s.inode != 0 && s.processes.is_empty() && !s.is_kernels())
-                .count();
-            if hidden > 0 {
-                warnings.push(format!(
-                    "owners of {hidden} sockets are hidden: {HIDDEN_OWNERS_HINT}"
-                ));
-            }
-        }
+        // The kernel's own netlink sockets have no owner to hide.
+        let hidden = sockets
+            .iter()
+            .filter(|s| s.inode != 0 && s.processes.is_empty() && !s.is_kernels())
+            .count();
+        warnings.extend(hidden::owners_warning(
+            &self.scope,
+            &self.proc_root,
+            hidden,
+            &owners.denied,
+        ));
         Ok(Snapshot {
             sockets,
             warnings,

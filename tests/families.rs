@@ -3,7 +3,7 @@
 //! packet raw and dgram, netlink bound and unbound, ICMP ping sockets, MPTCP, SCTP,
 //! vsock, an AF_XDP socket no table names, a TCP listener), and `sockscope list --pid`
 //! run in that namespace must list every one of its `socket:` fds, as netlink and as
-//! /proc read them (and as /proc/P/net reads them from outside the namespace),
+//! /proc read them (and with --pid from outside the namespace),
 //! agreeing with `ss -wanp`, `ss -0anp` and `ss -f netlink -an`.
 //!
 //! No libtest harness (`harness = false` in Cargo.toml): the same binary is the child,
@@ -159,7 +159,8 @@ fn families_of_a_real_process() {
         check_kinds(&sockets, &opened, source);
     }
 
-    // From outside the namespace, --pid reads the child's own /proc/P/net tables.
+    // From outside the namespace, --pid reads the child's namespace: through netlink
+    // opened inside it where it may, else its /proc/P/net. Checked as /proc reads it.
     let out = Command::new(sockscope)
         .args(["list", "--pid", &pid_text, "--json"])
         .output()

@@ -13,6 +13,7 @@ use std::path::Path;
 use crate::collect::netlink::merge_sctp;
 use crate::collect::netlink::netlink_diag::{NetlinkEnds, netlink_socket};
 use crate::collect::netlink::packet::InterfaceNames;
+use crate::collect::read::{self, Follow};
 use crate::model::{Detail, Family, Proto, Socket, SocketType, TcpState};
 
 /// One table under a net directory.
@@ -74,9 +75,11 @@ pub fn read(net_dir: &Path, tables: &[ProcTable], names: Option<&mut InterfaceNa
             };
             let skipped = parse(table, file, &text, &mut parsed.sockets);
             if skipped > 0 {
-                parsed
-                    .skipped
-                    .push(format!("{} of {}", plural_lines(skipped), path.display()));
+                parsed.skipped.push(format!(
+                    "{} of {}",
+                    plural_lines(skipped),
+                    read::shown(&path)
+                ));
             }
         }
         if table == ProcTable::Sctp {
@@ -108,12 +111,10 @@ fn plural_lines(n: usize) -> String {
 /// runaway file cannot take the memory.
 const MAX_TABLE: u64 = 256 << 20;
 
-/// One whole table, None when it does not exist.
-///
-/// Plain std for now, in this one function: the bounded non-blocking reader being
-/// added for every /proc read (src/collect/, issue #11) replaces it at merge.
+/// One whole table, None when it does not exist: through collect/read.rs like every
+/// /proc read (non-blocking, a regular file, no link in its place, bounded).
 fn read_table(path: &Path) -> io::Result<Option<String>> {
-    let file = match std::fs::File::open(path) {
+    let file = match read::open(path, Follow::No) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),

@@ -15,7 +15,9 @@ use super::event::Action;
 use super::history::{self, Bucket};
 use super::rows::{self, Column, Cursor, ProcessRow, RowRef, Sort};
 
+mod actions;
 mod timeline;
+pub use actions::{Actions, Dialog, Done, Request, Status};
 pub use timeline::Timeline;
 
 /// What the app is started with; everything machine-specific comes in here.
@@ -103,6 +105,8 @@ pub struct App {
     pub vanished: Vec<Socket>,
     /// The events log's scroll and the diagnostics' findings.
     pub timeline: Timeline,
+    /// K and X: whether they are on, the dialog asking first, the last result.
+    pub actions: Actions,
     /// Every row in sort order, filter or not: typing in the filter bar only filters
     /// this again (a sort at 100k sockets costs more than a key press may).
     sorted: Vec<RowRef>,
@@ -143,6 +147,7 @@ impl App {
             tracker: Tracker::new(TrackConfig::default()),
             vanished: Vec::new(),
             timeline: Timeline::default(),
+            actions: Actions::default(),
             sorted: Vec::new(),
             rows: Vec::new(),
             counts: BTreeMap::new(),
@@ -221,6 +226,11 @@ impl App {
     }
 
     pub fn apply(&mut self, action: Action) {
+        // A result shows until the next key.
+        self.actions.status = None;
+        if self.actions.dialog.is_some() {
+            return self.answer_dialog(action);
+        }
         if self.help {
             // Any key closes the help; quitting still quits.
             self.help = false;
@@ -283,6 +293,9 @@ impl App {
             Action::Faster => self.interval = step_interval(self.interval, false),
             Action::ToggleHelp => self.help = true,
             Action::TogglePeer => self.show_peer = !self.show_peer,
+            Action::AskSignal => self.ask_signal(),
+            Action::AskClose => self.ask_close(),
+            Action::Signal(_) | Action::Confirm => {} // keys of the dialogs only
             Action::Quit => self.quit = true,
         }
     }
