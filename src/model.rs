@@ -432,6 +432,20 @@ impl Socket {
         }
     }
 
+    /// The local port, where the protocol has ports: raw sockets keep their protocol
+    /// in its place, which is in `detail`, not here.
+    pub fn local_port(&self) -> Option<u16> {
+        self.local
+            .filter(|_| self.proto.has_ports())
+            .map(|a| a.port())
+    }
+
+    pub fn remote_port(&self) -> Option<u16> {
+        self.remote
+            .filter(|_| self.proto.has_ports())
+            .map(|a| a.port())
+    }
+
     /// The kernel's own end of a netlink protocol (port id 0): no process holds it.
     pub fn is_kernels(&self) -> bool {
         matches!(
@@ -477,7 +491,7 @@ impl Socket {
         {
             return text;
         }
-        self.remote.map_or_else(|| "*".into(), endpoint_text)
+        endpoint_or_any(self.remote)
     }
 
     /// The short protocol name ss uses: tcp, udp, u_str, u_dgr, u_seq, raw, p_raw,
@@ -519,6 +533,11 @@ pub fn endpoint_text(addr: SocketAddr) -> String {
     Endpoint(addr).to_string()
 }
 
+/// `endpoint_text`, or `*` for none: the one text of a remote end.
+pub fn endpoint_or_any(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(|| "*".into(), endpoint_text)
+}
+
 /// An address as the table prints it (see `endpoint_text`), written without
 /// intermediate strings.
 pub struct Endpoint(pub SocketAddr);
@@ -537,19 +556,17 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-/// The JSON schema of DESIGN.md, written out field by field so it is visible in one place.
+/// The JSON schema of README.md, written out field by field so it is visible in one place.
 impl Serialize for Socket {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("Socket", 19)?;
-        // Raw sockets keep their protocol where a port would be; it is in `detail`.
-        let port = |a: &Option<SocketAddr>| a.filter(|_| self.proto.has_ports()).map(|a| a.port());
         s.serialize_field("proto", &self.proto)?;
         s.serialize_field("family", &self.family)?;
         s.serialize_field("state", &self.state)?;
         s.serialize_field("local_addr", &self.local.map(|a| a.ip()))?;
-        s.serialize_field("local_port", &port(&self.local))?;
+        s.serialize_field("local_port", &self.local_port())?;
         s.serialize_field("remote_addr", &self.remote.map(|a| a.ip()))?;
-        s.serialize_field("remote_port", &port(&self.remote))?;
+        s.serialize_field("remote_port", &self.remote_port())?;
         s.serialize_field("path", &self.path)?;
         // Only where `path` could not say it exactly: an array of byte values.
         if let Some(raw) = &self.path_raw {
@@ -578,6 +595,18 @@ pub struct Snapshot {
     pub sockets: Vec<Socket>,
     pub warnings: Vec<String>,
     pub taken_at: SystemTime,
+    /// Sockets the kernel destroyed since the previous snapshot, oldest first, from
+    /// the closed-connection log (empty where it is not kept: see
+    /// `collect::netlink::destroyed`). Some lived and died between two snapshots.
+    pub closed: Vec<Closed>,
+}
+
+/// A socket as the kernel destroyed it: endpoints, last state, final tcp_info. No
+/// inode and no owners (the kernel sends neither); tracking fills in who held it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Closed {
+    pub at: SystemTime,
+    pub socket: Socket,
 }
 
 #[cfg(test)]

@@ -190,4 +190,21 @@ fn family_filters_and_bad_lines() {
     );
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("127.0.0.1:icmp"), "{table}");
+
+    // CSV: no port for a raw socket, and its detail as JSON text (quoted, RFC 4180).
+    let out = sockscope(&["--proc-root", TREE, "list", "--csv", "--raw", "-4"]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        csv.lines().next().unwrap().ends_with(",processes,detail"),
+        "{csv}"
+    );
+    let row = csv
+        .lines()
+        .find(|l| l.contains(",3001,"))
+        .expect("the raw row");
+    assert!(
+        row.starts_with("raw,ipv4,UNCONN,127.0.0.1,,0.0.0.0,,"),
+        "{row}"
+    );
+    assert!(row.ends_with(",\"{\"\"protocol\"\":1}\""), "{row}");
 }

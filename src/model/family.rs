@@ -119,7 +119,8 @@ impl Detail {
             } => {
                 let iface = match (ifindex, interface) {
                     (0, _) => "*".to_string(),
-                    (_, Some(name)) => name.clone(),
+                    // A name root gave the interface: escaped like any hostile text.
+                    (_, Some(name)) => crate::text::escape(name).into_owned(),
                     (n, None) => format!("if{n}"),
                 };
                 format!("{}:{iface}", ethertype_text(*ethertype))
