@@ -119,8 +119,8 @@ impl Detail {
             } => {
                 let iface = match (ifindex, interface) {
                     (0, _) => "*".to_string(),
-                    // A name root gave the interface: escaped like any hostile text.
-                    (_, Some(name)) => crate::text::escape(name).into_owned(),
+                    // Escaped where it is printed (text::local_text), like any name.
+                    (_, Some(name)) => name.clone(),
                     (n, None) => format!("if{n}"),
                 };
                 format!("{}:{iface}", ethertype_text(*ethertype))
