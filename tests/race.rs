@@ -7,8 +7,12 @@
 //! a child the test started.
 //!
 //! Churn sockets are told apart from the rest of the machine's by address: they use two
-//! loopback addresses of their own (127.x.y.1 and .2, from our pid) that nothing else on
-//! the host uses, and unix paths in a temp dir of their own.
+//! loopback addresses of their own (claimed, see `common::netns::OwnAddr`) that nothing
+//! else on the host uses, and unix paths in a temp dir of their own. The snapshots are of
+//! the whole host on purpose: the machine's own churn is part of the race.
+//!
+//! Owners are a set: a child the churn is starting holds every inherited fd between
+//! fork and exec, and may be listed before or after us.
 //!
 //! A socket is in the kernel a moment before the thread that opened it can record it.
 //! So the churn threads open and record under a shared read lock, and the checker takes
@@ -17,13 +21,16 @@
 use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::OwnedFd;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::netns::OwnAddr;
 
 use sockscope::collect::{Scope, Source, System, Tables};
 use sockscope::model::{Proto, Snapshot};
@@ -214,6 +221,31 @@ fn churn_unix(shared: &Shared) -> usize {
     n
 }
 
+/// Unix sockets made and gone as fast as they come, unnamed: connections to one
+/// listener (each connect makes a server-side socket the kernel lists before it has its
+/// type), socketpairs and datagram sockets. Nothing here is checked by name: it is
+/// there so that the snapshots meet unix sockets in every stage of their making.
+fn churn_unix_unnamed(shared: &Shared) -> usize {
+    let path = shared.dir.join("unnamed");
+    let listener = UnixListener::bind(&path).unwrap();
+    shared.opened(|r| {
+        r.unix_paths.insert(path.clone());
+    });
+    let mut n = 0;
+    while shared.running() && n < MAX_ROUNDS * 4 {
+        n += 1;
+        let client = UnixStream::connect(&path).unwrap();
+        let (served, _) = listener.accept().unwrap();
+        let pair = UnixStream::pair().unwrap();
+        let datagram = UnixDatagram::unbound().unwrap();
+        drop((client, served, pair, datagram));
+        if n.is_multiple_of(16) {
+            thread::sleep(PAUSE);
+        }
+    }
+    n
+}
+
 /// Counts of what a checker looked at.
 #[derive(Default, Debug)]
 struct Seen {
@@ -237,7 +269,16 @@ fn check(snapshot: &Snapshot, shared: &Shared, anchor: SocketAddr, seen: &mut Se
                 let local = s.local.unwrap();
                 if local == anchor {
                     anchor_found = true;
-                    assert_eq!(s.processes.first().map(|o| o.pid), Some(me), "{s:?}");
+                    // Held by us throughout; by a child of ours too, in any order.
+                    assert!(s.processes.iter().any(|o| o.pid == me), "{s:?}");
+                    for owner in &s.processes {
+                        let ours = owner.pid == me || record.children.contains(&owner.pid);
+                        assert!(
+                            ours,
+                            "anchor owner {} is not us or our child: {s:?}",
+                            owner.pid
+                        );
+                    }
                     continue;
                 }
                 let ports = match s.proto {
@@ -290,11 +331,8 @@ fn snapshots(shared: &Shared, tables: Tables, anchor: SocketAddr, taken: &Atomic
 
 #[test]
 fn snapshots_during_socket_and_process_churn() {
-    let me = std::process::id();
-    let ours = [
-        Ipv4Addr::new(127, 100 + (me % 100) as u8, (me / 100 % 250) as u8, 1),
-        Ipv4Addr::new(127, 100 + (me % 100) as u8, (me / 100 % 250) as u8, 2),
-    ];
+    let claimed = [OwnAddr::new(), OwnAddr::new()];
+    let ours = [claimed[0].ip, claimed[1].ip];
     let dir = tempfile::tempdir().unwrap();
     let shared = Shared {
         gate: RwLock::new(()),
@@ -309,7 +347,8 @@ fn snapshots_during_socket_and_process_churn() {
     let (proc_taken, netlink_taken) = (AtomicUsize::new(0), AtomicUsize::new(0));
 
     let (proc_seen, netlink_seen) = thread::scope(|s| {
-        let churn: [fn(&Shared) -> usize; 3] = [churn_tcp, churn_udp, churn_unix];
+        let churn: [fn(&Shared) -> usize; 4] =
+            [churn_tcp, churn_udp, churn_unix, churn_unix_unnamed];
         for f in churn {
             let (shared, rounds) = (&shared, &rounds);
             s.spawn(move || rounds.fetch_add(f(shared), Ordering::Relaxed));
