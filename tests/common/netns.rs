@@ -53,6 +53,11 @@ impl Netns {
         netns
     }
 
+    /// False for the stand-in (not root, outside CI): everything is in the host's.
+    pub fn is_own(&self) -> bool {
+        self.name.is_some()
+    }
+
     /// The namespace's name (as `ip netns` knows it); "" for the host stand-in.
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or("")
