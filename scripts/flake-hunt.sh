@@ -33,6 +33,7 @@ stop_burners() {
     done
 }
 trap stop_burners EXIT
+trap 'exit 130' INT TERM # through the EXIT trap
 
 # Build once; `cargo test --no-run` names each test binary.
 declare -A binary

@@ -274,7 +274,7 @@ fn demo_holds_every_state_and_leaves_nothing_behind() {
     assert_eq!(facts["unix-abstract"], format!("@sockscope-demo-{pid}"));
 
     let checks = checks(&facts);
-    let missing = poll(Duration::from_secs(10), || {
+    let missing = poll(Duration::from_secs(20), || {
         let sockets = list(&netns, &["--pid", &pid]);
         checks
             .iter()
@@ -287,7 +287,7 @@ fn demo_holds_every_state_and_leaves_nothing_behind() {
         "sockscope list --pid {pid} lacks: {missing:?}"
     );
 
-    let missing = poll(Duration::from_secs(5), || ss_missing(&netns, &facts));
+    let missing = poll(Duration::from_secs(20), || ss_missing(&netns, &facts));
     assert!(missing.is_empty(), "ss -tuxanp lacks: {missing:?}");
 
     let status = common::terminate(&mut demo.0);
@@ -303,7 +303,7 @@ fn demo_holds_every_state_and_leaves_nothing_behind() {
         .map(|kind| port_of(&facts[*kind]))
         .collect();
     let paths = [facts["unix"].as_str(), facts["unix-abstract"].as_str()];
-    let left = poll(Duration::from_secs(5), || {
+    let left = poll(Duration::from_secs(20), || {
         list(&netns, &[])
             .into_iter()
             .filter(|s| {
@@ -367,7 +367,7 @@ fn doctor_finds_the_zoos_problems_in_the_demo() {
     let syn = port_of(&facts["zoo-syn"]);
     let close_wait = port_of(&facts["zoo-close-wait"]);
     let mut last = String::new();
-    let missing = poll(Duration::from_secs(20), || {
+    let missing = poll(Duration::from_secs(60), || {
         let out = netns
             .command(BIN)
             .args(["doctor", "--json", "--pid", &pid.to_string()])

@@ -19,6 +19,10 @@ use serde_json::Value;
 use socket2::{Domain, Socket, Type};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sockscope");
+/// How long test traffic may go on at most. It is stopped when the doctor is done, which
+/// on a loaded machine (a snapshot can take seconds) is long after the doctor started:
+/// traffic that stopped first would change what the doctor sees.
+const TRAFFIC_MAX: Duration = Duration::from_secs(120);
 
 /// Doctor on `port`, in the test's namespace (else scoped to this process):
 /// the arguments before the rest.
@@ -43,6 +47,39 @@ fn doctor(netns: &Netns, port: u16, extra: &[&str]) -> (i32, String, String) {
         String::from_utf8(out.stdout).unwrap(),
         String::from_utf8(out.stderr).unwrap(),
     )
+}
+
+/// `list --json` on `port`, scoped as the doctor is.
+fn list(netns: &Netns, port: u16) -> Vec<Value> {
+    let mut command = netns.command(BIN);
+    command.args(["list", "--json", "--port", &port.to_string()]);
+    if !netns.is_own() {
+        command.args(["--pid", &std::process::id().to_string()]);
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Waits (up to 30 s) until the sockets on `port` show what `ready` wants, twice in a
+/// row 200 ms apart (it gets both reads): what the doctor must see from its first sample
+/// on, whatever the load on this machine did to the threads that bring it about.
+fn wait_until(netns: &Netns, port: u16, what: &str, ready: impl Fn(&[Value], &[Value]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut before = list(netns, port);
+    loop {
+        thread::sleep(Duration::from_millis(200));
+        let now = list(netns, port);
+        if ready(&before, &now) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never {what}: {now:#?}");
+        before = now;
+    }
 }
 
 fn findings(netns: &Netns, port: u16) -> (i32, Vec<Value>) {
@@ -90,13 +127,14 @@ fn listener() -> (TcpListener, u16) {
     (l, port)
 }
 
-/// A thread writing `chunk` bytes every 50 ms until stopped (or 20 s at most).
+/// A thread writing `chunk` bytes every 50 ms until stopped (or, a bound, after
+/// `TRAFFIC_MAX`).
 fn writer(mut stream: TcpStream, chunk: usize, stop: Arc<AtomicBool>) -> JoinHandle<()> {
     stream
         .set_write_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + TRAFFIC_MAX;
         let data = vec![b'x'; chunk];
         while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
             // A full send buffer times out the write; that is the point, keep going.
@@ -216,8 +254,11 @@ fn a_reader_that_stops_reading_shows_a_growing_recv_q() {
     let netns = Netns::new();
     let _inside = netns.enter();
     let (l, port) = listener();
-    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let (_server, _) = l.accept().unwrap(); // never read
+    // Unread bytes before the doctor's first sample (over loopback they are in the
+    // queue when write returns), more while it looks.
+    client.write_all(&[b'x'; 2048]).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let writing = writer(client, 2048, stop.clone());
 
@@ -247,7 +288,16 @@ fn a_peer_with_a_closed_window_shows_send_q_growing() {
     let (_server, _) = listener.accept().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let writing = writer(client, 16 * 1024, stop.clone());
-    thread::sleep(Duration::from_millis(300));
+    // The window is closed once the writer's bytes pile up and none more are acked.
+    let blocked = |s: &Value| s["remote_port"] == port && s["send_q"].as_u64() > Some(0);
+    wait_until(&netns, port, "a closed window", |before, now| {
+        let acked = |all: &[Value]| {
+            all.iter()
+                .find(|s| blocked(s))
+                .map(|s| s["tcp_info"]["bytes_acked"].clone())
+        };
+        acked(before).is_some() && acked(before) == acked(now)
+    });
 
     let (code, found) = findings(&netns, port);
     stop.store(true, Ordering::Relaxed);
@@ -284,10 +334,10 @@ fn a_healthy_echo_workload_gives_no_findings() {
     let clients: Vec<_> = (0..2)
         .map(|_| {
             let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
             let stop = stop.clone();
             thread::spawn(move || {
-                let deadline = Instant::now() + Duration::from_secs(20);
+                let deadline = Instant::now() + TRAFFIC_MAX;
                 let mut buf = [0u8; 64];
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                     c.write_all(&[b'p'; 64]).unwrap();
@@ -298,7 +348,7 @@ fn a_healthy_echo_workload_gives_no_findings() {
         })
         .collect();
     // Both accepted before looking: a connection waiting for accept() is not the workload.
-    accepted.recv_timeout(Duration::from_secs(10)).unwrap();
+    accepted.recv_timeout(Duration::from_secs(30)).unwrap();
 
     let (code, stdout, stderr) = doctor(&netns, port, &[]);
     stop.store(true, Ordering::Relaxed);
@@ -357,7 +407,7 @@ fn watch_prints_a_round_per_interval() {
         }
     });
     let rounds: Vec<String> = (0..3)
-        .map(|_| rx.recv_timeout(Duration::from_secs(20)).expect("a round"))
+        .map(|_| rx.recv_timeout(Duration::from_secs(60)).expect("a round"))
         .collect();
     child.kill().unwrap();
     child.wait().unwrap();

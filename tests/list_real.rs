@@ -400,7 +400,7 @@ fn pid_scope_reads_only_that_process() {
     let staged = stage();
     // `sleep` holds exactly one socket: our shared listener, as its fd 0.
     let sharer = staged.sharer.id().to_string();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(20);
     let all = loop {
         let all = list_json(&["--pid", &sharer, "--tcp"]);
         // ownerless TIME_WAITs on the listener's port may come along; the held socket is one

@@ -87,7 +87,7 @@ fn netlink_and_proc_agree_in_every_state() {
     let l0 = listener_with_backlog(addr.any_port(), 0);
     let l0_addr = l0.local_addr().unwrap().as_socket().unwrap();
     let queued = TcpStream::connect(l0_addr).unwrap();
-    let filled = wait_for(5, || {
+    let filled = wait_for(20, || {
         (find_inet(&on(own("netlink"), &ip), "tcp", l0_addr.port(), 0)["recv_q"] == 1).then_some(())
     });
     assert!(filled.is_some(), "the backlog-0 accept queue never filled");
@@ -146,7 +146,7 @@ fn netlink_and_proc_agree_in_every_state() {
     ]
     .map(inode_of);
     let (ch_port, sh_port) = (local_port(ch.local_addr()), local_port(sh.peer_addr()));
-    let settled = wait_for(5, || {
+    let settled = wait_for(20, || {
         let n = on(own("netlink"), &ip);
         (state_of(&n, "tcp", ch_port, ph) == "FIN_WAIT2"
             && state_of(&n, "tcp", ph, sh_port) == "CLOSE_WAIT"
@@ -310,7 +310,7 @@ fn tcp_info_counts_real_bytes() {
     let client = writer.join().unwrap();
 
     // The last ACKs may still be in flight right after the reads return.
-    let found = wait_for(5, || {
+    let found = wait_for(20, || {
         let sockets = on(own("netlink"), &addr.text());
         let c = find_inet(&sockets, "tcp", cp, lp)["tcp_info"].clone();
         let s = find_inet(&sockets, "tcp", lp, cp)["tcp_info"].clone();

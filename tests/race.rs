@@ -1,5 +1,6 @@
 //! Snapshots while everything changes: for a bounded time (RACE_SECS, longer on a loaded
-//! machine until each source took MIN_SNAPSHOTS, never past MAX_SECS), threads open and
+//! machine until each source took MIN_SNAPSHOTS and saw a child holding a socket, never
+//! past MAX_SECS), threads open and
 //! close loopback TCP, UDP and unix sockets and start short-lived children that inherit
 //! some of them, while other threads take host snapshots through the library, one from
 //! /proc and one from netlink. Every snapshot must succeed, and report nothing that never
@@ -39,7 +40,7 @@ const RACE_SECS: u64 = 6;
 /// Snapshots each source must have taken; on a loaded machine the churn goes on past
 /// RACE_SECS until they have, up to this many seconds in all.
 const MIN_SNAPSHOTS: usize = 3;
-const MAX_SECS: u64 = 40;
+const MAX_SECS: u64 = 90;
 /// Rounds per churn thread, whatever the time: a bound on the work, not a target.
 const MAX_ROUNDS: usize = 5_000;
 /// A pause between rounds: without it the churn leaves tens of thousands of TIME_WAIT
@@ -144,9 +145,15 @@ fn churn_tcp(shared: &Shared) -> usize {
             let stdin: OwnedFd = listener.try_clone().unwrap().into();
             let stdout: OwnedFd = served.try_clone().unwrap().into();
             // 0.2 to 0.6 s: the fd walk reaches the newest pids last, so a child much
-            // shorter-lived than a snapshot would never be seen holding anything.
+            // shorter-lived than a snapshot would never be seen holding anything; one in
+            // four lives 3 s, for a loaded machine, where a snapshot takes seconds.
+            let secs = if n.is_multiple_of(CHILD_EVERY * 4) {
+                "3".to_string()
+            } else {
+                format!("0.{}", n % 5 + 2)
+            };
             let child = Command::new("sleep")
-                .arg(format!("0.{}", n % 5 + 2))
+                .arg(secs)
                 .stdin(Stdio::from(stdin))
                 .stdout(Stdio::from(stdout))
                 .spawn()
@@ -313,8 +320,22 @@ fn check(snapshot: &Snapshot, shared: &Shared, anchor: SocketAddr, seen: &mut Se
     seen.snapshots += 1;
 }
 
+/// How far one source's checker has got, for the main thread to know when to stop.
+#[derive(Default)]
+struct Progress {
+    snapshots: AtomicUsize,
+    child_owners: AtomicUsize,
+}
+
+impl Progress {
+    fn enough(&self) -> bool {
+        self.snapshots.load(Ordering::Relaxed) >= MIN_SNAPSHOTS
+            && self.child_owners.load(Ordering::Relaxed) > 0
+    }
+}
+
 /// Snapshots from one table source until told to stop.
-fn snapshots(shared: &Shared, tables: Tables, anchor: SocketAddr, taken: &AtomicUsize) -> Seen {
+fn snapshots(shared: &Shared, tables: Tables, anchor: SocketAddr, progress: &Progress) -> Seen {
     let mut system = System::new("/proc", Scope::Host)
         .and_then(|s| s.with_tables(tables))
         .unwrap();
@@ -324,7 +345,10 @@ fn snapshots(shared: &Shared, tables: Tables, anchor: SocketAddr, taken: &Atomic
             .snapshot()
             .unwrap_or_else(|e| panic!("{tables:?} snapshot failed: {e:#}"));
         check(&snapshot, shared, anchor, &mut seen);
-        taken.store(seen.snapshots, Ordering::Relaxed);
+        progress.snapshots.store(seen.snapshots, Ordering::Relaxed);
+        progress
+            .child_owners
+            .store(seen.child_owners, Ordering::Relaxed);
     }
     seen
 }
@@ -344,7 +368,7 @@ fn snapshots_during_socket_and_process_churn() {
     let anchor = TcpListener::bind((ours[1], 0)).unwrap();
     let anchor_addr = anchor.local_addr().unwrap();
     let rounds = AtomicUsize::new(0);
-    let (proc_taken, netlink_taken) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let (proc_progress, netlink_progress) = (Progress::default(), Progress::default());
 
     let (proc_seen, netlink_seen) = thread::scope(|s| {
         let churn: [fn(&Shared) -> usize; 4] =
@@ -353,14 +377,14 @@ fn snapshots_during_socket_and_process_churn() {
             let (shared, rounds) = (&shared, &rounds);
             s.spawn(move || rounds.fetch_add(f(shared), Ordering::Relaxed));
         }
-        let proc = s.spawn(|| snapshots(&shared, Tables::Proc, anchor_addr, &proc_taken));
-        let netlink = s.spawn(|| snapshots(&shared, Tables::Netlink, anchor_addr, &netlink_taken));
+        let proc = s.spawn(|| snapshots(&shared, Tables::Proc, anchor_addr, &proc_progress));
+        let netlink =
+            s.spawn(|| snapshots(&shared, Tables::Netlink, anchor_addr, &netlink_progress));
         let start = Instant::now();
         let enough = || {
-            let taken = |n: &AtomicUsize| n.load(Ordering::Relaxed) >= MIN_SNAPSHOTS;
             start.elapsed() > Duration::from_secs(RACE_SECS)
-                && taken(&proc_taken)
-                && taken(&netlink_taken)
+                && proc_progress.enough()
+                && netlink_progress.enough()
         };
         while !enough()
             && start.elapsed() < Duration::from_secs(MAX_SECS)

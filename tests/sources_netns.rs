@@ -37,7 +37,7 @@ fn pid_in_another_namespace_reads_its_proc_tables() {
         .expect("run unshare");
     let child = Killed(child);
     let pid = child.0.id().to_string();
-    let inode = wait_for(5, || {
+    let inode = wait_for(20, || {
         let link = fs::read_link(format!("/proc/{pid}/fd/3")).ok()?;
         let text = link.to_string_lossy().into_owned();
         let digits = text.strip_prefix("socket:[")?.strip_suffix(']')?;
