@@ -42,7 +42,7 @@ const RACE_SECS: u64 = 6;
 const MIN_SNAPSHOTS: usize = 3;
 const MAX_SECS: u64 = 90;
 /// Rounds per churn thread, whatever the time: a bound on the work, not a target.
-const MAX_ROUNDS: usize = 5_000;
+const MAX_ROUNDS: usize = 20_000;
 /// A pause between rounds: without it the churn leaves tens of thousands of TIME_WAIT
 /// sockets, and a /proc snapshot takes seconds (and the machine is shared).
 const PAUSE: Duration = Duration::from_millis(2);
@@ -146,9 +146,10 @@ fn churn_tcp(shared: &Shared) -> usize {
             let stdout: OwnedFd = served.try_clone().unwrap().into();
             // 0.2 to 0.6 s: the fd walk reaches the newest pids last, so a child much
             // shorter-lived than a snapshot would never be seen holding anything; one in
-            // four lives 3 s, for a loaded machine, where a snapshot takes seconds.
+            // four lives 10 s (or to the end), for a loaded machine, where one fd walk
+            // takes seconds and sees only the processes there when it began.
             let secs = if n.is_multiple_of(CHILD_EVERY * 4) {
-                "3".to_string()
+                "10".to_string()
             } else {
                 format!("0.{}", n % 5 + 2)
             };
@@ -175,6 +176,7 @@ fn churn_tcp(shared: &Shared) -> usize {
     }
     live.into_iter().for_each(close_tcp);
     for mut child in children {
+        let _ = child.kill(); // a long-lived one; the others have exited or are about to
         child.wait().unwrap();
     }
     n
