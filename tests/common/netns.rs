@@ -30,15 +30,15 @@ pub struct Netns {
 
 impl Netns {
     pub fn new() -> Netns {
-        let missing = [Need::Root, Need::Ip];
-        if !missing.iter().all(|n| need::met_quietly(*n)) {
+        if ![Need::Root, Need::Ip].iter().all(|n| need::met_quietly(*n)) {
             let test = need::test_name();
             assert!(
                 !need::in_ci(),
-                "{test}: a network namespace needs root and ip (CI=true)"
+                "{test}: a network namespace of its own needs root and ip (CI=true)"
             );
             need::say(&format!(
-                "NOTE: {test}: not root: runs in the host network namespace, where other tests' sockets may reach it"
+                "NOTE: {test}: no network namespace of its own (needs root and ip): runs in \
+                 the host's, where other tests' sockets may reach it"
             ));
             return Netns { name: None };
         }
