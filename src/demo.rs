@@ -50,6 +50,10 @@ use anyhow::{Context, Result, bail};
 pub use command::run;
 use stop::{Conns, Stop};
 
+/// The banner's second line: where a newcomer starts.
+pub const HINT: &str =
+    "press m: the TCP state machine, live, with the selected socket's path through it";
+
 /// What to start. `Default` is what `sockscope demo` starts with no flags.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DemoOptions {
@@ -252,9 +256,29 @@ impl Demo {
             "sockscope demo (pid {}): live loopback traffic; every socket below is the demo's",
             std::process::id()
         )];
+        lines.push(HINT.to_string());
         let shown = self.facts.iter().filter(|f| f.kind != "pid");
         lines.extend(shown.map(|f| format!("{:<22}  {}", f.value, f.role)));
         lines
+    }
+
+    /// Each port and unix path the demo set up, with its part, for the live view to
+    /// name a selected socket by (the pid and temp dir are not places).
+    pub fn roles(&self) -> Vec<crate::states::Role> {
+        use crate::states::{Place, Role};
+        let place = |f: &Fact| match f.value.parse() {
+            Ok(addr) => Some(Place::Addr(addr)),
+            Err(_) if f.kind.starts_with("unix") => Some(Place::Path(f.value.clone())),
+            Err(_) => None,
+        };
+        let roles = self.facts.iter().filter_map(|f| {
+            Some(Role {
+                place: place(f)?,
+                name: f.kind.to_string(),
+                part: f.role.clone(),
+            })
+        });
+        roles.collect()
     }
 
     /// Ends the traffic, closes every socket, removes the temp dir. Also on drop.

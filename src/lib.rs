@@ -15,6 +15,7 @@ pub mod doctor;
 pub mod model;
 pub mod output;
 pub mod query;
+pub mod states;
 pub mod text;
 pub mod track;
 pub mod tui;

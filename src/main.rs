@@ -120,6 +120,7 @@ fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
         banner: Vec::new(),
         pids: cli.filters.pid.clone(),
         proc_root: cli.proc_root.clone(),
+        roles: Vec::new(),
     };
     tui::run_with_filter(options, cli.filters.query().to_string())?;
     Ok(ExitCode::SUCCESS)

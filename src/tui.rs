@@ -42,6 +42,8 @@ pub struct Options {
     pub pids: Vec<u32>,
     /// Where /proc is (`--proc-root`): the kernel counters diagnosis reads are there.
     pub proc_root: std::path::PathBuf,
+    /// Ports and paths that play a known part (the demo's zoo), named in the state pane.
+    pub roles: Vec<crate::states::Role>,
 }
 
 /// Runs the live view until the user quits.
@@ -76,6 +78,7 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         filter,
         started_at: SystemTime::now(),
     });
+    app.roles = options.roles;
     let _restore = TerminalGuard;
     let mut terminal = enter_terminal().context("cannot set up the terminal")?;
     draw(&mut terminal, &mut app)?;

@@ -81,6 +81,7 @@ fn live_view(demo: &Demo) -> Result<()> {
         banner: demo.banner(),
         pids: vec![me],
         proc_root: "/proc".into(),
+        roles: demo.roles(),
     })
 }
 

@@ -40,6 +40,8 @@ pub enum View {
     Events,
     /// The findings of `diagnose`, as `sockscope doctor` shows them.
     Diagnostics,
+    /// The TCP state diagram with the details' socket on it (`m`).
+    Machine,
 }
 
 /// The filter bar: its text, and the query of the last text that parsed.
@@ -79,6 +81,8 @@ pub struct App {
     pub pids: Vec<u32>,
     pub interval: Duration,
     pub started_at: SystemTime,
+    /// Ports and paths with a known part (the demo's), named in the state pane.
+    pub roles: Vec<crate::states::Role>,
     pub paused: bool,
     pub view: View,
     pub help: bool,
@@ -124,6 +128,7 @@ impl App {
             pids: config.pids,
             interval: config.interval,
             started_at: config.started_at,
+            roles: Vec::new(),
             paused: false,
             view: View::Sockets,
             help: false,
@@ -238,7 +243,7 @@ impl App {
             Action::SwitchView => {
                 self.view = match self.view {
                     View::Processes | View::Events | View::Diagnostics => View::Sockets,
-                    View::Sockets | View::Details => View::Processes,
+                    View::Sockets | View::Details | View::Machine => View::Processes,
                 }
             }
             Action::EditFilter => self.filter.editing = true,
@@ -272,6 +277,7 @@ impl App {
             }
             Action::Events => self.toggle(View::Events),
             Action::Diagnostics => self.toggle(View::Diagnostics),
+            Action::Machine => self.toggle_machine(),
             Action::TogglePause => self.paused = !self.paused,
             Action::Slower => self.interval = step_interval(self.interval, true),
             Action::Faster => self.interval = step_interval(self.interval, false),
@@ -333,10 +339,10 @@ impl App {
             View::Processes => self
                 .process_table
                 .step(delta, self.processes.len(), self.page),
-            View::Sockets | View::Details => {
+            View::Sockets | View::Details | View::Machine => {
                 self.table.step(delta, self.rows.len(), self.page);
                 self.selected_key = self.selected_row().map(|r| self.socket(r).key());
-                if self.view == View::Details {
+                if matches!(self.view, View::Details | View::Machine) {
                     self.show_details();
                 }
             }
@@ -351,6 +357,7 @@ impl App {
                 self.show_details();
             }
             View::Details => self.view = View::Sockets,
+            View::Machine => self.view = View::Details,
             View::Events | View::Diagnostics => {}
             View::Processes => {
                 let Some(process) = self.processes.get(self.process_table.selected) else {
@@ -377,7 +384,10 @@ impl App {
         if self.filter.editing {
             self.filter.editing = false;
             self.set_filter(String::new());
-        } else if matches!(self.view, View::Details | View::Events | View::Diagnostics) {
+        } else if matches!(
+            self.view,
+            View::Details | View::Events | View::Diagnostics | View::Machine
+        ) {
             self.view = View::Sockets;
         } else if !self.filter.text.is_empty() {
             self.set_filter(String::new());

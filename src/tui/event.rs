@@ -44,6 +44,8 @@ pub enum Action {
     Events,
     /// `d`: the diagnostics (again: back to the sockets).
     Diagnostics,
+    /// `m`: the TCP state machine with the selected socket's path (again: back).
+    Machine,
     TogglePause,
     /// `+`: refresh less often.
     Slower,
@@ -56,7 +58,7 @@ pub enum Action {
 }
 
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
-pub const KEYS: [(&str, &str); 18] = [
+pub const KEYS: [(&str, &str); 19] = [
     ("↑/↓  j/k", "move the selection"),
     ("PgUp/PgDn", "move a page; scroll the details"),
     ("g/G  Home/End", "first / last row"),
@@ -70,6 +72,7 @@ pub const KEYS: [(&str, &str); 18] = [
     ("s / S", "sort by the next column / reverse the sort"),
     ("r", "sort by rate (RX+TX), busiest first"),
     ("e / d", "events log / diagnostics (Esc back)"),
+    ("m", "TCP state machine, the socket's path on it"),
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
     ("p", "show / hide the PEER column (the other end)"),
@@ -109,6 +112,7 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('r')) => Action::SortByRate,
         (false, KeyCode::Char('e')) => Action::Events,
         (false, KeyCode::Char('d')) => Action::Diagnostics,
+        (false, KeyCode::Char('m')) => Action::Machine,
         (false, KeyCode::Char(' ')) => Action::TogglePause,
         (false, KeyCode::Char('+')) => Action::Slower,
         (false, KeyCode::Char('-')) => Action::Faster,
@@ -154,6 +158,7 @@ mod tests {
         assert_eq!(act('e'), Some(Action::Events));
         assert_eq!(act('d'), Some(Action::Diagnostics));
         assert_eq!(act('r'), Some(Action::SortByRate));
+        assert_eq!(act('m'), Some(Action::Machine));
         assert_eq!(
             action_for(key(KeyCode::Char('e')), true),
             Some(Action::FilterChar('e'))

@@ -3,13 +3,16 @@
 
 mod details;
 mod diagnostics;
+mod diagram;
 mod events;
 mod footer;
 mod header;
 mod help;
+mod machine;
 mod peer;
 mod processes;
 mod rates;
+mod short_form;
 mod states;
 pub mod style;
 mod table;
@@ -34,7 +37,7 @@ pub const MIN_HEIGHT: u16 = 10;
 /// │ state bar: LISTEN 3 ▁▂ │ ESTABLISHED 40 ▃▅▇ │ ... │ UNIX 88   │  1-2 lines
 /// ├──────────────────────────────────────────────────────────────┤
 /// │ main: socket table | processes table | details of a socket   │  the rest
-/// │       | events log | diagnostics                             │
+/// │       | events log | diagnostics | state machine              │
 /// ├──────────────────────────────────────────────────────────────┤
 /// │ footer: key hints, or the filter bar while editing           │  1 line
 /// └──────────────────────────────────────────────────────────────┘
@@ -66,6 +69,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         View::Details => details::render(frame, main, app),
         View::Events => events::render(frame, main, app),
         View::Diagnostics => diagnostics::render(frame, main, app),
+        View::Machine => machine::render(frame, main, app),
     }
     footer::render(frame, foot, app);
     if app.help {
