@@ -89,7 +89,7 @@ done
 echo "under load: $(nproc) busy loops; $(($(date +%s) - start)) s in all"
 
 left=$(comm -13 <(echo "$before") <(leftovers) | tr '\n' ' ')
-echo "left behind by these runs: ${left:-nothing}"
+echo "left behind meanwhile (by these runs, or by others running on this machine): ${left:-nothing}"
 if ls "$logs"/*.log >/dev/null 2>&1; then
     echo "logs of the failed runs: $logs"
 else
