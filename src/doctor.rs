@@ -14,7 +14,8 @@ use crate::collect::kernel_counters::{read_listen_counters, read_port_range};
 use crate::collect::{Scope, Source, System, Tables};
 use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, Severity, diagnose};
 use crate::model::endpoint_text;
-use crate::output::owners_text;
+use crate::output::{local_cell, owners_text};
+use crate::text::escape;
 use crate::track::{TrackConfig, Tracker};
 
 #[derive(Clone, Debug)]
@@ -27,6 +28,8 @@ pub struct DoctorOptions {
     pub watch: Option<Duration>,
     /// Where socket tables come from (`--source`).
     pub tables: Tables,
+    /// Diagnose a recording instead of the host (`--replay FILE`).
+    pub replay: Option<std::path::PathBuf>,
     pub config: DiagnoseConfig,
 }
 
@@ -37,8 +40,13 @@ pub fn run(
     options: &DoctorOptions,
     out: &mut impl Write,
 ) -> Result<bool> {
+    if let Some(path) = &options.replay {
+        return run_replay(path, filters, options, out);
+    }
     let scope = filters.scope();
-    let mut source = System::new(proc_root, scope.clone())?.with_tables(options.tables)?;
+    let mut source = System::new(proc_root, scope.clone())?
+        .with_tables(options.tables)?
+        .with_closed_log();
     // The counters belong to the network namespace the sockets are read in.
     let net_dir = match &scope {
         Scope::Pids(pids) => proc_root.join(pids[0].to_string()).join("net"),
@@ -57,11 +65,12 @@ pub fn run(
         let mut snapshot = source.snapshot()?;
         if !warned {
             for warning in &snapshot.warnings {
-                eprintln!("sockscope: {warning}");
+                crate::stdio::warn(warning);
             }
             warned = true;
         }
         snapshot.sockets.retain(|s| query.matches(s));
+        snapshot.closed.retain(|c| query.matches(&c.socket));
         if let Ok(counters) = read_listen_counters(&net_dir, snapshot.taken_at) {
             kernel.record(counters);
         }
@@ -99,6 +108,43 @@ pub fn run(
     }
 }
 
+/// Every snapshot of a recording through the tracker, then the rules once, as at
+/// its end. The kernel's listen counters are not recorded: those rules are skipped.
+fn run_replay(
+    path: &Path,
+    filters: &Filters,
+    options: &DoctorOptions,
+    out: &mut impl Write,
+) -> Result<bool> {
+    let mut replay = crate::record::Replay::open(path)?;
+    if let Some(damage) = &replay.recording.damage {
+        crate::stdio::warn(format_args!("the recording ends early: {damage}"))
+    }
+    let mut query = filters.query();
+    query.pids = filters.pid.clone(); // live, --pid chooses what is collected
+    let mut tracker = Tracker::new(TrackConfig::default());
+    for i in 0..replay.recording.len() {
+        let mut snapshot = replay.snapshot_at(i)?;
+        snapshot.sockets.retain(|s| query.matches(s));
+        snapshot.closed.retain(|c| query.matches(&c.socket));
+        tracker.observe(&snapshot);
+    }
+    let kernel = KernelFacts {
+        listen_counters: Vec::new(),
+        port_range: None,
+        whole_namespace: false,
+    };
+    let findings = diagnose(&tracker, &kernel, &options.config);
+    if options.json {
+        serde_json::to_writer(&mut *out, &findings)?;
+        writeln!(out)?;
+    } else {
+        write_text(out, &findings, tracker.live().count())?;
+    }
+    out.flush()?;
+    Ok(!findings.is_empty())
+}
+
 /// The findings for a person: a headline each, what it means, what to check, the sockets.
 pub fn write_text(out: &mut impl Write, findings: &[Finding], sockets: usize) -> Result<()> {
     for f in findings {
@@ -106,7 +152,13 @@ pub fn write_text(out: &mut impl Write, findings: &[Finding], sockets: usize) ->
             Severity::Warning => "WARNING",
             Severity::Critical => "CRITICAL",
         };
-        writeln!(out, "{severity:<8}  {}: {}", f.kind.label(), f.summary)?;
+        // The summary names processes: escaped here (JSON keeps it exact).
+        writeln!(
+            out,
+            "{severity:<8}  {}: {}",
+            f.kind.label(),
+            escape(&f.summary)
+        )?;
         writeln!(out, "    means: {}", f.meaning)?;
         writeln!(out, "    check: {}", f.next_steps)?;
         for fs in &f.sockets {
@@ -116,7 +168,7 @@ pub fn write_text(out: &mut impl Write, findings: &[Finding], sockets: usize) ->
                 "    {} {} {} -> {}  recv-q {} send-q {}  {:.1}s  {}",
                 s.proto_text(),
                 s.state,
-                s.local_text(),
+                local_cell(s),
                 s.remote.map_or_else(|| "*".into(), endpoint_text),
                 s.recv_q,
                 s.send_q,
@@ -146,6 +198,7 @@ impl Default for DoctorOptions {
             json: false,
             watch: None,
             tables: Tables::Auto,
+            replay: None,
             config: DiagnoseConfig::default(),
         }
     }

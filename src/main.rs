@@ -1,13 +1,16 @@
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 use sockscope::cli::{Cli, Command, Filters};
-use sockscope::collect::{Source, System, Tables};
+use sockscope::collect::netlink::destroyed;
+use sockscope::collect::{Source, System, Tables, privilege};
 use sockscope::diagnose::DiagnoseConfig;
 use sockscope::doctor::DoctorOptions;
-use sockscope::{output, tui};
+use sockscope::stdio::{Stdout, is_broken_pipe, warn};
+use sockscope::{act, output, text, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -18,9 +21,19 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sockscope: {e:#}");
+            warn(error_line(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error as one line (`warn` escapes what slipped through unescaped), cut long.
+fn error_line(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    if text.len() > 4096 {
+        text::quote(text.as_bytes(), 4096)
+    } else {
+        text
     }
 }
 
@@ -29,12 +42,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
         anyhow::bail!("filters go after the subcommand, e.g. `sockscope list --pid 1234`");
     }
     let tables = cli.tables();
+    if cli.read_only {
+        sockscope::act::set_read_only();
+    }
+    // A setcap/setuid sockscope reads only the kernel's /proc, never a tree the user
+    // points it at: through it, any file it may read would be theirs.
+    if cli.proc_root != Path::new("/proc") {
+        privilege::allow_chosen_path("--proc-root")?;
+    }
+    // Recordings are files the user names, read or written: the same rule.
+    let recording = match &cli.command {
+        Some(Command::List { replay, .. }) if replay.replay.is_some() => Some("--replay"),
+        Some(Command::Doctor { replay, .. }) if replay.is_some() => Some("--replay"),
+        Some(Command::Record { .. }) => Some("record -o"),
+        Some(Command::Replay { .. }) => Some("replay FILE"),
+        _ => None,
+    };
+    if let Some(option) = recording {
+        privilege::allow_chosen_path(option)?;
+    }
     match cli.command {
-        Some(Command::List { filters, json, csv }) => {
-            list(&cli.proc_root, tables, &filters, json, csv)
-        }
+        Some(Command::List {
+            filters,
+            json,
+            csv,
+            replay,
+        }) => list(&cli.proc_root, tables, &filters, json, csv, &replay),
         Some(Command::Doctor {
             filters,
+            replay,
             json,
             watch,
             samples,
@@ -47,6 +83,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 json,
                 watch,
                 tables,
+                replay,
                 config: DiagnoseConfig {
                     close_wait_age: min_age,
                     syn_sent_age: min_age,
@@ -55,9 +92,62 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             doctor(&cli.proc_root, &filters, &options)
         }
+        Some(Command::Watch {
+            filters,
+            json,
+            interval,
+            duration,
+        }) => {
+            let mut source = System::new(&cli.proc_root, filters.scope())?
+                .with_tables(tables)?
+                .with_closed_log();
+            if !filters.pid.is_empty() {
+                sockscope::stdio::warn(format_args!("{}", destroyed::PIDS_NO_LOG))
+            }
+            let options = sockscope::watch::Options {
+                interval: std::time::Duration::from_millis(interval),
+                json,
+                duration,
+            };
+            let mut out = BufWriter::new(Stdout);
+            sockscope::watch::run(&mut source, &filters.query(), &options, &mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Record {
+            filters,
+            output,
+            interval,
+            duration,
+        }) => {
+            let mut source = System::new(&cli.proc_root, filters.scope())?
+                .with_tables(tables)?
+                .with_closed_log();
+            if !filters.pid.is_empty() {
+                sockscope::stdio::warn(format_args!("{}", destroyed::PIDS_NO_LOG))
+            }
+            let options = sockscope::record::RecordOptions {
+                interval: std::time::Duration::from_millis(interval),
+                duration,
+            };
+            let host = tui::hostname();
+            sockscope::record::run(&mut source, &filters.query(), &output, &options, host)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Replay { file }) => {
+            tui::replay(&file)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Demo { args }) => {
             sockscope::demo::run(&args)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Kill {
+            filters,
+            signal,
+            yes,
+        }) => act::command::kill(&cli.proc_root, tables, &filters, signal, yes, &mut Stdout),
+        Some(Command::Close { filters, yes }) => {
+            act::command::close(&cli.proc_root, tables, &filters, yes, &mut Stdout)
         }
         None => live(&cli, tables),
     }
@@ -69,27 +159,38 @@ fn list(
     filters: &Filters,
     json: bool,
     csv: bool,
+    replay: &sockscope::cli::ReplayAt,
 ) -> Result<ExitCode> {
-    let mut source = System::new(proc_root, filters.scope())?.with_tables(tables)?;
-    let mut snapshot = source.snapshot()?;
+    let mut snapshot = match (&replay.replay, &replay.at) {
+        (Some(file), Some(at)) => sockscope::record::snapshot_at(file, at)?,
+        _ => System::new(proc_root, filters.scope())?
+            .with_tables(tables)?
+            .snapshot()?,
+    };
     for warning in &snapshot.warnings {
-        eprintln!("sockscope: {warning}");
+        warn(warning);
     }
-    let query = filters.query();
+    let mut query = filters.query();
+    if replay.replay.is_some() {
+        // Live, --pid chooses what is collected; a recording holds everyone's.
+        query.pids = filters.pid.clone();
+    }
     snapshot.sockets.retain(|s| query.matches(s));
     // Unstable: in place, where a stable sort would allocate half the snapshot again;
     // display_order ends on the inode, so equal keys are the same socket.
     snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
 
-    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    if json {
-        output::json(&mut out, &snapshot.sockets)?;
+    let mut out = BufWriter::with_capacity(64 * 1024, Stdout);
+    let written = if json {
+        output::json(&mut out, &snapshot.sockets)
     } else if csv {
-        output::csv(&mut out, &snapshot.sockets)?;
+        output::csv(&mut out, &snapshot.sockets)
     } else {
-        output::table(&mut out, &snapshot.sockets)?;
-    }
-    out.flush()?;
+        output::table(&mut out, &snapshot.sockets)
+    };
+    written
+        .and_then(|()| out.flush())
+        .context("cannot write the output")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -99,12 +200,12 @@ fn doctor(
     filters: &Filters,
     options: &DoctorOptions,
 ) -> Result<ExitCode> {
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = BufWriter::new(Stdout);
     match sockscope::doctor::run(proc_root, filters, options, &mut out) {
         Ok(found) => Ok(ExitCode::from(u8::from(found))),
         Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("sockscope: {e:#}");
+            warn(error_line(&e));
             Ok(ExitCode::from(2))
         }
     }
@@ -113,7 +214,9 @@ fn doctor(
 /// The TUI: the command line's filters start out in its filter bar, where they can be
 /// seen and edited; `--pid` chooses what is collected.
 fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
-    let source = System::new(&cli.proc_root, cli.filters.scope())?.with_tables(tables)?;
+    let source = System::new(&cli.proc_root, cli.filters.scope())?
+        .with_tables(tables)?
+        .with_closed_log();
     let options = tui::Options {
         source: Box::new(source),
         interval: std::time::Duration::from_millis(cli.interval),
@@ -127,22 +230,56 @@ fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
 }
 
 /// clap's errors span several lines; users get the first, and where to look next.
+/// `--help` and `--version` go to stdout, and fail like any output when it does.
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-        let _ = e.print();
-        return ExitCode::SUCCESS;
+        let rendered = e.render();
+        let text = if std::io::stdout().is_terminal() {
+            rendered.ansi().to_string()
+        } else {
+            rendered.to_string()
+        };
+        let mut out = Stdout;
+        return match out.write_all(text.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                warn(format_args!("cannot write the help: {e}"));
+                ExitCode::FAILURE
+            }
+        };
     }
-    let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("sockscope: {first} (see 'sockscope --help')");
+    warn(format_args!("{} (see 'sockscope --help')", usage_line(&e)));
     ExitCode::from(2)
 }
 
-/// `sockscope list | head -1` closes our stdout early; that is not an error.
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<io::Error>())
-        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+/// clap's message in one line, with the offending argument cut and escaped: clap
+/// quotes it whole (a 100 KB argument, a newline in it) and strips escapes from it.
+fn usage_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let get = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let cut = |s: &str| text::quote(s.as_bytes(), 60);
+    let arg = get(ContextKind::InvalidArg);
+    match (e.kind(), arg, get(ContextKind::InvalidValue)) {
+        (ErrorKind::ValueValidation | ErrorKind::InvalidValue, Some(arg), Some(value)) => {
+            // Our parsers' reasons quote the value themselves, cut and escaped.
+            let why = std::error::Error::source(e)
+                .map(|why| format!(": {why}"))
+                .unwrap_or_default();
+            format!("invalid value '{}' for '{arg}'{why}", cut(value))
+        }
+        (ErrorKind::UnknownArgument, Some(arg), _) => {
+            format!("unexpected argument '{}' found", cut(arg))
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            text::quote(first.as_bytes(), 300)
+        }
+    }
 }

@@ -9,6 +9,9 @@ pub mod app;
 pub mod collector;
 pub mod event;
 pub mod history;
+pub mod replay;
+pub use replay::replay;
+pub mod perform;
 pub mod rows;
 pub mod view;
 
@@ -59,6 +62,7 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
     if options.interval < Duration::from_millis(50) {
         bail!("the refresh interval must be at least 50 ms");
     }
+    let actions_off = crate::act::off(options.source.is_live());
     let (to_ui, inputs) = mpsc::channel();
     let control = collector::spawn(
         options.source,
@@ -79,6 +83,7 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         started_at: SystemTime::now(),
     });
     app.roles = options.roles;
+    app.actions.off = actions_off;
     let _restore = TerminalGuard;
     let mut terminal = enter_terminal().context("cannot set up the terminal")?;
     draw(&mut terminal, &mut app)?;
@@ -119,8 +124,16 @@ pub fn step<B: Backend>(
 pub fn handle(app: &mut App, input: Input) {
     match input {
         Input::Key(key) => {
-            if let Some(action) = event::action_for(key, app.filter.editing) {
+            let action = if app.actions.dialog.is_some() {
+                event::dialog_action_for(key)
+            } else {
+                event::action_for(key, app.filter.editing || app.typing_time())
+            };
+            if let Some(action) = action {
                 app.apply(action);
+            }
+            if let Some(request) = app.take_request() {
+                app.acted(perform::perform(request));
             }
         }
         Input::Resize => {} // the next draw sizes itself to the terminal
@@ -206,7 +219,7 @@ fn spawn_signals(to_ui: Sender<Input>) -> Result<()> {
     Ok(())
 }
 
-fn hostname() -> String {
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "?".into())

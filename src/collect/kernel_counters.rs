@@ -1,11 +1,13 @@
 //! Host-wide (per network namespace) facts diagnosis needs beside the socket tables:
 //! the listen overflow counters in /proc/net/netstat and the ephemeral port range.
 
-use std::fs;
 use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, anyhow};
+
+use super::read::{self, Follow, shown};
+use crate::text::quote;
 
 /// TcpExt ListenOverflows (a connection arrived to a full accept queue) and
 /// ListenDrops (a SYN or final ACK to a listener was dropped, overflows included).
@@ -40,9 +42,9 @@ impl PortRange {
 /// Reads `<net_dir>/netstat` (e.g. /proc/net or /proc/1234/net).
 pub fn read_listen_counters(net_dir: &Path, at: SystemTime) -> Result<ListenCounters> {
     let path = net_dir.join("netstat");
-    let text =
-        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    parse_listen_counters(&text, at).with_context(|| format!("reading {}", path.display()))
+    let bytes = read::small(&path, 64 * 1024, Follow::No)?;
+    parse_listen_counters(&String::from_utf8_lossy(&bytes), at)
+        .with_context(|| format!("reading {}", shown(&path)))
 }
 
 /// netstat holds pairs of lines, `TcpExt: Name Name ...` then `TcpExt: 1 2 ...`.
@@ -62,7 +64,7 @@ pub fn parse_listen_counters(text: &str, at: SystemTime) -> Result<ListenCounter
             .nth(pos)
             .ok_or_else(|| anyhow!("no value for {wanted}"))?;
         text.parse()
-            .with_context(|| format!("bad value {text:?} for {wanted}"))
+            .with_context(|| format!("bad value \"{}\" for {wanted}", quote(text.as_bytes(), 40)))
     };
     Ok(ListenCounters {
         at,
@@ -74,16 +76,19 @@ pub fn parse_listen_counters(text: &str, at: SystemTime) -> Result<ListenCounter
 /// Reads `<proc_root>/sys/net/ipv4/ip_local_port_range`.
 pub fn read_port_range(proc_root: &Path) -> Result<PortRange> {
     let path = proc_root.join("sys/net/ipv4/ip_local_port_range");
-    let text =
-        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    parse_port_range(&text).with_context(|| format!("reading {}", path.display()))
+    let bytes = read::small(&path, 256, Follow::No)?;
+    parse_port_range(&String::from_utf8_lossy(&bytes))
+        .with_context(|| format!("reading {}", shown(&path)))
 }
 
 pub fn parse_port_range(text: &str) -> Result<PortRange> {
     let mut ports = text.split_whitespace().map(str::parse::<u16>);
     match (ports.next(), ports.next()) {
         (Some(Ok(low)), Some(Ok(high))) if low <= high => Ok(PortRange { low, high }),
-        _ => Err(anyhow!("expected two ports, low and high, got {text:?}")),
+        _ => Err(anyhow!(
+            "expected two ports, low and high, got \"{}\"",
+            quote(text.as_bytes(), 40)
+        )),
     }
 }
 

@@ -15,7 +15,11 @@ use super::event::Action;
 use super::history::{self, Bucket};
 use super::rows::{self, Column, Cursor, ProcessRow, RowRef, Sort};
 
+mod actions;
+mod replay;
 mod timeline;
+pub use actions::{Actions, Dialog, Done, Request, Status};
+pub use replay::{ReplayState, Seek};
 pub use timeline::Timeline;
 
 /// What the app is started with; everything machine-specific comes in here.
@@ -103,6 +107,8 @@ pub struct App {
     pub vanished: Vec<Socket>,
     /// The events log's scroll and the diagnostics' findings.
     pub timeline: Timeline,
+    /// K and X: whether they are on, the dialog asking first, the last result.
+    pub actions: Actions,
     /// Every row in sort order, filter or not: typing in the filter bar only filters
     /// this again (a sort at 100k sockets costs more than a key press may).
     sorted: Vec<RowRef>,
@@ -115,6 +121,8 @@ pub struct App {
     pub process_table: Cursor,
     selected_key: Option<SocketKey>,
     pub details: Option<Details>,
+    /// Set when the app shows a recording (`sockscope replay`): its time cursor.
+    pub replay: Option<ReplayState>,
     /// Rows that fit in the list area at the last draw.
     pub page: usize,
     pub quit: bool,
@@ -143,6 +151,7 @@ impl App {
             tracker: Tracker::new(TrackConfig::default()),
             vanished: Vec::new(),
             timeline: Timeline::default(),
+            actions: Actions::default(),
             sorted: Vec::new(),
             rows: Vec::new(),
             counts: BTreeMap::new(),
@@ -153,6 +162,7 @@ impl App {
             details: None,
             page: 10,
             quit: false,
+            replay: None,
         };
         app.set_filter(config.filter);
         app
@@ -221,10 +231,18 @@ impl App {
     }
 
     pub fn apply(&mut self, action: Action) {
+        // A result shows until the next key.
+        self.actions.status = None;
+        if self.actions.dialog.is_some() {
+            return self.answer_dialog(action);
+        }
         if self.help {
             // Any key closes the help; quitting still quits.
             self.help = false;
             self.quit = action == Action::Quit;
+            return;
+        }
+        if self.apply_replay(action) {
             return;
         }
         let page = self.page as isize;
@@ -283,7 +301,16 @@ impl App {
             Action::Faster => self.interval = step_interval(self.interval, false),
             Action::ToggleHelp => self.help = true,
             Action::TogglePeer => self.show_peer = !self.show_peer,
+            Action::AskSignal => self.ask_signal(),
+            Action::AskClose => self.ask_close(),
+            Action::Signal(_) | Action::Confirm => {} // keys of the dialogs only
             Action::Quit => self.quit = true,
+            // Taken by apply_replay above.
+            Action::StepBack
+            | Action::StepForward
+            | Action::JumpBack
+            | Action::JumpForward
+            | Action::JumpTo => {}
         }
     }
 

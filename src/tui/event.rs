@@ -54,11 +54,26 @@ pub enum Action {
     ToggleHelp,
     /// `p`: show or hide the PEER column.
     TogglePeer,
+    /// Replay only: `[` `]` one refresh back / forward, `{` `}` a minute, `t` a
+    /// typed time.
+    StepBack,
+    StepForward,
+    JumpBack,
+    JumpForward,
+    JumpTo,
+    /// `K`: ask whether to signal the owners of the socket or process.
+    AskSignal,
+    /// `X`: ask whether to close the TCP connection in the kernel.
+    AskClose,
+    /// In the signal dialog: `t` SIGTERM, `k` SIGKILL.
+    Signal(crate::act::Signal),
+    /// In the close dialog: `y`.
+    Confirm,
     Quit,
 }
 
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
-pub const KEYS: [(&str, &str); 19] = [
+pub const KEYS: [(&str, &str); 21] = [
     ("↑/↓  j/k", "move the selection"),
     ("PgUp/PgDn", "move a page; scroll the details"),
     ("g/G  Home/End", "first / last row"),
@@ -76,6 +91,8 @@ pub const KEYS: [(&str, &str); 19] = [
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
     ("p", "show / hide the PEER column (the other end)"),
+    ("[ ] { } t", "replay: step, jump a minute, go to a time"),
+    ("K / X", "signal the owners / close the TCP connection"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
 ];
@@ -118,8 +135,33 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('-')) => Action::Faster,
         (false, KeyCode::Char('?')) => Action::ToggleHelp,
         (false, KeyCode::Char('p')) => Action::TogglePeer,
+        (false, KeyCode::Char('[')) => Action::StepBack,
+        (false, KeyCode::Char(']')) => Action::StepForward,
+        (false, KeyCode::Char('{')) => Action::JumpBack,
+        (false, KeyCode::Char('}')) => Action::JumpForward,
+        (false, KeyCode::Char('t')) => Action::JumpTo,
+        (false, KeyCode::Char('K')) => Action::AskSignal,
+        (false, KeyCode::Char('X')) => Action::AskClose,
         (false, KeyCode::Char('q')) => Action::Quit,
         (false, _) => return None,
+    })
+}
+
+/// The action of `key` while a K or X dialog is open: only its own keys act, so no
+/// stray key does anything, and nothing happens without its confirmation key.
+pub fn dialog_action_for(key: KeyEvent) -> Option<Action> {
+    use crate::act::Signal;
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('c') if ctrl => Action::Quit,
+        KeyCode::Esc => Action::Back,
+        KeyCode::Char('t') => Action::Signal(Signal::Term),
+        KeyCode::Char('k') => Action::Signal(Signal::Kill),
+        KeyCode::Char('y') => Action::Confirm,
+        _ => return None,
     })
 }
 
@@ -150,6 +192,27 @@ mod tests {
             Some(Action::FilterDone)
         );
         assert_eq!(action_for(key(KeyCode::Char('x')), false), None);
+    }
+
+    #[test]
+    fn dialogs_take_only_their_keys() {
+        use crate::act::Signal;
+        let act = |c| dialog_action_for(key(KeyCode::Char(c)));
+        assert_eq!(act('t'), Some(Action::Signal(Signal::Term)));
+        assert_eq!(act('k'), Some(Action::Signal(Signal::Kill)));
+        assert_eq!(act('y'), Some(Action::Confirm));
+        assert_eq!(act('q'), None);
+        assert_eq!(act('j'), None);
+        assert_eq!(dialog_action_for(key(KeyCode::Enter)), None);
+        assert_eq!(dialog_action_for(key(KeyCode::Esc)), Some(Action::Back));
+        assert_eq!(
+            action_for(key(KeyCode::Char('K')), false),
+            Some(Action::AskSignal)
+        );
+        assert_eq!(
+            action_for(key(KeyCode::Char('X')), false),
+            Some(Action::AskClose)
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod details;
 mod diagnostics;
 mod diagram;
+mod dialog;
 mod events;
 mod footer;
 mod header;
@@ -17,6 +18,7 @@ mod states;
 pub mod style;
 mod table;
 mod tcp_info;
+mod timebar;
 mod units;
 
 use ratatui::Frame;
@@ -41,7 +43,7 @@ pub const MIN_HEIGHT: u16 = 10;
 /// ├──────────────────────────────────────────────────────────────┤
 /// │ footer: key hints, or the filter bar while editing           │  1 line
 /// └──────────────────────────────────────────────────────────────┘
-///   help: an overlay over the middle of everything
+///   help, and the K / X dialogs: overlays over the middle of everything
 /// ```
 pub fn render(frame: &mut Frame, app: &App) {
     let area = frame.area();
@@ -72,6 +74,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         View::Machine => machine::render(frame, main, app),
     }
     footer::render(frame, foot, app);
+    dialog::render(frame, area, app);
     if app.help {
         help::render(frame, area, app);
     }
