@@ -5,6 +5,7 @@
 //! of a /proc tree (the host's, or a captured fixture via `--proc-root`), then peers.
 
 mod hidden;
+pub mod host;
 pub mod kernel_counters;
 pub mod netlink;
 pub mod owners;
@@ -28,6 +29,9 @@ use netlink::Netlink;
 use owners::Users;
 use proc_net::ProcTables;
 use read::shown;
+
+/// The /proc root of the running kernel (`--proc-root` chooses another).
+pub const PROC: &str = "/proc";
 
 /// Anything that can produce snapshots: the system, or a fake in tests.
 pub trait Source {

@@ -3,6 +3,9 @@
 //! over netlink and shown by the real app. Enter on it: the details name both pids and
 //! carry the kernel's rtt and byte counts, which move on the next refresh.
 
+// tui_fixture includes common/sockets.rs by path too; both are wanted here.
+#![allow(clippy::duplicate_mod)]
+
 mod common;
 mod tui_fixture;
 
@@ -15,8 +18,8 @@ use std::process::{Child, Command, Stdio};
 use crossterm::event::KeyCode;
 use sockscope::collect::{Scope, Source, System, Tables};
 use sockscope::tui::app::{App, View};
-use sockscope::tui::collector::Update;
 use sockscope::tui::event::Input;
+use sockscope::tui::event::Update;
 use tui_fixture::*;
 
 /// `sleep 30` holding one end of the connection; killed on drop.

@@ -4,6 +4,7 @@
 pub mod holder;
 pub mod need;
 pub mod netns;
+pub mod sockets;
 pub mod tmux;
 
 use std::process::{Child, Command, ExitStatus, Output};
