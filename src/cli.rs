@@ -94,6 +94,11 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
         min_age: Duration,
     },
+    /// Serve the sockets' numbers to Prometheus: GET /metrics, OpenMetrics or text
+    Export {
+        #[command(flatten)]
+        args: crate::export::ExportArgs,
+    },
     /// Live demo traffic on loopback: an echo server, clients, every classic TCP state
     Demo {
         #[command(flatten)]

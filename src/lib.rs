@@ -4,7 +4,8 @@
 //! `query` filters it, `output` prints it, `tui` shows it live. Over time, `track`
 //! turns consecutive snapshots into events and per-socket history, `diagnose` turns
 //! that into findings; `doctor` runs both for `sockscope doctor`, and the live view at
-//! every refresh (its events log, rates and diagnostics). `demo` is a separate producer of
+//! every refresh (its events log, rates and diagnostics); `export` serves them to
+//! Prometheus, one snapshot per scrape. `demo` is a separate producer of
 //! real sockets to look at; it shares nothing with `collect`.
 
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod collect;
 pub mod demo;
 pub mod diagnose;
 pub mod doctor;
+pub mod export;
 pub mod model;
 pub mod output;
 pub mod query;

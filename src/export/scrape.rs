@@ -1,0 +1,220 @@
+//! One snapshot per scrape, shared by concurrent scrapes, never waited for longer than
+//! the scrape's time limit.
+//!
+//! The first scrape to arrive starts a snapshot on a blocking thread and publishes
+//! it on a watch channel; scrapes that arrive while it runs wait on the same channel
+//! instead of starting another. A scrape that runs out of time answers at once with
+//! `sockscope_up 0`; the snapshot goes on and serves whoever waits for it. Each
+//! snapshot also feeds the tracker, so doctor's rules see the history of past scrapes
+//! as `sockscope doctor --watch` sees its rounds.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tokio::sync::watch;
+
+use super::summary::{Limits, SocketLabels, Summary};
+use crate::collect::kernel_counters::{read_port_range, read_tcp_ext};
+use crate::collect::{Scope, Source};
+use crate::diagnose::{DiagnoseConfig, KernelFacts, diagnose};
+use crate::model::{Proto, TcpState};
+use crate::query::Query;
+use crate::track::{TrackConfig, Tracker};
+
+/// What one snapshot gave: the numbers, or why there are none, and how long it took.
+#[derive(Debug)]
+pub struct Outcome {
+    pub summary: Result<Summary, String>,
+    pub duration: Duration,
+}
+
+/// The answer to one scrape.
+pub enum Scrape {
+    Done(Arc<Outcome>),
+    /// Nothing in time; how long was waited.
+    TimedOut(Duration),
+}
+
+type Slot = watch::Receiver<Option<Arc<Outcome>>>;
+
+pub struct Scraper {
+    collector: Mutex<Collector>,
+    /// The snapshot being taken, for scrapes that arrive meanwhile to wait on.
+    in_flight: Mutex<Option<Slot>>,
+    pub timeouts: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+impl Scraper {
+    pub fn new(collector: Collector) -> Arc<Scraper> {
+        Arc::new(Scraper {
+            collector: Mutex::new(collector),
+            in_flight: Mutex::new(None),
+            timeouts: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        })
+    }
+
+    /// Waits at most `limit` for a snapshot: the one being taken, or a new one.
+    pub async fn scrape(self: &Arc<Self>, limit: Duration) -> Scrape {
+        let started = Instant::now();
+        let mut slot = self.join_or_start();
+        match tokio::time::timeout(limit, slot.wait_for(Option::is_some)).await {
+            Ok(Ok(outcome)) => match outcome.as_ref() {
+                Some(outcome) => Scrape::Done(outcome.clone()),
+                None => unreachable!("wait_for returned a value that fails its test"),
+            },
+            // The snapshot thread panicked and dropped the sender.
+            Ok(Err(_)) => Scrape::Done(Arc::new(Outcome {
+                summary: Err("the snapshot thread failed".into()),
+                duration: started.elapsed(),
+            })),
+            Err(_) => {
+                self.timeouts.fetch_add(1, Ordering::Relaxed);
+                Scrape::TimedOut(started.elapsed())
+            }
+        }
+    }
+
+    fn join_or_start(self: &Arc<Self>) -> Slot {
+        let mut in_flight = lock(&self.in_flight);
+        if let Some(slot) = in_flight.as_ref() {
+            return slot.clone();
+        }
+        let (publish, slot) = watch::channel(None);
+        *in_flight = Some(slot.clone());
+        drop(in_flight);
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            // Cleared however this ends, a panic included, so the next scrape starts anew.
+            let _clear = ClearOnDrop(&me.in_flight);
+            let outcome = lock(&me.collector).collect();
+            if let Err(e) = &outcome.summary {
+                me.errors.fetch_add(1, Ordering::Relaxed);
+                eprintln!("sockscope: snapshot failed: {e}");
+            }
+            let _ = publish.send(Some(Arc::new(outcome)));
+        });
+        slot
+    }
+}
+
+struct ClearOnDrop<'a>(&'a Mutex<Option<Slot>>);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        *lock(self.0) = None;
+    }
+}
+
+/// A poisoned lock only means a snapshot panicked; what it guards is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Takes the snapshots and keeps their history.
+pub struct Collector {
+    source: Box<dyn Source + Send>,
+    query: Query,
+    /// Where the namespace's counters are: the one the sockets are read in.
+    net_dir: PathBuf,
+    tracker: Tracker,
+    kernel: KernelFacts,
+    config: DiagnoseConfig,
+    limits: Limits,
+    zeros: Vec<SocketLabels>,
+    warned: bool,
+}
+
+impl Collector {
+    pub fn new(
+        source: Box<dyn Source + Send>,
+        proc_root: &std::path::Path,
+        scope: &Scope,
+        query: Query,
+        limits: Limits,
+    ) -> Collector {
+        let net_dir = match scope {
+            Scope::Pids(pids) => proc_root.join(pids[0].to_string()).join("net"),
+            Scope::Host => proc_root.join("net"),
+        };
+        let kernel = KernelFacts {
+            listen_counters: Vec::new(),
+            // Without it (a fixture tree, an odd kernel) the TIME_WAIT rule is skipped.
+            port_range: read_port_range(proc_root).ok(),
+            whole_namespace: query.is_empty() && *scope == Scope::Host,
+        };
+        Collector {
+            source,
+            zeros: zeros(&query),
+            query,
+            net_dir,
+            tracker: Tracker::new(TrackConfig::default()),
+            kernel,
+            config: DiagnoseConfig::default(),
+            limits,
+            warned: false,
+        }
+    }
+
+    pub fn collect(&mut self) -> Outcome {
+        let started = Instant::now();
+        let summary = self.take().map_err(|e| format!("{e:#}"));
+        Outcome {
+            summary,
+            duration: started.elapsed(),
+        }
+    }
+
+    fn take(&mut self) -> Result<Summary> {
+        let mut snapshot = self.source.snapshot()?;
+        if !self.warned {
+            for warning in &snapshot.warnings {
+                eprintln!("sockscope: {warning}");
+            }
+            self.warned = true;
+        }
+        snapshot.sockets.retain(|s| self.query.matches(s));
+        // Counters are extra: a tree without them still has sockets to serve.
+        let tcp_ext = read_tcp_ext(&self.net_dir).ok();
+        if let Some(counters) = tcp_ext
+            .as_ref()
+            .and_then(|ext| ext.listen_counters(snapshot.taken_at).ok())
+        {
+            self.kernel.record(counters);
+        }
+        self.tracker.observe(&snapshot);
+        let findings = diagnose(&self.tracker, &self.kernel, &self.config);
+        Ok(Summary::new(
+            &snapshot.sockets,
+            &findings,
+            tcp_ext.as_ref(),
+            &self.zeros,
+            self.limits,
+        ))
+    }
+}
+
+/// The (proto, state) pairs served as 0 when empty: every TCP state, UDP's and unix's
+/// usual ones, limited to what the filters let through.
+fn zeros(query: &Query) -> Vec<SocketLabels> {
+    let tcp = TcpState::ALL
+        .into_iter()
+        .filter(|s| *s != TcpState::Unconn)
+        .map(|state| (Proto::Tcp, state));
+    let udp = [TcpState::Established, TcpState::Unconn].map(|state| (Proto::Udp, state));
+    let unix = [TcpState::Listen, TcpState::Established, TcpState::Unconn]
+        .map(|state| (Proto::Unix, state));
+    tcp.chain(udp)
+        .chain(unix)
+        .filter(|(proto, state)| {
+            (query.protos.is_empty() || query.protos.contains(proto))
+                && (query.states.is_empty() || query.states.contains(state))
+                && (!query.listening || matches!(state, TcpState::Listen | TcpState::Unconn))
+        })
+        .map(|(proto, state)| SocketLabels { proto, state })
+        .collect()
+}
