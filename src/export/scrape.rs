@@ -89,13 +89,15 @@ impl Scraper {
         drop(in_flight);
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
-            // Cleared however this ends, a panic included, so the next scrape starts anew.
-            let _clear = ClearOnDrop(&me.in_flight);
+            // Cleared however this ends, a panic included, and before the outcome is
+            // published: a scrape that arrives after it takes a snapshot of its own.
+            let clear = ClearOnDrop(&me.in_flight);
             let outcome = lock(&me.collector).collect();
             if let Err(e) = &outcome.summary {
                 me.errors.fetch_add(1, Ordering::Relaxed);
                 eprintln!("sockscope: snapshot failed: {e}");
             }
+            drop(clear);
             let _ = publish.send(Some(Arc::new(outcome)));
         });
         slot
@@ -217,4 +219,106 @@ fn zeros(query: &Query) -> Vec<SocketLabels> {
         })
         .map(|(proto, state)| SocketLabels { proto, state })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Snapshot;
+    use std::path::Path;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::SystemTime;
+
+    /// A source whose snapshots take `delay` and are counted.
+    struct Slow {
+        calls: Arc<AtomicUsize>,
+        delay: Duration,
+    }
+
+    impl Source for Slow {
+        fn snapshot(&mut self) -> Result<Snapshot> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(self.delay);
+            Ok(Snapshot {
+                sockets: Vec::new(),
+                warnings: Vec::new(),
+                taken_at: SystemTime::now(),
+            })
+        }
+    }
+
+    fn scraper(delay: Duration) -> (Arc<Scraper>, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let source = Slow {
+            calls: calls.clone(),
+            delay,
+        };
+        let limits = Limits {
+            processes: 1,
+            listeners: 1,
+            pid_label: false,
+        };
+        let collector = Collector::new(
+            Box::new(source),
+            Path::new("/nonexistent"),
+            &Scope::Host,
+            Query::default(),
+            limits,
+        );
+        (Scraper::new(collector), calls)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    fn spawn(s: &Arc<Scraper>, limit: Duration) -> tokio::task::JoinHandle<Scrape> {
+        let s = s.clone();
+        tokio::spawn(async move { s.scrape(limit).await })
+    }
+
+    #[test]
+    fn concurrent_scrapes_share_one_snapshot() {
+        let (s, calls) = scraper(Duration::from_millis(300));
+        runtime().block_on(async {
+            let waiting: Vec<_> = (0..4).map(|_| spawn(&s, Duration::from_secs(30))).collect();
+            let mut outcomes = Vec::new();
+            for w in waiting {
+                match w.await.unwrap() {
+                    Scrape::Done(o) => outcomes.push(o),
+                    Scrape::TimedOut(_) => panic!("timed out"),
+                }
+            }
+            assert_eq!(calls.load(Ordering::SeqCst), 1);
+            assert!(outcomes.iter().all(|o| Arc::ptr_eq(o, &outcomes[0])));
+            assert!(outcomes[0].summary.is_ok());
+            // Once published, the next scrape takes a snapshot of its own.
+            assert!(matches!(
+                s.scrape(Duration::from_secs(30)).await,
+                Scrape::Done(_)
+            ));
+            assert_eq!(calls.load(Ordering::SeqCst), 2);
+        });
+    }
+
+    #[test]
+    fn a_scrape_gives_up_in_time_and_the_snapshot_serves_the_next() {
+        let (s, calls) = scraper(Duration::from_secs(2));
+        runtime().block_on(async {
+            let first = s.scrape(Duration::from_millis(50)).await;
+            assert!(matches!(first, Scrape::TimedOut(_)));
+            // It answered while the snapshot was still being taken.
+            assert!(lock(&s.in_flight).is_some());
+            assert_eq!(s.timeouts.load(Ordering::SeqCst), 1);
+            // The snapshot the first one started is still being taken: joined, not redone.
+            assert!(matches!(
+                s.scrape(Duration::from_secs(30)).await,
+                Scrape::Done(_)
+            ));
+            assert_eq!(calls.load(Ordering::SeqCst), 1);
+        });
+    }
 }
