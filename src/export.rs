@@ -11,6 +11,7 @@
 //! | sockscope_listen_queue, sockscope_listen_backlog | gauge | addr, port: TCP listeners, fullest first, `--top-listeners` of them; the rest summed as addr="other", port="other" |
 //! | sockscope_doctor_findings | gauge | rule, severity: `sockscope doctor`'s findings on the history of past scrapes |
 //! | sockscope_tcp_*_total | counter | TcpExt counters: listen overflows and drops, SYN-queue drops, aborts, timeouts |
+//! | sockscope_ephemeral_ports | gauge | the size of net.ipv4.ip_local_port_range |
 //! | sockscope_up, sockscope_scrape_duration_seconds | gauge | |
 //! | sockscope_scrape_timeouts_total, sockscope_scrape_errors_total | counter | |
 //! | sockscope_build_info | gauge (info) | version |

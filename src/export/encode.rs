@@ -190,6 +190,15 @@ fn register_summary(r: &mut Registry, s: &Summary) {
         findings,
     );
 
+    if let Some(ports) = s.ephemeral_ports {
+        let gauge: Gauge = Gauge::default();
+        gauge.set(i64::from(ports));
+        r.register(
+            "sockscope_ephemeral_ports",
+            "Ports in net.ipv4.ip_local_port_range: what connect() picks local ports from",
+            gauge,
+        );
+    }
     for (counter, value) in &s.counters {
         register_counter(r, counter.metric, counter.help, *value);
     }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use tokio::sync::watch;
 
-use super::summary::{Limits, SocketLabels, Summary};
+use super::summary::{Kernel, Limits, SocketLabels, Summary};
 use crate::collect::kernel_counters::{read_port_range, read_tcp_ext};
 use crate::collect::{Scope, Source};
 use crate::diagnose::{DiagnoseConfig, KernelFacts, diagnose};
@@ -121,6 +121,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Collector {
     source: Box<dyn Source + Send>,
     query: Query,
+    proc_root: PathBuf,
     /// Where the namespace's counters are: the one the sockets are read in.
     net_dir: PathBuf,
     tracker: Tracker,
@@ -146,13 +147,14 @@ impl Collector {
         let kernel = KernelFacts {
             listen_counters: Vec::new(),
             // Without it (a fixture tree, an odd kernel) the TIME_WAIT rule is skipped.
-            port_range: read_port_range(proc_root).ok(),
+            port_range: None,
             whole_namespace: query.is_empty() && *scope == Scope::Host,
         };
         Collector {
             source,
             zeros: zeros(&query),
             query,
+            proc_root: proc_root.to_path_buf(),
             net_dir,
             tracker: Tracker::new(TrackConfig::default()),
             kernel,
@@ -188,12 +190,20 @@ impl Collector {
         {
             self.kernel.record(counters);
         }
+        // Read each time: a sysctl can change it while we run.
+        if let Ok(range) = read_port_range(&self.proc_root) {
+            self.kernel.port_range = Some(range);
+        }
         self.tracker.observe(&snapshot);
         let findings = diagnose(&self.tracker, &self.kernel, &self.config);
+        let kernel = Kernel {
+            tcp_ext: tcp_ext.as_ref(),
+            port_range: self.kernel.port_range,
+        };
         Ok(Summary::new(
             &snapshot.sockets,
             &findings,
-            tcp_ext.as_ref(),
+            kernel,
             &self.zeros,
             self.limits,
         ))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::collect::kernel_counters::TcpExt;
+use crate::collect::kernel_counters::{PortRange, TcpExt};
 use crate::diagnose::Finding;
 use crate::model::{Proto, Socket, TcpState};
 use crate::text;
@@ -132,6 +132,13 @@ pub const KERNEL_COUNTERS: &[KernelCounter] = &[
     },
 ];
 
+/// The namespace's kernel facts read with the snapshot, where readable.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Kernel<'a> {
+    pub tcp_ext: Option<&'a TcpExt>,
+    pub port_range: Option<PortRange>,
+}
+
 /// Everything one scrape serves besides its own health.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -142,6 +149,8 @@ pub struct Summary {
     pub findings: BTreeMap<(String, String), u64>,
     /// The served counters the kernel has, in `KERNEL_COUNTERS` order.
     pub counters: Vec<(&'static KernelCounter, u64)>,
+    /// Ports in net.ipv4.ip_local_port_range, when readable.
+    pub ephemeral_ports: Option<u32>,
 }
 
 impl Summary {
@@ -150,7 +159,7 @@ impl Summary {
     pub fn new(
         sockets: &[Socket],
         findings: &[Finding],
-        tcp_ext: Option<&TcpExt>,
+        kernel: Kernel<'_>,
         zeros: &[SocketLabels],
         limits: Limits,
     ) -> Summary {
@@ -167,12 +176,13 @@ impl Summary {
             processes: processes(sockets, limits),
             listeners: listeners(sockets, limits.listeners),
             findings: findings_by_rule(findings),
-            counters: tcp_ext.map_or_else(Vec::new, |ext| {
+            counters: kernel.tcp_ext.map_or_else(Vec::new, |ext| {
                 KERNEL_COUNTERS
                     .iter()
                     .filter_map(|c| Some((c, ext.get(c.kernel)?)))
                     .collect()
             }),
+            ephemeral_ports: kernel.port_range.map(|r| r.len()),
         }
     }
 }
@@ -352,7 +362,7 @@ mod tests {
             proto: Proto::Tcp,
             state: TcpState::CloseWait,
         };
-        let s = Summary::new(&sockets, &[], None, &[zero], LIMITS);
+        let s = Summary::new(&sockets, &[], Kernel::default(), &[zero], LIMITS);
         let get = |state| {
             s.sockets[&SocketLabels {
                 proto: Proto::Tcp,
@@ -442,8 +452,16 @@ mod tests {
             ("TCPAbortOnTimeout".into(), 3),
             ("Unrelated".into(), 1),
         ]);
-        let s = Summary::new(&[], &[], Some(&ext), &[], LIMITS);
+        let kernel = Kernel {
+            tcp_ext: Some(&ext),
+            port_range: Some(PortRange {
+                low: 32768,
+                high: 60999,
+            }),
+        };
+        let s = Summary::new(&[], &[], kernel, &[], LIMITS);
         let served: Vec<_> = s.counters.iter().map(|(c, v)| (c.kernel, *v)).collect();
         assert_eq!(served, [("ListenOverflows", 7), ("TCPAbortOnTimeout", 3)]);
+        assert_eq!(s.ephemeral_ports, Some(28232));
     }
 }
