@@ -85,33 +85,49 @@ for _ in $(seq 100); do
 done
 grep -q serving "$work/export.err" || die "export did not start: $(cat "$work/export.err")"
 
-# time_one NAME CMD...: one run, output discarded; appends "NAME seconds" to samples.
-time_one() {
-    local name=$1 t0 t1; shift
+# Wall time is what a user waits for, but on a busy machine it measures the neighbours
+# too; CPU time (user + system) is what each one costs. Both are recorded.
+tck=$(getconf CLK_TCK)
+cpu_of_export() { awk -v t="$tck" '{ printf "%.4f", ($14 + $15) / t }' "/proc/$export_pid/stat"; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
+# time_list: one `list --json`, output discarded: "list WALL CPU" to samples.
+time_list() {
+    local t0 t1
     t0=$EPOCHREALTIME
-    "$@" >/dev/null
+    inns /usr/bin/time -f '%U %S' -o "$work/cpu" "$bin" list --json >/dev/null
     t1=$EPOCHREALTIME
-    echo "$name $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')" >>"$work/samples"
+    echo "list $(secs "$t0" "$t1") $(awk '{ print $1 + $2 }' "$work/cpu")" >>"$work/samples"
+}
+# time_scrape: one GET /metrics: "scrape WALL CPU" (the exporter's CPU during it).
+time_scrape() {
+    local t0 t1 c0 c1
+    c0=$(cpu_of_export)
+    t0=$EPOCHREALTIME
+    inns curl -sf -o /dev/null "$url"
+    t1=$EPOCHREALTIME
+    c1=$(cpu_of_export)
+    echo "scrape $(secs "$t0" "$t1") $(secs "$c0" "$c1")" >>"$work/samples"
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
     else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-stat_of() { awk -v n="$1" '$1 == n { print $2 }' "$work/samples" | median; }
+stat_of() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$work/samples" | median; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$export_pid/status"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "bench-export: timing list --json and a scrape, 1 warm-up + $runs runs each..." >&2
 : >"$work/samples"
 for r in $(seq 0 "$runs"); do
-    time_one list inns "$bin" list --json
-    time_one scrape inns curl -sf -o /dev/null "$url"
+    time_list
+    time_scrape
     if [ "$r" = 0 ]; then : >"$work/samples"; fi
 done
-list=$(stat_of list)
-scrape=$(stat_of scrape)
-printf '\n%d sockets, %d processes, median of %d runs\n' "$sockets" "$procs" "$runs"
-printf '%-28s %8.3f s\n' "sockscope list --json" "$list"
-printf '%-28s %8.3f s  (%.2fx list --json)\n' "GET /metrics (export)" "$scrape" \
-    "$(awk -v a="$scrape" -v b="$list" 'BEGIN { print a / b }')"
-inns curl -sf "$url" | awk '/^sockscope_scrape_duration_seconds / { printf "%-28s %8.3f s\n", "  of which the snapshot", $2 }'
+printf '\n%d sockets, %d processes, median of %d alternating runs, load %s\n' \
+    "$sockets" "$procs" "$runs" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-24s %10s %10s\n' "" "wall (s)" "CPU (s)"
+printf '%-24s %10.3f %10.3f\n' "sockscope list --json" "$(stat_of list 2)" "$(stat_of list 3)"
+printf '%-24s %10.3f %10.3f\n' "GET /metrics (export)" "$(stat_of scrape 2)" "$(stat_of scrape 3)"
+printf '%-24s %9sx %9sx\n' "scrape / list" "$(ratio "$(stat_of scrape 2)" "$(stat_of list 2)")" \
+    "$(ratio "$(stat_of scrape 3)" "$(stat_of list 3)")"
 
 if [ "$scrapes" -gt 0 ]; then
     mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }

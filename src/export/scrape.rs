@@ -156,7 +156,15 @@ impl Collector {
             query,
             proc_root: proc_root.to_path_buf(),
             net_dir,
-            tracker: Tracker::new(TrackConfig::default()),
+            // Diagnosis reads live histories only: no event log, no counts ring, no
+            // closed sockets kept, which saves memory and time at 100k sockets.
+            tracker: Tracker::new(TrackConfig {
+                events_cap: 1,
+                state_counts_len: 1,
+                keep_closed_for: Duration::ZERO,
+                closed_cap: 0,
+                ..TrackConfig::default()
+            }),
             kernel,
             config: DiagnoseConfig::default(),
             limits,
