@@ -19,8 +19,8 @@
 //! Process names come from other processes: `comm` is escaped as every text output
 //! escapes them (`text::escape`), then as the exposition format escapes label values.
 //!
-//! The server: hyper's HTTP/1 on a one-thread tokio runtime, snapshots on a blocking
-//! thread. Each connection is a task, so a slow or stuck client holds only its own;
+//! The server: hyper's HTTP/1 on a one-thread tokio runtime, snapshots on a thread of
+//! their own. Each connection is a task, so a slow or stuck client holds only its own;
 //! headers must arrive within `--read-timeout` and fit in 16 KiB (431 otherwise);
 //! at most `MAX_CONNECTIONS` are open at once.
 
@@ -226,8 +226,8 @@ impl Server {
         let health = Health {
             summary,
             duration,
-            timeouts: self.scraper.timeouts.load(Ordering::Relaxed),
-            errors: self.scraper.errors.load(Ordering::Relaxed),
+            timeouts: self.scraper.timeouts(),
+            errors: self.scraper.errors(),
         };
         let body = encode::encode(&health, format);
         let mut response = Response::new(Full::new(Bytes::from(body)));

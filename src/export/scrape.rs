@@ -1,16 +1,18 @@
 //! One snapshot per scrape, shared by concurrent scrapes, never waited for longer than
 //! the scrape's time limit.
 //!
-//! The first scrape to arrive starts a snapshot on a blocking thread and publishes
-//! it on a watch channel; scrapes that arrive while it runs wait on the same channel
+//! The first scrape to arrive asks the snapshot thread for a snapshot, published on
+//! a watch channel; scrapes that arrive while it runs wait on the same channel
 //! instead of starting another. A scrape that runs out of time answers at once with
 //! `sockscope_up 0`; the snapshot goes on and serves whoever waits for it. Each
 //! snapshot also feeds the tracker, so doctor's rules see the history of past scrapes
 //! as `sockscope doctor --watch` sees its rounds.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -39,27 +41,59 @@ pub enum Scrape {
 }
 
 type Slot = watch::Receiver<Option<Arc<Outcome>>>;
+type Publish = watch::Sender<Option<Arc<Outcome>>>;
 
 pub struct Scraper {
-    collector: Mutex<Collector>,
+    shared: Arc<Shared>,
+    /// Asks the snapshot thread for one snapshot, to publish on the sender sent.
+    requests: Mutex<mpsc::Sender<Publish>>,
+}
+
+/// What the scrapes and the snapshot thread both see.
+struct Shared {
     /// The snapshot being taken, for scrapes that arrive meanwhile to wait on.
     in_flight: Mutex<Option<Slot>>,
-    pub timeouts: AtomicU64,
-    pub errors: AtomicU64,
+    timeouts: AtomicU64,
+    errors: AtomicU64,
 }
 
 impl Scraper {
+    /// Starts the snapshot thread, which owns `collector`. One thread for every
+    /// snapshot, so they all allocate from one malloc arena (a pool of threads would
+    /// grow one arena each, and the RSS with them).
     pub fn new(collector: Collector) -> Arc<Scraper> {
-        Arc::new(Scraper {
-            collector: Mutex::new(collector),
+        let shared = Arc::new(Shared {
             in_flight: Mutex::new(None),
             timeouts: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+        });
+        let (requests, incoming) = mpsc::channel::<Publish>();
+        let theirs = shared.clone();
+        let spawned = thread::Builder::new()
+            .name("sockscope-snapshot".into())
+            .spawn(move || snapshots(collector, &theirs, &incoming));
+        if let Err(e) = spawned {
+            // Every scrape then reports the failure: see `join_or_start`.
+            eprintln!("sockscope: cannot start the snapshot thread: {e}");
+        }
+        Arc::new(Scraper {
+            shared,
+            requests: Mutex::new(requests),
         })
     }
 
+    /// Scrapes so far that gave up waiting.
+    pub fn timeouts(&self) -> u64 {
+        self.shared.timeouts.load(Ordering::Relaxed)
+    }
+
+    /// Snapshots so far that failed.
+    pub fn errors(&self) -> u64 {
+        self.shared.errors.load(Ordering::Relaxed)
+    }
+
     /// Waits at most `limit` for a snapshot: the one being taken, or a new one.
-    pub async fn scrape(self: &Arc<Self>, limit: Duration) -> Scrape {
+    pub async fn scrape(&self, limit: Duration) -> Scrape {
         let started = Instant::now();
         let mut slot = self.join_or_start();
         match tokio::time::timeout(limit, slot.wait_for(Option::is_some)).await {
@@ -67,52 +101,54 @@ impl Scraper {
                 Some(outcome) => Scrape::Done(outcome.clone()),
                 None => unreachable!("wait_for returned a value that fails its test"),
             },
-            // The snapshot thread panicked and dropped the sender.
+            // The snapshot thread is gone and dropped the sender.
             Ok(Err(_)) => Scrape::Done(Arc::new(Outcome {
-                summary: Err("the snapshot thread failed".into()),
+                summary: Err("the snapshot thread is not running".into()),
                 duration: started.elapsed(),
             })),
             Err(_) => {
-                self.timeouts.fetch_add(1, Ordering::Relaxed);
+                self.shared.timeouts.fetch_add(1, Ordering::Relaxed);
                 Scrape::TimedOut(started.elapsed())
             }
         }
     }
 
-    fn join_or_start(self: &Arc<Self>) -> Slot {
-        let mut in_flight = lock(&self.in_flight);
+    fn join_or_start(&self) -> Slot {
+        let mut in_flight = lock(&self.shared.in_flight);
         if let Some(slot) = in_flight.as_ref() {
             return slot.clone();
         }
         let (publish, slot) = watch::channel(None);
-        *in_flight = Some(slot.clone());
-        drop(in_flight);
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || {
-            // Cleared however this ends, a panic included, and before the outcome is
-            // published: a scrape that arrives after it takes a snapshot of its own.
-            let clear = ClearOnDrop(&me.in_flight);
-            let outcome = lock(&me.collector).collect();
-            if let Err(e) = &outcome.summary {
-                me.errors.fetch_add(1, Ordering::Relaxed);
-                eprintln!("sockscope: snapshot failed: {e}");
-            }
-            drop(clear);
-            let _ = publish.send(Some(Arc::new(outcome)));
-        });
+        if lock(&self.requests).send(publish).is_ok() {
+            *in_flight = Some(slot.clone());
+        }
+        // Else the thread is gone, and so is `publish`: the caller sees it at once.
         slot
     }
 }
 
-struct ClearOnDrop<'a>(&'a Mutex<Option<Slot>>);
-
-impl Drop for ClearOnDrop<'_> {
-    fn drop(&mut self) {
-        *lock(self.0) = None;
+/// The snapshot thread: one snapshot per request, until the scraper is dropped.
+fn snapshots(mut collector: Collector, shared: &Shared, incoming: &mpsc::Receiver<Publish>) {
+    for publish in incoming {
+        let outcome =
+            panic::catch_unwind(AssertUnwindSafe(|| collector.collect())).unwrap_or_else(|_| {
+                Outcome {
+                    summary: Err("taking the snapshot panicked".into()),
+                    duration: Duration::ZERO,
+                }
+            });
+        if let Err(e) = &outcome.summary {
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!("sockscope: snapshot failed: {e}");
+        }
+        // Cleared before the outcome is published: a scrape that arrives after it
+        // takes a snapshot of its own.
+        *lock(&shared.in_flight) = None;
+        let _ = publish.send(Some(Arc::new(outcome)));
     }
 }
 
-/// A poisoned lock only means a snapshot panicked; what it guards is still usable.
+/// A poisoned lock only means a thread panicked; what it guards is still usable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -329,8 +365,8 @@ mod tests {
             let first = s.scrape(Duration::from_millis(50)).await;
             assert!(matches!(first, Scrape::TimedOut(_)));
             // It answered while the snapshot was still being taken.
-            assert!(lock(&s.in_flight).is_some());
-            assert_eq!(s.timeouts.load(Ordering::SeqCst), 1);
+            assert!(lock(&s.shared.in_flight).is_some());
+            assert_eq!(s.timeouts(), 1);
             // The snapshot the first one started is still being taken: joined, not redone.
             assert!(matches!(
                 s.scrape(Duration::from_secs(30)).await,
