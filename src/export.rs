@@ -24,6 +24,7 @@
 //! headers must arrive within `--read-timeout` and fit in 16 KiB (431 otherwise);
 //! at most `MAX_CONNECTIONS` are open at once.
 
+mod counters;
 mod encode;
 mod scrape;
 mod summary;
