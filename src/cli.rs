@@ -39,6 +39,11 @@ pub struct Cli {
     /// Where socket tables come from [default: netlink where it works, else proc]
     #[arg(long, global = true, value_name = "SOURCE")]
     pub source: Option<SourceArg>,
+
+    /// Turn every action off: kill, close, and the live view's K and X (also when
+    /// SOCKSCOPE_READ_ONLY is set)
+    #[arg(long, global = true)]
+    pub read_only: bool,
 }
 
 /// `--source`: netlink sock_diag (tcp_info, timers, unix peers) or /proc/net/* text.
@@ -103,6 +108,27 @@ pub enum Command {
     Demo {
         #[command(flatten)]
         args: DemoArgs,
+    },
+    /// Signal the processes holding the matching sockets. Prints what it would do
+    /// unless --yes; never pid 1 nor other users' processes (unless run as root)
+    Kill {
+        #[command(flatten)]
+        filters: Filters,
+        /// TERM, KILL, HUP, INT, QUIT, USR1, USR2, STOP or CONT
+        #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = crate::act::Signal::parse)]
+        signal: crate::act::Signal,
+        /// Do it (without: print what would be done, and do nothing)
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Close the matching TCP sockets in the kernel, as `ss -K` (needs CAP_NET_ADMIN).
+    /// Prints what it would do unless --yes
+    Close {
+        #[command(flatten)]
+        filters: Filters,
+        /// Do it (without: print what would be done, and do nothing)
+        #[arg(long)]
+        yes: bool,
     },
 }
 

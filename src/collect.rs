@@ -4,13 +4,17 @@
 //! socket tables from netlink sock_diag or /proc (see `Tables`), owners from the fd walk
 //! of a /proc tree (the host's, or a captured fixture via `--proc-root`), then peers.
 
+mod hidden;
 pub mod kernel_counters;
 pub mod netlink;
 pub mod owners;
 pub mod peers;
+pub mod privilege;
 pub mod proc_net;
+pub mod process;
+pub mod read;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::panic;
 use std::path::{Path, PathBuf};
@@ -22,10 +26,19 @@ use anyhow::{Context, Result, bail};
 use crate::model::{Proto, Snapshot, Socket, TcpState};
 use netlink::Netlink;
 use owners::Users;
+use proc_net::ProcTables;
+use read::shown;
 
 /// Anything that can produce snapshots: the system, or a fake in tests.
 pub trait Source {
     fn snapshot(&mut self) -> Result<Snapshot>;
+
+    /// Whether these are the running system's sockets and processes, which actions
+    /// (`kill`, `close`, the live view's K and X) may touch; not a captured tree nor a
+    /// recording. Only the live `System` says yes.
+    fn is_live(&self) -> bool {
+        false
+    }
 }
 
 /// Which sockets a snapshot covers.
@@ -65,6 +78,9 @@ impl System {
     /// netlink where it works (see `Tables::Auto`); `with_tables` chooses otherwise.
     pub fn new(proc_root: impl Into<PathBuf>, scope: Scope) -> Result<System> {
         let proc_root = proc_root.into();
+        if !is_live(&proc_root) {
+            check_tree(&proc_root)?;
+        }
         if let Scope::Pids(pids) = &scope {
             for pid in pids {
                 if !proc_root.join(pid.to_string()).is_dir() {
@@ -86,6 +102,8 @@ impl System {
                 tables,
                 netlink: None,
                 fallback: None,
+                elsewhere: HashMap::new(),
+                warnings: Vec::new(),
             },
         })
     }
@@ -107,11 +125,51 @@ fn is_live(proc_root: &Path) -> bool {
     proc_root == Path::new("/proc")
 }
 
-/// One network namespace's sockets, and whether its unix sockets carry their uid
-/// (netlink on kernel 5.3+; /proc/net/unix has no uid column).
+/// A `--proc-root` must look like a /proc tree: a directory with a net/ directory.
+/// (Which tree a privileged sockscope may read is decided before, in main.)
+fn check_tree(proc_root: &Path) -> Result<()> {
+    match fs::metadata(proc_root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!("--proc-root {}: not a directory", shown(proc_root)),
+        Err(e) => bail!("--proc-root {}: {e}", shown(proc_root)),
+    }
+    if !proc_root.join("net").is_dir() {
+        bail!(
+            "--proc-root {}: no net/ directory in it, so it is no /proc tree",
+            shown(proc_root)
+        );
+    }
+    Ok(())
+}
+
+/// One network namespace's sockets, whether its unix sockets carry their uid
+/// (netlink on kernel 5.3+; /proc/net/unix has no uid column), and the unix sockets
+/// from /proc that need an owner to be believed (see `ProcTables::unconfirmed`).
 struct Table {
     sockets: Vec<Socket>,
     unix_uids: bool,
+    unconfirmed: HashSet<u64>,
+}
+
+impl Table {
+    fn netlink((sockets, unix_uids): (Vec<Socket>, bool)) -> Table {
+        Table {
+            sockets,
+            unix_uids,
+            unconfirmed: HashSet::new(),
+        }
+    }
+
+    /// Reads a /proc net directory, adding what it skipped to `warnings`.
+    fn proc(net_dir: &Path, warnings: &mut Vec<String>) -> Result<Table> {
+        let read: ProcTables = proc_net::read_all(net_dir)?;
+        warnings.extend(read.warnings);
+        Ok(Table {
+            sockets: read.sockets,
+            unix_uids: false,
+            unconfirmed: read.unconfirmed,
+        })
+    }
 }
 
 /// Reads the socket tables, keeping the netlink socket open across snapshots.
@@ -120,12 +178,20 @@ struct TableReader {
     netlink: Option<Netlink>,
     /// Why `Auto` gave up on netlink; from then on /proc is read, and this is warned.
     fallback: Option<String>,
+    /// Sock_diag sockets opened inside other network namespaces (`--pid` of a
+    /// process in a container), by the namespace's link text; Err: why not, so /proc
+    /// is read there instead (and it is not tried again).
+    elsewhere: HashMap<PathBuf, Result<Netlink, String>>,
+    /// This read's warnings: skipped lines, namespaces read from /proc.
+    warnings: Vec<String>,
 }
 
 impl TableReader {
     /// One table per distinct network namespace: ours (netlink or /proc/net), and for
-    /// pids in other namespaces, their /proc/<pid>/net (netlink sees only ours).
+    /// pids in other namespaces, theirs: netlink opened inside it where we may enter
+    /// it, else their /proc/<pid>/net.
     fn read(&mut self, proc_root: &Path, scope: &Scope) -> Result<Vec<Table>> {
+        self.warnings.clear();
         let Scope::Pids(pids) = scope else {
             return Ok(vec![self.ours(proc_root, &proc_root.join("net"))?]);
         };
@@ -143,14 +209,53 @@ impl TableReader {
             if ns.is_some() && ns == own_ns {
                 tables.push(self.ours(proc_root, &dir.join("net"))?);
             } else {
-                let sockets = proc_net::read_all(&dir.join("net"))?;
-                tables.push(Table {
-                    sockets,
-                    unix_uids: false,
-                });
+                tables.push(self.theirs(proc_root, *pid, ns)?);
             }
         }
         Ok(tables)
+    }
+
+    /// The table of pid's network namespace, not ours: a sock_diag socket opened
+    /// inside it (kept for the next snapshot), else its /proc/<pid>/net, with a warning.
+    fn theirs(&mut self, proc_root: &Path, pid: u32, ns: Option<PathBuf>) -> Result<Table> {
+        let dir = proc_root.join(pid.to_string());
+        if !is_live(proc_root) || self.tables == Tables::Proc {
+            return Table::proc(&dir.join("net"), &mut self.warnings);
+        }
+        let dumped = match ns {
+            None => Err("its ns/net link is unreadable, so its namespace is unknown".into()),
+            Some(ns) => self.dump_in(ns, &dir.join("ns/net")),
+        };
+        let why = match dumped {
+            Ok(dump) => return Ok(Table::netlink(dump)),
+            Err(why) => why,
+        };
+        if self.tables == Tables::Netlink {
+            bail!("--source netlink: cannot read pid {pid}'s network namespace: {why}");
+        }
+        self.warnings.push(format!(
+            "pid {pid}'s network namespace cannot be read through netlink ({why}); its \
+             /proc/{pid}/net is read instead, without tcp_info, timers and unix peers"
+        ));
+        Table::proc(&dir.join("net"), &mut self.warnings)
+    }
+
+    /// A dump of the namespace `ns` (its link text) through the socket kept for it,
+    /// opened from `ns_file` the first time. A failure is kept, and not tried again.
+    fn dump_in(&mut self, ns: PathBuf, ns_file: &Path) -> Result<(Vec<Socket>, bool), String> {
+        let entry = self
+            .elsewhere
+            .entry(ns)
+            .or_insert_with(|| Netlink::open_in(ns_file).map_err(|e| format!("{e:#}")));
+        let netlink = entry.as_mut().map_err(|why| why.clone())?;
+        match netlink.read_all() {
+            Ok(sockets) => Ok((sockets, netlink.unix_uids)),
+            Err(e) => {
+                let why = format!("{e:#}");
+                *entry = Err(why.clone());
+                Err(why)
+            }
+        }
     }
 
     /// Our namespace's table: netlink unless told or forced otherwise, else `net_dir`.
@@ -162,7 +267,7 @@ impl TableReader {
         };
         if try_netlink {
             match self.netlink_dump() {
-                Ok((sockets, unix_uids)) => return Ok(Table { sockets, unix_uids }),
+                Ok(dump) => return Ok(Table::netlink(dump)),
                 Err(e) if self.tables == Tables::Netlink => {
                     return Err(e.context("--source netlink failed (try --source proc)"));
                 }
@@ -175,10 +280,7 @@ impl TableReader {
                 }
             }
         }
-        Ok(Table {
-            sockets: proc_net::read_all(net_dir)?,
-            unix_uids: false,
-        })
+        Table::proc(net_dir, &mut self.warnings)
     }
 
     fn netlink_dump(&mut self) -> Result<(Vec<Socket>, bool)> {
@@ -193,6 +295,10 @@ impl TableReader {
 }
 
 impl Source for System {
+    fn is_live(&self) -> bool {
+        is_live(&self.proc_root)
+    }
+
     fn snapshot(&mut self) -> Result<Snapshot> {
         let pids = match &self.scope {
             Scope::Host => None,
@@ -224,6 +330,15 @@ impl Source for System {
         }
         // Emptied by the join but still its full size; peers need the room.
         drop(owners.by_inode);
+        let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
+        warnings.append(&mut self.reader.warnings);
+        for table in &mut tables {
+            let dropped = ProcTables::confirm(&mut table.sockets, &table.unconfirmed);
+            // With --pid, sockets no process of theirs holds go anyway: nothing to say.
+            if self.scope == Scope::Host {
+                warnings.extend(dropped);
+            }
+        }
         let mut sockets = Vec::new();
         for mut table in tables {
             peers::resolve(&mut table.sockets);
@@ -245,18 +360,16 @@ impl Source for System {
             self.find_peer_owners(&mut sockets);
         }
 
-        let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
-        if owners.unreadable > 0 {
-            let hidden = sockets
-                .iter()
-                .filter(|s| s.inode != 0 && s.processes.is_empty())
-                .count();
-            if hidden > 0 {
-                warnings.push(format!(
-                    "owners of {hidden} sockets are hidden: {HIDDEN_OWNERS_HINT}"
-                ));
-            }
-        }
+        let hidden = sockets
+            .iter()
+            .filter(|s| s.inode != 0 && s.processes.is_empty())
+            .count();
+        warnings.extend(hidden::owners_warning(
+            &self.scope,
+            &self.proc_root,
+            hidden,
+            &owners.denied,
+        ));
         Ok(Snapshot {
             sockets,
             warnings,

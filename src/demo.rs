@@ -21,7 +21,7 @@
 //! zoo-close-wait 127.0.0.1:40125
 //! zoo-time-wait 127.0.0.1:40126
 //! unix /tmp/sockscope-demo-AbC123/echo.sock
-//! unix-abstract @sockscope-demo-12345
+//! unix-abstract @sockscope-demo-12345-9f3c0a1b2c3d4e5f
 //! udp 127.0.0.1:40127
 //! udp6 [::1]:40128
 //! ready
@@ -49,6 +49,10 @@ use anyhow::{Context, Result, bail};
 
 pub use command::run;
 use stop::{Conns, Stop};
+
+/// The banner's second line: where a newcomer starts.
+pub const HINT: &str =
+    "press m: the TCP state machine, live, with the selected socket's path through it";
 
 /// What to start. `Default` is what `sockscope demo` starts with no flags.
 #[derive(Clone, Debug, PartialEq)]
@@ -117,10 +121,7 @@ pub fn start(opts: &DemoOptions) -> Result<Demo> {
         bail!("--rate must be a positive number of lines per second");
     }
     check_fd_budget(opts.connections)?;
-    let tempdir = tempfile::Builder::new()
-        .prefix("sockscope-demo-")
-        .tempdir()
-        .context("creating the demo's temp dir")?;
+    let tempdir = private_tempdir()?;
     let stop = Arc::new(Stop::default());
     let conns = Arc::new(Conns::default());
     let listener = echo_listener(opts.port.unwrap_or(0))?;
@@ -179,16 +180,36 @@ pub fn start(opts: &DemoOptions) -> Result<Demo> {
     Ok(demo)
 }
 
+/// The temp dir for the unix sockets: mode 0700, so no other user can reach the
+/// sockets in it or swap files under it. (tempfile asks for 0700, less any umask; it
+/// is checked, not assumed.)
+fn private_tempdir() -> Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    // TMPDIR is the user's choice: a setuid sockscope would create its dir wherever
+    // they point, so with raised privileges it is /tmp.
+    let base = match crate::collect::privilege::raised() {
+        Some(_) => std::path::PathBuf::from("/tmp"),
+        None => std::env::temp_dir(),
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("sockscope-demo-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(base)
+        .context("creating the demo's temp dir")?;
+    let mode = dir.path().metadata()?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .context("making the demo's temp dir private")?;
+    }
+    Ok(dir)
+}
+
 /// Fails early, saying what to do, when `--connections` cannot fit in the open-file
 /// limit: each idle connection takes two descriptors (our end and the server's).
 fn check_fd_budget(connections: usize) -> Result<()> {
     let need = 2 * connections + 100; // + the demo's own few dozen sockets
-    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
-    let soft = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|n| n.parse::<usize>().ok());
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let soft = limit.and_then(|n| usize::try_from(n).ok());
     match soft {
         Some(soft) if need > soft => bail!(
             "--connections {connections} needs about {need} open files but the limit is {soft}; raise it with `ulimit -n {need}`"
@@ -252,9 +273,29 @@ impl Demo {
             "sockscope demo (pid {}): live loopback traffic; every socket below is the demo's",
             std::process::id()
         )];
+        lines.push(HINT.to_string());
         let shown = self.facts.iter().filter(|f| f.kind != "pid");
         lines.extend(shown.map(|f| format!("{:<22}  {}", f.value, f.role)));
         lines
+    }
+
+    /// Each port and unix path the demo set up, with its part, for the live view to
+    /// name a selected socket by (the pid and temp dir are not places).
+    pub fn roles(&self) -> Vec<crate::states::Role> {
+        use crate::states::{Place, Role};
+        let place = |f: &Fact| match f.value.parse() {
+            Ok(addr) => Some(Place::Addr(addr)),
+            Err(_) if f.kind.starts_with("unix") => Some(Place::Path(f.value.clone())),
+            Err(_) => None,
+        };
+        let roles = self.facts.iter().filter_map(|f| {
+            Some(Role {
+                place: place(f)?,
+                name: f.kind.to_string(),
+                part: f.role.clone(),
+            })
+        });
+        roles.collect()
     }
 
     /// Ends the traffic, closes every socket, removes the temp dir. Also on drop.

@@ -14,7 +14,8 @@ use crate::collect::kernel_counters::{read_listen_counters, read_port_range};
 use crate::collect::{Scope, Source, System, Tables};
 use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, Severity, diagnose};
 use crate::model::endpoint_text;
-use crate::output::owners_text;
+use crate::output::{local_cell, owners_text};
+use crate::text::escape;
 use crate::track::{TrackConfig, Tracker};
 
 #[derive(Clone, Debug)]
@@ -57,7 +58,7 @@ pub fn run(
         let mut snapshot = source.snapshot()?;
         if !warned {
             for warning in &snapshot.warnings {
-                eprintln!("sockscope: {warning}");
+                crate::stdio::warn(warning);
             }
             warned = true;
         }
@@ -106,7 +107,13 @@ pub fn write_text(out: &mut impl Write, findings: &[Finding], sockets: usize) ->
             Severity::Warning => "WARNING",
             Severity::Critical => "CRITICAL",
         };
-        writeln!(out, "{severity:<8}  {}: {}", f.kind.label(), f.summary)?;
+        // The summary names processes: escaped here (JSON keeps it exact).
+        writeln!(
+            out,
+            "{severity:<8}  {}: {}",
+            f.kind.label(),
+            escape(&f.summary)
+        )?;
         writeln!(out, "    means: {}", f.meaning)?;
         writeln!(out, "    check: {}", f.next_steps)?;
         for fs in &f.sockets {
@@ -116,7 +123,7 @@ pub fn write_text(out: &mut impl Write, findings: &[Finding], sockets: usize) ->
                 "    {} {} {} -> {}  recv-q {} send-q {}  {:.1}s  {}",
                 s.proto_text(),
                 s.state,
-                s.local_text(),
+                local_cell(s),
                 s.remote.map_or_else(|| "*".into(), endpoint_text),
                 s.recv_q,
                 s.send_q,

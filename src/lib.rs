@@ -5,9 +5,11 @@
 //! turns consecutive snapshots into events and per-socket history, `diagnose` turns
 //! that into findings; `doctor` runs both for `sockscope doctor`, and the live view at
 //! every refresh (its events log, rates and diagnostics); `export` serves them to
-//! Prometheus, one snapshot per scrape. `demo` is a separate producer of
+//! Prometheus, one snapshot per scrape. `act` signals owners and closes sockets (`kill`,
+//! `close`, the live view's K and X). `demo` is a separate producer of
 //! real sockets to look at; it shares nothing with `collect`.
 
+pub mod act;
 pub mod cli;
 pub mod collect;
 pub mod demo;
@@ -17,6 +19,8 @@ pub mod export;
 pub mod model;
 pub mod output;
 pub mod query;
+pub mod states;
+pub mod stdio;
 pub mod text;
 pub mod track;
 pub mod tui;

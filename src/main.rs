@@ -1,13 +1,15 @@
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 use sockscope::cli::{Cli, Command, Filters};
-use sockscope::collect::{Source, System, Tables};
+use sockscope::collect::{Source, System, Tables, privilege};
 use sockscope::diagnose::DiagnoseConfig;
 use sockscope::doctor::DoctorOptions;
-use sockscope::{output, tui};
+use sockscope::stdio::{Stdout, is_broken_pipe, warn};
+use sockscope::{act, output, text, tui};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -18,9 +20,19 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sockscope: {e:#}");
+            warn(error_line(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error as one line (`warn` escapes what slipped through unescaped), cut long.
+fn error_line(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    if text.len() > 4096 {
+        text::quote(text.as_bytes(), 4096)
+    } else {
+        text
     }
 }
 
@@ -29,6 +41,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         anyhow::bail!("filters go after the subcommand, e.g. `sockscope list --pid 1234`");
     }
     let tables = cli.tables();
+    if cli.read_only {
+        sockscope::act::set_read_only();
+    }
+    // A setcap/setuid sockscope reads only the kernel's /proc, never a tree the user
+    // points it at: through it, any file it may read would be theirs.
+    if cli.proc_root != Path::new("/proc") {
+        privilege::allow_chosen_path("--proc-root")?;
+    }
     match cli.command {
         Some(Command::List { filters, json, csv }) => {
             list(&cli.proc_root, tables, &filters, json, csv)
@@ -63,6 +83,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             sockscope::demo::run(&args)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Kill {
+            filters,
+            signal,
+            yes,
+        }) => act::command::kill(&cli.proc_root, tables, &filters, signal, yes, &mut Stdout),
+        Some(Command::Close { filters, yes }) => {
+            act::command::close(&cli.proc_root, tables, &filters, yes, &mut Stdout)
+        }
         None => live(&cli, tables),
     }
 }
@@ -77,7 +105,7 @@ fn list(
     let mut source = System::new(proc_root, filters.scope())?.with_tables(tables)?;
     let mut snapshot = source.snapshot()?;
     for warning in &snapshot.warnings {
-        eprintln!("sockscope: {warning}");
+        warn(warning);
     }
     let query = filters.query();
     snapshot.sockets.retain(|s| query.matches(s));
@@ -85,15 +113,17 @@ fn list(
     // display_order ends on the inode, so equal keys are the same socket.
     snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
 
-    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    if json {
-        output::json(&mut out, &snapshot.sockets)?;
+    let mut out = BufWriter::with_capacity(64 * 1024, Stdout);
+    let written = if json {
+        output::json(&mut out, &snapshot.sockets)
     } else if csv {
-        output::csv(&mut out, &snapshot.sockets)?;
+        output::csv(&mut out, &snapshot.sockets)
     } else {
-        output::table(&mut out, &snapshot.sockets)?;
-    }
-    out.flush()?;
+        output::table(&mut out, &snapshot.sockets)
+    };
+    written
+        .and_then(|()| out.flush())
+        .context("cannot write the output")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -103,12 +133,12 @@ fn doctor(
     filters: &Filters,
     options: &DoctorOptions,
 ) -> Result<ExitCode> {
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = BufWriter::new(Stdout);
     match sockscope::doctor::run(proc_root, filters, options, &mut out) {
         Ok(found) => Ok(ExitCode::from(u8::from(found))),
         Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("sockscope: {e:#}");
+            warn(error_line(&e));
             Ok(ExitCode::from(2))
         }
     }
@@ -124,28 +154,63 @@ fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
         banner: Vec::new(),
         pids: cli.filters.pid.clone(),
         proc_root: cli.proc_root.clone(),
+        roles: Vec::new(),
     };
     tui::run_with_filter(options, cli.filters.query().to_string())?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// clap's errors span several lines; users get the first, and where to look next.
+/// `--help` and `--version` go to stdout, and fail like any output when it does.
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-        let _ = e.print();
-        return ExitCode::SUCCESS;
+        let rendered = e.render();
+        let text = if std::io::stdout().is_terminal() {
+            rendered.ansi().to_string()
+        } else {
+            rendered.to_string()
+        };
+        let mut out = Stdout;
+        return match out.write_all(text.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                warn(format_args!("cannot write the help: {e}"));
+                ExitCode::FAILURE
+            }
+        };
     }
-    let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("sockscope: {first} (see 'sockscope --help')");
+    warn(format_args!("{} (see 'sockscope --help')", usage_line(&e)));
     ExitCode::from(2)
 }
 
-/// `sockscope list | head -1` closes our stdout early; that is not an error.
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<io::Error>())
-        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+/// clap's message in one line, with the offending argument cut and escaped: clap
+/// quotes it whole (a 100 KB argument, a newline in it) and strips escapes from it.
+fn usage_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let get = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let cut = |s: &str| text::quote(s.as_bytes(), 60);
+    let arg = get(ContextKind::InvalidArg);
+    match (e.kind(), arg, get(ContextKind::InvalidValue)) {
+        (ErrorKind::ValueValidation | ErrorKind::InvalidValue, Some(arg), Some(value)) => {
+            // Our parsers' reasons quote the value themselves, cut and escaped.
+            let why = std::error::Error::source(e)
+                .map(|why| format!(": {why}"))
+                .unwrap_or_default();
+            format!("invalid value '{}' for '{arg}'{why}", cut(value))
+        }
+        (ErrorKind::UnknownArgument, Some(arg), _) => {
+            format!("unexpected argument '{}' found", cut(arg))
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            text::quote(first.as_bytes(), 300)
+        }
+    }
 }

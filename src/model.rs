@@ -173,6 +173,9 @@ pub struct Socket {
     pub remote: Option<SocketAddr>,
     /// Unix only: the bound path, "@name" for abstract, None if unbound.
     pub path: Option<String>,
+    /// The name's exact bytes when they are not UTF-8 (`path` then has U+FFFD in
+    /// their place); None otherwise. See `set_path`.
+    pub path_raw: Option<Box<Vec<u8>>>,
     /// As ss shows them; for LISTEN, the accept queue now and the backlog.
     pub recv_q: u32,
     pub send_q: u32,
@@ -191,6 +194,19 @@ pub struct Socket {
     /// The other end when it is on this host: a unix peer, or the TCP socket whose
     /// endpoints mirror this one's. Filled after the owner join.
     pub peer: Option<Peer>,
+    /// TCP and UDP, only from netlink: how the kernel itself names this socket.
+    /// Internal, not in the JSON.
+    pub diag_id: Option<DiagId>,
+}
+
+/// What a sock_diag dump says identifies a socket besides its endpoints: the socket
+/// cookie (unique while the kernel runs, so a new socket on the same 4-tuple is told
+/// apart) and the interface it is bound to. SOCK_DESTROY (`sockscope close`) sends
+/// both back. Valid in the network namespace the dump was read in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiagId {
+    pub cookie: u64,
+    pub interface: u32,
 }
 
 /// Fields of the kernel's struct tcp_info, in the units `ss -i` uses.
@@ -325,6 +341,7 @@ impl Socket {
             local: None,
             remote: None,
             path: None,
+            path_raw: None,
             recv_q: 0,
             send_q: 0,
             inode: 0,
@@ -334,6 +351,31 @@ impl Socket {
             timer: None,
             peer_inode: None,
             peer: None,
+            diag_id: None,
+        }
+    }
+
+    /// Sets the unix name from the kernel's bytes: `path` as text, and where the bytes
+    /// are not UTF-8, lossily, with the exact bytes kept for JSON (`path_bytes`) and
+    /// for escaped text output.
+    pub fn set_path(&mut self, name: &[u8]) {
+        match std::str::from_utf8(name) {
+            Ok(text) => {
+                self.path = Some(text.to_string());
+                self.path_raw = None;
+            }
+            Err(_) => {
+                self.path = Some(String::from_utf8_lossy(name).into_owned());
+                self.path_raw = Some(Box::new(name.to_vec()));
+            }
+        }
+    }
+
+    /// The exact bytes of the unix name, for output that escapes them.
+    pub fn path_bytes(&self) -> Option<&[u8]> {
+        match &self.path_raw {
+            Some(raw) => Some(raw),
+            None => self.path.as_deref().map(str::as_bytes),
         }
     }
 
@@ -406,7 +448,7 @@ impl std::fmt::Display for Endpoint {
 /// The JSON schema of DESIGN.md, written out field by field so it is visible in one place.
 impl Serialize for Socket {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Socket", 18)?;
+        let mut s = serializer.serialize_struct("Socket", 19)?;
         s.serialize_field("proto", &self.proto)?;
         s.serialize_field("family", &self.family)?;
         s.serialize_field("state", &self.state)?;
@@ -415,6 +457,12 @@ impl Serialize for Socket {
         s.serialize_field("remote_addr", &self.remote.map(|a| a.ip()))?;
         s.serialize_field("remote_port", &self.remote.map(|a| a.port()))?;
         s.serialize_field("path", &self.path)?;
+        // Only where `path` could not say it exactly: an array of byte values.
+        if let Some(raw) = &self.path_raw {
+            s.serialize_field("path_bytes", raw.as_slice())?;
+        } else {
+            s.skip_field("path_bytes")?;
+        }
         s.serialize_field("socket_type", &self.socket_type)?;
         s.serialize_field("recv_q", &self.recv_q)?;
         s.serialize_field("send_q", &self.send_q)?;

@@ -3,21 +3,31 @@
 use std::io::{self, Write};
 
 use crate::model::{Owner, Socket};
+use crate::text::{Escaped, escape};
 
 const HEADERS: [&str; 7] = [
     "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q", "PROCESS",
 ];
 
 /// `1234/nginx fd 3`, several owners comma-separated; sockets nobody holds are marked.
+/// Names are escaped (anyone can name a process `\x1b[2J`).
 pub fn owners_text(owners: &[Owner]) -> String {
     if owners.is_empty() {
         return "-".into();
     }
     let texts: Vec<String> = owners
         .iter()
-        .map(|o| format!("{}/{} fd {}", o.pid, o.comm, o.fd))
+        .map(|o| format!("{}/{} fd {}", o.pid, Escaped::str(&o.comm), o.fd))
         .collect();
     texts.join(", ")
+}
+
+/// The local endpoint for text output: a unix name escaped from its exact bytes.
+pub fn local_cell(s: &Socket) -> String {
+    match (s.local, s.path_bytes()) {
+        (None, Some(name)) => Escaped(name).to_string(),
+        _ => s.local_text(),
+    }
 }
 
 /// The aligned columns of a row; the process column comes last and is not padded.
@@ -25,7 +35,7 @@ fn padded_cells(s: &Socket) -> [String; 6] {
     [
         s.proto_text().to_string(),
         s.state.name().to_string(),
-        s.local_text(),
+        local_cell(s),
         s.remote_text(),
         s.recv_q.to_string(),
         s.send_q.to_string(),
@@ -134,13 +144,17 @@ pub fn csv(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
         let processes: Vec<String> = s
             .processes
             .iter()
-            .map(|o| format!("{}/{}/{}", o.pid, o.comm, o.fd))
+            .map(|o| format!("{}/{}/{}", o.pid, Escaped::str(&o.comm), o.fd))
             .collect();
         let cells: Vec<String> = CSV_HEADER
             .split(',')
             .map(|key| match key {
                 "processes" => processes.join(";"),
-                key => text(&value[key]),
+                "path" => s
+                    .path_bytes()
+                    .map(|p| Escaped(p).to_string())
+                    .unwrap_or_default(),
+                key => escape(&text(&value[key])).into_owned(),
             })
             .map(|cell| csv_quote(&cell))
             .collect();

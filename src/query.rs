@@ -151,9 +151,17 @@ fn contains_ignore_case(text: &str, lowercase: &str) -> bool {
             .any(|w| w.eq_ignore_ascii_case(lowercase.as_bytes()))
 }
 
+/// 1 to 65535: port 0 is no port (every listener's remote end is `*:0`), so it would
+/// match everything.
 pub fn parse_port(text: &str) -> Result<u16, String> {
-    text.parse()
-        .map_err(|_| format!("invalid port '{text}': expected a number from 0 to 65535"))
+    match text.parse() {
+        Ok(0) => Err("port 0 is no port: expected a number from 1 to 65535".into()),
+        Ok(port) => Ok(port),
+        Err(_) => Err(format!(
+            "invalid port '{}': expected a number from 1 to 65535",
+            crate::text::quote(text.as_bytes(), 40)
+        )),
+    }
 }
 
 pub fn parse_pid(text: &str) -> Result<u32, String> {

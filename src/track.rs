@@ -12,6 +12,7 @@
 //! snapshot included), flat however long it runs.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::model::{Proto, Snapshot, Socket, SocketKey, TcpState};
@@ -150,11 +151,23 @@ fn rate_between(a: &Sample, b: &Sample) -> Option<Rate> {
     })
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     Opened,
     Closed,
-    State { from: TcpState, to: TcpState },
+    State {
+        from: TcpState,
+        to: TcpState,
+    },
+    /// Not seen in a snapshot but done to the socket or its owner: the live view's K
+    /// and X (`what`: "signal", "close"); `result` in a word ("done", "failed"), `ok`
+    /// when it holds now, `text` the whole of it.
+    Acted {
+        what: &'static str,
+        result: &'static str,
+        ok: bool,
+        text: Arc<str>,
+    },
 }
 
 /// Something that happened between two snapshots. `socket` is the socket as seen
@@ -244,6 +257,11 @@ impl Tracker {
     /// Every socket remembered, live or recently closed.
     pub fn tracked_len(&self) -> usize {
         self.sockets.len()
+    }
+
+    /// Logs what was done to `socket` (a `Change::Acted`) among the events.
+    pub fn note(&mut self, at: SystemTime, change: Change, socket: &Socket) {
+        observe::push_event(self, at, change, socket);
     }
 
     /// The event log, oldest first, at most `events_cap` long.

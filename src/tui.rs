@@ -9,6 +9,7 @@ pub mod app;
 pub mod collector;
 pub mod event;
 pub mod history;
+pub mod perform;
 pub mod rows;
 pub mod view;
 
@@ -42,6 +43,8 @@ pub struct Options {
     pub pids: Vec<u32>,
     /// Where /proc is (`--proc-root`): the kernel counters diagnosis reads are there.
     pub proc_root: std::path::PathBuf,
+    /// Ports and paths that play a known part (the demo's zoo), named in the state pane.
+    pub roles: Vec<crate::states::Role>,
 }
 
 /// Runs the live view until the user quits.
@@ -57,6 +60,7 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
     if options.interval < Duration::from_millis(50) {
         bail!("the refresh interval must be at least 50 ms");
     }
+    let actions_off = crate::act::off(options.source.is_live());
     let (to_ui, inputs) = mpsc::channel();
     let control = collector::spawn(
         options.source,
@@ -76,6 +80,8 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         filter,
         started_at: SystemTime::now(),
     });
+    app.roles = options.roles;
+    app.actions.off = actions_off;
     let _restore = TerminalGuard;
     let mut terminal = enter_terminal().context("cannot set up the terminal")?;
     draw(&mut terminal, &mut app)?;
@@ -116,8 +122,16 @@ pub fn step<B: Backend>(
 pub fn handle(app: &mut App, input: Input) {
     match input {
         Input::Key(key) => {
-            if let Some(action) = event::action_for(key, app.filter.editing) {
+            let action = if app.actions.dialog.is_some() {
+                event::dialog_action_for(key)
+            } else {
+                event::action_for(key, app.filter.editing)
+            };
+            if let Some(action) = action {
                 app.apply(action);
+            }
+            if let Some(request) = app.take_request() {
+                app.acted(perform::perform(request));
             }
         }
         Input::Resize => {} // the next draw sizes itself to the terminal

@@ -262,7 +262,17 @@ fn demo_holds_every_state_and_leaves_nothing_behind() {
         "temp dir {tempdir:?} exists while running"
     );
     assert!(Path::new(&facts["unix"]).starts_with(&tempdir));
-    assert_eq!(facts["unix-abstract"], format!("@sockscope-demo-{pid}"));
+    // Unpredictable, so no one can take the name first: a random part after the pid.
+    let suffix = facts["unix-abstract"]
+        .strip_prefix(&format!("@sockscope-demo-{pid}-"))
+        .unwrap_or_else(|| panic!("abstract name {}", facts["unix-abstract"]));
+    assert!(
+        suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{suffix}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = tempdir.metadata().unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the temp dir is private");
 
     let checks = checks(&facts);
     let missing = poll(Duration::from_secs(10), || {

@@ -1,13 +1,18 @@
-//! Property tests of the /proc text parsers: /proc/net/{tcp,tcp6,udp,udp6} (procfs's
-//! parser behind `read_inet`), /proc/net/unix (our own), and fd link targets.
+//! Property tests of the /proc text parsers: /proc/net/{tcp,tcp6,udp,udp6} (our own
+//! strict parser behind `read_inet`), /proc/net/unix, and fd link targets.
 //!
 //! Valid generated tables must parse to exactly their rows; mutated and arbitrary text
-//! must never panic, and a failure must be one line that names the bad line. The case
-//! count is fixed (see `config`), so the run is bounded.
+//! must never panic, and a line that does not parse is skipped and counted, never
+//! turned into a socket of another kind. Hostile unix names (newlines, forged lines,
+//! escapes, invalid UTF-8) are in the corpus. The case count is fixed (see `config`),
+//! so the run is bounded.
 
 mod proc_text;
 
-use proc_text::{InetRow, edits, inet_row, inet_text, mutate, token_soup, unix_row, unix_text};
+use proc_text::{
+    FORGED_INODE, HOSTILE_INODE, InetRow, edits, hostile_line, hostile_name, inet_row, inet_text,
+    mutate, token_soup, unix_row, unix_text,
+};
 use proptest::prelude::*;
 use sockscope::collect::owners::socket_inode;
 use sockscope::collect::proc_net::{read_inet, read_unix};
@@ -34,10 +39,13 @@ fn inet_table() -> impl Strategy<Value = (Proto, Family, Vec<InetRow>)> {
     })
 }
 
-/// What a parse may end in: sockets of the asked kind, or one line of error.
-fn check_outcome(result: anyhow::Result<()>, sockets: &[Socket], proto: Proto, input: &[u8]) {
+/// What a parse may end in: sockets of the asked kind, each from a line of the input,
+/// the rest counted as skipped; or (for a read error) one line of error.
+fn check_outcome(result: anyhow::Result<usize>, sockets: &[Socket], proto: Proto, input: &[u8]) {
     match result {
-        Ok(()) => {
+        Ok(skipped) => {
+            let lines = input.split(|&b| b == b'\n').count();
+            assert!(sockets.len() + skipped <= lines, "{input:?}");
             for s in sockets {
                 assert_eq!(s.proto, proto, "{input:?}");
             }
@@ -60,7 +68,8 @@ proptest! {
     fn valid_inet_tables_parse_to_their_rows((proto, family, rows) in inet_table()) {
         let text = inet_text(&rows);
         let mut out = Vec::new();
-        read_inet(text.as_bytes(), proto, family, &mut out).unwrap();
+        let skipped = read_inet(text.as_bytes(), proto, family, &mut out).unwrap();
+        prop_assert_eq!(skipped.count, 0);
         prop_assert_eq!(out.len(), rows.len());
         for (s, r) in out.iter().zip(&rows) {
             prop_assert_eq!((s.proto, s.family), (proto, family));
@@ -84,7 +93,7 @@ proptest! {
     ) {
         let input = mutate(inet_text(&rows).as_bytes(), &edits);
         let mut out = Vec::new();
-        let result = read_inet(&input[..], proto, family, &mut out);
+        let result = read_inet(&input[..], proto, family, &mut out).map(|s| s.count);
         check_outcome(result, &out, proto, &input);
     }
 
@@ -96,7 +105,7 @@ proptest! {
     ) {
         for input in [soup.as_bytes(), &bytes[..]] {
             let mut out = Vec::new();
-            let result = read_inet(input, proto, family, &mut out);
+            let result = read_inet(input, proto, family, &mut out).map(|s| s.count);
             check_outcome(result, &out, proto, input);
         }
     }
@@ -105,7 +114,8 @@ proptest! {
     fn valid_unix_tables_parse_to_their_rows(rows in prop::collection::vec(unix_row(), 0..20)) {
         let text = unix_text(&rows);
         let mut out = Vec::new();
-        read_unix(text.as_bytes(), &mut out).unwrap();
+        let read = read_unix(text.as_bytes(), &mut out).unwrap();
+        prop_assert_eq!(read.skipped.count, 0);
         prop_assert_eq!(out.len(), rows.len());
         for (s, r) in out.iter().zip(&rows) {
             prop_assert_eq!((s.proto, s.family), (Proto::Unix, Family::Unix));
@@ -134,7 +144,7 @@ proptest! {
     ) {
         let input = mutate(unix_text(&rows).as_bytes(), &edits);
         let mut out = Vec::new();
-        let result = read_unix(&input[..], &mut out);
+        let result = read_unix(&input[..], &mut out).map(|r| r.skipped.count);
         check_outcome(result, &out, Proto::Unix, &input);
     }
 
@@ -145,8 +155,37 @@ proptest! {
     ) {
         for input in [soup.as_bytes(), &bytes[..]] {
             let mut out = Vec::new();
-            let result = read_unix(input, &mut out);
+            let result = read_unix(input, &mut out).map(|r| r.skipped.count);
             check_outcome(result, &out, Proto::Unix, input);
+        }
+    }
+
+    #[test]
+    fn hostile_unix_names_never_forge_a_socket(
+        rows in prop::collection::vec(unix_row(), 0..6),
+        name in hostile_name(),
+        at in any::<usize>(),
+    ) {
+        // One real line whose name is hostile, somewhere among valid ones.
+        let mut text = unix_text(&rows).into_bytes();
+        let hostile = hostile_line(&name);
+        let lines: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').collect();
+        let cut = 1 + at % lines.len().max(1);
+        let mut input: Vec<u8> = lines[..cut.min(lines.len())].concat();
+        input.extend_from_slice(&hostile);
+        input.extend_from_slice(&lines[cut.min(lines.len())..].concat());
+        text.clear();
+        let mut out = Vec::new();
+        let read = read_unix(&input[..], &mut out).unwrap();
+        // Every socket left once unowned suspects are dropped is a real row or the
+        // hostile socket itself: never the forged FAKE inode.
+        sockscope::collect::proc_net::ProcTables::confirm(&mut out, &read.unconfirmed);
+        for s in &out {
+            prop_assert!(s.inode != FORGED_INODE, "forged socket listed: {s:?} from {input:?}");
+            prop_assert!(
+                s.inode == HOSTILE_INODE || rows.iter().any(|r| r.inode == s.inode),
+                "{s:?} from {input:?}"
+            );
         }
     }
 

@@ -45,7 +45,7 @@ fn changes(tracker: &Tracker) -> Vec<(u64, Change, u16)> {
         .iter()
         .map(|e| {
             let secs = e.at.duration_since(at(0)).unwrap().as_secs();
-            (secs, e.change, e.socket.local.unwrap().port())
+            (secs, e.change.clone(), e.socket.local.unwrap().port())
         })
         .collect()
 }
@@ -277,7 +277,7 @@ fn a_key_that_reopens_is_a_new_socket() {
         (h.first_seen, h.closed_at, h.seen_from_start),
         (at(2), None, false)
     );
-    let kinds: Vec<Change> = t.events().iter().map(|e| e.change).collect();
+    let kinds: Vec<Change> = t.events().iter().map(|e| e.change.clone()).collect();
     assert_eq!(kinds, [Change::Closed, Change::Opened]);
 }
 
@@ -297,7 +297,7 @@ fn duplicate_keys_in_one_snapshot_are_one_socket() {
     t.observe(&snap(0, vec![]));
     t.observe(&snap(1, vec![pending.clone(), pending.clone()]));
     t.observe(&snap(2, vec![pending.clone(), pending.clone()]));
-    let kinds: Vec<Change> = t.events().iter().map(|e| e.change).collect();
+    let kinds: Vec<Change> = t.events().iter().map(|e| e.change.clone()).collect();
     assert_eq!(kinds, [Change::Opened]);
     assert_eq!(t.tracked_len(), 1);
     assert_eq!(t.state_counts()[2].get(TcpState::Established), 2);

@@ -168,7 +168,8 @@ fn views_switch_and_enter_opens() {
 
 #[test]
 fn pause_interval_help_and_quit() {
-    let (mut app, mut terminal) = web_app(110, 20);
+    // 24 rows: the help lists every key at 80x24 and up.
+    let (mut app, mut terminal) = web_app(110, 24);
     feed(&mut app, &mut terminal, vec![char(' ')]);
     assert!(app.paused);
     // Updates on their way while paused are dropped: the view holds still.

@@ -2,11 +2,13 @@
 //! counters in /proc/net/netstat (diagnosis reads the listen overflows, `export`
 //! serves a few more) and the ephemeral port range.
 
-use std::fs;
 use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, anyhow};
+
+use super::read::{self, Follow, shown};
+use crate::text::quote;
 
 /// TcpExt ListenOverflows (a connection arrived to a full accept queue) and
 /// ListenDrops (a SYN or final ACK to a listener was dropped, overflows included).
@@ -72,9 +74,9 @@ impl TcpExt {
 /// Reads the TcpExt counters of `<net_dir>/netstat` (e.g. /proc/net or /proc/1234/net).
 pub fn read_tcp_ext(net_dir: &Path) -> Result<TcpExt> {
     let path = net_dir.join("netstat");
-    let text =
-        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    parse_tcp_ext(&text).with_context(|| format!("reading {}", path.display()))
+    let bytes = read::small(&path, 64 * 1024, Follow::No)?;
+    parse_tcp_ext(&String::from_utf8_lossy(&bytes))
+        .with_context(|| format!("reading {}", shown(&path)))
 }
 
 /// The first `TcpExt:` line names the counters, the second holds their values.
@@ -88,12 +90,17 @@ pub fn parse_tcp_ext(text: &str) -> Result<TcpExt> {
     let mut values = values.split_whitespace().skip(1);
     let mut counters = Vec::new();
     for name in names {
+        let shown_name = || quote(name.as_bytes(), 40);
         let text = values
             .next()
-            .ok_or_else(|| anyhow!("no value for {name}"))?;
-        let value = text
-            .parse()
-            .with_context(|| format!("bad value {text:?} for {name}"))?;
+            .ok_or_else(|| anyhow!("no value for {}", shown_name()))?;
+        let value = text.parse().with_context(|| {
+            format!(
+                "bad value \"{}\" for {}",
+                quote(text.as_bytes(), 40),
+                shown_name()
+            )
+        })?;
         counters.push((name.to_string(), value));
     }
     Ok(TcpExt(counters))
@@ -102,16 +109,19 @@ pub fn parse_tcp_ext(text: &str) -> Result<TcpExt> {
 /// Reads `<proc_root>/sys/net/ipv4/ip_local_port_range`.
 pub fn read_port_range(proc_root: &Path) -> Result<PortRange> {
     let path = proc_root.join("sys/net/ipv4/ip_local_port_range");
-    let text =
-        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    parse_port_range(&text).with_context(|| format!("reading {}", path.display()))
+    let bytes = read::small(&path, 256, Follow::No)?;
+    parse_port_range(&String::from_utf8_lossy(&bytes))
+        .with_context(|| format!("reading {}", shown(&path)))
 }
 
 pub fn parse_port_range(text: &str) -> Result<PortRange> {
     let mut ports = text.split_whitespace().map(str::parse::<u16>);
     match (ports.next(), ports.next()) {
         (Some(Ok(low)), Some(Ok(high))) if low <= high => Ok(PortRange { low, high }),
-        _ => Err(anyhow!("expected two ports, low and high, got {text:?}")),
+        _ => Err(anyhow!(
+            "expected two ports, low and high, got \"{}\"",
+            quote(text.as_bytes(), 40)
+        )),
     }
 }
 

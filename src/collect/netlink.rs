@@ -10,10 +10,13 @@
 //! crate's typed struct needs the newest, full size), and the crate drops the TIME_WAIT
 //! expiry and does not know UNIX_DIAG_UID.
 
+pub mod destroy;
 pub mod tcp_info;
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use netlink_packet_core::{
@@ -29,8 +32,21 @@ use netlink_packet_sock_diag::inet::{
 };
 use netlink_packet_sock_diag::unix::{self, ShowFlags, UnixRequest};
 use netlink_sys::{Socket as NlSocket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
+use rustix::fs::{Mode, OFlags};
+use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
-use crate::model::{Family, Proto, Socket, SocketType, TcpState, Timer, TimerKind};
+use super::read::shown;
+
+use crate::model::{DiagId, Family, Proto, Socket, SocketType, TcpState, Timer, TimerKind};
+
+/// Every socket of the network namespace `ns_file` names, read exactly through
+/// netlink inside it (see `Netlink::open_in`), and whether unix sockets carry uids.
+/// For one-off reads; a caller taking snapshots keeps the `Netlink`.
+pub fn read_netns(ns_file: &Path) -> Result<(Vec<Socket>, bool)> {
+    let mut netlink = Netlink::open_in(ns_file)?;
+    let sockets = netlink.read_all()?;
+    Ok((sockets, netlink.unix_uids))
+}
 
 /// `struct inet_diag_msg`: 4 bytes of family/state/timer/retrans, the 48-byte socket id,
 /// then expires, rqueue, wqueue, uid, inode (u32 each); attributes follow.
@@ -73,7 +89,29 @@ impl Netlink {
         })
     }
 
-    /// Every TCP, UDP and unix socket in our network namespace.
+    /// A sock_diag socket inside the network namespace that `ns_file` names
+    /// (`/proc/<pid>/ns/net`, or `/run/netns/NAME`). A socket answers for the
+    /// namespace it was created in, so a short-lived thread joins that namespace (as
+    /// `ip netns exec` does, with setns), creates the socket and ends; the socket then
+    /// dumps that namespace from any thread, and our own threads never leave ours.
+    /// Needs CAP_SYS_ADMIN over the namespace (root); fails with EPERM otherwise.
+    pub fn open_in(ns_file: &Path) -> Result<Netlink> {
+        let ns = rustix::fs::open(ns_file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .with_context(|| format!("cannot open {}", shown(ns_file)))?;
+        let opened = std::thread::Builder::new()
+            .name("netns-open".into())
+            .spawn(move || -> Result<Netlink> {
+                move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network))
+                    .context("cannot enter the network namespace")?;
+                Netlink::open().context("cannot open a sock_diag socket there")
+            })
+            .context("cannot start a thread")?
+            .join();
+        opened.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
+    /// Every TCP, UDP and unix socket in our network namespace (or the one it was
+    /// opened in, see `open_in`).
     pub fn read_all(&mut self) -> Result<Vec<Socket>> {
         let mut sockets = Vec::new();
         for (proto, family) in [
@@ -234,6 +272,10 @@ pub fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
         uid: header.uid,
         tcp_info,
         timer,
+        diag_id: Some(DiagId {
+            cookie: u64::from_ne_bytes(id.cookie),
+            interface: id.interface_id,
+        }),
         ..Socket::inet(
             proto,
             family,
@@ -271,7 +313,11 @@ pub fn unix_socket(payload: &[u8], has_uid: &mut bool) -> Result<Option<Socket>>
         let nla = nla.map_err(|e| anyhow!("{e}"))?;
         let value = nla.value();
         match nla.kind() {
-            UNIX_DIAG_NAME => socket.path = unix_name(value),
+            UNIX_DIAG_NAME => {
+                if let Some(name) = unix_name(value) {
+                    socket.set_path(&name);
+                }
+            }
             UNIX_DIAG_PEER => socket.peer_inode = u32_at(value, 0).map(u64::from),
             // For listeners: accept queue now and backlog; otherwise bytes queued.
             UNIX_DIAG_RQLEN => {
@@ -288,24 +334,19 @@ pub fn unix_socket(payload: &[u8], has_uid: &mut bool) -> Result<Option<Socket>>
     Ok(Some(socket))
 }
 
-/// The bound name as /proc/net/unix prints it: the path, or "@name" for an abstract
-/// name (whose NUL bytes /proc also prints as '@').
-fn unix_name(raw: &[u8]) -> Option<String> {
-    let text = match raw.split_first() {
-        None => return None,
+/// The bound name as /proc/net/unix prints it, as exact bytes: the path, or "@name"
+/// for an abstract name (whose NUL bytes /proc also prints as '@').
+fn unix_name(raw: &[u8]) -> Option<Vec<u8>> {
+    match raw.split_first() {
+        None => None,
         Some((0, abstract_name)) => {
-            let name: Vec<u8> = abstract_name
-                .iter()
-                .map(|&b| if b == 0 { b'@' } else { b })
-                .collect();
-            format!("@{}", String::from_utf8_lossy(&name))
+            let mut name = Vec::with_capacity(raw.len());
+            name.push(b'@');
+            name.extend(abstract_name.iter().map(|&b| if b == 0 { b'@' } else { b }));
+            Some(name)
         }
-        Some(_) => {
-            let path = raw.split(|&b| b == 0).next().unwrap_or_default();
-            String::from_utf8_lossy(path).into_owned()
-        }
-    };
-    Some(text)
+        Some(_) => Some(raw.split(|&b| b == 0).next().unwrap_or_default().to_vec()),
+    }
 }
 
 #[cfg(test)]
@@ -314,8 +355,12 @@ mod tests {
 
     #[test]
     fn unix_names_print_like_proc() {
-        assert_eq!(unix_name(b"/run/a.sock\0").as_deref(), Some("/run/a.sock"));
-        assert_eq!(unix_name(b"\0name\0x").as_deref(), Some("@name@x"));
+        assert_eq!(
+            unix_name(b"/run/a.sock\0").as_deref(),
+            Some(&b"/run/a.sock"[..])
+        );
+        assert_eq!(unix_name(b"\0name\0x").as_deref(), Some(&b"@name@x"[..]));
+        assert_eq!(unix_name(b"/tmp/\xff").as_deref(), Some(&b"/tmp/\xff"[..]));
         assert_eq!(unix_name(b""), None);
     }
 

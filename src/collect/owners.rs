@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use std::thread;
 use rustix::fs::{CWD, Dir, Mode, OFlags, openat, readlinkat_raw};
 use rustix::io::Errno;
 
+use super::read::{self, Follow, Lines};
 use crate::model::{Owner, Owners};
 
 /// What a walk found.
@@ -25,7 +27,7 @@ pub struct Walk {
     /// fd and one lookup per socket, 100k of each at scale.
     pub by_inode: HashMap<u64, Owners, foldhash::fast::RandomState>,
     /// Processes whose fd directory could not be read for lack of permission.
-    pub unreadable: usize,
+    pub denied: Vec<u32>,
 }
 
 /// Most of a walk is readlink calls the kernel serves on every core at once; past a few
@@ -81,7 +83,7 @@ fn merge(mut parts: Vec<Walk>, pids: &[u32]) -> Walk {
     let mut owners = parts.next().unwrap_or_default();
     let mut mixed = Vec::new();
     for part in parts {
-        owners.unreadable += part.unreadable;
+        owners.denied.extend(part.denied);
         for (inode, found) in part.by_inode {
             match owners.by_inode.entry(inode) {
                 Entry::Vacant(e) => {
@@ -131,7 +133,7 @@ fn walk_process(proc_root: &Path, pid: u32, users: &Users, owners: &mut Walk) {
     let fd_dir = match openat(CWD, proc_dir.join("fd"), flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::ACCESS) => {
-            owners.unreadable += 1;
+            owners.denied.push(pid);
             return;
         }
         Err(_) => return, // gone, or a kernel thread
@@ -155,7 +157,7 @@ fn walk_process(proc_root: &Path, pid: u32, users: &Users, owners: &mut Walk) {
             Ok(len) => len,
             // Some sandboxes let us list the fds but not read where they point.
             Err(Errno::ACCESS) => {
-                owners.unreadable += 1;
+                owners.denied.push(pid);
                 return;
             }
             Err(_) => continue, // closed meanwhile
@@ -168,9 +170,9 @@ fn walk_process(proc_root: &Path, pid: u32, users: &Users, owners: &mut Walk) {
         };
         let (comm, uid, user) = process
             .get_or_insert_with(|| {
-                let comm = fs::read_to_string(proc_dir.join("comm")).unwrap_or_default();
+                let comm = read_comm(&proc_dir);
                 let uid = fs::metadata(&proc_dir).map(|m| m.uid()).unwrap_or(0);
-                (comm.trim_end().into(), uid, users.name(uid))
+                (comm, uid, users.name(uid))
             })
             .clone();
         let owner = Owner {
@@ -194,6 +196,53 @@ fn walk_process(proc_root: &Path, pid: u32, users: &Users, owners: &mut Walk) {
     }
 }
 
+/// A process's name as the kernel keeps it (up to 15 bytes; 64 for kernel threads
+/// on new kernels), read bounded and without following a link. Kept exact, control
+/// bytes included: text output escapes it, JSON carries it as it is. Bytes that are
+/// not UTF-8 become U+FFFD.
+fn read_comm(proc_dir: &Path) -> Arc<str> {
+    let bytes = read::prefix(&proc_dir.join("comm"), 256, Follow::No).unwrap_or_default();
+    let name = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    String::from_utf8_lossy(name).into()
+}
+
+/// Whether `proc_root` is a proc mount that hides other users' processes from us
+/// (`hidepid=2`/`invisible`, or `ptraceable`): the mount option, for the warning.
+pub fn hiding_mount(proc_root: &Path) -> Option<String> {
+    let mounts = Path::new("/proc/self/mountinfo");
+    let mut lines = Lines::open(mounts, Follow::No, 64 * 1024, 8192, 64 << 20).ok()??;
+    let root = proc_root.as_os_str().as_bytes();
+    let mut found = None;
+    while let Ok(Some(line)) = lines.next_line() {
+        // id parent dev root MOUNTPOINT options [tags] - fstype source super-options
+        let mut fields = line.text.split(|&b| b == b' ');
+        let Some(point) = fields.nth(4) else { continue };
+        if point != root {
+            continue;
+        }
+        let rest: Vec<&[u8]> = fields.collect();
+        let Some(dash) = rest.iter().position(|f| *f == b"-") else {
+            continue;
+        };
+        if rest.get(dash + 1) != Some(&&b"proc"[..]) {
+            continue;
+        }
+        // The last mount on a point is the one seen; per-mount and super options both.
+        found = [rest.first(), rest.get(dash + 3)]
+            .into_iter()
+            .flatten()
+            .flat_map(|opts| opts.split(|&b| b == b','))
+            .find(|opt| {
+                matches!(
+                    *opt,
+                    b"hidepid=2" | b"hidepid=invisible" | b"hidepid=4" | b"hidepid=ptraceable"
+                )
+            })
+            .map(|opt| String::from_utf8_lossy(opt).into_owned());
+    }
+    found
+}
+
 /// The inode in a `socket:[12345]` link target.
 pub fn socket_inode(target: &[u8]) -> Option<u64> {
     let digits = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
@@ -205,9 +254,11 @@ pub fn socket_inode(target: &[u8]) -> Option<u64> {
 pub struct Users(HashMap<u32, Arc<str>>);
 
 impl Users {
+    /// An unreadable or oversized (past 64 MiB) passwd leaves every uid a number.
     pub fn load() -> Users {
-        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
-        Users::parse(&passwd)
+        let passwd =
+            read::small(Path::new("/etc/passwd"), 64 << 20, Follow::Yes).unwrap_or_default();
+        Users::parse(&String::from_utf8_lossy(&passwd))
     }
 
     pub fn parse(passwd: &str) -> Users {
@@ -265,7 +316,7 @@ mod tests {
         let mut b = Walk::default();
         b.by_inode.insert(7, vec![owner(10, 9)].into());
         b.by_inode.insert(9, vec![owner(10, 1)].into());
-        b.unreadable = 2;
+        b.denied = vec![10, 11];
         let merged = merge(vec![b, a], &pids);
         let keys = |inode| -> Vec<(u32, u32)> {
             merged.by_inode[&inode]
@@ -277,7 +328,7 @@ mod tests {
         assert_eq!(keys(8), [(30, 6)]);
         assert_eq!(keys(9), [(10, 1)]);
         assert_eq!(merged.by_inode.len(), 3);
-        assert_eq!(merged.unreadable, 2);
+        assert_eq!(merged.denied, [10, 11]);
     }
 
     #[test]

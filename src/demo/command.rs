@@ -46,12 +46,14 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     }
 }
 
-/// A flag that Ctrl-C and SIGTERM set. std has no signal handling; signal-hook sets
-/// the flag from the handler safely. A second signal, while the demo is still
-/// stopping, exits at once.
+/// A flag that Ctrl-C, SIGTERM and SIGHUP (the terminal went away) set, so the demo
+/// stops and removes its temp dir. std has no signal handling; signal-hook sets the
+/// flag from the handler safely. A second signal, while the demo is still stopping,
+/// exits at once.
 fn on_signals() -> Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let interrupted = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
         signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&interrupted))
             .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&interrupted)))
             .context("installing the signal handlers")?;
@@ -62,7 +64,7 @@ fn on_signals() -> Result<Arc<AtomicBool>> {
 /// The headless output: `kind value` per fact, then `ready`, flushed at once so a
 /// reader on a pipe sees it.
 fn print_facts(demo: &Demo) -> io::Result<()> {
-    let mut out = io::stdout().lock();
+    let mut out = io::BufWriter::new(crate::stdio::Stdout);
     for fact in demo.facts() {
         writeln!(out, "{} {}", fact.kind, fact.value)?;
     }
@@ -81,6 +83,7 @@ fn live_view(demo: &Demo) -> Result<()> {
         banner: demo.banner(),
         pids: vec![me],
         proc_root: "/proc".into(),
+        roles: demo.roles(),
     })
 }
 

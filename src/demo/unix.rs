@@ -15,6 +15,9 @@ use super::{Fact, Part, clients, echo};
 /// Distinguishes demos started in one process (tests do that).
 static STARTED: AtomicUsize = AtomicUsize::new(0);
 
+/// Names tried before giving up: a collision with a random name is someone guessing.
+const ATTEMPTS: usize = 8;
+
 pub fn start(
     dir: &Path,
     clients: bool,
@@ -26,9 +29,7 @@ pub fn start(
     let on_path = UnixListener::bind(&path)?;
     let path_addr = SocketAddr::from_pathname(&path)?;
 
-    let name = abstract_name();
-    let abstract_addr = SocketAddr::from_abstract_name(name.as_bytes())?;
-    let in_abstract = UnixListener::bind_addr(&abstract_addr)?;
+    let (name, abstract_addr, in_abstract) = bind_abstract()?;
 
     let mut part = Part {
         facts: vec![
@@ -58,11 +59,27 @@ pub fn start(
     Ok(part)
 }
 
-/// `sockscope-demo-<pid>`, with a counter after it for a second demo in one process.
-fn abstract_name() -> String {
+/// Binds the abstract server to `sockscope-demo-<pid>-<random>`. Abstract names
+/// have no permissions: anyone may take a name first, so a predictable one would let
+/// any user keep the demo from starting. A taken name is retried with a new one.
+fn bind_abstract() -> io::Result<(String, SocketAddr, UnixListener)> {
     let pid = std::process::id();
-    match STARTED.fetch_add(1, Ordering::Relaxed) {
-        0 => format!("sockscope-demo-{pid}"),
-        n => format!("sockscope-demo-{pid}-{n}"),
+    let n = STARTED.fetch_add(1, Ordering::Relaxed);
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let mut random = [0u8; 8];
+        rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())?;
+        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let name = match n {
+            0 => format!("sockscope-demo-{pid}-{suffix}"),
+            n => format!("sockscope-demo-{pid}-{n}-{suffix}"),
+        };
+        let addr = SocketAddr::from_abstract_name(name.as_bytes())?;
+        match UnixListener::bind_addr(&addr) {
+            Ok(listener) => return Ok((name, addr, listener)),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = Some(e),
+            Err(e) => return Err(e),
+        }
     }
+    Err(last.unwrap_or_else(|| io::Error::other("no abstract name was free")))
 }

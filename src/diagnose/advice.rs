@@ -1,25 +1,25 @@
-//! What each kind of finding usually means and what to check next.
+//! What each kind of finding usually means and what to check next. Where a finding is
+//! about a state that lasts, the meaning is the state's own words (`crate::states`),
+//! so the live view's state pane and doctor say the same.
 
 use super::Kind;
+use crate::states;
 
 /// (meaning, next steps) for a kind of finding.
 pub(super) fn advice(kind: Kind) -> (&'static str, &'static str) {
     match kind {
         Kind::CloseWait => (
-            "the peer closed these connections but the application never called close() on \
-             its end: a connection or file descriptor leak",
+            states::CLOSE_WAIT_LEAK,
             "look for code paths that drop a connection without closing it (error paths, \
              pools that never evict); `ls -l /proc/PID/fd | wc -l` shows the fd count growing",
         ),
         Kind::TimeWaitExhaustion => (
-            "many short connections to one destination: each closed one holds its local port \
-             for 60 s, and new connects fail with EADDRNOTAVAIL when the range runs out",
+            states::TIME_WAIT_CHURN,
             "reuse connections (keep-alive, a pool); widen net.ipv4.ip_local_port_range; \
              consider net.ipv4.tcp_tw_reuse=1 for outgoing connections",
         ),
         Kind::AcceptQueue => (
-            "connections wait in the listener's accept queue: the application calls accept() \
-             too slowly or not at all; when the queue is full the kernel drops new SYNs",
+            states::ACCEPT_QUEUE_WAITING,
             "check the process is alive and not blocked (`cat /proc/PID/stack`, a debugger); \
              raise the listen() backlog and net.core.somaxconn; add accept workers",
         ),
@@ -30,8 +30,7 @@ pub(super) fn advice(kind: Kind) -> (&'static str, &'static str) {
              then see why its process accepts slowly; `nstat -az TcpExtListenOverflows`",
         ),
         Kind::SynSent => (
-            "connection attempts get no answer: the peer is down or unreachable, a firewall \
-             drops the SYNs, or the peer's accept queue is full",
+            states::SYN_UNANSWERED,
             "check the destination is reachable and listening (`nc -vz HOST PORT`), the route \
              and firewall rules; on the peer, its listener's accept queue",
         ),

@@ -182,7 +182,7 @@ fn update(
     })
 }
 
-fn push_event(tracker: &mut Tracker, at: SystemTime, change: Change, socket: &Socket) {
+pub(super) fn push_event(tracker: &mut Tracker, at: SystemTime, change: Change, socket: &Socket) {
     while tracker.events.len() >= tracker.config.events_cap.max(1) {
         tracker.events.pop_front();
     }

@@ -15,7 +15,9 @@ use super::event::Action;
 use super::history::{self, Bucket};
 use super::rows::{self, Column, Cursor, ProcessRow, RowRef, Sort};
 
+mod actions;
 mod timeline;
+pub use actions::{Actions, Dialog, Done, Request, Status};
 pub use timeline::Timeline;
 
 /// What the app is started with; everything machine-specific comes in here.
@@ -40,6 +42,8 @@ pub enum View {
     Events,
     /// The findings of `diagnose`, as `sockscope doctor` shows them.
     Diagnostics,
+    /// The TCP state diagram with the details' socket on it (`m`).
+    Machine,
 }
 
 /// The filter bar: its text, and the query of the last text that parsed.
@@ -79,6 +83,8 @@ pub struct App {
     pub pids: Vec<u32>,
     pub interval: Duration,
     pub started_at: SystemTime,
+    /// Ports and paths with a known part (the demo's), named in the state pane.
+    pub roles: Vec<crate::states::Role>,
     pub paused: bool,
     pub view: View,
     pub help: bool,
@@ -99,6 +105,8 @@ pub struct App {
     pub vanished: Vec<Socket>,
     /// The events log's scroll and the diagnostics' findings.
     pub timeline: Timeline,
+    /// K and X: whether they are on, the dialog asking first, the last result.
+    pub actions: Actions,
     /// Every row in sort order, filter or not: typing in the filter bar only filters
     /// this again (a sort at 100k sockets costs more than a key press may).
     sorted: Vec<RowRef>,
@@ -124,6 +132,7 @@ impl App {
             pids: config.pids,
             interval: config.interval,
             started_at: config.started_at,
+            roles: Vec::new(),
             paused: false,
             view: View::Sockets,
             help: false,
@@ -138,6 +147,7 @@ impl App {
             tracker: Tracker::new(TrackConfig::default()),
             vanished: Vec::new(),
             timeline: Timeline::default(),
+            actions: Actions::default(),
             sorted: Vec::new(),
             rows: Vec::new(),
             counts: BTreeMap::new(),
@@ -216,6 +226,11 @@ impl App {
     }
 
     pub fn apply(&mut self, action: Action) {
+        // A result shows until the next key.
+        self.actions.status = None;
+        if self.actions.dialog.is_some() {
+            return self.answer_dialog(action);
+        }
         if self.help {
             // Any key closes the help; quitting still quits.
             self.help = false;
@@ -238,7 +253,7 @@ impl App {
             Action::SwitchView => {
                 self.view = match self.view {
                     View::Processes | View::Events | View::Diagnostics => View::Sockets,
-                    View::Sockets | View::Details => View::Processes,
+                    View::Sockets | View::Details | View::Machine => View::Processes,
                 }
             }
             Action::EditFilter => self.filter.editing = true,
@@ -272,11 +287,15 @@ impl App {
             }
             Action::Events => self.toggle(View::Events),
             Action::Diagnostics => self.toggle(View::Diagnostics),
+            Action::Machine => self.toggle_machine(),
             Action::TogglePause => self.paused = !self.paused,
             Action::Slower => self.interval = step_interval(self.interval, true),
             Action::Faster => self.interval = step_interval(self.interval, false),
             Action::ToggleHelp => self.help = true,
             Action::TogglePeer => self.show_peer = !self.show_peer,
+            Action::AskSignal => self.ask_signal(),
+            Action::AskClose => self.ask_close(),
+            Action::Signal(_) | Action::Confirm => {} // keys of the dialogs only
             Action::Quit => self.quit = true,
         }
     }
@@ -333,10 +352,10 @@ impl App {
             View::Processes => self
                 .process_table
                 .step(delta, self.processes.len(), self.page),
-            View::Sockets | View::Details => {
+            View::Sockets | View::Details | View::Machine => {
                 self.table.step(delta, self.rows.len(), self.page);
                 self.selected_key = self.selected_row().map(|r| self.socket(r).key());
-                if self.view == View::Details {
+                if matches!(self.view, View::Details | View::Machine) {
                     self.show_details();
                 }
             }
@@ -351,6 +370,7 @@ impl App {
                 self.show_details();
             }
             View::Details => self.view = View::Sockets,
+            View::Machine => self.view = View::Details,
             View::Events | View::Diagnostics => {}
             View::Processes => {
                 let Some(process) = self.processes.get(self.process_table.selected) else {
@@ -377,7 +397,10 @@ impl App {
         if self.filter.editing {
             self.filter.editing = false;
             self.set_filter(String::new());
-        } else if matches!(self.view, View::Details | View::Events | View::Diagnostics) {
+        } else if matches!(
+            self.view,
+            View::Details | View::Events | View::Diagnostics | View::Machine
+        ) {
             self.view = View::Sockets;
         } else if !self.filter.text.is_empty() {
             self.set_filter(String::new());

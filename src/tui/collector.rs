@@ -170,7 +170,7 @@ impl Cmdlines {
             }
             let line = match self.by_pid.remove(&owner.pid) {
                 Some((comm, line)) if comm == owner.comm => line,
-                _ => read_cmdline(owner.pid, &owner.comm),
+                _ => crate::collect::process::cmdline(owner.pid, &owner.comm),
             };
             next.insert(owner.pid, (owner.comm.clone(), line));
         }
@@ -180,23 +180,6 @@ impl Cmdlines {
             .filter_map(|(pid, (_, line))| Some((*pid, line.clone()?)))
             .collect()
     }
-}
-
-/// /proc/<pid>/cmdline with its NULs as spaces. Only when /proc/<pid>/comm is still the
-/// process the snapshot saw (not a reused pid, nor a fixture tree's made-up pid).
-fn read_cmdline(pid: u32, comm: &str) -> Option<String> {
-    let dir = PathBuf::from(format!("/proc/{pid}"));
-    let live_comm = fs::read_to_string(dir.join("comm")).ok()?;
-    if live_comm.trim_end_matches('\n') != comm {
-        return None;
-    }
-    let raw = fs::read(dir.join("cmdline")).ok()?;
-    let args: Vec<String> = raw
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    (!args.is_empty()).then(|| args.join(" "))
 }
 
 #[cfg(test)]
@@ -265,16 +248,5 @@ mod tests {
         }
         assert!(!is_running(pid), "the exited child still counts as running");
         child.wait().unwrap();
-    }
-
-    #[test]
-    fn reads_our_own_command_line_only_under_our_name() {
-        let pid = std::process::id();
-        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
-        let line = read_cmdline(pid, comm.trim_end()).expect("our cmdline");
-        let exe = std::env::args().next().unwrap();
-        assert!(line.starts_with(&exe), "{line}");
-        // A different name means a reused pid (or a fixture's): no command line.
-        assert_eq!(read_cmdline(pid, "not-us"), None);
     }
 }

@@ -44,6 +44,8 @@ pub enum Action {
     Events,
     /// `d`: the diagnostics (again: back to the sockets).
     Diagnostics,
+    /// `m`: the TCP state machine with the selected socket's path (again: back).
+    Machine,
     TogglePause,
     /// `+`: refresh less often.
     Slower,
@@ -52,11 +54,19 @@ pub enum Action {
     ToggleHelp,
     /// `p`: show or hide the PEER column.
     TogglePeer,
+    /// `K`: ask whether to signal the owners of the socket or process.
+    AskSignal,
+    /// `X`: ask whether to close the TCP connection in the kernel.
+    AskClose,
+    /// In the signal dialog: `t` SIGTERM, `k` SIGKILL.
+    Signal(crate::act::Signal),
+    /// In the close dialog: `y`.
+    Confirm,
     Quit,
 }
 
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
-pub const KEYS: [(&str, &str); 18] = [
+pub const KEYS: [(&str, &str); 20] = [
     ("↑/↓  j/k", "move the selection"),
     ("PgUp/PgDn", "move a page; scroll the details"),
     ("g/G  Home/End", "first / last row"),
@@ -70,9 +80,11 @@ pub const KEYS: [(&str, &str); 18] = [
     ("s / S", "sort by the next column / reverse the sort"),
     ("r", "sort by rate (RX+TX), busiest first"),
     ("e / d", "events log / diagnostics (Esc back)"),
+    ("m", "TCP state machine, the socket's path on it"),
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
     ("p", "show / hide the PEER column (the other end)"),
+    ("K / X", "signal the owners / close the TCP connection"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
 ];
@@ -109,13 +121,34 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('r')) => Action::SortByRate,
         (false, KeyCode::Char('e')) => Action::Events,
         (false, KeyCode::Char('d')) => Action::Diagnostics,
+        (false, KeyCode::Char('m')) => Action::Machine,
         (false, KeyCode::Char(' ')) => Action::TogglePause,
         (false, KeyCode::Char('+')) => Action::Slower,
         (false, KeyCode::Char('-')) => Action::Faster,
         (false, KeyCode::Char('?')) => Action::ToggleHelp,
         (false, KeyCode::Char('p')) => Action::TogglePeer,
+        (false, KeyCode::Char('K')) => Action::AskSignal,
+        (false, KeyCode::Char('X')) => Action::AskClose,
         (false, KeyCode::Char('q')) => Action::Quit,
         (false, _) => return None,
+    })
+}
+
+/// The action of `key` while a K or X dialog is open: only its own keys act, so no
+/// stray key does anything, and nothing happens without its confirmation key.
+pub fn dialog_action_for(key: KeyEvent) -> Option<Action> {
+    use crate::act::Signal;
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('c') if ctrl => Action::Quit,
+        KeyCode::Esc => Action::Back,
+        KeyCode::Char('t') => Action::Signal(Signal::Term),
+        KeyCode::Char('k') => Action::Signal(Signal::Kill),
+        KeyCode::Char('y') => Action::Confirm,
+        _ => return None,
     })
 }
 
@@ -149,11 +182,33 @@ mod tests {
     }
 
     #[test]
+    fn dialogs_take_only_their_keys() {
+        use crate::act::Signal;
+        let act = |c| dialog_action_for(key(KeyCode::Char(c)));
+        assert_eq!(act('t'), Some(Action::Signal(Signal::Term)));
+        assert_eq!(act('k'), Some(Action::Signal(Signal::Kill)));
+        assert_eq!(act('y'), Some(Action::Confirm));
+        assert_eq!(act('q'), None);
+        assert_eq!(act('j'), None);
+        assert_eq!(dialog_action_for(key(KeyCode::Enter)), None);
+        assert_eq!(dialog_action_for(key(KeyCode::Esc)), Some(Action::Back));
+        assert_eq!(
+            action_for(key(KeyCode::Char('K')), false),
+            Some(Action::AskSignal)
+        );
+        assert_eq!(
+            action_for(key(KeyCode::Char('X')), false),
+            Some(Action::AskClose)
+        );
+    }
+
+    #[test]
     fn time_keys() {
         let act = |c| action_for(key(KeyCode::Char(c)), false);
         assert_eq!(act('e'), Some(Action::Events));
         assert_eq!(act('d'), Some(Action::Diagnostics));
         assert_eq!(act('r'), Some(Action::SortByRate));
+        assert_eq!(act('m'), Some(Action::Machine));
         assert_eq!(
             action_for(key(KeyCode::Char('e')), true),
             Some(Action::FilterChar('e'))

@@ -3,13 +3,17 @@
 
 mod details;
 mod diagnostics;
+mod diagram;
+mod dialog;
 mod events;
 mod footer;
 mod header;
 mod help;
+mod machine;
 mod peer;
 mod processes;
 mod rates;
+mod short_form;
 mod states;
 pub mod style;
 mod table;
@@ -34,11 +38,11 @@ pub const MIN_HEIGHT: u16 = 10;
 /// │ state bar: LISTEN 3 ▁▂ │ ESTABLISHED 40 ▃▅▇ │ ... │ UNIX 88   │  1-2 lines
 /// ├──────────────────────────────────────────────────────────────┤
 /// │ main: socket table | processes table | details of a socket   │  the rest
-/// │       | events log | diagnostics                             │
+/// │       | events log | diagnostics | state machine              │
 /// ├──────────────────────────────────────────────────────────────┤
 /// │ footer: key hints, or the filter bar while editing           │  1 line
 /// └──────────────────────────────────────────────────────────────┘
-///   help: an overlay over the middle of everything
+///   help, and the K / X dialogs: overlays over the middle of everything
 /// ```
 pub fn render(frame: &mut Frame, app: &App) {
     let area = frame.area();
@@ -66,8 +70,10 @@ pub fn render(frame: &mut Frame, app: &App) {
         View::Details => details::render(frame, main, app),
         View::Events => events::render(frame, main, app),
         View::Diagnostics => diagnostics::render(frame, main, app),
+        View::Machine => machine::render(frame, main, app),
     }
     footer::render(frame, foot, app);
+    dialog::render(frame, area, app);
     if app.help {
         help::render(frame, area, app);
     }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: running the binary and reading its JSON.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod holder;
 pub mod tmux;
 
 use std::process::{Child, Command, ExitStatus, Output};

@@ -134,7 +134,7 @@ pub fn unix_text(rows: &[UnixRow]) -> String {
         let flags = if r.listening { 0x10000 } else { 0 };
         write!(
             text,
-            "0000000000000000: 00000002 00000000 {flags:08X} {:04X} {:02X} {}",
+            "0000000000000000: 00000002 00000000 {flags:08X} {:04X} {:02X} {:5}",
             r.socket_type, r.st, r.inode
         )
         .unwrap();
@@ -214,6 +214,50 @@ pub fn token_soup() -> impl Strategy<Value = String> {
         "\t",
         "zz",
         "é",
+        // What hostile unix names put in /proc/net/unix: escapes, C1, bad UTF-8,
+        // and the start of a forged line after a newline.
+        "\x1b]0;x\x07",
+        "\x1b[2J",
+        "\u{9b}",
+        "\n0000000000000000: 00000002 00000000 00010000 0001 01 99999 /run/FAKE",
+        "/tmp/x\nsock",
     ];
     prop::collection::vec(select(tokens), 0..80).prop_map(|t| t.concat())
+}
+
+/// The inode of the socket with a hostile name, and the one its forged line claims.
+pub const HOSTILE_INODE: u64 = 424242;
+pub const FORGED_INODE: u64 = 999999;
+
+/// Names a local user may bind (abstract ones start with '@' as /proc prints them):
+/// newlines, whole forged lines, terminal escapes, invalid UTF-8.
+pub fn hostile_name() -> impl Strategy<Value = Vec<u8>> {
+    let forged = format!(
+        "0000000000000000: 00000002 00000000 00010000 0001 01 {FORGED_INODE} /run/FAKE-docker.sock"
+    );
+    select(vec![
+        format!("@x\n{forged}").into_bytes(),
+        format!("/tmp/x\n{forged}\n{forged}").into_bytes(),
+        format!("@\n{forged}\n").into_bytes(),
+        b"/tmp/x\nsock".to_vec(),
+        b"/tmp/x\n".to_vec(),
+        b"@\n\n\n".to_vec(),
+        b"@\x1b]0;owned\x07\x1b[2J".to_vec(),
+        b"/tmp/\xff\xfe\x9b2J".to_vec(),
+        b"@0: 0 0 10000 1 01 1 /run/FAKE".to_vec(),
+        format!(
+            "@{}",
+            "\n0000000000000000: 00000002 00000000 00000000 0001 01 999999"
+        )
+        .into_bytes(),
+    ])
+}
+
+/// The line the kernel prints for a bound socket named `name`.
+pub fn hostile_line(name: &[u8]) -> Vec<u8> {
+    let mut line = format!("0000000000000000: 00000002 00000000 00000000 0001 01 {HOSTILE_INODE} ")
+        .into_bytes();
+    line.extend_from_slice(name);
+    line.push(b'\n');
+    line
 }

@@ -1,6 +1,7 @@
 //! The app's state for the events log (`e`) and the diagnostics view (`d`): where the
 //! log is scrolled, and the findings of `diagnose` over the app's Tracker, recomputed
-//! at each refresh with the same rules and thresholds as `sockscope doctor`.
+//! at each refresh with the same rules and thresholds as `sockscope doctor`. Also
+//! the toggles that open those views and the state machine (`m`).
 
 use crate::collect::kernel_counters::{ListenCounters, PortRange};
 use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, diagnose};
@@ -70,6 +71,19 @@ impl App {
         } else {
             view
         };
+    }
+
+    /// `m`: the state machine of the selected socket (from the details: of the socket
+    /// shown there); again, back to the sockets.
+    pub(super) fn toggle_machine(&mut self) {
+        if self.view == View::Machine {
+            self.view = View::Sockets;
+            return;
+        }
+        if self.view != View::Details {
+            self.show_details();
+        }
+        self.view = View::Machine;
     }
 
     /// Up/down in the events log (negative: back in time) or the diagnostics.

@@ -9,8 +9,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::{peer, rates, style, tcp_info};
-use crate::model::Socket;
+use super::{machine, peer, rates, style, tcp_info};
+use crate::model::{Proto, Socket};
 use crate::tui::app::{App, Details};
 use crate::tui::history;
 
@@ -70,6 +70,9 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
         Span::styled(format!("  {:<10}", "state"), style::DIM),
         Span::styled(s.state.name(), style::state(s.state)),
     ]));
+    // What the state means, in the words the state machine (m) and doctor use; what
+    // comes next is with the diagram, at the end.
+    lines.extend(machine::meaning_lines(s, width));
     lines.push(field("local", s.local_text()));
     lines.push(field("remote", s.remote_text()));
     lines.push(field("recv-q", s.recv_q.to_string()));
@@ -108,8 +111,26 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
         ]));
     }
     lines.extend(rates::details_lines(app, s));
-    // Last: the longest section, so on a short screen it is the one cut.
     lines.extend(tcp_info::lines(app, s, width));
+    // Last: the longest section, so on a short screen it is the one cut (PgDn, or m).
+    lines.extend(machine_lines(app, details, width));
+    lines
+}
+
+/// A TCP socket's place on the state diagram, where the pane is wide enough to draw
+/// it unwrapped; `m` shows it with the rest of the state machine.
+fn machine_lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
+    if details.socket.proto != Proto::Tcp {
+        return Vec::new();
+    }
+    let mut lines = vec![
+        Line::raw(""),
+        Line::styled("  state machine (m: the whole pane)", style::TITLE),
+    ];
+    lines.extend(machine::next_lines(&details.socket, width));
+    if width >= machine::DIAGRAM_WIDTH {
+        lines.extend(machine::diagram_lines(app, details));
+    }
     lines
 }
 

@@ -79,7 +79,7 @@ fn status(app: &App, back: usize, total: usize) -> String {
 
 fn event_row(e: &Event) -> Row<'static> {
     let s = &e.socket;
-    let (change, change_style, state) = match e.change {
+    let (change, change_style, state) = match &e.change {
         Change::Opened => (
             "opened",
             style::NEW,
@@ -94,11 +94,29 @@ fn event_row(e: &Event) -> Row<'static> {
             "state",
             style::WARNING,
             Line::from(vec![
-                Span::styled(from.name(), style::state(from)),
+                Span::styled(from.name(), style::state(*from)),
                 Span::raw(" → "),
-                Span::styled(to.name(), style::state(to)),
+                Span::styled(to.name(), style::state(*to)),
             ]),
         ),
+        // What sockscope did: the result in a word where the state goes, the whole
+        // of it where the owners go, since it names them.
+        Change::Acted {
+            what,
+            result,
+            ok,
+            text,
+        } => {
+            let look = if *ok { style::NEW } else { style::ERROR };
+            return Row::new([
+                Cell::from(clock_text(e.at)),
+                Cell::from(*what).style(style::WARNING),
+                Cell::from(s.proto_text()),
+                Cell::from(endpoints_text(s)),
+                Cell::from(*result).style(look),
+                Cell::from(text.to_string()).style(look),
+            ]);
+        }
     };
     Row::new([
         Cell::from(clock_text(e.at)),

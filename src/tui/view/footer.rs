@@ -1,5 +1,6 @@
-//! The bottom line: the filter bar while editing (with the parse error inline),
-//! otherwise the keys that matter in the current view.
+//! The bottom line: the filter bar while editing (with the parse error inline), the
+//! result of the last action (K, X) until the next key, otherwise the keys that matter
+//! in the current view. "actions off" at the right end when K and X are.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -11,10 +12,26 @@ use crate::tui::app::{App, View};
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let line = if app.filter.editing {
         filter_bar(app)
+    } else if let Some(status) = &app.actions.status {
+        let look = if status.ok { style::NEW } else { style::ERROR };
+        Line::from(vec![
+            Span::raw(" "),
+            Span::styled(status.text.as_str(), look),
+        ])
     } else {
         hints(app)
     };
     frame.render_widget(line, area);
+    if app.actions.off.is_some() && !app.filter.editing {
+        const BADGE: &str = " actions off ";
+        let width = (BADGE.len() as u16).min(area.width);
+        let right = Rect {
+            x: area.right() - width,
+            width,
+            ..area
+        };
+        frame.render_widget(Line::styled(BADGE, style::WARNING), right);
+    }
 }
 
 fn filter_bar(app: &App) -> Line<'_> {
@@ -38,6 +55,7 @@ fn hints(app: &App) -> Line<'static> {
             ("s", "sort"),
             ("Tab", "processes"),
             ("Enter", "details"),
+            ("m", "states"),
             ("r", "busiest"),
             ("e", "events"),
             ("d", "diagnostics"),
@@ -54,6 +72,7 @@ fn hints(app: &App) -> Line<'static> {
         View::Details => &[
             ("?", "help"),
             ("Esc", "back"),
+            ("m", "state machine"),
             ("↑/↓", "next socket"),
             ("Tab", "processes"),
             ("q", "quit"),
@@ -64,6 +83,13 @@ fn hints(app: &App) -> Line<'static> {
             ("↑/↓ PgUp/PgDn", "scroll"),
             ("G", "follow"),
             ("space", "pause"),
+            ("Esc", "back"),
+            ("q", "quit"),
+        ],
+        View::Machine => &[
+            ("?", "help, every state"),
+            ("↑/↓", "next socket"),
+            ("Enter", "details"),
             ("Esc", "back"),
             ("q", "quit"),
         ],

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{diagnostics, style};
-use crate::tui::app::App;
+use crate::tui::app::{App, View};
 
 pub fn height(app: &App) -> u16 {
     lines(app).len() as u16
@@ -40,7 +40,10 @@ fn lines(app: &App) -> Vec<Line<'_>> {
     }
     title.extend(findings_badge(app));
     let mut lines = vec![Line::from(title)];
-    lines.extend(app.banner.iter().map(|b| Line::raw(format!(" {b}"))));
+    // The state machine needs the room; the pane names the demo's part itself.
+    if app.view != View::Machine {
+        lines.extend(app.banner.iter().map(|b| Line::raw(format!(" {b}"))));
+    }
     for warning in app.snapshot.iter().flat_map(|s| &s.warnings) {
         lines.push(Line::styled(format!(" ⚠ {warning}"), style::WARNING));
     }

@@ -141,7 +141,7 @@ fn info_rows(i: &TcpInfo) -> Vec<(&'static str, String, &'static str)> {
 }
 
 /// As `ss -o` names it, with when it fires: "keepalive, in 7.2 s".
-fn timer_text(t: &Timer) -> String {
+pub(super) fn timer_text(t: &Timer) -> String {
     let kind = format!("{:?}", t.kind).to_lowercase();
     let mut text = format!("{kind}, in {}", ms(u64::from(t.expires_ms)));
     if t.retransmits > 0 {
@@ -150,7 +150,7 @@ fn timer_text(t: &Timer) -> String {
     text
 }
 
-fn timer_meaning(kind: TimerKind) -> &'static str {
+pub(super) fn timer_meaning(kind: TimerKind) -> &'static str {
     match kind {
         TimerKind::On => "resends if no ACK comes by then",
         TimerKind::Keepalive => "probes the idle peer then",
