@@ -19,8 +19,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, TcpInfo, TcpState};
 use sockscope::tui::app::{App, Config};
-use sockscope::tui::collector::Update;
 use sockscope::tui::event::Input;
+use sockscope::tui::event::Update;
 
 const PROCESSES: u32 = 10;
 const ROUNDS: usize = 15;
@@ -77,6 +77,7 @@ fn update(n: usize, tick: u64, started: SystemTime) -> Input {
             sockets,
             warnings: Vec::new(),
             taken_at: started + Duration::from_secs(tick),
+            closed: Vec::new(),
         }),
         cmdlines: HashMap::new(),
         exited: Vec::new(),

@@ -297,6 +297,7 @@ mod tests {
                 sockets: Vec::new(),
                 warnings: Vec::new(),
                 taken_at: SystemTime::now(),
+                closed: Vec::new(),
             })
         }
     }

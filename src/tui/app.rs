@@ -10,14 +10,15 @@ use crate::model::{Snapshot, Socket, SocketKey};
 use crate::query::Query;
 use crate::track::{self, Rate, TrackConfig, Tracker};
 
-use super::collector::Update;
-use super::event::Action;
+use super::event::{Action, Update};
 use super::history::{self, Bucket};
-use super::rows::{self, Column, Cursor, ProcessRow, RowRef, Sort};
+use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
 
 mod actions;
+mod replay;
 mod timeline;
 pub use actions::{Actions, Dialog, Done, Request, Status};
+pub use replay::{ReplayState, Seek};
 pub use timeline::Timeline;
 
 /// What the app is started with; everything machine-specific comes in here.
@@ -119,6 +120,8 @@ pub struct App {
     pub process_table: Cursor,
     selected_key: Option<SocketKey>,
     pub details: Option<Details>,
+    /// Set when the app shows a recording (`sockscope replay`): its time cursor.
+    pub replay: Option<ReplayState>,
     /// Rows that fit in the list area at the last draw.
     pub page: usize,
     pub quit: bool,
@@ -158,6 +161,7 @@ impl App {
             details: None,
             page: 10,
             quit: false,
+            replay: None,
         };
         app.set_filter(config.filter);
         app
@@ -237,6 +241,9 @@ impl App {
             self.quit = action == Action::Quit;
             return;
         }
+        if self.apply_replay(action) {
+            return;
+        }
         let page = self.page as isize;
         match action {
             Action::Up => self.step(-1),
@@ -268,7 +275,7 @@ impl App {
             }
             Action::FilterDone => self.filter.editing = false,
             Action::NextSort => self.set_sort(Sort {
-                column: self.sort.column.next(),
+                by: self.sort.by.next(),
                 reverse: false,
             }),
             Action::ReverseSort => self.set_sort(Sort {
@@ -281,7 +288,7 @@ impl App {
                 self.selected_key = None;
                 self.table = Cursor::default();
                 self.set_sort(Sort {
-                    column: Column::Rate,
+                    by: SortBy::Rate,
                     reverse: false,
                 });
             }
@@ -297,6 +304,12 @@ impl App {
             Action::AskClose => self.ask_close(),
             Action::Signal(_) | Action::Confirm => {} // keys of the dialogs only
             Action::Quit => self.quit = true,
+            // Taken by apply_replay above.
+            Action::StepBack
+            | Action::StepForward
+            | Action::JumpBack
+            | Action::JumpForward
+            | Action::JumpTo => {}
         }
     }
 

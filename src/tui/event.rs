@@ -1,8 +1,28 @@
 //! Everything the UI loop reacts to, and the one place keys become actions.
 
+use std::collections::HashMap;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::collector::Update;
+use crate::collect::kernel_counters::{ListenCounters, PortRange};
+use crate::model::Snapshot;
+
+/// One refresh, as the collector thread sends it to the UI.
+#[derive(Clone, Debug)]
+pub struct Update {
+    /// The error text when the source failed this time (the UI keeps the last view).
+    pub snapshot: Result<Snapshot, String>,
+    /// Full command lines of the processes in the snapshot, by pid.
+    pub cmdlines: HashMap<u32, String>,
+    /// The watched pids (`--pid`) that have exited.
+    pub exited: Vec<u32>,
+    /// Names of the watched pids that run, also those holding no socket.
+    pub names: HashMap<u32, String>,
+    /// ListenOverflows/ListenDrops of the namespace read, when readable.
+    pub listen_counters: Option<ListenCounters>,
+    /// The ephemeral port range, when readable.
+    pub port_range: Option<PortRange>,
+}
 
 /// What arrives on the UI loop's one channel.
 #[derive(Clone, Debug)]
@@ -54,6 +74,13 @@ pub enum Action {
     ToggleHelp,
     /// `p`: show or hide the PEER column.
     TogglePeer,
+    /// Replay only: `[` `]` one refresh back / forward, `{` `}` a minute, `t` a
+    /// typed time.
+    StepBack,
+    StepForward,
+    JumpBack,
+    JumpForward,
+    JumpTo,
     /// `K`: ask whether to signal the owners of the socket or process.
     AskSignal,
     /// `X`: ask whether to close the TCP connection in the kernel.
@@ -66,7 +93,7 @@ pub enum Action {
 }
 
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
-pub const KEYS: [(&str, &str); 20] = [
+pub const KEYS: [(&str, &str); 21] = [
     ("↑/↓  j/k", "move the selection"),
     ("PgUp/PgDn", "move a page; scroll the details"),
     ("g/G  Home/End", "first / last row"),
@@ -84,6 +111,7 @@ pub const KEYS: [(&str, &str); 20] = [
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
     ("p", "show / hide the PEER column (the other end)"),
+    ("[ ] { } t", "replay: step, jump a minute, go to a time"),
     ("K / X", "signal the owners / close the TCP connection"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
@@ -127,6 +155,11 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('-')) => Action::Faster,
         (false, KeyCode::Char('?')) => Action::ToggleHelp,
         (false, KeyCode::Char('p')) => Action::TogglePeer,
+        (false, KeyCode::Char('[')) => Action::StepBack,
+        (false, KeyCode::Char(']')) => Action::StepForward,
+        (false, KeyCode::Char('{')) => Action::JumpBack,
+        (false, KeyCode::Char('}')) => Action::JumpForward,
+        (false, KeyCode::Char('t')) => Action::JumpTo,
         (false, KeyCode::Char('K')) => Action::AskSignal,
         (false, KeyCode::Char('X')) => Action::AskClose,
         (false, KeyCode::Char('q')) => Action::Quit,

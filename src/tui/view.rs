@@ -18,7 +18,7 @@ mod states;
 pub mod style;
 mod table;
 mod tcp_info;
-mod units;
+mod timebar;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{diagnostics, style};
+use crate::text::Escaped;
 use crate::tui::app::{App, View};
 
 pub fn height(app: &App) -> u16 {
@@ -24,7 +25,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 fn lines(app: &App) -> Vec<Line<'_>> {
     let mut title = vec![
         Span::styled(" sockscope", style::TITLE),
-        Span::raw(format!(" · host {}", app.hostname)),
+        Span::raw(format!(" · host {}", Escaped::str(&app.hostname))),
     ];
     if !app.pids.is_empty() {
         title.push(Span::raw(format!(" · {}", watched(app))));
@@ -40,6 +41,7 @@ fn lines(app: &App) -> Vec<Line<'_>> {
     }
     title.extend(findings_badge(app));
     let mut lines = vec![Line::from(title)];
+    lines.extend(super::timebar::lines(app));
     // The state machine needs the room; the pane names the demo's part itself.
     if app.view != View::Machine {
         lines.extend(app.banner.iter().map(|b| Line::raw(format!(" {b}"))));
@@ -79,7 +81,7 @@ fn watched(app: &App) -> String {
 
 fn process_text(app: &App, pid: u32) -> String {
     match app.names.get(&pid) {
-        Some(name) => format!("pid {pid} ({name})"),
+        Some(name) => format!("pid {pid} ({})", Escaped::str(name)),
         None => format!("pid {pid}"),
     }
 }
