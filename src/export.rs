@@ -107,10 +107,8 @@ pub fn run(proc_root: &Path, tables: Tables, args: &ExportArgs) -> Result<()> {
     let listener = std::net::TcpListener::bind(args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     listener.set_nonblocking(true)?;
-    eprintln!(
-        "sockscope: serving http://{}/metrics",
-        listener.local_addr()?
-    );
+    let serving = listener.local_addr()?;
+    crate::stdio::warn(format_args!("serving http://{serving}/metrics"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -145,7 +143,7 @@ async fn serve(
             Ok((stream, _)) => stream,
             // Out of fds and the like: wait for some to close rather than spin.
             Err(e) => {
-                eprintln!("sockscope: accept failed: {e}");
+                crate::stdio::warn(format_args!("accept failed: {e}"));
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }

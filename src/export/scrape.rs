@@ -74,7 +74,7 @@ impl Scraper {
             .spawn(move || snapshots(collector, &theirs, &incoming));
         if let Err(e) = spawned {
             // Every scrape then reports the failure: see `join_or_start`.
-            eprintln!("sockscope: cannot start the snapshot thread: {e}");
+            crate::stdio::warn(format_args!("cannot start the snapshot thread: {e}"));
         }
         Arc::new(Scraper {
             shared,
@@ -139,7 +139,7 @@ fn snapshots(mut collector: Collector, shared: &Shared, incoming: &mpsc::Receive
             });
         if let Err(e) = &outcome.summary {
             shared.errors.fetch_add(1, Ordering::Relaxed);
-            eprintln!("sockscope: snapshot failed: {e}");
+            crate::stdio::warn(format_args!("snapshot failed: {e}"));
         }
         // Cleared before the outcome is published: a scrape that arrives after it
         // takes a snapshot of its own.
@@ -221,7 +221,7 @@ impl Collector {
         let mut snapshot = self.source.snapshot()?;
         if !self.warned {
             for warning in &snapshot.warnings {
-                eprintln!("sockscope: {warning}");
+                crate::stdio::warn(format_args!("{warning}"));
             }
             self.warned = true;
         }
