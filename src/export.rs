@@ -30,14 +30,12 @@ mod scrape;
 mod summary;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::Args;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{ACCEPT, ALLOW, CONTENT_TYPE, HeaderValue};
@@ -46,52 +44,16 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 
-use crate::cli::{Filters, parse_interval};
+use crate::cli::ExportArgs;
 use crate::collect::{Source, System, Tables};
 use encode::{Format, Health};
 use scrape::{Collector, Scrape, Scraper};
 use summary::Limits;
 
-/// The default port: 10155. The Prometheus wiki's default-port-allocations page has
-/// no free port left in 9100-9999; new exporters take ports from 10000 up.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:10155";
-
 /// Connections open at once; more are closed as soon as they are accepted.
 const MAX_CONNECTIONS: usize = 64;
 /// Request headers beyond this get 431.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
-
-/// `sockscope export`'s flags.
-#[derive(Debug, Args, Clone)]
-pub struct ExportArgs {
-    #[command(flatten)]
-    pub filters: Filters,
-    /// Address and port to serve /metrics on
-    #[arg(long, value_name = "ADDR:PORT", default_value = DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
-    /// A scrape waits at most this long for its snapshot, then answers sockscope_up 0
-    /// (Prometheus's X-Prometheus-Scrape-Timeout-Seconds shortens it)
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_interval)]
-    pub scrape_timeout: Duration,
-    /// A client must send its request headers within this long; idle keep-alive
-    /// connections are closed after it too
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_interval)]
-    pub read_timeout: Duration,
-    /// Processes with the most sockets that get series of their own; the rest are
-    /// summed as comm="other"
-    #[arg(long, value_name = "N", default_value_t = 20,
-          value_parser = clap::value_parser!(u16).range(0..=1000))]
-    pub top_processes: u16,
-    /// TCP listeners (fullest queue first) that get series of their own; the rest are
-    /// summed as addr="other"
-    #[arg(long, value_name = "N", default_value_t = 100,
-          value_parser = clap::value_parser!(u16).range(0..=10000))]
-    pub top_listeners: u16,
-    /// Add a pid label to sockscope_process_sockets: one series per process instead of
-    /// per name (more series, and new ones whenever processes restart)
-    #[arg(long)]
-    pub pid_label: bool,
-}
 
 /// Serves until killed. Errors only at start: bad address, port in use, no source.
 pub fn run(proc_root: &Path, tables: Tables, args: &ExportArgs) -> Result<()> {
