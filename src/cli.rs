@@ -172,6 +172,25 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), for `man -l -` or a man directory
+    Man,
+}
+
+/// `sockscope completions SHELL`: the script, generated from this command surface.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "sockscope", out);
+}
+
+/// `sockscope man`: the manual page, generated from this command surface.
+pub fn write_man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    clap_mangen::Man::new(Cli::command()).render(out)
 }
 
 /// `--format NAME`, or `--json` / `--csv` for short: how a command prints. It offers
