@@ -53,6 +53,8 @@ pub enum Column {
     User,
     /// Who holds the other end of a local connection.
     Peer,
+    /// The family's own fields (raw, packet, netlink, vsock, SCTP, other) as their JSON.
+    Detail,
 }
 
 /// What a cell is read from: the socket, and its latest rate where one is known.
@@ -138,7 +140,7 @@ impl Column {
     ];
 
     /// `sockscope list --csv`: the JSON fields a flat row holds.
-    pub const CSV: [Column; 14] = [
+    pub const CSV: [Column; 15] = [
         Column::Protocol,
         Column::Family,
         Column::State,
@@ -153,6 +155,7 @@ impl Column {
         Column::Inode,
         Column::Uid,
         Column::Processes,
+        Column::Detail,
     ];
 
     pub fn spec(self) -> Spec {
@@ -211,7 +214,7 @@ impl Column {
                 put(out, r.socket.local.map(|a| a.ip()))
             }),
             Column::LocalPort => number("LPORT", "local_port", |r, out| {
-                put(out, r.socket.local.map(|a| a.port()))
+                put(out, r.socket.local_port())
             }),
             Column::Remote => sorted(
                 text("REMOTE", "", Width::Fit { max: 45 }, |r, out| {
@@ -223,7 +226,7 @@ impl Column {
                 put(out, r.socket.remote.map(|a| a.ip()))
             }),
             Column::RemotePort => number("RPORT", "remote_port", |r, out| {
-                put(out, r.socket.remote.map(|a| a.port()))
+                put(out, r.socket.remote_port())
             }),
             Column::Path => text("PATH", "path", Width::Fill, |r, out| {
                 put(out, r.socket.path_bytes().map(Escaped))
@@ -286,6 +289,12 @@ impl Column {
                 user(a).cmp(&user(b)).then(a.uid.cmp(&b.uid))
             }),
             Column::Peer => text("PEER", "", Width::Fill, peer_cell),
+            // JSON escapes any control byte an interface name might hold.
+            Column::Detail => text("DETAIL", "detail", Width::Fill, |r, out| {
+                if let Some(detail) = &r.socket.detail {
+                    out.push_str(&serde_json::to_string(detail).unwrap_or_default());
+                }
+            }),
         }
     }
 
