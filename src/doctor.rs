@@ -43,7 +43,7 @@ pub fn run(
     // The counters belong to the network namespace the sockets are read in.
     let net_dir = match &scope {
         Scope::Pids(pids) => proc_root.join(pids[0].to_string()).join("net"),
-        Scope::Host => proc_root.join("net"),
+        Scope::Host | Scope::AllNetns | Scope::Netns(_) => proc_root.join("net"),
     };
     let query = filters.query();
     let mut kernel = KernelFacts {

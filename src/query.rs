@@ -208,6 +208,7 @@ mod tests {
             comm: comm.into(),
             uid: 0,
             user: "root".into(),
+            container: None,
         };
         Socket {
             inode: 1,

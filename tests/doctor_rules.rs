@@ -20,6 +20,7 @@ fn tcp(local_port: u16, remote_port: u16, state: TcpState, pid: u32) -> Socket {
         comm: Arc::from("app"),
         uid: 0,
         user: Arc::from("root"),
+        container: None,
     };
     Socket {
         inode: u64::from(local_port) + 1,

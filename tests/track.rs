@@ -17,6 +17,7 @@ fn tcp(local_port: u16, remote_port: u16, state: TcpState, inode: u64) -> Socket
         comm: Arc::from("app"),
         uid: 0,
         user: Arc::from("root"),
+        container: None,
     };
     Socket {
         inode,

@@ -181,6 +181,7 @@ fn walk_process(proc_root: &Path, pid: u32, users: &Users, owners: &mut Walk) {
             comm,
             uid,
             user,
+            container: None,
         };
         // Most sockets have one owner, so the list is made to size, here on the
         // walking thread, and copied for a second one (a fork, a dup).
@@ -302,6 +303,7 @@ mod tests {
             comm: "x".into(),
             uid: 0,
             user: "root".into(),
+            container: None,
         }
     }
 

@@ -100,6 +100,7 @@ mod tests {
             comm: "x".into(),
             uid: 0,
             user: "root".into(),
+            container: None,
         };
         let socket = match ends {
             Some((l, r)) => Socket::inet(

@@ -37,6 +37,7 @@ pub fn owner(pid: u32, fd: u32, comm: &str, user: &str) -> Owner {
         comm: Arc::from(comm),
         uid: if user == "root" { 0 } else { 33 },
         user: Arc::from(user),
+        container: None,
     }
 }
 
