@@ -4,6 +4,7 @@
 //! socket tables from netlink sock_diag or /proc (see `Tables`), owners from the fd walk
 //! of a /proc tree (the host's, or a captured fixture via `--proc-root`), then peers.
 
+pub mod container;
 mod hidden;
 pub mod kernel_counters;
 pub mod netlink;
@@ -26,6 +27,7 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, bail};
 
 use crate::model::{Netns, Proto, Snapshot, Socket, TcpState};
+use container::Containers;
 use netlink::Netlink;
 use owners::Users;
 use proc_net::ProcTables;
@@ -77,6 +79,7 @@ pub struct System {
     proc_root: PathBuf,
     scope: Scope,
     users: Users,
+    containers: Containers,
     reader: TableReader,
 }
 
@@ -104,10 +107,12 @@ impl System {
         } else {
             Tables::Proc
         };
+        let containers = Containers::new(is_live(&proc_root))?;
         Ok(System {
             proc_root,
             scope,
             users: Users::load(),
+            containers,
             reader: TableReader {
                 tables,
                 netlink: None,
@@ -430,7 +435,8 @@ impl Source for System {
         };
         // The fd walk usually costs more than the tables; run them side by side.
         let (tables, mut owners) = thread::scope(|s| {
-            let walker = s.spawn(|| owners::walk(&self.proc_root, pids, &self.users));
+            let walker =
+                s.spawn(|| owners::walk(&self.proc_root, pids, &self.users, &self.containers));
             let tables = self.reader.read(&self.proc_root, &self.scope);
             let owners = walker.join().unwrap_or_else(|e| panic::resume_unwind(e));
             (tables, owners)
@@ -516,7 +522,7 @@ impl System {
         if !sockets.iter().any(unowned) {
             return;
         }
-        let all = owners::walk(&self.proc_root, None, &self.users);
+        let all = owners::walk(&self.proc_root, None, &self.users, &self.containers);
         for socket in sockets.iter_mut() {
             if let Some(peer) = &mut socket.peer
                 && peer.processes.is_empty()
