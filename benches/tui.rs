@@ -78,6 +78,7 @@ fn update(n: usize, tick: u64, started: SystemTime) -> Input {
             sockets,
             warnings: Vec::new(),
             taken_at: started + Duration::from_secs(tick),
+            closed: Vec::new(),
         }),
         cmdlines: HashMap::new(),
         exited: Vec::new(),

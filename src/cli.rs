@@ -77,12 +77,17 @@ pub enum Command {
         /// CSV with a header row
         #[arg(long)]
         csv: bool,
+        #[command(flatten)]
+        replay: ReplayAt,
     },
     /// Look for trouble: CLOSE_WAIT leaks, stuck connects, full accept queues, queues
     /// nobody drains. Exit status 0 when healthy, 1 when findings exist, 2 on error.
     Doctor {
         #[command(flatten)]
         filters: Filters,
+        /// Run the rules over a recording (`sockscope record`) instead of the host
+        #[arg(long, value_name = "FILE", conflicts_with = "watch")]
+        replay: Option<PathBuf>,
         /// One JSON array of findings (with --watch, one array per line per round)
         #[arg(long)]
         json: bool,
@@ -98,6 +103,43 @@ pub enum Command {
         /// CLOSE_WAIT and SYN_SENT sockets count as stuck once this long in their state
         #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
         min_age: Duration,
+    },
+    /// A stream of events, one per line: opened, state, closed (NDJSON with --json)
+    Watch {
+        #[command(flatten)]
+        filters: Filters,
+        /// One JSON object per line: {time, event, from, socket}
+        #[arg(long)]
+        json: bool,
+        /// Time between snapshots, in milliseconds
+        #[arg(long, value_name = "MS", default_value_t = 1000,
+              value_parser = clap::value_parser!(u64).range(50..=3_600_000))]
+        interval: u64,
+        /// Stop after this many seconds
+        #[arg(long, value_name = "S", value_parser = parse_seconds)]
+        duration: Option<Duration>,
+    },
+    /// Record snapshots and closed connections to FILE, until Ctrl-C or --duration
+    Record {
+        #[command(flatten)]
+        filters: Filters,
+        /// The recording to write (replaced if it exists)
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+        /// Time between snapshots, in milliseconds
+        #[arg(long, value_name = "MS", default_value_t = 1000,
+              value_parser = clap::value_parser!(u64).range(50..=3_600_000))]
+        interval: u64,
+        /// Stop after this many seconds
+        #[arg(long, value_name = "S", value_parser = parse_seconds)]
+        duration: Option<Duration>,
+    },
+    /// The live view over a recording: space plays and pauses, [ ] step, { } jump a
+    /// minute, t jumps to a time
+    Replay {
+        /// A file written by `sockscope record`
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
     /// Live demo traffic on loopback: an echo server, clients, every classic TCP state
     Demo {
@@ -145,6 +187,18 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
             "invalid interval '{text}': expected at least 0.1 seconds"
         )),
     }
+}
+
+/// `list --replay FILE --at TIME`: one snapshot out of a recording.
+#[derive(Debug, Args, Clone, Default, PartialEq)]
+pub struct ReplayAt {
+    /// Read the snapshot from a recording (`sockscope record`) instead of the host
+    #[arg(long, value_name = "FILE", requires = "at")]
+    pub replay: Option<PathBuf>,
+    /// With --replay: the snapshot in effect at +SECONDS from the start, or at an
+    /// RFC 3339 time (2026-12-01T09:20:00Z)
+    #[arg(long, value_name = "TIME", requires = "replay", value_parser = crate::record::At::parse)]
+    pub at: Option<crate::record::At>,
 }
 
 /// `sockscope demo`'s flags.

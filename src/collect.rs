@@ -37,6 +37,12 @@ use read::shown;
 pub trait Source {
     fn snapshot(&mut self) -> Result<Snapshot>;
 
+    /// Sockets destroyed since the last snapshot or call, for a stream that wants them
+    /// before the next snapshot (`watch`); the rest arrive in `Snapshot::closed`.
+    fn take_closed(&mut self) -> Vec<crate::model::Closed> {
+        Vec::new()
+    }
+
     /// Whether these are the running system's sockets and processes, which actions
     /// (`kill`, `close`, the live view's K and X) may touch; not a captured tree nor a
     /// recording. Only the live `System` says yes.
@@ -81,6 +87,7 @@ pub struct System {
     users: Users,
     containers: Containers,
     reader: TableReader,
+    closed_log: netlink::destroyed::ClosedLog,
 }
 
 impl System {
@@ -120,6 +127,7 @@ impl System {
                 elsewhere: HashMap::new(),
                 warnings: Vec::new(),
             },
+            closed_log: Default::default(),
         })
     }
 
@@ -133,6 +141,28 @@ impl System {
             self.reader.tables = tables;
         }
         Ok(self)
+    }
+}
+
+impl System {
+    /// Keeps the closed-connection log (sock_diag destroy events): each snapshot then
+    /// carries in `closed` what the kernel destroyed since the last one. A captured
+    /// tree has no kernel behind it; with `--pid` the log is off; with `--source proc`
+    /// it is off and every snapshot says that short-lived connections can be missed.
+    pub fn with_closed_log(mut self) -> System {
+        use netlink::destroyed::ClosedLog;
+        self.closed_log = if !is_live(&self.proc_root) {
+            ClosedLog::Off
+        } else if self.scope != Scope::Host {
+            // Scoped to processes: what closed cannot be told to be theirs. The
+            // commands that stream events say so (see `PIDS_NO_LOG`).
+            ClosedLog::Off
+        } else if self.reader.tables == Tables::Proc {
+            ClosedLog::unavailable("--source proc reads no netlink")
+        } else {
+            ClosedLog::start()
+        };
+        self
     }
 }
 
@@ -424,6 +454,10 @@ impl TableReader {
 }
 
 impl Source for System {
+    fn take_closed(&mut self) -> Vec<crate::model::Closed> {
+        self.closed_log.take_closed()
+    }
+
     fn is_live(&self) -> bool {
         is_live(&self.proc_root)
     }
@@ -491,6 +525,8 @@ impl Source for System {
             self.find_peer_owners(&mut sockets);
         }
 
+        // After the tables: what closed while they were read is in this snapshot too.
+        let closed = self.closed_log.take(&mut warnings);
         let hidden = sockets
             .iter()
             .filter(|s| s.inode != 0 && s.processes.is_empty())
@@ -505,6 +541,7 @@ impl Source for System {
             sockets,
             warnings,
             taken_at: SystemTime::now(),
+            closed,
         })
     }
 }

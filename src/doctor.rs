@@ -28,6 +28,8 @@ pub struct DoctorOptions {
     pub watch: Option<Duration>,
     /// Where socket tables come from (`--source`).
     pub tables: Tables,
+    /// Diagnose a recording instead of the host (`--replay FILE`).
+    pub replay: Option<std::path::PathBuf>,
     pub config: DiagnoseConfig,
 }
 
@@ -38,8 +40,13 @@ pub fn run(
     options: &DoctorOptions,
     out: &mut impl Write,
 ) -> Result<bool> {
+    if let Some(path) = &options.replay {
+        return run_replay(path, filters, options, out);
+    }
     let scope = filters.scope();
-    let mut source = System::new(proc_root, scope.clone())?.with_tables(options.tables)?;
+    let mut source = System::new(proc_root, scope.clone())?
+        .with_tables(options.tables)?
+        .with_closed_log();
     // The counters belong to the network namespace the sockets are read in.
     let net_dir = match &scope {
         Scope::Pids(pids) => proc_root.join(pids[0].to_string()).join("net"),
@@ -63,6 +70,7 @@ pub fn run(
             warned = true;
         }
         snapshot.sockets.retain(|s| query.matches(s));
+        snapshot.closed.retain(|c| query.matches(&c.socket));
         if let Ok(counters) = read_listen_counters(&net_dir, snapshot.taken_at) {
             kernel.record(counters);
         }
@@ -98,6 +106,43 @@ pub fn run(
         sleep(every);
         take(&mut tracker, &mut kernel)?;
     }
+}
+
+/// Every snapshot of a recording through the tracker, then the rules once, as at
+/// its end. The kernel's listen counters are not recorded: those rules are skipped.
+fn run_replay(
+    path: &Path,
+    filters: &Filters,
+    options: &DoctorOptions,
+    out: &mut impl Write,
+) -> Result<bool> {
+    let mut replay = crate::record::Replay::open(path)?;
+    if let Some(damage) = &replay.recording.damage {
+        crate::stdio::warn(format_args!("the recording ends early: {damage}"))
+    }
+    let mut query = filters.query();
+    query.pids = filters.pid.clone(); // live, --pid chooses what is collected
+    let mut tracker = Tracker::new(TrackConfig::default());
+    for i in 0..replay.recording.len() {
+        let mut snapshot = replay.snapshot_at(i)?;
+        snapshot.sockets.retain(|s| query.matches(s));
+        snapshot.closed.retain(|c| query.matches(&c.socket));
+        tracker.observe(&snapshot);
+    }
+    let kernel = KernelFacts {
+        listen_counters: Vec::new(),
+        port_range: None,
+        whole_namespace: false,
+    };
+    let findings = diagnose(&tracker, &kernel, &options.config);
+    if options.json {
+        serde_json::to_writer(&mut *out, &findings)?;
+        writeln!(out)?;
+    } else {
+        write_text(out, &findings, tracker.live().count())?;
+    }
+    out.flush()?;
+    Ok(!findings.is_empty())
 }
 
 /// The findings for a person: a headline each, what it means, what to check, the sockets.
@@ -153,6 +198,7 @@ impl Default for DoctorOptions {
             json: false,
             watch: None,
             tables: Tables::Auto,
+            replay: None,
             config: DiagnoseConfig::default(),
         }
     }

@@ -10,6 +10,7 @@
 
 pub mod act;
 pub mod cli;
+pub mod clock;
 pub mod collect;
 pub mod demo;
 pub mod diagnose;
@@ -17,8 +18,10 @@ pub mod doctor;
 pub mod model;
 pub mod output;
 pub mod query;
+pub mod record;
 pub mod states;
 pub mod stdio;
 pub mod text;
 pub mod track;
 pub mod tui;
+pub mod watch;

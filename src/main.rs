@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 use sockscope::cli::{Cli, Command, Filters};
+use sockscope::collect::netlink::destroyed;
 use sockscope::collect::{Source, System, Tables, privilege};
 use sockscope::diagnose::DiagnoseConfig;
 use sockscope::doctor::DoctorOptions;
@@ -49,12 +50,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if cli.proc_root != Path::new("/proc") {
         privilege::allow_chosen_path("--proc-root")?;
     }
+    // Recordings are files the user names, read or written: the same rule.
+    let recording = match &cli.command {
+        Some(Command::List { replay, .. }) if replay.replay.is_some() => Some("--replay"),
+        Some(Command::Doctor { replay, .. }) if replay.is_some() => Some("--replay"),
+        Some(Command::Record { .. }) => Some("record -o"),
+        Some(Command::Replay { .. }) => Some("replay FILE"),
+        _ => None,
+    };
+    if let Some(option) = recording {
+        privilege::allow_chosen_path(option)?;
+    }
     match cli.command {
-        Some(Command::List { filters, json, csv }) => {
-            list(&cli.proc_root, tables, &filters, json, csv)
-        }
+        Some(Command::List {
+            filters,
+            json,
+            csv,
+            replay,
+        }) => list(&cli.proc_root, tables, &filters, json, csv, &replay),
         Some(Command::Doctor {
             filters,
+            replay,
             json,
             watch,
             samples,
@@ -67,6 +83,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 json,
                 watch,
                 tables,
+                replay,
                 config: DiagnoseConfig {
                     close_wait_age: min_age,
                     syn_sent_age: min_age,
@@ -74,6 +91,51 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
             };
             doctor(&cli.proc_root, &filters, &options)
+        }
+        Some(Command::Watch {
+            filters,
+            json,
+            interval,
+            duration,
+        }) => {
+            let mut source = System::new(&cli.proc_root, filters.scope())?
+                .with_tables(tables)?
+                .with_closed_log();
+            if !filters.pid.is_empty() {
+                sockscope::stdio::warn(format_args!("{}", destroyed::PIDS_NO_LOG))
+            }
+            let options = sockscope::watch::Options {
+                interval: std::time::Duration::from_millis(interval),
+                json,
+                duration,
+            };
+            let mut out = BufWriter::new(Stdout);
+            sockscope::watch::run(&mut source, &filters.query(), &options, &mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Record {
+            filters,
+            output,
+            interval,
+            duration,
+        }) => {
+            let mut source = System::new(&cli.proc_root, filters.scope())?
+                .with_tables(tables)?
+                .with_closed_log();
+            if !filters.pid.is_empty() {
+                sockscope::stdio::warn(format_args!("{}", destroyed::PIDS_NO_LOG))
+            }
+            let options = sockscope::record::RecordOptions {
+                interval: std::time::Duration::from_millis(interval),
+                duration,
+            };
+            let host = tui::hostname();
+            sockscope::record::run(&mut source, &filters.query(), &output, &options, host)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Replay { file }) => {
+            tui::replay(&file)?;
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo { args }) => {
             sockscope::demo::run(&args)?;
@@ -97,13 +159,22 @@ fn list(
     filters: &Filters,
     json: bool,
     csv: bool,
+    replay: &sockscope::cli::ReplayAt,
 ) -> Result<ExitCode> {
-    let mut source = System::new(proc_root, filters.scope())?.with_tables(tables)?;
-    let mut snapshot = source.snapshot()?;
+    let mut snapshot = match (&replay.replay, &replay.at) {
+        (Some(file), Some(at)) => sockscope::record::snapshot_at(file, at)?,
+        _ => System::new(proc_root, filters.scope())?
+            .with_tables(tables)?
+            .snapshot()?,
+    };
     for warning in &snapshot.warnings {
         warn(warning);
     }
-    let query = filters.query();
+    let mut query = filters.query();
+    if replay.replay.is_some() {
+        // Live, --pid chooses what is collected; a recording holds everyone's.
+        query.pids = filters.pid.clone();
+    }
     snapshot.sockets.retain(|s| query.matches(s));
     // Unstable: in place, where a stable sort would allocate half the snapshot again;
     // display_order ends on the inode, so equal keys are the same socket.
@@ -143,7 +214,9 @@ fn doctor(
 /// The TUI: the command line's filters start out in its filter bar, where they can be
 /// seen and edited; `--pid` chooses what is collected.
 fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
-    let source = System::new(&cli.proc_root, cli.filters.scope())?.with_tables(tables)?;
+    let source = System::new(&cli.proc_root, cli.filters.scope())?
+        .with_tables(tables)?
+        .with_closed_log();
     let options = tui::Options {
         source: Box::new(source),
         interval: std::time::Duration::from_millis(cli.interval),

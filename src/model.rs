@@ -537,6 +537,18 @@ pub struct Snapshot {
     pub sockets: Vec<Socket>,
     pub warnings: Vec<String>,
     pub taken_at: SystemTime,
+    /// Sockets the kernel destroyed since the previous snapshot, oldest first, from
+    /// the closed-connection log (empty where it is not kept: see
+    /// `collect::netlink::destroyed`). Some lived and died between two snapshots.
+    pub closed: Vec<Closed>,
+}
+
+/// A socket as the kernel destroyed it: endpoints, last state, final tcp_info. No
+/// inode and no owners (the kernel sends neither); tracking fills in who held it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Closed {
+    pub at: SystemTime,
+    pub socket: Socket,
 }
 
 #[cfg(test)]

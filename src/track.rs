@@ -225,6 +225,7 @@ pub struct Tracker {
     last_at: Option<SystemTime>,
 }
 
+mod closed;
 mod observe;
 
 impl Tracker {

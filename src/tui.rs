@@ -9,6 +9,8 @@ pub mod app;
 pub mod collector;
 pub mod event;
 pub mod history;
+pub mod replay;
+pub use replay::replay;
 pub mod perform;
 pub mod rows;
 pub mod view;
@@ -125,7 +127,7 @@ pub fn handle(app: &mut App, input: Input) {
             let action = if app.actions.dialog.is_some() {
                 event::dialog_action_for(key)
             } else {
-                event::action_for(key, app.filter.editing)
+                event::action_for(key, app.filter.editing || app.typing_time())
             };
             if let Some(action) = action {
                 app.apply(action);
@@ -217,7 +219,7 @@ fn spawn_signals(to_ui: Sender<Input>) -> Result<()> {
     Ok(())
 }
 
-fn hostname() -> String {
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "?".into())

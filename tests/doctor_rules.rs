@@ -42,6 +42,7 @@ fn track(steps: &[Vec<Socket>]) -> Tracker {
             sockets: sockets.clone(),
             warnings: Vec::new(),
             taken_at: at(secs as u64),
+            closed: Vec::new(),
         });
     }
     t
@@ -280,6 +281,7 @@ fn send_q_with_tcp_info_judges_by_acks_and_retransmits() {
                 sockets: with_queues(0, 64),
                 warnings: Vec::new(),
                 taken_at: at(i as u64),
+                closed: Vec::new(),
             };
             t.observe_with(&snapshot, |_| {
                 Some(TcpCounters {

@@ -37,6 +37,7 @@ fn snap(secs: u64, sockets: Vec<Socket>) -> Snapshot {
         sockets,
         warnings: Vec::new(),
         taken_at: at(secs),
+        closed: Vec::new(),
     }
 }
 

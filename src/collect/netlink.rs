@@ -11,6 +11,7 @@
 //! expiry and does not know UNIX_DIAG_UID.
 
 pub mod destroy;
+pub mod destroyed;
 pub mod tcp_info;
 
 use std::io;
@@ -50,7 +51,7 @@ pub fn read_netns(ns_file: &Path) -> Result<(Vec<Socket>, bool)> {
 
 /// `struct inet_diag_msg`: 4 bytes of family/state/timer/retrans, the 48-byte socket id,
 /// then expires, rqueue, wqueue, uid, inode (u32 each); attributes follow.
-const INET_MSG_LEN: usize = 72;
+pub(crate) const INET_MSG_LEN: usize = 72;
 const INET_EXPIRES_AT: usize = 52;
 /// `struct unix_diag_msg`: family, type, state, pad, inode (u32), cookie (2 x u32).
 const UNIX_MSG_LEN: usize = 16;

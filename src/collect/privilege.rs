@@ -64,7 +64,7 @@ pub fn allow_chosen_path(option: &str) -> anyhow::Result<()> {
         None => Ok(()),
         Some(why) => anyhow::bail!(
             "{option} is refused: sockscope runs with more privilege than its user ({why}), \
-             and would read any file for them; use an ordinary copy of the binary"
+             and would open any file for them; use an ordinary copy of the binary"
         ),
     }
 }

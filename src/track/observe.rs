@@ -18,6 +18,7 @@ impl Tracker {
         let first = self.last_at.is_none();
         self.generation += 1;
         let generation = self.generation;
+        self.observe_closed(snapshot, generation);
 
         // Sockets seen before under the same key.
         let mut unmatched = Vec::new();
@@ -186,9 +187,13 @@ pub(super) fn push_event(tracker: &mut Tracker, at: SystemTime, change: Change, 
     while tracker.events.len() >= tracker.config.events_cap.max(1) {
         tracker.events.pop_front();
     }
-    // What an event needs is who and where; a copy of tcp_info would double its size.
+    // What an event needs is who and where; a copy of tcp_info would double its
+    // size. A closed socket keeps it: its final counters are what there is to see.
     let socket = Socket {
-        tcp_info: None,
+        tcp_info: match change {
+            Change::Closed => socket.tcp_info.clone(),
+            _ => None,
+        },
         ..socket.clone()
     };
     tracker.events.push_back(Event {

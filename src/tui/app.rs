@@ -16,8 +16,10 @@ use super::history::{self, Bucket};
 use super::rows::{self, Column, Cursor, ProcessRow, RowRef, Sort};
 
 mod actions;
+mod replay;
 mod timeline;
 pub use actions::{Actions, Dialog, Done, Request, Status};
+pub use replay::{ReplayState, Seek};
 pub use timeline::Timeline;
 
 /// What the app is started with; everything machine-specific comes in here.
@@ -119,6 +121,8 @@ pub struct App {
     pub process_table: Cursor,
     selected_key: Option<SocketKey>,
     pub details: Option<Details>,
+    /// Set when the app shows a recording (`sockscope replay`): its time cursor.
+    pub replay: Option<ReplayState>,
     /// Rows that fit in the list area at the last draw.
     pub page: usize,
     pub quit: bool,
@@ -158,6 +162,7 @@ impl App {
             details: None,
             page: 10,
             quit: false,
+            replay: None,
         };
         app.set_filter(config.filter);
         app
@@ -237,6 +242,9 @@ impl App {
             self.quit = action == Action::Quit;
             return;
         }
+        if self.apply_replay(action) {
+            return;
+        }
         let page = self.page as isize;
         match action {
             Action::Up => self.step(-1),
@@ -297,6 +305,12 @@ impl App {
             Action::AskClose => self.ask_close(),
             Action::Signal(_) | Action::Confirm => {} // keys of the dialogs only
             Action::Quit => self.quit = true,
+            // Taken by apply_replay above.
+            Action::StepBack
+            | Action::StepForward
+            | Action::JumpBack
+            | Action::JumpForward
+            | Action::JumpTo => {}
         }
     }
 

@@ -203,6 +203,7 @@ mod tests {
                 sockets: Vec::new(),
                 warnings: vec![format!("snapshot {}", self.taken)],
                 taken_at: SystemTime::now(),
+                closed: Vec::new(),
             })
         }
     }

@@ -54,6 +54,13 @@ pub enum Action {
     ToggleHelp,
     /// `p`: show or hide the PEER column.
     TogglePeer,
+    /// Replay only: `[` `]` one refresh back / forward, `{` `}` a minute, `t` a
+    /// typed time.
+    StepBack,
+    StepForward,
+    JumpBack,
+    JumpForward,
+    JumpTo,
     /// `K`: ask whether to signal the owners of the socket or process.
     AskSignal,
     /// `X`: ask whether to close the TCP connection in the kernel.
@@ -66,7 +73,7 @@ pub enum Action {
 }
 
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
-pub const KEYS: [(&str, &str); 20] = [
+pub const KEYS: [(&str, &str); 21] = [
     ("↑/↓  j/k", "move the selection"),
     ("PgUp/PgDn", "move a page; scroll the details"),
     ("g/G  Home/End", "first / last row"),
@@ -84,6 +91,7 @@ pub const KEYS: [(&str, &str); 20] = [
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
     ("p", "show / hide the PEER column (the other end)"),
+    ("[ ] { } t", "replay: step, jump a minute, go to a time"),
     ("K / X", "signal the owners / close the TCP connection"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
@@ -127,6 +135,11 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('-')) => Action::Faster,
         (false, KeyCode::Char('?')) => Action::ToggleHelp,
         (false, KeyCode::Char('p')) => Action::TogglePeer,
+        (false, KeyCode::Char('[')) => Action::StepBack,
+        (false, KeyCode::Char(']')) => Action::StepForward,
+        (false, KeyCode::Char('{')) => Action::JumpBack,
+        (false, KeyCode::Char('}')) => Action::JumpForward,
+        (false, KeyCode::Char('t')) => Action::JumpTo,
         (false, KeyCode::Char('K')) => Action::AskSignal,
         (false, KeyCode::Char('X')) => Action::AskClose,
         (false, KeyCode::Char('q')) => Action::Quit,

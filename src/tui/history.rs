@@ -115,6 +115,7 @@ mod tests {
             sockets,
             warnings: Vec::new(),
             taken_at: UNIX_EPOCH + Duration::from_secs(secs),
+            closed: Vec::new(),
         });
     }
 

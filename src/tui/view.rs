@@ -18,6 +18,7 @@ mod states;
 pub mod style;
 mod table;
 mod tcp_info;
+mod timebar;
 mod units;
 
 use ratatui::Frame;

@@ -192,6 +192,7 @@ pub fn snapshot(sockets: Vec<Socket>, secs: u64) -> Snapshot {
         sockets,
         warnings: Vec::new(),
         taken_at: started_at() + Duration::from_secs(secs),
+        closed: Vec::new(),
     }
 }
 

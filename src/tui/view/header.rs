@@ -40,6 +40,7 @@ fn lines(app: &App) -> Vec<Line<'_>> {
     }
     title.extend(findings_badge(app));
     let mut lines = vec![Line::from(title)];
+    lines.extend(super::timebar::lines(app));
     // The state machine needs the room; the pane names the demo's part itself.
     if app.view != View::Machine {
         lines.extend(app.banner.iter().map(|b| Line::raw(format!(" {b}"))));
