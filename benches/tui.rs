@@ -19,8 +19,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, TcpInfo, TcpState};
 use sockscope::tui::app::{App, Config};
-use sockscope::tui::collector::Update;
 use sockscope::tui::event::Input;
+use sockscope::tui::event::Update;
 
 const PROCESSES: u32 = 10;
 const ROUNDS: usize = 15;

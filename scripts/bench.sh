@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Benchmark: `sockscope list --json` against `ss -tanp`, `netstat -tanp` and
+# Benchmark: `sockscope list --json` (or --format F) against `ss -tanp`, `netstat -tanp` and
 # `lsof -nP -iTCP` on N loopback TCP sockets held by P processes, inside a private
 # network namespace this script creates and deletes. See the README, Performance.
 #
 #   scripts/bench.sh [--sockets N[,N...]] [--procs P[,P...]] [--runs R]
-#                    [--source proc|netlink] [--bin PATH] [--baseline PATH]
-#                    [--no-build] [-- EXTRA SOCKSCOPE ARGS]
+#                    [--format json|csv|table] [--source proc|netlink] [--bin PATH]
+#                    [--baseline PATH] [--no-build] [-- EXTRA SOCKSCOPE ARGS]
 #
 # Needs root (ip netns), ss (iproute2), netstat (net-tools), lsof, GNU time, python3.
 set -euo pipefail
@@ -17,6 +17,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 sizes=20000,100000
 procs=""          # default: 100 processes at <= 20k sockets, 10 above (as in issue 7)
 runs=5
+format=json       # what `sockscope list` prints
 bin="$repo/target/release/sockscope"
 baseline=""
 build=1
@@ -29,6 +30,7 @@ while [ $# -gt 0 ]; do
         --sockets) sizes=${2:?}; shift 2 ;;
         --procs) procs=${2:?}; shift 2 ;;
         --runs) runs=${2:?}; shift 2 ;;
+        --format) format=${2:?}; shift 2 ;;
         --source) extra+=(--source "${2:?}"); shift 2 ;;
         --bin) bin=${2:?}; build=0; shift 2 ;;
         --baseline) baseline=${2:?}; shift 2 ;;
@@ -39,6 +41,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [[ $runs =~ ^[1-9][0-9]?$ ]] || die "--runs must be 1..99"
+[[ $format =~ ^(json|csv|table)$ ]] || die "--format takes json, csv or table"
 [[ $sizes =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--sockets takes numbers, e.g. 20000,100000"
 [[ -z $procs || $procs =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--procs takes numbers, e.g. 10"
 
@@ -124,13 +127,15 @@ stat_of() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$work/samples" | med
 
 # measure: one warm-up round (not counted), then $runs rounds of every tool in turn.
 measure() {
-    local r tool
+    local r tool fmt=()
+    # --json / --csv, which older binaries (a --baseline) know too; the table is the default.
+    [ "$format" = table ] || fmt=("--$format")
     : >"$work/samples"
     for r in $(seq 0 "$runs"); do
         for tool in "${tools[@]}"; do
             case $tool in
-                sockscope) time_one sockscope "$bin" list --json "${extra[@]}" ;;
-                baseline) time_one baseline "$baseline" list --json "${extra[@]}" ;;
+                sockscope) time_one sockscope "$bin" list "${fmt[@]}" "${extra[@]}" ;;
+                baseline) time_one baseline "$baseline" list "${fmt[@]}" "${extra[@]}" ;;
                 ss) time_one ss ss -tanp ;;
                 netstat) time_one netstat netstat -tanp ;;
                 lsof) time_one lsof lsof -nP -iTCP ;;
@@ -154,7 +159,7 @@ report() { # N P
         med=$(stat_of "$tool" 2)
         rss=$(stat_of "$tool" 3)
         local label=$tool
-        [ "$tool" = sockscope ] && label="sockscope list --json"
+        [ "$tool" = sockscope ] && label="sockscope list $format"
         [ "$tool" = baseline ] && label="baseline"
         [ "$tool" = ss ] && label="ss -tanp"
         [ "$tool" = netstat ] && label="netstat -tanp"
@@ -192,9 +197,10 @@ for n in "${size_list[@]}"; do
     # entering the namespace. (Extra sockscope args are split on whitespace there.)
     export -f measure time_one
     ip netns exec "$ns" env BENCH_WORK="$work" BENCH_RUNS="$runs" BENCH_BIN="$bin" \
+        BENCH_FORMAT="$format" \
         BENCH_BASELINE="$baseline" BENCH_TIMEOUT="$tool_timeout" \
         BENCH_TOOLS="${tools[*]}" BENCH_EXTRA="${extra[*]}" \
-        bash -c 'set -u; work=$BENCH_WORK runs=$BENCH_RUNS bin=$BENCH_BIN
+        bash -c 'set -u; work=$BENCH_WORK runs=$BENCH_RUNS bin=$BENCH_BIN format=$BENCH_FORMAT
             baseline=$BENCH_BASELINE tool_timeout=$BENCH_TIMEOUT
             read -ra tools <<<"$BENCH_TOOLS"; read -ra extra <<<"$BENCH_EXTRA"; measure'
     report "$n" "$p"

@@ -1,12 +1,16 @@
-//! The command surface (DESIGN.md): `sockscope [FILTERS]`, `list`, and the hidden
-//! `--proc-root` that points the whole binary at a captured /proc tree.
+//! The command surface (ARCHITECTURE.md): `sockscope [FILTERS]`, `list`, `doctor`,
+//! `demo`, and the hidden `--proc-root` that points the whole binary at a captured
+//! /proc tree.
 
+use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::model::TcpState;
+use crate::diagnose::Finding;
+use crate::model::{Socket, TcpState};
+use crate::output::{Format, Printable};
 use crate::query::{self, Query};
 
 #[derive(Debug, Parser)]
@@ -31,7 +35,7 @@ pub struct Cli {
         long,
         global = true,
         value_name = "DIR",
-        default_value = "/proc",
+        default_value = crate::collect::PROC,
         hide = true
     )]
     pub proc_root: PathBuf,
@@ -71,12 +75,8 @@ pub enum Command {
     List {
         #[command(flatten)]
         filters: Filters,
-        /// One JSON array, one element per socket
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
-        /// CSV with a header row
-        #[arg(long)]
-        csv: bool,
+        #[command(flatten)]
+        output: FormatArg<Socket>,
         #[command(flatten)]
         replay: ReplayAt,
     },
@@ -88,9 +88,8 @@ pub enum Command {
         /// Run the rules over a recording (`sockscope record`) instead of the host
         #[arg(long, value_name = "FILE", conflicts_with = "watch")]
         replay: Option<PathBuf>,
-        /// One JSON array of findings (with --watch, one array per line per round)
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: FormatArg<Finding>,
         /// Repeat every SECONDS, adding one snapshot to the history each time, until Ctrl-C
         #[arg(long, value_name = "SECONDS", value_parser = parse_interval)]
         watch: Option<Duration>,
@@ -167,6 +166,81 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// `--format NAME`, or `--json` / `--csv` for short: how a command prints. It offers
+/// the formats `T` prints in (`Printable::FORMATS`) and no other, at most one of them.
+pub struct FormatArg<T> {
+    pub format: Format,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for FormatArg<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.format.fmt(f)
+    }
+}
+
+impl<T: Printable> clap::FromArgMatches for FormatArg<T> {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let offered = T::FORMATS.iter().map(|(f, _)| *f);
+        let named = matches.get_one::<String>("format");
+        let format = offered
+            .clone()
+            .find(|f| named.is_some_and(|n| n == f.name()))
+            .or_else(|| {
+                offered
+                    .clone()
+                    .find(|f| f.flag() && matches.get_flag(f.name()))
+            })
+            .unwrap_or_default();
+        Ok(FormatArg {
+            format,
+            of: PhantomData,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl<T: Printable> Args for FormatArg<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        use clap::builder::{PossibleValue, PossibleValuesParser};
+        use clap::{Arg, ArgAction, ArgGroup};
+        let values = T::FORMATS
+            .iter()
+            .map(|(f, help)| PossibleValue::new(f.name()).help(*help));
+        let flags: Vec<String> = T::FORMATS
+            .iter()
+            .filter(|(f, _)| f.flag())
+            .map(|(f, _)| format!("--{}", f.name()))
+            .collect();
+        let mut cmd = cmd.arg(
+            Arg::new("format")
+                .long("format")
+                .value_name("FORMAT")
+                .value_parser(PossibleValuesParser::new(values))
+                .help(format!("How to print ({} for short)", flags.join(", "))),
+        );
+        let mut one_of = ArgGroup::new("output_format").arg("format");
+        for (format, help) in T::FORMATS.iter().filter(|(f, _)| f.flag()) {
+            cmd = cmd.arg(
+                Arg::new(format.name())
+                    .long(format.name())
+                    .action(ArgAction::SetTrue)
+                    .help(*help),
+            );
+            one_of = one_of.arg(format.name());
+        }
+        cmd.group(one_of)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 /// Seconds as a person types them: `2`, `0.5`; at most a day.

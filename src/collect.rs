@@ -6,6 +6,7 @@
 
 pub mod container;
 mod hidden;
+pub mod host;
 pub mod kernel_counters;
 pub mod netlink;
 pub mod netns;
@@ -32,6 +33,9 @@ use netlink::Netlink;
 use owners::Users;
 use proc_net::ProcTables;
 use read::shown;
+
+/// The /proc root of the running kernel (`--proc-root` chooses another).
+pub const PROC: &str = "/proc";
 
 /// Anything that can produce snapshots: the system, or a fake in tests.
 pub trait Source {

@@ -5,22 +5,14 @@
 //! Every finding names the sockets and processes involved, what it usually means, what
 //! to check next, and a severity. Healthy traffic gives none.
 //!
-//! `sockscope doctor --json` prints one JSON array of `Finding`s (with `--watch`, one
-//! array per line per round). The schema; new fields may be added, these keep meaning:
-//!
-//! | field | type | meaning |
-//! |---|---|---|
-//! | kind | "close_wait" \| "time_wait_exhaustion" \| "accept_queue" \| "listen_overflows" \| "syn_sent" \| "recv_q" \| "send_q" | the rule that fired |
-//! | severity | "warning" \| "critical" | critical: growing, full, or dropping now |
-//! | summary | string | one line: what, who, how much |
-//! | meaning | string | what it usually means |
-//! | next_steps | string | what to check next |
-//! | processes | array of {pid, comm} | every process holding the sockets, by pid |
-//! | socket_count | integer | sockets involved (may exceed the list below) |
-//! | sockets | array | at most 20, longest in their state first: each a `list --json` socket plus `state_secs` (number: seconds in its state; a lower bound for sockets there when watching began) |
+//! The rules are in `RULES` (diagnose/rules.rs, a file each). `sockscope doctor
+//! --json` prints one JSON array of `Finding`s (with `--watch`, one array per line per
+//! round), in the schema `findings_schema` writes and README.md shows.
 
-mod advice;
 mod rules;
+mod text;
+
+pub use rules::{KindText, RULES, Rule};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,17 +95,23 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Its entry in the rule that makes it (see `RULES`).
+    pub fn text(self) -> &'static KindText {
+        RULES
+            .iter()
+            .flat_map(|r| r.kinds)
+            .find(|k| k.kind == self)
+            .expect("every kind is made by a rule in RULES")
+    }
+
     /// The short tag the text output and the TUI show.
     pub fn label(self) -> &'static str {
-        match self {
-            Kind::CloseWait => "CLOSE_WAIT",
-            Kind::TimeWaitExhaustion => "TIME_WAIT",
-            Kind::AcceptQueue => "ACCEPT QUEUE",
-            Kind::ListenOverflows => "LISTEN OVERFLOWS",
-            Kind::SynSent => "SYN_SENT",
-            Kind::RecvQ => "RECV-Q",
-            Kind::SendQ => "SEND-Q",
-        }
+        self.text().label
+    }
+
+    /// Its name in `doctor --json`: "close_wait".
+    pub fn json_name(self) -> String {
+        serde_json::to_string(&self).unwrap_or_default()
     }
 }
 
@@ -143,7 +141,8 @@ pub struct FindingSocket {
 pub struct Finding {
     pub kind: Kind,
     pub severity: Severity,
-    /// One line: what, who, how much.
+    /// One line: what, who, how much. Text for people, with names and paths escaped
+    /// (`processes` and `sockets` hold the exact values).
     pub summary: String,
     /// What it usually means.
     pub meaning: &'static str,
@@ -155,15 +154,58 @@ pub struct Finding {
     pub sockets: Vec<FindingSocket>,
 }
 
+/// `doctor --json`'s schema, as the Markdown table README.md holds (a test keeps
+/// the two the same): the kinds come from `RULES`. New fields may be added; these keep
+/// their meaning.
+pub fn findings_schema() -> String {
+    let kinds: Vec<String> = RULES
+        .iter()
+        .flat_map(|r| r.kinds)
+        .map(|k| k.kind.json_name())
+        .collect();
+    let severities = [Severity::Warning, Severity::Critical]
+        .map(|s| serde_json::to_string(&s).unwrap_or_default());
+    let rows = [
+        ("kind", kinds.join(" \\| "), "the rule that fired"),
+        (
+            "severity",
+            severities.join(" \\| "),
+            "critical: growing, full, or dropping now",
+        ),
+        ("summary", "string".into(), "one line: what, who, how much"),
+        ("meaning", "string".into(), "what it usually means"),
+        ("next_steps", "string".into(), "what to check next"),
+        (
+            "processes",
+            "array of {pid, comm}".into(),
+            "every process holding the sockets, by pid",
+        ),
+        (
+            "socket_count",
+            "integer".into(),
+            "sockets involved (may exceed the list below)",
+        ),
+        (
+            "sockets",
+            "array".into(),
+            "at most 20, longest in their state first: each a `list --json` socket plus \
+             `state_secs` (number: seconds in its state; a lower bound for sockets there \
+             when watching began)",
+        ),
+    ];
+    let mut table = String::from("| field | type | meaning |\n|---|---|---|\n");
+    for (field, kind, meaning) in rows {
+        table += &format!("| {field} | {kind} | {meaning} |\n");
+    }
+    table
+}
+
 /// Every finding, most severe first.
 pub fn diagnose(tracker: &Tracker, kernel: &KernelFacts, config: &DiagnoseConfig) -> Vec<Finding> {
     let mut findings = Vec::new();
-    rules::close_wait(tracker, config, &mut findings);
-    rules::time_wait(tracker, kernel, config, &mut findings);
-    rules::listen_queues(tracker, kernel, config, &mut findings);
-    rules::syn_sent(tracker, config, &mut findings);
-    rules::recv_q(tracker, config, &mut findings);
-    rules::send_q(tracker, config, &mut findings);
+    for rule in RULES {
+        (rule.check)(tracker, kernel, config, &mut findings);
+    }
     findings
         .sort_by(|a, b| (b.severity, a.kind, &a.summary).cmp(&(a.severity, b.kind, &b.summary)));
     findings
@@ -188,13 +230,13 @@ fn finding(
     processes.sort();
     processes.dedup();
     sockets.sort_by_key(|h| (std::cmp::Reverse(h.state_age()), h.socket.local));
-    let (meaning, next_steps) = advice::advice(kind);
+    let text = kind.text();
     Finding {
         kind,
         severity,
         summary,
-        meaning,
-        next_steps,
+        meaning: text.meaning,
+        next_steps: text.next_steps,
         processes,
         socket_count: sockets.len(),
         sockets: sockets
@@ -211,18 +253,8 @@ fn finding(
 /// Who holds the sockets: `1234/nginx`, `3 processes`, or `no visible process` when
 /// owners are hidden or gone (TIME_WAIT, not yet accepted).
 fn owners_text(sockets: &[&History]) -> String {
-    let mut pids: Vec<(u32, &str)> = sockets
-        .iter()
-        .filter_map(|h| h.socket.processes.first())
-        .map(|o| (o.pid, &*o.comm))
-        .collect();
-    pids.sort();
-    pids.dedup();
-    match pids.as_slice() {
-        [] => "no visible process".into(),
-        [(pid, comm)] => format!("{pid}/{comm}"),
-        more => format!("{} processes", more.len()),
-    }
+    let first_owners = sockets.iter().filter_map(|h| h.socket.processes.first());
+    crate::text::owners::group(first_owners.map(|o| (o.pid, &*o.comm)))
 }
 
 fn plural(n: usize, one: &str) -> String {

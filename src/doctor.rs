@@ -10,12 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::cli::Filters;
-use crate::collect::kernel_counters::{read_listen_counters, read_port_range};
+use crate::collect::kernel_counters::KernelReader;
 use crate::collect::{Scope, Source, System, Tables};
-use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, Severity, diagnose};
-use crate::model::endpoint_text;
-use crate::output::{local_cell, owners_text};
-use crate::text::escape;
+use crate::diagnose::{DiagnoseConfig, KernelFacts, diagnose};
+use crate::output::{self, Format};
 use crate::track::{TrackConfig, Tracker};
 
 #[derive(Clone, Debug)]
@@ -23,7 +21,8 @@ pub struct DoctorOptions {
     /// Snapshots in the first round (2 at least), spread over `window`.
     pub samples: usize,
     pub window: Duration,
-    pub json: bool,
+    /// Text or JSON (`Finding`'s formats).
+    pub format: Format,
     /// Repeat every this long, until interrupted.
     pub watch: Option<Duration>,
     /// Where socket tables come from (`--source`).
@@ -48,15 +47,12 @@ pub fn run(
         .with_tables(options.tables)?
         .with_closed_log();
     // The counters belong to the network namespace the sockets are read in.
-    let net_dir = match &scope {
-        Scope::Pids(pids) => proc_root.join(pids[0].to_string()).join("net"),
-        Scope::Host | Scope::AllNetns | Scope::Netns(_) => proc_root.join("net"),
-    };
+    let reader = KernelReader::new(proc_root, &filters.pid);
     let query = filters.query();
     let mut kernel = KernelFacts {
         listen_counters: Vec::new(),
         // Without it (a fixture tree, an odd kernel) the TIME_WAIT rule is skipped.
-        port_range: read_port_range(proc_root).ok(),
+        port_range: reader.port_range(),
         whole_namespace: query.is_empty() && scope == Scope::Host,
     };
     let mut tracker = Tracker::new(TrackConfig::default());
@@ -71,7 +67,7 @@ pub fn run(
         }
         snapshot.sockets.retain(|s| query.matches(s));
         snapshot.closed.retain(|c| query.matches(&c.socket));
-        if let Ok(counters) = read_listen_counters(&net_dir, snapshot.taken_at) {
+        if let Some(counters) = reader.listen_counters(snapshot.taken_at) {
             kernel.record(counters);
         }
         tracker.observe(&snapshot);
@@ -90,15 +86,10 @@ pub fn run(
     loop {
         let findings = diagnose(&tracker, &kernel, &options.config);
         let sockets = tracker.live().count();
-        if options.json {
-            serde_json::to_writer(&mut *out, &findings)?;
-            writeln!(out)?;
-        } else {
-            if options.watch.is_some() {
-                writeln!(out, "--- t+{}s ---", started.elapsed().as_secs())?;
-            }
-            write_text(out, &findings, sockets)?;
+        if options.watch.is_some() && options.format == Format::Table {
+            writeln!(out, "--- t+{}s ---", started.elapsed().as_secs())?;
         }
+        output::write(out, options.format, &findings, &sockets)?;
         out.flush()?;
         let Some(every) = options.watch else {
             return Ok(!findings.is_empty());
@@ -135,58 +126,9 @@ fn run_replay(
         whole_namespace: false,
     };
     let findings = diagnose(&tracker, &kernel, &options.config);
-    if options.json {
-        serde_json::to_writer(&mut *out, &findings)?;
-        writeln!(out)?;
-    } else {
-        write_text(out, &findings, tracker.live().count())?;
-    }
+    output::write(out, options.format, &findings, &tracker.live().count())?;
     out.flush()?;
     Ok(!findings.is_empty())
-}
-
-/// The findings for a person: a headline each, what it means, what to check, the sockets.
-pub fn write_text(out: &mut impl Write, findings: &[Finding], sockets: usize) -> Result<()> {
-    for f in findings {
-        let severity = match f.severity {
-            Severity::Warning => "WARNING",
-            Severity::Critical => "CRITICAL",
-        };
-        // The summary names processes: escaped here (JSON keeps it exact).
-        writeln!(
-            out,
-            "{severity:<8}  {}: {}",
-            f.kind.label(),
-            escape(&f.summary)
-        )?;
-        writeln!(out, "    means: {}", f.meaning)?;
-        writeln!(out, "    check: {}", f.next_steps)?;
-        for fs in &f.sockets {
-            let s = &fs.socket;
-            writeln!(
-                out,
-                "    {} {} {} -> {}  recv-q {} send-q {}  {:.1}s  {}",
-                s.proto_text(),
-                s.state,
-                local_cell(s),
-                s.remote.map_or_else(|| "*".into(), endpoint_text),
-                s.recv_q,
-                s.send_q,
-                fs.state_secs,
-                owners_text(&s.processes),
-            )?;
-        }
-        if f.socket_count > f.sockets.len() {
-            writeln!(out, "    ... and {} more", f.socket_count - f.sockets.len())?;
-        }
-        writeln!(out)?;
-    }
-    match findings.len() {
-        0 if sockets == 1 => writeln!(out, "no findings: 1 socket looks healthy")?,
-        0 => writeln!(out, "no findings: {sockets} sockets look healthy")?,
-        n => writeln!(out, "{n} finding{}", if n == 1 { "" } else { "s" })?,
-    }
-    Ok(())
 }
 
 /// The default first round: 3 snapshots over 2 s.
@@ -195,7 +137,7 @@ impl Default for DoctorOptions {
         DoctorOptions {
             samples: 3,
             window: Duration::from_secs(2),
-            json: false,
+            format: Format::Table,
             watch: None,
             tables: Tables::Auto,
             replay: None,

@@ -47,7 +47,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     // A setcap/setuid sockscope reads only the kernel's /proc, never a tree the user
     // points it at: through it, any file it may read would be theirs.
-    if cli.proc_root != Path::new("/proc") {
+    if cli.proc_root != Path::new(sockscope::collect::PROC) {
         privilege::allow_chosen_path("--proc-root")?;
     }
     // Recordings are files the user names, read or written: the same rule.
@@ -64,14 +64,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::List {
             filters,
-            json,
-            csv,
+            output,
             replay,
-        }) => list(&cli.proc_root, tables, &filters, json, csv, &replay),
+        }) => list(&cli.proc_root, tables, &filters, output.format, &replay),
         Some(Command::Doctor {
             filters,
             replay,
-            json,
+            output,
             watch,
             samples,
             window,
@@ -80,7 +79,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let options = DoctorOptions {
                 samples: samples.into(),
                 window,
-                json,
+                format: output.format,
                 watch,
                 tables,
                 replay,
@@ -129,7 +128,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 interval: std::time::Duration::from_millis(interval),
                 duration,
             };
-            let host = tui::hostname();
+            let host =
+                sockscope::collect::host::hostname(&cli.proc_root).unwrap_or_else(|| "?".into());
             sockscope::record::run(&mut source, &filters.query(), &output, &options, host)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -157,8 +157,7 @@ fn list(
     proc_root: &std::path::Path,
     tables: Tables,
     filters: &Filters,
-    json: bool,
-    csv: bool,
+    format: output::Format,
     replay: &sockscope::cli::ReplayAt,
 ) -> Result<ExitCode> {
     let mut snapshot = match (&replay.replay, &replay.at) {
@@ -181,14 +180,7 @@ fn list(
     snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
 
     let mut out = BufWriter::with_capacity(64 * 1024, Stdout);
-    let written = if json {
-        output::json(&mut out, &snapshot.sockets)
-    } else if csv {
-        output::csv(&mut out, &snapshot.sockets)
-    } else {
-        output::table(&mut out, &snapshot.sockets)
-    };
-    written
+    output::write(&mut out, format, &snapshot.sockets, &())
         .and_then(|()| out.flush())
         .context("cannot write the output")?;
     Ok(ExitCode::SUCCESS)

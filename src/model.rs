@@ -450,7 +450,7 @@ impl Socket {
     }
 
     pub fn remote_text(&self) -> String {
-        self.remote.map_or_else(|| "*".into(), endpoint_text)
+        endpoint_or_any(self.remote)
     }
 
     /// The short protocol name ss uses: tcp, udp, u_str, u_dgr, u_seq.
@@ -480,6 +480,11 @@ pub fn endpoint_text(addr: SocketAddr) -> String {
     Endpoint(addr).to_string()
 }
 
+/// `endpoint_text`, or `*` for none: the one text of a remote end.
+pub fn endpoint_or_any(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(|| "*".into(), endpoint_text)
+}
+
 /// An address as the table prints it (see `endpoint_text`), written without
 /// intermediate strings.
 pub struct Endpoint(pub SocketAddr);
@@ -498,7 +503,7 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-/// The JSON schema of DESIGN.md, written out field by field so it is visible in one place.
+/// The JSON schema of README.md, written out field by field so it is visible in one place.
 impl Serialize for Socket {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("Socket", 20)?;

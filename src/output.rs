@@ -1,75 +1,135 @@
-//! Writers for `sockscope list`: an aligned table, a JSON array, CSV.
+//! Everything a command prints to stdout goes through `write`, in one of the `Format`s
+//! its data offers (`Printable::FORMATS`); the command line offers the same list (see
+//! `cli::FormatArg`). Sockets print as a table or CSV driven by `Column`, or JSON in the
+//! README's "JSON schema"; findings as doctor's text or JSON.
+
+mod csv;
+mod findings;
 
 use std::io::{self, Write};
 
-use crate::model::{Owner, Socket};
-use crate::text::{Escaped, escape};
+use crate::column::{Align, Column, Row};
+use crate::model::Socket;
 
-const HEADERS: [&str; 7] = [
-    "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q", "PROCESS",
-];
+/// How a command prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// For people: an aligned table, or text.
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
 
-/// `1234/nginx fd 3`, several owners comma-separated; sockets nobody holds are marked.
-/// Names are escaped (anyone can name a process `\x1b[2J`).
-pub fn owners_text(owners: &[Owner]) -> String {
-    if owners.is_empty() {
-        return "-".into();
+impl Format {
+    /// Its name on the command line: `--format NAME`, and `--NAME` where `flag` says so.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Csv => "csv",
+        }
     }
-    let texts: Vec<String> = owners
-        .iter()
-        .map(|o| format!("{}/{} fd {}", o.pid, Escaped::str(&o.comm), o.fd))
-        .collect();
-    texts.join(", ")
-}
 
-/// The local endpoint for text output: a unix name escaped from its exact bytes.
-pub fn local_cell(s: &Socket) -> String {
-    match (s.local, s.path_bytes()) {
-        (None, Some(name)) => Escaped(name).to_string(),
-        _ => s.local_text(),
+    /// Whether `--NAME` alone asks for it (the default needs no flag).
+    pub fn flag(self) -> bool {
+        self != Format::Table
     }
 }
 
-/// The aligned columns of a row; the process column comes last and is not padded.
-fn padded_cells(s: &Socket) -> [String; 6] {
-    [
-        s.proto_text().to_string(),
-        s.state.name().to_string(),
-        local_cell(s),
-        s.remote_text(),
-        s.recv_q.to_string(),
-        s.send_q.to_string(),
-    ]
+/// What a command prints: the formats it offers, with their help, and how it writes
+/// each. `Context` is what the text needs beside the items.
+pub trait Printable: Sized {
+    const FORMATS: &'static [(Format, &'static str)];
+    type Context;
+    fn print(
+        out: &mut dyn Write,
+        format: Format,
+        items: &[Self],
+        context: &Self::Context,
+    ) -> io::Result<()>;
 }
 
-/// Two passes, formatting each row twice, rather than holding every row's strings
-/// until the widths are known (30 MB at 100k sockets).
+/// Writes `items` in `format`, which must be one of `T::FORMATS` (the command line
+/// offers only those).
+pub fn write<T: Printable>(
+    out: &mut impl Write,
+    format: Format,
+    items: &[T],
+    context: &T::Context,
+) -> io::Result<()> {
+    if !T::FORMATS.iter().any(|(f, _)| *f == format) {
+        return Err(io::Error::other(format!("cannot print {}", format.name())));
+    }
+    T::print(out, format, items, context)
+}
+
+impl Printable for Socket {
+    const FORMATS: &'static [(Format, &'static str)] = &[
+        (Format::Table, "An aligned table (the default)"),
+        (Format::Json, "One JSON array, one element per socket"),
+        (Format::Csv, "CSV with a header row"),
+    ];
+    type Context = ();
+
+    fn print(
+        mut out: &mut dyn Write,
+        format: Format,
+        sockets: &[Socket],
+        _: &(),
+    ) -> io::Result<()> {
+        match format {
+            Format::Table => table(&mut out, sockets),
+            Format::Json => json(&mut out, sockets),
+            Format::Csv => csv::write(&mut out, sockets),
+        }
+    }
+}
+
+/// `Column::LIST` aligned; the last column is not padded. Two passes, formatting each
+/// row twice, rather than holding every row's strings until the widths are known
+/// (30 MB at 100k sockets).
 pub fn table(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
-    let mut widths = [0; 6];
-    for (w, header) in widths.iter_mut().zip(HEADERS) {
-        *w = header.len();
-    }
+    let columns = Column::LIST;
+    let specs = columns.map(Column::spec);
+    let mut widths = specs.each_ref().map(|s| s.header.chars().count());
+    let mut cell = String::new();
     for s in sockets {
-        for (w, cell) in widths.iter_mut().zip(padded_cells(s)) {
+        for (w, spec) in widths.iter_mut().zip(&specs) {
+            cell.clear();
+            (spec.cell)(&Row::new(s), &mut cell);
             *w = (*w).max(cell.chars().count());
         }
     }
-    let [w0, w1, w2, w3, w4, w5] = widths;
-    let mut write_row = |cells: [&str; 6], process: &str| -> io::Result<()> {
-        let [proto, state, local, remote, recv_q, send_q] = cells;
-        writeln!(
-            out,
-            "{proto:<w0$} {state:<w1$} {local:<w2$} {remote:<w3$} {recv_q:>w4$} {send_q:>w5$} {process}"
-        )
+    let mut line = String::new();
+    let mut write_row = |cells: &mut dyn FnMut(usize, &mut String)| -> io::Result<()> {
+        line.clear();
+        for (i, (spec, width)) in specs.iter().zip(widths).enumerate() {
+            if i > 0 {
+                line.push(' ');
+            }
+            cell.clear();
+            cells(i, &mut cell);
+            let pad = width.saturating_sub(cell.chars().count());
+            let last = i == specs.len() - 1;
+            match spec.align {
+                Align::Right => {
+                    line.extend(std::iter::repeat_n(' ', pad));
+                    line.push_str(&cell);
+                }
+                Align::Left if last => line.push_str(&cell),
+                Align::Left => {
+                    line.push_str(&cell);
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+        }
+        line.push('\n');
+        out.write_all(line.as_bytes())
     };
-    let [h0, h1, h2, h3, h4, h5, h6] = HEADERS;
-    write_row([h0, h1, h2, h3, h4, h5], h6)?;
+    write_row(&mut |i, cell| cell.push_str(specs[i].header))?;
     for s in sockets {
-        let cells = padded_cells(s);
-        write_row(
-            cells.each_ref().map(String::as_str),
-            &owners_text(&s.processes),
-        )?;
+        write_row(&mut |i, cell| (specs[i].cell)(&Row::new(s), cell))?;
     }
     Ok(())
 }
@@ -77,7 +137,7 @@ pub fn table(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
 /// Sockets per serialized piece: ~400 KB of JSON, so the pieces in flight stay small.
 const JSON_CHUNK: usize = 512;
 
-/// One JSON array, one socket per element, in the schema of DESIGN.md: the same bytes
+/// One JSON array, one socket per element, in the README's schema: the same bytes
 /// `serde_json::to_writer` gives.
 ///
 /// Serializing is most of `list`'s own CPU time (15 MB of JSON at 20k sockets), so two
@@ -127,67 +187,17 @@ fn json_elements(sockets: &[Socket]) -> io::Result<Vec<u8>> {
     Ok(piece)
 }
 
-const CSV_HEADER: &str = "proto,family,state,local_addr,local_port,remote_addr,remote_port,\
-path,socket_type,recv_q,send_q,inode,uid,processes";
-
-/// A header row, then one row per socket; `processes` is `pid/comm/fd` joined by `;`.
-pub fn csv(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
-    writeln!(out, "{CSV_HEADER}")?;
-    let text = |v: &serde_json::Value| match v {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    for s in sockets {
-        // Going through the JSON value keeps one definition of every field's text.
-        let value = serde_json::to_value(s)?;
-        let processes: Vec<String> = s
-            .processes
-            .iter()
-            .map(|o| format!("{}/{}/{}", o.pid, Escaped::str(&o.comm), o.fd))
-            .collect();
-        let cells: Vec<String> = CSV_HEADER
-            .split(',')
-            .map(|key| match key {
-                "processes" => processes.join(";"),
-                "path" => s
-                    .path_bytes()
-                    .map(|p| Escaped(p).to_string())
-                    .unwrap_or_default(),
-                key => escape(&text(&value[key])).into_owned(),
-            })
-            .map(|cell| csv_quote(&cell))
-            .collect();
-        writeln!(out, "{}", cells.join(","))?;
-    }
-    Ok(())
-}
-
-/// Quotes a cell that holds a comma, a quote or a line break (RFC 4180).
-fn csv_quote(cell: &str) -> String {
-    if cell.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", cell.replace('"', "\"\""))
-    } else {
-        cell.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn json_in_pieces_is_what_serde_json_writes() {
-        use crate::model::{Family, Proto, TcpState};
-        let socket = |i: usize| Socket {
-            inode: i as u64,
-            ..Socket::inet(
-                Proto::Tcp,
-                Family::Ipv4,
-                TcpState::Established,
-                ([127, 0, 0, 1], 80).into(),
-                ([127, 0, 0, 1], (i % 60_000) as u16).into(),
-            )
+        use crate::model::TcpState;
+        use crate::test_sockets::{Build, tcp};
+        let socket = |i: usize| {
+            let remote = format!("127.0.0.1:{}", i % 60_000);
+            tcp("127.0.0.1:80", &remote, TcpState::Established).inode(i as u64)
         };
         for n in [0, 1, JSON_CHUNK, JSON_CHUNK + 1, 3 * JSON_CHUNK + 7] {
             let sockets: Vec<Socket> = (0..n).map(socket).collect();
@@ -199,9 +209,19 @@ mod tests {
     }
 
     #[test]
-    fn csv_quoting() {
-        assert_eq!(csv_quote("plain"), "plain");
-        assert_eq!(csv_quote("/tmp/a,b"), "\"/tmp/a,b\"");
-        assert_eq!(csv_quote("say \"hi\""), "\"say \"\"hi\"\"\"");
+    fn the_table_keeps_hostile_names_on_one_line() {
+        use crate::model::TcpState;
+        use crate::test_sockets::{Build, owner, unix};
+        let socket = unix(Some("/tmp/x\ny"), TcpState::Listen)
+            .inode(3)
+            .owned_by(vec![owner(7, 4, "\x1b[2Jevil")]);
+        let mut out = Vec::new();
+        table(&mut out, &[socket]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "PROTO STATE  LOCAL     REMOTE RECV-Q SEND-Q PROCESS\n\
+             u_str LISTEN /tmp/x\\ny *           0      0 7/\\x1b[2Jevil fd 4\n"
+        );
     }
 }

@@ -194,33 +194,12 @@ pub fn parse_state(text: &str) -> Result<TcpState, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Owner, Owners};
+    use crate::test_sockets::{self, Build, owner};
 
     fn tcp(local: &str, remote: &str, state: TcpState, comm: &str) -> Socket {
-        let family = if local.starts_with('[') {
-            Family::Ipv6
-        } else {
-            Family::Ipv4
-        };
-        let owner = Owner {
-            pid: 42,
-            fd: 3,
-            comm: comm.into(),
-            uid: 0,
-            user: "root".into(),
-            container: None,
-        };
-        Socket {
-            inode: 1,
-            processes: Owners::one(owner),
-            ..Socket::inet(
-                Proto::Tcp,
-                family,
-                state,
-                local.parse().unwrap(),
-                remote.parse().unwrap(),
-            )
-        }
+        test_sockets::tcp(local, remote, state)
+            .inode(1)
+            .owned_by(vec![owner(42, 3, comm)])
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! the common ones), and a backslash is written `\\`, so the original bytes can be
 //! read back from the text exactly.
 
+pub mod owners;
+pub mod units;
+
 use std::borrow::Cow;
 use std::fmt::{self, Write};
 
@@ -41,6 +44,15 @@ impl fmt::Display for Escaped<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// A socket's local end for text output: the endpoint, or a unix name escaped from
+/// its exact bytes (which need not be UTF-8). The one escaped form of `local_text`.
+pub fn local_text(s: &crate::model::Socket) -> String {
+    match (s.local, s.path_bytes()) {
+        (None, Some(name)) => Escaped(name).to_string(),
+        _ => s.local_text(),
     }
 }
 

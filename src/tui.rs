@@ -43,7 +43,8 @@ pub struct Options {
     /// The pids the view is scoped to (--pid), so the header can say "pid 1234 (nginx)"
     /// and say so when the process exits (keep the last view).
     pub pids: Vec<u32>,
-    /// Where /proc is (`--proc-root`): the kernel counters diagnosis reads are there.
+    /// Where /proc is (`--proc-root`): command lines, names, the host name and the
+    /// kernel counters diagnosis reads are read there.
     pub proc_root: std::path::PathBuf,
     /// Ports and paths that play a known part (the demo's zoo), named in the state pane.
     pub roles: Vec<crate::states::Role>,
@@ -64,24 +65,24 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
     }
     let actions_off = crate::act::off(options.source.is_live());
     let (to_ui, inputs) = mpsc::channel();
+    let mut app = App::new(Config {
+        hostname: crate::collect::host::hostname(&options.proc_root).unwrap_or_else(|| "?".into()),
+        banner: options.banner,
+        pids: options.pids.clone(),
+        interval: options.interval,
+        filter,
+        started_at: SystemTime::now(),
+    });
     let control = collector::spawn(
         options.source,
         options.interval,
-        options.pids.clone(),
+        options.pids,
         options.proc_root,
         to_ui.clone(),
     );
     spawn_signals(to_ui.clone())?;
     spawn_keys(to_ui);
 
-    let mut app = App::new(Config {
-        hostname: hostname(),
-        banner: options.banner,
-        pids: options.pids,
-        interval: options.interval,
-        filter,
-        started_at: SystemTime::now(),
-    });
     app.roles = options.roles;
     app.actions.off = actions_off;
     let _restore = TerminalGuard;
@@ -217,10 +218,4 @@ fn spawn_signals(to_ui: Sender<Input>) -> Result<()> {
         }
     });
     Ok(())
-}
-
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "?".into())
 }

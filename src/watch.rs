@@ -18,9 +18,8 @@ use serde::Serialize;
 use crate::clock::rfc3339_ms;
 use crate::collect::Source;
 use crate::model::{Socket, TcpState};
-use crate::output::owners_text;
 use crate::query::Query;
-use crate::text::escape;
+use crate::text::{self, owners};
 use crate::track::{Change, Event, TrackConfig, Tracker};
 
 #[derive(Clone, Debug)]
@@ -164,7 +163,7 @@ pub fn write_line(out: &mut impl Write, event: &Event) -> Result<()> {
     };
     let owner = match s.processes.as_slice() {
         [] => "unknown".into(),
-        owners => escape(&owners_text(owners)).into_owned(),
+        owners => owners::with_fds_text(owners),
     };
     writeln!(
         out,
@@ -172,8 +171,8 @@ pub fn write_line(out: &mut impl Write, event: &Event) -> Result<()> {
         rfc3339_ms(event.at),
         event_name(&event.change),
         s.proto_text(),
-        escape(&s.local_text()),
-        escape(&s.remote_text()),
+        text::local_text(s),
+        s.remote_text(),
         state,
         counters,
         owner

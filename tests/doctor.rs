@@ -104,7 +104,7 @@ fn close_wait_held_by_this_process_is_found_with_schema() {
         "{f:#}"
     );
 
-    // The schema of README/DESIGN: these keys, these types, nothing missing.
+    // The schema of the README: these keys, these types, nothing missing.
     for f in &found {
         let keys: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
         let mut keys = keys;

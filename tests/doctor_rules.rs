@@ -1,12 +1,15 @@
 //! The diagnosis rules on synthetic histories: the cases a loopback test cannot stage
 //! (28,000 TIME_WAIT sockets, tcp_info retransmits) and the edges of each rule.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use sockscope::collect::kernel_counters::{ListenCounters, PortRange};
 use sockscope::diagnose::{DiagnoseConfig, Finding, KernelFacts, Kind, Severity, diagnose};
-use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, TcpState};
+mod common;
+
+use common::sockets::{self, Build, owner};
+use sockscope::model::{Snapshot, Socket, TcpState};
+use sockscope::output::Format;
 use sockscope::track::{TcpCounters, Tracker};
 
 fn at(secs: u64) -> SystemTime {
@@ -14,25 +17,11 @@ fn at(secs: u64) -> SystemTime {
 }
 
 fn tcp(local_port: u16, remote_port: u16, state: TcpState, pid: u32) -> Socket {
-    let owner = Owner {
-        pid,
-        fd: 3,
-        comm: Arc::from("app"),
-        uid: 0,
-        user: Arc::from("root"),
-        container: None,
-    };
-    Socket {
-        inode: u64::from(local_port) + 1,
-        processes: vec![owner].into(),
-        ..Socket::inet(
-            Proto::Tcp,
-            Family::Ipv4,
-            state,
-            ([10, 0, 0, 1], local_port).into(),
-            ([10, 0, 0, 2], remote_port).into(),
-        )
-    }
+    let local = format!("10.0.0.1:{local_port}");
+    let remote = format!("10.0.0.2:{remote_port}");
+    sockets::tcp(&local, &remote, state)
+        .inode(u64::from(local_port) + 1)
+        .owned_by(vec![owner(pid, 3, "app")])
 }
 
 fn track(steps: &[Vec<Socket>]) -> Tracker {
@@ -311,7 +300,7 @@ fn text_output_names_who_what_and_next_steps() {
     let t = track(&[vec![cw(1)], vec![cw(1)], vec![cw(1), cw(2)]]);
     let found = run(&t, &KernelFacts::default());
     let mut text = Vec::new();
-    sockscope::doctor::write_text(&mut text, &found, t.live().count()).unwrap();
+    sockscope::output::write(&mut text, Format::Table, &found, &t.live().count()).unwrap();
     let text = String::from_utf8(text).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -332,7 +321,7 @@ fn text_output_names_who_what_and_next_steps() {
     assert_eq!(*lines.last().unwrap(), "1 finding");
 
     let mut text = Vec::new();
-    sockscope::doctor::write_text(&mut text, &[], 12).unwrap();
+    sockscope::output::write(&mut text, Format::Table, &[] as &[Finding], &12).unwrap();
     assert_eq!(
         String::from_utf8(text).unwrap(),
         "no findings: 12 sockets look healthy\n"

@@ -1,9 +1,11 @@
 //! Tracking on synthetic snapshot sequences: no kernel, time from `taken_at`.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, TcpState};
+mod common;
+
+use common::sockets::{self, Build, owner};
+use sockscope::model::{Family, Proto, Snapshot, Socket, TcpState};
 use sockscope::track::{Change, TcpCounters, TrackConfig, Tracker};
 
 fn at(secs: u64) -> SystemTime {
@@ -11,25 +13,11 @@ fn at(secs: u64) -> SystemTime {
 }
 
 fn tcp(local_port: u16, remote_port: u16, state: TcpState, inode: u64) -> Socket {
-    let owner = Owner {
-        pid: 42,
-        fd: 3,
-        comm: Arc::from("app"),
-        uid: 0,
-        user: Arc::from("root"),
-        container: None,
-    };
-    Socket {
-        inode,
-        processes: vec![owner].into(),
-        ..Socket::inet(
-            Proto::Tcp,
-            Family::Ipv4,
-            state,
-            ([127, 0, 0, 1], local_port).into(),
-            ([127, 0, 0, 1], remote_port).into(),
-        )
-    }
+    let local = format!("127.0.0.1:{local_port}");
+    let remote = format!("127.0.0.1:{remote_port}");
+    sockets::tcp(&local, &remote, state)
+        .inode(inode)
+        .owned_by(vec![owner(42, 3, "app")])
 }
 
 fn snap(secs: u64, sockets: Vec<Socket>) -> Snapshot {

@@ -4,23 +4,14 @@
 
 mod tui_fixture;
 
-use std::net::SocketAddr;
-
 use crossterm::event::KeyCode;
-use sockscope::model::{Family, Owner, Peer, Proto, Socket, TcpInfo, TcpState, Timer, TimerKind};
+use sockscope::model::{Owner, Peer, Socket, TcpInfo, TcpState, Timer, TimerKind};
 use sockscope::tui::app::{App, View};
 use tui_fixture::*;
 
-/// A TCP socket built the way the collectors build theirs, so it keeps compiling as
-/// the model grows.
+/// A TCP socket (the fixture's builder).
 fn inet(local: &str, remote: &str, state: TcpState, inode: u64, owners: Vec<Owner>) -> Socket {
-    let local: SocketAddr = local.parse().unwrap();
-    let remote: SocketAddr = remote.parse().unwrap();
-    let mut s = Socket::inet(Proto::Tcp, Family::Ipv4, state, local, remote);
-    s.inode = inode;
-    s.uid = owners.first().map_or(0, |o| o.uid);
-    s.processes = owners.into();
-    s
+    tcp(local, remote, state, inode, owners)
 }
 
 fn info(bytes_acked: u64) -> Box<TcpInfo> {

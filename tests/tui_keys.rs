@@ -6,10 +6,11 @@ mod tui_fixture;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use sockscope::column::Column;
 use sockscope::model::{Socket, TcpState};
 use sockscope::tui::app::{App, View};
 use sockscope::tui::event::Input;
-use sockscope::tui::rows::{Column, RowRef};
+use sockscope::tui::rows::{RowRef, SortBy};
 use tui_fixture::*;
 
 fn selected(app: &App) -> Socket {
@@ -121,7 +122,7 @@ fn filter_applies_as_typed_keeps_the_last_good_query_and_esc_clears() {
         vec![key(KeyCode::Enter), char('s')],
     );
     assert!(!app.filter.editing);
-    assert_eq!(app.sort.column, Column::Local);
+    assert_eq!(app.sort.by, SortBy::Column(Column::Local));
     assert_eq!(app.filter.text, "state:close-wait");
     assert_eq!(app.rows.len(), 1);
     // Esc clears it.

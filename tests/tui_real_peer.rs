@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use crossterm::event::KeyCode;
 use sockscope::collect::{Scope, Source, System, Tables};
 use sockscope::tui::app::{App, View};
-use sockscope::tui::collector::Update;
 use sockscope::tui::event::Input;
+use sockscope::tui::event::Update;
 use tui_fixture::*;
 
 /// `sleep 30` holding one end of the connection; killed on drop.

@@ -86,15 +86,7 @@ impl Rig {
     }
 
     fn screen(&self) -> String {
-        let buffer = self.terminal.backend().buffer();
-        let mut text = String::new();
-        for y in 0..buffer.area.height {
-            for x in 0..buffer.area.width {
-                text.push_str(buffer[(x, y)].symbol());
-            }
-            text.push('\n');
-        }
-        text
+        screen_text(&self.terminal)
     }
 }
 

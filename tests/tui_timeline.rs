@@ -4,24 +4,15 @@
 mod tui_fixture;
 
 use crossterm::event::KeyCode;
+use sockscope::column::Column;
 use sockscope::model::{Family, Owner, Proto, Socket, TcpInfo, TcpState};
 use sockscope::tui::app::{App, View};
-use sockscope::tui::rows::Column;
+use sockscope::tui::rows::SortBy;
 use tui_fixture::*;
 
-/// A TCP socket built the way the table readers build them, so it survives new fields.
+/// A TCP socket (the fixture's builder).
 fn conn(local: &str, remote: &str, state: TcpState, inode: u64, owners: Vec<Owner>) -> Socket {
-    let mut s = Socket::inet(
-        Proto::Tcp,
-        Family::Ipv4,
-        state,
-        local.parse().unwrap(),
-        remote.parse().unwrap(),
-    );
-    s.inode = inode;
-    s.uid = owners.first().map_or(0, |o| o.uid);
-    s.processes = owners.into();
-    s
+    tcp(local, remote, state, inode, owners)
 }
 
 fn nginx(fd: u32) -> Vec<Owner> {
@@ -316,7 +307,7 @@ fn r_puts_the_busiest_connection_on_top_selected() {
             char('r'),
         ],
     );
-    assert_eq!(app.sort.column, Column::Rate);
+    assert_eq!(app.sort.by, SortBy::Rate);
     assert_eq!(app.table.selected, 0);
     let top = app.socket(app.selected_row().unwrap());
     assert_eq!(top.inode, 202, "the 2 MiB/s connection");
@@ -324,10 +315,10 @@ fn r_puts_the_busiest_connection_on_top_selected() {
 
     // s from there goes on through RX/s, then TX/s.
     feed(&mut app, &mut terminal, vec![char('s')]);
-    assert_eq!(app.sort.column, Column::RxRate);
+    assert_eq!(app.sort.by, SortBy::Column(Column::RxRate));
     assert_eq!(app.socket(app.rows[0]).inode, 201, "1 KiB/s in");
     feed(&mut app, &mut terminal, vec![char('s')]);
-    assert_eq!(app.sort.column, Column::TxRate);
+    assert_eq!(app.sort.by, SortBy::Column(Column::TxRate));
 
     // The busiest closes: shown struck out for a refresh, but sorted below the live.
     let mut later = sockets(3);

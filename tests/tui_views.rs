@@ -7,8 +7,8 @@ use crossterm::event::KeyCode;
 use ratatui::style::{Color, Modifier};
 use sockscope::model::TcpState;
 use sockscope::tui::app::{App, Config};
-use sockscope::tui::collector::Update;
 use sockscope::tui::event::Input;
+use sockscope::tui::event::Update;
 use tui_fixture::*;
 
 #[test]

@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 
 use super::{Caller, Outcome, Signal, describe_socket, processes_of};
 use crate::cli::Filters;
-use crate::collect::{HIDDEN_OWNERS_HINT, Source, System, Tables, process};
+use crate::collect::{HIDDEN_OWNERS_HINT, PROC, Source, System, Tables, process};
 use crate::model::{Proto, Snapshot, Socket};
 
 /// What a line says was (or would be) done.
@@ -67,7 +67,8 @@ pub fn kill(
         &snapshot.sockets,
         &filters.pid,
         snapshot.taken_at,
-        process::cmdline,
+        // The live /proc: the processes acted on are this kernel's.
+        |pid, comm| process::cmdline(Path::new(PROC), pid, comm),
     );
     if targets.is_empty() {
         bail!(

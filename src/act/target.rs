@@ -92,7 +92,7 @@ pub fn describe_socket(socket: &Socket) -> String {
 /// "tcp 127.0.0.1:5000 → 127.0.0.1:8080", a listener's "tcp 127.0.0.1:8080" alone, a
 /// unix socket's path escaped.
 pub fn endpoints(socket: &Socket) -> String {
-    let local = escape(&socket.local_text()).into_owned();
+    let local = crate::text::local_text(socket);
     match socket.remote {
         Some(remote) if remote.port() != 0 => {
             format!(

@@ -1,7 +1,7 @@
 //! Host-wide (per network namespace) facts diagnosis needs beside the socket tables:
 //! the listen overflow counters in /proc/net/netstat and the ephemeral port range.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, anyhow};
@@ -36,6 +36,37 @@ impl PortRange {
 
     pub fn contains(&self, port: u16) -> bool {
         (self.low..=self.high).contains(&port)
+    }
+}
+
+/// Reads the facts of the network namespace the sockets are read in: the first
+/// watched pid's (`--pid`), else ours. A captured tree (`--proc-root`) usually has
+/// none, and then the rules that need them are skipped.
+#[derive(Clone, Debug)]
+pub struct KernelReader {
+    proc_root: PathBuf,
+    net_dir: PathBuf,
+}
+
+impl KernelReader {
+    pub fn new(proc_root: &Path, pids: &[u32]) -> KernelReader {
+        let net_dir = match pids.first() {
+            Some(pid) => proc_root.join(pid.to_string()).join("net"),
+            None => proc_root.join("net"),
+        };
+        KernelReader {
+            proc_root: proc_root.to_path_buf(),
+            net_dir,
+        }
+    }
+
+    /// The listen counters now, stamped `at` (the snapshot's time).
+    pub fn listen_counters(&self, at: SystemTime) -> Option<ListenCounters> {
+        read_listen_counters(&self.net_dir, at).ok()
+    }
+
+    pub fn port_range(&self) -> Option<PortRange> {
+        read_port_range(&self.proc_root).ok()
     }
 }
 

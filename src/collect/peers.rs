@@ -90,33 +90,17 @@ fn tcp_ends(s: &Socket) -> Option<(SocketAddr, SocketAddr)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Family, Owner, Owners, SocketType};
+    use crate::test_sockets::{self, Build, owner};
 
     /// TCP with `ends`, unix without.
     fn socket(proto: Proto, state: TcpState, ends: Option<(&str, &str)>, inode: u64) -> Socket {
-        let owner = Owner {
-            pid: inode as u32,
-            fd: 3,
-            comm: "x".into(),
-            uid: 0,
-            user: "root".into(),
-            container: None,
-        };
         let socket = match ends {
-            Some((l, r)) => Socket::inet(
-                proto,
-                Family::Ipv4,
-                state,
-                l.parse().unwrap(),
-                r.parse().unwrap(),
-            ),
-            None => Socket::unix(SocketType::Stream, state, None, inode),
+            Some((l, r)) => test_sockets::inet(proto, l, r, state),
+            None => test_sockets::unix(None, state),
         };
-        Socket {
-            inode,
-            processes: Owners::one(owner),
-            ..socket
-        }
+        socket
+            .inode(inode)
+            .owned_by(vec![owner(inode as u32, 3, "x")])
     }
 
     #[test]

@@ -1,11 +1,18 @@
-//! One process as acting on it needs it: pinned by a pidfd, with the facts that say
-//! whether it is still the process a snapshot showed (its name, how long it has run)
-//! and whose it is (real and effective uid). Also its command line, for naming it.
+//! Processes, as the rest of the program needs them beside their sockets.
 //!
-//! Always the live /proc: a captured tree (`--proc-root`) has no processes to act on.
+//! Facts for showing them, read under the /proc root in use (`--proc-root`): names,
+//! whether one still runs, command lines (with the `Cmdlines` cache). Every read is
+//! bounded (see `collect::read`).
+//!
+//! `Process`, for acting on one: pinned by a pidfd, with the facts that say whether it
+//! is still the process a snapshot showed (its name, how long it has run) and whose it
+//! is (real and effective uid). Always the live /proc: a captured tree has no processes
+//! to act on.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustix::fd::OwnedFd;
@@ -13,6 +20,83 @@ use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, Signal, kill_process, pidfd_open, pidfd_send_signal};
 
 use super::read::{self, Follow};
+use crate::model::Snapshot;
+
+/// A command line is shown cut past this (the kernel allows megabytes).
+const MAX_CMDLINE: usize = 128 * 1024;
+/// comm is 16 bytes, stat a few hundred.
+const MAX_SMALL: usize = 4096;
+
+/// A small /proc file as text, read bounded (see collect::read).
+fn text(path: &Path, max: usize) -> io::Result<String> {
+    let bytes = read::prefix(path, max, Follow::No)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The process's name (/proc/<pid>/comm), without its newline.
+pub fn comm(proc_root: &Path, pid: u32) -> Option<String> {
+    let text = text(&proc_root.join(pid.to_string()).join("comm"), 256).ok()?;
+    Some(text.trim_end_matches('\n').to_string())
+}
+
+/// Whether the process exists and has not exited: a zombie (exited, not yet reaped by
+/// its parent) still has a /proc entry, but no sockets any more.
+pub fn is_running(proc_root: &Path, pid: u32) -> bool {
+    let Ok(stat) = text(&proc_root.join(pid.to_string()).join("stat"), MAX_SMALL) else {
+        return false;
+    };
+    // "pid (comm) S ...": the state follows the last ')', as comm may hold one.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
+}
+
+/// /proc/<pid>/cmdline with its NULs as spaces. Only when /proc/<pid>/comm is still the
+/// process the snapshot saw (not a reused pid, nor a fixture tree's made-up pid). None
+/// for kernel threads and zombies, whose command line is empty.
+pub fn cmdline(proc_root: &Path, pid: u32, expected_comm: &str) -> Option<String> {
+    if comm(proc_root, pid)? != expected_comm {
+        return None;
+    }
+    let path = proc_root.join(pid.to_string()).join("cmdline");
+    let raw = read::prefix(&path, MAX_CMDLINE, Follow::No).ok()?;
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    (!args.is_empty()).then(|| args.join(" "))
+}
+
+/// Command lines by pid, read once per process (and again if it execs). A process
+/// whose line could not be read is remembered as None, so it is not retried each time.
+#[derive(Default)]
+pub struct Cmdlines {
+    by_pid: HashMap<u32, (Arc<str>, Option<String>)>,
+}
+
+impl Cmdlines {
+    /// The command lines of every process in `snapshot` that has one.
+    pub fn refresh(&mut self, proc_root: &Path, snapshot: &Snapshot) -> HashMap<u32, String> {
+        let mut next = HashMap::new();
+        for owner in snapshot.sockets.iter().flat_map(|s| &s.processes) {
+            if next.contains_key(&owner.pid) {
+                continue;
+            }
+            let line = match self.by_pid.remove(&owner.pid) {
+                Some((comm, line)) if comm == owner.comm => line,
+                _ => cmdline(proc_root, owner.pid, &owner.comm),
+            };
+            next.insert(owner.pid, (owner.comm.clone(), line));
+        }
+        self.by_pid = next;
+        self.by_pid
+            .iter()
+            .filter_map(|(pid, (_, line))| Some((*pid, line.clone()?)))
+            .collect()
+    }
+}
 
 /// A live process, opened by pid.
 #[derive(Debug)]
@@ -93,15 +177,6 @@ fn uids(status: &str) -> Option<(u32, u32)> {
 }
 
 /// Field 22 of /proc/<pid>/stat, clock ticks after boot when the process started.
-/// A command line is shown cut past this (the kernel allows megabytes).
-const MAX_CMDLINE: usize = 128 * 1024;
-
-/// A small /proc file as text, read bounded (see collect::read).
-fn text(path: &Path, max: usize) -> io::Result<String> {
-    let bytes = read::prefix(path, max, Follow::No)?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
 /// Fields are counted after the last ')', as the name in parentheses may hold any byte.
 fn start_ticks(stat: &str) -> Option<u64> {
     let (_, rest) = stat.rsplit_once(')')?;
@@ -109,27 +184,53 @@ fn start_ticks(stat: &str) -> Option<u64> {
     rest.split_whitespace().nth(22 - 3)?.parse().ok()
 }
 
-/// /proc/<pid>/cmdline with its NULs as spaces. Only when /proc/<pid>/comm is still
-/// `comm`, the process a snapshot saw (not a reused pid, nor a fixture tree's made-up
-/// pid). None for kernel threads and zombies, whose command line is empty.
-pub fn cmdline(pid: u32, comm: &str) -> Option<String> {
-    let dir = PathBuf::from(format!("/proc/{pid}"));
-    let live_comm = text(&dir.join("comm"), 256).ok()?;
-    if live_comm.trim_end_matches('\n') != comm {
-        return None;
-    }
-    let raw = read::prefix(&dir.join("cmdline"), MAX_CMDLINE, Follow::No).ok()?;
-    let args: Vec<String> = raw
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    (!args.is_empty()).then(|| args.join(" "))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+    use std::thread;
+    use std::time::Duration;
+
     use super::*;
+
+    fn proc_root() -> PathBuf {
+        PathBuf::from(crate::collect::PROC)
+    }
+
+    #[test]
+    fn a_zombie_has_exited() {
+        assert!(is_running(&proc_root(), std::process::id()));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Until it is reaped the child is a zombie; poll (bounded) for it to get there.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while is_running(&proc_root(), pid) && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            !is_running(&proc_root(), pid),
+            "the exited child still counts as running"
+        );
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn reads_our_own_command_line_only_under_our_name() {
+        let pid = std::process::id();
+        let name = comm(&proc_root(), pid).expect("our comm");
+        let line = cmdline(&proc_root(), pid, &name).expect("our cmdline");
+        let exe = std::env::args().next().unwrap();
+        assert!(line.starts_with(&exe), "{line}");
+        // A different name means a reused pid (or a fixture's): no command line.
+        assert_eq!(cmdline(&proc_root(), pid, "not-us"), None);
+    }
+
+    #[test]
+    fn a_tree_without_the_process_has_nothing() {
+        let empty = tempfile::tempdir().unwrap();
+        let pid = std::process::id();
+        assert_eq!(comm(empty.path(), pid), None);
+        assert!(!is_running(empty.path(), pid));
+    }
 
     #[test]
     fn reads_ourselves() {
@@ -153,15 +254,5 @@ mod tests {
         let stat = "42 (a) b) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0";
         assert_eq!(start_ticks(stat), Some(12345));
         assert_eq!(start_ticks("42 (x"), None);
-    }
-
-    #[test]
-    fn our_command_line_only_under_our_name() {
-        let pid = std::process::id();
-        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
-        let line = cmdline(pid, comm.trim_end()).expect("our cmdline");
-        let exe = std::env::args().next().unwrap();
-        assert!(line.starts_with(&exe), "{line}");
-        assert_eq!(cmdline(pid, "not-us"), None);
     }
 }

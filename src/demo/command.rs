@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use super::{Demo, DemoOptions, start};
 use crate::cli::DemoArgs;
-use crate::collect::{Scope, System};
+use crate::collect::{PROC, Scope, System};
 
 impl From<&DemoArgs> for DemoOptions {
     fn from(args: &DemoArgs) -> Self {
@@ -76,13 +76,13 @@ fn print_facts(demo: &Demo) -> io::Result<()> {
 /// It runs until the user quits (q, Ctrl-C, SIGTERM); `--duration` is for headless runs.
 fn live_view(demo: &Demo) -> Result<()> {
     let me = std::process::id();
-    let source = System::new("/proc", Scope::Pids(vec![me]))?;
+    let source = System::new(PROC, Scope::Pids(vec![me]))?;
     crate::tui::run(crate::tui::Options {
         source: Box::new(source),
         interval: Duration::from_millis(500),
         banner: demo.banner(),
         pids: vec![me],
-        proc_root: "/proc".into(),
+        proc_root: PROC.into(),
         roles: demo.roles(),
     })
 }

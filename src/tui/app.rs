@@ -10,10 +10,9 @@ use crate::model::{Snapshot, Socket, SocketKey};
 use crate::query::Query;
 use crate::track::{self, Rate, TrackConfig, Tracker};
 
-use super::collector::Update;
-use super::event::Action;
+use super::event::{Action, Update};
 use super::history::{self, Bucket};
-use super::rows::{self, Column, Cursor, ProcessRow, RowRef, Sort};
+use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
 
 mod actions;
 mod replay;
@@ -276,7 +275,7 @@ impl App {
             }
             Action::FilterDone => self.filter.editing = false,
             Action::NextSort => self.set_sort(Sort {
-                column: self.sort.column.next(),
+                by: self.sort.by.next(),
                 reverse: false,
             }),
             Action::ReverseSort => self.set_sort(Sort {
@@ -289,7 +288,7 @@ impl App {
                 self.selected_key = None;
                 self.table = Cursor::default();
                 self.set_sort(Sort {
-                    column: Column::Rate,
+                    by: SortBy::Rate,
                     reverse: false,
                 });
             }

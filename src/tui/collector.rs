@@ -1,40 +1,20 @@
 //! The collection thread: owns the source, takes a snapshot every interval and sends
-//! it whole to the UI, so the UI never waits on /proc. It also reads what only the
-//! details view needs (full command lines), whether the watched pids still live, and
-//! the kernel counters the diagnostics view needs beside the sockets.
+//! it whole to the UI, so the UI never waits on /proc. It also asks collect for what
+//! only the details view needs (full command lines), whether the watched pids still
+//! live, and the kernel counters the diagnostics view needs beside the sockets; the
+//! reading itself is collect's (`collect::process`, `KernelReader`), under the proc root.
 
 use std::collections::HashMap;
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::thread;
 use std::time::Duration;
 
 use crate::collect::Source;
-use crate::collect::kernel_counters::{
-    ListenCounters, PortRange, read_listen_counters, read_port_range,
-};
-use crate::model::Snapshot;
+use crate::collect::kernel_counters::KernelReader;
+use crate::collect::process::{self, Cmdlines};
 
-use super::event::Input;
-
-/// One refresh, as the UI receives it.
-#[derive(Clone, Debug)]
-pub struct Update {
-    /// The error text when the source failed this time (the UI keeps the last view).
-    pub snapshot: Result<Snapshot, String>,
-    /// Full command lines of the processes in the snapshot, by pid.
-    pub cmdlines: HashMap<u32, String>,
-    /// The watched pids (`--pid`) that have exited.
-    pub exited: Vec<u32>,
-    /// Names of the watched pids that run, also those holding no socket.
-    pub names: HashMap<u32, String>,
-    /// ListenOverflows/ListenDrops of the namespace read, when readable.
-    pub listen_counters: Option<ListenCounters>,
-    /// The ephemeral port range, when readable.
-    pub port_range: Option<PortRange>,
-}
+use super::event::{Input, Update};
 
 /// What the UI tells the collector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,11 +34,12 @@ pub fn spawn(
     let (control, from_ui) = std::sync::mpsc::channel();
     thread::spawn(move || {
         let _crash = CrashNotice(to_ui.clone());
+        let kernel = KernelReader::new(&proc_root, &pids);
         let mut cmdlines = Cmdlines::default();
         let mut paused = false;
         loop {
             if !paused {
-                let update = collect(source.as_mut(), &pids, &proc_root, &mut cmdlines);
+                let update = collect(source.as_mut(), &pids, &proc_root, &kernel, &mut cmdlines);
                 if to_ui.send(Input::Update(Box::new(update))).is_err() {
                     return;
                 }
@@ -92,6 +73,7 @@ fn collect(
     source: &mut dyn Source,
     pids: &[u32],
     proc_root: &Path,
+    kernel: &KernelReader,
     cmdlines: &mut Cmdlines,
 ) -> Update {
     let mut snapshot = source.snapshot().map_err(|e| format!("{e:#}"));
@@ -100,7 +82,7 @@ fn collect(
         snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
     }
     let cmdlines = match &snapshot {
-        Ok(snapshot) => cmdlines.refresh(snapshot),
+        Ok(snapshot) => cmdlines.refresh(proc_root, snapshot),
         Err(_) => HashMap::new(),
     };
     let holds = |pid: u32| {
@@ -113,21 +95,12 @@ fn collect(
     let exited = pids
         .iter()
         .copied()
-        .filter(|pid| !holds(*pid) && !is_running(*pid))
+        .filter(|pid| !holds(*pid) && !process::is_running(proc_root, *pid))
         .collect();
     let names = pids
         .iter()
-        .filter_map(|&pid| {
-            let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-            Some((pid, comm.trim_end().to_string()))
-        })
+        .filter_map(|&pid| Some((pid, process::comm(proc_root, pid)?)))
         .collect();
-    // The counters belong to the network namespace the sockets are read in; a
-    // captured tree (--proc-root) usually has none, and then the rules skip them.
-    let net_dir = match pids.first() {
-        Some(pid) => proc_root.join(pid.to_string()).join("net"),
-        None => proc_root.join("net"),
-    };
     let at = snapshot
         .as_ref()
         .map_or_else(|_| std::time::SystemTime::now(), |s| s.taken_at);
@@ -136,49 +109,8 @@ fn collect(
         cmdlines,
         exited,
         names,
-        listen_counters: read_listen_counters(&net_dir, at).ok(),
-        port_range: read_port_range(proc_root).ok(),
-    }
-}
-
-/// Whether the process exists and has not exited: a zombie (exited, not yet reaped by
-/// its parent) still has a /proc entry, but no sockets any more.
-fn is_running(pid: u32) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // "pid (comm) S ...": the state follows the last ')', as comm may hold one.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.trim_start().chars().next());
-    !matches!(state, Some('Z' | 'X') | None)
-}
-
-/// Command lines by pid, read once per process (and again if it execs). A process
-/// whose line could not be read is remembered as None, so it is not retried each time.
-#[derive(Default)]
-struct Cmdlines {
-    by_pid: HashMap<u32, (Arc<str>, Option<String>)>,
-}
-
-impl Cmdlines {
-    fn refresh(&mut self, snapshot: &Snapshot) -> HashMap<u32, String> {
-        let mut next = HashMap::new();
-        for owner in snapshot.sockets.iter().flat_map(|s| &s.processes) {
-            if next.contains_key(&owner.pid) {
-                continue;
-            }
-            let line = match self.by_pid.remove(&owner.pid) {
-                Some((comm, line)) if comm == owner.comm => line,
-                _ => crate::collect::process::cmdline(owner.pid, &owner.comm),
-            };
-            next.insert(owner.pid, (owner.comm.clone(), line));
-        }
-        self.by_pid = next;
-        self.by_pid
-            .iter()
-            .filter_map(|(pid, (_, line))| Some((*pid, line.clone()?)))
-            .collect()
+        listen_counters: kernel.listen_counters(at),
+        port_range: kernel.port_range(),
     }
 }
 
@@ -188,6 +120,7 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
+    use crate::model::Snapshot;
 
     /// Counts its snapshots; panics at the `panic_at`th.
     struct Fake {
@@ -219,7 +152,7 @@ mod tests {
             Box::new(fake),
             Duration::from_millis(1),
             vec![],
-            PathBuf::from("/proc"),
+            PathBuf::from(crate::collect::PROC),
             to_ui,
         );
         let wait = Duration::from_secs(10);
@@ -235,19 +168,5 @@ mod tests {
             inputs.recv_timeout(wait),
             Ok(Input::CollectorCrashed)
         ));
-    }
-
-    #[test]
-    fn a_zombie_has_exited() {
-        assert!(is_running(std::process::id()));
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id();
-        // Until it is reaped the child is a zombie; poll (bounded) for it to get there.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while is_running(pid) && std::time::Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
-        }
-        assert!(!is_running(pid), "the exited child still counts as running");
-        child.wait().unwrap();
     }
 }

@@ -1,8 +1,28 @@
 //! Everything the UI loop reacts to, and the one place keys become actions.
 
+use std::collections::HashMap;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::collector::Update;
+use crate::collect::kernel_counters::{ListenCounters, PortRange};
+use crate::model::Snapshot;
+
+/// One refresh, as the collector thread sends it to the UI.
+#[derive(Clone, Debug)]
+pub struct Update {
+    /// The error text when the source failed this time (the UI keeps the last view).
+    pub snapshot: Result<Snapshot, String>,
+    /// Full command lines of the processes in the snapshot, by pid.
+    pub cmdlines: HashMap<u32, String>,
+    /// The watched pids (`--pid`) that have exited.
+    pub exited: Vec<u32>,
+    /// Names of the watched pids that run, also those holding no socket.
+    pub names: HashMap<u32, String>,
+    /// ListenOverflows/ListenDrops of the namespace read, when readable.
+    pub listen_counters: Option<ListenCounters>,
+    /// The ephemeral port range, when readable.
+    pub port_range: Option<PortRange>,
+}
 
 /// What arrives on the UI loop's one channel.
 #[derive(Clone, Debug)]

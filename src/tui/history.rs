@@ -94,20 +94,13 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::model::{Family, Snapshot};
+    use crate::model::Snapshot;
+    use crate::test_sockets::{self, Build};
     use crate::track::TrackConfig;
 
     fn tcp(port: u16, state: TcpState) -> Socket {
-        let local = ([127, 0, 0, 1], port).into();
-        let mut s = Socket::inet(
-            Proto::Tcp,
-            Family::Ipv4,
-            state,
-            local,
-            ([127, 0, 0, 1], 80).into(),
-        );
-        s.inode = u64::from(port);
-        s
+        let local = format!("127.0.0.1:{port}");
+        test_sockets::tcp(&local, "127.0.0.1:80", state).inode(u64::from(port))
     }
 
     fn observe(tracker: &mut Tracker, sockets: Vec<Socket>, secs: u64) {

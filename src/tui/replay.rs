@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 
 use super::app::{App, Config, ReplayState, Seek, Timeline};
-use super::collector::Update;
 use super::event::Input;
+use super::event::Update;
 use super::{TerminalGuard, draw, enter_terminal, handle, spawn_keys, spawn_signals};
 use crate::clock::rfc3339_ms;
 use crate::record::{Recording, Replay};

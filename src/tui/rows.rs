@@ -6,123 +6,71 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use crate::column::{Column, SortKey};
 use crate::model::{Proto, Socket, TcpState};
 use crate::track::Rate;
 
 use super::history::Bucket;
 
-/// The column the socket table is sorted by; `s` cycles through them in this order.
+/// What the socket table is sorted by: a column (`s` cycles through the sortable
+/// ones of `Column::TUI`), or the total rate (`r`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Column {
-    /// Protocol, then state, then local endpoint: the order `list` prints.
-    State,
-    Local,
-    Remote,
-    RecvQ,
-    SendQ,
-    /// Bytes per second in, from tcp_info (netlink); busiest first.
-    RxRate,
-    /// Bytes per second out (acknowledged by the peer); busiest first.
-    TxRate,
-    Process,
-    User,
-    /// In + out, busiest first: the `r` key; not in the `s` cycle.
+pub enum SortBy {
+    Column(Column),
+    /// In + out, busiest first; not in the `s` cycle.
     Rate,
 }
 
-impl Column {
-    pub const ALL: [Column; 9] = [
-        Column::State,
-        Column::Local,
-        Column::Remote,
-        Column::RecvQ,
-        Column::SendQ,
-        Column::RxRate,
-        Column::TxRate,
-        Column::Process,
-        Column::User,
-    ];
-
-    pub fn next(self) -> Column {
-        let from = if self == Column::Rate {
-            Column::SendQ // so `s` goes on to RX, then TX
-        } else {
-            self
+impl SortBy {
+    /// The next sortable column of the live view's table, after this one.
+    pub fn next(self) -> SortBy {
+        let sortable: Vec<Column> = Column::TUI
+            .into_iter()
+            .filter(|c| c.spec().sort.is_some())
+            .collect();
+        let i = match self {
+            SortBy::Column(c) => sortable.iter().position(|s| *s == c).map_or(0, |i| i + 1),
+            // So `s` goes on to the first rate column, then the next.
+            SortBy::Rate => sortable.iter().position(|c| c.is_rate()).unwrap_or(0),
         };
-        let i = Column::ALL.iter().position(|c| *c == from).unwrap_or(0);
-        Column::ALL[(i + 1) % Column::ALL.len()]
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Column::State => "STATE",
-            Column::Local => "LOCAL",
-            Column::Remote => "REMOTE",
-            Column::RecvQ => "RECV-Q",
-            Column::SendQ => "SEND-Q",
-            Column::RxRate => "RX/s",
-            Column::TxRate => "TX/s",
-            Column::Process => "PROCESS",
-            Column::User => "USER",
-            Column::Rate => "RX+TX/s",
-        }
+        SortBy::Column(sortable[i % sortable.len()])
     }
 
     /// Sorted biggest first (queues and rates).
     pub fn descending(self) -> bool {
-        matches!(
-            self,
-            Column::RecvQ | Column::SendQ | Column::RxRate | Column::TxRate | Column::Rate
-        )
+        match self {
+            SortBy::Column(c) => c.spec().descending,
+            SortBy::Rate => true,
+        }
     }
 
-    /// For rate columns: the number sorted by, from a socket's rate.
-    fn rate_value(self) -> Option<fn(&Rate) -> f64> {
+    /// Whether `column`'s header shows the sort: the column, or every rate column.
+    pub fn shows_on(self, column: Column) -> bool {
         match self {
-            Column::RxRate => Some(|r| r.rx_per_sec),
-            Column::TxRate => Some(|r| r.tx_per_sec),
-            Column::Rate => Some(|r| r.rx_per_sec + r.tx_per_sec),
-            _ => None,
+            SortBy::Column(c) => c == column,
+            SortBy::Rate => column.is_rate(),
+        }
+    }
+
+    fn key(self) -> SortKey {
+        match self {
+            SortBy::Column(c) => c.spec().sort.unwrap_or(SortKey::Display),
+            SortBy::Rate => SortKey::Rate(|r| r.rx_per_sec + r.tx_per_sec),
         }
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sort {
-    pub column: Column,
+    pub by: SortBy,
     pub reverse: bool,
 }
 
 impl Default for Sort {
     fn default() -> Sort {
         Sort {
-            column: Column::State,
+            by: SortBy::Column(Column::State),
             reverse: false,
-        }
-    }
-}
-
-impl Sort {
-    /// The order of the sort's column alone; ties are left to `sorted_rows`. Queues
-    /// sort biggest first: the full queue is the one worth seeing.
-    fn by_column(self, a: &Socket, b: &Socket) -> Ordering {
-        // Borrowed, not cloned: a sort at 100k sockets makes ~2M comparisons.
-        fn first_owner(s: &Socket) -> Option<(&str, u32)> {
-            s.processes.first().map(|o| (&*o.comm, o.pid))
-        }
-        fn user(s: &Socket) -> Option<&str> {
-            s.processes.first().map(|o| &*o.user)
-        }
-        match self.column {
-            Column::State => Ordering::Equal,
-            Column::Local => (a.local, &a.path).cmp(&(b.local, &b.path)),
-            Column::Remote => a.remote.cmp(&b.remote),
-            Column::RecvQ => b.recv_q.cmp(&a.recv_q),
-            Column::SendQ => b.send_q.cmp(&a.send_q),
-            Column::Process => first_owner(a).cmp(&first_owner(b)),
-            Column::User => user(a).cmp(&user(b)).then(a.uid.cmp(&b.uid)),
-            // Sorted in `sorted_rows`, which knows the rates.
-            Column::RxRate | Column::TxRate | Column::Rate => Ordering::Equal,
         }
     }
 }
@@ -161,22 +109,26 @@ pub fn sorted_rows(
     let directed = |order: Ordering| if sort.reverse { order.reverse() } else { order };
     let mut rows: Vec<RowRef> = (0..live.len()).map(RowRef::Live).collect();
     rows.extend((0..gone.len()).map(RowRef::Gone));
-    let Some(value) = sort.column.rate_value() else {
-        rows.sort_unstable_by(|a, b| {
-            let by_column = sort.by_column(socket(a), socket(b));
-            directed(by_column.then_with(|| tie(a, b)))
-        });
-        return rows;
+    let by_column: fn(&Socket, &Socket) -> Ordering = match sort.by.key() {
+        SortKey::Display => |_, _| Ordering::Equal,
+        SortKey::Socket(order) => order,
+        SortKey::Rate(value) => {
+            // Unknown rates (no tcp_info) sort after every known one, 0 B/s included,
+            // and the sockets that just closed after those: the busiest on top is live.
+            let key = |row: &RowRef| match row {
+                RowRef::Gone(_) => -2.0,
+                RowRef::Live(_) => rate(socket(row)).map_or(-1.0, |r| value(&r)),
+            };
+            let mut keyed: Vec<(f64, RowRef)> = rows.into_iter().map(|r| (key(&r), r)).collect();
+            keyed.sort_unstable_by(|(x, a), (y, b)| {
+                directed(y.total_cmp(x).then_with(|| tie(a, b)))
+            });
+            return keyed.into_iter().map(|(_, row)| row).collect();
+        }
     };
-    // Unknown rates (no tcp_info) sort after every known one, 0 B/s included, and
-    // the sockets that just closed after those: the busiest on top is a live one.
-    let key = |row: &RowRef| match row {
-        RowRef::Gone(_) => -2.0,
-        RowRef::Live(_) => rate(socket(row)).map_or(-1.0, |r| value(&r)),
-    };
-    let mut keyed: Vec<(f64, RowRef)> = rows.into_iter().map(|row| (key(&row), row)).collect();
-    keyed.sort_unstable_by(|(x, a), (y, b)| directed(y.total_cmp(x).then_with(|| tie(a, b))));
-    keyed.into_iter().map(|(_, row)| row).collect()
+    // The column's order alone; ties (most rows in a sort by state or queue) by rank.
+    rows.sort_unstable_by(|a, b| directed(by_column(socket(a), socket(b)).then_with(|| tie(a, b))));
+    rows
 }
 
 /// Sockets per state-bar group.

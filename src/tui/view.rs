@@ -19,7 +19,6 @@ pub mod style;
 mod table;
 mod tcp_info;
 mod timebar;
-mod units;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

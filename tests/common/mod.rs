@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses its own part
 
 pub mod holder;
+pub mod sockets;
 pub mod tmux;
 
 use std::process::{Child, Command, ExitStatus, Output};

@@ -3,17 +3,19 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
+#[path = "../common/sockets.rs"]
+pub mod sockets;
+
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, SocketType, TcpState};
+use sockets::Build;
+use sockscope::model::{Owner, Snapshot, Socket, TcpState};
 use sockscope::tui::app::{App, Config};
-use sockscope::tui::collector::Update;
-use sockscope::tui::event::Input;
+use sockscope::tui::event::{Input, Update};
 
 pub fn started_at() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000)
@@ -30,65 +32,30 @@ pub fn config() -> Config {
     }
 }
 
+/// A process of `user`'s: root is uid 0, anyone else 33.
 pub fn owner(pid: u32, fd: u32, comm: &str, user: &str) -> Owner {
-    Owner {
-        pid,
-        fd,
-        comm: Arc::from(comm),
-        uid: if user == "root" { 0 } else { 33 },
-        user: Arc::from(user),
-        container: None,
-    }
+    let uid = if user == "root" { 0 } else { 33 };
+    sockets::owner_as(pid, fd, comm, user, uid)
 }
 
 pub fn tcp(local: &str, remote: &str, state: TcpState, inode: u64, owners: Vec<Owner>) -> Socket {
-    inet(Proto::Tcp, local, remote, state, inode, owners)
+    sockets::tcp(local, remote, state)
+        .inode(inode)
+        .owned_by(owners)
 }
 
-fn inet(
-    proto: Proto,
-    local: &str,
-    remote: &str,
-    state: TcpState,
-    inode: u64,
-    owners: Vec<Owner>,
-) -> Socket {
-    let local: std::net::SocketAddr = local.parse().unwrap();
-    let family = if local.is_ipv4() {
-        Family::Ipv4
-    } else {
-        Family::Ipv6
-    };
-    Socket {
-        inode,
-        uid: owners.first().map_or(0, |o| o.uid),
-        processes: owners.into(),
-        ..Socket::inet(proto, family, state, local, remote.parse().unwrap())
-    }
-}
-
-pub fn with_queues(mut socket: Socket, recv_q: u32, send_q: u32) -> Socket {
-    socket.recv_q = recv_q;
-    socket.send_q = send_q;
-    socket
+pub fn with_queues(socket: Socket, recv_q: u32, send_q: u32) -> Socket {
+    socket.queues(recv_q, send_q)
 }
 
 pub fn udp(local: &str, inode: u64, owners: Vec<Owner>) -> Socket {
-    inet(
-        Proto::Udp,
-        local,
-        "0.0.0.0:0",
-        TcpState::Unconn,
-        inode,
-        owners,
-    )
+    sockets::udp(local, "0.0.0.0:0", TcpState::Unconn)
+        .inode(inode)
+        .owned_by(owners)
 }
 
 pub fn unix(path: Option<&str>, state: TcpState, inode: u64, owners: Vec<Owner>) -> Socket {
-    Socket {
-        processes: owners.into(),
-        ..Socket::unix(SocketType::Stream, state, path.map(str::to_string), inode)
-    }
+    sockets::unix(path, state).inode(inode).owned_by(owners)
 }
 
 /// A small web server host: sshd, nginx (two workers share the listener), a client,
@@ -233,6 +200,19 @@ pub fn web_app(width: u16, height: u16) -> (App, Terminal<TestBackend>) {
     let mut terminal = terminal(width, height);
     sockscope::tui::step(&mut terminal, &mut app, update(snapshot(web_sockets(), 1))).unwrap();
     (app, terminal)
+}
+
+/// The screen as text, a line per row (with the styles left out).
+pub fn screen_text(terminal: &Terminal<TestBackend>) -> String {
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            text.push_str(buffer[(x, y)].symbol());
+        }
+        text.push('\n');
+    }
+    text
 }
 
 /// Feeds `inputs` one by one, drawing after each, as the real loop does.

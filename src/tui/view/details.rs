@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::{machine, peer, rates, style, tcp_info};
 use crate::model::{Proto, Socket};
+use crate::text::escape;
 use crate::tui::app::{App, Details};
 use crate::tui::history;
 
@@ -73,7 +74,7 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
     // What the state means, in the words the state machine (m) and doctor use; what
     // comes next is with the diagram, at the end.
     lines.extend(machine::meaning_lines(s, width));
-    lines.push(field("local", s.local_text()));
+    lines.push(field("local", crate::text::local_text(s)));
     lines.push(field("remote", s.remote_text()));
     lines.push(field("recv-q", s.recv_q.to_string()));
     lines.push(field("send-q", s.send_q.to_string()));
@@ -93,9 +94,12 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
         lines.push(Line::from(vec![
             Span::raw(format!(
                 "    pid {:<7} fd {:<4} {:<10} {:<16} ",
-                owner.pid, owner.fd, owner.user, owner.comm
+                owner.pid,
+                owner.fd,
+                escape(&owner.user),
+                escape(&owner.comm)
             )),
-            Span::styled(cmdline.to_string(), style::DIM),
+            Span::styled(escape(cmdline).into_owned(), style::DIM),
         ]));
     }
     lines.push(Line::raw(""));
@@ -144,7 +148,7 @@ fn inode_text(s: &Socket) -> String {
 /// The user's name when an owner runs as the socket's uid, else the number.
 fn user_text(s: &Socket) -> String {
     match s.processes.iter().find(|o| o.uid == s.uid) {
-        Some(o) => format!("{} (uid {})", o.user, s.uid),
+        Some(o) => format!("{} (uid {})", escape(&o.user), s.uid),
         None => format!("uid {}", s.uid),
     }
 }

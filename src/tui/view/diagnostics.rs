@@ -10,8 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::style;
-use crate::diagnose::{Finding, Severity};
-use crate::model::endpoint_text;
+use crate::diagnose::{Finding, RULES, Severity};
 use crate::tui::app::App;
 
 /// Where wrapped text continues: under the text after "    means    ".
@@ -64,11 +63,11 @@ fn healthy(app: &App, width: usize) -> Vec<Line<'static>> {
             app.tracker.live().count()
         ),
     };
-    let checked = "checked: CLOSE_WAIT held, TIME_WAIT vs the port range, accept queues and \
-                   ListenOverflows, SYN_SENT unanswered, Recv-Q unread, Send-Q stuck";
+    let checks: Vec<&str> = RULES.iter().map(|r| r.checks).collect();
+    let checked = format!("checked: {}", checks.join(", "));
     let mut lines = vec![Line::styled(format!("  {text}"), style::DIM), Line::raw("")];
     lines.extend(
-        wrap(checked, width.saturating_sub(4))
+        wrap(&checked, width.saturating_sub(4))
             .into_iter()
             .map(|l| Line::styled(format!("  {l}"), style::DIM)),
     );
@@ -76,22 +75,11 @@ fn healthy(app: &App, width: usize) -> Vec<Line<'static>> {
 }
 
 fn finding_lines(f: &Finding, width: usize) -> Vec<Line<'static>> {
-    let severity = match f.severity {
-        Severity::Warning => "WARNING ",
-        Severity::Critical => "CRITICAL",
-    };
-    let processes: Vec<String> = f
-        .processes
-        .iter()
-        .map(|p| format!("{} {}", p.pid, p.comm))
-        .collect();
-    let who = match processes.is_empty() {
-        true => "no visible process".to_string(),
-        false => processes.join(", "),
-    };
+    let severity = format!("{:<8}", f.severity.name());
+    let who = f.who();
     let text_width = width.saturating_sub(INDENT + 1).max(20);
     let mut lines = Vec::new();
-    let headline = format!("{}: {}", f.kind.label(), f.summary);
+    let headline = f.headline();
     for (i, part) in wrap(&headline, text_width).into_iter().enumerate() {
         let lead = match i {
             0 => Span::styled(format!("  {severity}   "), severity_style(f.severity)),
@@ -118,22 +106,15 @@ fn finding_lines(f: &Finding, width: usize) -> Vec<Line<'static>> {
             Span::raw(format!("{}{} ", " ".repeat(INDENT), s.proto_text())),
             Span::styled(format!("{:<11} ", s.state.name()), style::state(s.state)),
             Span::raw(format!(
-                "{} → {}  recv-q {} send-q {}  {:.1}s in state",
-                s.local_text(),
-                s.remote.map_or_else(|| "*".into(), endpoint_text),
-                s.recv_q,
-                s.send_q,
-                fs.state_secs,
+                "{}  {} in state",
+                fs.ends_and_queues("→"),
+                fs.age()
             )),
         ]));
     }
-    if f.socket_count > f.sockets.len() {
+    if f.unlisted() > 0 {
         lines.push(Line::styled(
-            format!(
-                "{}… and {} more",
-                " ".repeat(INDENT),
-                f.socket_count - f.sockets.len()
-            ),
+            format!("{}… and {} more", " ".repeat(INDENT), f.unlisted()),
             style::DIM,
         ));
     }

@@ -11,6 +11,7 @@ use ratatui::widgets::{Cell, Row, Table};
 
 use super::style;
 use crate::model::Socket;
+use crate::text::{local_text, owners};
 use crate::track::{Change, Event};
 use crate::tui::app::App;
 
@@ -124,24 +125,15 @@ fn event_row(e: &Event) -> Row<'static> {
         Cell::from(s.proto_text()),
         Cell::from(endpoints_text(s)),
         Cell::from(state),
-        Cell::from(owners_text(s)),
+        Cell::from(owners::first_text(&s.processes)),
     ])
 }
 
 /// "127.0.0.1:5000 → 127.0.0.1:80"; a unix socket's path (or "*") alone.
 fn endpoints_text(s: &Socket) -> String {
     match s.remote {
-        Some(_) => format!("{} → {}", s.local_text(), s.remote_text()),
-        None => s.local_text(),
-    }
-}
-
-/// "901 nginx", "901 nginx +1" when several processes share it, "-" when none shows.
-fn owners_text(s: &Socket) -> String {
-    match s.processes.as_slice() {
-        [] => "-".into(),
-        [one] => format!("{} {}", one.pid, one.comm),
-        [first, rest @ ..] => format!("{} {} +{}", first.pid, first.comm, rest.len()),
+        Some(_) => format!("{} → {}", local_text(s), s.remote_text()),
+        None => local_text(s),
     }
 }
 

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{diagnostics, style};
+use crate::text::Escaped;
 use crate::tui::app::{App, View};
 
 pub fn height(app: &App) -> u16 {
@@ -24,7 +25,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 fn lines(app: &App) -> Vec<Line<'_>> {
     let mut title = vec![
         Span::styled(" sockscope", style::TITLE),
-        Span::raw(format!(" · host {}", app.hostname)),
+        Span::raw(format!(" · host {}", Escaped::str(&app.hostname))),
     ];
     if !app.pids.is_empty() {
         title.push(Span::raw(format!(" · {}", watched(app))));
@@ -80,7 +81,7 @@ fn watched(app: &App) -> String {
 
 fn process_text(app: &App, pid: u32) -> String {
     match app.names.get(&pid) {
-        Some(name) => format!("pid {pid} ({name})"),
+        Some(name) => format!("pid {pid} ({})", Escaped::str(name)),
         None => format!("pid {pid}"),
     }
 }

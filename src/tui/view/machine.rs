@@ -292,10 +292,12 @@ fn labelled(state: TcpState, width: u16) -> Vec<Line<'static>> {
 /// The pane's title: " CLOSE_WAIT for 12.0s · tcp 127.0.0.1:8080 → … · pid 901 nginx ".
 fn summary(app: &App, details: &Details) -> Line<'static> {
     let s = &details.socket;
+    // A unix socket's path is another process's text.
+    let local = crate::text::local_text(s);
     let ends = match (s.proto, s.state) {
-        (Proto::Unix, _) => s.local_text(),
-        (_, TcpState::Listen | TcpState::Unconn) => s.local_text(),
-        _ => format!("{} → {}", s.local_text(), s.remote_text()),
+        (Proto::Unix, _) => local,
+        (_, TcpState::Listen | TcpState::Unconn) => local,
+        _ => format!("{local} → {}", s.remote_text()),
     };
     let owner = match s.processes.first() {
         Some(o) => format!("pid {} {}", o.pid, crate::text::escape(&o.comm)),

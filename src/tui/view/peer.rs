@@ -1,10 +1,11 @@
-//! The other end of a local connection, as the details pane and the PEER column show
-//! it: who holds this socket ↔ who holds the one it is connected to.
+//! The other end of a local connection, as the details pane shows it: who holds this
+//! socket ↔ who holds the one it is connected to. (The PEER column is `Column::Peer`.)
 
 use ratatui::text::{Line, Span};
 
 use super::style;
 use crate::model::{Owner, Proto, Socket};
+use crate::text::owners;
 
 /// Owners named before "+N more" in the details line.
 const NAMED_OWNERS: usize = 3;
@@ -44,34 +45,8 @@ pub fn lines(s: &Socket) -> Vec<Line<'static>> {
 /// "pid 10 curl", "pid 10 curl, pid 11 curl", "… +2"; the inode when no owner is visible.
 fn owners_text(owners: &[Owner], inode: u64) -> String {
     match (owners.is_empty(), inode) {
-        (true, 0) => return "no process (the kernel holds it)".into(),
-        (true, _) => return format!("inode {inode} (no owner visible)"),
-        _ => {}
-    }
-    let named: Vec<String> = owners
-        .iter()
-        .take(NAMED_OWNERS)
-        .map(|o| format!("pid {} {}", o.pid, o.comm))
-        .collect();
-    match owners.len().saturating_sub(NAMED_OWNERS) {
-        0 => named.join(", "),
-        more => format!("{} +{more}", named.join(", ")),
-    }
-}
-
-/// The PEER column: "20 nginx" (the peer's first owner, "+N" for more), else the peer
-/// inode, else nothing.
-pub fn column_text(s: &Socket) -> String {
-    let Some(peer) = &s.peer else {
-        return s
-            .peer_inode
-            .filter(|_| s.proto == Proto::Unix)
-            .map_or_else(String::new, |inode| format!("inode {inode}"));
-    };
-    match peer.processes.as_slice() {
-        [] if peer.inode == 0 => "kernel".into(),
-        [] => format!("inode {}", peer.inode),
-        [one] => format!("{} {}", one.pid, one.comm),
-        [first, rest @ ..] => format!("{} {} +{}", first.pid, first.comm, rest.len()),
+        (true, 0) => "no process (the kernel holds it)".into(),
+        (true, _) => format!("inode {inode} (no owner visible)"),
+        _ => owners::named(owners, NAMED_OWNERS),
     }
 }

@@ -9,6 +9,7 @@ use ratatui::widgets::{Cell, Row, Table};
 use super::style;
 use super::table::window;
 use crate::model::{Proto, TcpState};
+use crate::text::{Escaped, escape};
 use crate::tui::app::App;
 use crate::tui::rows::ProcessRow;
 
@@ -78,8 +79,8 @@ fn process_row(p: &ProcessRow, selected: bool, talks_width: usize) -> Row<'stati
     let row = Row::new([
         Cell::from(if selected { "›" } else { " " }),
         Cell::from(Line::from(p.pid.to_string()).right_aligned()),
-        Cell::from(p.user.to_string()),
-        Cell::from(p.comm.to_string()),
+        Cell::from(escape(&p.user).into_owned()),
+        Cell::from(escape(&p.comm).into_owned()),
         Cell::from(Line::from(p.sockets.to_string()).right_aligned()),
         Cell::from(Line::from(states)),
         Cell::from(listening_text(p)),
@@ -121,7 +122,7 @@ pub fn talks_text(p: &ProcessRow, width: usize) -> String {
             let who = if t.pid == p.pid {
                 "itself".to_string()
             } else {
-                format!("{}/{}", t.comm, t.pid)
+                format!("{}/{}", Escaped::str(&t.comm), t.pid)
             };
             match t.connections {
                 1 => who,

@@ -1,13 +1,13 @@
 //! Throughput from the app's Tracker (tcp_info byte counters, netlink only): the
-//! socket table's RX/s and TX/s cells and the details pane's rate sparklines.
+//! socket table's RX/s and TX/s columns and the details pane's rate sparklines.
 //! Blank where unknown: UDP, unix, the /proc source, a socket seen once.
 
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Cell;
 
 use super::states::sparkline;
-use super::{style, units};
+use super::style;
 use crate::model::{Proto, Socket};
+use crate::text::units;
 use crate::track::Rate;
 use crate::tui::app::{App, DETAILS_RATES};
 
@@ -24,19 +24,6 @@ pub fn known(app: &App) -> bool {
 /// The socket's latest rate, if the tracker has one.
 pub fn latest(app: &App, socket: &Socket) -> Option<Rate> {
     app.tracker.get(&socket.key()).and_then(|h| h.rate())
-}
-
-/// The RX/s and TX/s cells of a table row, right-aligned; blank when unknown.
-pub fn cells(app: &App, socket: &Socket) -> [Cell<'static>; 2] {
-    let rate = latest(app, socket);
-    let cell = |value: Option<f64>| {
-        let text = value.map(units::rate).unwrap_or_default();
-        Cell::from(Line::from(text).right_aligned())
-    };
-    [
-        cell(rate.map(|r| r.rx_per_sec)),
-        cell(rate.map(|r| r.tx_per_sec)),
-    ]
 }
 
 /// The details pane's throughput section: rx and tx sparklines over the rates the

@@ -8,61 +8,66 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table};
 
-use super::{peer, rates, style};
-use crate::model::{Proto, Socket};
+use super::{rates, style};
+use crate::column::{Align, Column, Row as Cells, Width};
 use crate::tui::app::App;
 use crate::tui::history;
-use crate::tui::rows::{Column, RowRef};
+use crate::tui::rows::RowRef;
 
-const HEADERS: [&str; 12] = [
-    "", "PROTO", "STATE", "LOCAL", "REMOTE", "RECV-Q", "SEND-Q", "RX/s", "TX/s", "PROCESS", "FD",
-    "USER",
-];
-/// Columns whose text is right-aligned: numbers.
-const RIGHT: [usize; 5] = [5, 6, 7, 8, 10];
-/// RX/s and TX/s, shown only when rates can be known.
-const RATE_COLUMNS: [usize; 2] = [7, 8];
+/// The columns shown: `Column::TUI`, without the rates when the source gives none (the
+/// /proc source: every rate would be blank, so the room goes to the rest), and PEER
+/// only when asked for (`p`).
+fn columns(app: &App) -> Vec<Column> {
+    let with_rates = rates::known(app);
+    Column::TUI
+        .into_iter()
+        .filter(|c| with_rates || !c.is_rate())
+        .filter(|c| app.show_peer || *c != Column::Peer)
+        .collect()
+}
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    // Without tcp_info (the /proc source) every rate is blank: leave the room to the rest.
-    let with_rates = rates::known(app);
-    let shown_column = move |i: &usize| with_rates || !RATE_COLUMNS.contains(i);
+    let columns = columns(app);
     let height = area.height.saturating_sub(1) as usize;
     let (start, end) = window(app.table.selected, app.table.offset, app.rows.len(), height);
     let shown = &app.rows[start..end];
-    // Endpoints get the width the rows on screen need; the process name takes the rest.
-    let fit = |text: fn(&Socket) -> String, header: usize| {
-        let widest = shown.iter().map(|r| text(app.socket(*r)).chars().count());
-        widest.max().unwrap_or(0).clamp(header, 45) as u16
-    };
-    let mut widths = vec![
-        Constraint::Length(2),
-        Constraint::Length(5),
-        Constraint::Length(11),
-        Constraint::Length(fit(Socket::local_text, 6)),
-        Constraint::Length(fit(Socket::remote_text, 7)),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Fill(1),
-        Constraint::Length(4),
-        Constraint::Length(8),
-    ];
-    if app.show_peer {
-        widths.push(Constraint::Fill(1));
-    }
-    let widths = widths
-        .into_iter()
+    // Every cell's text, once: the fitted columns need the widest on screen.
+    let texts: Vec<Vec<String>> = shown
+        .iter()
+        .map(|row| {
+            let socket = app.socket(*row);
+            let cells = Cells {
+                socket,
+                rate: rates::latest(app, socket),
+            };
+            columns.iter().map(|c| c.text(&cells)).collect()
+        })
+        .collect();
+    // The gutter, then each column as its spec says.
+    let mut widths = vec![Constraint::Length(2)];
+    widths.extend(columns.iter().enumerate().map(|(i, c)| {
+        let spec = c.spec();
+        match spec.width {
+            Width::Fixed(n) => Constraint::Length(n),
+            Width::Fill => Constraint::Fill(1),
+            Width::Fit { max } => {
+                // Room for the header and its sort arrow.
+                let least = spec.header.chars().count() + 1;
+                let widest = texts.iter().map(|t| t[i].chars().count()).max();
+                Constraint::Length(widest.unwrap_or(0).clamp(least, max.into()) as u16)
+            }
+        }
+    }));
+    let rows = shown
+        .iter()
+        .zip(texts)
         .enumerate()
-        .filter(|(i, _)| shown_column(i));
-    let widths: Vec<Constraint> = widths.map(|(_, w)| w).collect();
-    let rows = shown.iter().enumerate().map(|(i, row)| {
-        let selected = start + i == app.table.selected;
-        socket_row(app, *row, selected, shown_column)
-    });
+        .map(|(i, (row, texts))| {
+            let selected = start + i == app.table.selected;
+            socket_row(app, *row, selected, &columns, texts)
+        });
     let table = Table::new(rows, widths)
-        .header(header(app, shown_column).style(style::HEADER_ROW))
+        .header(header(app, &columns).style(style::HEADER_ROW))
         .column_spacing(1);
     frame.render_widget(table, area);
     if app.rows.is_empty() {
@@ -91,43 +96,34 @@ pub fn window(selected: usize, offset: usize, len: usize, height: usize) -> (usi
     (start, (start + height).min(len))
 }
 
-fn header(app: &App, shown_column: impl Fn(&usize) -> bool) -> Row<'static> {
-    let sorted: &[usize] = match app.sort.column {
-        Column::State => &[2],
-        Column::Local => &[3],
-        Column::Remote => &[4],
-        Column::RecvQ => &[5],
-        Column::SendQ => &[6],
-        Column::RxRate => &[7],
-        Column::TxRate => &[8],
-        Column::Rate => &[7, 8],
-        Column::Process => &[9],
-        Column::User => &[11],
-    };
+fn header(app: &App, columns: &[Column]) -> Row<'static> {
     // Queues and rates sort biggest first; the arrow shows the direction on screen.
-    let descending = app.sort.column.descending() != app.sort.reverse;
+    let descending = app.sort.by.descending() != app.sort.reverse;
     let arrow = if descending { "▼" } else { "▲" };
-    let peer = app.show_peer.then_some("PEER");
-    let headers = HEADERS.iter().chain(&peer).enumerate();
-    Row::new(headers.filter(|(i, _)| shown_column(i)).map(|(i, h)| {
-        let text = if sorted.contains(&i) {
-            format!("{h}{arrow}")
-        } else {
-            h.to_string()
+    let headers = columns.iter().map(|c| {
+        let spec = c.spec();
+        let text = match app.sort.by.shows_on(*c) {
+            true => format!("{}{arrow}", spec.header),
+            false => spec.header.to_string(),
         };
-        if RIGHT.contains(&i) {
-            Cell::from(Line::from(text).right_aligned())
-        } else {
-            Cell::from(text)
-        }
-    }))
+        aligned(text, spec.align)
+    });
+    Row::new(std::iter::once(Cell::from("")).chain(headers))
+}
+
+fn aligned(text: String, align: Align) -> Cell<'static> {
+    match align {
+        Align::Left => Cell::from(text),
+        Align::Right => Cell::from(Line::from(text).right_aligned()),
+    }
 }
 
 fn socket_row(
     app: &App,
     row: RowRef,
     selected: bool,
-    shown_column: impl Fn(&usize) -> bool,
+    columns: &[Column],
+    texts: Vec<String>,
 ) -> Row<'static> {
     let socket = app.socket(row);
     let (mark, row_style) = match row {
@@ -136,30 +132,14 @@ fn socket_row(
         RowRef::Live(_) => (' ', None),
     };
     let gutter = format!("{}{mark}", if selected { '›' } else { ' ' });
-    let owner = socket.processes.first();
-    let [rx, tx] = rates::cells(app, socket);
-    let mut cells = vec![
-        Cell::from(gutter),
-        Cell::from(socket.proto_text()),
-        Cell::from(socket.state.name()).style(style::state(socket.state)),
-        Cell::from(socket.local_text()),
-        Cell::from(socket.remote_text()),
-        Cell::from(Line::from(socket.recv_q.to_string()).right_aligned()),
-        Cell::from(Line::from(socket.send_q.to_string()).right_aligned()),
-        rx,
-        tx,
-        Cell::from(process_text(socket)),
-        Cell::from(Line::from(owner.map_or(String::new(), |o| o.fd.to_string())).right_aligned()),
-        Cell::from(user_text(socket)),
-    ];
-    if app.show_peer {
-        cells.push(Cell::from(peer::column_text(socket)));
-    }
-    let cells = cells
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| shown_column(i));
-    let mut out = Row::new(cells.map(|(_, c)| c));
+    let cells = columns.iter().zip(texts).map(|(c, text)| {
+        let cell = aligned(text, c.spec().align);
+        match c {
+            Column::State => cell.style(style::state(socket.state)),
+            _ => cell,
+        }
+    });
+    let mut out = Row::new(std::iter::once(Cell::from(gutter)).chain(cells));
     if let Some(s) = row_style {
         out = out.style(s);
     }
@@ -167,23 +147,4 @@ fn socket_row(
         out = out.style(row_style.unwrap_or_default().patch(style::SELECTED));
     }
     out
-}
-
-/// "812 nginx", "+1" more when several processes share it, "-" when none is visible.
-fn process_text(socket: &Socket) -> String {
-    match socket.processes.as_slice() {
-        [] => "-".into(),
-        [one] => format!("{} {}", one.pid, one.comm),
-        [first, rest @ ..] => format!("{} {} +{}", first.pid, first.comm, rest.len()),
-    }
-}
-
-/// The owner's user name; with no owner visible, the socket's uid where the kernel
-/// gives a real one (not for unix sockets, nor for sockets without a file).
-fn user_text(socket: &Socket) -> String {
-    match socket.processes.first() {
-        Some(owner) => owner.user.to_string(),
-        None if socket.inode == 0 || socket.proto == Proto::Unix => "-".into(),
-        None => socket.uid.to_string(),
-    }
 }

@@ -4,9 +4,9 @@
 
 use ratatui::text::{Line, Span};
 
-use super::units::bytes;
 use super::{rates, style};
 use crate::model::{Proto, Socket, TcpInfo, Timer, TimerKind};
+use crate::text::units::bytes;
 use crate::tui::app::App;
 
 /// Name, value and explanation columns.

@@ -1,0 +1,78 @@
+//! The one way tests build sockets: the way the table readers build theirs
+//! (`Socket::inet`, `Socket::unix`), then the few fields a test sets, so every test
+//! keeps compiling as the model grows. Integration tests get it as `common::sockets`
+//! (the TUI tests through `tui_fixture`), unit tests as `crate::test_sockets`
+//! (src/lib.rs includes this file).
+#![allow(dead_code)] // each test uses its own part
+
+use std::net::SocketAddr;
+
+use sockscope::model::{Family, Owner, Proto, Socket, SocketType, TcpState};
+
+/// A process of root's holding the socket as `fd`.
+pub fn owner(pid: u32, fd: u32, comm: &str) -> Owner {
+    owner_as(pid, fd, comm, "root", 0)
+}
+
+pub fn owner_as(pid: u32, fd: u32, comm: &str, user: &str, uid: u32) -> Owner {
+    Owner {
+        pid,
+        fd,
+        comm: comm.into(),
+        uid,
+        user: user.into(),
+        container: None,
+    }
+}
+
+/// A TCP or UDP socket between two `address:port` texts; the family is the local one's.
+pub fn inet(proto: Proto, local: &str, remote: &str, state: TcpState) -> Socket {
+    let local: SocketAddr = local.parse().expect("a local address:port");
+    let remote: SocketAddr = remote.parse().expect("a remote address:port");
+    let family = if local.is_ipv4() {
+        Family::Ipv4
+    } else {
+        Family::Ipv6
+    };
+    Socket::inet(proto, family, state, local, remote)
+}
+
+pub fn tcp(local: &str, remote: &str, state: TcpState) -> Socket {
+    inet(Proto::Tcp, local, remote, state)
+}
+
+pub fn udp(local: &str, remote: &str, state: TcpState) -> Socket {
+    inet(Proto::Udp, local, remote, state)
+}
+
+/// A unix stream socket, bound to `path` or not.
+pub fn unix(path: Option<&str>, state: TcpState) -> Socket {
+    Socket::unix(SocketType::Stream, state, path.map(str::to_string), 0)
+}
+
+/// The fields tests set, as chained calls: `tcp(..).inode(7).owned_by(vec![..])`.
+pub trait Build {
+    fn inode(self, inode: u64) -> Socket;
+    /// Held by `owners`; the socket's uid is the first one's, as the kernel's would be.
+    fn owned_by(self, owners: Vec<Owner>) -> Socket;
+    fn queues(self, recv_q: u32, send_q: u32) -> Socket;
+}
+
+impl Build for Socket {
+    fn inode(mut self, inode: u64) -> Socket {
+        self.inode = inode;
+        self
+    }
+
+    fn owned_by(mut self, owners: Vec<Owner>) -> Socket {
+        self.uid = owners.first().map_or(self.uid, |o| o.uid);
+        self.processes = owners.into();
+        self
+    }
+
+    fn queues(mut self, recv_q: u32, send_q: u32) -> Socket {
+        self.recv_q = recv_q;
+        self.send_q = send_q;
+        self
+    }
+}
