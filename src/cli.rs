@@ -363,6 +363,9 @@ impl Filters {
             ]),
             families: flagged(&[(self.ipv4, Family::Ipv4), (self.ipv6, Family::Ipv6)]),
             listening: self.listening,
+            // --netns chooses what is collected (see `scope`), not a filter.
+            netns: Vec::new(),
+            containers: Vec::new(),
             words: Vec::new(),
         }
     }

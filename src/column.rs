@@ -53,6 +53,13 @@ pub enum Column {
     User,
     /// Who holds the other end of a local connection.
     Peer,
+    /// The first owner's container, else the network namespace; shown when the
+    /// sockets span more than one namespace (see `Column::with_place`).
+    Place,
+    NetnsInode,
+    NetnsName,
+    /// Each owner's container as runtime/id/name, `;`-separated like `processes`.
+    Containers,
 }
 
 /// What a cell is read from: the socket, and its latest rate where one is known.
@@ -138,7 +145,7 @@ impl Column {
     ];
 
     /// `sockscope list --csv`: the JSON fields a flat row holds.
-    pub const CSV: [Column; 14] = [
+    pub const CSV: [Column; 17] = [
         Column::Protocol,
         Column::Family,
         Column::State,
@@ -153,7 +160,24 @@ impl Column {
         Column::Inode,
         Column::Uid,
         Column::Processes,
+        Column::NetnsInode,
+        Column::NetnsName,
+        Column::Containers,
     ];
+
+    /// `columns` with NETNS/CONTAINER before the process column when `sockets` come
+    /// from more than one network namespace (`--all-netns`).
+    pub fn with_place(columns: &[Column], sockets: &[Socket]) -> Vec<Column> {
+        let mut out = columns.to_vec();
+        if crate::model::spans_namespaces(sockets) {
+            let at = out
+                .iter()
+                .position(|c| matches!(c, Column::Owners | Column::Process))
+                .unwrap_or(out.len());
+            out.insert(at, Column::Place);
+        }
+        out
+    }
 
     pub fn spec(self) -> Spec {
         use Align::{Left, Right};
@@ -286,6 +310,38 @@ impl Column {
                 user(a).cmp(&user(b)).then(a.uid.cmp(&b.uid))
             }),
             Column::Peer => text("PEER", "", Width::Fill, peer_cell),
+            Column::Place => sorted(
+                text("NETNS/CONTAINER", "", Width::Fit { max: 24 }, |r, out| {
+                    let _ = write!(out, "{}", Escaped::str(&r.socket.place_text()));
+                }),
+                |a, b| a.place_text().cmp(&b.place_text()),
+            ),
+            Column::NetnsInode => number("NETNS", "netns_inode", |r, out| {
+                put(out, r.socket.netns.as_ref().map(|n| n.inode))
+            }),
+            Column::NetnsName => text("NETNS NAME", "netns_name", Width::Fill, |r, out| {
+                put(
+                    out,
+                    r.socket
+                        .netns
+                        .as_ref()
+                        .and_then(|n| n.name.as_deref())
+                        .map(Escaped::str),
+                )
+            }),
+            Column::Containers => text("CONTAINERS", "container", Width::Fill, |r, out| {
+                for (i, c) in r
+                    .socket
+                    .processes
+                    .iter()
+                    .filter_map(|o| o.container.as_ref())
+                    .enumerate()
+                {
+                    let sep = if i > 0 { ";" } else { "" };
+                    let name = Escaped::str(c.name.as_deref().unwrap_or(""));
+                    let _ = write!(out, "{sep}{}/{}/{name}", c.runtime, Escaped::str(&c.id));
+                }
+            }),
         }
     }
 

@@ -475,6 +475,27 @@ impl Socket {
     }
 }
 
+impl Socket {
+    /// Where the socket lives, for the NETNS/CONTAINER column: its first owner's
+    /// container (name, else short id), else its namespace (name, else inode).
+    pub fn place_text(&self) -> String {
+        if let Some(c) = self.processes.iter().find_map(|o| o.container.as_ref()) {
+            return c.label().to_string();
+        }
+        self.netns
+            .as_ref()
+            .map_or_else(|| "-".into(), |n| n.label())
+    }
+}
+
+/// Whether `sockets` come from more than one network namespace: then each row says
+/// which (the NETNS/CONTAINER column of `list` and the live view).
+pub fn spans_namespaces(sockets: &[Socket]) -> bool {
+    let mut inodes = sockets.iter().map(|s| s.netns.as_ref().map(|n| n.inode));
+    let first = inodes.next();
+    inodes.any(|i| Some(i) != first)
+}
+
 /// Unspecified addresses and port 0 print as `*`; IPv6 goes in brackets.
 pub fn endpoint_text(addr: SocketAddr) -> String {
     Endpoint(addr).to_string()

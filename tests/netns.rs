@@ -191,6 +191,32 @@ fn same_listener_in_two_namespaces_is_two_sockets() {
         assert_eq!(common::pids(found[0]), [in_a.pid()]);
     }
 
+    // The table names each row's namespace; the CSV carries the fields.
+    let port_text = port.to_string();
+    let out = common::sockscope(&["list", "--all-netns", "--tcp", "-l", "--port", &port_text]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.lines().next().unwrap().contains("NETNS/CONTAINER"),
+        "{table}"
+    );
+    for ns in [&a, &b] {
+        assert!(table.lines().any(|l| l.contains(&ns.name)), "{table}");
+    }
+    let out = common::sockscope(&["list", "--csv", "--netns", &a.name, "--port", &port_text]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = header
+        .iter()
+        .position(|h| *h == "netns_name")
+        .expect("netns_name");
+    let inode_at = header.iter().position(|h| *h == "netns_inode").unwrap();
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[at], a.name);
+        assert_eq!(cells[inode_at], a.inode().to_string());
+    }
+
     // Without either flag: our namespace only, and every socket says it.
     let own = std::fs::read_link("/proc/self/ns/net").unwrap();
     let own = own.to_string_lossy();
