@@ -212,3 +212,32 @@ fn docker_and_kubernetes_cgroups_name_the_container_and_pod() {
     assert!(container_of(&plain, empty.path()).is_null());
     drop((web, cart, plain));
 }
+
+/// A copy with capabilities, run as nobody, refuses a chosen state root.
+#[test]
+fn a_privileged_copy_refuses_the_state_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.path().join("sockscope");
+    fs::copy(env!("CARGO_BIN_EXE_sockscope"), &copy).unwrap();
+    let granted = Command::new("setcap")
+        .arg("cap_sys_ptrace,cap_dac_read_search+ep")
+        .arg(&copy)
+        .status();
+    if !granted.is_ok_and(|s| s.success()) {
+        return cannot_run("setcap is unavailable");
+    }
+    let out = Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(&copy)
+        .args(["list", "--tcp"])
+        .env("SOCKSCOPE_STATE_ROOT", dir.path())
+        .output();
+    let Ok(out) = out else {
+        return cannot_run("cannot run as nobody");
+    };
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SOCKSCOPE_STATE_ROOT is refused"), "{err}");
+}
