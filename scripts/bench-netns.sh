@@ -54,11 +54,11 @@ wait_ready() {
     exit 1
 }
 
-# Median wall seconds and peak RSS of R runs of: sockscope ARGS (prefix in $run_in).
+# Median wall seconds, peak RSS and socket count of R runs of the command given.
 measure() {
     local times=() rss=() sockets=0
     for _ in $(seq "$runs"); do
-        /usr/bin/time -f "%e %M" -o "$work/time" "$@" list --json >"$work/out.json" 2>/dev/null
+        /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out.json" 2>/dev/null
         read -r t m <"$work/time"
         times+=("$t"); rss+=("$m")
     done
@@ -72,12 +72,12 @@ measure() {
 
 for i in $(seq "$count"); do load "$prefix-$i" "$each" 1; done
 wait_ready
-read -r many_t many_m many_n < <(measure "$bin" --all-netns)
+read -r many_t many_m many_n < <(measure "$bin" list --json --all-netns)
 stop
 
 load "$prefix-one" $((count * each)) "$count"
 wait_ready
-read -r one_t one_m one_n < <(measure ip netns exec "$prefix-one" "$bin")
+read -r one_t one_m one_n < <(measure ip netns exec "$prefix-one" "$bin" list --json)
 stop
 
 printf '%-34s %8s %10s %9s\n' case seconds "peak KiB" sockets
