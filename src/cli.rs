@@ -330,6 +330,27 @@ pub struct Filters {
     /// Unix domain sockets
     #[arg(long, short = 'x')]
     pub unix: bool,
+    /// Raw IP sockets (as `ss -w`)
+    #[arg(long, short = 'w')]
+    pub raw: bool,
+    /// Packet (AF_PACKET) sockets (as `ss -0`)
+    #[arg(long, short = '0')]
+    pub packet: bool,
+    /// Netlink sockets (as `ss -f netlink`)
+    #[arg(long)]
+    pub netlink: bool,
+    /// ICMP "ping" datagram sockets
+    #[arg(long)]
+    pub icmp: bool,
+    /// SCTP sockets (as `ss -S`)
+    #[arg(long)]
+    pub sctp: bool,
+    /// MPTCP sockets (as `ss -M`)
+    #[arg(long)]
+    pub mptcp: bool,
+    /// Vsock sockets, between a VM and its host (as `ss --vsock`)
+    #[arg(long)]
+    pub vsock: bool,
     /// IPv4 only
     #[arg(short = '4')]
     pub ipv4: bool,
@@ -360,6 +381,13 @@ impl Filters {
                 (self.tcp, Proto::Tcp),
                 (self.udp, Proto::Udp),
                 (self.unix, Proto::Unix),
+                (self.raw, Proto::Raw),
+                (self.packet, Proto::Packet),
+                (self.netlink, Proto::Netlink),
+                (self.icmp, Proto::Icmp),
+                (self.sctp, Proto::Sctp),
+                (self.mptcp, Proto::Mptcp),
+                (self.vsock, Proto::Vsock),
             ]),
             families: flagged(&[(self.ipv4, Family::Ipv4), (self.ipv6, Family::Ipv6)]),
             listening: self.listening,

@@ -53,6 +53,8 @@ pub enum Column {
     User,
     /// Who holds the other end of a local connection.
     Peer,
+    /// The family's own fields (raw, packet, netlink, vsock, SCTP, other) as their JSON.
+    Detail,
     /// The first owner's container, else the network namespace; shown when the
     /// sockets span more than one namespace (see `Column::with_place`).
     Place,
@@ -145,7 +147,7 @@ impl Column {
     ];
 
     /// `sockscope list --csv`: the JSON fields a flat row holds.
-    pub const CSV: [Column; 17] = [
+    pub const CSV: [Column; 18] = [
         Column::Protocol,
         Column::Family,
         Column::State,
@@ -160,6 +162,7 @@ impl Column {
         Column::Inode,
         Column::Uid,
         Column::Processes,
+        Column::Detail,
         Column::NetnsInode,
         Column::NetnsName,
         Column::Containers,
@@ -235,7 +238,7 @@ impl Column {
                 put(out, r.socket.local.map(|a| a.ip()))
             }),
             Column::LocalPort => number("LPORT", "local_port", |r, out| {
-                put(out, r.socket.local.map(|a| a.port()))
+                put(out, r.socket.local_port())
             }),
             Column::Remote => sorted(
                 text("REMOTE", "", Width::Fit { max: 45 }, |r, out| {
@@ -247,7 +250,7 @@ impl Column {
                 put(out, r.socket.remote.map(|a| a.ip()))
             }),
             Column::RemotePort => number("RPORT", "remote_port", |r, out| {
-                put(out, r.socket.remote.map(|a| a.port()))
+                put(out, r.socket.remote_port())
             }),
             Column::Path => text("PATH", "path", Width::Fill, |r, out| {
                 put(out, r.socket.path_bytes().map(Escaped))
@@ -310,6 +313,12 @@ impl Column {
                 user(a).cmp(&user(b)).then(a.uid.cmp(&b.uid))
             }),
             Column::Peer => text("PEER", "", Width::Fill, peer_cell),
+            // JSON escapes any control byte an interface name might hold.
+            Column::Detail => text("DETAIL", "detail", Width::Fill, |r, out| {
+                if let Some(detail) = &r.socket.detail {
+                    out.push_str(&serde_json::to_string(detail).unwrap_or_default());
+                }
+            }),
             Column::Place => sorted(
                 text("NETNS/CONTAINER", "", Width::Fit { max: 24 }, |r, out| {
                     let _ = write!(out, "{}", Escaped::str(&r.socket.place_text()));

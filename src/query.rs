@@ -1,6 +1,7 @@
 //! Filters: one language for the CLI flags and the TUI filter bar.
 //!
-//! The filter bar takes terms like `port:8080 state:estab pid:1234 udp -6 nginx`;
+//! The filter bar takes terms like `port:8080 state:estab pid:1234 udp -6 nginx`
+//! (a protocol alone or as `proto:raw`);
 //! the CLI flags (`--port 8080 --state estab --udp -6`) fill the same `Query`
 //! through the same term parsers. Terms of one kind are alternatives (two states
 //! match either); different kinds must all match.
@@ -42,6 +43,7 @@ impl Query {
                 "port" => self.ports.push(parse_port(value)?),
                 "state" => self.states.push(parse_state(value)?),
                 "pid" => self.pids.push(parse_pid(value)?),
+                "proto" => self.protos.push(parse_proto(value)?),
                 "netns" => self.netns.push(value.to_string()),
                 "container" => self.containers.push(value.to_string()),
                 // Anything else with a colon is an address like ::1 or 127.0.0.1:80.
@@ -51,10 +53,12 @@ impl Query {
             }
             return Ok(());
         }
-        match term.to_ascii_lowercase().as_str() {
-            "tcp" => self.protos.push(Proto::Tcp),
-            "udp" => self.protos.push(Proto::Udp),
-            "unix" => self.protos.push(Proto::Unix),
+        let lower = term.to_ascii_lowercase();
+        if let Ok(proto) = parse_proto(&lower) {
+            self.protos.push(proto);
+            return Ok(());
+        }
+        match lower.as_str() {
             "-4" | "ipv4" => self.families.push(Family::Ipv4),
             "-6" | "ipv6" => self.families.push(Family::Ipv6),
             "listening" | "-l" => self.listening = true,
@@ -93,19 +97,14 @@ impl std::fmt::Display for Query {
         terms.extend(self.pids.iter().map(|p| format!("pid:{p}")));
         terms.extend(self.ports.iter().map(|p| format!("port:{p}")));
         terms.extend(self.states.iter().map(|s| format!("state:{}", s.name())));
-        terms.extend(self.protos.iter().map(|p| {
-            match p {
-                Proto::Tcp => "tcp",
-                Proto::Udp => "udp",
-                Proto::Unix => "unix",
-            }
-            .to_string()
-        }));
+        terms.extend(self.protos.iter().map(|p| p.name().to_string()));
         terms.extend(self.families.iter().map(|fam| {
             match fam {
                 Family::Ipv4 => "-4",
                 Family::Ipv6 => "-6",
                 Family::Unix => "unix",
+                // Never parsed into a family (the protocol names them), so not written.
+                Family::Packet | Family::Netlink | Family::Vsock | Family::Other => "",
             }
             .to_string()
         }));
@@ -175,6 +174,21 @@ fn contains_ignore_case(text: &str, lowercase: &str) -> bool {
             .as_bytes()
             .windows(lowercase.len())
             .any(|w| w.eq_ignore_ascii_case(lowercase.as_bytes()))
+}
+
+/// A protocol by its JSON name (tcp, udp, unix, raw, icmp, sctp, mptcp, packet,
+/// netlink, vsock, other), any case.
+pub fn parse_proto(text: &str) -> Result<Proto, String> {
+    Proto::ALL
+        .into_iter()
+        .find(|p| p.name().eq_ignore_ascii_case(text))
+        .ok_or_else(|| {
+            let names: Vec<_> = Proto::ALL.iter().map(|p| p.name()).collect();
+            format!(
+                "unknown protocol '{text}': expected one of {}",
+                names.join(", ")
+            )
+        })
 }
 
 /// 1 to 65535: port 0 is no port (every listener's remote end is `*:0`), so it would
@@ -309,6 +323,36 @@ mod tests {
             assert_eq!(q.to_string(), text);
             assert_eq!(Query::parse(&q.to_string()).unwrap(), q);
         }
+    }
+
+    #[test]
+    fn every_protocol_by_name_or_key() {
+        let raw = Socket::family(
+            Proto::Raw,
+            Family::Ipv4,
+            crate::model::SocketType::Raw,
+            TcpState::Unconn,
+            9,
+            None,
+        );
+        for yes in ["raw", "RAW", "proto:raw", "tcp raw", "-4 raw"] {
+            let mut q = Query::parse(yes).unwrap();
+            q.families.retain(|_| false); // raw has no address here
+            assert!(q.matches(&raw), "{yes}");
+        }
+        for no in ["tcp", "proto:packet", "netlink"] {
+            assert!(!Query::parse(no).unwrap().matches(&raw), "{no}");
+        }
+        for proto in Proto::ALL {
+            let q = Query::parse(&format!("proto:{}", proto.name())).unwrap();
+            assert_eq!(q.protos, [proto]);
+            assert_eq!(Query::parse(&q.to_string()).unwrap(), q);
+        }
+        assert!(
+            Query::parse("proto:bogus")
+                .unwrap_err()
+                .contains("unknown protocol 'bogus'")
+        );
     }
 
     #[test]

@@ -105,7 +105,7 @@ fn listening_text(p: &ProcessRow) -> String {
         .listening
         .iter()
         .map(|(proto, port)| match proto {
-            Proto::Udp => format!("udp/{port}"),
+            Proto::Udp | Proto::Sctp | Proto::Mptcp => format!("{}/{port}", proto.name()),
             _ => port.to_string(),
         })
         .collect();
