@@ -58,10 +58,8 @@ pub enum Column {
     /// The first owner's container, else the network namespace; shown when the
     /// sockets span more than one namespace (see `Column::with_place`).
     Place,
-    NetnsInode,
-    NetnsName,
-    /// Each owner's container as runtime/id/name, `;`-separated like `processes`.
-    Containers,
+    /// The JSON `netns` as its JSON text, as `detail` is.
+    Netns,
 }
 
 /// What a cell is read from: the socket, and its latest rate where one is known.
@@ -147,7 +145,7 @@ impl Column {
     ];
 
     /// `sockscope list --csv`: the JSON fields a flat row holds.
-    pub const CSV: [Column; 18] = [
+    pub const CSV: [Column; 16] = [
         Column::Protocol,
         Column::Family,
         Column::State,
@@ -163,9 +161,7 @@ impl Column {
         Column::Uid,
         Column::Processes,
         Column::Detail,
-        Column::NetnsInode,
-        Column::NetnsName,
-        Column::Containers,
+        Column::Netns,
     ];
 
     /// `columns` with NETNS/CONTAINER before the process column when `sockets` come
@@ -325,30 +321,9 @@ impl Column {
                 }),
                 |a, b| a.place_text().cmp(&b.place_text()),
             ),
-            Column::NetnsInode => number("NETNS", "netns_inode", |r, out| {
-                put(out, r.socket.netns.as_ref().map(|n| n.inode))
-            }),
-            Column::NetnsName => text("NETNS NAME", "netns_name", Width::Fill, |r, out| {
-                put(
-                    out,
-                    r.socket
-                        .netns
-                        .as_ref()
-                        .and_then(|n| n.name.as_deref())
-                        .map(Escaped::str),
-                )
-            }),
-            Column::Containers => text("CONTAINERS", "container", Width::Fill, |r, out| {
-                for (i, c) in r
-                    .socket
-                    .processes
-                    .iter()
-                    .filter_map(|o| o.container.as_ref())
-                    .enumerate()
-                {
-                    let sep = if i > 0 { ";" } else { "" };
-                    let name = Escaped::str(c.name.as_deref().unwrap_or(""));
-                    let _ = write!(out, "{sep}{}/{}/{name}", c.runtime, Escaped::str(&c.id));
+            Column::Netns => text("NETNS", "netns", Width::Fill, |r, out| {
+                if let Some(netns) = &r.socket.netns {
+                    out.push_str(&serde_json::to_string(netns).unwrap_or_default());
                 }
             }),
         }

@@ -438,7 +438,6 @@ mod netns_tests {
             Column::Place.text(&crate::column::Row::new(&two[1])),
             &ID[..12]
         );
-        assert_eq!(Column::Containers.text(&row), format!("docker/{ID}/web"));
-        assert_eq!(Column::NetnsName.text(&row), "blue");
+        assert_eq!(Column::Netns.text(&row), r#"{"inode":1,"name":"blue"}"#);
     }
 }
