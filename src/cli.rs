@@ -3,6 +3,7 @@
 //! /proc tree.
 
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -102,6 +103,11 @@ pub enum Command {
         /// CLOSE_WAIT and SYN_SENT sockets count as stuck once this long in their state
         #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
         min_age: Duration,
+    },
+    /// Serve the sockets' numbers to Prometheus: GET /metrics, OpenMetrics or text
+    Export {
+        #[command(flatten)]
+        args: ExportArgs,
     },
     /// A stream of events, one per line: opened, state, closed (NDJSON with --json)
     Watch {
@@ -273,6 +279,42 @@ pub struct ReplayAt {
     /// RFC 3339 time (2026-12-01T09:20:00Z)
     #[arg(long, value_name = "TIME", requires = "replay", value_parser = crate::record::At::parse)]
     pub at: Option<crate::record::At>,
+}
+
+/// The default port: 10155. The Prometheus wiki's default-port-allocations page has
+/// no free port left in 9100-9999; new exporters take ports from 10000 up.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:10155";
+
+/// `sockscope export`'s flags.
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub filters: Filters,
+    /// Address and port to serve /metrics on
+    #[arg(long, value_name = "ADDR:PORT", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// A scrape waits at most this long for its snapshot, then answers sockscope_up 0
+    /// (Prometheus's X-Prometheus-Scrape-Timeout-Seconds shortens it)
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_interval)]
+    pub scrape_timeout: Duration,
+    /// A client must send its request headers within this long; idle keep-alive
+    /// connections are closed after it too
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_interval)]
+    pub read_timeout: Duration,
+    /// Processes with the most sockets that get series of their own; the rest are
+    /// summed as comm="other"
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub top_processes: u16,
+    /// TCP listeners (fullest queue first) that get series of their own; the rest are
+    /// summed as addr="other"
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u16).range(0..=10000))]
+    pub top_listeners: u16,
+    /// Add a pid label to sockscope_process_sockets: one series per process instead of
+    /// per name (more series, and new ones whenever processes restart)
+    #[arg(long)]
+    pub pid_label: bool,
 }
 
 /// `sockscope demo`'s flags.

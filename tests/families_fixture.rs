@@ -195,7 +195,10 @@ fn family_filters_and_bad_lines() {
     let out = sockscope(&["--proc-root", TREE, "list", "--csv", "--raw", "-4"]);
     let csv = String::from_utf8_lossy(&out.stdout);
     assert!(
-        csv.lines().next().unwrap().ends_with(",processes,detail,netns"),
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",processes,detail,netns"),
         "{csv}"
     );
     let row = csv
