@@ -421,6 +421,12 @@ pub struct Filters {
     /// Only listening sockets (LISTEN, and bound unconnected UDP and unix)
     #[arg(long, short = 'l')]
     pub listening: bool,
+    /// Every network namespace on the host: each one a process is in, and those in /run/netns
+    #[arg(long, conflicts_with_all = ["pid", "netns"])]
+    pub all_netns: bool,
+    /// Only the sockets of one network namespace: a name in /run/netns, or a pid's
+    #[arg(long, value_name = "NAME|PID", conflicts_with = "pid")]
+    pub netns: Option<String>,
 }
 
 impl Filters {
@@ -446,16 +452,24 @@ impl Filters {
             ]),
             families: flagged(&[(self.ipv4, Family::Ipv4), (self.ipv6, Family::Ipv6)]),
             listening: self.listening,
+            // --netns chooses what is collected (see `scope`), not a filter.
+            netns: Vec::new(),
+            containers: Vec::new(),
             words: Vec::new(),
             ..Query::default()
         }
     }
 
     pub fn scope(&self) -> crate::collect::Scope {
-        if self.pid.is_empty() {
-            crate::collect::Scope::Host
+        use crate::collect::Scope;
+        if !self.pid.is_empty() {
+            Scope::Pids(self.pid.clone())
+        } else if self.all_netns {
+            Scope::AllNetns
+        } else if let Some(target) = &self.netns {
+            Scope::Netns(target.clone())
         } else {
-            crate::collect::Scope::Pids(self.pid.clone())
+            Scope::Host
         }
     }
 }

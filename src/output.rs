@@ -90,9 +90,9 @@ impl Printable for Socket {
 /// row twice, rather than holding every row's strings until the widths are known
 /// (30 MB at 100k sockets).
 pub fn table(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
-    let columns = Column::LIST;
-    let specs = columns.map(Column::spec);
-    let mut widths = specs.each_ref().map(|s| s.header.chars().count());
+    let columns = Column::with_place(&Column::LIST, sockets);
+    let specs: Vec<_> = columns.iter().map(|c| c.spec()).collect();
+    let mut widths: Vec<usize> = specs.iter().map(|s| s.header.chars().count()).collect();
     let mut cell = String::new();
     for s in sockets {
         for (w, spec) in widths.iter_mut().zip(&specs) {
@@ -104,7 +104,7 @@ pub fn table(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
     let mut line = String::new();
     let mut write_row = |cells: &mut dyn FnMut(usize, &mut String)| -> io::Result<()> {
         line.clear();
-        for (i, (spec, width)) in specs.iter().zip(widths).enumerate() {
+        for (i, (spec, width)) in specs.iter().zip(widths.iter().copied()).enumerate() {
             if i > 0 {
                 line.push(' ');
             }
