@@ -6,7 +6,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | sockscope_sockets | gauge | proto, state (`established`, `time_wait`, ...; every TCP state served, 0 when empty) |
+//! | sockscope_sockets | gauge | proto, state (`established`, `time_wait`, ...; every TCP state served, 0 when empty); with `--all-netns` also netns (its /run/netns name, else its inode) and container (the first owner's container name, else its short id; empty for none), for the 50 places with the most sockets, the rest summed as netns="other", container="other" |
 //! | sockscope_process_sockets | gauge | comm, state; `pid` too with `--pid-label`. The `--top-processes` processes holding the most sockets; the rest summed as comm="other" |
 //! | sockscope_listen_queue, sockscope_listen_backlog | gauge | addr, port: TCP listeners, fullest first, `--top-listeners` of them; the rest summed as addr="other", port="other" |
 //! | sockscope_doctor_findings | gauge | rule, severity: `sockscope doctor`'s findings on the history of past scrapes |
@@ -45,13 +45,15 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 
 use crate::cli::ExportArgs;
-use crate::collect::{Source, System, Tables};
+use crate::collect::{Scope, Source, System, Tables};
 use encode::{Format, Health};
 use scrape::{Collector, Scrape, Scraper};
 use summary::Limits;
 
 /// Connections open at once; more are closed as soon as they are accepted.
 const MAX_CONNECTIONS: usize = 64;
+/// With `--all-netns`: (namespace, container) pairs with series of their own.
+const MAX_PLACES: usize = 50;
 /// Request headers beyond this get 431.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 
@@ -63,6 +65,7 @@ pub fn run(proc_root: &Path, tables: Tables, args: &ExportArgs) -> Result<()> {
         processes: args.top_processes.into(),
         listeners: args.top_listeners.into(),
         pid_label: args.pid_label,
+        places: (scope == Scope::AllNetns).then_some(MAX_PLACES),
     };
     let source: Box<dyn Source + Send> = Box::new(source);
     let collector = Collector::new(source, proc_root, &scope, args.filters.query(), limits);

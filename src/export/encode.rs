@@ -134,10 +134,14 @@ fn registry(health: &Health) -> Registry {
 fn register_summary(r: &mut Registry, s: &Summary) {
     let sockets = Family::<Labels, Gauge>::default();
     for (key, n) in &s.sockets {
-        let labels = vec![
+        let mut labels = vec![
             ("proto", json_name(&key.proto)),
             ("state", state_label(key.state)),
         ];
+        if let Some(place) = &key.place {
+            labels.push(("netns", place.netns.clone()));
+            labels.push(("container", place.container.clone()));
+        }
         sockets.get_or_create(&labels).set(to_i64(*n));
     }
     r.register(

@@ -272,7 +272,11 @@ fn zeros(query: &Query) -> Vec<SocketLabels> {
                 && (query.states.is_empty() || query.states.contains(state))
                 && (!query.listening || matches!(state, TcpState::Listen | TcpState::Unconn))
         })
-        .map(|(proto, state)| SocketLabels { proto, state })
+        .map(|(proto, state)| SocketLabels {
+            proto,
+            state,
+            place: None,
+        })
         .collect()
 }
 
@@ -313,6 +317,7 @@ mod tests {
             processes: 1,
             listeners: 1,
             pid_label: false,
+            places: None,
         };
         let collector = Collector::new(
             Box::new(source),

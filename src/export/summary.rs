@@ -26,14 +26,72 @@ pub struct Limits {
     pub listeners: usize,
     /// Split processes by pid too (`--pid-label`): one series per process, not per name.
     pub pid_label: bool,
+    /// With `--all-netns`: `netns` and `container` labels on `sockscope_sockets`, for
+    /// this many places with the most sockets; the rest summed as netns="other".
+    pub places: Option<usize>,
 }
 
-/// The labels of one `sockscope_sockets` series. `--all-netns` (not built yet) adds
-/// the socket's network namespace and container here, and nowhere else.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The labels of one `sockscope_sockets` series. With `--all-netns` (`Limits::places`)
+/// also where the socket lives.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SocketLabels {
     pub proto: Proto,
     pub state: TcpState,
+    pub place: Option<Place>,
+}
+
+/// A socket's network namespace (its /run/netns name, else its inode) and the container
+/// of its first owner (name, else the id's first 12 digits as docker shows it; empty
+/// when none), escaped: container names come from files other users may write.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Place {
+    pub netns: String,
+    pub container: String,
+}
+
+impl Place {
+    fn of(s: &Socket) -> Place {
+        let container = s
+            .processes
+            .iter()
+            .find_map(|o| o.container.as_ref())
+            .map(|c| match &c.name {
+                Some(name) => text::escape(name).into_owned(),
+                None => text::escape(c.id.get(..12).unwrap_or(&c.id)).into_owned(),
+            })
+            .unwrap_or_default();
+        Place {
+            netns: s
+                .netns
+                .as_ref()
+                .map_or_else(String::new, |n| text::escape(&n.label()).into_owned()),
+            container,
+        }
+    }
+
+    fn other() -> Place {
+        Place {
+            netns: OTHER.into(),
+            container: OTHER.into(),
+        }
+    }
+}
+
+/// Each socket's place, the `cap` places with the most sockets kept and the rest
+/// folded into one `other`.
+fn places(sockets: &[Socket], cap: usize) -> Vec<Place> {
+    let all: Vec<Place> = sockets.iter().map(Place::of).collect();
+    let mut totals: HashMap<&Place, usize> = HashMap::new();
+    for place in &all {
+        *totals.entry(place).or_default() += 1;
+    }
+    let mut ranked: Vec<(&Place, usize)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let kept: std::collections::HashSet<Place> =
+        ranked.iter().take(cap).map(|(p, _)| (*p).clone()).collect();
+    all.into_iter()
+        .map(|p| if kept.contains(&p) { p } else { Place::other() })
+        .collect()
 }
 
 /// Sockets of one process (or of every process of one name) in one state.
@@ -89,13 +147,30 @@ impl Summary {
         zeros: &[SocketLabels],
         limits: Limits,
     ) -> Summary {
-        let mut counts: BTreeMap<SocketLabels, u64> = zeros.iter().map(|&k| (k, 0)).collect();
-        for s in sockets {
-            let key = SocketLabels {
-                proto: s.proto,
-                state: s.state,
-            };
-            *counts.entry(key).or_default() += 1;
+        let mut counts: BTreeMap<SocketLabels, u64> = BTreeMap::new();
+        match limits.places {
+            // Zeros have no place to be served for: only what is there is counted.
+            Some(cap) => {
+                for (s, place) in sockets.iter().zip(places(sockets, cap)) {
+                    let key = SocketLabels {
+                        proto: s.proto,
+                        state: s.state,
+                        place: Some(place),
+                    };
+                    *counts.entry(key).or_default() += 1;
+                }
+            }
+            None => {
+                counts.extend(zeros.iter().map(|k| (k.clone(), 0)));
+                for s in sockets {
+                    let key = SocketLabels {
+                        proto: s.proto,
+                        state: s.state,
+                        place: None,
+                    };
+                    *counts.entry(key).or_default() += 1;
+                }
+            }
         }
         Summary {
             sockets: counts,
@@ -276,7 +351,62 @@ mod tests {
         processes: 2,
         listeners: 1,
         pid_label: false,
+        places: None,
     };
+
+    #[test]
+    fn with_all_netns_sockets_count_per_place_and_the_smallest_fold_into_other() {
+        let in_ns = |name: &str, inode: u64, state| {
+            let mut s = tcp(state, "127.0.0.1:80", &[]);
+            s.netns = Some(Arc::new(crate::model::Netns {
+                inode,
+                name: (!name.is_empty()).then(|| name.to_string()),
+            }));
+            s
+        };
+        let sockets = vec![
+            in_ns("blue", 1, TcpState::Listen),
+            in_ns("blue", 1, TcpState::Established),
+            in_ns("blue", 1, TcpState::Established),
+            in_ns("", 2, TcpState::Established),
+            in_ns("", 2, TcpState::Listen),
+            in_ns("red\x1b", 3, TcpState::Listen),
+        ];
+        let limits = Limits {
+            places: Some(2),
+            ..LIMITS
+        };
+        let s = Summary::new(&sockets, &[], Kernel::default(), &[], limits);
+        let get = |netns: &str, state| {
+            s.sockets
+                .get(&SocketLabels {
+                    proto: Proto::Tcp,
+                    state,
+                    place: Some(Place {
+                        netns: netns.into(),
+                        container: String::new(),
+                    }),
+                })
+                .copied()
+        };
+        assert_eq!(get("blue", TcpState::Established), Some(2));
+        assert_eq!(get("blue", TcpState::Listen), Some(1));
+        // Unnamed: by inode.
+        assert_eq!(get("2", TcpState::Listen), Some(1));
+        // Third place past the cap of 2.
+        assert_eq!(
+            s.sockets
+                .get(&SocketLabels {
+                    proto: Proto::Tcp,
+                    state: TcpState::Listen,
+                    place: Some(Place::other()),
+                })
+                .copied(),
+            Some(1)
+        );
+        // No zeros without a place to serve them for.
+        assert_eq!(s.sockets.values().sum::<u64>(), 6);
+    }
 
     #[test]
     fn counts_by_proto_and_state_with_zeros() {
@@ -288,12 +418,14 @@ mod tests {
         let zero = SocketLabels {
             proto: Proto::Tcp,
             state: TcpState::CloseWait,
+            place: None,
         };
         let s = Summary::new(&sockets, &[], Kernel::default(), &[zero], LIMITS);
         let get = |state| {
             s.sockets[&SocketLabels {
                 proto: Proto::Tcp,
                 state,
+                place: None,
             }]
         };
         assert_eq!(get(TcpState::Established), 2);
