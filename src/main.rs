@@ -101,12 +101,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             interval,
             duration,
         }) => {
-            let mut source = System::new(&cli.proc_root, filters.scope())?
-                .with_tables(tables)?
-                .with_closed_log();
-            if !filters.pid.is_empty() {
-                sockscope::stdio::warn(format_args!("{}", destroyed::PIDS_NO_LOG))
-            }
+            let mut source = with_closed_log(&cli.proc_root, tables, &filters)?;
             let options = sockscope::watch::Options {
                 interval: std::time::Duration::from_millis(interval),
                 json,
@@ -122,12 +117,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             interval,
             duration,
         }) => {
-            let mut source = System::new(&cli.proc_root, filters.scope())?
-                .with_tables(tables)?
-                .with_closed_log();
-            if !filters.pid.is_empty() {
-                sockscope::stdio::warn(format_args!("{}", destroyed::PIDS_NO_LOG))
-            }
+            let mut source = with_closed_log(&cli.proc_root, tables, &filters)?;
             let options = sockscope::record::RecordOptions {
                 interval: std::time::Duration::from_millis(interval),
                 duration,
@@ -235,6 +225,18 @@ fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
     };
     tui::run_with_filter(options, cli.filters.query().to_string())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The source for `watch` and `record`: snapshots plus the closed-connection log, which
+/// `--pid` turns off (what closed cannot be told to be theirs), said once.
+fn with_closed_log(proc_root: &Path, tables: Tables, filters: &Filters) -> Result<System> {
+    let source = System::new(proc_root, filters.scope())?
+        .with_tables(tables)?
+        .with_closed_log();
+    if !filters.pid.is_empty() {
+        warn(destroyed::PIDS_NO_LOG);
+    }
+    Ok(source)
 }
 
 /// clap's errors span several lines; users get the first, and where to look next.
