@@ -193,3 +193,66 @@ fn colours_mean_something() {
     assert_eq!(colour_of("SYN_SENT").0, Color::Yellow);
     assert_eq!(colour_of("TIME_WAIT").0, Color::DarkGray);
 }
+
+/// Every main view at the sizes people run it: 80×24 must be fully usable (addresses
+/// keep their ports, states shorten as ss does, PROCESS stays), the wider ones show
+/// more columns.
+#[test]
+fn views_at_80x24_120x40_200x50() {
+    for (width, height) in [(80, 24), (120, 40), (200, 50)] {
+        let (mut app, mut terminal) = web_app(width, height);
+        let mut later = web_sockets();
+        later.retain(|s| s.state != TcpState::TimeWait);
+        later.push(tcp(
+            "127.0.0.1:8080",
+            "127.0.0.1:51500",
+            TcpState::Established,
+            51500,
+            vec![owner(901, 20, "nginx", "www-data")],
+        ));
+        feed(&mut app, &mut terminal, vec![update(snapshot(later, 40))]);
+        let name = |view: &str| format!("{view}_{width}x{height}");
+        insta::assert_snapshot!(name("table"), terminal.backend());
+        feed(&mut app, &mut terminal, vec![key(KeyCode::Tab)]);
+        insta::assert_snapshot!(name("processes"), terminal.backend());
+        feed(
+            &mut app,
+            &mut terminal,
+            vec![key(KeyCode::Tab), char('j'), char('j')],
+        );
+        feed(&mut app, &mut terminal, vec![key(KeyCode::Enter)]);
+        insta::assert_snapshot!(name("details"), terminal.backend());
+        feed(&mut app, &mut terminal, vec![key(KeyCode::Esc), char('e')]);
+        insta::assert_snapshot!(name("events"), terminal.backend());
+        feed(&mut app, &mut terminal, vec![char('d')]);
+        insta::assert_snapshot!(name("diagnostics"), terminal.backend());
+    }
+}
+
+/// The demo's banner takes one line until `b` opens it.
+#[test]
+fn banner_folds_into_one_line() {
+    let mut app = App::new(Config {
+        banner: vec![
+            "sockscope demo (pid 4242): live loopback traffic".into(),
+            "press m: the TCP state machine".into(),
+            "127.0.0.1:40123         echo server".into(),
+        ],
+        ..config()
+    });
+    let mut terminal = terminal(80, 24);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![update(snapshot(web_sockets(), 1))],
+    );
+    let folded = screen_text(&terminal);
+    assert!(
+        folded.contains("live loopback traffic (b: legend)"),
+        "{folded}"
+    );
+    assert!(!folded.contains("echo server"), "{folded}");
+    feed(&mut app, &mut terminal, vec![char('b')]);
+    let open = screen_text(&terminal);
+    assert!(open.contains("echo server"), "{open}");
+}

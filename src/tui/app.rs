@@ -91,6 +91,8 @@ pub struct App {
     pub help: bool,
     /// Whether the socket table shows the PEER column (`p`).
     pub show_peer: bool,
+    /// The banner in full (`b`), else folded into its first line.
+    pub banner_open: bool,
     pub filter: FilterBar,
     pub sort: Sort,
     pub snapshot: Option<Snapshot>,
@@ -140,6 +142,7 @@ impl App {
             view: View::Sockets,
             help: false,
             show_peer: false,
+            banner_open: false,
             filter: FilterBar::default(),
             sort: Sort::default(),
             snapshot: None,
@@ -300,6 +303,7 @@ impl App {
             Action::Faster => self.interval = step_interval(self.interval, false),
             Action::ToggleHelp => self.help = true,
             Action::TogglePeer => self.show_peer = !self.show_peer,
+            Action::ToggleBanner => self.banner_open = !self.banner_open,
             Action::AskSignal => self.ask_signal(),
             Action::AskClose => self.ask_close(),
             Action::Signal(_) | Action::Confirm => {} // keys of the dialogs only

@@ -74,6 +74,8 @@ pub enum Action {
     ToggleHelp,
     /// `p`: show or hide the PEER column.
     TogglePeer,
+    /// `b`: the banner in full (the demo's legend), or folded into one line.
+    ToggleBanner,
     /// Replay only: `[` `]` one refresh back / forward, `{` `}` a minute, `t` a
     /// typed time.
     StepBack,
@@ -93,7 +95,7 @@ pub enum Action {
 }
 
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
-pub const KEYS: [(&str, &str); 21] = [
+pub const KEYS: [(&str, &str); 22] = [
     ("↑/↓  j/k", "move the selection"),
     ("PgUp/PgDn", "move a page; scroll the details"),
     ("g/G  Home/End", "first / last row"),
@@ -111,6 +113,7 @@ pub const KEYS: [(&str, &str); 21] = [
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
     ("p", "show / hide the PEER column (the other end)"),
+    ("b", "the whole banner (the demo's legend) / one line"),
     ("[ ] { } t", "replay: step, jump a minute, go to a time"),
     ("K / X", "signal the owners / close the TCP connection"),
     ("?", "this help"),
@@ -155,6 +158,7 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('-')) => Action::Faster,
         (false, KeyCode::Char('?')) => Action::ToggleHelp,
         (false, KeyCode::Char('p')) => Action::TogglePeer,
+        (false, KeyCode::Char('b')) => Action::ToggleBanner,
         (false, KeyCode::Char('[')) => Action::StepBack,
         (false, KeyCode::Char(']')) => Action::StepForward,
         (false, KeyCode::Char('{')) => Action::JumpBack,
