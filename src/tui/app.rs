@@ -121,6 +121,10 @@ pub struct App {
     pub table: Cursor,
     pub process_table: Cursor,
     selected_key: Option<SocketKey>,
+    /// After `r`: the selection stays on the busiest socket while it lives, and moves
+    /// to the next busiest when it closes; moving the selection or sorting otherwise
+    /// ends it.
+    following_busiest: bool,
     pub details: Option<Details>,
     /// Set when the app shows a recording (`sockscope replay`): its time cursor.
     pub replay: Option<ReplayState>,
@@ -161,6 +165,7 @@ impl App {
             table: Cursor::default(),
             process_table: Cursor::default(),
             selected_key: None,
+            following_busiest: false,
             details: None,
             page: 10,
             quit: false,
@@ -290,10 +295,8 @@ impl App {
                 self.view = View::Sockets;
                 self.selected_key = None;
                 self.table = Cursor::default();
-                self.set_sort(Sort {
-                    by: SortBy::Rate,
-                    reverse: false,
-                });
+                self.set_sort(BUSIEST_FIRST);
+                self.following_busiest = true;
             }
             Action::Events => self.toggle(View::Events),
             Action::Diagnostics => self.toggle(View::Diagnostics),
@@ -370,6 +373,7 @@ impl App {
                 .process_table
                 .step(delta, self.processes.len(), self.page),
             View::Sockets | View::Details | View::Machine => {
+                self.following_busiest = false;
                 self.table.step(delta, self.rows.len(), self.page);
                 self.selected_key = self.selected_row().map(|r| self.socket(r).key());
                 if matches!(self.view, View::Details | View::Machine) {
@@ -457,6 +461,7 @@ impl App {
 
     fn set_sort(&mut self, sort: Sort) {
         self.sort = sort;
+        self.following_busiest &= sort == BUSIEST_FIRST;
         self.rebuild();
     }
 
@@ -496,7 +501,16 @@ impl App {
             .selected_key
             .as_ref()
             .and_then(|key| self.rows.iter().position(|r| self.socket(*r).key() == *key));
-        let selected = found.unwrap_or(self.table.selected);
+        // Following the busiest: once its socket closed (gone, or a vanished row at
+        // the bottom), the top row, the busiest that lives.
+        let found = match found {
+            Some(i) if self.following_busiest && matches!(self.rows[i], RowRef::Gone(_)) => None,
+            found => found,
+        };
+        let selected = match found {
+            None if self.following_busiest => 0,
+            found => found.unwrap_or(self.table.selected),
+        };
         self.table.go(selected, self.rows.len(), self.page);
         self.selected_key = self.selected_row().map(|r| self.socket(r).key());
         let selected = self.process_table.selected;
@@ -504,6 +518,12 @@ impl App {
             .go(selected, self.processes.len(), self.page);
     }
 }
+
+/// What `r` sorts by.
+const BUSIEST_FIRST: Sort = Sort {
+    by: SortBy::Rate,
+    reverse: false,
+};
 
 fn step_interval(now: Duration, slower: bool) -> Duration {
     let ms = now.as_millis() as u64;
