@@ -50,6 +50,14 @@ pub struct Options {
     pub roles: Vec<crate::states::Role>,
 }
 
+/// Whether the live view colours (`--color`, NO_COLOR): set once by main, before any
+/// live view starts (the demo's and replay's too).
+static COLOUR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+pub fn set_colour(colour: bool) {
+    COLOUR.store(colour, Ordering::SeqCst);
+}
+
 /// Runs the live view until the user quits.
 pub fn run(options: Options) -> Result<()> {
     run_with_filter(options, String::new())
@@ -73,6 +81,7 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         filter,
         started_at: SystemTime::now(),
     });
+    app.colour = COLOUR.load(Ordering::SeqCst);
     let control = collector::spawn(
         options.source,
         options.interval,
@@ -146,7 +155,14 @@ pub fn handle(app: &mut App, input: Input) {
 /// Draws the app, then tells it how many rows the list holds (for PgUp/PgDn).
 pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(), B::Error> {
     terminal.autoresize()?;
-    let area = terminal.draw(|frame| view::render(frame, app))?.area;
+    let area = terminal
+        .draw(|frame| {
+            view::render(frame, app);
+            if !app.colour {
+                view::style::strip_colours(frame.buffer_mut());
+            }
+        })?
+        .area;
     app.set_page(view::list_rows(area, app));
     app.set_details_scroll_limit(view::details_scroll_limit(area, app));
     Ok(())

@@ -256,3 +256,34 @@ fn banner_folds_into_one_line() {
     let open = screen_text(&terminal);
     assert!(open.contains("echo server"), "{open}");
 }
+
+/// `--color never` / NO_COLOR: no colour anywhere, and still readable: the selection
+/// reversed, the header bold, CLOSE_WAIT bold.
+#[test]
+fn without_colour_the_selection_is_reversed() {
+    let (mut app, mut terminal) = web_app(110, 20);
+    app.colour = false;
+    feed(&mut app, &mut terminal, vec![char('j')]);
+    let buffer = terminal.backend().buffer();
+    for cell in &buffer.content {
+        assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset), "{cell:?}");
+    }
+    let row = |word: &str| {
+        (0..buffer.area.height)
+            .find(|y| {
+                let line: String = (0..buffer.area.width)
+                    .map(|x| buffer[(x, *y)].symbol())
+                    .collect();
+                line.contains(word)
+            })
+            .unwrap()
+    };
+    let selected = row("›");
+    assert!(buffer[(5, selected)].modifier.contains(Modifier::REVERSED));
+    assert!(buffer[(5, row("PROTO"))].modifier.contains(Modifier::BOLD));
+    assert!(
+        !buffer[(5, row("CLOSE_WAIT"))]
+            .modifier
+            .contains(Modifier::REVERSED)
+    );
+}

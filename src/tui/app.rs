@@ -93,6 +93,8 @@ pub struct App {
     pub show_peer: bool,
     /// The banner in full (`b`), else folded into its first line.
     pub banner_open: bool,
+    /// Colours on (else only bold, reverse and the like: `--color never`, NO_COLOR).
+    pub colour: bool,
     pub filter: FilterBar,
     pub sort: Sort,
     pub snapshot: Option<Snapshot>,
@@ -147,6 +149,7 @@ impl App {
             help: false,
             show_peer: false,
             banner_open: false,
+            colour: true,
             filter: FilterBar::default(),
             sort: Sort::default(),
             snapshot: None,
