@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use crossterm::cursor::{Hide, Show};
-use crossterm::event::Event;
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -146,6 +146,13 @@ pub fn handle(app: &mut App, input: Input) {
                 app.acted(perform::perform(request));
             }
         }
+        Input::Mouse(mouse) => {
+            if app.actions.dialog.is_none()
+                && let Some(action) = view::mouse_action(app, mouse)
+            {
+                app.apply(action);
+            }
+        }
         Input::Resize => {} // the next draw sizes itself to the terminal
         Input::Update(update) => app.update(*update),
         Input::Quit | Input::CollectorCrashed => app.quit = true,
@@ -163,6 +170,7 @@ pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(),
             }
         })?
         .area;
+    app.screen = area;
     app.set_page(view::list_rows(area, app));
     app.set_details_scroll_limit(view::details_scroll_limit(area, app));
     Ok(())
@@ -176,7 +184,7 @@ fn enter_terminal() -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
     }));
     TERMINAL_TAKEN.store(true, Ordering::SeqCst);
     enable_raw_mode()?;
-    execute!(io::stdout(), EnterAlternateScreen, Hide)?;
+    execute!(io::stdout(), EnterAlternateScreen, Hide, EnableMouseCapture)?;
     Terminal::new(CrosstermBackend::new(io::stdout()))
 }
 
@@ -189,7 +197,12 @@ static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
 fn restore_terminal() {
     if TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
         let _ = disable_raw_mode();
-        let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
+        let _ = execute!(
+            io::stdout(),
+            DisableMouseCapture,
+            LeaveAlternateScreen,
+            Show
+        );
     }
 }
 
@@ -208,6 +221,7 @@ fn spawn_keys(to_ui: Sender<Input>) {
         loop {
             let input = match crossterm::event::read() {
                 Ok(Event::Key(key)) => Input::Key(key),
+                Ok(Event::Mouse(mouse)) => Input::Mouse(mouse),
                 Ok(Event::Resize(..)) => Input::Resize,
                 Ok(_) => continue,
                 Err(_) => Input::Quit, // the terminal went away

@@ -287,3 +287,59 @@ fn without_colour_the_selection_is_reversed() {
             .contains(Modifier::REVERSED)
     );
 }
+
+/// The mouse: a click selects the row under it, the wheel moves the selection, a
+/// click on a header sorts by that column (again: reversed).
+#[test]
+fn mouse_selects_scrolls_and_sorts() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    use sockscope::column::Column;
+    use sockscope::tui::rows::SortBy;
+    let (mut app, mut terminal) = web_app(110, 20);
+    let mouse = |kind, column, row| {
+        Input::Mouse(MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: crossterm::event::KeyModifiers::NONE,
+        })
+    };
+    let text = screen_text(&terminal);
+    let lines: Vec<&str> = text.lines().collect();
+    let header_y = lines.iter().position(|l| l.contains("PROTO")).unwrap() as u16;
+    let click = MouseEventKind::Down(MouseButton::Left);
+    // The fourth row under the header.
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![mouse(click, 10, header_y + 4)],
+    );
+    assert_eq!(app.table.selected, 3);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![mouse(MouseEventKind::ScrollDown, 10, header_y + 4)],
+    );
+    assert_eq!(app.table.selected, 4);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![mouse(MouseEventKind::ScrollUp, 10, header_y + 4)],
+    );
+    assert_eq!(app.table.selected, 3);
+    let recv_q = lines[header_y as usize].find("RECV-Q").unwrap() as u16;
+    let recv_q = lines[header_y as usize][..recv_q as usize].chars().count() as u16;
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![mouse(click, recv_q + 1, header_y)],
+    );
+    assert_eq!(app.sort.by, SortBy::Column(Column::RecvQ));
+    assert!(!app.sort.reverse);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![mouse(click, recv_q + 1, header_y)],
+    );
+    assert!(app.sort.reverse, "a second click reverses");
+}

@@ -95,6 +95,8 @@ pub struct App {
     pub banner_open: bool,
     /// Colours on (else only bold, reverse and the like: `--color never`, NO_COLOR).
     pub colour: bool,
+    /// The screen as last drawn: where a click lands.
+    pub screen: ratatui::layout::Rect,
     pub filter: FilterBar,
     pub sort: Sort,
     pub snapshot: Option<Snapshot>,
@@ -150,6 +152,7 @@ impl App {
             show_peer: false,
             banner_open: false,
             colour: true,
+            screen: ratatui::layout::Rect::default(),
             filter: FilterBar::default(),
             sort: Sort::default(),
             snapshot: None,
@@ -309,6 +312,18 @@ impl App {
             Action::Faster => self.interval = step_interval(self.interval, false),
             Action::ToggleHelp => self.help = true,
             Action::TogglePeer => self.show_peer = !self.show_peer,
+            Action::Select(row) => {
+                let now = match self.view {
+                    View::Processes => self.process_table.selected,
+                    _ => self.table.selected,
+                };
+                self.step(row as isize - now as isize);
+            }
+            Action::SortBy(column) => {
+                let by = SortBy::Column(column);
+                let reverse = self.sort.by == by && !self.sort.reverse;
+                self.set_sort(Sort { by, reverse });
+            }
             Action::ToggleBanner => self.banner_open = !self.banner_open,
             Action::AskSignal => self.ask_signal(),
             Action::AskClose => self.ask_close(),

@@ -28,6 +28,8 @@ pub struct Update {
 #[derive(Clone, Debug)]
 pub enum Input {
     Key(KeyEvent),
+    /// A click or the wheel (mouse capture is on in the live view).
+    Mouse(crossterm::event::MouseEvent),
     Resize,
     Update(Box<Update>),
     /// SIGTERM, SIGHUP or SIGINT from outside.
@@ -72,6 +74,10 @@ pub enum Action {
     /// `-`: refresh more often.
     Faster,
     ToggleHelp,
+    /// A click on a row of the list shown: select it.
+    Select(usize),
+    /// A click on a column header: sort by it (again: reverse).
+    SortBy(crate::column::Column),
     /// `p`: show or hide the PEER column.
     TogglePeer,
     /// `b`: the banner in full (the demo's legend), or folded into one line.
@@ -95,7 +101,7 @@ pub enum Action {
 }
 
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
-pub const KEYS: [(&str, &str); 22] = [
+pub const KEYS: [(&str, &str); 23] = [
     ("↑/↓  j/k", "move the selection"),
     ("PgUp/PgDn", "move a page; scroll the details"),
     ("g/G  Home/End", "first / last row"),
@@ -116,6 +122,7 @@ pub const KEYS: [(&str, &str); 22] = [
     ("b", "the whole banner (the demo's legend) / one line"),
     ("[ ] { } t", "replay: step, jump a minute, go to a time"),
     ("K / X", "signal the owners / close the TCP connection"),
+    ("mouse", "click: select, or sort by a header; wheel: move"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
 ];

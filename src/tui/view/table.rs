@@ -33,7 +33,6 @@ fn columns(app: &App) -> Vec<Column> {
 const MEASURED: usize = 1000;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let all = columns(app);
     let height = area.height.saturating_sub(1) as usize;
     let (start, end) = window(app.table.selected, app.table.offset, app.rows.len(), height);
     let cells = |row: RowRef| {
@@ -43,33 +42,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             rate: rates::latest(app, socket),
         }
     };
-    // What each column's cells need, over the whole filtered set (or a sample of it).
-    let mut needs = vec![fit::Need::default(); all.len()];
-    let n = app.rows.len();
-    for k in 0..n.min(MEASURED) {
-        let row = cells(app.rows[k * n / n.min(MEASURED)]);
-        for (c, need) in all.iter().zip(&mut needs) {
-            if matches!(c.spec().width, Width::Fixed(_)) {
-                continue;
-            }
-            let width = |t: String| t.chars().count() as u16;
-            need.widest = need.widest.max(width(c.text(&row)));
-            if let Some(short) = c.short_text(&row) {
-                need.widest_short = Some(need.widest_short.unwrap_or(0).max(width(short)));
-            }
-        }
-    }
-    // After the two-cell gutter.
-    let fitted = fit::widths(&all, &needs, area.width.saturating_sub(3), 1);
-    let shown: Vec<(Column, u16, bool)> = all
-        .iter()
-        .zip(&needs)
-        .zip(&fitted)
-        .filter_map(|((c, need), w)| {
-            let w = (*w)?;
-            Some((*c, w, need.widest_short.is_some() && w < need.widest))
-        })
-        .collect();
+    let shown = fitted(app, area.width);
     let columns: Vec<Column> = shown.iter().map(|(c, _, _)| *c).collect();
     let mut widths = vec![Constraint::Length(2)];
     widths.extend(shown.iter().map(|(_, w, _)| Constraint::Length(*w)));
@@ -104,6 +77,58 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         };
         frame.render_widget(Line::styled(format!("  {empty}"), style::DIM), below);
     }
+}
+
+/// The columns shown on a screen `width` wide, each with its width and whether it
+/// shows its short form.
+fn fitted(app: &App, width: u16) -> Vec<(Column, u16, bool)> {
+    let all = columns(app);
+    let cells = |row: RowRef| {
+        let socket = app.socket(row);
+        Cells {
+            socket,
+            rate: rates::latest(app, socket),
+        }
+    };
+    // What each column's cells need, over the whole filtered set (or a sample of it).
+    let mut needs = vec![fit::Need::default(); all.len()];
+    let n = app.rows.len();
+    for k in 0..n.min(MEASURED) {
+        let row = cells(app.rows[k * n / n.min(MEASURED)]);
+        for (c, need) in all.iter().zip(&mut needs) {
+            if matches!(c.spec().width, Width::Fixed(_)) {
+                continue;
+            }
+            let width = |t: String| t.chars().count() as u16;
+            need.widest = need.widest.max(width(c.text(&row)));
+            if let Some(short) = c.short_text(&row) {
+                need.widest_short = Some(need.widest_short.unwrap_or(0).max(width(short)));
+            }
+        }
+    }
+    // After the two-cell gutter.
+    let fitted = fit::widths(&all, &needs, width.saturating_sub(3), 1);
+    all.iter()
+        .zip(&needs)
+        .zip(&fitted)
+        .filter_map(|((c, need), w)| {
+            let w = (*w)?;
+            Some((*c, w, need.widest_short.is_some() && w < need.widest))
+        })
+        .collect()
+}
+
+/// The socket column under screen column `x` of the table in `area`.
+pub fn column_at(area: Rect, app: &App, x: u16) -> Option<Column> {
+    // The gutter and its spacing, then each column and one cell between.
+    let mut left = area.x + 3;
+    for (column, width, _) in fitted(app, area.width) {
+        if x >= left && x < left + width {
+            return Some(column);
+        }
+        left += width + 1;
+    }
+    None
 }
 
 /// The rows [start, end) to draw: from the app's offset, moved so the selection shows
