@@ -3,6 +3,7 @@
 //! /proc tree.
 
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -126,6 +127,11 @@ pub enum Command {
         /// CLOSE_WAIT and SYN_SENT sockets count as stuck once this long in their state
         #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
         min_age: Duration,
+    },
+    /// Serve the sockets' numbers to Prometheus: GET /metrics, OpenMetrics or text
+    Export {
+        #[command(flatten)]
+        args: ExportArgs,
     },
     /// A stream of events, one per line: opened, state, closed (NDJSON with --json)
     Watch {
@@ -299,6 +305,42 @@ pub struct ReplayAt {
     pub at: Option<crate::record::At>,
 }
 
+/// The default port: 10155. The Prometheus wiki's default-port-allocations page has
+/// no free port left in 9100-9999; new exporters take ports from 10000 up.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:10155";
+
+/// `sockscope export`'s flags.
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub filters: Filters,
+    /// Address and port to serve /metrics on
+    #[arg(long, value_name = "ADDR:PORT", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// A scrape waits at most this long for its snapshot, then answers sockscope_up 0
+    /// (Prometheus's X-Prometheus-Scrape-Timeout-Seconds shortens it)
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_interval)]
+    pub scrape_timeout: Duration,
+    /// A client must send its request headers within this long; idle keep-alive
+    /// connections are closed after it too
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_interval)]
+    pub read_timeout: Duration,
+    /// Processes with the most sockets that get series of their own; the rest are
+    /// summed as comm="other"
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub top_processes: u16,
+    /// TCP listeners (fullest queue first) that get series of their own; the rest are
+    /// summed as addr="other"
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u16).range(0..=10000))]
+    pub top_listeners: u16,
+    /// Add a pid label to sockscope_process_sockets: one series per process instead of
+    /// per name (more series, and new ones whenever processes restart)
+    #[arg(long)]
+    pub pid_label: bool,
+}
+
 /// `sockscope demo`'s flags.
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
@@ -354,6 +396,27 @@ pub struct Filters {
     /// Unix domain sockets
     #[arg(long, short = 'x')]
     pub unix: bool,
+    /// Raw IP sockets (as `ss -w`)
+    #[arg(long, short = 'w')]
+    pub raw: bool,
+    /// Packet (AF_PACKET) sockets (as `ss -0`)
+    #[arg(long, short = '0')]
+    pub packet: bool,
+    /// Netlink sockets (as `ss -f netlink`)
+    #[arg(long)]
+    pub netlink: bool,
+    /// ICMP "ping" datagram sockets
+    #[arg(long)]
+    pub icmp: bool,
+    /// SCTP sockets (as `ss -S`)
+    #[arg(long)]
+    pub sctp: bool,
+    /// MPTCP sockets (as `ss -M`)
+    #[arg(long)]
+    pub mptcp: bool,
+    /// Vsock sockets, between a VM and its host (as `ss --vsock`)
+    #[arg(long)]
+    pub vsock: bool,
     /// IPv4 only
     #[arg(short = '4')]
     pub ipv4: bool,
@@ -378,10 +441,18 @@ impl Filters {
                 (self.tcp, Proto::Tcp),
                 (self.udp, Proto::Udp),
                 (self.unix, Proto::Unix),
+                (self.raw, Proto::Raw),
+                (self.packet, Proto::Packet),
+                (self.netlink, Proto::Netlink),
+                (self.icmp, Proto::Icmp),
+                (self.sctp, Proto::Sctp),
+                (self.mptcp, Proto::Mptcp),
+                (self.vsock, Proto::Vsock),
             ]),
             families: flagged(&[(self.ipv4, Family::Ipv4), (self.ipv6, Family::Ipv6)]),
             listening: self.listening,
             words: Vec::new(),
+            ..Query::default()
         }
     }
 

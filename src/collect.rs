@@ -11,9 +11,11 @@ pub mod netlink;
 pub mod owners;
 pub mod peers;
 pub mod privilege;
+pub mod proc_families;
 pub mod proc_net;
 pub mod process;
 pub mod read;
+pub mod unnamed;
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -26,7 +28,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::model::{Proto, Snapshot, Socket, TcpState};
 use netlink::Netlink;
+use netlink::packet::InterfaceNames;
 use owners::Users;
+use proc_families::ProcTable;
 use proc_net::ProcTables;
 use read::shown;
 
@@ -204,6 +208,31 @@ impl Table {
             unconfirmed: read.unconfirmed,
         })
     }
+
+    /// Adds the other families' /proc tables under `net_dir` (see proc_families), and
+    /// what they skipped to `warnings`; `ours` when that is our own network namespace,
+    /// whose interfaces we can name.
+    fn with_proc_families(
+        mut self,
+        net_dir: &Path,
+        tables: &[ProcTable],
+        ours: bool,
+        warnings: &mut Vec<String>,
+    ) -> Table {
+        let mut names = InterfaceNames::default();
+        let more = proc_families::read(net_dir, tables, ours.then_some(&mut names));
+        // Exact: the table may be 100k sockets sized to fit, and a few more must not
+        // double its capacity.
+        self.sockets.reserve_exact(more.sockets.len());
+        self.sockets.extend(more.sockets);
+        if !more.skipped.is_empty() {
+            warnings.push(format!(
+                "skipped unreadable lines: {}",
+                more.skipped.join(", ")
+            ));
+        }
+        self
+    }
 }
 
 /// Reads the socket tables, keeping the netlink socket open across snapshots.
@@ -253,15 +282,19 @@ impl TableReader {
     /// inside it (kept for the next snapshot), else its /proc/<pid>/net, with a warning.
     fn theirs(&mut self, proc_root: &Path, pid: u32, ns: Option<PathBuf>) -> Result<Table> {
         let dir = proc_root.join(pid.to_string());
+        let net_dir = dir.join("net");
         if !is_live(proc_root) || self.tables == Tables::Proc {
-            return Table::proc(&dir.join("net"), &mut self.warnings);
+            return self.proc_with_families(&net_dir, false);
         }
         let dumped = match ns {
             None => Err("its ns/net link is unreadable, so its namespace is unknown".into()),
             Some(ns) => self.dump_in(ns, &dir.join("ns/net")),
         };
         let why = match dumped {
-            Ok(dump) => return Ok(Table::netlink(dump)),
+            Ok((dump, more)) => {
+                let table = Table::netlink(dump);
+                return Ok(table.with_proc_families(&net_dir, &more, false, &mut self.warnings));
+            }
             Err(why) => why,
         };
         if self.tables == Tables::Netlink {
@@ -271,19 +304,31 @@ impl TableReader {
             "pid {pid}'s network namespace cannot be read through netlink ({why}); its \
              /proc/{pid}/net is read instead, without tcp_info, timers and unix peers"
         ));
-        Table::proc(&dir.join("net"), &mut self.warnings)
+        self.proc_with_families(&net_dir, false)
+    }
+
+    /// A /proc net directory's tables, the other families' included.
+    fn proc_with_families(&mut self, net_dir: &Path, ours: bool) -> Result<Table> {
+        let table = Table::proc(net_dir, &mut self.warnings)?;
+        Ok(table.with_proc_families(net_dir, &ProcTable::ALL, ours, &mut self.warnings))
     }
 
     /// A dump of the namespace `ns` (its link text) through the socket kept for it,
     /// opened from `ns_file` the first time. A failure is kept, and not tried again.
-    fn dump_in(&mut self, ns: PathBuf, ns_file: &Path) -> Result<(Vec<Socket>, bool), String> {
+    /// With it, the /proc tables to read beside it (see `Netlink::proc_tables`).
+    #[allow(clippy::type_complexity)]
+    fn dump_in(
+        &mut self,
+        ns: PathBuf,
+        ns_file: &Path,
+    ) -> Result<((Vec<Socket>, bool), Vec<ProcTable>), String> {
         let entry = self
             .elsewhere
             .entry(ns)
             .or_insert_with(|| Netlink::open_in(ns_file).map_err(|e| format!("{e:#}")));
         let netlink = entry.as_mut().map_err(|why| why.clone())?;
         match netlink.read_all() {
-            Ok(sockets) => Ok((sockets, netlink.unix_uids)),
+            Ok(sockets) => Ok(((sockets, netlink.unix_uids), netlink.proc_tables())),
             Err(e) => {
                 let why = format!("{e:#}");
                 *entry = Err(why.clone());
@@ -301,7 +346,12 @@ impl TableReader {
         };
         if try_netlink {
             match self.netlink_dump() {
-                Ok(dump) => return Ok(Table::netlink(dump)),
+                Ok(dump) => {
+                    let more = self.netlink.as_ref().map(Netlink::proc_tables);
+                    let more = more.unwrap_or_default();
+                    let table = Table::netlink(dump);
+                    return Ok(table.with_proc_families(net_dir, &more, true, &mut self.warnings));
+                }
                 Err(e) if self.tables == Tables::Netlink => {
                     return Err(e.context("--source netlink failed (try --source proc)"));
                 }
@@ -314,7 +364,7 @@ impl TableReader {
                 }
             }
         }
-        Table::proc(net_dir, &mut self.warnings)
+        self.proc_with_families(net_dir, is_live(proc_root))
     }
 
     fn netlink_dump(&mut self) -> Result<(Vec<Socket>, bool)> {
@@ -350,21 +400,44 @@ impl Source for System {
             (tables, owners)
         });
         let mut tables = tables?;
+        // The inodes several rows share: an SCTP socket's associations.
+        let mut shared = Vec::new();
         for table in &mut tables {
             for socket in &mut table.sockets {
-                if socket.inode != 0
-                    && let Some(found) = owners.by_inode.remove(&socket.inode)
-                {
+                let found = match socket.proto {
+                    _ if socket.inode == 0 => None,
+                    Proto::Sctp => {
+                        shared.push(socket.inode);
+                        owners.by_inode.get(&socket.inode).cloned()
+                    }
+                    _ => owners.by_inode.remove(&socket.inode),
+                };
+                if let Some(found) = found {
                     socket.processes = found;
                 }
                 // Without the kernel's uid, the owner's is the best we know.
-                if socket.proto == Proto::Unix
-                    && !table.unix_uids
-                    && let Some(owner) = socket.processes.first()
-                {
+                let no_uid = match socket.proto {
+                    Proto::Unix => !table.unix_uids,
+                    // Neither netlink_diag nor /proc/net/netlink has one; vsock neither.
+                    Proto::Netlink | Proto::Vsock => true,
+                    _ => false,
+                };
+                if no_uid && let Some(owner) = socket.processes.first() {
                     socket.uid = owner.uid;
                 }
             }
+        }
+        for inode in shared {
+            owners.by_inode.remove(&inode);
+        }
+        // What is left no table named: listed all the same (see unnamed.rs).
+        let unnamed = unnamed::sockets(&self.proc_root, &self.scope, owners.by_inode.drain());
+        match tables.first_mut() {
+            Some(first) => {
+                first.sockets.reserve_exact(unnamed.len()); // as in with_proc_families
+                first.sockets.extend(unnamed);
+            }
+            None => tables.push(Table::netlink((unnamed, false))),
         }
         // Emptied by the join but still its full size; peers need the room.
         drop(owners.by_inode);
@@ -400,9 +473,10 @@ impl Source for System {
 
         // After the tables: what closed while they were read is in this snapshot too.
         let closed = self.closed_log.take(&mut warnings);
+        // The kernel's own netlink sockets have no owner to hide.
         let hidden = sockets
             .iter()
-            .filter(|s| s.inode != 0 && s.processes.is_empty())
+            .filter(|s| s.inode != 0 && s.processes.is_empty() && !s.is_kernels())
             .count();
         warnings.extend(hidden::owners_warning(
             &self.scope,

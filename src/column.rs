@@ -55,6 +55,8 @@ pub enum Column {
     User,
     /// Who holds the other end of a local connection.
     Peer,
+    /// The family's own fields (raw, packet, netlink, vsock, SCTP, other) as their JSON.
+    Detail,
 }
 
 /// What a cell is read from: the socket, and its latest rate where one is known.
@@ -173,7 +175,7 @@ impl Column {
     ];
 
     /// `sockscope list --csv`: the JSON fields a flat row holds.
-    pub const CSV: [Column; 14] = [
+    pub const CSV: [Column; 15] = [
         Column::Protocol,
         Column::Family,
         Column::State,
@@ -188,6 +190,7 @@ impl Column {
         Column::Inode,
         Column::Uid,
         Column::Processes,
+        Column::Detail,
     ];
 
     pub fn spec(self) -> Spec {
@@ -252,7 +255,7 @@ impl Column {
                 put(out, r.socket.local.map(|a| a.ip()))
             }),
             Column::LocalPort => number("LPORT", "local_port", |r, out| {
-                put(out, r.socket.local.map(|a| a.port()))
+                put(out, r.socket.local_port())
             }),
             Column::Remote => sorted(
                 Spec {
@@ -267,7 +270,7 @@ impl Column {
                 put(out, r.socket.remote.map(|a| a.ip()))
             }),
             Column::RemotePort => number("RPORT", "remote_port", |r, out| {
-                put(out, r.socket.remote.map(|a| a.port()))
+                put(out, r.socket.remote_port())
             }),
             Column::Path => text("PATH", "path", Width::Fill, |r, out| {
                 put(out, r.socket.path_bytes().map(Escaped))
@@ -333,6 +336,12 @@ impl Column {
                 user(a).cmp(&user(b)).then(a.uid.cmp(&b.uid))
             }),
             Column::Peer => text("PEER", "", Width::Fill, peer_cell),
+            // JSON escapes any control byte an interface name might hold.
+            Column::Detail => text("DETAIL", "detail", Width::Fill, |r, out| {
+                if let Some(detail) = &r.socket.detail {
+                    out.push_str(&serde_json::to_string(detail).unwrap_or_default());
+                }
+            }),
         }
     }
 

@@ -4,7 +4,8 @@
 //! into a `model::Snapshot`, `query` filters it, `output` prints it through the
 //! `column`s, `tui` shows it live. Over time, `track` turns consecutive snapshots into
 //! events and per-socket history, `diagnose` turns that into findings; `doctor` runs
-//! both for `sockscope doctor`, and the live view at every refresh. `act` signals owners
+//! both for `sockscope doctor`, and the live view at every refresh; `export` serves
+//! them to Prometheus, one snapshot per scrape. `act` signals owners
 //! and closes sockets (`kill`, `close`, the live view's K and X). `text` escapes what
 //! other processes named. `demo` produces real sockets to look at. ARCHITECTURE.md has
 //! the modules, what each may import, and how to add a column, source, format or rule.
@@ -17,6 +18,7 @@ pub mod column;
 pub mod demo;
 pub mod diagnose;
 pub mod doctor;
+pub mod export;
 pub mod model;
 pub mod output;
 pub mod query;

@@ -101,6 +101,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             doctor(&cli.proc_root, &filters, &options)
         }
+        Some(Command::Export { args }) => {
+            sockscope::export::run(&cli.proc_root, tables, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Watch {
             filters,
             json,

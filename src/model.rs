@@ -8,12 +8,33 @@ use std::time::SystemTime;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
+mod family;
+pub use family::{
+    Detail, ETH_P_ALL, ethertype_text, ip_protocol_text, netlink_protocol_name, sctp_state_name,
+};
+
+/// Declared in the order `list` sorts by. The families after unix are listed as `ss`
+/// lists them (`ss -w`, `-0`, `-f netlink`, `--vsock`, `-S`, `-M`); `Other` is a socket
+/// some process holds that no table names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
     Udp,
     Unix,
+    /// Raw IP sockets (SOCK_RAW over AF_INET/AF_INET6).
+    Raw,
+    /// ICMP "ping" datagram sockets (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6).
+    Icmp,
+    Sctp,
+    Mptcp,
+    /// AF_PACKET sockets.
+    Packet,
+    /// AF_NETLINK sockets.
+    Netlink,
+    /// AF_VSOCK sockets (between a VM and its host).
+    Vsock,
+    Other,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -22,6 +43,10 @@ pub enum Family {
     Ipv4,
     Ipv6,
     Unix,
+    Packet,
+    Netlink,
+    Vsock,
+    Other,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -30,6 +55,10 @@ pub enum SocketType {
     Stream,
     Dgram,
     Seqpacket,
+    /// SOCK_RAW: raw IP, packet (`p_raw`) and netlink sockets.
+    Raw,
+    /// A socket no table names: its type is not known.
+    Unknown,
 }
 
 /// The kernel's TCP states plus UNCONN (unconnected UDP or unix).
@@ -209,9 +238,14 @@ pub struct Socket {
     pub timer: Option<Timer>,
     /// Unix only, and only from netlink: the inode of the connected peer socket.
     pub peer_inode: Option<u64>,
-    /// The other end when it is on this host: a unix peer, or the TCP socket whose
-    /// endpoints mirror this one's. Filled after the owner join.
+    /// The other end when it is on this host: a unix peer, the TCP socket whose
+    /// endpoints mirror this one's, or the netlink socket this one is connected to.
+    /// Filled after the owner join.
     pub peer: Option<Peer>,
+    /// What only this socket's family has (raw protocol, packet interface, netlink
+    /// port, vsock CIDs, SCTP association state); None for TCP, UDP and unix. Boxed,
+    /// like tcp_info, so the common sockets pay one pointer.
+    pub detail: Option<Box<Detail>>,
     /// TCP and UDP, only from netlink: how the kernel itself names this socket.
     /// Internal, not in the JSON.
     pub diag_id: Option<DiagId>,
@@ -314,7 +348,7 @@ pub struct SocketKey {
 }
 
 impl Socket {
-    /// A TCP or UDP socket as a kernel table lists it: no queues, owners, tcp_info or
+    /// A TCP, UDP (or raw, ICMP, SCTP, MPTCP) socket as a kernel table lists it: no queues, owners, tcp_info or
     /// peer yet. Both table readers start here and fill in what they know.
     pub fn inet(
         proto: Proto,
@@ -324,7 +358,8 @@ impl Socket {
         remote: SocketAddr,
     ) -> Socket {
         let socket_type = match proto {
-            Proto::Tcp => SocketType::Stream,
+            Proto::Tcp | Proto::Mptcp | Proto::Sctp => SocketType::Stream,
+            Proto::Raw => SocketType::Raw,
             _ => SocketType::Dgram,
         };
         Socket {
@@ -369,6 +404,7 @@ impl Socket {
             timer: None,
             peer_inode: None,
             peer: None,
+            detail: None,
             diag_id: None,
         }
     }
@@ -397,6 +433,45 @@ impl Socket {
         }
     }
 
+    /// A socket of one of the families after unix, as its table lists it: `local` and
+    /// `remote` only for the IP ones, the rest in `detail`.
+    pub fn family(
+        proto: Proto,
+        family: Family,
+        socket_type: SocketType,
+        state: TcpState,
+        inode: u64,
+        detail: Option<Detail>,
+    ) -> Socket {
+        Socket {
+            inode,
+            detail: detail.map(Box::new),
+            ..Socket::bare(proto, family, socket_type, state)
+        }
+    }
+
+    /// The local port, where the protocol has ports: raw sockets keep their protocol
+    /// in its place, which is in `detail`, not here.
+    pub fn local_port(&self) -> Option<u16> {
+        self.local
+            .filter(|_| self.proto.has_ports())
+            .map(|a| a.port())
+    }
+
+    pub fn remote_port(&self) -> Option<u16> {
+        self.remote
+            .filter(|_| self.proto.has_ports())
+            .map(|a| a.port())
+    }
+
+    /// The kernel's own end of a netlink protocol (port id 0): no process holds it.
+    pub fn is_kernels(&self) -> bool {
+        matches!(
+            self.detail.as_deref(),
+            Some(Detail::Netlink { port_id: 0, .. })
+        )
+    }
+
     pub fn key(&self) -> SocketKey {
         SocketKey {
             proto: self.proto,
@@ -406,26 +481,57 @@ impl Socket {
         }
     }
 
-    /// "127.0.0.1:80", "[::1]:80", "*:22" for unspecified, the path for unix.
+    /// "127.0.0.1:80", "[::1]:80", "*:22" for unspecified, the path for unix; for the
+    /// other families what `ss` prints there: "*:icmp" (raw: address and protocol),
+    /// "ip:eth0" (packet: ethertype and interface), "ROUTE:1234" (netlink: protocol
+    /// and port id, "kernel" for port 0), "3:1024" (vsock: CID and port).
     pub fn local_text(&self) -> String {
+        if let Some(text) = self
+            .detail
+            .as_deref()
+            .and_then(|d| d.local_text(self.local))
+        {
+            return text;
+        }
         match self.local {
             Some(addr) => endpoint_text(addr),
             None => self.path.clone().unwrap_or_else(|| "*".into()),
         }
     }
 
+    /// The other end as `ss` prints it; for netlink "kernel" or the peer's port id when
+    /// connected, "*" when not.
     pub fn remote_text(&self) -> String {
+        if let Some(text) = self
+            .detail
+            .as_deref()
+            .and_then(|d| d.remote_text(self.remote))
+        {
+            return text;
+        }
         endpoint_or_any(self.remote)
     }
 
-    /// The short protocol name ss uses: tcp, udp, u_str, u_dgr, u_seq.
+    /// The short protocol name ss uses: tcp, udp, u_str, u_dgr, u_seq, raw, p_raw,
+    /// p_dgr, nl, v_str, v_dgr, sctp, mptcp; icmp and other where ss has none.
     pub fn proto_text(&self) -> &'static str {
         match (self.proto, self.socket_type) {
             (Proto::Tcp, _) => "tcp",
             (Proto::Udp, _) => "udp",
-            (Proto::Unix, SocketType::Stream) => "u_str",
             (Proto::Unix, SocketType::Dgram) => "u_dgr",
             (Proto::Unix, SocketType::Seqpacket) => "u_seq",
+            (Proto::Unix, _) => "u_str",
+            (Proto::Raw, _) => "raw",
+            (Proto::Icmp, _) => "icmp",
+            (Proto::Sctp, _) => "sctp",
+            (Proto::Mptcp, _) => "mptcp",
+            (Proto::Packet, SocketType::Dgram) => "p_dgr",
+            (Proto::Packet, _) => "p_raw",
+            (Proto::Netlink, _) => "nl",
+            (Proto::Vsock, SocketType::Dgram) => "v_dgr",
+            (Proto::Vsock, SocketType::Seqpacket) => "v_seq",
+            (Proto::Vsock, _) => "v_str",
+            (Proto::Other, _) => "other",
         }
     }
 
@@ -476,9 +582,9 @@ impl Serialize for Socket {
         s.serialize_field("family", &self.family)?;
         s.serialize_field("state", &self.state)?;
         s.serialize_field("local_addr", &self.local.map(|a| a.ip()))?;
-        s.serialize_field("local_port", &self.local.map(|a| a.port()))?;
+        s.serialize_field("local_port", &self.local_port())?;
         s.serialize_field("remote_addr", &self.remote.map(|a| a.ip()))?;
-        s.serialize_field("remote_port", &self.remote.map(|a| a.port()))?;
+        s.serialize_field("remote_port", &self.remote_port())?;
         s.serialize_field("path", &self.path)?;
         // Only where `path` could not say it exactly: an array of byte values.
         if let Some(raw) = &self.path_raw {
@@ -496,6 +602,7 @@ impl Serialize for Socket {
         s.serialize_field("timer", &self.timer)?;
         s.serialize_field("peer_inode", &self.peer_inode)?;
         s.serialize_field("peer", &self.peer)?;
+        s.serialize_field("detail", &self.detail)?;
         s.end()
     }
 }

@@ -1,6 +1,7 @@
 //! Filters: one language for the CLI flags and the TUI filter bar.
 //!
-//! The filter bar takes terms like `port:8080 state:estab pid:1234 udp -6 nginx`;
+//! The filter bar takes terms like `port:8080 state:estab pid:1234 udp -6 nginx`
+//! (a protocol alone or as `proto:raw`);
 //! the CLI flags (`--port 8080 --state estab --udp -6`) fill the same `Query`
 //! through the same term parsers. Terms of one kind are alternatives (two states
 //! match either); different kinds must all match.
@@ -16,6 +17,8 @@ pub struct Query {
     pub families: Vec<Family>,
     /// LISTEN sockets and bound, unconnected ones, as `ss -l` shows.
     pub listening: bool,
+    /// Bare numbers: a port or a pid (either matches; `number_note` says which did).
+    pub numbers: Vec<u32>,
     /// Bare words: a process name, an address or a unix path containing the word.
     pub words: Vec<String>,
 }
@@ -38,6 +41,9 @@ impl Query {
                 "port" => self.ports.push(parse_port(value)?),
                 "state" => self.states.push(parse_state(value)?),
                 "pid" => self.pids.push(parse_pid(value)?),
+                "proto" => self.protos.push(parse_proto(value)?),
+                // `:8080`, as ss and lsof write a port.
+                "" => self.ports.push(parse_port(value)?),
                 // Anything else with a colon is an address like ::1 or 127.0.0.1:80.
                 _ => {
                     self.words.push(term.to_ascii_lowercase());
@@ -45,14 +51,24 @@ impl Query {
             }
             return Ok(());
         }
-        match term.to_ascii_lowercase().as_str() {
-            "tcp" => self.protos.push(Proto::Tcp),
-            "udp" => self.protos.push(Proto::Udp),
-            "unix" => self.protos.push(Proto::Unix),
+        let lower = term.to_ascii_lowercase();
+        if let Ok(proto) = parse_proto(&lower) {
+            self.protos.push(proto);
+            return Ok(());
+        }
+        match lower.as_str() {
             "-4" | "ipv4" => self.families.push(Family::Ipv4),
             "-6" | "ipv6" => self.families.push(Family::Ipv6),
             "listening" | "-l" => self.listening = true,
-            word => self.words.push(word.to_string()),
+            number if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) => {
+                self.numbers.push(parse_pid(number)?)
+            }
+            // A state in any spelling (estab, time-wait, CLOSE_WAIT) is that state:
+            // people type the word they see in the STATE column.
+            word => match parse_state(word) {
+                Ok(state) => self.states.push(state),
+                Err(_) => self.words.push(word.to_string()),
+            },
         }
         Ok(())
     }
@@ -63,12 +79,11 @@ impl Query {
 
     pub fn matches(&self, s: &Socket) -> bool {
         any_or_none(&self.pids, |pid| s.processes.iter().any(|o| o.pid == *pid))
-            && any_or_none(&self.ports, |port| {
-                [s.local, s.remote]
-                    .iter()
-                    .flatten()
-                    .any(|a| a.port() == *port)
-            })
+            && self
+                .numbers
+                .iter()
+                .all(|n| has_port(s, *n) || has_pid(s, *n))
+            && any_or_none(&self.ports, |port| has_port(s, u32::from(*port)))
             && any_or_none(&self.states, |state| *state == s.state)
             && any_or_none(&self.protos, |proto| *proto == s.proto)
             && any_or_none(&self.families, |family| *family == s.family)
@@ -85,28 +100,114 @@ impl std::fmt::Display for Query {
         terms.extend(self.pids.iter().map(|p| format!("pid:{p}")));
         terms.extend(self.ports.iter().map(|p| format!("port:{p}")));
         terms.extend(self.states.iter().map(|s| format!("state:{}", s.name())));
-        terms.extend(self.protos.iter().map(|p| {
-            match p {
-                Proto::Tcp => "tcp",
-                Proto::Udp => "udp",
-                Proto::Unix => "unix",
-            }
-            .to_string()
-        }));
+        terms.extend(self.protos.iter().map(|p| p.name().to_string()));
         terms.extend(self.families.iter().map(|fam| {
             match fam {
                 Family::Ipv4 => "-4",
                 Family::Ipv6 => "-6",
                 Family::Unix => "unix",
+                // Never parsed into a family (the protocol names them), so not written.
+                Family::Packet | Family::Netlink | Family::Vsock | Family::Other => "",
             }
             .to_string()
         }));
         if self.listening {
             terms.push("listening".into());
         }
+        terms.extend(self.numbers.iter().map(|n| n.to_string()));
         terms.extend(self.words.iter().cloned());
         f.write_str(&terms.join(" "))
     }
+}
+
+fn has_port(s: &Socket, port: u32) -> bool {
+    [s.local, s.remote]
+        .iter()
+        .flatten()
+        .any(|a| u32::from(a.port()) == port)
+}
+
+fn has_pid(s: &Socket, pid: u32) -> bool {
+    s.processes.iter().any(|o| o.pid == pid)
+}
+
+/// What each bare number of the filter matched among `sockets`, for the filter bar:
+/// `8080: port of 3 sockets, pid of none`. None without bare numbers.
+pub fn number_note<'a>(
+    query: &Query,
+    sockets: impl Iterator<Item = &'a Socket> + Clone,
+) -> Option<String> {
+    if query.numbers.is_empty() {
+        return None;
+    }
+    let notes: Vec<String> = query
+        .numbers
+        .iter()
+        .map(|&n| {
+            let ports = sockets.clone().filter(|s| has_port(s, n)).count();
+            let pids = sockets.clone().filter(|s| has_pid(s, n)).count();
+            match (ports, pids) {
+                (0, 0) => format!("{n}: no port or pid"),
+                (p, 0) => format!("{n}: port ({})", sockets_text(p)),
+                (0, p) => format!("{n}: pid ({})", sockets_text(p)),
+                (p, q) => format!(
+                    "{n}: port ({}) and pid ({})",
+                    sockets_text(p),
+                    sockets_text(q)
+                ),
+            }
+        })
+        .collect();
+    Some(notes.join("; "))
+}
+
+/// Why a filter matches nothing among `sockets`: each term alone, how many it
+/// matches, and for a bare word read as a state, how many hold the word elsewhere
+/// (a process called `listen`). `no sockets match state:ESTABLISHED; 12 match
+/// 'estab' in names, addresses or paths`.
+pub fn why_empty<'a>(text: &str, sockets: impl Iterator<Item = &'a Socket> + Clone) -> String {
+    let count = |q: &Query| sockets.clone().filter(|s| q.matches(s)).count();
+    let mut parts = Vec::new();
+    let terms: Vec<&str> = text.split_whitespace().collect();
+    for term in &terms {
+        let Ok(q) = Query::parse(term) else { continue };
+        let n = count(&q);
+        let word = term.to_ascii_lowercase();
+        let as_state = q.states.len() == 1 && !term.contains(':');
+        if n == 0 {
+            let mut part = format!("no sockets match {q}");
+            if as_state {
+                let as_word = sockets.clone().filter(|s| word_matches(&word, s)).count();
+                if as_word > 0 {
+                    part.push_str(&format!(
+                        "; {} match '{word}' in names, addresses or paths",
+                        thousands(as_word)
+                    ));
+                }
+            }
+            parts.push(part);
+        } else if terms.len() > 1 {
+            parts.push(format!("{q} alone: {}", thousands(n)));
+        }
+    }
+    if parts.is_empty() {
+        return "no sockets match".into();
+    }
+    if terms.len() > 1 && parts.iter().all(|p| !p.starts_with("no sockets")) {
+        parts.insert(0, "no socket matches every term".into());
+    }
+    parts.join("; ")
+}
+
+fn sockets_text(n: usize) -> String {
+    match n {
+        1 => "1 socket".into(),
+        n => format!("{} sockets", thousands(n)),
+    }
+}
+
+fn thousands(n: usize) -> String {
+    n.to_string()
 }
 
 /// An empty list of alternatives puts no condition.
@@ -149,6 +250,21 @@ fn contains_ignore_case(text: &str, lowercase: &str) -> bool {
             .as_bytes()
             .windows(lowercase.len())
             .any(|w| w.eq_ignore_ascii_case(lowercase.as_bytes()))
+}
+
+/// A protocol by its JSON name (tcp, udp, unix, raw, icmp, sctp, mptcp, packet,
+/// netlink, vsock, other), any case.
+pub fn parse_proto(text: &str) -> Result<Proto, String> {
+    Proto::ALL
+        .into_iter()
+        .find(|p| p.name().eq_ignore_ascii_case(text))
+        .ok_or_else(|| {
+            let names: Vec<_> = Proto::ALL.iter().map(|p| p.name()).collect();
+            format!(
+                "unknown protocol '{text}': expected one of {}",
+                names.join(", ")
+            )
+        })
 }
 
 /// 1 to 65535: port 0 is no port (every listener's remote end is `*:0`), so it would
@@ -266,6 +382,86 @@ mod tests {
     }
 
     #[test]
+    fn bare_states_numbers_and_colon_ports() {
+        let q = Query::parse("estab time-wait CLOSE_WAIT").unwrap();
+        assert_eq!(
+            q.states,
+            [
+                TcpState::Established,
+                TcpState::TimeWait,
+                TcpState::CloseWait
+            ]
+        );
+        assert!(q.words.is_empty());
+        assert_eq!(Query::parse(":8080").unwrap().ports, [8080]);
+        assert_eq!(Query::parse("8080").unwrap().numbers, [8080]);
+        assert!(Query::parse(":0").is_err());
+        let s = tcp(
+            "127.0.0.1:8080",
+            "127.0.0.1:50000",
+            TcpState::Established,
+            "nginx",
+        );
+        for yes in ["estab", ":8080", "8080", "42", "50000 estab"] {
+            assert!(Query::parse(yes).unwrap().matches(&s), "{yes}");
+        }
+        for no in ["listen", ":42", "43", "8080 43"] {
+            assert!(!Query::parse(no).unwrap().matches(&s), "{no}");
+        }
+        // Round trip: a bare state is written as state:NAME, a number stays bare.
+        let q = Query::parse("estab 42").unwrap();
+        assert_eq!(q.to_string(), "state:ESTABLISHED 42");
+        assert_eq!(Query::parse(&q.to_string()).unwrap(), q);
+    }
+
+    #[test]
+    fn notes_say_what_numbers_matched_and_why_nothing_did() {
+        let web = tcp(
+            "127.0.0.1:8080",
+            "127.0.0.1:42",
+            TcpState::Established,
+            "nginx",
+        );
+        let listen = tcp("127.0.0.1:80", "0.0.0.0:0", TcpState::Listen, "listen-d");
+        let all = [web.clone(), listen];
+        let q = Query::parse("42").unwrap();
+        assert_eq!(
+            number_note(&q, all.iter()).unwrap(),
+            "42: port (1 socket) and pid (2 sockets)"
+        );
+        let q = Query::parse("8080").unwrap();
+        assert_eq!(
+            number_note(&q, all.iter()).unwrap(),
+            "8080: port (1 socket)"
+        );
+        assert_eq!(number_note(&Query::parse("udp").unwrap(), all.iter()), None);
+
+        let only_web = [web];
+        assert_eq!(
+            why_empty("listen", only_web.iter()),
+            "no sockets match state:LISTEN"
+        );
+        let named = [tcp(
+            "127.0.0.1:9",
+            "127.0.0.1:10",
+            TcpState::Established,
+            "listener",
+        )];
+        assert_eq!(
+            why_empty("listen", named.iter()),
+            "no sockets match state:LISTEN; 1 match 'listen' in names, addresses or paths"
+        );
+        assert_eq!(
+            why_empty("udp estab", named.iter()),
+            "no sockets match udp; state:ESTABLISHED alone: 1"
+        );
+        assert_eq!(
+            why_empty("port:9 listener", named.iter()),
+            "no socket matches every term; port:9 alone: 1; listener alone: 1"
+        );
+    }
+
+    #[test]
     fn v4_mapped_matches_the_v4_address() {
         let s = tcp("[::ffff:10.1.2.3]:80", "[::]:0", TcpState::Listen, "srv");
         assert!(Query::parse("10.1.2.3").unwrap().matches(&s));
@@ -283,6 +479,36 @@ mod tests {
             assert_eq!(q.to_string(), text);
             assert_eq!(Query::parse(&q.to_string()).unwrap(), q);
         }
+    }
+
+    #[test]
+    fn every_protocol_by_name_or_key() {
+        let raw = Socket::family(
+            Proto::Raw,
+            Family::Ipv4,
+            crate::model::SocketType::Raw,
+            TcpState::Unconn,
+            9,
+            None,
+        );
+        for yes in ["raw", "RAW", "proto:raw", "tcp raw", "-4 raw"] {
+            let mut q = Query::parse(yes).unwrap();
+            q.families.retain(|_| false); // raw has no address here
+            assert!(q.matches(&raw), "{yes}");
+        }
+        for no in ["tcp", "proto:packet", "netlink"] {
+            assert!(!Query::parse(no).unwrap().matches(&raw), "{no}");
+        }
+        for proto in Proto::ALL {
+            let q = Query::parse(&format!("proto:{}", proto.name())).unwrap();
+            assert_eq!(q.protos, [proto]);
+            assert_eq!(Query::parse(&q.to_string()).unwrap(), q);
+        }
+        assert!(
+            Query::parse("proto:bogus")
+                .unwrap_err()
+                .contains("unknown protocol 'bogus'")
+        );
     }
 
     #[test]

@@ -215,7 +215,15 @@ pub fn short_form(s: &Socket) -> Option<Explanation> {
             "many linger",
             "sockets opened and never used or closed",
         ),
-        // TCP has the whole machine (`tcp`); other families have no short form.
+        (Proto::Raw | Proto::Icmp | Proto::Packet | Proto::Netlink | Proto::Other, ..) => (
+            "no connection to track: it takes whole packets or messages as they come (raw \
+             IP, ICMP echo, link-layer frames, netlink messages to and from the kernel)",
+            "ping, sniffers, DHCP and routing daemons, and programs that talk to the kernel",
+            "the application reads and sends; close() frees it, nothing goes on the wire",
+            "Recv-Q stays above 0",
+            UNREAD,
+        ),
+        // TCP has the whole machine (`tcp`); SCTP, MPTCP and vsock keep TCP's states.
         _ => return None,
     };
     Some(Explanation {

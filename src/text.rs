@@ -52,7 +52,14 @@ impl fmt::Display for Escaped<'_> {
 pub fn local_text(s: &crate::model::Socket) -> String {
     match (s.local, s.path_bytes()) {
         (None, Some(name)) => Escaped(name).to_string(),
-        _ => s.local_text(),
+        // A packet socket's interface name is whatever root named it.
+        _ => {
+            let text = s.local_text();
+            match escape(&text) {
+                Cow::Borrowed(_) => text,
+                Cow::Owned(escaped) => escaped,
+            }
+        }
     }
 }
 
@@ -100,6 +107,25 @@ fn escape_byte(f: &mut fmt::Formatter<'_>, b: u8) -> fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interface_name_is_escaped_in_local() {
+        use crate::model::{Detail, Family, Proto, Socket, SocketType, TcpState};
+        let detail = Detail::Packet {
+            ethertype: 0x0800,
+            ifindex: 2,
+            interface: Some("ev\x1b[2Jil".into()),
+        };
+        let s = Socket::family(
+            Proto::Packet,
+            Family::Packet,
+            SocketType::Dgram,
+            TcpState::Unconn,
+            1,
+            Some(detail),
+        );
+        assert_eq!(local_text(&s), "ip:ev\\x1b[2Jil");
+    }
 
     #[test]
     fn plain_text_is_borrowed_and_unchanged() {

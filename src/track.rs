@@ -186,7 +186,7 @@ pub struct Event {
 #[derive(Clone, Debug, PartialEq)]
 pub struct StateCounts {
     pub at: SystemTime,
-    counts: [[u32; TcpState::ALL.len()]; 3],
+    counts: [[u32; TcpState::ALL.len()]; Proto::ALL.len()],
 }
 
 impl StateCounts {

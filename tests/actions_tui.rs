@@ -4,7 +4,8 @@
 
 mod common;
 use common::holder::{self, own_ip, unused_port};
-use common::tmux::{Tmux, tmux_missing};
+use common::need::{self, Need};
+use common::tmux::Tmux;
 use common::{StopOnDrop, list_json};
 
 use std::io::{ErrorKind, Read};
@@ -25,8 +26,8 @@ fn addr(host: u8, port: u16) -> SocketAddr {
 }
 
 /// The live view filtered on `port`, in a tmux server of its own.
-fn live_view(name: &str, port: u16, extra: &str) -> Tmux {
-    let tmux = Tmux::new(&format!("actions-{name}-{}", std::process::id()));
+fn live_view(port: u16, extra: &str) -> Tmux {
+    let tmux = Tmux::new();
     let script = format!(
         "{bin} {extra} --port {port} --interval 200; echo \"exited with $?\"; sleep 30",
         bin = env!("CARGO_BIN_EXE_sockscope"),
@@ -57,13 +58,13 @@ fn exited(child: &mut StopOnDrop) -> std::process::ExitStatus {
 
 #[test]
 fn k_asks_first_esc_cancels_t_terminates() {
-    if tmux_missing("k_asks_first_esc_cancels_t_terminates") {
+    if !need::met(&[Need::Tmux]) {
         return;
     }
     let port = unused_port(11);
     let mut holder = holder::spawn(addr(1, port));
     let pid = holder.0.id();
-    let tmux = live_view("kill", port, "");
+    let tmux = live_view(port, "");
     let row = addr(1, port).to_string();
     tmux.wait_for("the holder's listener", |s| s.contains(&row));
 
@@ -110,7 +111,7 @@ fn k_asks_first_esc_cancels_t_terminates() {
 
 #[test]
 fn x_then_y_closes_the_connection() {
-    if tmux_missing("x_then_y_closes_the_connection") {
+    if !need::met(&[Need::Tmux]) {
         return;
     }
     let port = unused_port(12);
@@ -120,7 +121,7 @@ fn x_then_y_closes_the_connection() {
     client
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let tmux = live_view("close", port, "");
+    let tmux = live_view(port, "");
     tmux.wait_for("the connection", |s| s.matches("ESTABLISHED").count() >= 2);
 
     // Rows go LISTEN first, then the two ends of the connection.
@@ -157,12 +158,12 @@ fn x_then_y_closes_the_connection() {
 
 #[test]
 fn read_only_view_refuses_k_and_x() {
-    if tmux_missing("read_only_view_refuses_k_and_x") {
+    if !need::met(&[Need::Tmux]) {
         return;
     }
     let port = unused_port(13);
     let mut holder = holder::spawn(addr(3, port));
-    let tmux = live_view("readonly", port, "--read-only");
+    let tmux = live_view(port, "--read-only");
     let row = addr(3, port).to_string();
     let screen = tmux.wait_for("the holder's listener", |s| s.contains(&row));
     assert!(screen.contains("actions off"), "{screen}");

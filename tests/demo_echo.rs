@@ -1,5 +1,11 @@
 //! The demo's echo protocol over real sockets, with the demo started in this process
-//! through the library API (`demo::start`), and what `stop` leaves behind.
+//! through the library API (`demo::start`), and what `stop` leaves behind. Each test's
+//! thread enters a network namespace of its own first, so its demo's sockets (its
+//! threads inherit the namespace) and its clients' are there alone: "nobody listens on
+//! the port after stop" cannot meet another test binding that port number meanwhile.
+
+mod common;
+use common::netns::Netns;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -54,6 +60,8 @@ fn tcp_client(demo: &demo::Demo) -> Client<TcpStream> {
 
 #[test]
 fn echo_server_speaks_the_line_protocol_over_tcp() {
+    let netns = Netns::new();
+    let _inside = netns.enter();
     let demo = quiet_demo();
     let mut c = tcp_client(&demo);
     assert_eq!(c.ask("ping"), "pong");
@@ -89,6 +97,8 @@ fn echo_server_speaks_the_line_protocol_over_tcp() {
 
 #[test]
 fn unix_servers_speak_it_too() {
+    let netns = Netns::new();
+    let _inside = netns.enter();
     let demo = quiet_demo();
     let path = demo.tempdir().join("echo.sock");
     let mut c = Client(BufReader::new(UnixStream::connect(&path).unwrap()));
@@ -112,6 +122,8 @@ fn unix_servers_speak_it_too() {
 
 #[test]
 fn banner_names_every_part_with_its_address() {
+    let netns = Netns::new();
+    let _inside = netns.enter();
     let demo = quiet_demo();
     let banner = demo.banner();
     assert!(banner[0].contains("sockscope demo"), "{banner:?}");
@@ -132,6 +144,8 @@ fn banner_names_every_part_with_its_address() {
 
 #[test]
 fn stop_closes_everything_and_removes_the_temp_dir() {
+    let netns = Netns::new();
+    let _inside = netns.enter();
     let demo = quiet_demo();
     let addr = demo.echo_addr();
     let dir = demo.tempdir().to_path_buf();
@@ -150,6 +164,8 @@ fn stop_closes_everything_and_removes_the_temp_dir() {
 
 #[test]
 fn a_busy_port_is_refused_by_name() {
+    let netns = Netns::new();
+    let _inside = netns.enter();
     let first = quiet_demo();
     let opts = DemoOptions {
         port: Some(first.echo_addr().port()),
@@ -167,6 +183,9 @@ fn a_busy_port_is_refused_by_name() {
 
 #[test]
 fn idle_connections_are_held_open() {
+    // In the host namespace: the snapshot below is of this process's sockets, which
+    // the library looks for in this process's (main thread's) namespace. Counted by
+    // the exact echo address, nothing else's can match.
     let opts = DemoOptions {
         clients: 0,
         connections: 20,

@@ -1,7 +1,11 @@
 //! The real thing: `sockscope demo --headless` as a child process, looked at with
-//! `sockscope list --pid` (and `ss` where present), then stopped with SIGTERM.
+//! `sockscope list --pid` and `ss`, then stopped with SIGTERM. Each demo runs in a
+//! network namespace of its test's own, with everything that looks at it: no other
+//! test's sockets (or their TIME_WAITs on the same port numbers) are there.
 
 mod common;
+use common::need::{self, Need};
+use common::netns::Netns;
 // The demo child, stopped on drop (SIGTERM, then SIGKILL).
 use common::StopOnDrop as Running;
 
@@ -18,8 +22,9 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_sockscope");
 
 /// Starts the demo and reads its facts up to `ready` (bounded wait).
-fn start_demo() -> (Running, HashMap<String, String>) {
-    let mut child = Command::new(BIN)
+fn start_demo(netns: &Netns) -> (Running, HashMap<String, String>) {
+    let mut child = netns
+        .command(BIN)
         .args(["demo", "--headless", "--clients", "2", "--rate", "20"])
         .args(["--duration", "120"])
         .stdout(Stdio::piped())
@@ -51,8 +56,9 @@ fn start_demo() -> (Running, HashMap<String, String>) {
     (running, facts)
 }
 
-fn list(args: &[&str]) -> Vec<Value> {
-    let out = Command::new(BIN)
+fn list(netns: &Netns, args: &[&str]) -> Vec<Value> {
+    let out = netns
+        .command(BIN)
         .arg("list")
         .args(args)
         .arg("--json")
@@ -227,15 +233,15 @@ fn ss_expectations(facts: &HashMap<String, String>) -> Vec<(&'static str, Vec<St
     ]
 }
 
-fn ss_missing(facts: &HashMap<String, String>) -> Option<Vec<String>> {
-    let out = Command::new("ss").arg("-tuxanp").output().ok()?;
+fn ss_missing(netns: &Netns, facts: &HashMap<String, String>) -> Vec<String> {
+    let out = netns.command("ss").arg("-tuxanp").output().expect("run ss");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     // ss pads columns; one space between fields is enough to match on.
     let lines: Vec<String> = text
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") + " ")
         .collect();
-    let missing = ss_expectations(facts)
+    ss_expectations(facts)
         .into_iter()
         .filter(|(_, words)| {
             !lines
@@ -243,13 +249,16 @@ fn ss_missing(facts: &HashMap<String, String>) -> Option<Vec<String>> {
                 .any(|l| words.iter().all(|w| l.contains(w.as_str())))
         })
         .map(|(what, _)| what.to_string())
-        .collect();
-    Some(missing)
+        .collect()
 }
 
 #[test]
 fn demo_holds_every_state_and_leaves_nothing_behind() {
-    let (mut demo, facts) = start_demo();
+    if !need::met(&[Need::Ss]) {
+        return;
+    }
+    let netns = Netns::new();
+    let (mut demo, facts) = start_demo(&netns);
     let pid = facts["pid"].clone();
     assert_eq!(
         pid,
@@ -275,8 +284,8 @@ fn demo_holds_every_state_and_leaves_nothing_behind() {
     assert_eq!(mode, 0o700, "the temp dir is private");
 
     let checks = checks(&facts);
-    let missing = poll(Duration::from_secs(10), || {
-        let sockets = list(&["--pid", &pid]);
+    let missing = poll(Duration::from_secs(20), || {
+        let sockets = list(&netns, &["--pid", &pid]);
         checks
             .iter()
             .filter(|(_, found)| !sockets.iter().any(found))
@@ -288,13 +297,8 @@ fn demo_holds_every_state_and_leaves_nothing_behind() {
         "sockscope list --pid {pid} lacks: {missing:?}"
     );
 
-    match ss_missing(&facts) {
-        None => eprintln!("skipping the ss comparison: ss is not installed"),
-        Some(_) => {
-            let missing = poll(Duration::from_secs(5), || ss_missing(&facts).unwrap());
-            assert!(missing.is_empty(), "ss -tuxanp lacks: {missing:?}");
-        }
-    }
+    let missing = poll(Duration::from_secs(20), || ss_missing(&netns, &facts));
+    assert!(missing.is_empty(), "ss -tuxanp lacks: {missing:?}");
 
     let status = common::terminate(&mut demo.0);
     assert!(
@@ -309,8 +313,8 @@ fn demo_holds_every_state_and_leaves_nothing_behind() {
         .map(|kind| port_of(&facts[*kind]))
         .collect();
     let paths = [facts["unix"].as_str(), facts["unix-abstract"].as_str()];
-    let left = poll(Duration::from_secs(5), || {
-        list(&[])
+    let left = poll(Duration::from_secs(20), || {
+        list(&netns, &[])
             .into_iter()
             .filter(|s| {
                 let port = |field: &str| s[field].as_u64().unwrap_or(0);
@@ -367,13 +371,15 @@ fn bad_flags_are_usage_errors() {
 /// right as the zoo renews its connectors.
 #[test]
 fn doctor_finds_the_zoos_problems_in_the_demo() {
-    let (_demo, facts) = start_demo();
+    let netns = Netns::new();
+    let (_demo, facts) = start_demo(&netns);
     let pid: u64 = facts["pid"].parse().unwrap();
     let syn = port_of(&facts["zoo-syn"]);
     let close_wait = port_of(&facts["zoo-close-wait"]);
     let mut last = String::new();
-    let missing = poll(Duration::from_secs(20), || {
-        let out = Command::new(BIN)
+    let missing = poll(Duration::from_secs(60), || {
+        let out = netns
+            .command(BIN)
             .args(["doctor", "--json", "--pid", &pid.to_string()])
             .output()
             .unwrap();

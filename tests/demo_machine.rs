@@ -2,10 +2,13 @@
 //! socket of the zoo in a known state, selected with the filter, opens on the state
 //! machine with its state bracketed, its demo role named and its state explained in
 //! the words of `sockscope::states`. Frames are read once stable: the view is paused
-//! (space) and two captures in a row must match.
+//! (space) and two captures in a row must match. The demo runs in a network namespace
+//! of the test's own.
 
 mod common;
-use common::tmux::{Tmux, tmux_missing};
+use common::need::{self, Need};
+use common::netns::Netns;
+use common::tmux::Tmux;
 
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -61,12 +64,14 @@ fn machine_of(tmux: &Tmux, state: TcpState, filter: &str) -> String {
 
 #[test]
 fn the_demo_opens_on_the_hint_and_m_shows_the_zoo_on_the_state_machine() {
-    if tmux_missing("the_demo_opens_on_the_hint_and_m_shows_the_zoo_on_the_state_machine") {
+    if !need::met(&[Need::Tmux]) {
         return;
     }
-    let tmux = Tmux::new(&format!("machine-{}", std::process::id()));
+    let netns = Netns::new();
+    let tmux = Tmux::new();
     let script = format!(
-        "{} demo; echo \"exited with $?\"; sleep 30",
+        "{}{} demo; echo \"exited with $?\"; sleep 30",
+        netns.shell_prefix(),
         env!("CARGO_BIN_EXE_sockscope")
     );
     tmux.start(120, 40, &script);

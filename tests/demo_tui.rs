@@ -1,51 +1,61 @@
 //! `sockscope demo` as a newcomer runs it: the live view in a real terminal (tmux) shows
-//! the demo's banner and every classic state, and `q` leaves nothing behind.
+//! the demo's banner and every classic state, and `q` leaves nothing behind. The demo
+//! runs in a network namespace of its own, so no other test's sockets are on screen.
 
 mod common;
-use common::tmux::{Tmux, tmux_missing};
+use common::need::{self, Need};
+use common::netns::Netns;
+use common::tmux::Tmux;
 
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+const STATES: [&str; 8] = [
+    "LISTEN",
+    "SYN_SENT",
+    "ESTABLISHED",
+    "FIN_WAIT2",
+    "CLOSE_WAIT",
+    "TIME_WAIT",
+    "UDP",
+    "UNIX",
+];
+
+/// The zoo is in place: the state bar counts every state, the table has a tcp row in
+/// each state the zoo holds, and the banner is up.
+fn zoo_on_screen(screen: &str) -> bool {
+    let bar = screen.lines().find(|l| l.contains(" │ ")).unwrap_or("");
+    let tcp_row = |state: &str| {
+        screen
+            .lines()
+            .any(|l| l.contains(" tcp ") && l.contains(state))
+    };
+    STATES
+        .iter()
+        .all(|state| bar.contains(&format!("{state} ")))
+        && ["LISTEN", "SYN_SENT", "FIN_WAIT2", "CLOSE_WAIT"]
+            .iter()
+            .all(|state| tcp_row(state))
+        && screen.contains("sockscope demo (pid")
+        && screen.contains("echo server")
+}
+
 #[test]
 fn demo_shows_every_state_and_q_cleans_up() {
-    if tmux_missing("demo_shows_every_state_and_q_cleans_up") {
+    if !need::met(&[Need::Tmux]) {
         return;
     }
-    let tmux = Tmux::new(&format!("demo-{}", std::process::id()));
+    let netns = Netns::new();
+    let tmux = Tmux::new();
     let script = format!(
-        "{} demo; echo \"exited with $?\"; sleep 30",
+        "{}{} demo; echo \"exited with $?\"; sleep 30",
+        netns.shell_prefix(),
         env!("CARGO_BIN_EXE_sockscope")
     );
     tmux.start(150, 60, &script);
 
-    // The state bar names each state with its count once the zoo is in place.
-    let states = [
-        "LISTEN",
-        "SYN_SENT",
-        "ESTABLISHED",
-        "FIN_WAIT2",
-        "CLOSE_WAIT",
-        "TIME_WAIT",
-        "UDP",
-        "UNIX",
-    ];
-    let screen = tmux.wait_for("every state on screen", |s| {
-        let bar = s.lines().find(|l| l.contains(" │ ")).unwrap_or("");
-        states
-            .iter()
-            .all(|state| bar.contains(&format!("{state} ")))
-    });
-    assert!(screen.contains("sockscope demo (pid"), "banner:\n{screen}");
-    assert!(screen.contains("echo server"), "banner:\n{screen}");
-    for state in ["LISTEN", "SYN_SENT", "FIN_WAIT2", "CLOSE_WAIT"] {
-        assert!(
-            screen
-                .lines()
-                .any(|l| l.contains(" tcp ") && l.contains(state)),
-            "a tcp row in {state}:\n{screen}"
-        );
-    }
+    // Read only a completely drawn frame: the state bar is drawn before the table.
+    let screen = tmux.wait_for("every state on screen, with its rows", zoo_on_screen);
     let tempdir = screen
         .split_whitespace()
         .find(|w| w.starts_with("/tmp/sockscope-demo-") && !w.ends_with(".sock"))

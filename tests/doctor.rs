@@ -1,6 +1,11 @@
-//! `sockscope doctor` against sockets staged for real on loopback. Each test scopes the
-//! doctor to this process (`--pid`) and its own listener's port, so other tests'
-//! sockets never count.
+//! `sockscope doctor` against sockets staged for real on loopback. Each test stages its
+//! sockets in a network namespace of its own (its thread enters it, see
+//! `common::netns::Netns::enter`) and runs the doctor there on its listener's port, so
+//! no other test's sockets count. (Where no namespace can be made, outside CI, the
+//! doctor is scoped to this process with `--pid` instead, as a second best.)
+
+mod common;
+use common::netns::Netns;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -14,15 +19,29 @@ use serde_json::Value;
 use socket2::{Domain, Socket, Type};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sockscope");
+/// How long test traffic may go on at most. It is stopped when the doctor is done, which
+/// on a loaded machine (a snapshot can take seconds) is long after the doctor started:
+/// traffic that stopped first would change what the doctor sees.
+const TRAFFIC_MAX: Duration = Duration::from_secs(120);
 
-/// Runs doctor scoped to this process and `port`; (exit code, stdout, stderr).
-fn doctor(port: u16, extra: &[&str]) -> (i32, String, String) {
-    let pid = std::process::id().to_string();
-    let port = port.to_string();
-    let mut args = vec!["doctor", "--pid", &pid, "--port", &port];
-    args.extend_from_slice(&["--samples", "3", "--window", "1.5", "--min-age", "1"]);
-    args.extend_from_slice(extra);
-    let out = Command::new(BIN).args(&args).output().unwrap();
+/// Doctor on `port`, in the test's namespace (else scoped to this process):
+/// the arguments before the rest.
+fn scoped(netns: &Netns, port: u16) -> Command {
+    let mut command = netns.command(BIN);
+    command.args(["doctor", "--port", &port.to_string()]);
+    if !netns.is_own() {
+        command.args(["--pid", &std::process::id().to_string()]);
+    }
+    command
+}
+
+/// Runs doctor on `port`, in the test's namespace; (exit code, stdout, stderr).
+fn doctor(netns: &Netns, port: u16, extra: &[&str]) -> (i32, String, String) {
+    let out = scoped(netns, port)
+        .args(["--samples", "3", "--window", "1.5", "--min-age", "1"])
+        .args(extra)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8(out.stdout).unwrap(),
@@ -30,8 +49,41 @@ fn doctor(port: u16, extra: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn findings(port: u16) -> (i32, Vec<Value>) {
-    let (code, stdout, stderr) = doctor(port, &["--json"]);
+/// `list --json` on `port`, scoped as the doctor is.
+fn list(netns: &Netns, port: u16) -> Vec<Value> {
+    let mut command = netns.command(BIN);
+    command.args(["list", "--json", "--port", &port.to_string()]);
+    if !netns.is_own() {
+        command.args(["--pid", &std::process::id().to_string()]);
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Waits (up to 30 s) until the sockets on `port` show what `ready` wants, twice in a
+/// row 200 ms apart (it gets both reads): what the doctor must see from its first sample
+/// on, whatever the load on this machine did to the threads that bring it about.
+fn wait_until(netns: &Netns, port: u16, what: &str, ready: impl Fn(&[Value], &[Value]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut before = list(netns, port);
+    loop {
+        thread::sleep(Duration::from_millis(200));
+        let now = list(netns, port);
+        if ready(&before, &now) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never {what}: {now:#?}");
+        before = now;
+    }
+}
+
+fn findings(netns: &Netns, port: u16) -> (i32, Vec<Value>) {
+    let (code, stdout, stderr) = doctor(netns, port, &["--json"]);
     let value: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout:?} {stderr:?}"));
     (code, value.as_array().unwrap().clone())
@@ -51,7 +103,12 @@ fn has_socket(finding: &Value, state: &str, local_port: Option<u16>, remote_port
         s["state"] == state
             && local_port.is_none_or(|p| s["local_port"] == p)
             && remote_port.is_none_or(|p| s["remote_port"] == p)
-            && (state == "LISTEN" || s["processes"][0]["pid"] == me)
+            && (state == "LISTEN"
+                || s["processes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["pid"] == me))
     });
     assert!(found, "no {state} socket of pid {me} in {finding:#}");
     assert!(
@@ -70,13 +127,14 @@ fn listener() -> (TcpListener, u16) {
     (l, port)
 }
 
-/// A thread writing `chunk` bytes every 50 ms until stopped (or 20 s at most).
+/// A thread writing `chunk` bytes every 50 ms until stopped (or, a bound, after
+/// `TRAFFIC_MAX`).
 fn writer(mut stream: TcpStream, chunk: usize, stop: Arc<AtomicBool>) -> JoinHandle<()> {
     stream
         .set_write_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + TRAFFIC_MAX;
         let data = vec![b'x'; chunk];
         while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
             // A full send buffer times out the write; that is the point, keep going.
@@ -88,13 +146,15 @@ fn writer(mut stream: TcpStream, chunk: usize, stop: Arc<AtomicBool>) -> JoinHan
 
 #[test]
 fn close_wait_held_by_this_process_is_found_with_schema() {
+    let netns = Netns::new();
+    let _inside = netns.enter();
     let (l, port) = listener();
     let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let (_server, _) = l.accept().unwrap();
     // The peer half-closes; we never close our end: CLOSE_WAIT.
     client.shutdown(std::net::Shutdown::Write).unwrap();
 
-    let (code, found) = findings(port);
+    let (code, found) = findings(&netns, port);
     assert_eq!(code, 1, "{found:#?}");
     let f = of_kind(&found, "close_wait");
     has_socket(f, "CLOSE_WAIT", Some(port), None);
@@ -158,6 +218,8 @@ fn close_wait_held_by_this_process_is_found_with_schema() {
 
 #[test]
 fn backlog_zero_listener_shows_stuck_syn_sent_and_a_full_accept_queue() {
+    let netns = Netns::new();
+    let _inside = netns.enter();
     let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     listener
         .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
@@ -176,7 +238,7 @@ fn backlog_zero_listener_shows_stuck_syn_sent_and_a_full_accept_queue() {
         })
         .collect();
 
-    let (code, found) = findings(addr.port());
+    let (code, found) = findings(&netns, addr.port());
     assert_eq!(code, 1);
     let syn = of_kind(&found, "syn_sent");
     has_socket(syn, "SYN_SENT", None, Some(addr.port()));
@@ -189,13 +251,18 @@ fn backlog_zero_listener_shows_stuck_syn_sent_and_a_full_accept_queue() {
 
 #[test]
 fn a_reader_that_stops_reading_shows_a_growing_recv_q() {
+    let netns = Netns::new();
+    let _inside = netns.enter();
     let (l, port) = listener();
-    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let (_server, _) = l.accept().unwrap(); // never read
+    // Unread bytes before the doctor's first sample (over loopback they are in the
+    // queue when write returns), more while it looks.
+    client.write_all(&[b'x'; 2048]).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let writing = writer(client, 2048, stop.clone());
 
-    let (code, found) = findings(port);
+    let (code, found) = findings(&netns, port);
     stop.store(true, Ordering::Relaxed);
     writing.join().unwrap();
     assert_eq!(code, 1);
@@ -206,6 +273,8 @@ fn a_reader_that_stops_reading_shows_a_growing_recv_q() {
 
 #[test]
 fn a_peer_with_a_closed_window_shows_send_q_growing() {
+    let netns = Netns::new();
+    let _inside = netns.enter();
     // A tiny receive buffer on the never-reading side closes its window quickly;
     // the writer's unacknowledged bytes then pile up.
     let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
@@ -219,9 +288,18 @@ fn a_peer_with_a_closed_window_shows_send_q_growing() {
     let (_server, _) = listener.accept().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let writing = writer(client, 16 * 1024, stop.clone());
-    thread::sleep(Duration::from_millis(300));
+    // The window is closed once the writer's bytes pile up and none more are acked.
+    let blocked = |s: &Value| s["remote_port"] == port && s["send_q"].as_u64() > Some(0);
+    wait_until(&netns, port, "a closed window", |before, now| {
+        let acked = |all: &[Value]| {
+            all.iter()
+                .find(|s| blocked(s))
+                .map(|s| s["tcp_info"]["bytes_acked"].clone())
+        };
+        acked(before).is_some() && acked(before) == acked(now)
+    });
 
-    let (code, found) = findings(port);
+    let (code, found) = findings(&netns, port);
     stop.store(true, Ordering::Relaxed);
     writing.join().unwrap();
     assert_eq!(code, 1);
@@ -232,6 +310,8 @@ fn a_peer_with_a_closed_window_shows_send_q_growing() {
 
 #[test]
 fn a_healthy_echo_workload_gives_no_findings() {
+    let netns = Netns::new();
+    let _inside = netns.enter();
     let (l, port) = listener();
     let stop = Arc::new(AtomicBool::new(false));
     let (accepted_tx, accepted) = std::sync::mpsc::channel();
@@ -254,10 +334,10 @@ fn a_healthy_echo_workload_gives_no_findings() {
     let clients: Vec<_> = (0..2)
         .map(|_| {
             let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
             let stop = stop.clone();
             thread::spawn(move || {
-                let deadline = Instant::now() + Duration::from_secs(20);
+                let deadline = Instant::now() + TRAFFIC_MAX;
                 let mut buf = [0u8; 64];
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                     c.write_all(&[b'p'; 64]).unwrap();
@@ -268,9 +348,9 @@ fn a_healthy_echo_workload_gives_no_findings() {
         })
         .collect();
     // Both accepted before looking: a connection waiting for accept() is not the workload.
-    accepted.recv_timeout(Duration::from_secs(10)).unwrap();
+    accepted.recv_timeout(Duration::from_secs(30)).unwrap();
 
-    let (code, stdout, stderr) = doctor(port, &[]);
+    let (code, stdout, stderr) = doctor(&netns, port, &[]);
     stop.store(true, Ordering::Relaxed);
     clients.into_iter().for_each(|c| c.join().unwrap());
     server.join().unwrap();
@@ -302,12 +382,19 @@ fn bad_input_exits_2_with_one_line() {
 
 #[test]
 fn watch_prints_a_round_per_interval() {
+    let netns = Netns::new();
+    let _inside = netns.enter();
     let (_l, port) = listener();
-    let pid = std::process::id().to_string();
-    let port = port.to_string();
-    let mut child = Command::new(BIN)
-        .args(["doctor", "--json", "--pid", &pid, "--port", &port])
-        .args(["--samples", "2", "--window", "0.2", "--watch", "0.3"])
+    let mut child = scoped(&netns, port)
+        .args([
+            "--json",
+            "--samples",
+            "2",
+            "--window",
+            "0.2",
+            "--watch",
+            "0.3",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -320,7 +407,7 @@ fn watch_prints_a_round_per_interval() {
         }
     });
     let rounds: Vec<String> = (0..3)
-        .map(|_| rx.recv_timeout(Duration::from_secs(20)).expect("a round"))
+        .map(|_| rx.recv_timeout(Duration::from_secs(60)).expect("a round"))
         .collect();
     child.kill().unwrap();
     child.wait().unwrap();

@@ -1,6 +1,7 @@
 //! The whole /proc path end to end over generated trees: socket tables under net/ (some
 //! missing, some corrupted) and processes whose fd links point at those sockets, at
-//! sockets nobody lists, at pipes, or at garbage. `System` (the library) reads each tree
+//! sockets nobody lists (which are listed as `other`, with their owners), at pipes, or
+//! at garbage. `System` (the library) reads each tree
 //! like the real /proc, and the binary reads some through `--proc-root`.
 //!
 //! A valid tree must come back exactly: every row listed, and each owner a real link of
@@ -168,7 +169,11 @@ impl Tree {
                         links.push((pid, *fd, inode));
                         format!("socket:[{inode}]")
                     }
-                    Link::Unlisted(inode) => format!("socket:[{inode}]"),
+                    // Not in a table, but a socket all the same: listed as `other`.
+                    Link::Unlisted(inode) => {
+                        links.push((pid, *fd, *inode));
+                        format!("socket:[{inode}]")
+                    }
                     Link::Pipe(n) => format!("pipe:[{n}]"),
                     Link::DevNull => "/dev/null".to_string(),
                     Link::Long => format!("socket:[{}]", "9".repeat(80)),
@@ -223,9 +228,21 @@ proptest! {
                 assert_owners_are_real(snapshot, &tree, &links);
                 if valid {
                     // Unix lines that could be the rest of a name holding a newline
-                    // stay only with an owner (see proc_net::ProcTables::unconfirmed).
+                    // stay only with an owner (see proc_net::ProcTables::unconfirmed);
+                    // and each inode only fds name is one `other` row.
                     let dropped = tree.unowned_suspects(&links);
-                    prop_assert_eq!(snapshot.sockets.len(), tree.inodes().len() - dropped);
+                    let listed: HashSet<u64> = tree.inodes().into_iter().collect();
+                    let unnamed: HashSet<u64> =
+                        links.iter().map(|l| l.2).filter(|i| !listed.contains(i)).collect();
+                    prop_assert_eq!(
+                        snapshot.sockets.len(),
+                        tree.inodes().len() - dropped + unnamed.len()
+                    );
+                    for s in &snapshot.sockets {
+                        if unnamed.contains(&s.inode) {
+                            prop_assert_eq!(s.proto, sockscope::model::Proto::Other);
+                        }
+                    }
                     // Every link to a listed socket found its way to one (the first
                     // of that inode, should two rows share it).
                     for &(pid, fd, inode) in links.iter().filter(|l| l.2 != 0) {

@@ -15,8 +15,7 @@ use serde_json::Value;
 
 /// Cannot run here: fail under CI (which installs everything), else skip visibly.
 fn cannot_run(why: &str) {
-    assert!(std::env::var_os("CI").is_none(), "{why}");
-    eprintln!("SKIP: {why}");
+    common::need::cannot(why);
 }
 
 /// A copy of the binary with the README's capabilities, in a dir nobody may enter.

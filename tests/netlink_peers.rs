@@ -1,8 +1,11 @@
 //! Who talks to whom: a connection split between the test process and a child
-//! (`sleep` holding one end as its stdin) resolves to the child's pid and back.
+//! (`sleep` holding one end as its stdin) resolves to the child's pid and back. TCP is
+//! on a loopback address of the test's own, filtered on: other tests reuse port numbers.
 
+mod common;
 mod netlink_common;
 
+use common::netns::OwnAddr;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
@@ -63,7 +66,9 @@ fn unix_socketpair_resolves_both_ways() {
 
 #[test]
 fn loopback_tcp_resolves_both_ways_from_either_source() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let own = OwnAddr::new();
+    let ip = own.text();
+    let listener = TcpListener::bind(own.any_port()).unwrap();
     let lp = listener.local_addr().unwrap().port();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let cp = client.local_addr().unwrap().port();
@@ -74,19 +79,19 @@ fn loopback_tcp_resolves_both_ways_from_either_source() {
     let child_pid: u64 = child.pid().parse().unwrap();
 
     for source in ["netlink", "proc"] {
-        let ours = list(&["--source", source, "--pid", &me.to_string()]);
+        let ours = on(list(&["--source", source, "--pid", &me.to_string()]), &ip);
         let s = find_inet(&ours, "tcp", lp, cp);
         assert_eq!(s["peer"]["inode"], client_inode, "{source}");
         assert_eq!(peer_pids(s), [child_pid], "{source}");
 
-        let theirs = list(&["--source", source, "--pid", &child.pid()]);
+        let theirs = on(list(&["--source", source, "--pid", &child.pid()]), &ip);
         let s = find_inet(&theirs, "tcp", cp, lp);
         assert_eq!(pids(&s["processes"]), [child_pid], "{source}");
         assert_eq!(s["peer"]["inode"], server_inode, "{source}");
         assert_eq!(peer_pids(s), [me], "{source}");
     }
     // The whole host view resolves it too, without --pid.
-    let host = list(&["--port", &cp.to_string()]);
+    let host = on(list(&["--port", &cp.to_string()]), &ip);
     assert_eq!(peer_pids(find_inet(&host, "tcp", lp, cp)), [child_pid]);
     drop(server);
 }

@@ -1,8 +1,10 @@
 //! netlink and /proc describe the same sockets the same way; what only netlink knows
 //! (tcp_info, timers, backlogs, unix queues and peers) is real. Every socket here is
-//! held by the test process itself on loopback or in a temp dir, and found by port,
-//! path or inode, since other tests run in parallel.
+//! held by the test process itself, on a loopback address of the test's own (IPv4), on
+//! ::1 (held by us: IPv6 has one loopback address) or in a temp dir, and found by that
+//! address, by inode or by path: other tests run in parallel and reuse port numbers.
 
+mod common;
 mod netlink_common;
 
 use std::io::{Read, Write};
@@ -12,6 +14,7 @@ use std::os::unix::net::{self, UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::{fs, io};
 
+use common::netns::OwnAddr;
 use netlink_common::*;
 use serde_json::Value;
 use socket2::{Domain, SockAddr, Socket, Type};
@@ -39,8 +42,7 @@ impl Drop for TempDir {
 }
 
 /// A listener with an exact backlog, which std does not let us choose.
-fn listener_with_backlog(addr: &str, backlog: i32) -> Socket {
-    let addr: SocketAddr = addr.parse().unwrap();
+fn listener_with_backlog(addr: SocketAddr, backlog: i32) -> Socket {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
     socket.bind(&addr.into()).unwrap();
     socket.listen(backlog).unwrap();
@@ -71,8 +73,10 @@ fn shared_fields(socket: &Value) -> String {
 #[test]
 fn netlink_and_proc_agree_in_every_state() {
     let dir = TempDir::new("agree");
+    let addr = OwnAddr::new();
+    let ip = addr.text();
     // LISTEN and ESTABLISHED over IPv4 and IPv6.
-    let l4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let l4 = TcpListener::bind(addr.any_port()).unwrap();
     let c4 = TcpStream::connect(l4.local_addr().unwrap()).unwrap();
     let (s4, _) = l4.accept().unwrap();
     let l6 = TcpListener::bind("[::1]:0").unwrap();
@@ -80,11 +84,11 @@ fn netlink_and_proc_agree_in_every_state() {
     let (s6, _) = l6.accept().unwrap();
     // SYN_SENT: a backlog-0 listener that never accepts takes one connection into its
     // accept queue; the next connector's SYNs are dropped.
-    let l0 = listener_with_backlog("127.0.0.1:0", 0);
+    let l0 = listener_with_backlog(addr.any_port(), 0);
     let l0_addr = l0.local_addr().unwrap().as_socket().unwrap();
     let queued = TcpStream::connect(l0_addr).unwrap();
-    let filled = wait_for(5, || {
-        (find_inet(&own("netlink"), "tcp", l0_addr.port(), 0)["recv_q"] == 1).then_some(())
+    let filled = wait_for(20, || {
+        (find_inet(&on(own("netlink"), &ip), "tcp", l0_addr.port(), 0)["recv_q"] == 1).then_some(())
     });
     assert!(filled.is_some(), "the backlog-0 accept queue never filled");
     let syn = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
@@ -93,20 +97,20 @@ fn netlink_and_proc_agree_in_every_state() {
     let syn_port = syn.local_addr().unwrap().as_socket().unwrap().port();
     // Half-close: the client shuts down its side (FIN_WAIT2), the server has not
     // (CLOSE_WAIT).
-    let lh = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lh = TcpListener::bind(addr.any_port()).unwrap();
     let ch = TcpStream::connect(lh.local_addr().unwrap()).unwrap();
     let (sh, _) = lh.accept().unwrap();
     ch.shutdown(Shutdown::Write).unwrap();
     // TIME_WAIT: the server closes first, then the client once it has read the EOF.
-    let lt = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lt = TcpListener::bind(addr.any_port()).unwrap();
     let mut ct = TcpStream::connect(lt.local_addr().unwrap()).unwrap();
     let ct_port = local_port(ct.local_addr());
     drop(lt.accept().unwrap().0);
     assert_eq!(ct.read(&mut [0; 16]).unwrap(), 0);
     drop(ct);
     // UDP: bound, connected, and bound on IPv6.
-    let u = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let uc = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let u = UdpSocket::bind(addr.any_port()).unwrap();
+    let uc = UdpSocket::bind(addr.any_port()).unwrap();
     uc.connect(u.local_addr().unwrap()).unwrap();
     let u6 = UdpSocket::bind("[::1]:0").unwrap();
     // Unix streams at a path and at an abstract name.
@@ -142,8 +146,8 @@ fn netlink_and_proc_agree_in_every_state() {
     ]
     .map(inode_of);
     let (ch_port, sh_port) = (local_port(ch.local_addr()), local_port(sh.peer_addr()));
-    let settled = wait_for(5, || {
-        let n = own("netlink");
+    let settled = wait_for(20, || {
+        let n = on(own("netlink"), &ip);
         (state_of(&n, "tcp", ch_port, ph) == "FIN_WAIT2"
             && state_of(&n, "tcp", ph, sh_port) == "CLOSE_WAIT"
             && state_of(&n, "tcp", pt, ct_port) == "TIME_WAIT")
@@ -151,39 +155,50 @@ fn netlink_and_proc_agree_in_every_state() {
     });
     assert!(settled.is_some(), "half-close and TIME_WAIT never settled");
 
+    let me = u64::from(std::process::id());
     let mine = |sockets: Vec<Value>| -> Vec<Value> {
         let mut mine: Vec<Value> = sockets
             .into_iter()
             .filter(|s| {
-                // Other tests on this host use other loopback addresses (127.x.y.z)
-                // and may reuse these port numbers there.
-                let ours = matches!(
-                    s["local_addr"].as_str(),
-                    Some("127.0.0.1" | "::1" | "::ffff:127.0.0.1")
-                );
-                let inet = ours
+                // Every socket to or from our own address is ours; on ::1, the ones
+                // we hold.
+                let v4 = touches(s, &ip);
+                let v6 = s["local_addr"] == "::1"
+                    && pids(&s["processes"]).contains(&me)
                     && [port(s, "local_port"), port(s, "remote_port")]
                         .iter()
                         .any(|p| p.is_some_and(|p| ports.contains(&p)));
                 let unix = s["inode"]
                     .as_u64()
                     .is_some_and(|i| unix_inodes.contains(&i));
-                inet || unix
+                v4 || v6 || unix
             })
             .collect();
         mine.sort_by_key(shared_fields);
         mine
     };
-    let netlink = mine(own("netlink"));
-    let proc = mine(own("proc"));
     let shared = |v: &[Value]| v.iter().map(shared_fields).collect::<Vec<_>>();
     // 15 TCP (3 listeners with 2 ends each, the queued pair, SYN_SENT, the backlog-0
     // and two more listeners, the half-closed pair, TIME_WAIT), 3 UDP, 6 unix.
+    let agree =
+        |netlink: &[Value], proc: &[Value]| netlink.len() == 24 && shared(netlink) == shared(proc);
+    // Our sockets stay as they are now, but the kernel's tables are read in pieces
+    // (/proc text and netlink dumps alike) while other processes' sockets come and go:
+    // a line can be repeated or missed. A disagreement is read again (a few times); one
+    // that persists is real.
+    let mut netlink = mine(own("netlink"));
+    let mut proc = mine(own("proc"));
+    for _ in 0..4 {
+        if agree(&netlink, &proc) {
+            break;
+        }
+        netlink = mine(own("netlink"));
+        proc = mine(own("proc"));
+    }
     assert_eq!(netlink.len(), 24, "{netlink:#?}");
     assert_eq!(shared(&netlink), shared(&proc));
 
     // Every staged state is there, with the right family and owner.
-    let me = u64::from(std::process::id());
     let expect = |proto: &str, local: u16, remote: u16, state: &str, family: &str| {
         let s = find_inet(&netlink, proto, local, remote);
         assert_eq!(
@@ -254,12 +269,13 @@ fn netlink_and_proc_agree_in_every_state() {
     assert!(find_inet(&netlink, "udp", pu, 0)["tcp_info"].is_null());
     // Without --source, netlink is used.
     let default = list(&["--pid", &me.to_string(), "--port", &p4.to_string()]);
-    assert!(find_inet(&default, "tcp", c4_port, p4)["tcp_info"].is_object());
+    assert!(find_inet(&on(default, &ip), "tcp", c4_port, p4)["tcp_info"].is_object());
 }
 
 #[test]
 fn listen_backlog_is_send_q() {
-    let tcp = listener_with_backlog("127.0.0.1:0", 37);
+    let addr = OwnAddr::new();
+    let tcp = listener_with_backlog(addr.any_port(), 37);
     let tcp_port = tcp.local_addr().unwrap().as_socket().unwrap().port();
     let dir = TempDir::new("backlog");
     let path = dir.0.join("backlog.sock");
@@ -269,7 +285,8 @@ fn listen_backlog_is_send_q() {
     let queued = UnixStream::connect(&path).unwrap();
 
     let sockets = own("netlink");
-    let listener = find_inet(&sockets, "tcp", tcp_port, 0);
+    let inet = on(sockets.clone(), &addr.text());
+    let listener = find_inet(&inet, "tcp", tcp_port, 0);
     assert_eq!(
         (listener["recv_q"].as_u64(), listener["send_q"].as_u64()),
         (Some(0), Some(37))
@@ -288,7 +305,8 @@ fn listen_backlog_is_send_q() {
 fn tcp_info_counts_real_bytes() {
     const UP: usize = 1 << 20;
     const DOWN: usize = 300_000;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = OwnAddr::new();
+    let listener = TcpListener::bind(addr.any_port()).unwrap();
     let lp = local_port(listener.local_addr());
     let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (mut server, _) = listener.accept().unwrap();
@@ -305,8 +323,8 @@ fn tcp_info_counts_real_bytes() {
     let client = writer.join().unwrap();
 
     // The last ACKs may still be in flight right after the reads return.
-    let found = wait_for(5, || {
-        let sockets = own("netlink");
+    let found = wait_for(20, || {
+        let sockets = on(own("netlink"), &addr.text());
         let c = find_inet(&sockets, "tcp", cp, lp)["tcp_info"].clone();
         let s = find_inet(&sockets, "tcp", lp, cp)["tcp_info"].clone();
         let at_least =

@@ -2,6 +2,9 @@
 //! scenario with known moments, a recorder killed with SIGKILL, damaged files. Each
 //! test owns a 127.18.2.x address and records only its own server's port.
 
+mod common;
+use common::netns::OwnAddr;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -69,9 +72,13 @@ fn at(path: &Path, time: &str) -> Vec<Value> {
 }
 
 /// The states of the sockets on `port`, "STATE local_port remote_port", sorted.
-fn states(sockets: &[Value]) -> Vec<String> {
+/// The sockets to or from `ip` (the test's own address: the recorder's `--port` alone
+/// also keeps other tests' sockets, and other runs' TIME_WAITs, on that port number),
+/// as `STATE local remote` ports, sorted.
+fn states(ip: &str, sockets: &[Value]) -> Vec<String> {
     let mut v: Vec<String> = sockets
         .iter()
+        .filter(|s| s["local_addr"] == ip || s["remote_addr"] == ip)
         .map(|s| {
             format!(
                 "{} {} {}",
@@ -125,7 +132,10 @@ fn connect_from(server: SocketAddr) -> TcpStream {
 fn a_scripted_scenario_replays_before_during_and_after_each_step() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("scenario.rec");
-    let server = TcpListener::bind("127.18.2.1:0").unwrap();
+    let own = OwnAddr::new();
+    let ip = own.text();
+    let ip = ip.as_str();
+    let server = TcpListener::bind(own.any_port()).unwrap();
     let addr = server.local_addr().unwrap();
     let p = addr.port();
     let _recorder = record(&path, p, 100);
@@ -161,28 +171,28 @@ fn a_scripted_scenario_replays_before_during_and_after_each_step() {
     let listen = format!("LISTEN {p} 0");
     // Before step 1 (and at the start, by offset): the listener alone.
     let alone = std::slice::from_ref(&listen);
-    assert_eq!(states(&at(file, &rfc3339_ms(base))), alone);
-    assert_eq!(states(&at(file, "+0")), alone);
-    assert_eq!(states(&at(file, &rfc3339_ms(s1 - ms))), alone);
+    assert_eq!(states(ip, &at(file, &rfc3339_ms(base))), alone);
+    assert_eq!(states(ip, &at(file, "+0")), alone);
+    assert_eq!(states(ip, &at(file, &rfc3339_ms(s1 - ms))), alone);
     // During: both ends established.
     let est = sorted([
         format!("ESTABLISHED {c} {p}"),
         format!("ESTABLISHED {p} {c}"),
         listen.clone(),
     ]);
-    assert_eq!(states(&at(file, &rfc3339_ms(after1))), est);
-    assert_eq!(states(&at(file, &rfc3339_ms(s2 - ms))), est);
+    assert_eq!(states(ip, &at(file, &rfc3339_ms(after1))), est);
+    assert_eq!(states(ip, &at(file, &rfc3339_ms(s2 - ms))), est);
     // After step 2: CLOSE_WAIT on the server's side, FIN_WAIT2 on the client's.
     let half = sorted([
         format!("CLOSE_WAIT {p} {c}"),
         format!("FIN_WAIT2 {c} {p}"),
         listen.clone(),
     ]);
-    assert_eq!(states(&at(file, &rfc3339_ms(after2))), half);
-    assert_eq!(states(&at(file, &rfc3339_ms(s3 - ms))), half);
+    assert_eq!(states(ip, &at(file, &rfc3339_ms(after2))), half);
+    assert_eq!(states(ip, &at(file, &rfc3339_ms(s3 - ms))), half);
     // After step 3: the listener and the server's side are gone.
     assert_eq!(
-        states(&at(file, &rfc3339_ms(after3))),
+        states(ip, &at(file, &rfc3339_ms(after3))),
         [format!("TIME_WAIT {c} {p}")]
     );
 
@@ -215,7 +225,10 @@ fn a_scripted_scenario_replays_before_during_and_after_each_step() {
 fn a_recorder_killed_with_sigkill_leaves_a_file_that_replays_to_its_last_block() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("killed.rec");
-    let server = TcpListener::bind("127.18.2.2:0").unwrap();
+    let own = OwnAddr::new();
+    let ip = own.text();
+    let ip = ip.as_str();
+    let server = TcpListener::bind(own.any_port()).unwrap();
     let p = server.local_addr().unwrap().port();
     let mut recorder = record(&path, p, 50);
     // Bounded generously: on a loaded machine one snapshot of the host takes seconds.
@@ -230,7 +243,7 @@ fn a_recorder_killed_with_sigkill_leaves_a_file_that_replays_to_its_last_block()
     assert!(rec.len() >= 3);
     let last = rfc3339_ms(rec.end());
     let sockets = at(&path, &last);
-    assert_eq!(states(&sockets), [format!("LISTEN {p} 0")]);
+    assert_eq!(states(ip, &sockets), [format!("LISTEN {p} 0")]);
 
     // Cut anywhere in its last blocks: it still reads, to the block before the cut.
     let bytes = std::fs::read(&path).unwrap();

@@ -3,7 +3,8 @@
 //! here from synthetic snapshots, so the test owns everything it looks at.
 
 mod common;
-use common::tmux::{Tmux, assert_exited_and_restored, tmux_missing};
+use common::need::{self, Need};
+use common::tmux::{Tmux, assert_exited_and_restored};
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -47,19 +48,14 @@ fn write_recording(path: &std::path::Path) {
 
 #[test]
 fn replay_steps_plays_and_quits_cleanly() {
-    if tmux_missing("replay_steps_plays_and_quits_cleanly") {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI installs tmux"
-        );
+    if !need::met(&[Need::Tmux]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("r.rec");
     write_recording(&file);
     let stty = dir.path().join("stty");
-    let tmux = Tmux::new(&format!("replay-{}", std::process::id()));
+    let tmux = Tmux::new();
     // From its directory: a short name leaves the time cursor room at 80 columns.
     let script = format!(
         "cd {} && {} replay r.rec; echo \"exited with $?\"; stty -a > {}; sleep 30",

@@ -1,8 +1,11 @@
 //! Rates from real tcp_info counters: bytes moved over loopback between two netlink
 //! snapshots show up as the Tracker's rate for that socket.
 
+mod common;
+use common::netns::OwnAddr;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, TcpListener, TcpStream};
 
 use sockscope::collect::{Scope, Source, System, Tables};
 use sockscope::model::{Proto, TcpState};
@@ -10,7 +13,9 @@ use sockscope::track::{TrackConfig, Tracker};
 
 #[test]
 fn bytes_sent_over_loopback_give_a_rate() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // A loopback address of our own: other tests reuse these port numbers elsewhere.
+    let own = OwnAddr::new();
+    let listener = TcpListener::bind(own.any_port()).unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (mut server, _) = listener.accept().unwrap();
     let (client_port, server_port) = (
@@ -48,7 +53,10 @@ fn bytes_sent_over_loopback_give_a_rate() {
         tracker
             .live()
             .find(|h| {
+                let ours =
+                    |a: Option<std::net::SocketAddr>| a.map(|a| a.ip()) == Some(IpAddr::V4(own.ip));
                 h.socket.proto == Proto::Tcp
+                    && (ours(h.socket.local) || ours(h.socket.remote))
                     && h.socket.state == TcpState::Established
                     && h.socket.local.map(|a| a.port()) == Some(local)
                     && h.socket.remote.map(|a| a.port()) == Some(remote)

@@ -3,8 +3,13 @@
 //! over netlink and shown by the real app. Enter on it: the details name both pids and
 //! carry the kernel's rtt and byte counts, which move on the next refresh.
 
+// tui_fixture includes common/sockets.rs by path too; both are wanted here.
+#![allow(clippy::duplicate_mod)]
+
+mod common;
 mod tui_fixture;
 
+use common::netns::OwnAddr;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -52,7 +57,9 @@ fn acked_text(n: u64) -> String {
 
 #[test]
 fn details_of_a_real_loopback_connection_show_rtt_and_both_pids() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // A loopback address of our own: other tests reuse these port numbers elsewhere.
+    let own = OwnAddr::new();
+    let listener = TcpListener::bind(own.any_port()).unwrap();
     let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let client_port = client.local_addr().unwrap().port();
     let (mut server, _) = listener.accept().unwrap();
@@ -75,9 +82,10 @@ fn details_of_a_real_loopback_connection_show_rtt_and_both_pids() {
         .unwrap();
     let mut app = App::new(config());
     let mut terminal = terminal(140, 50);
-    // Only our end of this connection: the listener has the other port.
+    // Only our end of this connection: the listener has the other port, and the
+    // address is ours alone.
     let mut keys = vec![refresh(&mut source), char('/')];
-    keys.extend(typed(&format!("port:{client_port}")));
+    keys.extend(typed(&format!("port:{client_port} {}", own.text())));
     keys.extend([key(KeyCode::Enter), key(KeyCode::Enter)]);
     feed(&mut app, &mut terminal, keys);
     assert_eq!(app.view, View::Details);

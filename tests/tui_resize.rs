@@ -1,16 +1,16 @@
 //! The live view in a real terminal (tmux) survives resizes down to 1×1 and back: after
 //! each size it is still running, after growing back it draws the header and our socket
 //! again, and a SIGTERM at the end restores the terminal. Skipped, saying so, where tmux
-//! is missing.
+//! is missing (a failure under CI).
 
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::Command;
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
-use common::tmux::{Tmux, assert_exited_and_restored, tmux_missing};
+use common::need::{self, Need};
+use common::netns::OwnAddr;
+use common::tmux::{Tmux, assert_exited_and_restored};
 
 /// From tiny to large and back; 120×40 last.
 const SIZES: [(u16, u16); 11] = [
@@ -27,29 +27,6 @@ const SIZES: [(u16, u16); 11] = [
     (120, 40),
 ];
 
-/// Files the shell around sockscope writes, removed at the end.
-struct Files(PathBuf);
-
-impl Files {
-    /// Waits (up to 10 s) for a file the shell writes.
-    fn read(&self, name: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match std::fs::read_to_string(self.0.join(name)) {
-                Ok(text) if text.ends_with('\n') => return text,
-                _ if Instant::now() < deadline => sleep(Duration::from_millis(100)),
-                _ => panic!("{name} never appeared"),
-            }
-        }
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Running, and not a zombie: /proc/<pid>/stat's state is not Z.
 fn alive(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
@@ -61,27 +38,25 @@ fn alive(pid: &str) -> bool {
 
 #[test]
 fn resizes_down_to_one_cell_and_back() {
-    if tmux_missing("resizes_down_to_one_cell_and_back") {
+    if !need::met(&[Need::Tmux]) {
         return;
     }
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let row = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let own = OwnAddr::new();
+    let listener = TcpListener::bind(own.any_port()).unwrap();
+    let row = listener.local_addr().unwrap().to_string();
 
-    let id = format!("resize-{}", std::process::id());
-    let tmux = Tmux::new(&id);
-    let files = Files(std::env::temp_dir().join(format!("sockscope-tmux-{id}")));
-    std::fs::create_dir_all(&files.0).unwrap();
+    let tmux = Tmux::new();
     // The inner shell records its pid, then becomes sockscope (exec); the outer one
     // reports how it ended and the terminal's modes afterwards.
     let script = format!(
         "sh -c 'echo $$ > {dir}/pid; exec {bin} --pid {me} --interval 100'; \
          echo \"exited with $?\"; stty -a > {dir}/stty; sleep 30",
-        dir = files.0.display(),
+        dir = tmux.dir().display(),
         bin = env!("CARGO_BIN_EXE_sockscope"),
         me = std::process::id(),
     );
     tmux.start(120, 40, &script);
-    let pid = files.read("pid").trim().to_string();
+    let pid = tmux.read_file("pid").trim().to_string();
     tmux.wait_for("our listener", |s| {
         s.contains("sockscope ·") && s.contains(&row)
     });
@@ -107,16 +82,11 @@ fn resizes_down_to_one_cell_and_back() {
             });
         }
     }
-    let screen = tmux.screen();
+    let screen = tmux.wait_for("our LISTEN row at 120x40", |s| {
+        s.lines().any(|l| l.contains(&row) && l.contains("LISTEN"))
+    });
     assert_eq!(screen.lines().count(), 40, "{screen}");
-    assert!(
-        screen
-            .lines()
-            .any(|l| l.contains(&row) && l.contains("LISTEN")),
-        "{screen}"
-    );
 
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    assert_exited_and_restored(&tmux, || files.read("stty"));
+    common::sigterm(pid.parse().unwrap()).expect("SIGTERM to the live view");
+    assert_exited_and_restored(&tmux, || tmux.read_file("stty"));
 }

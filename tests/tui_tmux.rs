@@ -1,18 +1,18 @@
 //! End to end: the real binary in a real terminal (tmux), watching this test process's
-//! own loopback sockets with `--pid`. Skipped, saying so, where tmux is missing.
+//! own loopback sockets with `--pid`, on a loopback address of the test's own. Skipped,
+//! saying so, where tmux is missing (a failure under CI).
 
 use std::io::Read;
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::Command;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 
 mod common;
-use common::tmux::{Tmux, assert_exited_and_restored, tmux_missing};
+use common::need::{self, Need};
+use common::netns::OwnAddr;
+use common::tmux::{Tmux, assert_exited_and_restored};
 
-/// The table rows (not the state bar) that mention `port`.
-fn rows_with_port(screen: &str, port: u16) -> Vec<&str> {
-    let needle = format!("127.0.0.1:{port}");
+/// The table rows (not the state bar) that mention `addr`.
+fn rows_with(screen: &str, addr: SocketAddr) -> Vec<&str> {
+    let needle = addr.to_string();
     screen
         .lines()
         .filter(|l| l.contains(&needle) && (l.contains("tcp ") || l.contains("tcp\t")))
@@ -21,75 +21,43 @@ fn rows_with_port(screen: &str, port: u16) -> Vec<&str> {
 
 /// Starts `sockscope --pid <this process>` in a fresh tmux server. When it exits, the
 /// shell around it prints its exit code and writes the terminal's modes to a file.
-fn start(name: &str) -> (Tmux, Session) {
-    let id = format!("{name}-{}", std::process::id());
-    let tmux = Tmux::new(&id);
-    let dir = std::env::temp_dir().join(format!("sockscope-tmux-{id}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let session = Session { dir };
+fn start() -> Tmux {
+    let tmux = Tmux::new();
     // The inner shell records its pid, then becomes sockscope (exec), so that pid is
     // the one to signal.
     let script = format!(
         "sh -c 'echo $$ > {pidfile}; exec {bin} --pid {pid} --interval 200'; \
          echo \"exited with $?\"; stty -a > {stty}; sleep 30",
-        pidfile = session.file("pid").display(),
+        pidfile = tmux.file("pid").display(),
         bin = env!("CARGO_BIN_EXE_sockscope"),
         pid = std::process::id(),
-        stty = session.file("stty").display(),
+        stty = tmux.file("stty").display(),
     );
     tmux.start(140, 40, &script);
-    (tmux, session)
-}
-
-/// Files the shell around sockscope writes.
-struct Session {
-    dir: std::path::PathBuf,
-}
-
-impl Session {
-    fn file(&self, name: &str) -> std::path::PathBuf {
-        self.dir.join(name)
-    }
-
-    /// Waits (up to 10 s) for a file the shell writes.
-    fn read(&self, name: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match std::fs::read_to_string(self.file(name)) {
-                Ok(text) if text.ends_with('\n') => return text,
-                _ if Instant::now() < deadline => sleep(Duration::from_millis(100)),
-                _ => panic!("{name} never appeared"),
-            }
-        }
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    tmux
 }
 
 #[test]
 fn live_view_in_a_real_terminal() {
-    if tmux_missing("live_view_in_a_real_terminal") {
+    if !need::met(&[Need::Tmux]) {
         return;
     }
     // Known sockets held by this process: a listener, one open connection, and one
     // whose client has closed but we have not (CLOSE_WAIT on our side).
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let _client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let own = OwnAddr::new();
+    let listener = TcpListener::bind(own.any_port()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _client = TcpStream::connect(addr).unwrap();
     let (_served, _) = listener.accept().unwrap();
-    let closing = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let closing = TcpStream::connect(addr).unwrap();
     let (mut half_closed, _) = listener.accept().unwrap();
     closing.shutdown(Shutdown::Write).unwrap();
     // Our side has seen the FIN once a read returns end of file.
     assert_eq!(half_closed.read(&mut [0; 8]).unwrap(), 0);
 
-    let (tmux, session) = start("keys");
+    let tmux = start();
     let screen = tmux.wait_for("our sockets", |s| {
-        let rows = rows_with_port(s, port);
+        let rows = rows_with(s, addr);
         ["LISTEN", "ESTABLISHED", "CLOSE_WAIT"]
             .iter()
             .all(|state| rows.iter().any(|r| r.contains(state)))
@@ -109,19 +77,19 @@ fn live_view_in_a_real_terminal() {
     tmux.run(&["resize-window", "-t", "tui", "-x", "30", "-y", "8"]);
     tmux.wait_for("the too-small notice", |s| s.contains("too small"));
     tmux.run(&["resize-window", "-t", "tui", "-x", "140", "-y", "40"]);
-    tmux.wait_for("the table again", |s| !rows_with_port(s, port).is_empty());
+    tmux.wait_for("the table again", |s| !rows_with(s, addr).is_empty());
 
     // `/` filters as typed: only the CLOSE_WAIT row of our port is left.
     tmux.run(&["send-keys", "-t", "tui", "/"]);
     tmux.run(&["send-keys", "-t", "tui", "-l", "state:close-wait"]);
     let screen = tmux.wait_for("the filter to apply", |s| {
-        let rows = rows_with_port(s, port);
+        let rows = rows_with(s, addr);
         s.contains("filter: state:close-wait")
             && !rows.is_empty()
             && rows.iter().all(|r| r.contains("CLOSE_WAIT"))
     });
     assert!(
-        !rows_with_port(&screen, port)
+        !rows_with(&screen, addr)
             .iter()
             .any(|r| r.contains("LISTEN"))
     );
@@ -129,32 +97,28 @@ fn live_view_in_a_real_terminal() {
     // Enter keeps the filter, q quits.
     tmux.run(&["send-keys", "-t", "tui", "Enter"]);
     tmux.run(&["send-keys", "-t", "tui", "q"]);
-    assert_exited_and_restored(&tmux, || session.read("stty"));
+    assert_exited_and_restored(&tmux, || tmux.read_file("stty"));
 }
 
 #[test]
 fn ctrl_c_restores_the_terminal() {
-    if tmux_missing("ctrl_c_restores_the_terminal") {
+    if !need::met(&[Need::Tmux]) {
         return;
     }
-    let (tmux, session) = start("ctrl-c");
+    let tmux = start();
     tmux.wait_for("the TUI", |s| s.contains("sockscope ·"));
     tmux.run(&["send-keys", "-t", "tui", "C-c"]);
-    assert_exited_and_restored(&tmux, || session.read("stty"));
+    assert_exited_and_restored(&tmux, || tmux.read_file("stty"));
 }
 
 #[test]
 fn sigterm_restores_the_terminal() {
-    if tmux_missing("sigterm_restores_the_terminal") {
+    if !need::met(&[Need::Tmux]) {
         return;
     }
-    let (tmux, session) = start("sigterm");
+    let tmux = start();
     tmux.wait_for("the TUI", |s| s.contains("sockscope ·"));
-    let pid = session.read("pid");
-    let killed = Command::new("kill")
-        .args(["-TERM", pid.trim()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert_exited_and_restored(&tmux, || session.read("stty"));
+    let pid = tmux.read_file("pid").trim().parse().expect("a pid");
+    common::sigterm(pid).expect("SIGTERM to the live view");
+    assert_exited_and_restored(&tmux, || tmux.read_file("stty"));
 }

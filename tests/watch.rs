@@ -1,6 +1,8 @@
 //! `sockscope watch` against the real kernel. Each test owns a 127.18.x.y address
 //! and filters on its own server's port, so no other test's sockets reach it.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -79,12 +81,7 @@ fn privileged() -> bool {
 #[test]
 fn a_connection_inside_one_refresh_is_a_closed_event_with_ports_and_bytes() {
     if !privileged() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI runs as root"
-        );
-        eprintln!("SKIPPED: the closed-connection log needs CAP_NET_ADMIN");
+        common::need::cannot("the closed-connection log needs CAP_NET_ADMIN");
         return;
     }
     let server = TcpListener::bind("127.18.1.1:0").unwrap();

@@ -1,5 +1,6 @@
-//! Host-wide (per network namespace) facts diagnosis needs beside the socket tables:
-//! the listen overflow counters in /proc/net/netstat and the ephemeral port range.
+//! Host-wide (per network namespace) facts beside the socket tables: the TcpExt
+//! counters in /proc/net/netstat (diagnosis reads the listen overflows, `export`
+//! serves a few more) and the ephemeral port range.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -72,36 +73,68 @@ impl KernelReader {
 
 /// Reads `<net_dir>/netstat` (e.g. /proc/net or /proc/1234/net).
 pub fn read_listen_counters(net_dir: &Path, at: SystemTime) -> Result<ListenCounters> {
-    let path = net_dir.join("netstat");
-    let bytes = read::small(&path, 64 * 1024, Follow::No)?;
-    parse_listen_counters(&String::from_utf8_lossy(&bytes), at)
-        .with_context(|| format!("reading {}", shown(&path)))
+    read_tcp_ext(net_dir)?.listen_counters(at)
 }
 
 /// netstat holds pairs of lines, `TcpExt: Name Name ...` then `TcpExt: 1 2 ...`.
 pub fn parse_listen_counters(text: &str, at: SystemTime) -> Result<ListenCounters> {
+    parse_tcp_ext(text)?.listen_counters(at)
+}
+
+/// Every TcpExt counter of a netstat file, by the kernel's name (`ListenOverflows`,
+/// `TCPAbortOnTimeout`, ...), in the kernel's order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpExt(pub Vec<(String, u64)>);
+
+impl TcpExt {
+    pub fn get(&self, name: &str) -> Option<u64> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+
+    /// The two counters the listen-overflow rule reads.
+    pub fn listen_counters(&self, at: SystemTime) -> Result<ListenCounters> {
+        let value = |name: &str| self.get(name).ok_or_else(|| anyhow!("no {name} counter"));
+        Ok(ListenCounters {
+            at,
+            overflows: value("ListenOverflows")?,
+            drops: value("ListenDrops")?,
+        })
+    }
+}
+
+/// Reads the TcpExt counters of `<net_dir>/netstat` (e.g. /proc/net or /proc/1234/net).
+pub fn read_tcp_ext(net_dir: &Path) -> Result<TcpExt> {
+    let path = net_dir.join("netstat");
+    let bytes = read::small(&path, 64 * 1024, Follow::No)?;
+    parse_tcp_ext(&String::from_utf8_lossy(&bytes))
+        .with_context(|| format!("reading {}", shown(&path)))
+}
+
+/// The first `TcpExt:` line names the counters, the second holds their values.
+pub fn parse_tcp_ext(text: &str) -> Result<TcpExt> {
     let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
     let (names, values) = lines
         .next()
         .zip(lines.next())
         .ok_or_else(|| anyhow!("no TcpExt lines"))?;
-    let value = |wanted: &str| -> Result<u64> {
-        let pos = names
-            .split_whitespace()
-            .position(|n| n == wanted)
-            .ok_or_else(|| anyhow!("no {wanted} counter"))?;
+    let names = names.split_whitespace().skip(1);
+    let mut values = values.split_whitespace().skip(1);
+    let mut counters = Vec::new();
+    for name in names {
+        let shown_name = || quote(name.as_bytes(), 40);
         let text = values
-            .split_whitespace()
-            .nth(pos)
-            .ok_or_else(|| anyhow!("no value for {wanted}"))?;
-        text.parse()
-            .with_context(|| format!("bad value \"{}\" for {wanted}", quote(text.as_bytes(), 40)))
-    };
-    Ok(ListenCounters {
-        at,
-        overflows: value("ListenOverflows")?,
-        drops: value("ListenDrops")?,
-    })
+            .next()
+            .ok_or_else(|| anyhow!("no value for {}", shown_name()))?;
+        let value = text.parse().with_context(|| {
+            format!(
+                "bad value \"{}\" for {}",
+                quote(text.as_bytes(), 40),
+                shown_name()
+            )
+        })?;
+        counters.push((name.to_string(), value));
+    }
+    Ok(TcpExt(counters))
 }
 
 /// Reads `<proc_root>/sys/net/ipv4/ip_local_port_range`.
@@ -134,6 +167,9 @@ mod tests {
                     IpExt: InNoRoutes\nIpExt: 0\n";
         let c = parse_listen_counters(text, SystemTime::UNIX_EPOCH).unwrap();
         assert_eq!((c.overflows, c.drops), (17, 19));
+        let ext = parse_tcp_ext(text).unwrap();
+        assert_eq!(ext.get("TW"), Some(1059));
+        assert_eq!(ext.0.len(), 4);
         assert!(parse_listen_counters("IpExt: A\nIpExt: 1\n", SystemTime::UNIX_EPOCH).is_err());
         assert!(
             parse_listen_counters(

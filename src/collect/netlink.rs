@@ -12,7 +12,13 @@
 
 pub mod destroy;
 pub mod destroyed;
+mod more;
+pub mod netlink_diag;
+pub mod packet;
 pub mod tcp_info;
+pub mod vsock;
+
+pub use more::{Families, inet_state, merge_sctp};
 
 use std::io;
 use std::net::SocketAddr;
@@ -38,7 +44,7 @@ use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 use super::read::shown;
 
-use crate::model::{DiagId, Family, Proto, Socket, SocketType, TcpState, Timer, TimerKind};
+use crate::model::{Detail, DiagId, Family, Proto, Socket, SocketType, TcpState, Timer, TimerKind};
 
 /// Every socket of the network namespace `ns_file` names, read exactly through
 /// netlink inside it (see `Netlink::open_in`), and whether unix sockets carry uids.
@@ -57,6 +63,10 @@ const INET_EXPIRES_AT: usize = 52;
 const UNIX_MSG_LEN: usize = 16;
 
 const INET_DIAG_INFO: u16 = 2;
+/// The socket's own IP protocol (raw sockets: the one they were opened for).
+const INET_DIAG_PROTOCOL: u16 = 10;
+/// SCTP: the peer addresses of an association (an endpoint has none).
+const INET_DIAG_PEERS: u16 = 13;
 const UNIX_DIAG_NAME: u16 = 0;
 const UNIX_DIAG_PEER: u16 = 2;
 const UNIX_DIAG_RQLEN: u16 = 4;
@@ -73,6 +83,8 @@ pub struct Netlink {
     seq: u32,
     /// Whether the last unix dump carried uids (kernel 5.3+); if not, owners' stand in.
     pub unix_uids: bool,
+    /// Which of the other families' dumps the kernel answers (see `more`).
+    families: Families,
 }
 
 impl Netlink {
@@ -87,6 +99,7 @@ impl Netlink {
             buf: vec![0; 64 * 1024],
             seq: 0,
             unix_uids: false,
+            families: Families::default(),
         })
     }
 
@@ -112,7 +125,8 @@ impl Netlink {
     }
 
     /// Every TCP, UDP and unix socket in our network namespace (or the one it was
-    /// opened in, see `open_in`).
+    /// opened in, see `open_in`), and those of the other families whose dumps the
+    /// kernel offers (raw, SCTP, MPTCP, packet, netlink, vsock).
     pub fn read_all(&mut self) -> Result<Vec<Socket>> {
         let mut sockets = Vec::new();
         for (proto, family) in [
@@ -125,6 +139,7 @@ impl Netlink {
                 .with_context(|| format!("netlink {proto:?} dump"))?;
         }
         self.read_unix(&mut sockets).context("netlink unix dump")?;
+        self.read_more(&mut sockets);
         // The vector grew by doubling; give back the unused tail before the owners,
         // peers and output add to the peak.
         sockets.shrink_to_fit();
@@ -184,7 +199,7 @@ impl Netlink {
     fn dump(
         &mut self,
         request: SockDiagMessage,
-        mut each: impl FnMut(&[u8]) -> Result<()>,
+        each: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         self.seq = self.seq.wrapping_add(1);
         let mut header = NetlinkHeader::default();
@@ -194,7 +209,32 @@ impl Netlink {
         packet.finalize();
         let mut bytes = vec![0; packet.buffer_len()];
         packet.serialize(&mut bytes);
-        self.socket.send(&bytes, 0).context("sending the request")?;
+        self.send_and_receive(&bytes, each)
+    }
+
+    /// Like `dump`, for a request the crate cannot build: `body` is the family's
+    /// request struct (and attributes), put behind a netlink header here.
+    fn dump_raw(&mut self, body: &[u8], each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        self.seq = self.seq.wrapping_add(1);
+        const HEADER_LEN: usize = 16;
+        let len = u32::try_from(HEADER_LEN + body.len()).context("request too long")?;
+        let mut bytes = Vec::with_capacity(HEADER_LEN + body.len());
+        bytes.extend_from_slice(&len.to_ne_bytes());
+        bytes.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        bytes.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        bytes.extend_from_slice(&self.seq.to_ne_bytes());
+        bytes.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
+        bytes.extend_from_slice(body);
+        self.send_and_receive(&bytes, each)
+    }
+
+    /// Sends a request (sequence number `self.seq`) and hands each answer to `each`.
+    fn send_and_receive(
+        &mut self,
+        bytes: &[u8],
+        mut each: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        self.socket.send(bytes, 0).context("sending the request")?;
 
         loop {
             let len = self
@@ -211,7 +251,18 @@ impl Netlink {
                 let payload = msg.payload();
                 if msg.sequence_number() == self.seq {
                     match msg.message_type() {
-                        NLMSG_DONE => return Ok(()),
+                        // A dump the kernel cannot serve (no diag module for the
+                        // protocol) ends in DONE carrying the negative errno.
+                        NLMSG_DONE => match payload
+                            .get(..4)
+                            .map(|b| i32::from_ne_bytes(b.try_into().unwrap_or_default()))
+                        {
+                            Some(code) if code < 0 => {
+                                let err = io::Error::from_raw_os_error(-code);
+                                return Err(err).context("the kernel refused the dump");
+                            }
+                            _ => return Ok(()),
+                        },
                         NLMSG_ERROR => {
                             let error =
                                 ErrorBuffer::new_checked(payload).map_err(|e| anyhow!("{e}"))?;
@@ -231,14 +282,15 @@ impl Netlink {
     }
 }
 
-fn u32_at(raw: &[u8], offset: usize) -> Option<u32> {
+pub(crate) fn u32_at(raw: &[u8], offset: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(
         raw.get(offset..offset + 4)?.try_into().ok()?,
     ))
 }
 
-/// One `inet_diag_msg` and its attributes. Pure (bytes in, socket out), and public so
-/// the parser fuzz test (tests/fuzz_parsers.rs) can feed it arbitrary bytes.
+/// One `inet_diag_msg` and its attributes: TCP, UDP, and the raw, SCTP and MPTCP
+/// sockets of `more`. Pure (bytes in, socket out), and public so the parser fuzz tests
+/// (tests/fuzz_parsers.rs, tests/fuzz_families.rs) can feed it arbitrary bytes.
 pub fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
     let header = InetResponseHeader::parse(payload).map_err(|e| anyhow!("{e}"))?;
     let family = match header.family {
@@ -246,26 +298,46 @@ pub fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
         AF_INET6 => Family::Ipv6,
         f => bail!("unexpected address family {f}"),
     };
-    let state = match proto {
-        Proto::Tcp => TcpState::from_kernel(header.state)
-            .ok_or_else(|| anyhow!("unknown TCP state {}", header.state))?,
-        // UDP uses only TCP_ESTABLISHED (connected) and TCP_CLOSE (not).
-        _ if header.state == 1 => TcpState::Established,
-        _ => TcpState::Unconn,
-    };
     let id = &header.socket_id;
-    let timer = TimerKind::from_kernel(payload[2]).map(|kind| Timer {
-        kind,
-        expires_ms: u32_at(payload, INET_EXPIRES_AT).unwrap_or(0),
-        retransmits: payload[3],
-    });
+    // SCTP and MPTCP timers are their own; only TCP's (and UDP's none) mean `Timer`.
+    let timer = TimerKind::from_kernel(payload[2])
+        .filter(|_| matches!(proto, Proto::Tcp | Proto::Udp))
+        .map(|kind| Timer {
+            kind,
+            expires_ms: u32_at(payload, INET_EXPIRES_AT).unwrap_or(0),
+            retransmits: payload[3],
+        });
     let mut tcp_info = None;
+    let mut own_protocol = None;
+    let mut sctp_association = false;
     for nla in NlasIterator::new(payload.get(INET_MSG_LEN..).unwrap_or_default()) {
         let nla = nla.map_err(|e| anyhow!("{e}"))?;
-        if nla.kind() == INET_DIAG_INFO && proto == Proto::Tcp {
-            tcp_info = tcp_info::parse(nla.value()).map(Box::new);
+        match nla.kind() {
+            // MPTCP and SCTP send their own info structs under the same number.
+            INET_DIAG_INFO if proto == Proto::Tcp => {
+                tcp_info = tcp_info::parse(nla.value()).map(Box::new);
+            }
+            INET_DIAG_PROTOCOL => own_protocol = nla.value().first().copied(),
+            INET_DIAG_PEERS => sctp_association = true,
+            _ => {}
         }
     }
+    let (state, detail) = more::inet_state(proto, header.state, sctp_association)?;
+    let (mut local, mut remote) = (
+        SocketAddr::new(id.source_address, id.source_port),
+        SocketAddr::new(id.destination_address, id.destination_port),
+    );
+    let detail = match proto {
+        // A raw socket's "port" is its protocol (inet_num); older kernels send no
+        // INET_DIAG_PROTOCOL, and there the port is all there is.
+        Proto::Raw => {
+            let protocol = own_protocol.unwrap_or(id.source_port as u8);
+            local.set_port(0);
+            remote.set_port(0);
+            Some(Detail::Raw { protocol })
+        }
+        _ => detail,
+    };
     Ok(Socket {
         recv_q: header.recv_queue,
         send_q: header.send_queue,
@@ -273,17 +345,13 @@ pub fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
         uid: header.uid,
         tcp_info,
         timer,
-        diag_id: Some(DiagId {
+        detail: detail.map(Box::new),
+        // What SOCK_DESTROY (`sockscope close`) sends back: TCP and UDP only.
+        diag_id: matches!(proto, Proto::Tcp | Proto::Udp).then_some(DiagId {
             cookie: u64::from_ne_bytes(id.cookie),
             interface: id.interface_id,
         }),
-        ..Socket::inet(
-            proto,
-            family,
-            state,
-            SocketAddr::new(id.source_address, id.source_port),
-            SocketAddr::new(id.destination_address, id.destination_port),
-        )
+        ..Socket::inet(proto, family, state, local, remote)
     })
 }
 

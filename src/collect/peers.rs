@@ -6,10 +6,11 @@
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
-use crate::model::{Peer, Proto, Socket, TcpState};
+use crate::model::{Detail, Peer, Proto, Socket, TcpState};
 
-/// Sets `peer` on every unix socket whose `peer_inode` is in `sockets`, and on every
-/// TCP connection whose mirror (local = our remote, remote = our local) is.
+/// Sets `peer` on every unix socket whose `peer_inode` is in `sockets`, on every
+/// TCP connection whose mirror (local = our remote, remote = our local) is, and on
+/// every netlink socket connected to a port another socket of the table has.
 pub fn resolve(sockets: &mut [Socket]) {
     // A sorted vector of (hash of what identifies a socket, its index) rather than hash
     // maps keyed by address pairs: 16 bytes a socket instead of ~90, which at 100k
@@ -52,12 +53,22 @@ pub fn resolve(sockets: &mut [Socket]) {
 enum Identity {
     Unix(u64),
     Tcp(SocketAddr, SocketAddr),
+    /// A netlink socket's protocol and port id: what a connected one names its peer by.
+    Netlink(u8, u32),
 }
 
 fn own_identity(s: &Socket) -> Option<Identity> {
     match s.proto {
         Proto::Unix if s.inode != 0 => Some(Identity::Unix(s.inode)),
         Proto::Tcp => tcp_ends(s).map(|(local, remote)| Identity::Tcp(local, remote)),
+        Proto::Netlink => match s.detail.as_deref() {
+            Some(Detail::Netlink {
+                netlink_protocol,
+                port_id,
+                ..
+            }) if *port_id != 0 => Some(Identity::Netlink(*netlink_protocol, *port_id)),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -66,7 +77,16 @@ fn peer_identity(s: &Socket) -> Option<Identity> {
     match s.proto {
         Proto::Unix => s.peer_inode.map(Identity::Unix),
         Proto::Tcp => tcp_ends(s).map(|(local, remote)| Identity::Tcp(remote, local)),
-        Proto::Udp => None,
+        Proto::Netlink => match s.detail.as_deref() {
+            // Port 0 is the kernel, which holds no file.
+            Some(Detail::Netlink {
+                netlink_protocol,
+                peer_port_id: Some(port),
+                ..
+            }) if *port != 0 => Some(Identity::Netlink(*netlink_protocol, *port)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -90,6 +110,7 @@ fn tcp_ends(s: &Socket) -> Option<(SocketAddr, SocketAddr)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Family, SocketType};
     use crate::test_sockets::{self, Build, owner};
 
     /// TCP with `ends`, unix without.
@@ -101,6 +122,44 @@ mod tests {
         socket
             .inode(inode)
             .owned_by(vec![owner(inode as u32, 3, "x")])
+    }
+
+    fn netlink(inode: u64, port_id: u32, peer: Option<u32>) -> Socket {
+        let detail = Detail::Netlink {
+            netlink_protocol: 16,
+            netlink_protocol_name: "GENERIC",
+            port_id,
+            peer_port_id: peer,
+            peer_group: peer.map(|_| 0),
+            groups: 0,
+        };
+        Socket {
+            processes: socket(Proto::Unix, TcpState::Unconn, None, inode).processes,
+            ..Socket::family(
+                Proto::Netlink,
+                Family::Netlink,
+                SocketType::Raw,
+                TcpState::Established,
+                inode,
+                Some(detail),
+            )
+        }
+    }
+
+    #[test]
+    fn netlink_sockets_find_the_port_they_are_connected_to() {
+        let mut sockets = vec![
+            netlink(1, 100, Some(200)),
+            netlink(2, 200, None),
+            netlink(3, 300, Some(0)), // the kernel: no peer
+            netlink(4, 0, None),
+        ];
+        resolve(&mut sockets);
+        let peers: Vec<Option<u64>> = sockets
+            .iter()
+            .map(|s| s.peer.as_ref().map(|p| p.inode))
+            .collect();
+        assert_eq!(peers, [Some(2), None, None, None]);
     }
 
     #[test]

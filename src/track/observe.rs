@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use super::{Change, Event, History, Sample, StateCounts, TcpCounters, Tracker, endpoints};
-use crate::model::{Snapshot, Socket, TcpState};
+use crate::model::{Proto, Snapshot, Socket, TcpState};
 
 impl Tracker {
     /// Takes the next snapshot, reading counters through `counters` (tests pass a fake).
@@ -111,7 +111,7 @@ impl Tracker {
     }
 
     fn count_states(&mut self, snapshot: &Snapshot) {
-        let mut counts = [[0; TcpState::ALL.len()]; 3];
+        let mut counts = [[0; TcpState::ALL.len()]; Proto::ALL.len()];
         for s in &snapshot.sockets {
             counts[s.proto as usize][s.state as usize] += 1;
         }

@@ -15,9 +15,11 @@ use super::history::{self, Bucket};
 use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
 
 mod actions;
+mod filter_bar;
 mod replay;
 mod timeline;
 pub use actions::{Actions, Dialog, Done, Request, Status};
+pub use filter_bar::{Edit, FilterBar};
 pub use replay::{ReplayState, Seek};
 pub use timeline::Timeline;
 
@@ -45,16 +47,6 @@ pub enum View {
     Diagnostics,
     /// The TCP state diagram with the details' socket on it (`m`).
     Machine,
-}
-
-/// The filter bar: its text, and the query of the last text that parsed.
-#[derive(Clone, Debug, Default)]
-pub struct FilterBar {
-    pub text: String,
-    pub editing: bool,
-    /// Why the text does not parse; the previous query stays applied meanwhile.
-    pub error: Option<String>,
-    pub query: Query,
 }
 
 /// The socket shown in the details view; kept when it vanishes, marked gone.
@@ -277,17 +269,20 @@ impl App {
                     View::Sockets | View::Details | View::Machine => View::Processes,
                 }
             }
-            Action::EditFilter => self.filter.editing = true,
+            Action::EditFilter => self.filter.begin(),
             Action::FilterChar(c) => {
-                let text = format!("{}{c}", self.filter.text);
+                let text = self.filter.insert(c);
                 self.set_filter(text);
             }
             Action::FilterBackspace => {
-                let mut text = self.filter.text.clone();
-                text.pop();
+                let text = self.filter.backspace();
                 self.set_filter(text);
             }
-            Action::FilterDone => self.filter.editing = false,
+            Action::FilterEdit(edit) => {
+                let text = self.filter.edit(edit);
+                self.set_filter(text);
+            }
+            Action::FilterDone => self.filter.done(),
             Action::NextSort => self.set_sort(Sort {
                 by: self.sort.by.next(),
                 reverse: false,
@@ -473,6 +468,7 @@ impl App {
             }
             Err(e) => self.filter.error = Some(e),
         }
+        self.filter.cursor = self.filter.cursor.min(text.len());
         self.filter.text = text;
         self.refilter();
     }
@@ -514,6 +510,7 @@ impl App {
         });
         self.counts = rows::counts(shown.clone());
         self.processes = rows::processes(shown);
+        self.filter.note = self.filter_note(live);
 
         let found = self
             .selected_key
@@ -542,6 +539,28 @@ const BUSIEST_FIRST: Sort = Sort {
     by: SortBy::Rate,
     reverse: false,
 };
+
+impl App {
+    /// What the filter bar says about the result (see `FilterBar::note`): only worked
+    /// out when there are bare numbers or nothing matches, so typing at 100k sockets
+    /// costs no more than filtering.
+    fn filter_note(&self, live: &[Socket]) -> Option<String> {
+        let query = &self.filter.query;
+        if query.is_empty() || live.is_empty() {
+            return None;
+        }
+        if self.rows.is_empty() {
+            let complete: Vec<&str> = self
+                .filter
+                .text
+                .split_whitespace()
+                .filter(|t| !t.ends_with(':'))
+                .collect();
+            return Some(crate::query::why_empty(&complete.join(" "), live.iter()));
+        }
+        crate::query::number_note(query, live.iter())
+    }
+}
 
 fn step_interval(now: Duration, slower: bool) -> Duration {
     let ms = now.as_millis() as u64;

@@ -56,6 +56,8 @@ pub enum Action {
     EditFilter,
     FilterChar(char),
     FilterBackspace,
+    /// The readline keys of the filter bar: cursor, kills, history.
+    FilterEdit(crate::tui::app::Edit),
     /// Enter while editing: keep the filter, leave the bar.
     FilterDone,
     NextSort,
@@ -109,9 +111,12 @@ pub const KEYS: [(&str, &str); 23] = [
     ("Esc", "close details or help; clear the filter"),
     ("Tab", "switch sockets / processes"),
     ("/", "edit the filter (applied as you type)"),
-    ("  in filter", "Enter keeps it, Esc clears it"),
-    ("  filter terms", "port:N state:S pid:N tcp udp unix -4 -6"),
-    ("", "listening, or a word: process, address, path"),
+    ("  in filter", "Enter keeps, Esc clears, ↑/↓ history, ^U ^W"),
+    (
+        "  filter terms",
+        "port:N :N state:S pid:N N tcp udp unix -4 -6",
+    ),
+    ("", "a state (estab), listening, or a word"),
     ("s / S", "sort by the next column / reverse the sort"),
     ("r", "sort by rate (RX+TX), busiest first"),
     ("e / d", "events log / diagnostics (Esc back)"),
@@ -133,6 +138,9 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         return None;
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if editing && let Some(edit) = filter_edit(key.code, ctrl) {
+        return Some(Action::FilterEdit(edit));
+    }
     Some(match (editing, key.code) {
         (_, KeyCode::Char('c')) if ctrl => Action::Quit,
         (_, KeyCode::Up) => Action::Up,
@@ -175,6 +183,29 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('X')) => Action::AskClose,
         (false, KeyCode::Char('q')) => Action::Quit,
         (false, _) => return None,
+    })
+}
+
+/// The readline keys of the filter bar.
+fn filter_edit(code: KeyCode, ctrl: bool) -> Option<crate::tui::app::Edit> {
+    use crate::tui::app::Edit;
+    Some(match code {
+        KeyCode::Left => Edit::Left,
+        KeyCode::Right => Edit::Right,
+        KeyCode::Home => Edit::Start,
+        KeyCode::End => Edit::End,
+        KeyCode::Delete => Edit::Delete,
+        KeyCode::Up => Edit::Older,
+        KeyCode::Down => Edit::Newer,
+        KeyCode::Char('a') if ctrl => Edit::Start,
+        KeyCode::Char('e') if ctrl => Edit::End,
+        KeyCode::Char('b') if ctrl => Edit::Left,
+        KeyCode::Char('f') if ctrl => Edit::Right,
+        KeyCode::Char('d') if ctrl => Edit::Delete,
+        KeyCode::Char('u') if ctrl => Edit::KillToStart,
+        KeyCode::Char('k') if ctrl => Edit::KillToEnd,
+        KeyCode::Char('w') if ctrl => Edit::KillWord,
+        _ => return None,
     })
 }
 

@@ -11,12 +11,15 @@ use crate::track::{StateCounts, Tracker};
 /// How many refreshes of counts the sparklines look back over (2 minutes at 1 s).
 pub const SAMPLES: usize = 120;
 
-/// The state bar's groups: TCP sockets by state, UDP and unix sockets as one group each.
+/// The state bar's groups: TCP sockets by state, UDP and unix sockets as one group each,
+/// and one group for each other protocol (raw, packet, netlink, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Bucket {
     Tcp(TcpState),
     Udp,
     Unix,
+    /// Any protocol but TCP, UDP and unix.
+    More(Proto),
 }
 
 impl Bucket {
@@ -25,7 +28,16 @@ impl Bucket {
             Proto::Tcp => Bucket::Tcp(socket.state),
             Proto::Udp => Bucket::Udp,
             Proto::Unix => Bucket::Unix,
+            proto => Bucket::More(proto),
         }
+    }
+
+    /// The groups of the protocols after unix, in protocol order.
+    pub fn more() -> impl Iterator<Item = Bucket> {
+        Proto::ALL
+            .into_iter()
+            .filter(|p| !matches!(p, Proto::Tcp | Proto::Udp | Proto::Unix))
+            .map(Bucket::More)
     }
 
     pub fn label(self) -> &'static str {
@@ -33,6 +45,14 @@ impl Bucket {
             Bucket::Tcp(state) => state.name(),
             Bucket::Udp => "UDP",
             Bucket::Unix => "UNIX",
+            Bucket::More(Proto::Raw) => "RAW",
+            Bucket::More(Proto::Icmp) => "ICMP",
+            Bucket::More(Proto::Sctp) => "SCTP",
+            Bucket::More(Proto::Mptcp) => "MPTCP",
+            Bucket::More(Proto::Packet) => "PACKET",
+            Bucket::More(Proto::Netlink) => "NETLINK",
+            Bucket::More(Proto::Vsock) => "VSOCK",
+            Bucket::More(_) => "OTHER",
         }
     }
 
@@ -42,6 +62,7 @@ impl Bucket {
             Bucket::Tcp(state) => counts.of(Proto::Tcp, state),
             Bucket::Udp => counts.of_proto(Proto::Udp),
             Bucket::Unix => counts.of_proto(Proto::Unix),
+            Bucket::More(proto) => counts.of_proto(proto),
         };
         n as usize
     }
@@ -151,5 +172,22 @@ mod tests {
         assert_eq!(counts(&t, Bucket::Tcp(TcpState::Unconn)), vec![0, 0]);
         assert!(had_any(&t, Bucket::Udp));
         assert!(!had_any(&t, Bucket::Unix));
+
+        // Each other protocol is a group of its own.
+        let mut raw = tcp(10, TcpState::Unconn);
+        raw.proto = Proto::Raw;
+        let mut netlink = tcp(11, TcpState::Unconn);
+        netlink.proto = Proto::Netlink;
+        observe(&mut t, vec![raw.clone(), raw, netlink], 3);
+        assert_eq!(counts(&t, Bucket::More(Proto::Raw)), vec![0, 0, 2]);
+        assert_eq!(counts(&t, Bucket::More(Proto::Netlink)), vec![0, 0, 1]);
+        assert!(!had_any(&t, Bucket::More(Proto::Packet)));
+        let labels: Vec<&str> = Bucket::more().map(Bucket::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "RAW", "ICMP", "SCTP", "MPTCP", "PACKET", "NETLINK", "VSOCK", "OTHER"
+            ]
+        );
     }
 }

@@ -209,9 +209,11 @@ pub fn processes<'a>(sockets: impl Iterator<Item = &'a Socket>) -> Vec<ProcessRo
             row.sockets += 1;
             *row.states.entry(socket.state).or_default() += 1;
             let listens = match socket.proto {
-                Proto::Tcp => socket.state == TcpState::Listen,
+                Proto::Tcp | Proto::Sctp | Proto::Mptcp => socket.state == TcpState::Listen,
                 Proto::Udp => socket.state == TcpState::Unconn,
-                Proto::Unix => false,
+                // Raw, packet and netlink sockets have no ports to listen on; unix
+                // listeners have paths, shown elsewhere.
+                _ => false,
             };
             if listens && let Some(local) = socket.local {
                 row.listening.insert((socket.proto, local.port()));

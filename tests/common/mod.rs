@@ -2,6 +2,8 @@
 #![allow(dead_code)] // each test file uses its own part
 
 pub mod holder;
+pub mod need;
+pub mod netns;
 pub mod sockets;
 pub mod tmux;
 
@@ -45,9 +47,8 @@ pub fn pids(socket: &Value) -> Vec<u64> {
 
 /// Sends SIGTERM to `child` and waits (up to 10 s) for it to exit; its exit status.
 pub fn terminate(child: &mut Child) -> ExitStatus {
-    let pid = child.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
+    let pid = child.id();
+    sigterm(pid).unwrap_or_else(|e| panic!("SIGTERM to {pid}: {e}"));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -61,6 +62,12 @@ pub fn terminate(child: &mut Child) -> ExitStatus {
     }
 }
 
+/// Sends SIGTERM to `pid` (a child of this test, or one of its own processes).
+pub fn sigterm(pid: u32) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a pid is not 0");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).map_err(Into::into)
+}
+
 /// A child stopped when dropped, so a failed assertion leaves nothing running:
 /// SIGTERM first (the demo then removes its temp dir), SIGKILL if it lingers 3 s.
 pub struct StopOnDrop(pub Child);
@@ -70,8 +77,7 @@ impl Drop for StopOnDrop {
         if let Ok(Some(_)) = self.0.try_wait() {
             return; // already gone (and reaped): its pid may belong to another now
         }
-        let pid = self.0.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = sigterm(self.0.id());
         for _ in 0..60 {
             if let Ok(Some(_)) = self.0.try_wait() {
                 return;

@@ -46,6 +46,19 @@ pub fn inode_of(fd: &(impl AsRawFd + ?Sized)) -> u64 {
         .unwrap()
 }
 
+/// The sockets at either end of `ip` (a test's own loopback address, see
+/// `common::netns::OwnAddr`; a client connecting to it is on 127.0.0.1 unless bound):
+/// other tests and runs reuse the same port numbers on other addresses, and `--pid`
+/// keeps ownerless TIME_WAITs by port alone.
+pub fn on(sockets: Vec<Value>, ip: &str) -> Vec<Value> {
+    sockets.into_iter().filter(|s| touches(s, ip)).collect()
+}
+
+/// Whether `ip` is the socket's local or remote address.
+pub fn touches(socket: &Value, ip: &str) -> bool {
+    socket["local_addr"] == ip || socket["remote_addr"] == ip
+}
+
 pub fn port(v: &Value, key: &str) -> Option<u16> {
     v[key].as_u64().map(|p| p as u16)
 }

@@ -74,7 +74,7 @@ impl Destroyer {
         let family = match socket.family {
             Family::Ipv4 => AF_INET,
             Family::Ipv6 => AF_INET6,
-            Family::Unix => return Err(io::Error::from(io::ErrorKind::Unsupported)),
+            _ => return Err(io::Error::from(io::ErrorKind::Unsupported)),
         };
         let request = SockDiagMessage::InetRequest(InetRequest {
             family,

@@ -76,6 +76,10 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
     lines.extend(machine::meaning_lines(s, width));
     lines.push(field("local", crate::text::local_text(s)));
     lines.push(field("remote", s.remote_text()));
+    if s.detail.is_some() {
+        let text = crate::column::Column::Detail.text(&crate::column::Row::new(s));
+        lines.push(field("detail", text));
+    }
     lines.push(field("recv-q", s.recv_q.to_string()));
     lines.push(field("send-q", s.send_q.to_string()));
     lines.push(field("inode", inode_text(s)));

@@ -35,14 +35,27 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn filter_bar(app: &App) -> Line<'_> {
+    let text = app.filter.text.as_str();
+    let at = app.filter.cursor.min(text.len());
+    // The cursor shows on the character under it, or as a block at the end.
+    let (under, after, look) = match text[at..].chars().next() {
+        Some(c) => (
+            &text[at..at + c.len_utf8()],
+            &text[at + c.len_utf8()..],
+            style::SELECTED,
+        ),
+        None => ("█", "", style::DIM),
+    };
     let mut spans = vec![
         Span::styled(" / ", style::KEY),
-        Span::raw(app.filter.text.as_str()),
-        Span::styled("█", style::DIM),
+        Span::raw(&text[..at]),
+        Span::styled(under, look),
+        Span::raw(after),
     ];
-    match &app.filter.error {
-        Some(error) => spans.push(Span::styled(format!("  {error}"), style::ERROR)),
-        None => spans.push(Span::styled("  Enter keep · Esc clear", style::DIM)),
+    match (&app.filter.error, &app.filter.note) {
+        (Some(error), _) => spans.push(Span::styled(format!("  {error}"), style::ERROR)),
+        (None, Some(note)) => spans.push(Span::styled(format!("  {note}"), style::WARNING)),
+        (None, None) => spans.push(Span::styled("  Enter keep · Esc clear", style::DIM)),
     }
     Line::from(spans)
 }
@@ -108,6 +121,8 @@ fn hints(app: &App) -> Line<'static> {
     }
     if let Some(error) = &app.filter.error {
         spans.push(Span::styled(format!("filter: {error}"), style::ERROR));
+    } else if let Some(note) = &app.filter.note {
+        spans.push(Span::styled(format!("filter: {note}"), style::WARNING));
     }
     Line::from(spans)
 }

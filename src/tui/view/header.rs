@@ -36,8 +36,11 @@ fn lines(app: &App) -> Vec<Line<'_>> {
         thousands(app.total()),
         interval_text(app.interval)
     )));
-    if !app.filter.text.is_empty() {
-        title.push(Span::raw(format!(" · filter: {}", app.filter.text)));
+    if !app.filter.text.trim().is_empty() {
+        title.push(Span::raw(format!(
+            " · filter: {}",
+            app.filter.text.trim_end()
+        )));
     }
     title.extend(findings_badge(app));
     let mut lines = vec![Line::from(title)];

@@ -129,7 +129,7 @@ fn listening(p: &ProcessRow) -> Vec<String> {
     p.listening
         .iter()
         .map(|(proto, port)| match proto {
-            Proto::Udp => format!("udp/{port}"),
+            Proto::Udp | Proto::Sctp | Proto::Mptcp => format!("{}/{port}", proto.name()),
             _ => port.to_string(),
         })
         .collect()

@@ -14,6 +14,8 @@ pub fn lines(s: &Socket, width: u16) -> Vec<Line<'static>> {
         SocketType::Stream => "stream (a byte stream, connected first)",
         SocketType::Dgram => "datagram (messages, no connection needed)",
         SocketType::Seqpacket => "seqpacket (messages over a connection)",
+        SocketType::Raw => "raw (whole packets or messages, no ports)",
+        SocketType::Unknown => "not known (no table lists this socket)",
     };
     let bound = match (s.proto, &s.path, s.local) {
         (Proto::Unix, Some(path), _) => format!("bound to {}", crate::text::escape(path)),

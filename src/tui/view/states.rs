@@ -81,6 +81,9 @@ fn groups_of(app: &App, short: bool) -> Vec<Vec<Span<'static>>> {
     out
 }
 
+/// LISTEN and ESTABLISHED always; other TCP states while they have or (unfiltered)
+/// recently had sockets; then UDP and unix; then raw, packet, netlink... while they have
+/// or recently had sockets.
 fn buckets(app: &App) -> Vec<Bucket> {
     // The history counts every collected socket, so it is not asked under a filter.
     let unfiltered = app.filter.query.is_empty();
@@ -89,7 +92,11 @@ fn buckets(app: &App) -> Vec<Bucket> {
             || app.counts.contains_key(b)
             || (unfiltered && history::had_any(&app.tracker, *b))
     });
-    tcp.chain([Bucket::Udp, Bucket::Unix]).collect()
+    // The other protocols only while they have sockets: most hosts have no SCTP.
+    let more = Bucket::more().filter(|b| {
+        app.counts.contains_key(b) || (unfiltered && history::had_any(&app.tracker, *b))
+    });
+    tcp.chain([Bucket::Udp, Bucket::Unix]).chain(more).collect()
 }
 
 /// The last samples as at most `width` bars, each the highest of the samples it covers,

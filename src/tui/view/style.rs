@@ -28,6 +28,7 @@ pub fn bucket(bucket: Bucket) -> Style {
         Bucket::Tcp(s) => state(s),
         Bucket::Udp => Style::new().fg(Color::Magenta),
         Bucket::Unix => Style::new().fg(Color::Blue),
+        Bucket::More(_) => Style::new().fg(Color::Cyan),
     }
 }
 
