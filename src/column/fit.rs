@@ -122,7 +122,8 @@ pub fn squeeze(column: Column, text: &str, width: u16) -> Cow<'_, str> {
     if endpoint && let Some(colon) = text.rfind(':') {
         let port = &text[colon..];
         let port_len = port.chars().count();
-        if port_len < width && port[1..].chars().all(|c| c.is_ascii_digit() || c == '*') {
+        // A number, `*`, or a service name (`https`); not the end of an IPv6 address.
+        if port_len < width && port_len <= 16 && !port.contains(']') {
             return Cow::Owned(format!("{}…{port}", head(width - port_len - 1)));
         }
     }
@@ -151,6 +152,11 @@ mod tests {
         assert_eq!(
             squeeze(Column::Local, "/run/dbus/system_bus_socket", 12),
             "…_bus_socket"
+        );
+        // A service name counts as the port too.
+        assert_eq!(
+            squeeze(Column::Local, "192.168.100.200:https", 12),
+            "192.16…:https"
         );
         assert_eq!(
             squeeze(Column::Process, "1234 systemd-resolve", 12),
