@@ -156,7 +156,7 @@ mod tests {
         // A service name counts as the port too.
         assert_eq!(
             squeeze(Column::Local, "192.168.100.200:https", 12),
-            "192.16…:https"
+            "192.1…:https"
         );
         assert_eq!(
             squeeze(Column::Process, "1234 systemd-resolve", 12),
