@@ -248,7 +248,7 @@ fn banner_folds_into_one_line() {
     );
     let folded = screen_text(&terminal);
     assert!(
-        folded.contains("live loopback traffic (b: legend)"),
+        folded.contains("press m: the TCP state machine (b: legend)"),
         "{folded}"
     );
     assert!(!folded.contains("echo server"), "{folded}");
