@@ -83,6 +83,7 @@ fn main() {
             comm: Arc::from(format!("worker-{i}")),
             uid: 33,
             user: Arc::from("www-data"),
+            container: None,
         })
         .collect();
     let mut host = Host {

@@ -35,6 +35,7 @@ fn sockets(n: usize, tick: u64) -> Vec<Socket> {
             comm: Arc::from(format!("loadgen-{i}")),
             uid: 0,
             user: Arc::from("root"),
+            container: None,
         })
         .collect();
     let server: SocketAddr = ([127, 0, 0, 1], 5000).into();

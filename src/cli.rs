@@ -196,6 +196,25 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), for `man -l -` or a man directory
+    Man,
+}
+
+/// `sockscope completions SHELL`: the script, generated from this command surface.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "sockscope", out);
+}
+
+/// `sockscope man`: the manual page, generated from this command surface.
+pub fn write_man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    clap_mangen::Man::new(Cli::command()).render(out)
 }
 
 /// `--format NAME`, or `--json` / `--csv` for short: how a command prints. It offers
@@ -426,6 +445,12 @@ pub struct Filters {
     /// Only listening sockets (LISTEN, and bound unconnected UDP and unix)
     #[arg(long, short = 'l')]
     pub listening: bool,
+    /// Every network namespace on the host: each one a process is in, and those in /run/netns
+    #[arg(long, conflicts_with_all = ["pid", "netns"])]
+    pub all_netns: bool,
+    /// Only the sockets of one network namespace: a name in /run/netns, or a pid's
+    #[arg(long, value_name = "NAME|PID", conflicts_with = "pid")]
+    pub netns: Option<String>,
 }
 
 impl Filters {
@@ -451,16 +476,24 @@ impl Filters {
             ]),
             families: flagged(&[(self.ipv4, Family::Ipv4), (self.ipv6, Family::Ipv6)]),
             listening: self.listening,
+            // --netns chooses what is collected (see `scope`), not a filter.
+            netns: Vec::new(),
+            containers: Vec::new(),
             words: Vec::new(),
             ..Query::default()
         }
     }
 
     pub fn scope(&self) -> crate::collect::Scope {
-        if self.pid.is_empty() {
-            crate::collect::Scope::Host
+        use crate::collect::Scope;
+        if !self.pid.is_empty() {
+            Scope::Pids(self.pid.clone())
+        } else if self.all_netns {
+            Scope::AllNetns
+        } else if let Some(target) = &self.netns {
+            Scope::Netns(target.clone())
         } else {
-            crate::collect::Scope::Pids(self.pid.clone())
+            Scope::Host
         }
     }
 }

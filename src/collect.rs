@@ -4,10 +4,12 @@
 //! socket tables from netlink sock_diag or /proc (see `Tables`), owners from the fd walk
 //! of a /proc tree (the host's, or a captured fixture via `--proc-root`), then peers.
 
+pub mod container;
 mod hidden;
 pub mod host;
 pub mod kernel_counters;
 pub mod netlink;
+pub mod netns;
 pub mod owners;
 pub mod peers;
 pub mod privilege;
@@ -21,12 +23,14 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::panic;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
-use crate::model::{Proto, Snapshot, Socket, TcpState};
+use crate::model::{Netns, Proto, Snapshot, Socket, TcpState};
+use container::Containers;
 use netlink::Netlink;
 use netlink::packet::InterfaceNames;
 use owners::Users;
@@ -63,6 +67,11 @@ pub enum Scope {
     /// The sockets of these processes, read in each one's own network namespace, plus
     /// the ownerless TCP sockets of their services (see `Scope::keeps`).
     Pids(Vec<u32>),
+    /// Every socket of every network namespace (`--all-netns`): each one a process is
+    /// in, and the named ones under /run/netns; every process's fds walked once.
+    AllNetns,
+    /// Every socket of one network namespace (`--netns`): a pid's, or a /run/netns name.
+    Netns(String),
 }
 
 pub const HIDDEN_OWNERS_HINT: &str = "run as root, or grant cap_sys_ptrace and cap_dac_read_search";
@@ -84,6 +93,7 @@ pub struct System {
     proc_root: PathBuf,
     scope: Scope,
     users: Users,
+    containers: Containers,
     reader: TableReader,
     closed_log: netlink::destroyed::ClosedLog,
 }
@@ -103,16 +113,21 @@ impl System {
                 }
             }
         }
+        if let Scope::Netns(target) = &scope {
+            netns::select(&proc_root, is_live(&proc_root), target)?;
+        }
         // A captured tree has no kernel behind it: only its /proc tables describe it.
         let tables = if is_live(&proc_root) {
             Tables::Auto
         } else {
             Tables::Proc
         };
+        let containers = Containers::new(is_live(&proc_root))?;
         Ok(System {
             proc_root,
             scope,
             users: Users::load(),
+            containers,
             reader: TableReader {
                 tables,
                 netlink: None,
@@ -184,6 +199,7 @@ fn check_tree(proc_root: &Path) -> Result<()> {
 /// (netlink on kernel 5.3+; /proc/net/unix has no uid column), and the unix sockets
 /// from /proc that need an owner to be believed (see `ProcTables::unconfirmed`).
 struct Table {
+    netns: Arc<Netns>,
     sockets: Vec<Socket>,
     unix_uids: bool,
     unconfirmed: HashSet<u64>,
@@ -192,6 +208,7 @@ struct Table {
 impl Table {
     fn netlink((sockets, unix_uids): (Vec<Socket>, bool)) -> Table {
         Table {
+            netns: Arc::default(),
             sockets,
             unix_uids,
             unconfirmed: HashSet::new(),
@@ -203,6 +220,7 @@ impl Table {
         let read: ProcTables = proc_net::read_all(net_dir)?;
         warnings.extend(read.warnings);
         Ok(Table {
+            netns: Arc::default(),
             sockets: read.sockets,
             unix_uids: false,
             unconfirmed: read.unconfirmed,
@@ -235,6 +253,11 @@ impl Table {
     }
 }
 
+/// The key of `TableReader::elsewhere`: the namespace's link text.
+fn ns_key(inode: u64) -> PathBuf {
+    PathBuf::from(format!("net:[{inode}]"))
+}
+
 /// Reads the socket tables, keeping the netlink socket open across snapshots.
 struct TableReader {
     tables: Tables,
@@ -255,9 +278,33 @@ impl TableReader {
     /// it, else their /proc/<pid>/net.
     fn read(&mut self, proc_root: &Path, scope: &Scope) -> Result<Vec<Table>> {
         self.warnings.clear();
-        let Scope::Pids(pids) = scope else {
-            return Ok(vec![self.ours(proc_root, &proc_root.join("net"))?]);
+        let live = is_live(proc_root);
+        let own = || {
+            let inode = netns::own_inode(proc_root);
+            let name = netns::names(live).remove(&inode);
+            Arc::new(Netns { inode, name })
         };
+        let pids = match scope {
+            Scope::Host => {
+                let mut table = self.ours(proc_root, &proc_root.join("net"))?;
+                table.netns = own();
+                return Ok(vec![table]);
+            }
+            Scope::AllNetns => return self.every_netns(proc_root),
+            Scope::Netns(target) => {
+                let place = netns::select(proc_root, live, target)?;
+                let mut table = if place.netns.inode == netns::own_inode(proc_root) {
+                    self.ours(proc_root, &proc_root.join("net"))?
+                } else {
+                    self.place(proc_root, &place)
+                        .map_err(|why| anyhow::anyhow!("--netns {target}: {why}"))?
+                };
+                table.netns = place.netns;
+                return Ok(vec![table]);
+            }
+            Scope::Pids(pids) => pids,
+        };
+        let names = netns::names(live);
         let own_ns = fs::read_link(proc_root.join("self/ns/net")).ok();
         let mut seen_ns = HashSet::new();
         let mut tables = Vec::new();
@@ -269,13 +316,109 @@ impl TableReader {
             if !seen_ns.insert(ns.clone().unwrap_or_else(|| dir.clone())) {
                 continue;
             }
-            if ns.is_some() && ns == own_ns {
-                tables.push(self.ours(proc_root, &dir.join("net"))?);
+            let inode = ns
+                .as_ref()
+                .and_then(|ns| netns::link_inode(ns.as_os_str().as_encoded_bytes()))
+                .unwrap_or(0);
+            let mut table = if ns.is_some() && ns == own_ns {
+                self.ours(proc_root, &dir.join("net"))?
             } else {
-                tables.push(self.theirs(proc_root, *pid, ns)?);
-            }
+                self.theirs(proc_root, *pid, ns)?
+            };
+            table.netns = Arc::new(Netns {
+                inode,
+                name: names.get(&inode).cloned(),
+            });
+            tables.push(table);
         }
         Ok(tables)
+    }
+
+    /// `--all-netns`: ours, then every other namespace, each read as `place` reads it.
+    /// One that cannot be read at all is left out, and said once, with why.
+    fn every_netns(&mut self, proc_root: &Path) -> Result<Vec<Table>> {
+        let own = netns::own_inode(proc_root);
+        let places = netns::all(proc_root, is_live(proc_root));
+        let mut tables = Vec::with_capacity(places.len());
+        let mut unreadable = Vec::new();
+        for place in &places {
+            let table = if place.netns.inode == own {
+                Ok(self.ours(proc_root, &proc_root.join("net"))?)
+            } else {
+                self.place(proc_root, place)
+            };
+            match table {
+                Ok(mut table) => {
+                    table.netns = place.netns.clone();
+                    tables.push(table);
+                }
+                Err(why) => unreadable.push(format!("{} ({why})", place.netns.label())),
+            }
+        }
+        if places.is_empty() {
+            // No process's namespace is readable (a tree without ns links): ours alone.
+            let mut table = self.ours(proc_root, &proc_root.join("net"))?;
+            table.netns = Arc::new(Netns {
+                inode: own,
+                name: None,
+            });
+            tables.push(table);
+        }
+        // Namespaces that are gone take their sock_diag sockets with them.
+        let keep: HashSet<PathBuf> = places.iter().map(|p| ns_key(p.netns.inode)).collect();
+        self.elsewhere.retain(|ns, _| keep.contains(ns));
+        if !unreadable.is_empty() {
+            self.warnings.push(format!(
+                "{} network namespace(s) unreadable, their sockets not listed: {}",
+                unreadable.len(),
+                unreadable.join("; ")
+            ));
+        }
+        Ok(tables)
+    }
+
+    /// The table of a namespace other than ours: netlink opened inside it, else the
+    /// /proc/<pid>/net of a process in it (with a warning); Err says why neither works.
+    fn place(&mut self, proc_root: &Path, place: &netns::Place) -> Result<Table, String> {
+        let mut why = String::from("no process is in it to read its /proc/<pid>/net");
+        let net_dir = place
+            .pid
+            .map(|pid| proc_root.join(pid.to_string()).join("net"));
+        if is_live(proc_root) && self.tables != Tables::Proc {
+            match self.dump_in(ns_key(place.netns.inode), &place.ns_file) {
+                Ok((dump, more)) => {
+                    let table = Table::netlink(dump);
+                    // The other families' /proc tables need a process in it.
+                    return Ok(match &net_dir {
+                        Some(dir) => {
+                            table.with_proc_families(dir, &more, false, &mut self.warnings)
+                        }
+                        None => table,
+                    });
+                }
+                Err(e) if self.tables == Tables::Netlink => {
+                    return Err(format!("--source netlink: {e}"));
+                }
+                Err(e) => why = e,
+            }
+        }
+        let Some(pid) = place.pid else {
+            return Err(why);
+        };
+        let net_dir = proc_root.join(pid.to_string()).join("net");
+        let mut warnings = Vec::new();
+        let table = Table::proc(&net_dir, &mut warnings)
+            .map_err(|e| format!("{why}; /proc/{pid}/net: {e:#}"))?
+            .with_proc_families(&net_dir, &ProcTable::ALL, false, &mut warnings);
+        if is_live(proc_root) && self.tables != Tables::Proc {
+            self.warnings.push(format!(
+                "network namespace {} cannot be read through netlink ({why}); its \
+                 /proc/{pid}/net is read instead, without tcp_info, timers and unix peers",
+                place.netns.label()
+            ));
+        }
+        self.warnings.append(&mut warnings);
+        Ok(table)
     }
 
     /// The table of pid's network namespace, not ours: a sock_diag socket opened
@@ -389,12 +532,13 @@ impl Source for System {
 
     fn snapshot(&mut self) -> Result<Snapshot> {
         let pids = match &self.scope {
-            Scope::Host => None,
+            Scope::Host | Scope::AllNetns | Scope::Netns(_) => None,
             Scope::Pids(pids) => Some(pids.as_slice()),
         };
         // The fd walk usually costs more than the tables; run them side by side.
         let (tables, mut owners) = thread::scope(|s| {
-            let walker = s.spawn(|| owners::walk(&self.proc_root, pids, &self.users));
+            let walker =
+                s.spawn(|| owners::walk(&self.proc_root, pids, &self.users, &self.containers));
             let tables = self.reader.read(&self.proc_root, &self.scope);
             let owners = walker.join().unwrap_or_else(|e| panic::resume_unwind(e));
             (tables, owners)
@@ -404,6 +548,7 @@ impl Source for System {
         let mut shared = Vec::new();
         for table in &mut tables {
             for socket in &mut table.sockets {
+                socket.netns = Some(table.netns.clone());
                 let found = match socket.proto {
                     _ if socket.inode == 0 => None,
                     Proto::Sctp => {
@@ -432,12 +577,25 @@ impl Source for System {
         }
         // What is left no table named: listed all the same (see unnamed.rs).
         let unnamed = unnamed::sockets(&self.proc_root, &self.scope, owners.by_inode.drain());
-        match tables.first_mut() {
-            Some(first) => {
-                first.sockets.reserve_exact(unnamed.len()); // as in with_proc_families
-                first.sockets.extend(unnamed);
-            }
-            None => tables.push(Table::netlink((unnamed, false))),
+        if tables.is_empty() {
+            tables.push(Table::netlink((Vec::new(), false)));
+        }
+        for mut socket in unnamed {
+            // Into the table of its holder's namespace (with --all-netns there are
+            // several), else the first: ours.
+            let inode = socket
+                .processes
+                .first()
+                .and_then(|o| netns::inode_at(&self.proc_root.join(format!("{}/ns/net", o.pid))));
+            let at = match (&self.scope, inode) {
+                (Scope::AllNetns, Some(inode)) => tables
+                    .iter()
+                    .position(|t| t.netns.inode == inode)
+                    .unwrap_or(0),
+                _ => 0,
+            };
+            socket.netns = Some(tables[at].netns.clone());
+            tables[at].sockets.push(socket);
         }
         // Emptied by the join but still its full size; peers need the room.
         drop(owners.by_inode);
@@ -506,7 +664,7 @@ impl System {
         if !sockets.iter().any(unowned) {
             return;
         }
-        let all = owners::walk(&self.proc_root, None, &self.users);
+        let all = owners::walk(&self.proc_root, None, &self.users, &self.containers);
         for socket in sockets.iter_mut() {
             if let Some(peer) = &mut socket.peer
                 && peer.processes.is_empty()

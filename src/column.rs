@@ -57,6 +57,11 @@ pub enum Column {
     Peer,
     /// The family's own fields (raw, packet, netlink, vsock, SCTP, other) as their JSON.
     Detail,
+    /// The first owner's container, else the network namespace; shown when the
+    /// sockets span more than one namespace (see `Column::with_place`).
+    Place,
+    /// The JSON `netns` as its JSON text, as `detail` is.
+    Netns,
 }
 
 /// What a cell is read from: the socket, and its latest rate where one is known.
@@ -175,7 +180,7 @@ impl Column {
     ];
 
     /// `sockscope list --csv`: the JSON fields a flat row holds.
-    pub const CSV: [Column; 15] = [
+    pub const CSV: [Column; 16] = [
         Column::Protocol,
         Column::Family,
         Column::State,
@@ -191,7 +196,22 @@ impl Column {
         Column::Uid,
         Column::Processes,
         Column::Detail,
+        Column::Netns,
     ];
+
+    /// `columns` with NETNS/CONTAINER before the process column when `sockets` come
+    /// from more than one network namespace (`--all-netns`).
+    pub fn with_place(columns: &[Column], sockets: &[Socket]) -> Vec<Column> {
+        let mut out = columns.to_vec();
+        if crate::model::spans_namespaces(sockets) {
+            let at = out
+                .iter()
+                .position(|c| matches!(c, Column::Owners | Column::Process))
+                .unwrap_or(out.len());
+            out.insert(at, Column::Place);
+        }
+        out
+    }
 
     pub fn spec(self) -> Spec {
         use Align::{Left, Right};
@@ -340,6 +360,17 @@ impl Column {
             Column::Detail => text("DETAIL", "detail", Width::Fill, |r, out| {
                 if let Some(detail) = &r.socket.detail {
                     out.push_str(&serde_json::to_string(detail).unwrap_or_default());
+                }
+            }),
+            Column::Place => sorted(
+                text("NETNS/CONTAINER", "", Width::Fit { max: 24 }, |r, out| {
+                    let _ = write!(out, "{}", Escaped::str(&r.socket.place_text()));
+                }),
+                |a, b| a.place_text().cmp(&b.place_text()),
+            ),
+            Column::Netns => text("NETNS", "netns", Width::Fill, |r, out| {
+                if let Some(netns) = &r.socket.netns {
+                    out.push_str(&serde_json::to_string(netns).unwrap_or_default());
                 }
             }),
         }

@@ -151,6 +151,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tui::replay(&file)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Completions { shell }) => {
+            let mut out = BufWriter::new(Stdout);
+            sockscope::cli::write_completions(shell, &mut out);
+            out.flush().context("cannot write the completions")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man) => {
+            let mut out = BufWriter::new(Stdout);
+            sockscope::cli::write_man(&mut out).context("cannot write the manual page")?;
+            out.flush().context("cannot write the manual page")?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Demo { args }) => {
             sockscope::demo::run(&args)?;
             Ok(ExitCode::SUCCESS)

@@ -168,6 +168,52 @@ pub struct Owner {
     pub comm: Arc<str>,
     pub uid: u32,
     pub user: Arc<str>,
+    /// The container the process runs in, from its cgroup; shared by its sockets.
+    pub container: Option<Arc<Container>>,
+}
+
+/// A container as its cgroup and the runtime's state on disk name it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Container {
+    /// "docker", "podman", "containerd", "cri-o", "lxc" or "systemd-nspawn".
+    pub runtime: &'static str,
+    /// The full id (for lxc and systemd-nspawn, which have none, the name).
+    pub id: String,
+    pub name: Option<String>,
+    pub pod: Option<Pod>,
+}
+
+/// A Kubernetes pod, from the kubepods cgroup (uid) and kubelet's log directory.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Pod {
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub uid: String,
+}
+
+impl Container {
+    /// The name if known, else the id cut to 12 characters as docker shows it.
+    pub fn label(&self) -> &str {
+        match &self.name {
+            Some(name) => name,
+            None => self.id.get(..12).unwrap_or(&self.id),
+        }
+    }
+}
+
+/// A network namespace: its nsfs inode (what /proc/<pid>/ns/net points at) and the
+/// name it has under /run/netns, if any.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Netns {
+    pub inode: u64,
+    pub name: Option<String>,
+}
+
+impl Netns {
+    /// The name, else the inode.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.inode.to_string())
+    }
 }
 
 /// The processes holding a socket: a shared list, because the socket at the other end
@@ -249,6 +295,9 @@ pub struct Socket {
     /// TCP and UDP, only from netlink: how the kernel itself names this socket.
     /// Internal, not in the JSON.
     pub diag_id: Option<DiagId>,
+    /// The network namespace the socket lives in, shared by its table; set on every
+    /// socket of a snapshot (None only for sockets made by hand).
+    pub netns: Option<Arc<Netns>>,
 }
 
 /// What a sock_diag dump says identifies a socket besides its endpoints: the socket
@@ -342,6 +391,8 @@ pub struct Peer {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SocketKey {
     pub proto: Proto,
+    /// The network namespace's inode: 127.0.0.1:80 in two namespaces are two sockets.
+    pub netns: u64,
     pub inode: u64,
     pub local: Option<SocketAddr>,
     pub remote: Option<SocketAddr>,
@@ -406,6 +457,7 @@ impl Socket {
             peer: None,
             detail: None,
             diag_id: None,
+            netns: None,
         }
     }
 
@@ -475,6 +527,7 @@ impl Socket {
     pub fn key(&self) -> SocketKey {
         SocketKey {
             proto: self.proto,
+            netns: self.netns.as_ref().map_or(0, |n| n.inode),
             inode: self.inode,
             local: self.local,
             remote: self.remote,
@@ -546,6 +599,27 @@ impl Socket {
     }
 }
 
+impl Socket {
+    /// Where the socket lives, for the NETNS/CONTAINER column: its first owner's
+    /// container (name, else short id), else its namespace (name, else inode).
+    pub fn place_text(&self) -> String {
+        if let Some(c) = self.processes.iter().find_map(|o| o.container.as_ref()) {
+            return c.label().to_string();
+        }
+        self.netns
+            .as_ref()
+            .map_or_else(|| "-".into(), |n| n.label())
+    }
+}
+
+/// Whether `sockets` come from more than one network namespace: then each row says
+/// which (the NETNS/CONTAINER column of `list` and the live view).
+pub fn spans_namespaces(sockets: &[Socket]) -> bool {
+    let mut inodes = sockets.iter().map(|s| s.netns.as_ref().map(|n| n.inode));
+    let first = inodes.next();
+    inodes.any(|i| Some(i) != first)
+}
+
 /// Unspecified addresses and port 0 print as `*`; IPv6 goes in brackets.
 pub fn endpoint_text(addr: SocketAddr) -> String {
     Endpoint(addr).to_string()
@@ -577,7 +651,7 @@ impl std::fmt::Display for Endpoint {
 /// The JSON schema of README.md, written out field by field so it is visible in one place.
 impl Serialize for Socket {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Socket", 19)?;
+        let mut s = serializer.serialize_struct("Socket", 21)?;
         s.serialize_field("proto", &self.proto)?;
         s.serialize_field("family", &self.family)?;
         s.serialize_field("state", &self.state)?;
@@ -603,6 +677,7 @@ impl Serialize for Socket {
         s.serialize_field("peer_inode", &self.peer_inode)?;
         s.serialize_field("peer", &self.peer)?;
         s.serialize_field("detail", &self.detail)?;
+        s.serialize_field("netns", &self.netns)?;
         s.end()
     }
 }

@@ -97,9 +97,9 @@ pub fn table(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
 /// `table`, its STATE cells coloured when `colour`: the colours the live view gives
 /// them (green established, red CLOSE_WAIT, yellow in between, dim TIME_WAIT).
 pub fn table_in(out: &mut impl Write, sockets: &[Socket], colour: bool) -> io::Result<()> {
-    let columns = Column::LIST;
-    let specs = columns.map(Column::spec);
-    let mut widths = specs.each_ref().map(|s| s.header.chars().count());
+    let columns = Column::with_place(&Column::LIST, sockets);
+    let specs: Vec<_> = columns.iter().map(|c| c.spec()).collect();
+    let mut widths: Vec<usize> = specs.iter().map(|s| s.header.chars().count()).collect();
     let mut cell = String::new();
     for s in sockets {
         for (w, spec) in widths.iter_mut().zip(&specs) {
@@ -112,7 +112,7 @@ pub fn table_in(out: &mut impl Write, sockets: &[Socket], colour: bool) -> io::R
     let mut write_row =
         |state: Option<TcpState>, cells: &mut dyn FnMut(usize, &mut String)| -> io::Result<()> {
             line.clear();
-            for (i, (spec, width)) in specs.iter().zip(widths).enumerate() {
+            for (i, (spec, width)) in specs.iter().zip(widths.iter().copied()).enumerate() {
                 if i > 0 {
                     line.push(' ');
                 }

@@ -19,6 +19,10 @@ pub struct Query {
     pub listening: bool,
     /// Bare numbers: a port or a pid (either matches; `number_note` says which did).
     pub numbers: Vec<u32>,
+    /// `netns:NAME|INODE`: the socket's network namespace.
+    pub netns: Vec<String>,
+    /// `container:NAME|ID`: an owner's container, by name or by (a prefix of) its id.
+    pub containers: Vec<String>,
     /// Bare words: a process name, an address or a unix path containing the word.
     pub words: Vec<String>,
 }
@@ -44,6 +48,8 @@ impl Query {
                 "proto" => self.protos.push(parse_proto(value)?),
                 // `:8080`, as ss and lsof write a port.
                 "" => self.ports.push(parse_port(value)?),
+                "netns" => self.netns.push(value.to_string()),
+                "container" => self.containers.push(value.to_string()),
                 // Anything else with a colon is an address like ::1 or 127.0.0.1:80.
                 _ => {
                     self.words.push(term.to_ascii_lowercase());
@@ -88,6 +94,8 @@ impl Query {
             && any_or_none(&self.protos, |proto| *proto == s.proto)
             && any_or_none(&self.families, |family| *family == s.family)
             && (!self.listening || matches!(s.state, TcpState::Listen | TcpState::Unconn))
+            && any_or_none(&self.netns, |want| netns_matches(want, s))
+            && any_or_none(&self.containers, |want| container_matches(want, s))
             && self.words.iter().all(|w| word_matches(w, s))
     }
 }
@@ -115,6 +123,8 @@ impl std::fmt::Display for Query {
             terms.push("listening".into());
         }
         terms.extend(self.numbers.iter().map(|n| n.to_string()));
+        terms.extend(self.netns.iter().map(|n| format!("netns:{n}")));
+        terms.extend(self.containers.iter().map(|c| format!("container:{c}")));
         terms.extend(self.words.iter().cloned());
         f.write_str(&terms.join(" "))
     }
@@ -208,6 +218,22 @@ fn sockets_text(n: usize) -> String {
 
 fn thousands(n: usize) -> String {
     n.to_string()
+}
+
+/// `netns:` names a namespace by its /run/netns name or its inode.
+fn netns_matches(want: &str, s: &Socket) -> bool {
+    s.netns
+        .as_ref()
+        .is_some_and(|n| n.name.as_deref() == Some(want) || n.inode.to_string() == want)
+}
+
+/// `container:` names a container by its name or the start of its id (docker's
+/// short ids are its first 12 digits).
+fn container_matches(want: &str, s: &Socket) -> bool {
+    s.processes
+        .iter()
+        .filter_map(|o| o.container.as_ref())
+        .any(|c| c.name.as_deref() == Some(want) || c.id.starts_with(want))
 }
 
 /// An empty list of alternatives puts no condition.
@@ -524,5 +550,76 @@ mod tests {
                 .contains("unknown state")
         );
         assert!(Query::parse("pid:x").unwrap_err().contains("invalid pid"));
+    }
+}
+
+#[cfg(test)]
+mod netns_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{Container, Netns};
+    use crate::test_sockets::{self, Build, owner};
+
+    const ID: &str = "4f1c0a9d3e5b7c2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a";
+
+    fn in_container(name: Option<&str>, inode: u64) -> Socket {
+        let mut o = owner(42, 3, "app");
+        o.container = Some(Arc::new(Container {
+            runtime: "docker",
+            id: ID.into(),
+            name: name.map(str::to_string),
+            pod: None,
+        }));
+        let mut s = test_sockets::tcp("127.0.0.1:80", "0.0.0.0:0", TcpState::Listen)
+            .inode(1)
+            .owned_by(vec![o]);
+        s.netns = Some(Arc::new(Netns {
+            inode,
+            name: Some("blue".into()),
+        }));
+        s
+    }
+
+    #[test]
+    fn netns_and_container_words() {
+        let s = in_container(Some("web"), 4026532315);
+        for (text, hit) in [
+            ("netns:blue", true),
+            ("netns:4026532315", true),
+            ("netns:red", false),
+            ("container:web", true),
+            ("container:4f1c0a9d3e5b", true),
+            ("container:db", false),
+            ("netns:red netns:blue", true),
+            ("netns:blue container:db", false),
+        ] {
+            let q = Query::parse(text).unwrap();
+            assert_eq!(q.matches(&s), hit, "{text}");
+            assert_eq!(Query::parse(&q.to_string()), Ok(q), "{text}");
+        }
+        let bare = test_sockets::tcp("127.0.0.1:80", "0.0.0.0:0", TcpState::Listen);
+        assert!(!Query::parse("container:web").unwrap().matches(&bare));
+        assert!(!Query::parse("netns:blue").unwrap().matches(&bare));
+    }
+
+    #[test]
+    fn the_place_column_appears_with_a_second_namespace() {
+        use crate::column::Column;
+        let one = vec![in_container(None, 1), in_container(None, 1)];
+        assert_eq!(
+            Column::with_place(&Column::LIST, &one),
+            Column::LIST.to_vec()
+        );
+        let two = vec![in_container(Some("web"), 1), in_container(None, 2)];
+        let cols = Column::with_place(&Column::LIST, &two);
+        assert_eq!(cols[cols.len() - 2], Column::Place);
+        let row = crate::column::Row::new(&two[0]);
+        assert_eq!(Column::Place.text(&row), "web");
+        assert_eq!(
+            Column::Place.text(&crate::column::Row::new(&two[1])),
+            &ID[..12]
+        );
+        assert_eq!(Column::Netns.text(&row), r#"{"inode":1,"name":"blue"}"#);
     }
 }

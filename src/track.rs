@@ -218,6 +218,8 @@ pub struct Tracker {
     sockets: HashMap<SocketKey, History, foldhash::fast::RandomState>,
     /// Closed sockets in the order they closed, to forget the oldest first.
     closed_order: VecDeque<(SystemTime, SocketKey)>,
+    /// How many of the last entries of `closed_order` the last snapshot added.
+    closed_last: usize,
     events: VecDeque<Event>,
     next_seq: u64,
     state_counts: VecDeque<StateCounts>,
@@ -253,6 +255,18 @@ impl Tracker {
     /// Sockets that closed and are not forgotten yet.
     pub fn recently_closed(&self) -> impl Iterator<Item = &History> + '_ {
         self.sockets.values().filter(|h| h.closed_at.is_some())
+    }
+
+    /// The sockets that closed at the last snapshot's time, found through the close
+    /// order (a few at most), not by walking every socket remembered (100k of them).
+    pub fn closed_at_last(&self) -> impl Iterator<Item = &History> + '_ {
+        let skip = self.closed_order.len() - self.closed_last;
+        let last = self.last_at;
+        self.closed_order
+            .iter()
+            .skip(skip)
+            .filter_map(|(_, key)| self.sockets.get(key))
+            .filter(move |h| h.closed_at.is_some() && h.closed_at == last)
     }
 
     /// Every socket remembered, live or recently closed.

@@ -83,11 +83,11 @@ fn csv_has_a_header_and_a_row_per_socket() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "proto,family,state,local_addr,local_port,remote_addr,remote_port,path,socket_type,recv_q,send_q,inode,uid,processes,detail"
+        "proto,family,state,local_addr,local_port,remote_addr,remote_port,path,socket_type,recv_q,send_q,inode,uid,processes,detail,netns"
     );
     assert_eq!(
         lines.next().unwrap(),
-        "tcp,ipv4,LISTEN,127.0.0.1,8080,0.0.0.0,0,,stream,2,0,1001,33,100/nginx/3;101/nginx/3,"
+        "tcp,ipv4,LISTEN,127.0.0.1,8080,0.0.0.0,0,,stream,2,0,1001,33,100/nginx/3;101/nginx/3,,\"{\"\"inode\"\":0,\"\"name\"\":null}\""
     );
     assert_eq!(lines.count(), 12);
 }

@@ -33,6 +33,7 @@ fn socket(seed: u32) -> Socket {
             comm: Arc::from("app"),
             uid: 0,
             user: Arc::from("root"),
+            container: None,
         }]
         .into(),
         tcp_info: seed.is_multiple_of(2).then(|| {

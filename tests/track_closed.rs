@@ -18,6 +18,7 @@ fn owners(pid: u32, comm: &str) -> Owners {
         comm: Arc::from(comm),
         uid: 0,
         user: Arc::from("root"),
+        container: None,
     })
 }
 

@@ -149,6 +149,7 @@ mod tests {
             comm: comm.into(),
             uid: 0,
             user: "root".into(),
+            container: None,
         };
         let held = |owners: Vec<Owner>| Socket {
             processes: Owners::from(owners),

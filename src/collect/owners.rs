@@ -17,8 +17,9 @@ use std::thread;
 use rustix::fs::{CWD, Dir, Mode, OFlags, openat, readlinkat_raw};
 use rustix::io::Errno;
 
+use super::container::Containers;
 use super::read::{self, Follow, Lines};
-use crate::model::{Owner, Owners};
+use crate::model::{Container, Owner, Owners};
 
 /// What a walk found.
 #[derive(Debug, Default)]
@@ -38,7 +39,12 @@ const MAX_THREADS: usize = 4;
 ///
 /// Threads take processes one at a time from a shared counter, so a few big processes
 /// and many small ones spread evenly. The result is what one thread would have found.
-pub fn walk(proc_root: &Path, pids: Option<&[u32]>, users: &Users) -> Walk {
+pub fn walk(
+    proc_root: &Path,
+    pids: Option<&[u32]>,
+    users: &Users,
+    containers: &Containers,
+) -> Walk {
     let all;
     let pids = match pids {
         Some(pids) => pids,
@@ -51,7 +57,7 @@ pub fn walk(proc_root: &Path, pids: Option<&[u32]>, users: &Users) -> Walk {
     let work = || {
         let mut owners = Walk::default();
         while let Some(&pid) = pids.get(next.fetch_add(1, Ordering::Relaxed)) {
-            walk_process(proc_root, pid, users, &mut owners);
+            walk_process(proc_root, pid, users, containers, &mut owners);
         }
         owners
     };
@@ -125,9 +131,18 @@ pub fn list_pids(proc_root: &Path) -> Vec<u32> {
 /// buffer may have been cut, and is no socket anyway.
 const LINK_BUF: usize = 64;
 
+/// What every owner of one process shares: comm, uid, user name, container.
+type Process = (Arc<str>, u32, Arc<str>, Option<Arc<Container>>);
+
 /// One process. Its fd links are read relative to the open fd directory (readlinkat)
 /// into a stack buffer: no path lookup for the kernel, no allocation for us, per fd.
-fn walk_process(proc_root: &Path, pid: u32, users: &Users, owners: &mut Walk) {
+fn walk_process(
+    proc_root: &Path,
+    pid: u32,
+    users: &Users,
+    containers: &Containers,
+    owners: &mut Walk,
+) {
     let proc_dir = proc_root.join(pid.to_string());
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let fd_dir = match openat(CWD, proc_dir.join("fd"), flags, Mode::empty()) {
@@ -142,7 +157,7 @@ fn walk_process(proc_root: &Path, pid: u32, users: &Users, owners: &mut Walk) {
         return;
     };
     // Looked up once the process turns out to hold a socket.
-    let mut process: Option<(Arc<str>, u32, Arc<str>)> = None;
+    let mut process: Option<Process> = None;
     let mut link = [0u8; LINK_BUF];
     // A read error ends the listing (the process exited), like the end of it.
     while let Some(Ok(entry)) = entries.read() {
@@ -168,11 +183,11 @@ fn walk_process(proc_root: &Path, pid: u32, users: &Users, owners: &mut Walk) {
         let Some(inode) = socket_inode(&link[..len]) else {
             continue;
         };
-        let (comm, uid, user) = process
+        let (comm, uid, user, container) = process
             .get_or_insert_with(|| {
                 let comm = read_comm(&proc_dir);
                 let uid = fs::metadata(&proc_dir).map(|m| m.uid()).unwrap_or(0);
-                (comm, uid, users.name(uid))
+                (comm, uid, users.name(uid), containers.of(&proc_dir))
             })
             .clone();
         let owner = Owner {
@@ -181,6 +196,7 @@ fn walk_process(proc_root: &Path, pid: u32, users: &Users, owners: &mut Walk) {
             comm,
             uid,
             user,
+            container,
         };
         // Most sockets have one owner, so the list is made to size, here on the
         // walking thread, and copied for a second one (a fork, a dup).
@@ -302,6 +318,7 @@ mod tests {
             comm: "x".into(),
             uid: 0,
             user: "root".into(),
+            container: None,
         }
     }
 

@@ -33,6 +33,10 @@ pub fn sockets(
         let ours = match (scope, &own_ns) {
             // Only the pids' fds were walked, and their namespaces' tables were read.
             (Scope::Pids(_), _) => true,
+            // Every namespace's tables were read: whatever is left is unnamed anywhere.
+            (Scope::AllNetns, _) => true,
+            // Not told apart from the other namespaces' leftovers here: left out.
+            (Scope::Netns(_), _) => false,
             (Scope::Host, None) => true,
             (Scope::Host, Some(own)) => processes.iter().any(|o| {
                 *in_ours.entry(o.pid).or_insert_with(|| {

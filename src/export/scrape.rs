@@ -178,7 +178,8 @@ impl Collector {
     ) -> Collector {
         let net_dir = match scope {
             Scope::Pids(pids) => proc_root.join(pids[0].to_string()).join("net"),
-            Scope::Host => proc_root.join("net"),
+            // --all-netns and --netns: the counters of ours.
+            Scope::Host | Scope::AllNetns | Scope::Netns(_) => proc_root.join("net"),
         };
         let kernel = KernelFacts {
             listen_counters: Vec::new(),

@@ -265,6 +265,7 @@ mod tests {
                     comm: comm.into(),
                     uid: 0,
                     user: "root".into(),
+                    container: None,
                 })
                 .collect::<Vec<_>>(),
         );

@@ -78,7 +78,7 @@ mod tests {
         assert_eq!(rows.len(), 2, "{text}");
         assert_eq!(
             rows[1],
-            "unix,unix,LISTEN,,,,,\"/tmp/a,\"\"b\"\"\\nc\",stream,0,0,9,0,7/evil\\r\\x1b[2J/3,"
+            "unix,unix,LISTEN,,,,,\"/tmp/a,\"\"b\"\"\\nc\",stream,0,0,9,0,7/evil\\r\\x1b[2J/3,,"
         );
     }
 }

@@ -204,6 +204,8 @@ impl<'a> Dec<'a> {
                 comm: Arc::from(self.str()?),
                 uid: self.u32()?,
                 user: Arc::from(self.str()?),
+                // Not recorded (yet): a replay names no containers.
+                container: None,
             });
         }
         let peer_inode = self.var()?.checked_sub(1);
@@ -297,6 +299,7 @@ mod tests {
             comm: Arc::from("nginx\nx"),
             uid: 33,
             user: Arc::from("www-data"),
+            container: None,
         };
         let tcp = Socket {
             recv_q: 3,

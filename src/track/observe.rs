@@ -18,6 +18,7 @@ impl Tracker {
         let first = self.last_at.is_none();
         self.generation += 1;
         let generation = self.generation;
+        let queued = self.closed_order.len();
         self.observe_closed(snapshot, generation);
 
         // Sockets seen before under the same key.
@@ -90,7 +91,11 @@ impl Tracker {
             push_event(self, at, Change::Closed, &socket);
         }
 
+        let pushed = self.closed_order.len() - queued;
         self.forget_closed(at);
+        // What closed now is the back of `closed_order`: `closed_at_last` reads it
+        // there instead of walking every socket remembered.
+        self.closed_last = pushed.min(self.closed_order.len());
         self.count_states(snapshot);
         self.last_at = Some(at);
     }

@@ -196,8 +196,14 @@ impl App {
         };
         self.error = None;
         // Display order makes a row's index its rank (see rows::sorted_rows). The
-        // collector sends it sorted, so this is one pass over sorted input.
-        snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
+        // collector sends it sorted, so this is one check, and a sort only for a
+        // source that does not (tests, replays).
+        if !snapshot
+            .sockets
+            .is_sorted_by(|a, b| a.display_order(b).is_le())
+        {
+            snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
+        }
         for owner in snapshot.sockets.iter().flat_map(|s| &s.processes) {
             if self.pids.contains(&owner.pid) {
                 self.names.insert(owner.pid, owner.comm.clone());
@@ -512,10 +518,16 @@ impl App {
         self.processes = rows::processes(shown);
         self.filter.note = self.filter_note(live);
 
-        let found = self
-            .selected_key
-            .as_ref()
-            .and_then(|key| self.rows.iter().position(|r| self.socket(*r).key() == *key));
+        // Most refreshes leave the selected socket on its row: look there first,
+        // before a walk over every row.
+        let at = |i: usize| self.rows.get(i).map(|r| self.socket(*r).key());
+        let found = self.selected_key.as_ref().and_then(|key| {
+            let here = self.table.selected;
+            if at(here).as_ref() == Some(key) {
+                return Some(here);
+            }
+            self.rows.iter().position(|r| self.socket(*r).key() == *key)
+        });
         // Following the busiest: once its socket closed (gone, or a vanished row at
         // the bottom), the top row, the busiest that lives.
         let found = match found {

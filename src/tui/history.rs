@@ -92,16 +92,11 @@ pub fn is_new(tracker: &Tracker, key: &SocketKey) -> bool {
 
 /// The sockets that closed at the last refresh, as last seen: shown dimmed once.
 pub fn vanished(tracker: &Tracker) -> Vec<Socket> {
-    let Some(last) = tracker.last_at() else {
-        return Vec::new();
-    };
-    let mut gone: Vec<Socket> = tracker
-        .recently_closed()
-        .filter(|h| h.closed_at == Some(last))
-        .map(|h| h.socket.clone())
-        .collect();
-    // The tracker's map has no order; the table sorts them, this keeps ties stable.
+    let mut gone: Vec<Socket> = tracker.closed_at_last().map(|h| h.socket.clone()).collect();
+    // In the order they closed; the table sorts them, this keeps ties stable.
     gone.sort_by(|a, b| a.display_order(b));
+    // A key closed twice in one refresh (the closed log, then the diff) shows once.
+    gone.dedup_by(|a, b| a.key() == b.key());
     gone
 }
 
@@ -158,6 +153,22 @@ mod tests {
         observe(&mut t, second, 3);
         assert!(vanished(&t).is_empty());
         assert!(!is_new(&t, &tcp(3, TcpState::Established).key()));
+    }
+
+    #[test]
+    fn vanished_are_exactly_those_closed_at_the_last_refresh() {
+        let mut t = Tracker::new(TrackConfig::default());
+        let all: Vec<Socket> = (1..=4).map(|p| tcp(p, TcpState::Established)).collect();
+        observe(&mut t, all.clone(), 1);
+        observe(&mut t, all[2..].to_vec(), 2);
+        assert_eq!(vanished(&t), all[..2].to_vec());
+        // One more closes; the two before are no longer news, though still remembered.
+        observe(&mut t, all[3..].to_vec(), 3);
+        assert_eq!(vanished(&t), all[2..3].to_vec());
+        assert_eq!(t.recently_closed().count(), 3);
+        // A key that reopens is live again, not vanished.
+        observe(&mut t, all.clone(), 4);
+        assert!(vanished(&t).is_empty());
     }
 
     #[test]

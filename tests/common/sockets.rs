@@ -21,6 +21,7 @@ pub fn owner_as(pid: u32, fd: u32, comm: &str, user: &str, uid: u32) -> Owner {
         comm: comm.into(),
         uid,
         user: user.into(),
+        container: None,
     }
 }
 

@@ -84,6 +84,12 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
     lines.push(field("send-q", s.send_q.to_string()));
     lines.push(field("inode", inode_text(s)));
     lines.push(field("user", user_text(s)));
+    if let Some(netns) = &s.netns {
+        lines.push(field("netns", escape(&netns_text(netns)).into_owned()));
+    }
+    for (name, value) in container_fields(s) {
+        lines.push(field(name, escape(&value).into_owned()));
+    }
     lines.extend(peer::lines(s));
     lines.push(Line::raw(""));
     lines.push(Line::styled("  owners", style::TITLE));
@@ -123,6 +129,38 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
     // Last: the longest section, so on a short screen it is the one cut (PgDn, or m).
     lines.extend(machine_lines(app, details, width));
     lines
+}
+
+/// `blue (inode 4026532315)`, or the inode alone.
+fn netns_text(netns: &crate::model::Netns) -> String {
+    match &netns.name {
+        Some(name) => format!("{name} (inode {})", netns.inode),
+        None => format!("inode {}", netns.inode),
+    }
+}
+
+/// The container and pod of the first owner in one: `docker web (4f1c0a9d3e5b)`,
+/// `pod shop/cart-5f7`. Unescaped; the caller escapes.
+fn container_fields(s: &Socket) -> Vec<(&'static str, String)> {
+    let Some(c) = s.processes.iter().find_map(|o| o.container.as_ref()) else {
+        return Vec::new();
+    };
+    let short = c.id.get(..12).unwrap_or(&c.id);
+    let mut fields = vec![(
+        "container",
+        match &c.name {
+            Some(name) => format!("{} {name} ({short})", c.runtime),
+            None => format!("{} {short}", c.runtime),
+        },
+    )];
+    if let Some(pod) = &c.pod {
+        let name = match (&pod.namespace, &pod.name) {
+            (Some(ns), Some(name)) => format!("{ns}/{name}"),
+            _ => format!("uid {}", pod.uid),
+        };
+        fields.push(("pod", name));
+    }
+    fields
 }
 
 /// A TCP socket's place on the state diagram, where the pane is wide enough to draw

@@ -17,14 +17,17 @@ use crate::tui::rows::RowRef;
 
 /// The columns shown: `Column::TUI`, without the rates when the source gives none (the
 /// /proc source: every rate would be blank, so the room goes to the rest), and PEER
-/// only when asked for (`p`).
+/// only when asked for (`p`), NETNS/CONTAINER only when there are several namespaces.
 fn columns(app: &App) -> Vec<Column> {
     let with_rates = rates::known(app);
-    Column::TUI
+    let shown: Vec<Column> = Column::TUI
         .into_iter()
         .filter(|c| with_rates || !c.is_rate())
         .filter(|c| app.show_peer || *c != Column::Peer)
-        .collect()
+        .collect();
+    // NETNS/CONTAINER when more than one namespace is in view (`--all-netns`).
+    let sockets = app.snapshot.as_ref().map_or(&[][..], |s| &s.sockets[..]);
+    Column::with_place(&shown, sockets)
 }
 
 /// The rows measured for the column widths: every shown row up to this many, else this
