@@ -49,6 +49,30 @@ pub struct Cli {
     /// SOCKSCOPE_READ_ONLY is set)
     #[arg(long, global = true)]
     pub read_only: bool,
+
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorArg,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorArg {
+    /// Whether to colour output going to a terminal (`tty`) or not: auto colours
+    /// only a terminal, and never when NO_COLOR is set to anything but "".
+    pub fn wanted(self, tty: bool) -> bool {
+        match self {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
 }
 
 /// `--source`: netlink sock_diag (tcp_info, timers, unix peers) or /proc/net/* text.

@@ -8,6 +8,8 @@
 //! Cells that hold data from other processes (paths, process and user names) are
 //! escaped here (see `crate::text`), so every output gets them escaped.
 
+pub mod fit;
+
 use std::cmp::Ordering;
 use std::fmt::Write;
 
@@ -114,6 +116,10 @@ pub struct Spec {
     pub descending: bool,
     /// Writes the cell's text.
     pub cell: fn(&Row, &mut String),
+    /// A narrower form of the cell for a narrow screen (ss's `ESTAB` for `ESTABLISHED`).
+    pub short: Option<fn(&Row, &mut String)>,
+    /// The narrowest the live view makes it before it drops it (see `fit`).
+    pub min: u16,
 }
 
 impl Column {
@@ -132,6 +138,35 @@ impl Column {
         Column::User,
         Column::Peer,
     ];
+
+    /// How the live view's table narrows, step by step until it fits (see `fit`):
+    /// the details shrink and go first, then the addresses shrink (keeping their
+    /// port), then the numbers go; PROCESS is kept over all but where and what state.
+    /// Room left over goes back in the reverse order.
+    pub const NARROWING: [fit::Step; 19] = {
+        use fit::Step::{Drop, Shrink};
+        [
+            Shrink(Column::Fd),
+            Shrink(Column::User),
+            Shrink(Column::Peer),
+            Shrink(Column::State),
+            Shrink(Column::Process),
+            Drop(Column::Fd),
+            Drop(Column::User),
+            Drop(Column::Peer),
+            Drop(Column::TxRate),
+            Drop(Column::RxRate),
+            Shrink(Column::Local),
+            Shrink(Column::Remote),
+            Drop(Column::SendQ),
+            Drop(Column::RecvQ),
+            Drop(Column::Proto),
+            Drop(Column::Process),
+            Drop(Column::State),
+            Drop(Column::Remote),
+            Drop(Column::Local),
+        ]
+    };
 
     /// `sockscope list`.
     pub const LIST: [Column; 7] = [
@@ -188,6 +223,8 @@ impl Column {
             sort: None,
             descending: false,
             cell,
+            short: None,
+            min: header.len() as u16,
         };
         let number = |header, csv, cell| Spec {
             align: Right,
@@ -220,14 +257,18 @@ impl Column {
             }),
             Column::State => Spec {
                 sort: Some(SortKey::Display),
-                ..text("STATE", "state", Width::Fixed(11), |r, out| {
+                short: Some(|r, out| out.push_str(r.socket.state.ss_name())),
+                ..text("STATE", "state", Width::Fit { max: 11 }, |r, out| {
                     out.push_str(r.socket.state.name())
                 })
             },
             Column::Local => sorted(
-                text("LOCAL", "", Width::Fit { max: 45 }, |r, out| {
-                    out.push_str(&text::local_text(r.socket))
-                }),
+                Spec {
+                    min: ENDPOINT_MIN,
+                    ..text("LOCAL", "", Width::Fit { max: 45 }, |r, out| {
+                        out.push_str(&text::local_text(r.socket))
+                    })
+                },
                 |a, b| (a.local, &a.path).cmp(&(b.local, &b.path)),
             ),
             Column::LocalAddr => text("LOCAL ADDR", "local_addr", Width::Fill, |r, out| {
@@ -237,9 +278,12 @@ impl Column {
                 put(out, r.socket.local_port())
             }),
             Column::Remote => sorted(
-                text("REMOTE", "", Width::Fit { max: 45 }, |r, out| {
-                    out.push_str(&r.socket.remote_text())
-                }),
+                Spec {
+                    min: ENDPOINT_MIN,
+                    ..text("REMOTE", "", Width::Fit { max: 45 }, |r, out| {
+                        out.push_str(&r.socket.remote_text())
+                    })
+                },
                 |a, b| a.remote.cmp(&b.remote),
             ),
             Column::RemoteAddr => text("REMOTE ADDR", "remote_addr", Width::Fill, |r, out| {
@@ -282,9 +326,12 @@ impl Column {
                 let _ = owners::with_fds(&r.socket.processes, out);
             }),
             Column::Process => sorted(
-                text("PROCESS", "", Width::Fill, |r, out| {
-                    let _ = owners::first(&r.socket.processes, "-", out);
-                }),
+                Spec {
+                    min: 12,
+                    ..text("PROCESS", "", Width::Fill, |r, out| {
+                        let _ = owners::first(&r.socket.processes, "-", out);
+                    })
+                },
                 // Borrowed, not cloned: a sort at 100k sockets makes ~2M comparisons.
                 |a, b| {
                     fn first(s: &Socket) -> Option<(&str, u32)> {
@@ -336,11 +383,22 @@ impl Column {
         out
     }
 
+    /// The cell's narrow text, where the column has one.
+    pub fn short_text(self, row: &Row) -> Option<String> {
+        let short = self.spec().short?;
+        let mut out = String::new();
+        short(row, &mut out);
+        Some(out)
+    }
+
     /// Whether it shows a rate, which only a source with tcp_info gives.
     pub fn is_rate(self) -> bool {
         matches!(self.spec().sort, Some(SortKey::Rate(_)))
     }
 }
+
+/// The least an address column shrinks to: `…:65535` and a little of the address.
+const ENDPOINT_MIN: u16 = 12;
 
 /// Writes `value`, or nothing for None.
 fn put(out: &mut String, value: Option<impl std::fmt::Display>) {
@@ -398,5 +456,9 @@ mod tests {
         let names: std::collections::HashSet<_> = Column::CSV.map(|c| c.spec().csv).into();
         assert_eq!(names.len(), Column::CSV.len());
         assert!(!names.contains(""), "every CSV column names its JSON field");
+        for c in Column::TUI {
+            let drop = fit::Step::Drop(c);
+            assert!(Column::NARROWING.contains(&drop), "{c:?} is never dropped");
+        }
     }
 }

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    tui::set_colour(cli.color.wanted(std::io::stdout().is_terminal()));
     match run(cli) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -66,7 +67,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             filters,
             output,
             replay,
-        }) => list(&cli.proc_root, tables, &filters, output.format, &replay),
+        }) => {
+            let colour = cli.color.wanted(std::io::stdout().is_terminal());
+            list(
+                &cli.proc_root,
+                tables,
+                &filters,
+                (output.format, colour),
+                &replay,
+            )
+        }
         Some(Command::Doctor {
             filters,
             replay,
@@ -163,7 +173,7 @@ fn list(
     proc_root: &std::path::Path,
     tables: Tables,
     filters: &Filters,
-    format: output::Format,
+    (format, colour): (output::Format, bool),
     replay: &sockscope::cli::ReplayAt,
 ) -> Result<ExitCode> {
     let mut snapshot = match (&replay.replay, &replay.at) {
@@ -186,7 +196,7 @@ fn list(
     snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
 
     let mut out = BufWriter::with_capacity(64 * 1024, Stdout);
-    output::write(&mut out, format, &snapshot.sockets, &())
+    output::write(&mut out, format, &snapshot.sockets, &colour)
         .and_then(|()| out.flush())
         .context("cannot write the output")?;
     Ok(ExitCode::SUCCESS)

@@ -115,6 +115,24 @@ impl TcpState {
         }
     }
 
+    /// The short name ss prints (`ESTAB`, `TIME-WAIT`): for narrow columns.
+    pub fn ss_name(self) -> &'static str {
+        match self {
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN-SENT",
+            TcpState::SynRecv => "SYN-RECV",
+            TcpState::Established => "ESTAB",
+            TcpState::FinWait1 => "FIN-WAIT-1",
+            TcpState::FinWait2 => "FIN-WAIT-2",
+            TcpState::CloseWait => "CLOSE-WAIT",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST-ACK",
+            TcpState::TimeWait => "TIME-WAIT",
+            TcpState::Close => "CLOSE",
+            TcpState::Unconn => "UNCONN",
+        }
+    }
+
     /// The number the kernel uses in /proc/net/tcp and sock_diag (UNCONN is TCP_CLOSE there).
     pub fn from_kernel(n: u8) -> Option<TcpState> {
         Some(match n {

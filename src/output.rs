@@ -9,7 +9,7 @@ mod findings;
 use std::io::{self, Write};
 
 use crate::column::{Align, Column, Row};
-use crate::model::Socket;
+use crate::model::{Socket, TcpState};
 
 /// How a command prints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -70,16 +70,17 @@ impl Printable for Socket {
         (Format::Json, "One JSON array, one element per socket"),
         (Format::Csv, "CSV with a header row"),
     ];
-    type Context = ();
+    /// Whether the table colours its states.
+    type Context = bool;
 
     fn print(
         mut out: &mut dyn Write,
         format: Format,
         sockets: &[Socket],
-        _: &(),
+        colour: &bool,
     ) -> io::Result<()> {
         match format {
-            Format::Table => table(&mut out, sockets),
+            Format::Table => table_in(&mut out, sockets, *colour),
             Format::Json => json(&mut out, sockets),
             Format::Csv => csv::write(&mut out, sockets),
         }
@@ -90,6 +91,12 @@ impl Printable for Socket {
 /// row twice, rather than holding every row's strings until the widths are known
 /// (30 MB at 100k sockets).
 pub fn table(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
+    table_in(out, sockets, false)
+}
+
+/// `table`, its STATE cells coloured when `colour`: the colours the live view gives
+/// them (green established, red CLOSE_WAIT, yellow in between, dim TIME_WAIT).
+pub fn table_in(out: &mut impl Write, sockets: &[Socket], colour: bool) -> io::Result<()> {
     let columns = Column::with_place(&Column::LIST, sockets);
     let specs: Vec<_> = columns.iter().map(|c| c.spec()).collect();
     let mut widths: Vec<usize> = specs.iter().map(|s| s.header.chars().count()).collect();
@@ -102,36 +109,64 @@ pub fn table(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
         }
     }
     let mut line = String::new();
-    let mut write_row = |cells: &mut dyn FnMut(usize, &mut String)| -> io::Result<()> {
-        line.clear();
-        for (i, (spec, width)) in specs.iter().zip(widths.iter().copied()).enumerate() {
-            if i > 0 {
-                line.push(' ');
-            }
-            cell.clear();
-            cells(i, &mut cell);
-            let pad = width.saturating_sub(cell.chars().count());
-            let last = i == specs.len() - 1;
-            match spec.align {
-                Align::Right => {
-                    line.extend(std::iter::repeat_n(' ', pad));
-                    line.push_str(&cell);
+    let mut write_row =
+        |state: Option<TcpState>, cells: &mut dyn FnMut(usize, &mut String)| -> io::Result<()> {
+            line.clear();
+            for (i, (spec, width)) in specs.iter().zip(widths.iter().copied()).enumerate() {
+                if i > 0 {
+                    line.push(' ');
                 }
-                Align::Left if last => line.push_str(&cell),
-                Align::Left => {
-                    line.push_str(&cell);
-                    line.extend(std::iter::repeat_n(' ', pad));
+                cell.clear();
+                cells(i, &mut cell);
+                let pad = width.saturating_sub(cell.chars().count());
+                let last = i == specs.len() - 1;
+                let sgr = state
+                    .filter(|_| colour && columns[i] == Column::State)
+                    .and_then(sgr);
+                if let Some(code) = sgr {
+                    line.push_str(code);
+                }
+                match spec.align {
+                    Align::Right => {
+                        line.extend(std::iter::repeat_n(' ', pad));
+                        line.push_str(&cell);
+                    }
+                    Align::Left if last => line.push_str(&cell),
+                    Align::Left => {
+                        line.push_str(&cell);
+                        if sgr.is_some() {
+                            line.push_str("\x1b[0m");
+                        }
+                        line.extend(std::iter::repeat_n(' ', pad));
+                        continue;
+                    }
+                }
+                if sgr.is_some() {
+                    line.push_str("\x1b[0m");
                 }
             }
-        }
-        line.push('\n');
-        out.write_all(line.as_bytes())
-    };
-    write_row(&mut |i, cell| cell.push_str(specs[i].header))?;
+            line.push('\n');
+            out.write_all(line.as_bytes())
+        };
+    write_row(None, &mut |i, cell| cell.push_str(specs[i].header))?;
     for s in sockets {
-        write_row(&mut |i, cell| (specs[i].cell)(&Row::new(s), cell))?;
+        write_row(Some(s.state), &mut |i, cell| {
+            (specs[i].cell)(&Row::new(s), cell)
+        })?;
     }
     Ok(())
+}
+
+/// The SGR code that colours `state` in the list table, as the live view does.
+fn sgr(state: TcpState) -> Option<&'static str> {
+    Some(match state {
+        TcpState::Listen => "\x1b[36m",
+        TcpState::Established => "\x1b[32m",
+        TcpState::CloseWait => "\x1b[1;31m",
+        TcpState::TimeWait => "\x1b[2m",
+        TcpState::Close | TcpState::Unconn => return None,
+        _ => "\x1b[33m",
+    })
 }
 
 /// Sockets per serialized piece: ~400 KB of JSON, so the pieces in flight stay small.

@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use crossterm::cursor::{Hide, Show};
-use crossterm::event::Event;
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -50,6 +50,14 @@ pub struct Options {
     pub roles: Vec<crate::states::Role>,
 }
 
+/// Whether the live view colours (`--color`, NO_COLOR): set once by main, before any
+/// live view starts (the demo's and replay's too).
+static COLOUR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+pub fn set_colour(colour: bool) {
+    COLOUR.store(colour, Ordering::SeqCst);
+}
+
 /// Runs the live view until the user quits.
 pub fn run(options: Options) -> Result<()> {
     run_with_filter(options, String::new())
@@ -73,6 +81,7 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         filter,
         started_at: SystemTime::now(),
     });
+    app.colour = COLOUR.load(Ordering::SeqCst);
     let control = collector::spawn(
         options.source,
         options.interval,
@@ -137,6 +146,13 @@ pub fn handle(app: &mut App, input: Input) {
                 app.acted(perform::perform(request));
             }
         }
+        Input::Mouse(mouse) => {
+            if app.actions.dialog.is_none()
+                && let Some(action) = view::mouse_action(app, mouse)
+            {
+                app.apply(action);
+            }
+        }
         Input::Resize => {} // the next draw sizes itself to the terminal
         Input::Update(update) => app.update(*update),
         Input::Quit | Input::CollectorCrashed => app.quit = true,
@@ -146,7 +162,15 @@ pub fn handle(app: &mut App, input: Input) {
 /// Draws the app, then tells it how many rows the list holds (for PgUp/PgDn).
 pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(), B::Error> {
     terminal.autoresize()?;
-    let area = terminal.draw(|frame| view::render(frame, app))?.area;
+    let area = terminal
+        .draw(|frame| {
+            view::render(frame, app);
+            if !app.colour {
+                view::style::strip_colours(frame.buffer_mut());
+            }
+        })?
+        .area;
+    app.screen = area;
     app.set_page(view::list_rows(area, app));
     app.set_details_scroll_limit(view::details_scroll_limit(area, app));
     Ok(())
@@ -160,7 +184,7 @@ fn enter_terminal() -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
     }));
     TERMINAL_TAKEN.store(true, Ordering::SeqCst);
     enable_raw_mode()?;
-    execute!(io::stdout(), EnterAlternateScreen, Hide)?;
+    execute!(io::stdout(), EnterAlternateScreen, Hide, EnableMouseCapture)?;
     Terminal::new(CrosstermBackend::new(io::stdout()))
 }
 
@@ -173,7 +197,12 @@ static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
 fn restore_terminal() {
     if TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
         let _ = disable_raw_mode();
-        let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
+        let _ = execute!(
+            io::stdout(),
+            DisableMouseCapture,
+            LeaveAlternateScreen,
+            Show
+        );
     }
 }
 
@@ -192,6 +221,7 @@ fn spawn_keys(to_ui: Sender<Input>) {
         loop {
             let input = match crossterm::event::read() {
                 Ok(Event::Key(key)) => Input::Key(key),
+                Ok(Event::Mouse(mouse)) => Input::Mouse(mouse),
                 Ok(Event::Resize(..)) => Input::Resize,
                 Ok(_) => continue,
                 Err(_) => Input::Quit, // the terminal went away

@@ -79,7 +79,9 @@ fn the_demo_opens_on_the_hint_and_m_shows_the_zoo_on_the_state_machine() {
         s.contains("press m: the TCP state machine") && s.contains("CLOSE_WAIT ")
     });
     assert!(screen.contains(sockscope::demo::HINT), "{screen}");
-    // The banner names the backlog-0 listener's port.
+    // The banner's legend (b opens it) names the backlog-0 listener's port.
+    tmux.run(&["send-keys", "-t", "tui", "b"]);
+    let screen = tmux.wait_for("the legend", |s| s.contains("backlog-0 listener"));
     let syn_port = screen
         .lines()
         .find(|l| l.contains("backlog-0 listener"))

@@ -30,9 +30,15 @@ fn zoo_on_screen(screen: &str) -> bool {
             .lines()
             .any(|l| l.contains(" tcp ") && l.contains(state))
     };
+    // The bar spells states ss's way (ESTAB, FIN-WAIT-2) when the full names do not fit.
+    let ss = |state: &str| match state {
+        "ESTABLISHED" => "ESTAB".to_string(),
+        "FIN_WAIT2" => "FIN-WAIT-2".to_string(),
+        other => other.replace('_', "-"),
+    };
     STATES
         .iter()
-        .all(|state| bar.contains(&format!("{state} ")))
+        .all(|state| bar.contains(&format!("{state} ")) || bar.contains(&format!("{} ", ss(state))))
         && ["LISTEN", "SYN_SENT", "FIN_WAIT2", "CLOSE_WAIT"]
             .iter()
             .all(|state| tcp_row(state))
@@ -54,6 +60,9 @@ fn demo_shows_every_state_and_q_cleans_up() {
     );
     tmux.start(150, 60, &script);
 
+    // The banner starts folded into one line; b opens the legend (ports, temp dir).
+    tmux.wait_for("the folded banner", |s| s.contains("(b: legend)"));
+    tmux.run(&["send-keys", "-t", "tui", "b"]);
     // Read only a completely drawn frame: the state bar is drawn before the table.
     let screen = tmux.wait_for("every state on screen, with its rows", zoo_on_screen);
     let tempdir = screen

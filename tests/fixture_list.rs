@@ -165,3 +165,32 @@ u_str LISTEN      /run/app.sock           *                    0      0 100/ngin
     let both = kept(&["--pid", "200", "--pid", "300"]);
     assert_eq!(both.len(), 2 + 5, "{both:?}");
 }
+
+/// `--color always` colours the states (and only them), aligned as without colour;
+/// `never`, and `auto` into a pipe, print no escape at all, NO_COLOR or not.
+#[test]
+fn color_always_colours_states_only() {
+    let plain = table(&[]);
+    let coloured = table(&["--color", "always"]);
+    assert!(
+        coloured.contains("tcp   \x1b[32mESTABLISHED\x1b[0m 127.0.0.1:8080"),
+        "{coloured}"
+    );
+    assert!(coloured.contains("\x1b[1;31mCLOSE_WAIT\x1b[0m  127.0.0.1:8080"));
+    assert!(coloured.contains("\x1b[36mLISTEN\x1b[0m      127.0.0.1:8080"));
+    // UNCONN means nothing alarming: left plain.
+    assert!(coloured.contains("udp   UNCONN      127.0.0.1:53"));
+    let stripped = coloured
+        .replace("\x1b[0m", "")
+        .replace("\x1b[32m", "")
+        .replace("\x1b[1;31m", "")
+        .replace("\x1b[36m", "")
+        .replace("\x1b[33m", "")
+        .replace("\x1b[2m", "");
+    assert_eq!(stripped, plain);
+    assert!(!table(&["--color", "never"]).contains('\x1b'));
+    assert!(
+        !table(&["--color", "auto"]).contains('\x1b'),
+        "a pipe is no tty"
+    );
+}

@@ -125,7 +125,8 @@ fn the_time_cursor_steps_jumps_and_goes_to_a_typed_time() {
     rig.keys(vec![char('e')]);
     let events = rig.screen();
     assert!(
-        events.contains("closed  tcp   127.0.0.1:8080 → 127.0.0.1:5199"),
+        // At 80 columns the addresses shorten; the ports stay.
+        events.contains("closed  tcp   127.0…:8080 → 127.…:51999"),
         "{events}"
     );
     insta::assert_snapshot!("replay_events_after_a_jump", rig.terminal.backend());

@@ -366,3 +366,77 @@ fn details_keep_a_longer_rate_history_than_the_tracker() {
         "{screen}"
     );
 }
+
+/// `r` selects the busiest connection and stays on it while it lives, even once
+/// another is busier; when it closes, the selection moves to the busiest left, not to
+/// the vanished row at the bottom. Moving the selection ends the following.
+#[test]
+fn r_follows_the_busiest_until_it_closes() {
+    let mut app = App::new(config());
+    let mut terminal = terminal(110, 20);
+    // Per second: A sends `a` bytes, B `b`, C 100.
+    let sockets = |t: u64, a: Option<u64>, b: u64| {
+        let mut all = vec![with_bytes(listener(), 0, 0)];
+        let ends = [
+            ("127.0.0.1:51300", 202, a),
+            ("127.0.0.1:51234", 201, Some(b)),
+            ("127.0.0.1:51240", 203, Some(100)),
+        ];
+        for (remote, inode, per_sec) in ends {
+            let Some(per_sec) = per_sec else { continue };
+            let c = conn(
+                "127.0.0.1:8080",
+                remote,
+                TcpState::Established,
+                inode,
+                nginx(11),
+            );
+            all.push(with_bytes(c, 0, per_sec * t));
+        }
+        all
+    };
+    let selected = |app: &App| app.socket(app.selected_row().unwrap()).inode;
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![
+            update(snapshot(sockets(1, Some(1 << 20), 1000), 1)),
+            update(snapshot(sockets(2, Some(1 << 20), 1000), 2)),
+            char('r'),
+        ],
+    );
+    assert_eq!(selected(&app), 202, "the 1 MiB/s connection");
+    // B gets busier than A (its bytes jump): the selection stays on A, now row 1.
+    let mut later = sockets(3, Some(1 << 20), 1000);
+    later[2] = with_bytes(
+        conn(
+            "127.0.0.1:8080",
+            "127.0.0.1:51234",
+            TcpState::Established,
+            201,
+            nginx(11),
+        ),
+        0,
+        100 << 20,
+    );
+    feed(&mut app, &mut terminal, vec![update(snapshot(later, 3))]);
+    assert_eq!(selected(&app), 202, "still A while it lives");
+    assert_eq!(app.table.selected, 1);
+    // A closes: the busiest left (B), on top; not A's vanished row.
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![update(snapshot(sockets(4, None, 200 << 20), 4))],
+    );
+    assert_eq!(selected(&app), 201, "moved to the next busiest");
+    assert_eq!(app.table.selected, 0);
+    // Moving the selection by hand ends it: it stays where it was put.
+    feed(&mut app, &mut terminal, vec![char('j')]);
+    let put = selected(&app);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![update(snapshot(sockets(5, None, 200 << 20), 5))],
+    );
+    assert_eq!(selected(&app), put);
+}

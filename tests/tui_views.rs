@@ -193,3 +193,153 @@ fn colours_mean_something() {
     assert_eq!(colour_of("SYN_SENT").0, Color::Yellow);
     assert_eq!(colour_of("TIME_WAIT").0, Color::DarkGray);
 }
+
+/// Every main view at the sizes people run it: 80×24 must be fully usable (addresses
+/// keep their ports, states shorten as ss does, PROCESS stays), the wider ones show
+/// more columns.
+#[test]
+fn views_at_80x24_120x40_200x50() {
+    for (width, height) in [(80, 24), (120, 40), (200, 50)] {
+        let (mut app, mut terminal) = web_app(width, height);
+        let mut later = web_sockets();
+        later.retain(|s| s.state != TcpState::TimeWait);
+        later.push(tcp(
+            "127.0.0.1:8080",
+            "127.0.0.1:51500",
+            TcpState::Established,
+            51500,
+            vec![owner(901, 20, "nginx", "www-data")],
+        ));
+        feed(&mut app, &mut terminal, vec![update(snapshot(later, 40))]);
+        let name = |view: &str| format!("{view}_{width}x{height}");
+        insta::assert_snapshot!(name("table"), terminal.backend());
+        feed(&mut app, &mut terminal, vec![key(KeyCode::Tab)]);
+        insta::assert_snapshot!(name("processes"), terminal.backend());
+        feed(
+            &mut app,
+            &mut terminal,
+            vec![key(KeyCode::Tab), char('j'), char('j')],
+        );
+        feed(&mut app, &mut terminal, vec![key(KeyCode::Enter)]);
+        insta::assert_snapshot!(name("details"), terminal.backend());
+        feed(&mut app, &mut terminal, vec![key(KeyCode::Esc), char('e')]);
+        insta::assert_snapshot!(name("events"), terminal.backend());
+        feed(&mut app, &mut terminal, vec![char('d')]);
+        insta::assert_snapshot!(name("diagnostics"), terminal.backend());
+    }
+}
+
+/// The demo's banner takes one line until `b` opens it.
+#[test]
+fn banner_folds_into_one_line() {
+    let mut app = App::new(Config {
+        banner: vec![
+            "sockscope demo (pid 4242): live loopback traffic".into(),
+            "press m: the TCP state machine".into(),
+            "127.0.0.1:40123         echo server".into(),
+        ],
+        ..config()
+    });
+    let mut terminal = terminal(80, 24);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![update(snapshot(web_sockets(), 1))],
+    );
+    let folded = screen_text(&terminal);
+    assert!(
+        folded.contains("press m: the TCP state machine (b: legend)"),
+        "{folded}"
+    );
+    assert!(!folded.contains("echo server"), "{folded}");
+    feed(&mut app, &mut terminal, vec![char('b')]);
+    let open = screen_text(&terminal);
+    assert!(open.contains("echo server"), "{open}");
+}
+
+/// `--color never` / NO_COLOR: no colour anywhere, and still readable: the selection
+/// reversed, the header bold, CLOSE_WAIT bold.
+#[test]
+fn without_colour_the_selection_is_reversed() {
+    let (mut app, mut terminal) = web_app(110, 20);
+    app.colour = false;
+    feed(&mut app, &mut terminal, vec![char('j')]);
+    let buffer = terminal.backend().buffer();
+    for cell in &buffer.content {
+        assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset), "{cell:?}");
+    }
+    let row = |word: &str| {
+        (0..buffer.area.height)
+            .find(|y| {
+                let line: String = (0..buffer.area.width)
+                    .map(|x| buffer[(x, *y)].symbol())
+                    .collect();
+                line.contains(word)
+            })
+            .unwrap()
+    };
+    let selected = row("›");
+    assert!(buffer[(5, selected)].modifier.contains(Modifier::REVERSED));
+    assert!(buffer[(5, row("PROTO"))].modifier.contains(Modifier::BOLD));
+    assert!(
+        !buffer[(5, row("CLOSE_WAIT"))]
+            .modifier
+            .contains(Modifier::REVERSED)
+    );
+}
+
+/// The mouse: a click selects the row under it, the wheel moves the selection, a
+/// click on a header sorts by that column (again: reversed).
+#[test]
+fn mouse_selects_scrolls_and_sorts() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    use sockscope::column::Column;
+    use sockscope::tui::rows::SortBy;
+    let (mut app, mut terminal) = web_app(110, 20);
+    let mouse = |kind, column, row| {
+        Input::Mouse(MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: crossterm::event::KeyModifiers::NONE,
+        })
+    };
+    let text = screen_text(&terminal);
+    let lines: Vec<&str> = text.lines().collect();
+    let header_y = lines.iter().position(|l| l.contains("PROTO")).unwrap() as u16;
+    let click = MouseEventKind::Down(MouseButton::Left);
+    // The fourth row under the header.
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![mouse(click, 10, header_y + 4)],
+    );
+    assert_eq!(app.table.selected, 3);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![mouse(MouseEventKind::ScrollDown, 10, header_y + 4)],
+    );
+    assert_eq!(app.table.selected, 4);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![mouse(MouseEventKind::ScrollUp, 10, header_y + 4)],
+    );
+    assert_eq!(app.table.selected, 3);
+    let recv_q = lines[header_y as usize].find("RECV-Q").unwrap() as u16;
+    let recv_q = lines[header_y as usize][..recv_q as usize].chars().count() as u16;
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![mouse(click, recv_q + 1, header_y)],
+    );
+    assert_eq!(app.sort.by, SortBy::Column(Column::RecvQ));
+    assert!(!app.sort.reverse);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![mouse(click, recv_q + 1, header_y)],
+    );
+    assert!(app.sort.reverse, "a second click reverses");
+}

@@ -83,6 +83,12 @@ pub struct App {
     pub help: bool,
     /// Whether the socket table shows the PEER column (`p`).
     pub show_peer: bool,
+    /// The banner in full (`b`), else folded into its first line.
+    pub banner_open: bool,
+    /// Colours on (else only bold, reverse and the like: `--color never`, NO_COLOR).
+    pub colour: bool,
+    /// The screen as last drawn: where a click lands.
+    pub screen: ratatui::layout::Rect,
     pub filter: FilterBar,
     pub sort: Sort,
     pub snapshot: Option<Snapshot>,
@@ -111,6 +117,10 @@ pub struct App {
     pub table: Cursor,
     pub process_table: Cursor,
     selected_key: Option<SocketKey>,
+    /// After `r`: the selection stays on the busiest socket while it lives, and moves
+    /// to the next busiest when it closes; moving the selection or sorting otherwise
+    /// ends it.
+    following_busiest: bool,
     pub details: Option<Details>,
     /// Set when the app shows a recording (`sockscope replay`): its time cursor.
     pub replay: Option<ReplayState>,
@@ -132,6 +142,9 @@ impl App {
             view: View::Sockets,
             help: false,
             show_peer: false,
+            banner_open: false,
+            colour: true,
+            screen: ratatui::layout::Rect::default(),
             filter: FilterBar::default(),
             sort: Sort::default(),
             snapshot: None,
@@ -150,6 +163,7 @@ impl App {
             table: Cursor::default(),
             process_table: Cursor::default(),
             selected_key: None,
+            following_busiest: false,
             details: None,
             page: 10,
             quit: false,
@@ -288,10 +302,8 @@ impl App {
                 self.view = View::Sockets;
                 self.selected_key = None;
                 self.table = Cursor::default();
-                self.set_sort(Sort {
-                    by: SortBy::Rate,
-                    reverse: false,
-                });
+                self.set_sort(BUSIEST_FIRST);
+                self.following_busiest = true;
             }
             Action::Events => self.toggle(View::Events),
             Action::Diagnostics => self.toggle(View::Diagnostics),
@@ -301,6 +313,19 @@ impl App {
             Action::Faster => self.interval = step_interval(self.interval, false),
             Action::ToggleHelp => self.help = true,
             Action::TogglePeer => self.show_peer = !self.show_peer,
+            Action::Select(row) => {
+                let now = match self.view {
+                    View::Processes => self.process_table.selected,
+                    _ => self.table.selected,
+                };
+                self.step(row as isize - now as isize);
+            }
+            Action::SortBy(column) => {
+                let by = SortBy::Column(column);
+                let reverse = self.sort.by == by && !self.sort.reverse;
+                self.set_sort(Sort { by, reverse });
+            }
+            Action::ToggleBanner => self.banner_open = !self.banner_open,
             Action::AskSignal => self.ask_signal(),
             Action::AskClose => self.ask_close(),
             Action::Signal(_) | Action::Confirm => {} // keys of the dialogs only
@@ -367,6 +392,7 @@ impl App {
                 .process_table
                 .step(delta, self.processes.len(), self.page),
             View::Sockets | View::Details | View::Machine => {
+                self.following_busiest = false;
                 self.table.step(delta, self.rows.len(), self.page);
                 self.selected_key = self.selected_row().map(|r| self.socket(r).key());
                 if matches!(self.view, View::Details | View::Machine) {
@@ -455,6 +481,7 @@ impl App {
 
     fn set_sort(&mut self, sort: Sort) {
         self.sort = sort;
+        self.following_busiest &= sort == BUSIEST_FIRST;
         self.rebuild();
     }
 
@@ -501,7 +528,16 @@ impl App {
             }
             self.rows.iter().position(|r| self.socket(*r).key() == *key)
         });
-        let selected = found.unwrap_or(self.table.selected);
+        // Following the busiest: once its socket closed (gone, or a vanished row at
+        // the bottom), the top row, the busiest that lives.
+        let found = match found {
+            Some(i) if self.following_busiest && matches!(self.rows[i], RowRef::Gone(_)) => None,
+            found => found,
+        };
+        let selected = match found {
+            None if self.following_busiest => 0,
+            found => found.unwrap_or(self.table.selected),
+        };
         self.table.go(selected, self.rows.len(), self.page);
         self.selected_key = self.selected_row().map(|r| self.socket(r).key());
         let selected = self.process_table.selected;
@@ -509,6 +545,12 @@ impl App {
             .go(selected, self.processes.len(), self.page);
     }
 }
+
+/// What `r` sorts by.
+const BUSIEST_FIRST: Sort = Sort {
+    by: SortBy::Rate,
+    reverse: false,
+};
 
 impl App {
     /// What the filter bar says about the result (see `FilterBar::note`): only worked

@@ -28,6 +28,8 @@ pub struct Update {
 #[derive(Clone, Debug)]
 pub enum Input {
     Key(KeyEvent),
+    /// A click or the wheel (mouse capture is on in the live view).
+    Mouse(crossterm::event::MouseEvent),
     Resize,
     Update(Box<Update>),
     /// SIGTERM, SIGHUP or SIGINT from outside.
@@ -74,8 +76,14 @@ pub enum Action {
     /// `-`: refresh more often.
     Faster,
     ToggleHelp,
+    /// A click on a row of the list shown: select it.
+    Select(usize),
+    /// A click on a column header: sort by it (again: reverse).
+    SortBy(crate::column::Column),
     /// `p`: show or hide the PEER column.
     TogglePeer,
+    /// `b`: the banner in full (the demo's legend), or folded into one line.
+    ToggleBanner,
     /// Replay only: `[` `]` one refresh back / forward, `{` `}` a minute, `t` a
     /// typed time.
     StepBack,
@@ -95,7 +103,7 @@ pub enum Action {
 }
 
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
-pub const KEYS: [(&str, &str); 21] = [
+pub const KEYS: [(&str, &str); 23] = [
     ("↑/↓  j/k", "move the selection"),
     ("PgUp/PgDn", "move a page; scroll the details"),
     ("g/G  Home/End", "first / last row"),
@@ -116,8 +124,10 @@ pub const KEYS: [(&str, &str); 21] = [
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
     ("p", "show / hide the PEER column (the other end)"),
+    ("b", "the whole banner (the demo's legend) / one line"),
     ("[ ] { } t", "replay: step, jump a minute, go to a time"),
     ("K / X", "signal the owners / close the TCP connection"),
+    ("mouse", "click: select, or sort by a header; wheel: move"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
 ];
@@ -163,6 +173,7 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('-')) => Action::Faster,
         (false, KeyCode::Char('?')) => Action::ToggleHelp,
         (false, KeyCode::Char('p')) => Action::TogglePeer,
+        (false, KeyCode::Char('b')) => Action::ToggleBanner,
         (false, KeyCode::Char('[')) => Action::StepBack,
         (false, KeyCode::Char(']')) => Action::StepForward,
         (false, KeyCode::Char('{')) => Action::JumpBack,

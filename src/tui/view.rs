@@ -79,6 +79,46 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
 }
 
+/// What a click or the wheel on the socket or processes list does: the wheel moves
+/// the selection, a click on a row selects it, a click on a socket column's header
+/// sorts by it (when it sorts).
+pub fn mouse_action(
+    app: &App,
+    mouse: crossterm::event::MouseEvent,
+) -> Option<super::event::Action> {
+    use super::event::Action;
+    use crossterm::event::{MouseButton, MouseEventKind};
+    if app.help || !matches!(app.view, View::Sockets | View::Processes) {
+        return None;
+    }
+    let [_, _, main, _] = areas(app.screen, app);
+    let (x, y) = (mouse.column, mouse.row);
+    if x < main.x || x >= main.right() || y < main.y || y >= main.bottom() {
+        return None;
+    }
+    match mouse.kind {
+        MouseEventKind::ScrollUp => Some(Action::Up),
+        MouseEventKind::ScrollDown => Some(Action::Down),
+        MouseEventKind::Down(MouseButton::Left) if y == main.y => match app.view {
+            View::Sockets => table::column_at(main, app, x)
+                .filter(|c| c.spec().sort.is_some())
+                .map(Action::SortBy),
+            _ => None,
+        },
+        MouseEventKind::Down(MouseButton::Left) => {
+            let height = main.height.saturating_sub(1) as usize;
+            let (cursor, len) = match app.view {
+                View::Processes => (app.process_table, app.processes.len()),
+                _ => (app.table, app.rows.len()),
+            };
+            let (start, end) = table::window(cursor.selected, cursor.offset, len, height);
+            let row = start + usize::from(y - main.y - 1);
+            (row < end).then_some(Action::Select(row))
+        }
+        _ => None,
+    }
+}
+
 /// How many list rows fit on a screen of `area` (the list has a header line).
 pub fn list_rows(area: Rect, app: &App) -> usize {
     let [_, _, main, _] = areas(area, app);

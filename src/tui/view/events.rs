@@ -6,6 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
+
+use crate::column::{Column, fit};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
@@ -27,7 +29,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let shown = &events[end.saturating_sub(height)..end];
 
     let endpoints = |e: &&Event| endpoints_text(&e.socket).chars().count();
+    // On a narrow screen the endpoints take what the rest leave (OWNERS keeps a few
+    // cells), each end shortened keeping its port.
+    let room = area.width.saturating_sub(8 + 7 + 5 + 24 + 5 + 6).max(9);
     let fit = shown.iter().map(endpoints).max().unwrap_or(0).clamp(9, 60) as u16;
+    let fit = fit.min(room);
     let widths = [
         Constraint::Length(8),
         Constraint::Length(7),
@@ -45,7 +51,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         "OWNERS".into(),
     ])
     .style(style::HEADER_ROW);
-    let rows = shown.iter().map(|e| event_row(e));
+    let rows = shown.iter().map(|e| event_row(e, fit));
     let table = Table::new(rows, widths).header(header).column_spacing(1);
     frame.render_widget(table, area);
     // Over the header's right end, where the owners column has room to spare.
@@ -78,7 +84,7 @@ fn status(app: &App, back: usize, total: usize) -> String {
     }
 }
 
-fn event_row(e: &Event) -> Row<'static> {
+fn event_row(e: &Event, width: u16) -> Row<'static> {
     let s = &e.socket;
     let (change, change_style, state) = match &e.change {
         Change::Opened => (
@@ -113,7 +119,7 @@ fn event_row(e: &Event) -> Row<'static> {
                 Cell::from(clock_text(e.at)),
                 Cell::from(*what).style(style::WARNING),
                 Cell::from(s.proto_text()),
-                Cell::from(endpoints_text(s)),
+                Cell::from(endpoints_fitted(s, width)),
                 Cell::from(*result).style(look),
                 Cell::from(text.to_string()).style(look),
             ]);
@@ -123,10 +129,28 @@ fn event_row(e: &Event) -> Row<'static> {
         Cell::from(clock_text(e.at)),
         Cell::from(change).style(change_style),
         Cell::from(s.proto_text()),
-        Cell::from(endpoints_text(s)),
+        Cell::from(endpoints_fitted(s, width)),
         Cell::from(state),
         Cell::from(owners::first_text(&s.processes)),
     ])
+}
+
+/// `endpoints_text` in `width` cells: each end shortened keeping its port, the local
+/// one only as far as it must.
+fn endpoints_fitted(s: &Socket, width: u16) -> String {
+    let text = endpoints_text(s);
+    if text.chars().count() <= usize::from(width) {
+        return text;
+    }
+    let Some(_) = s.remote else {
+        return fit::squeeze(Column::Local, &text, width).into_owned();
+    };
+    let (local, remote) = (local_text(s), s.remote_text());
+    let sides = width.saturating_sub(3);
+    let local_width = (local.chars().count() as u16).min(sides / 2);
+    let local = fit::squeeze(Column::Local, &local, local_width);
+    let remote = fit::squeeze(Column::Remote, &remote, sides - local_width);
+    format!("{local} → {remote}")
 }
 
 /// "127.0.0.1:5000 → 127.0.0.1:80"; a unix socket's path (or "*") alone.

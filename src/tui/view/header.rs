@@ -46,8 +46,17 @@ fn lines(app: &App) -> Vec<Line<'_>> {
     let mut lines = vec![Line::from(title)];
     lines.extend(super::timebar::lines(app));
     // The state machine needs the room; the pane names the demo's part itself.
+    // Folded into one line unless asked for (b): 24 rows need the room.
     if app.view != View::Machine {
-        lines.extend(app.banner.iter().map(|b| Line::raw(format!(" {b}"))));
+        match (app.banner_open, app.banner.as_slice()) {
+            (_, []) => {}
+            // The demo's second line says where to start (press m): that one stays.
+            (false, [_, second, _, ..]) | (false, [second, _]) => lines.push(Line::from(vec![
+                Span::raw(format!(" {second} ")),
+                Span::styled("(b: legend)", style::DIM),
+            ])),
+            _ => lines.extend(app.banner.iter().map(|b| Line::raw(format!(" {b}")))),
+        }
     }
     for warning in app.snapshot.iter().flat_map(|s| &s.warnings) {
         lines.push(Line::styled(format!(" ⚠ {warning}"), style::WARNING));

@@ -23,14 +23,23 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         let widest = shown.iter().map(|p| text(p).chars().count());
         widest.max().unwrap_or(0).clamp(header, most) as u16
     };
+    // On a narrow screen they share what the fixed columns leave (2/5, 3/10, the
+    // rest), and each list is cut between items ("+N"), never inside one.
+    let left = area.width.saturating_sub(1 + 7 + 8 + 16 + 7 + 7);
+    let (mut states_width, mut listening_width) =
+        (fit(states_text, 6, 40), fit(listening_text, 9, 24));
+    if states_width + listening_width + 2 + 10 > left {
+        states_width = states_width.min((left * 2 / 5).max(6));
+        listening_width = listening_width.min((left * 3 / 10).max(9));
+    }
     let widths = [
         Constraint::Length(1),
         Constraint::Length(7),
         Constraint::Length(8),
         Constraint::Length(16),
         Constraint::Length(7),
-        Constraint::Length(fit(states_text, 6, 40)),
-        Constraint::Length(fit(listening_text, 9, 24)),
+        Constraint::Length(states_width),
+        Constraint::Length(listening_width),
         Constraint::Fill(1),
     ];
     // The table lays its columns out the same way (Flex::Start, spacing 1).
@@ -39,10 +48,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .spacing(1)
         .split(area)[7]
         .width as usize;
-    let rows = shown
-        .iter()
-        .enumerate()
-        .map(|(i, p)| process_row(p, start + i == cursor.selected, talks_width));
+    let rows = shown.iter().enumerate().map(|(i, p)| {
+        let widths = [states_width.into(), listening_width.into(), talks_width];
+        process_row(p, start + i == cursor.selected, widths)
+    });
     let header = Row::new([
         Cell::from(""),
         Cell::from(Line::from("PID").right_aligned()),
@@ -67,14 +76,26 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-fn process_row(p: &ProcessRow, selected: bool, talks_width: usize) -> Row<'static> {
+/// `widths`: of STATES, LISTENING and TALKS TO.
+fn process_row(p: &ProcessRow, selected: bool, widths: [usize; 3]) -> Row<'static> {
+    let [states_width, listening_width, talks_width] = widths;
+    let items: Vec<String> = p
+        .states
+        .iter()
+        .map(|(s, n)| format!("{} {n}", short(*s)))
+        .collect();
+    let fits = listed(&items, " ", states_width).0;
     let mut states: Vec<Span> = Vec::new();
-    for (state, n) in &p.states {
+    for (state, n) in p.states.iter().take(fits) {
         if !states.is_empty() {
             states.push(Span::raw(" "));
         }
         states.push(Span::styled(short(*state), style::state(*state)));
         states.push(Span::raw(format!(" {n}")));
+    }
+    if fits < items.len() {
+        let sep = if fits == 0 { "" } else { " " };
+        states.push(Span::raw(format!("{sep}+{}", items.len() - fits)));
     }
     let row = Row::new([
         Cell::from(if selected { "›" } else { " " }),
@@ -83,7 +104,7 @@ fn process_row(p: &ProcessRow, selected: bool, talks_width: usize) -> Row<'stati
         Cell::from(escape(&p.comm).into_owned()),
         Cell::from(Line::from(p.sockets.to_string()).right_aligned()),
         Cell::from(Line::from(states)),
-        Cell::from(listening_text(p)),
+        Cell::from(listed(&listening(p), ",", listening_width).1),
         Cell::from(talks_text(p, talks_width)),
     ]);
     if selected {
@@ -101,15 +122,17 @@ fn states_text(p: &ProcessRow) -> String {
 
 /// "22,8080,udp/53".
 fn listening_text(p: &ProcessRow) -> String {
-    let ports: Vec<String> = p
-        .listening
+    listening(p).join(",")
+}
+
+fn listening(p: &ProcessRow) -> Vec<String> {
+    p.listening
         .iter()
         .map(|(proto, port)| match proto {
             Proto::Udp | Proto::Sctp | Proto::Mptcp => format!("{}/{port}", proto.name()),
             _ => port.to_string(),
         })
-        .collect();
-    ports.join(",")
+        .collect()
 }
 
 /// "nginx/901 ×3, curl/1500, itself ×2", as much as fits in `width`, then "+N" for
@@ -130,33 +153,33 @@ pub fn talks_text(p: &ProcessRow, width: usize) -> String {
             }
         })
         .collect();
-    let mut text = String::new();
-    for (i, name) in names.iter().enumerate() {
-        let sep = if i == 0 { "" } else { ", " };
-        let left_after = names.len() - i - 1;
-        let more = match left_after {
-            0 => 0,
-            n => format!(", +{n}").chars().count(),
-        };
-        let needed = text.chars().count() + sep.len() + name.chars().count() + more;
-        if needed > width {
-            text.push_str(&format!("{sep}+{}", names.len() - i));
-            break;
-        }
-        text.push_str(sep);
-        text.push_str(name);
-    }
-    text
+    listed(&names, ", ", width).1
 }
 
-/// State names short enough for a column of several.
-fn short(state: TcpState) -> &'static str {
-    match state {
-        TcpState::Established => "ESTAB",
-        TcpState::CloseWait => "CLOSE_WAIT",
-        TcpState::TimeWait => "TIME_WAIT",
-        other => other.name(),
+/// `items` joined by `sep`, as many as fit in `width`, then "+N" for the ones left
+/// out; and how many it shows.
+fn listed(items: &[String], sep: &str, width: usize) -> (usize, String) {
+    let mut text = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let sep = if i == 0 { "" } else { sep };
+        let more = match items.len() - i - 1 {
+            0 => 0,
+            n => sep.chars().count() + format!("+{n}").len(),
+        };
+        let needed = text.chars().count() + sep.chars().count() + item.chars().count() + more;
+        if needed > width {
+            text.push_str(&format!("{sep}+{}", items.len() - i));
+            return (i, text);
+        }
+        text.push_str(sep);
+        text.push_str(item);
     }
+    (items.len(), text)
+}
+
+/// State names short enough for a column of several: ss's.
+fn short(state: TcpState) -> &'static str {
+    state.ss_name()
 }
 
 #[cfg(test)]

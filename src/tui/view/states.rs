@@ -5,7 +5,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
 use super::header::thousands;
 use super::style;
@@ -18,28 +18,57 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 
 /// One line, or two when it does not fit.
 pub fn height(app: &App, width: u16) -> u16 {
-    if line(app).width() > width as usize {
-        2
-    } else {
-        1
-    }
+    lines(app, width).len() as u16
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let bar = Paragraph::new(line(app)).wrap(Wrap { trim: false });
-    frame.render_widget(bar, area);
+    frame.render_widget(Paragraph::new(lines(app, area.width)), area);
 }
 
-fn line(app: &App) -> Line<'static> {
-    let mut spans = vec![Span::raw(" ")];
-    for (i, bucket) in buckets(app).into_iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::styled(" │ ", style::DIM));
+/// The groups on one line, with ss's short state names when the full ones do not
+/// fit; else on two, wrapped between groups, never inside one.
+fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width);
+    let fits = |groups: &[Vec<Span<'static>>]| {
+        let w: usize = groups.iter().flatten().map(|s| s.width()).sum();
+        w + 1 + 3 * groups.len().saturating_sub(1) <= width
+    };
+    let mut groups = groups_of(app, false);
+    if !fits(&groups) {
+        groups = groups_of(app, true);
+    }
+    let mut lines = vec![vec![Span::raw(" ")]];
+    let mut used = 1;
+    for (i, group) in groups.into_iter().enumerate() {
+        let w: usize = group.iter().map(|s| s.width()).sum();
+        if i > 0 && used + 3 + w > width && lines.len() < 2 {
+            lines.push(vec![Span::raw(" ")]);
+            used = 1;
+        } else if i > 0 {
+            lines
+                .last_mut()
+                .unwrap()
+                .push(Span::styled(" │ ", style::DIM));
+            used += 3;
         }
+        lines.last_mut().unwrap().extend(group);
+        used += w;
+    }
+    lines.into_iter().map(Line::from).collect()
+}
+
+/// A group per bucket: its name, count and sparkline.
+fn groups_of(app: &App, short: bool) -> Vec<Vec<Span<'static>>> {
+    let mut out = Vec::new();
+    for bucket in buckets(app) {
+        let mut spans = Vec::new();
         let count = app.counts.get(&bucket).copied().unwrap_or(0);
-        spans.push(Span::styled(bucket.label(), style::bucket(bucket)));
+        let label = match bucket {
+            Bucket::Tcp(state) if short => state.ss_name(),
+            _ => bucket.label(),
+        };
+        spans.push(Span::styled(label, style::bucket(bucket)));
         spans.push(Span::raw(format!(" {}", thousands(count))));
-        // A flat line says nothing the count does not; only changes get a sparkline.
         let series = history::counts(&app.tracker, bucket);
         if app.filter.query.is_empty() && series.iter().min() != series.iter().max() {
             spans.push(Span::styled(
@@ -47,8 +76,9 @@ fn line(app: &App) -> Line<'static> {
                 style::bucket(bucket),
             ));
         }
+        out.push(spans);
     }
-    Line::from(spans)
+    out
 }
 
 /// LISTEN and ESTABLISHED always; other TCP states while they have or (unfiltered)

@@ -32,6 +32,16 @@ pub fn bucket(bucket: Bucket) -> Style {
     }
 }
 
+/// Every colour out of `buffer`, the modifiers kept: the live view without colour
+/// (the selection is reversed, headers bold, new sockets bold, vanished ones crossed
+/// out), so it reads the same.
+pub fn strip_colours(buffer: &mut ratatui::buffer::Buffer) {
+    for cell in &mut buffer.content {
+        cell.set_fg(Color::Reset);
+        cell.set_bg(Color::Reset);
+    }
+}
+
 pub const TITLE: Style = Style::new().add_modifier(Modifier::BOLD);
 pub const HEADER_ROW: Style = Style::new()
     .fg(Color::Black)

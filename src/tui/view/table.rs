@@ -1,6 +1,7 @@
 //! The socket table. Only the rows on screen are built, so it costs the same at 100
 //! sockets and at 100k. A gutter marks the selection (›), new sockets (+) and ones
-//! that just vanished (-), so the marks survive a terminal without colours. `p` adds
+//! that just vanished (-), so the marks survive a terminal without colours. On a
+//! narrow screen the columns shrink and drop as `Column::NARROWING` says. `p` adds
 //! a PEER column: who holds the other end of a local connection.
 
 use ratatui::Frame;
@@ -9,7 +10,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table};
 
 use super::{rates, style};
-use crate::column::{Align, Column, Row as Cells, Width};
+use crate::column::{Align, Column, Row as Cells, Width, fit};
 use crate::tui::app::App;
 use crate::tui::history;
 use crate::tui::rows::RowRef;
@@ -29,46 +30,40 @@ fn columns(app: &App) -> Vec<Column> {
     Column::with_place(&shown, sockets)
 }
 
+/// The rows measured for the column widths: every shown row up to this many, else this
+/// many spread evenly over them. The same rows whatever is on screen, so the widths
+/// stay put while scrolling.
+const MEASURED: usize = 1000;
+
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let columns = columns(app);
     let height = area.height.saturating_sub(1) as usize;
     let (start, end) = window(app.table.selected, app.table.offset, app.rows.len(), height);
-    let shown = &app.rows[start..end];
-    // Every cell's text, once: the fitted columns need the widest on screen.
-    let texts: Vec<Vec<String>> = shown
-        .iter()
-        .map(|row| {
-            let socket = app.socket(*row);
-            let cells = Cells {
-                socket,
-                rate: rates::latest(app, socket),
-            };
-            columns.iter().map(|c| c.text(&cells)).collect()
-        })
-        .collect();
-    // The gutter, then each column as its spec says.
-    let mut widths = vec![Constraint::Length(2)];
-    widths.extend(columns.iter().enumerate().map(|(i, c)| {
-        let spec = c.spec();
-        match spec.width {
-            Width::Fixed(n) => Constraint::Length(n),
-            Width::Fill => Constraint::Fill(1),
-            Width::Fit { max } => {
-                // Room for the header and its sort arrow.
-                let least = spec.header.chars().count() + 1;
-                let widest = texts.iter().map(|t| t[i].chars().count()).max();
-                Constraint::Length(widest.unwrap_or(0).clamp(least, max.into()) as u16)
-            }
+    let cells = |row: RowRef| {
+        let socket = app.socket(row);
+        Cells {
+            socket,
+            rate: rates::latest(app, socket),
         }
-    }));
-    let rows = shown
-        .iter()
-        .zip(texts)
-        .enumerate()
-        .map(|(i, (row, texts))| {
-            let selected = start + i == app.table.selected;
-            socket_row(app, *row, selected, &columns, texts)
-        });
+    };
+    let shown = fitted(app, area.width);
+    let columns: Vec<Column> = shown.iter().map(|(c, _, _)| *c).collect();
+    let mut widths = vec![Constraint::Length(2)];
+    widths.extend(shown.iter().map(|(_, w, _)| Constraint::Length(*w)));
+    let rows = (start..end).map(|i| {
+        let row = app.rows[i];
+        let cells = cells(row);
+        let texts = shown
+            .iter()
+            .map(|(c, w, short)| {
+                let text = match short {
+                    true => c.short_text(&cells).unwrap_or_default(),
+                    false => c.text(&cells),
+                };
+                fit::squeeze(*c, &text, *w).into_owned()
+            })
+            .collect();
+        socket_row(app, row, i == app.table.selected, &columns, texts)
+    });
     let table = Table::new(rows, widths)
         .header(header(app, &columns).style(style::HEADER_ROW))
         .column_spacing(1);
@@ -85,6 +80,58 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         };
         frame.render_widget(Line::styled(format!("  {empty}"), style::DIM), below);
     }
+}
+
+/// The columns shown on a screen `width` wide, each with its width and whether it
+/// shows its short form.
+fn fitted(app: &App, width: u16) -> Vec<(Column, u16, bool)> {
+    let all = columns(app);
+    let cells = |row: RowRef| {
+        let socket = app.socket(row);
+        Cells {
+            socket,
+            rate: rates::latest(app, socket),
+        }
+    };
+    // What each column's cells need, over the whole filtered set (or a sample of it).
+    let mut needs = vec![fit::Need::default(); all.len()];
+    let n = app.rows.len();
+    for k in 0..n.min(MEASURED) {
+        let row = cells(app.rows[k * n / n.min(MEASURED)]);
+        for (c, need) in all.iter().zip(&mut needs) {
+            if matches!(c.spec().width, Width::Fixed(_)) {
+                continue;
+            }
+            let width = |t: String| t.chars().count() as u16;
+            need.widest = need.widest.max(width(c.text(&row)));
+            if let Some(short) = c.short_text(&row) {
+                need.widest_short = Some(need.widest_short.unwrap_or(0).max(width(short)));
+            }
+        }
+    }
+    // After the two-cell gutter.
+    let fitted = fit::widths(&all, &needs, width.saturating_sub(3), 1);
+    all.iter()
+        .zip(&needs)
+        .zip(&fitted)
+        .filter_map(|((c, need), w)| {
+            let w = (*w)?;
+            Some((*c, w, need.widest_short.is_some() && w < need.widest))
+        })
+        .collect()
+}
+
+/// The socket column under screen column `x` of the table in `area`.
+pub fn column_at(area: Rect, app: &App, x: u16) -> Option<Column> {
+    // The gutter and its spacing, then each column and one cell between.
+    let mut left = area.x + 3;
+    for (column, width, _) in fitted(app, area.width) {
+        if x >= left && x < left + width {
+            return Some(column);
+        }
+        left += width + 1;
+    }
+    None
 }
 
 /// The rows [start, end) to draw: from the app's offset, moved so the selection shows
