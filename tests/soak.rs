@@ -165,7 +165,7 @@ fn demo_and_live_view_stay_flat() {
     tmux.start(150, 45, &script);
     // Redrawn every 50 ms, two captures rarely agree: any one that shows it is enough.
     tmux.wait_for_any("the live view of the demo", |s| {
-        s.contains("sockscope ·") && s.contains("ESTABLISHED")
+        s.contains("sockscope ·") && s.contains("ESTAB")
     });
     let tui_pid: u32 = tmux.read_file("pid").trim().parse().unwrap();
 
