@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::model::Socket;
 
 pub use command::Verb;
-pub use perform::{close, signal};
+pub use perform::{Destroyers, close, signal};
 pub use target::{ProcessTarget, describe_socket, endpoints, holders, processes_of};
 
 /// The environment variable that turns actions off like `--read-only`; any value

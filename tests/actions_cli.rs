@@ -337,3 +337,41 @@ fn bad_requests_say_why_and_do_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("unknown signal 'SIGNOPE'"));
 }
+
+/// A connection in another network namespace is closed there: a netlink socket reaches
+/// only its own namespace's sockets, so sockscope makes one inside that namespace.
+#[test]
+fn close_reaches_into_another_network_namespace() {
+    let netns = common::netns::Netns::new();
+    if !netns.is_own() {
+        return;
+    }
+    let (listener, (mut client, mut server)) = {
+        let _inside = netns.enter();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let pair = connection(&listener);
+        (listener, pair)
+    };
+    let port = listener.local_addr().unwrap().port().to_string();
+    let out = sockscope(&["close", "--netns", netns.name(), "--port", &port, "--yes"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("closed tcp 127.0.0.1:"), "{stdout}");
+    assert!(
+        !stdout.contains("did not close") || stdout.contains("already gone"),
+        "{stdout}"
+    );
+    for end in [&mut client, &mut server] {
+        end.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let err = end
+            .read(&mut [0; 8])
+            .expect_err("the connection was closed");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+            ),
+            "{err}"
+        );
+    }
+}

@@ -38,7 +38,7 @@ fn the_cookie_names_one_socket() {
     let socket = dumped(&client);
     let id = socket.diag_id.expect("netlink gives a cookie");
     let caller = Caller::current();
-    let mut destroyer = None;
+    let mut destroyer = act::Destroyers::default();
 
     // The same endpoints with another cookie: a different socket, left alone (the
     // kernel answers ENOENT, or ESTALE on older ones: gone, either way).

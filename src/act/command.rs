@@ -108,11 +108,11 @@ pub fn close(
         bail!("no TCP socket matches the filters: nothing to close");
     }
     snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
-    let mut destroyer = None;
+    let mut destroyers = super::Destroyers::default();
     let mut report = Report::new(out, yes);
     for socket in &snapshot.sockets {
         let outcome = if yes {
-            super::close(socket, &caller, &mut destroyer)
+            super::close(socket, &caller, &mut destroyers)
         } else {
             planned(caller.refuses_close(socket))
         };

@@ -1,6 +1,8 @@
 //! Performing one action and saying how it ended, in words a user can act on.
 
+use std::collections::HashMap;
 use std::io;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use rustix::io::Errno;
@@ -8,6 +10,7 @@ use rustix::io::Errno;
 use super::{Caller, Outcome, ProcessTarget, Signal};
 use crate::collect::netlink::destroy::Destroyer;
 use crate::collect::process::Process;
+use crate::collect::{PROC, netns};
 use crate::model::Socket;
 
 /// How far apart the snapshot's clock and the process's start time (from uptime and
@@ -54,18 +57,57 @@ pub fn signal(target: &ProcessTarget, signal: Signal, caller: &Caller) -> Outcom
     }
 }
 
-/// Destroys `socket` in the kernel if the caller may close it. `destroyer` is opened on
-/// first use and kept for the next.
-pub fn close(socket: &Socket, caller: &Caller, destroyer: &mut Option<Destroyer>) -> Outcome {
+/// One destroyer per network namespace, each opened on first use and kept: a netlink
+/// socket reaches only the sockets of the namespace it was made in.
+#[derive(Default)]
+pub struct Destroyers {
+    by_netns: HashMap<u64, Destroyer>,
+}
+
+impl Destroyers {
+    /// The destroyer for `socket`'s namespace: ours, or one made inside the other.
+    fn for_socket(&mut self, socket: &Socket) -> Result<&mut Destroyer, String> {
+        let proc = Path::new(PROC);
+        let own = netns::own_inode(proc);
+        let netns = socket
+            .netns
+            .as_deref()
+            .filter(|n| n.inode != own && n.inode != 0);
+        let key = netns.map_or(own, |n| n.inode);
+        if self.by_netns.contains_key(&key) {
+            return Ok(self.by_netns.get_mut(&key).expect("just checked"));
+        }
+        let opened = match netns {
+            None => Destroyer::open(),
+            Some(netns) => {
+                let pids = socket.processes.iter().map(|o| o.pid);
+                let Some(file) = netns::file_of(proc, netns, pids) else {
+                    return Err(format!(
+                        "its network namespace ({}) is gone, or no process is left in it",
+                        netns.label()
+                    ));
+                };
+                Destroyer::open_in(&file)
+            }
+        };
+        match opened {
+            Ok(destroyer) => Ok(self.by_netns.entry(key).or_insert(destroyer)),
+            Err(e) => Err(format!(
+                "cannot open a sock_diag socket in its namespace: {e}"
+            )),
+        }
+    }
+}
+
+/// Destroys `socket` in the kernel, in its own network namespace, if the caller may
+/// close it.
+pub fn close(socket: &Socket, caller: &Caller, destroyers: &mut Destroyers) -> Outcome {
     if let Some(why) = caller.refuses_close(socket) {
         return Outcome::Refused(why);
     }
-    let netlink = match destroyer {
-        Some(netlink) => netlink,
-        None => match Destroyer::open() {
-            Ok(netlink) => destroyer.insert(netlink),
-            Err(e) => return Outcome::Failed(format!("cannot open a sock_diag socket: {e}")),
-        },
+    let netlink = match destroyers.for_socket(socket) {
+        Ok(netlink) => netlink,
+        Err(why) => return Outcome::Failed(why),
     };
     match netlink.destroy(socket) {
         Ok(()) => Outcome::Done,

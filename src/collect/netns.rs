@@ -46,6 +46,29 @@ pub fn own_inode(proc_root: &Path) -> u64 {
     inode_at(&proc_root.join("self/ns/net")).unwrap_or(0)
 }
 
+/// A file to enter the namespace `netns` by: its /run/netns name, else the ns link
+/// of one of `pids` that is in it (checked, so a pid reused since the snapshot is not
+/// taken for it). None when neither is there any more.
+pub fn file_of(
+    proc_root: &Path,
+    netns: &Netns,
+    pids: impl Iterator<Item = u32>,
+) -> Option<PathBuf> {
+    if let Some(name) = &netns.name {
+        let named = Path::new(NAMED_DIR).join(name);
+        if inode_at_file(&named) == Some(netns.inode) {
+            return Some(named);
+        }
+    }
+    pids.map(|pid| proc_root.join(pid.to_string()).join("ns/net"))
+        .find(|link| inode_at(link) == Some(netns.inode))
+}
+
+/// The inode of a namespace file itself (a /run/netns bind mount is the namespace).
+fn inode_at_file(path: &Path) -> Option<u64> {
+    fs::metadata(path).ok().map(|m| m.ino())
+}
+
 /// Named namespaces by inode. Only the running system has them; a captured tree none.
 pub fn names(live: bool) -> HashMap<u64, String> {
     let mut found = HashMap::new();

@@ -32,7 +32,7 @@ pub fn perform(request: Request) -> Vec<Done> {
             })
             .collect(),
         Request::Close { socket } => vec![Done {
-            outcome: act::close(&socket, &caller, &mut None),
+            outcome: act::close(&socket, &caller, &mut act::Destroyers::default()),
             at: SystemTime::now(),
             target: act::describe_socket(&socket),
             about: socket,

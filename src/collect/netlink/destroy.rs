@@ -14,6 +14,8 @@
 //! the right message type); netlink-sys gives the socket. Nothing unsafe.
 
 use std::io;
+use std::os::fd::AsFd;
+use std::path::Path;
 
 use netlink_packet_core::{
     ErrorBuffer, NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, NetlinkBuffer, NetlinkHeader,
@@ -23,6 +25,8 @@ use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP};
 use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
 use netlink_packet_sock_diag::{SockDiagDestroy, SockDiagMessage};
 use netlink_sys::{Socket as NlSocket, SocketAddr as NlAddr, protocols::NETLINK_SOCK_DIAG};
+use rustix::fs::{Mode, OFlags};
+use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 use crate::model::{Family, Proto, Socket};
 
@@ -40,7 +44,22 @@ impl Destroyer {
         Ok(Destroyer { socket, seq: 0 })
     }
 
-    /// Destroys `socket`, a TCP socket read from a netlink dump in our namespace (it
+    /// A destroyer for the sockets of another network namespace: a netlink socket
+    /// reaches only the sockets of the namespace it was made in, so it is made there,
+    /// on a short-lived thread that enters it (as `Netlink::open_in`).
+    pub fn open_in(ns_file: &Path) -> io::Result<Destroyer> {
+        let ns = rustix::fs::open(ns_file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+        std::thread::Builder::new()
+            .name("netns-destroy".into())
+            .spawn(move || -> io::Result<Destroyer> {
+                move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network))?;
+                Destroyer::open()
+            })?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
+    /// Destroys `socket`, a TCP socket read from a netlink dump in this destroyer's namespace (it
     /// needs the dump's `diag_id`). The error is the kernel's: EPERM without
     /// CAP_NET_ADMIN, EOPNOTSUPP without CONFIG_INET_DIAG_DESTROY, ENOENT when no such
     /// socket exists any more (also when another socket took its endpoints: ESTALE on
