@@ -42,6 +42,9 @@ fn on_a_pty(args: &[&str]) -> Option<Vec<u8>> {
     let out = Command::new("script")
         .args(["-q", "-e", "-c", &line, "/dev/null"])
         .env("TERM", "xterm")
+        // On a terminal, `list` colours its STATE cells: with colour off, every ESC
+        // byte that arrives could only have come from the data.
+        .env("NO_COLOR", "1")
         .output();
     match out {
         Ok(out) if out.status.code().is_some_and(|c| c <= 1) => Some(out.stdout),
