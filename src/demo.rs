@@ -50,9 +50,9 @@ use anyhow::{Context, Result, bail};
 pub use command::run;
 use stop::{Conns, Stop};
 
-/// The banner's second line: where a newcomer starts.
-pub const HINT: &str =
-    "press m: the TCP state machine, live, with the selected socket's path through it";
+/// The banner's second line: where a newcomer starts. Short enough that, folded with
+/// its "(b: legend)", it fits an 80-column terminal.
+pub const HINT: &str = "press m: the TCP state machine, live, with this socket's path";
 
 /// What to start. `Default` is what `sockscope demo` starts with no flags.
 #[derive(Clone, Debug, PartialEq)]
