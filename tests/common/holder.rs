@@ -70,3 +70,21 @@ pub fn unused_port(seed: u16) -> u16 {
     }
     panic!("no unused port found below the ephemeral range");
 }
+
+/// Asserts that `stream` (`end` names it) was closed under its holder: its next read
+/// fails with ECONNABORTED (this end was destroyed) or a reset (the other end was).
+/// The read waits at most 10 s.
+pub fn assert_closed(end: &str, stream: &mut std::net::TcpStream) {
+    use std::io::{ErrorKind, Read};
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let err = stream.read(&mut [0; 8]).expect_err(end);
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+        ),
+        "{end} saw {err:?}"
+    );
+}
