@@ -306,7 +306,7 @@ mod tests {
             caller(0)
                 .refuses_close(&tcp(0, false))
                 .unwrap()
-                .contains("/proc")
+                .contains("no kernel socket id")
         );
         let udp = Socket {
             proto: Proto::Udp,
