@@ -1,0 +1,145 @@
+//! What the filter bar says about a filter: which thing each bare number matched, and
+//! why a filter matches nothing. Only worked out when the bar needs it, so typing
+//! costs no extra pass over the sockets.
+
+use super::{Query, has_pid, has_port, word_matches};
+use crate::model::Socket;
+
+/// What each bare number of the filter matched among `sockets`, for the filter bar:
+/// `8080: port of 3 sockets, pid of none`. None without bare numbers.
+pub fn number_note<'a>(
+    query: &Query,
+    sockets: impl Iterator<Item = &'a Socket> + Clone,
+) -> Option<String> {
+    if query.numbers.is_empty() {
+        return None;
+    }
+    let notes: Vec<String> = query
+        .numbers
+        .iter()
+        .map(|&n| {
+            let ports = sockets.clone().filter(|s| has_port(s, n)).count();
+            let pids = sockets.clone().filter(|s| has_pid(s, n)).count();
+            match (ports, pids) {
+                (0, 0) => format!("{n}: no port or pid"),
+                (p, 0) => format!("{n}: port ({})", sockets_text(p)),
+                (0, p) => format!("{n}: pid ({})", sockets_text(p)),
+                (p, q) => format!(
+                    "{n}: port ({}) and pid ({})",
+                    sockets_text(p),
+                    sockets_text(q)
+                ),
+            }
+        })
+        .collect();
+    Some(notes.join("; "))
+}
+
+/// Why a filter matches nothing among `sockets`: each term alone, how many it
+/// matches, and for a bare word read as a state, how many hold the word elsewhere
+/// (a process called `listen`). `no sockets match state:ESTABLISHED; 12 match
+/// 'estab' in names, addresses or paths`.
+pub fn why_empty<'a>(text: &str, sockets: impl Iterator<Item = &'a Socket> + Clone) -> String {
+    let count = |q: &Query| sockets.clone().filter(|s| q.matches(s)).count();
+    let mut parts = Vec::new();
+    let terms: Vec<&str> = text.split_whitespace().collect();
+    for term in &terms {
+        let Ok(q) = Query::parse(term) else { continue };
+        let n = count(&q);
+        let word = term.to_ascii_lowercase();
+        let as_state = q.states.len() == 1 && !term.contains(':');
+        if n == 0 {
+            let mut part = format!("no sockets match {q}");
+            if as_state {
+                let as_word = sockets.clone().filter(|s| word_matches(&word, s)).count();
+                if as_word > 0 {
+                    part.push_str(&format!(
+                        "; {} match '{word}' in names, addresses or paths",
+                        thousands(as_word)
+                    ));
+                }
+            }
+            parts.push(part);
+        } else if terms.len() > 1 {
+            parts.push(format!("{q} alone: {}", thousands(n)));
+        }
+    }
+    if parts.is_empty() {
+        return "no sockets match".into();
+    }
+    if terms.len() > 1 && parts.iter().all(|p| !p.starts_with("no sockets")) {
+        parts.insert(0, "no socket matches every term".into());
+    }
+    parts.join("; ")
+}
+
+fn sockets_text(n: usize) -> String {
+    match n {
+        1 => "1 socket".into(),
+        n => format!("{} sockets", thousands(n)),
+    }
+}
+
+fn thousands(n: usize) -> String {
+    n.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TcpState;
+    use crate::test_sockets::{self, Build, owner};
+
+    fn tcp(local: &str, remote: &str, state: TcpState, comm: &str) -> Socket {
+        test_sockets::tcp(local, remote, state)
+            .inode(1)
+            .owned_by(vec![owner(42, 3, comm)])
+    }
+
+    #[test]
+    fn notes_say_what_numbers_matched_and_why_nothing_did() {
+        let web = tcp(
+            "127.0.0.1:8080",
+            "127.0.0.1:42",
+            TcpState::Established,
+            "nginx",
+        );
+        let listen = tcp("127.0.0.1:80", "0.0.0.0:0", TcpState::Listen, "listen-d");
+        let all = [web.clone(), listen];
+        let q = Query::parse("42").unwrap();
+        assert_eq!(
+            number_note(&q, all.iter()).unwrap(),
+            "42: port (1 socket) and pid (2 sockets)"
+        );
+        let q = Query::parse("8080").unwrap();
+        assert_eq!(
+            number_note(&q, all.iter()).unwrap(),
+            "8080: port (1 socket)"
+        );
+        assert_eq!(number_note(&Query::parse("udp").unwrap(), all.iter()), None);
+
+        let only_web = [web];
+        assert_eq!(
+            why_empty("listen", only_web.iter()),
+            "no sockets match state:LISTEN"
+        );
+        let named = [tcp(
+            "127.0.0.1:9",
+            "127.0.0.1:10",
+            TcpState::Established,
+            "listener",
+        )];
+        assert_eq!(
+            why_empty("listen", named.iter()),
+            "no sockets match state:LISTEN; 1 match 'listen' in names, addresses or paths"
+        );
+        assert_eq!(
+            why_empty("udp estab", named.iter()),
+            "no sockets match udp; state:ESTABLISHED alone: 1"
+        );
+        assert_eq!(
+            why_empty("port:9 listener", named.iter()),
+            "no socket matches every term; port:9 alone: 1; listener alone: 1"
+        );
+    }
+}
