@@ -17,10 +17,12 @@ Python 3 standard library only. Meant to run inside a private network namespace
 
 import argparse
 import os
+import random
 import resource
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -28,15 +30,19 @@ PER_LISTENER = 10_000
 HOST = "127.0.0.1"
 
 
-def worker(conns, life_r, status_w):
-    """Opens `conns` connections to listeners of our own and holds both ends."""
+def worker(conns, life_r, status_w, churn=0.0, seed=0):
+    """Opens `conns` connections to listeners of our own and holds both ends; with
+    `churn`, replaces that many of them a second (closed with a reset, so no TIME_WAIT
+    piles up; a new one opened to the same listener), ten times a second."""
     held = []
+    pairs = []  # (index of the client end in held, listener socket)
     try:
         need = 2 * conns + conns // PER_LISTENER + 64
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft < need:
             resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(hard, need)))
         left = conns
+        listeners = []
         while left > 0:
             batch = min(left, PER_LISTENER)
             lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -47,21 +53,43 @@ def worker(conns, life_r, status_w):
                 c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 c.connect(addr)  # completes at once on loopback
                 s, _ = lst.accept()
+                pairs.append((len(held), lst))
                 held.append(c.detach())
                 held.append(s.detach())
-            held.append(lst.detach())
+            if not churn:
+                held.append(lst.detach())
+            else:
+                listeners.append(lst)
             left -= batch
         os.write(status_w, b"+")
     except Exception as e:  # report any failure to the parent, one line
         os.write(status_w, f"!{e}\n".encode())
         os._exit(1)
     # Hold everything until the parent goes away (EOF on the life pipe).
+    rng = random.Random(seed)
+    due, last = 0.0, time.monotonic()
+    linger = struct.pack("ii", 1, 0)
     while True:
         try:
-            if os.read(life_r, 1) == b"":
+            r, _, _ = select.select([life_r], [], [], 0.1 if churn else None)
+            if r and os.read(life_r, 1) == b"":
                 break
         except InterruptedError:
             continue
+        now = time.monotonic()
+        due, last = due + (now - last) * churn, now
+        while due >= 1 and pairs:
+            due -= 1
+            k = rng.randrange(len(pairs))
+            at, lst = pairs[k]
+            c = socket.socket(fileno=held[at])
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            c.close()
+            os.close(held[at + 1])
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            c.connect(lst.getsockname())
+            s, _ = lst.accept()
+            held[at], held[at + 1] = c.detach(), s.detach()
     os._exit(0)
 
 
@@ -71,6 +99,9 @@ def main():
                     help="ESTABLISHED TCP sockets to hold (two per connection)")
     ap.add_argument("--procs", type=int, default=1, help="worker processes")
     ap.add_argument("--ready-file", help="created once every socket is established")
+    ap.add_argument("--churn", type=float, default=0.0,
+                    help="sockets replaced a second over all workers, once ready "
+                         "(each replaced connection is two: 1000 at 100k is 1%%/s)")
     ap.add_argument("--setup-timeout", type=float, default=300.0,
                     help="seconds to wait for the workers before giving up")
     args = ap.parse_args()
@@ -97,7 +128,7 @@ def main():
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 os.close(life_w)
                 os.close(status_r)
-                worker(share, life_r, status_w)
+                worker(share, life_r, status_w, args.churn / 2 / args.procs, k)
             children.append(pid)
         os.close(life_r)
         os.close(status_w)

@@ -5,6 +5,7 @@
 //! of a /proc tree (the host's, or a captured fixture via `--proc-root`), then peers.
 
 pub mod container;
+pub mod fd_cache;
 mod hidden;
 pub mod host;
 pub mod kernel_counters;
@@ -96,6 +97,9 @@ pub struct System {
     containers: Containers,
     reader: TableReader,
     closed_log: netlink::destroyed::ClosedLog,
+    /// The fd walk kept between snapshots (`with_incremental_owners`); None: every
+    /// snapshot walks every process.
+    fd_cache: Option<fd_cache::FdCache>,
 }
 
 impl System {
@@ -136,6 +140,7 @@ impl System {
                 warnings: Vec::new(),
             },
             closed_log: Default::default(),
+            fd_cache: None,
         })
     }
 
@@ -172,6 +177,37 @@ impl System {
         };
         self
     }
+}
+
+impl System {
+    /// Keeps the fd walk between snapshots, for a caller taking many (the live view,
+    /// `watch`, `record`): after the first, a snapshot re-reads only the processes
+    /// whose fds changed, with a full walk at least every 30 snapshots or 30 s (see
+    /// collect/fd_cache.rs). One-shot commands gain nothing from it. Only on the live
+    /// /proc (a captured tree's fd directories count nothing) and not with `--pid`,
+    /// which walks its processes alone anyway.
+    pub fn with_incremental_owners(self) -> System {
+        self.with_full_walks(fd_cache::FullWalks::default())
+    }
+
+    /// `with_incremental_owners` with another period between full walks.
+    pub fn with_full_walks(mut self, period: fd_cache::FullWalks) -> System {
+        if is_live(&self.proc_root) && !matches!(self.scope, Scope::Pids(_)) {
+            self.fd_cache = Some(fd_cache::FdCache::new(&self.proc_root, period));
+        }
+        self
+    }
+
+    /// What the last snapshot's fd walk did, when it is kept between snapshots.
+    pub fn owner_refresh(&self) -> Option<fd_cache::Refresh> {
+        self.fd_cache.as_ref().map(fd_cache::FdCache::last)
+    }
+}
+
+/// The fd walk beside the dump: done, or the kept walk's first part (see fd_cache).
+enum Walked {
+    Done(owners::Walk),
+    Prepared(fd_cache::Prepared),
 }
 
 fn is_live(proc_root: &Path) -> bool {
@@ -536,14 +572,40 @@ impl Source for System {
             Scope::Pids(pids) => Some(pids.as_slice()),
         };
         // The fd walk usually costs more than the tables; run them side by side.
-        let (tables, mut owners) = thread::scope(|s| {
-            let walker =
-                s.spawn(|| owners::walk(&self.proc_root, pids, &self.users, &self.containers));
+        let (tables, walked) = thread::scope(|s| {
+            let walker = s.spawn(|| match &self.fd_cache {
+                Some(cache) => Walked::Prepared(cache.before(&self.proc_root)),
+                None => Walked::Done(owners::walk(
+                    &self.proc_root,
+                    pids,
+                    &self.users,
+                    &self.containers,
+                )),
+            });
             let tables = self.reader.read(&self.proc_root, &self.scope);
-            let owners = walker.join().unwrap_or_else(|e| panic::resume_unwind(e));
-            (tables, owners)
+            let walked = walker.join().unwrap_or_else(|e| panic::resume_unwind(e));
+            (tables, walked)
         });
         let mut tables = tables?;
+        let mut owners = match (walked, &mut self.fd_cache) {
+            (Walked::Prepared(prepared), Some(cache)) => {
+                let dumped = tables
+                    .iter()
+                    .flat_map(|t| t.sockets.iter().map(|s| s.inode))
+                    .filter(|&inode| inode != 0)
+                    .collect();
+                cache.after(
+                    &self.proc_root,
+                    prepared,
+                    dumped,
+                    &self.users,
+                    &self.containers,
+                )
+            }
+            (Walked::Done(walk), _) => walk,
+            // Never: only a cache prepares.
+            (Walked::Prepared(_), None) => owners::Walk::default(),
+        };
         // The inodes several rows share: an SCTP socket's associations.
         let mut shared = Vec::new();
         for table in &mut tables {

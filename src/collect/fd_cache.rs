@@ -1,0 +1,678 @@
+//! Owners kept between refreshes, so a refresh after the first walks only what changed.
+//!
+//! A full walk reads every link under every /proc/<pid>/fd: at 100k sockets that is most
+//! of a `list`. Between two refreshes of the live view few of those links change, and
+//! two cheap facts say where: the socket dump (which inodes are new, which are gone)
+//! and, on kernels 6.2 and later, `stat("/proc/P/fd").st_size`, which is P's number of
+//! open fds (one call per process). `FdCache` keeps every process's fd table (fd ->
+//! socket inode, or "not a socket") and, each refresh:
+//!
+//! 1. beside the dump: lists /proc, reads each process's start time and fd count, and
+//!    lists the fd directory (getdents, no readlink) of every process that is new,
+//!    whose start time differs (the pid was reused) or whose count changed;
+//! 2. after the dump: stats every fd directory again (a count that moved during the
+//!    dump is listed again, so no listing is older than the dump), and lists every
+//!    process holding an inode the last dump had and this one lacks (gone);
+//! 3. reads the links of a listed process only where the cache cannot vouch: an fd
+//!    number it did not have, one that was no socket, one whose inode is gone, not in
+//!    this dump (another namespace's) or was held by more than one fd. An fd that was
+//!    the only holder of a socket still in the dump is kept: had it been closed, the
+//!    socket would be gone, unless it was passed on first, and then see 4;
+//! 4. where a read found an inode at an fd that did not hold it before (a dup, a
+//!    receive, a fork's copy), every other holder the cache has for that inode is read
+//!    again (one readlink each): the sender that closed its copy is dropped there;
+//! 5. when an inode is new in this dump and still has no holder, every other process
+//!    is listed and read the same way (the "wider" walk);
+//! 6. builds inode -> owners from the tables, in the order a full walk finds them.
+//!
+//! Why it is never stale in what matters: an owner is dropped the moment its inode
+//! leaves the dump (the join looks up only dumped inodes, and the holder is re-read);
+//! an open adds an fd (count up: listed) or replaces a closed one (count equal, but the
+//! closed socket is gone, or the new socket is new: listed, or the wider walk); a dup or
+//! a receive raises the receiver's count; a fork is a new pid. What these facts cannot
+//! see: an fd replaced in place by a socket already known, while the socket it held
+//! lives on elsewhere and no count moves (dup2 of one known socket over another
+//! that stays alive elsewhere, or a process that closes a shared socket and
+//! receives a known one in the same refresh). The count is equal, no inode is born or
+//! dies. Also a process's name changed by prctl without any fd change. For those a full
+//! walk runs at a bounded period (`FullWalks`), and whenever this refresh could not
+//! settle (see `Refresh::settled`). Kernels before 6.2 report 0 for the size: there,
+//! every refresh is a full walk, said once.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustix::fd::BorrowedFd;
+use rustix::fs::{CWD, Dir, Mode, OFlags, openat, readlinkat_raw};
+use rustix::io::Errno;
+
+use super::container::Containers;
+use super::owners::{self, LINK_BUF, Process, Users, Walk};
+use super::read::{self, Follow};
+use crate::model::{Owner, Owners};
+
+type Fast = foldhash::fast::RandomState;
+
+/// How often a full walk runs anyway: at least every `every`-th refresh (1: each one)
+/// and once `after` has passed since the last, whichever comes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FullWalks {
+    pub every: u32,
+    pub after: Duration,
+}
+
+impl Default for FullWalks {
+    /// At the live view's default interval (1 s), a full walk every 30 s.
+    fn default() -> FullWalks {
+        FullWalks {
+            every: 30,
+            after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the last refresh did, for benches and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Refresh {
+    /// Every link was read.
+    pub full: bool,
+    /// Processes seen, and of them how many had their fd directory listed.
+    pub processes: usize,
+    pub listed: usize,
+    /// Links read.
+    pub readlinks: usize,
+    /// Whether a new inode without a holder made every process be listed.
+    pub wider: bool,
+    /// False when re-reading did not settle within its rounds: the next is full.
+    pub settled: bool,
+}
+
+/// One fd of a process: the socket inode it points at, or 0 for anything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fd {
+    fd: u32,
+    inode: u64,
+}
+
+/// A process as the last refresh left it.
+struct Proc {
+    /// Start time (clock ticks after boot): a reused pid has another.
+    start: u64,
+    /// `st_size` of its fd directory when it was listed.
+    count: u64,
+    denied: bool,
+    /// Looked up once it turns out to hold a socket, again whenever it is listed.
+    info: Option<Process>,
+    /// Sorted by fd.
+    fds: Vec<Fd>,
+}
+
+/// What the part beside the dump found for one process.
+enum Seen {
+    /// Same start, same count: trusted as it was.
+    Unchanged,
+    /// Listed: its fd directory (for the links still to read) and its fd numbers.
+    Listed(Dir, Vec<u32>),
+    Denied,
+    /// Exited, or a kernel thread.
+    Gone,
+}
+
+struct Probe {
+    pid: u32,
+    start: u64,
+    count: u64,
+    seen: Seen,
+}
+
+/// The part of a refresh that ran beside the dump (see `FdCache::before`).
+pub struct Prepared {
+    full: bool,
+    probes: Vec<Probe>,
+}
+
+/// Whether this kernel counts fds in `st_size` (6.2+): our own fd directory, which
+/// holds at least stdin, stdout and the directory itself, says more than 0.
+fn counts_fds(proc_root: &Path) -> bool {
+    fs::metadata(proc_root.join("self/fd")).is_ok_and(|m| m.size() > 0)
+}
+
+pub struct FdCache {
+    procs: HashMap<u32, Proc, Fast>,
+    /// The inodes of the last dump.
+    alive: HashSet<u64, Fast>,
+    /// Inodes more than one fd held at the last refresh.
+    shared: HashSet<u64, Fast>,
+    period: FullWalks,
+    since_full: u32,
+    last_full: Option<Instant>,
+    /// False on kernels before 6.2: every refresh is full.
+    incremental: bool,
+    last: Refresh,
+}
+
+impl FdCache {
+    /// On a kernel whose fd directories do not report their count, every refresh
+    /// is a full walk, and this says so once.
+    pub fn new(proc_root: &Path, period: FullWalks) -> FdCache {
+        let incremental = counts_fds(proc_root);
+        if !incremental {
+            crate::stdio::warn(
+                "this kernel does not count a process's fds in the size of /proc/PID/fd \
+                 (Linux 6.2+): every refresh walks every process's fds",
+            );
+        }
+        FdCache {
+            procs: HashMap::default(),
+            alive: HashSet::default(),
+            shared: HashSet::default(),
+            period,
+            since_full: 0,
+            last_full: None,
+            incremental,
+            last: Refresh::default(),
+        }
+    }
+
+    pub fn last(&self) -> Refresh {
+        self.last
+    }
+
+    fn full_due(&self) -> bool {
+        !self.incremental
+            || self.since_full.saturating_add(1) >= self.period.every
+            || self
+                .last_full
+                .is_none_or(|t| t.elapsed() >= self.period.after)
+    }
+
+    /// The part that needs no dump, run beside it: on a full refresh every process is
+    /// listed, else only those whose start time or fd count changed.
+    pub fn before(&self, proc_root: &Path) -> Prepared {
+        let full = self.full_due();
+        let pids = owners::list_pids(proc_root);
+        let probes = parallel(pids, |pid| {
+            let (start, count) = (start_time(proc_root, pid), fd_count(proc_root, pid));
+            let same = !full
+                && self
+                    .procs
+                    .get(&pid)
+                    .is_some_and(|p| p.start == start && p.count == count);
+            let (seen, count) = if same {
+                (Seen::Unchanged, count)
+            } else {
+                list(proc_root, pid)
+            };
+            Probe {
+                pid,
+                start,
+                count,
+                seen,
+            }
+        });
+        Prepared { full, probes }
+    }
+
+    /// The rest, once the dump's inodes are known: the owners of every socket.
+    pub fn after(
+        &mut self,
+        proc_root: &Path,
+        prepared: Prepared,
+        dumped: HashSet<u64, Fast>,
+        users: &Users,
+        containers: &Containers,
+    ) -> Walk {
+        let Prepared { full, mut probes } = prepared;
+        let mut stats = Refresh {
+            full,
+            processes: probes.len(),
+            settled: true,
+            ..Refresh::default()
+        };
+        if !full {
+            self.recheck(proc_root, &mut probes, &dumped);
+        }
+        let order: Vec<u32> = probes.iter().map(|p| p.pid).collect();
+        let live: HashSet<u32, Fast> = order.iter().copied().collect();
+        self.procs.retain(|pid, _| live.contains(pid));
+        let listed: HashSet<u32, Fast> = probes
+            .iter()
+            .filter(|p| !matches!(p.seen, Seen::Unchanged))
+            .map(|p| p.pid)
+            .collect();
+        let mut read_now: HashSet<(u32, u32), Fast> = HashSet::default();
+        let mut arrived = self.install(
+            proc_root,
+            probes,
+            &dumped,
+            users,
+            containers,
+            &mut stats,
+            &mut read_now,
+        );
+        let mut walk;
+        let mut wider = full;
+        let mut rounds = 0;
+        loop {
+            let shared;
+            (walk, shared) = self.build(&order);
+            self.shared = shared;
+            rounds += 1;
+            let stale = self.other_holders(&walk, &arrived, &read_now);
+            if !stale.is_empty() {
+                arrived = self.reread(proc_root, stale, &mut stats, &mut read_now);
+            } else if !wider
+                && dumped
+                    .iter()
+                    .any(|i| !self.alive.contains(i) && !walk.by_inode.contains_key(i))
+            {
+                wider = true;
+                stats.wider = true;
+                let rest: Vec<u32> = order
+                    .iter()
+                    .copied()
+                    .filter(|pid| !listed.contains(pid))
+                    .collect();
+                let probes = parallel(rest, |pid| {
+                    let (seen, count) = list(proc_root, pid);
+                    let start = self.procs.get(&pid).map_or(0, |p| p.start);
+                    Probe {
+                        pid,
+                        start,
+                        count,
+                        seen,
+                    }
+                });
+                arrived = self.install(
+                    proc_root,
+                    probes,
+                    &dumped,
+                    users,
+                    containers,
+                    &mut stats,
+                    &mut read_now,
+                );
+            } else {
+                break;
+            }
+            if rounds > 4 {
+                stats.settled = false;
+                break;
+            }
+        }
+        if full || !stats.settled {
+            self.since_full = 0;
+            self.last_full = Some(Instant::now());
+        }
+        if !stats.settled {
+            // Not trusted: the next refresh starts again from a full walk.
+            self.last_full = None;
+        }
+        if !full {
+            self.since_full += 1;
+        }
+        walk.denied = self
+            .procs
+            .iter()
+            .filter(|(_, p)| p.denied)
+            .map(|(&pid, _)| pid)
+            .collect();
+        self.alive = dumped;
+        self.last = stats;
+        walk
+    }
+
+    /// Step 2: a count that moved since it was seen beside the dump, and a process that
+    /// held an inode the dump no longer has, are listed now.
+    fn recheck(&self, proc_root: &Path, probes: &mut [Probe], dumped: &HashSet<u64, Fast>) {
+        for probe in probes.iter_mut() {
+            let moved = match &probe.seen {
+                Seen::Gone | Seen::Denied => false,
+                Seen::Listed(..) | Seen::Unchanged => fd_count(proc_root, probe.pid) != probe.count,
+            };
+            let lost = matches!(probe.seen, Seen::Unchanged)
+                && self.procs.get(&probe.pid).is_some_and(|p| {
+                    p.fds.iter().any(|f| {
+                        f.inode != 0 && !dumped.contains(&f.inode) && self.alive.contains(&f.inode)
+                    })
+                });
+            if moved || lost {
+                (probe.seen, probe.count) = list(proc_root, probe.pid);
+            }
+        }
+    }
+
+    /// Step 3: reads what the listed processes' caches cannot vouch for, and keeps the
+    /// result. Returns the inodes found at an fd that did not hold them before.
+    #[allow(clippy::too_many_arguments)]
+    fn install(
+        &mut self,
+        proc_root: &Path,
+        probes: Vec<Probe>,
+        dumped: &HashSet<u64, Fast>,
+        users: &Users,
+        containers: &Containers,
+        stats: &mut Refresh,
+        read_now: &mut HashSet<(u32, u32), Fast>,
+    ) -> HashSet<u64, Fast> {
+        let mut arrived = HashSet::default();
+        let stats_full = stats.full;
+        let this = &*self;
+        let resolved = parallel(probes, |probe| {
+            // A full refresh trusts nothing it had.
+            let old = this
+                .procs
+                .get(&probe.pid)
+                .filter(|p| !stats_full && p.start == probe.start);
+            let (fds, read) = match probe.seen {
+                Seen::Unchanged => return (probe.pid, None, Vec::new()),
+                Seen::Gone => return (probe.pid, Some(None), Vec::new()),
+                Seen::Denied => (None, Vec::new()),
+                Seen::Listed(dir, numbers) => {
+                    let (fds, read) = this.resolve(&dir, &numbers, old, dumped);
+                    (Some(fds), read)
+                }
+            };
+            let holds_socket = fds.as_ref().is_some_and(|f| f.iter().any(|f| f.inode != 0));
+            let proc_dir = proc_root.join(probe.pid.to_string());
+            let info = holds_socket.then(|| owners::process_info(&proc_dir, users, containers));
+            let proc = Proc {
+                start: probe.start,
+                count: probe.count,
+                denied: fds.is_none(),
+                info,
+                fds: fds.unwrap_or_default(),
+            };
+            (probe.pid, Some(Some(proc)), read)
+        });
+        for (pid, proc, read) in resolved {
+            let Some(proc) = proc else { continue };
+            let Some(proc) = proc else {
+                self.procs.remove(&pid);
+                continue;
+            };
+            stats.listed += 1;
+            stats.readlinks += read.len();
+            let old = self.procs.get(&pid).filter(|p| p.start == proc.start);
+            for fd in &read {
+                read_now.insert((pid, fd.fd));
+                let before = old.and_then(|p| find(&p.fds, fd.fd));
+                if fd.inode != 0 && before != Some(fd.inode) {
+                    arrived.insert(fd.inode);
+                }
+            }
+            self.procs.insert(pid, proc);
+        }
+        arrived
+    }
+
+    /// One listed process's fds: the cache's where it can vouch (see the module
+    /// comment, step 3), a readlink elsewhere. Also the fds it read.
+    fn resolve(
+        &self,
+        dir: &Dir,
+        numbers: &[u32],
+        old: Option<&Proc>,
+        dumped: &HashSet<u64, Fast>,
+    ) -> (Vec<Fd>, Vec<Fd>) {
+        let mut fds = Vec::with_capacity(numbers.len());
+        let mut read = Vec::new();
+        let Ok(at) = dir.fd() else {
+            return (fds, read);
+        };
+        for &fd in numbers {
+            let kept = old.and_then(|p| find(&p.fds, fd)).filter(|&inode| {
+                inode != 0
+                    && dumped.contains(&inode)
+                    && self.alive.contains(&inode)
+                    && !self.shared.contains(&inode)
+            });
+            if let Some(inode) = kept {
+                fds.push(Fd { fd, inode });
+                continue;
+            }
+            // None: closed meanwhile.
+            if let Some(inode) = target(at, fd) {
+                fds.push(Fd { fd, inode });
+                read.push(Fd { fd, inode });
+            }
+        }
+        (fds, read)
+    }
+
+    /// Step 4: the holders of `arrived` inodes that this refresh did not read.
+    fn other_holders(
+        &self,
+        walk: &Walk,
+        arrived: &HashSet<u64, Fast>,
+        read_now: &HashSet<(u32, u32), Fast>,
+    ) -> Vec<(u32, u32)> {
+        let mut stale = Vec::new();
+        for inode in arrived {
+            for owner in walk.by_inode.get(inode).into_iter().flatten() {
+                if !read_now.contains(&(owner.pid, owner.fd)) {
+                    stale.push((owner.pid, owner.fd));
+                }
+            }
+        }
+        stale
+    }
+
+    /// Reads these fds again, one readlink each; returns what arrived at them.
+    fn reread(
+        &mut self,
+        proc_root: &Path,
+        stale: Vec<(u32, u32)>,
+        stats: &mut Refresh,
+        read_now: &mut HashSet<(u32, u32), Fast>,
+    ) -> HashSet<u64, Fast> {
+        let mut arrived = HashSet::default();
+        for (pid, fd) in stale {
+            read_now.insert((pid, fd));
+            stats.readlinks += 1;
+            let Some(proc) = self.procs.get_mut(&pid) else {
+                continue;
+            };
+            let dir = proc_root.join(format!("{pid}/fd"));
+            let now = openat(CWD, &dir, dir_flags(), Mode::empty())
+                .ok()
+                .and_then(|d| target(rustix::fd::AsFd::as_fd(&d), fd));
+            let Ok(at) = proc.fds.binary_search_by_key(&fd, |f| f.fd) else {
+                continue;
+            };
+            match now {
+                Some(inode) if inode == proc.fds[at].inode => {}
+                Some(inode) => {
+                    proc.fds[at].inode = inode;
+                    if inode != 0 {
+                        arrived.insert(inode);
+                    }
+                }
+                None => {
+                    proc.fds.remove(at);
+                }
+            }
+        }
+        arrived
+    }
+
+    /// Step 6: inode -> owners over every process in walk order, fds in order, as a
+    /// full walk finds them; and which inodes more than one fd holds.
+    fn build(&self, order: &[u32]) -> (Walk, HashSet<u64, Fast>) {
+        let mut walk = Walk::default();
+        walk.by_inode.reserve(self.alive.len());
+        let mut shared = HashSet::default();
+        for pid in order {
+            let Some(proc) = self.procs.get(pid) else {
+                continue;
+            };
+            let Some((comm, uid, user, container)) = &proc.info else {
+                continue;
+            };
+            for f in proc.fds.iter().filter(|f| f.inode != 0) {
+                let owner = Owner {
+                    pid: *pid,
+                    fd: f.fd,
+                    comm: comm.clone(),
+                    uid: *uid,
+                    user: user.clone(),
+                    container: container.clone(),
+                };
+                match walk.by_inode.entry(f.inode) {
+                    Entry::Occupied(mut e) => {
+                        let all = [e.get().as_slice(), &[owner]].concat();
+                        e.insert(all.into());
+                        shared.insert(f.inode);
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert(Owners::one(owner));
+                    }
+                }
+            }
+        }
+        (walk, shared)
+    }
+}
+
+fn find(fds: &[Fd], fd: u32) -> Option<u64> {
+    fds.binary_search_by_key(&fd, |f| f.fd)
+        .ok()
+        .map(|at| fds[at].inode)
+}
+
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC
+}
+
+/// A count no stat returns: the next refresh lists the process again.
+const UNTRUSTED: u64 = u64::MAX;
+
+/// A process's fd numbers, in order, with the open directory to read links from; and
+/// the fd count to keep for it. A listing is not atomic: unless the count was the same
+/// before and after it, and as many fds were listed, the count kept is `UNTRUSTED`, so
+/// a listing that raced an open and a close is never trusted later.
+fn list(proc_root: &Path, pid: u32) -> (Seen, u64) {
+    let before = fd_count(proc_root, pid);
+    let dir = proc_root.join(format!("{pid}/fd"));
+    let fd = match openat(CWD, &dir, dir_flags(), Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ACCESS) => return (Seen::Denied, before),
+        Err(_) => return (Seen::Gone, 0),
+    };
+    let Ok(mut dir) = Dir::new(fd) else {
+        return (Seen::Gone, 0);
+    };
+    let mut numbers = Vec::new();
+    while let Some(Ok(entry)) = dir.read() {
+        if let Some(fd) = entry.file_name().to_str().ok().and_then(|s| s.parse().ok()) {
+            numbers.push(fd);
+        }
+    }
+    numbers.sort_unstable();
+    let after = fd_count(proc_root, pid);
+    let count = if before == after && numbers.len() as u64 == after {
+        after
+    } else {
+        UNTRUSTED
+    };
+    (Seen::Listed(dir, numbers), count)
+}
+
+/// Where fd points: a socket's inode, 0 for anything else, None when it is closed.
+fn target(at: BorrowedFd<'_>, fd: u32) -> Option<u64> {
+    let mut link = [0u8; LINK_BUF];
+    let name = fd.to_string();
+    match readlinkat_raw(at, name.as_str(), &mut link[..]) {
+        Ok(len) if len < LINK_BUF => Some(owners::socket_inode(&link[..len]).unwrap_or(0)),
+        Ok(_) => Some(0),
+        Err(_) => None,
+    }
+}
+
+/// `st_size` of /proc/P/fd: P's open fds on Linux 6.2+; 0 when gone.
+fn fd_count(proc_root: &Path, pid: u32) -> u64 {
+    fs::metadata(proc_root.join(format!("{pid}/fd"))).map_or(0, |m| m.size())
+}
+
+/// Field 22 of /proc/P/stat, after the command name (which may hold spaces and ')').
+fn start_time(proc_root: &Path, pid: u32) -> u64 {
+    let path = proc_root.join(format!("{pid}/stat"));
+    let Ok(stat) = read::prefix(&path, 1024, Follow::No) else {
+        return 0;
+    };
+    let Some(end) = stat.iter().rposition(|&b| b == b')') else {
+        return 0;
+    };
+    // After ")": state is field 3, so start time (22) is the 20th field from there.
+    String::from_utf8_lossy(&stat[end + 1..])
+        .split_ascii_whitespace()
+        .nth(19)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `f` over `items` on up to four threads (readdir and readlink are served on every
+/// core at once), results in the items' order.
+fn parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4)
+        .min(items.len());
+    if threads <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let n = items.len();
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let done = AtomicUsize::new(0);
+    let mut parts: Vec<(usize, R)> = thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                        let Some((i, item)) = next else { break };
+                        out.push((i, f(item)));
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    debug_assert_eq!(done.load(Ordering::Relaxed), n);
+    parts.sort_unstable_by_key(|(i, _)| *i);
+    parts.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_keeps_order() {
+        let out = parallel((0..1000).collect(), |i: u32| i * 2);
+        assert_eq!(out, (0..1000).map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn our_own_start_time_and_count() {
+        let me = std::process::id();
+        let root = Path::new(super::super::PROC);
+        assert!(start_time(root, me) > 0);
+        if counts_fds(root) {
+            assert!(fd_count(root, me) >= 3);
+        }
+    }
+}
