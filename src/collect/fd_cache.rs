@@ -7,12 +7,11 @@
 //! open fds (one call per process). `FdCache` keeps every process's fd table (fd ->
 //! socket inode, or "not a socket") and, each refresh:
 //!
-//! 1. beside the dump: lists /proc, reads each process's start time and fd count, and
-//!    lists the fd directory (getdents, no readlink) of every process that is new,
-//!    whose start time differs (the pid was reused) or whose count changed;
-//! 2. after the dump: stats every fd directory again (a count that moved during the
-//!    dump is listed again, so no listing is older than the dump), and lists every
-//!    process holding an inode the last dump had and this one lacks (gone);
+//! 1. beside the dump: lists /proc, reads each process's start time and fd count;
+//! 2. after the dump (so no listing is older than it): lists the fd directory
+//!    (getdents, no readlink) of every process that is new, whose start time differs
+//!    (the pid was reused), whose count changed (also during the dump: it is stat'ed
+//!    again), or that holds an inode the last dump had and this one lacks (gone);
 //! 3. reads the links of a listed process only where the cache cannot vouch: an fd
 //!    number it did not have, one that was no socket, one whose inode is gone, not in
 //!    this dump (another namespace's) or was held by more than one fd. An fd that was
@@ -21,8 +20,9 @@
 //! 4. where a read found an inode at an fd that did not hold it before (a dup, a
 //!    receive, a fork's copy), every other holder the cache has for that inode is read
 //!    again (one readlink each): the sender that closed its copy is dropped there;
-//! 5. when an inode is new in this dump and still has no holder, every other process
-//!    is listed and read the same way (the "wider" walk);
+//! 5. when an inode is new in this dump and still has no holder, the other processes
+//!    that hold a socket of this dump are listed and read the same way (the "wider"
+//!    walk); every other process too when one is still unowned in the next dump;
 //! 6. builds inode -> owners from the tables, in the order a full walk finds them.
 //!
 //! Why it is never stale in what matters: an owner is dropped the moment its inode
@@ -114,12 +114,16 @@ struct Proc {
     fds: Vec<Fd>,
 }
 
-/// What the part beside the dump found for one process.
+/// What is known of one process in a refresh.
 enum Seen {
     /// Same start, same count: trusted as it was.
     Unchanged,
+    /// New, reused or with another count: to be listed after the dump.
+    Changed,
     /// Listed: its fd directory (for the links still to read) and its fd numbers.
     Listed(Dir, Vec<u32>),
+    /// Every link read (a full refresh, beside the dump).
+    Read(Vec<Fd>),
     Denied,
     /// Exited, or a kernel thread.
     Gone,
@@ -150,6 +154,9 @@ pub struct FdCache {
     alive: HashSet<u64, Fast>,
     /// Inodes more than one fd held at the last refresh.
     shared: HashSet<u64, Fast>,
+    /// Inodes new in the last dump that even the first tier of the wider walk found
+    /// no holder for (see `wider_tier`).
+    orphans: HashSet<u64, Fast>,
     period: FullWalks,
     since_full: u32,
     last_full: Option<Instant>,
@@ -173,6 +180,7 @@ impl FdCache {
             procs: HashMap::default(),
             alive: HashSet::default(),
             shared: HashSet::default(),
+            orphans: HashSet::default(),
             period,
             since_full: 0,
             last_full: None,
@@ -193,22 +201,30 @@ impl FdCache {
                 .is_none_or(|t| t.elapsed() >= self.period.after)
     }
 
-    /// The part that needs no dump, run beside it: on a full refresh every process is
-    /// listed, else only those whose start time or fd count changed.
+    /// The part that needs no dump, run beside it: a full refresh reads every link
+    /// here (as a one-shot walk does); else each process's start time and fd count.
+    /// The listing of those that changed waits for the dump: a listing taken before it
+    /// could miss a socket opened just before it, in an fd a socket closed just before
+    /// left free (the count stays), and walk wider for nothing.
     pub fn before(&self, proc_root: &Path) -> Prepared {
         let full = self.full_due();
         let pids = owners::list_pids(proc_root);
         let probes = parallel(pids, |pid| {
             let (start, count) = (start_time(proc_root, pid), fd_count(proc_root, pid));
-            let same = !full
-                && self
-                    .procs
-                    .get(&pid)
-                    .is_some_and(|p| p.start == start && p.count == count);
-            let (seen, count) = if same {
-                (Seen::Unchanged, count)
+            let same = self
+                .procs
+                .get(&pid)
+                .is_some_and(|p| p.start == start && p.count == count);
+            let (seen, count) = if !full {
+                let seen = if same { Seen::Unchanged } else { Seen::Changed };
+                (seen, count)
             } else {
-                list(proc_root, pid)
+                match list(proc_root, pid) {
+                    (Seen::Listed(dir, numbers), count) => {
+                        (Seen::Read(read_all(&dir, &numbers)), count)
+                    }
+                    other => other,
+                }
             };
             Probe {
                 pid,
@@ -237,12 +253,12 @@ impl FdCache {
             ..Refresh::default()
         };
         if !full {
-            self.recheck(proc_root, &mut probes, &dumped);
+            probes = self.recheck(proc_root, probes, &dumped);
         }
         let order: Vec<u32> = probes.iter().map(|p| p.pid).collect();
         let live: HashSet<u32, Fast> = order.iter().copied().collect();
         self.procs.retain(|pid, _| live.contains(pid));
-        let listed: HashSet<u32, Fast> = probes
+        let mut listed: HashSet<u32, Fast> = probes
             .iter()
             .filter(|p| !matches!(p.seen, Seen::Unchanged))
             .map(|p| p.pid)
@@ -258,7 +274,9 @@ impl FdCache {
             &mut read_now,
         );
         let mut walk;
-        let mut wider = full;
+        // The wider walk in two tiers (2: done; a full refresh read everyone).
+        let mut tier = if full { 2 } else { 0 };
+        let carried = std::mem::take(&mut self.orphans);
         let mut rounds = 0;
         loop {
             let shared;
@@ -268,18 +286,20 @@ impl FdCache {
             let stale = self.other_holders(&walk, &arrived, &read_now);
             if !stale.is_empty() {
                 arrived = self.reread(proc_root, stale, &mut stats, &mut read_now);
-            } else if !wider
-                && dumped
-                    .iter()
-                    .any(|i| !self.alive.contains(i) && !walk.by_inode.contains_key(i))
-            {
-                wider = true;
+            } else if let Some(next) = self.wider_tier(tier, &dumped, &walk, &carried) {
+                tier = next;
                 stats.wider = true;
+                let ours = |pid: &u32| {
+                    self.procs
+                        .get(pid)
+                        .is_some_and(|p| p.fds.iter().any(|f| dumped.contains(&f.inode)))
+                };
                 let rest: Vec<u32> = order
                     .iter()
                     .copied()
-                    .filter(|pid| !listed.contains(pid))
+                    .filter(|pid| !listed.contains(pid) && (tier == 2 || ours(pid)))
                     .collect();
+                listed.extend(rest.iter().copied());
                 let probes = parallel(rest, |pid| {
                     let (seen, count) = list(proc_root, pid);
                     let start = self.procs.get(&pid).map_or(0, |p| p.start);
@@ -302,7 +322,7 @@ impl FdCache {
             } else {
                 break;
             }
-            if rounds > 4 {
+            if rounds > 6 {
                 stats.settled = false;
                 break;
             }
@@ -324,29 +344,69 @@ impl FdCache {
             .filter(|(_, p)| p.denied)
             .map(|(&pid, _)| pid)
             .collect();
+        if tier < 2 {
+            self.orphans = dumped
+                .iter()
+                .copied()
+                .filter(|i| !self.alive.contains(i) && !walk.by_inode.contains_key(i))
+                .collect();
+        }
         self.alive = dumped;
         self.last = stats;
         walk
     }
 
-    /// Step 2: a count that moved since it was seen beside the dump, and a process that
-    /// held an inode the dump no longer has, are listed now.
-    fn recheck(&self, proc_root: &Path, probes: &mut [Probe], dumped: &HashSet<u64, Fast>) {
-        for probe in probes.iter_mut() {
-            let moved = match &probe.seen {
-                Seen::Gone | Seen::Denied => false,
-                Seen::Listed(..) | Seen::Unchanged => fd_count(proc_root, probe.pid) != probe.count,
+    /// Step 5: which tier of the wider walk to run next, if any. Tier 1 (the
+    /// processes holding a socket of this dump) when an inode new in it has no holder,
+    /// or one that had none last time (`carried`) still has none. Tier 2 (every other
+    /// process) only for such a carried one: a new socket without a holder is most
+    /// often one closed between the dump and the listing (or a dump that saw the old
+    /// socket and its replacement both), which the next dump no longer has; one that
+    /// is in two dumps running and still unowned is worth a walk of everyone.
+    fn wider_tier(
+        &self,
+        tier: u8,
+        dumped: &HashSet<u64, Fast>,
+        walk: &Walk,
+        carried: &HashSet<u64, Fast>,
+    ) -> Option<u8> {
+        let unowned = |i: &u64| dumped.contains(i) && !walk.by_inode.contains_key(i);
+        let still = carried.iter().any(unowned);
+        match tier {
+            0 if still || dumped.iter().any(|i| !self.alive.contains(i) && unowned(i)) => Some(1),
+            1 if still => Some(2),
+            _ => None,
+        }
+    }
+
+    /// Step 2, after the dump: lists the processes that changed, those whose count
+    /// moved during the dump, and those holding an inode the dump no longer has.
+    fn recheck(
+        &self,
+        proc_root: &Path,
+        probes: Vec<Probe>,
+        dumped: &HashSet<u64, Fast>,
+    ) -> Vec<Probe> {
+        parallel(probes, |mut probe| {
+            let relist = match &probe.seen {
+                Seen::Changed => true,
+                Seen::Unchanged => {
+                    fd_count(proc_root, probe.pid) != probe.count
+                        || self.procs.get(&probe.pid).is_some_and(|p| {
+                            p.fds.iter().any(|f| {
+                                f.inode != 0
+                                    && !dumped.contains(&f.inode)
+                                    && self.alive.contains(&f.inode)
+                            })
+                        })
+                }
+                _ => false,
             };
-            let lost = matches!(probe.seen, Seen::Unchanged)
-                && self.procs.get(&probe.pid).is_some_and(|p| {
-                    p.fds.iter().any(|f| {
-                        f.inode != 0 && !dumped.contains(&f.inode) && self.alive.contains(&f.inode)
-                    })
-                });
-            if moved || lost {
+            if relist {
                 (probe.seen, probe.count) = list(proc_root, probe.pid);
             }
-        }
+            probe
+        })
     }
 
     /// Step 3: reads what the listed processes' caches cannot vouch for, and keeps the
@@ -372,7 +432,9 @@ impl FdCache {
                 .get(&probe.pid)
                 .filter(|p| !stats_full && p.start == probe.start);
             let (fds, read) = match probe.seen {
-                Seen::Unchanged => return (probe.pid, None, Vec::new()),
+                // Changed is listed by now; were it not, the cache stays as it was.
+                Seen::Unchanged | Seen::Changed => return (probe.pid, None, Vec::new()),
+                Seen::Read(fds) => (Some(fds.clone()), fds),
                 Seen::Gone => return (probe.pid, Some(None), Vec::new()),
                 Seen::Denied => (None, Vec::new()),
                 Seen::Listed(dir, numbers) => {
@@ -583,6 +645,22 @@ fn list(proc_root: &Path, pid: u32) -> (Seen, u64) {
         UNTRUSTED
     };
     (Seen::Listed(dir, numbers), count)
+}
+
+/// Every listed fd's target (a full refresh).
+fn read_all(dir: &Dir, numbers: &[u32]) -> Vec<Fd> {
+    let Ok(at) = dir.fd() else {
+        return Vec::new();
+    };
+    numbers
+        .iter()
+        .filter_map(|&fd| {
+            Some(Fd {
+                fd,
+                inode: target(at, fd)?,
+            })
+        })
+        .collect()
 }
 
 /// Where fd points: a socket's inode, 0 for anything else, None when it is closed.
