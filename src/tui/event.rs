@@ -84,6 +84,10 @@ pub enum Action {
     TogglePeer,
     /// `b`: the banner in full (the demo's legend), or folded into one line.
     ToggleBanner,
+    /// `n`: port names (`:https`) or numbers.
+    ToggleServices,
+    /// `R`: remote host names (reverse DNS) or addresses.
+    ToggleHosts,
     /// Replay only: `[` `]` one refresh back / forward, `{` `}` a minute, `t` a
     /// typed time.
     StepBack,
@@ -103,7 +107,7 @@ pub enum Action {
 }
 
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
-pub const KEYS: [(&str, &str); 23] = [
+pub const KEYS: [(&str, &str); 24] = [
     ("↑/↓  j/k", "move the selection"),
     ("PgUp/PgDn", "move a page; scroll the details"),
     ("g/G  Home/End", "first / last row"),
@@ -125,6 +129,7 @@ pub const KEYS: [(&str, &str); 23] = [
     ("+ / -", "refresh less / more often"),
     ("p", "show / hide the PEER column (the other end)"),
     ("b", "the whole banner (the demo's legend) / one line"),
+    ("n / R", "port names / remote host names (reverse DNS)"),
     ("[ ] { } t", "replay: step, jump a minute, go to a time"),
     ("K / X", "signal the owners / close the TCP connection"),
     ("mouse", "click: select, or sort by a header; wheel: move"),
@@ -174,6 +179,8 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('?')) => Action::ToggleHelp,
         (false, KeyCode::Char('p')) => Action::TogglePeer,
         (false, KeyCode::Char('b')) => Action::ToggleBanner,
+        (false, KeyCode::Char('n')) => Action::ToggleServices,
+        (false, KeyCode::Char('R')) => Action::ToggleHosts,
         (false, KeyCode::Char('[')) => Action::StepBack,
         (false, KeyCode::Char(']')) => Action::StepForward,
         (false, KeyCode::Char('{')) => Action::JumpBack,

@@ -43,6 +43,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Cells {
             socket,
             rate: rates::latest(app, socket),
+            naming: &app.naming.naming,
         }
     };
     let shown = fitted(app, area.width);
@@ -91,6 +92,7 @@ fn fitted(app: &App, width: u16) -> Vec<(Column, u16, bool)> {
         Cells {
             socket,
             rate: rates::latest(app, socket),
+            naming: &app.naming.naming,
         }
     };
     // What each column's cells need, over the whole filtered set (or a sample of it).
