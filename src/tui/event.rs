@@ -107,7 +107,7 @@ pub enum Action {
 }
 
 /// Every key with what it does, for the help overlay; keep in step with `action_for`.
-pub const KEYS: [(&str, &str); 24] = [
+pub const KEYS: [(&str, &str); 23] = [
     ("↑/↓  j/k", "move the selection"),
     ("PgUp/PgDn", "move a page; scroll the details"),
     ("g/G  Home/End", "first / last row"),
@@ -127,9 +127,8 @@ pub const KEYS: [(&str, &str); 24] = [
     ("m", "TCP state machine, the socket's path on it"),
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
-    ("p", "show / hide the PEER column (the other end)"),
+    ("p / n / R", "on/off: PEER column, port names, host names"),
     ("b", "the whole banner (the demo's legend) / one line"),
-    ("n / R", "port names / remote host names (reverse DNS)"),
     ("[ ] { } t", "replay: step, jump a minute, go to a time"),
     ("K / X", "signal the owners / close the TCP connection"),
     ("mouse", "click: select, or sort by a header; wheel: move"),
@@ -291,6 +290,8 @@ mod tests {
         assert_eq!(act('d'), Some(Action::Diagnostics));
         assert_eq!(act('r'), Some(Action::SortByRate));
         assert_eq!(act('m'), Some(Action::Machine));
+        assert_eq!(act('n'), Some(Action::ToggleServices));
+        assert_eq!(act('R'), Some(Action::ToggleHosts));
         assert_eq!(
             action_for(key(KeyCode::Char('e')), true),
             Some(Action::FilterChar('e'))
