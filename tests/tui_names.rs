@@ -86,6 +86,16 @@ fn names_at_80x24_keep_every_port_and_toggle() {
     // The long name is cut, its service kept.
     assert!(screen.contains("…:https"), "{screen}");
 
+    // The details name both ends, with the numbers beside the names.
+    feed(&mut app, &mut terminal, vec![key(crossterm::event::KeyCode::Down); 6]);
+    feed(&mut app, &mut terminal, vec![key(crossterm::event::KeyCode::Enter)]);
+    let details = screen_text(&terminal);
+    assert!(
+        details.contains("a-rather-long-host-name.cdn.example.net:https  (198.51.100.7:443)"),
+        "{details}"
+    );
+    feed(&mut app, &mut terminal, vec![key(crossterm::event::KeyCode::Esc)]);
+
     // n: numbers; the host names stay.
     feed(&mut app, &mut terminal, vec![char('n')]);
     let screen = screen_text(&terminal);
