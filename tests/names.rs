@@ -1,20 +1,21 @@
 //! Names in `sockscope list`, on real sockets: port names from /etc/services by
-//! default and numbers with `-n`, as ss; remote host names with `-r`, from /etc/hosts
-//! lines each test adds for a loopback address of its own (and removes, also when it
-//! fails), so no lookup leaves the host. JSON and CSV keep the numbers and add
-//! local_service, remote_service and remote_host only with `-r`. A host name is
-//! hostile data: escaped in the table, exact in JSON.
+//! default and numbers with `-n`, as ss; remote host names with `-r`. JSON and CSV
+//! keep the numbers and add local_service, remote_service and remote_host only with
+//! `-r`. A host name is hostile data: escaped in the table, exact in JSON.
 //!
-//! Every remote address a test lists with `-r` is its own and in /etc/hosts: the
-//! system resolver asks DNS for any other, and tests send nothing off the host.
+//! `-r` runs where the system resolver knows only the test's own names: in a mount
+//! namespace of its own, a private /etc/hosts naming the test's loopback address and
+//! an nsswitch.conf with `hosts: files`. So no lookup asks DNS (tests send nothing off
+//! the host), and no other test's /etc/hosts edits reach these.
 
 mod common;
-use common::hosts::{self, HostsLine};
+use common::need::{self, Need};
 use common::netns::OwnAddr;
 use common::{list_json, sockscope};
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -61,6 +62,68 @@ fn run(args: &[&str]) -> String {
     let out = sockscope(args);
     assert!(out.status.success(), "{args:?}: {out:?}");
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs sockscope with a resolver that knows only the names given (see the top).
+struct Resolving {
+    dir: tempfile::TempDir,
+}
+
+impl Resolving {
+    /// None (said) where a mount namespace cannot be had.
+    fn new(names: &[(Ipv4Addr, &str)]) -> Option<Resolving> {
+        if !need::met(&[Need::Root, Need::Unshare]) {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut hosts = String::from("127.0.0.1 localhost\n");
+        for (ip, name) in names {
+            hosts.push_str(&format!("{ip} {name}\n"));
+        }
+        std::fs::write(dir.path().join("hosts"), hosts).unwrap();
+        std::fs::write(dir.path().join("nsswitch.conf"), "hosts: files\n").unwrap();
+        let resolving = Resolving { dir };
+        // The namespace works here, or the test cannot run.
+        let out = resolving.output(&["--version"]);
+        if !out.status.success() {
+            need::cannot(&format!(
+                "no private /etc/hosts (unshare -m, mount --bind): {out:?}"
+            ));
+            return None;
+        }
+        Some(resolving)
+    }
+
+    fn output(&self, args: &[&str]) -> Output {
+        let file = |name: &str| -> PathBuf { self.dir.path().join(name) };
+        Command::new("unshare")
+            .args(["--mount", "--", "sh", "-c"])
+            .arg(
+                "mount --bind \"$1\" /etc/hosts && mount --bind \"$2\" /etc/nsswitch.conf \
+                 && shift 2 && exec \"$@\"",
+            )
+            .arg("sh")
+            .arg(file("hosts"))
+            .arg(file("nsswitch.conf"))
+            .arg(env!("CARGO_BIN_EXE_sockscope"))
+            .args(args)
+            .output()
+            .expect("run unshare")
+    }
+
+    /// `sockscope ARGS` succeeding: its stdout.
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `sockscope list --json ARGS`.
+    fn json(&self, args: &[&str]) -> Vec<Value> {
+        let mut all = vec!["list", "--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.run(&all)).unwrap()
+    }
 }
 
 /// A connection from `ip` to `listener` (on `ip` too): both ends this test's own.
@@ -115,8 +178,11 @@ fn ports_are_named_from_etc_services_unless_numeric() {
         Some(port.clone())
     );
     assert!(me.get("local_service").is_none(), "{me}");
-    // With -r (a listener's remote is `*`: nothing is looked up).
-    let all = list_json(&["-t", "-l", "-r", "--port", &port]);
+    // With -r.
+    let Some(resolving) = Resolving::new(&[]) else {
+        return;
+    };
+    let all = resolving.json(&["-t", "-l", "-r", "--port", &port]);
     let me = find(&all, own.ip, "LISTEN");
     assert_eq!(me["local_service"], name.as_str(), "{me}");
     assert_eq!(me["remote_service"], Value::Null);
@@ -126,7 +192,7 @@ fn ports_are_named_from_etc_services_unless_numeric() {
         Some(port.clone())
     );
     // -n -r: numbers for ports, the fields still there.
-    let all = list_json(&["-t", "-l", "-r", "-n", "--port", &port]);
+    let all = resolving.json(&["-t", "-l", "-r", "-n", "--port", &port]);
     assert_eq!(find(&all, own.ip, "LISTEN")["local_service"], Value::Null);
 }
 
@@ -139,24 +205,22 @@ fn find<'a>(all: &'a [Value], ip: Ipv4Addr, state: &str) -> &'a Value {
 
 #[test]
 fn remote_hosts_are_resolved_only_with_r_through_etc_hosts() {
-    if !hosts::editable() {
-        common::need::cannot("needs a writable /etc/hosts (root)");
-        return;
-    }
     let own = OwnAddr::new();
     let host = format!(
         "names-{}-{}.sockscope.test",
         std::process::id(),
         own.ip.octets()[3]
     );
-    let _line = HostsLine::add(own.ip, &host);
+    let Some(resolving) = Resolving::new(&[(own.ip, &host)]) else {
+        return;
+    };
     let listener = TcpListener::bind(own.any_port()).unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let (client, _server) = connect_from(own.ip, &listener);
     let client_port = client.local_addr().unwrap().port().to_string();
 
     // The client's end: its remote is the listener, by name.
-    let table = run(&["list", "-t", "-r", "--port", &client_port]);
+    let table = resolving.run(&["list", "-t", "-r", "--port", &client_port]);
     let ours = table
         .lines()
         .find(|l| l.contains(&format!("{}:{client_port} ", own.ip)))
@@ -170,7 +234,7 @@ fn remote_hosts_are_resolved_only_with_r_through_etc_hosts() {
     assert!(table.contains(&format!("{}:{port} ", own.ip)), "{table}");
 
     // JSON: the address stays, remote_host is added.
-    let all = list_json(&["-t", "-r", "--port", &client_port]);
+    let all = resolving.json(&["-t", "-r", "--port", &client_port]);
     let socket = all
         .iter()
         .find(|s| s["local_port"].as_u64().map(|p| p.to_string()) == Some(client_port.clone()))
@@ -178,7 +242,7 @@ fn remote_hosts_are_resolved_only_with_r_through_etc_hosts() {
     assert_eq!(socket["remote_addr"], own.text().as_str());
     assert_eq!(socket["remote_host"], host.as_str(), "{socket}");
     // CSV: the three columns after the rest.
-    let csv = run(&["list", "--csv", "-t", "-r", "--port", &client_port]);
+    let csv = resolving.run(&["list", "--csv", "-t", "-r", "--port", &client_port]);
     let header = csv.lines().next().unwrap();
     assert!(
         header.ends_with(",local_service,remote_service,remote_host"),
@@ -194,30 +258,28 @@ fn remote_hosts_are_resolved_only_with_r_through_etc_hosts() {
 
 #[test]
 fn a_hostile_host_name_is_escaped_in_text_and_exact_in_json() {
-    if !hosts::editable() {
-        common::need::cannot("needs a writable /etc/hosts (root)");
-        return;
-    }
     let own = OwnAddr::new();
     let host = format!("ev\x1b[2J\x07il-{}.test", std::process::id());
-    let _line = HostsLine::add(own.ip, &host);
+    let Some(resolving) = Resolving::new(&[(own.ip, &host)]) else {
+        return;
+    };
     let listener = TcpListener::bind(own.any_port()).unwrap();
     let (client, _server) = connect_from(own.ip, &listener);
     let client_port = client.local_addr().unwrap().port().to_string();
 
-    let table = run(&["list", "-t", "-r", "--port", &client_port]);
+    let table = resolving.run(&["list", "-t", "-r", "--port", &client_port]);
     assert!(
         !table.contains('\x1b') && !table.contains('\x07'),
         "{table:?}"
     );
     let escaped = format!("ev\\x1b[2J\\x07il-{}.test:", std::process::id());
     assert!(table.contains(&escaped), "{table}");
-    let csv = run(&["list", "--csv", "-t", "-r", "--port", &client_port]);
+    let csv = resolving.run(&["list", "--csv", "-t", "-r", "--port", &client_port]);
     assert!(
         !csv.contains('\x1b') && csv.contains(&escaped[..escaped.len() - 1]),
         "{csv:?}"
     );
-    let all = list_json(&["-t", "-r", "--port", &client_port]);
+    let all = resolving.json(&["-t", "-r", "--port", &client_port]);
     assert!(
         all.iter().any(|s| s["remote_host"] == host.as_str()),
         "{all:?}"

@@ -87,14 +87,26 @@ fn names_at_80x24_keep_every_port_and_toggle() {
     assert!(screen.contains("…:https"), "{screen}");
 
     // The details name both ends, with the numbers beside the names.
-    feed(&mut app, &mut terminal, vec![key(crossterm::event::KeyCode::Down); 6]);
-    feed(&mut app, &mut terminal, vec![key(crossterm::event::KeyCode::Enter)]);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![key(crossterm::event::KeyCode::Down); 6],
+    );
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![key(crossterm::event::KeyCode::Enter)],
+    );
     let details = screen_text(&terminal);
     assert!(
         details.contains("a-rather-long-host-name.cdn.example.net:https  (198.51.100.7:443)"),
         "{details}"
     );
-    feed(&mut app, &mut terminal, vec![key(crossterm::event::KeyCode::Esc)]);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![key(crossterm::event::KeyCode::Esc)],
+    );
 
     // n: numbers; the host names stay.
     feed(&mut app, &mut terminal, vec![char('n')]);
@@ -118,10 +130,14 @@ fn names_at_80x24_keep_every_port_and_toggle() {
     assert!(screen.contains("localhost:http-alt"), "{screen}");
 }
 
-/// One real snapshot of this process's sockets.
-fn refresh(source: &mut System) -> Input {
+/// One real snapshot of this process's sockets on `ip`, and no other: only they are
+/// shown, so only `ip` (in /etc/hosts) is looked up, never anything DNS would answer.
+fn refresh(source: &mut System, ip: std::net::Ipv4Addr) -> Input {
+    let mut snapshot = source.snapshot().expect("a snapshot of our own sockets");
+    let ours = |a: Option<SocketAddr>| a.is_some_and(|a| a.ip() == IpAddr::V4(ip));
+    snapshot.sockets.retain(|s| ours(s.local) && ours(s.remote));
     Input::Update(Box::new(Update {
-        snapshot: Ok(source.snapshot().expect("a snapshot of our own sockets")),
+        snapshot: Ok(snapshot),
         cmdlines: HashMap::new(),
         exited: Vec::new(),
         names: HashMap::new(),
@@ -163,8 +179,8 @@ fn r_resolves_a_real_remote_through_etc_hosts_off_the_ui_thread() {
     let hosts: Arc<dyn HostNames> = Arc::new(Resolver::system());
     app.naming = LiveNaming::new(None, None, Some(hosts), Start::default());
     let mut terminal = terminal(80, 24);
-    // Only this test's sockets are shown, so only its address is looked up.
-    let mut keys = vec![refresh(&mut source), char('/')];
+    // Only this test's connection (the listener's remote is `*`).
+    let mut keys = vec![refresh(&mut source, own.ip), char('/')];
     keys.extend(typed(&own.text()));
     keys.push(key(crossterm::event::KeyCode::Enter));
     feed(&mut app, &mut terminal, keys);
@@ -180,7 +196,7 @@ fn r_resolves_a_real_remote_through_etc_hosts_off_the_ui_thread() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
-        feed(&mut app, &mut terminal, vec![refresh(&mut source)]);
+        feed(&mut app, &mut terminal, vec![refresh(&mut source, own.ip)]);
         screen = screen_text(&terminal);
     }
     // The client's row: its REMOTE is the listener, by name; at 80 columns the name
