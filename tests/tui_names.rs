@@ -218,3 +218,55 @@ fn r_resolves_a_real_remote_through_etc_hosts_off_the_ui_thread() {
     assert!(!screen.contains(&host[..10]), "{screen}");
     assert!(screen.contains(&format!("{}:{port}", own.ip)), "{screen}");
 }
+
+#[test]
+fn the_real_binary_names_ports_n_numbers_them_and_r_resolves() {
+    use common::need::{self, Need};
+    use common::tmux::Tmux;
+    if !need::met(&[Need::Tmux]) {
+        return;
+    }
+    if !hosts::editable() {
+        need::cannot("needs a writable /etc/hosts (root)");
+        return;
+    }
+    // 61999 is above the ephemeral range: no connect() picks it, and on our own
+    // address nothing else binds it. Both ends are ours, and in /etc/hosts: the only
+    // address R looks up.
+    let own = OwnAddr::new();
+    let host = format!("tmux-{}.sockscope.test", std::process::id());
+    let _line = HostsLine::add(own.ip, &host);
+    let listener = TcpListener::bind((own.ip, 61999)).unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::from((own.ip, 0)).into()).unwrap();
+    socket
+        .connect(&listener.local_addr().unwrap().into())
+        .unwrap();
+    let _client = TcpStream::from(socket);
+    let _server = listener.accept().unwrap();
+
+    let tmux = Tmux::new();
+    let services = tmux.file("services");
+    std::fs::write(&services, "scope 61999/tcp\n").unwrap();
+    let script = format!(
+        "SOCKSCOPE_SERVICES={services} exec {bin} --port 61999 --interval 200",
+        services = services.display(),
+        bin = env!("CARGO_BIN_EXE_sockscope"),
+    );
+    tmux.start(80, 24, &script);
+    let ours = |s: &str, what: &str| s.lines().any(|l| l.contains("tcp") && l.contains(what));
+    tmux.wait_for("the port's name", |s| ours(s, ":scope "));
+    tmux.run(&["send-keys", "-t", "tui", "n"]);
+    let screen = tmux.wait_for("numbers", |s| ours(s, ":61999 ") && !ours(s, ":scope"));
+    assert!(screen.contains("port numbers"), "{screen}");
+    tmux.run(&["send-keys", "-t", "tui", "R"]);
+    let screen = tmux.wait_for("the host's name", |s| ours(s, &host[..8]));
+    // The client's REMOTE is the listener by name (maybe cut), its port kept.
+    let remotes: Vec<&str> = screen
+        .split_whitespace()
+        .filter(|w| w.starts_with(&host[..8]))
+        .collect();
+    assert!(remotes.iter().any(|r| r.ends_with(":61999")), "{screen}");
+    assert!(!screen.contains(":scope"), "{screen}");
+    tmux.run(&["send-keys", "-t", "tui", "q"]);
+}

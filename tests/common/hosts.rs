@@ -2,7 +2,8 @@
 //! the system resolver names it; removed on drop, also when the test fails.
 //!
 //! Other tests (in this process and in others) edit the file at the same time, so
-//! every change takes a lock (flock on a file of its own beside the temp dir), reads
+//! every change takes a lock (flock on the /etc directory: no file is left behind, and
+//! the lock outlives the rename that replaces /etc/hosts' inode), reads
 //! the file as it is then, adds or removes only this line, and replaces the file whole
 //! by a rename: a lookup reads the old file or the new one, never half of one.
 
@@ -15,7 +16,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 const HOSTS: &str = "/etc/hosts";
-const LOCK: &str = "/tmp/sockscope-test-etc-hosts.lock";
 
 pub struct HostsLine {
     line: String,
@@ -43,12 +43,7 @@ impl Drop for HostsLine {
 
 /// Changes the file's lines under the lock, then renames the new file over it.
 fn edit(change: impl FnOnce(&mut Vec<String>)) {
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(LOCK)
-        .expect("the /etc/hosts lock file");
+    let lock = fs::File::open("/etc").expect("open /etc to lock it");
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).expect("flock");
     let text = fs::read_to_string(HOSTS).unwrap_or_default();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
