@@ -128,7 +128,7 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
 
 /// The names the view can show: /etc/services (a warning and numbers when it cannot
 /// be read), and a resolver whose threads start at the first `R`.
-fn live_naming(proc_root: &std::path::Path, start: naming::Start) -> naming::LiveNaming {
+pub(crate) fn live_naming(proc_root: &std::path::Path, start: naming::Start) -> naming::LiveNaming {
     use crate::collect::{resolve, services};
     let table = services::system()
         .map_err(|e| crate::stdio::warn(format_args!("no port names: {e:#}")))

@@ -9,7 +9,8 @@
 //! the time limit is ours: a lookup that has not answered within it counts as "no
 //! name" (its late answer is dropped), and a thread stuck in one delays only the
 //! lookups queued behind it. The queue is bounded: when it is full, an address is not
-//! queued now and is asked again the next time it is shown.
+//! queued now and is asked again the next time it is shown. "No name" is believed for
+//! two minutes, then the address is asked again (a DNS server may have been down).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -25,6 +26,8 @@ pub const LIMIT: Duration = Duration::from_secs(2);
 const QUEUE: usize = 256;
 /// Lookups at once.
 const THREADS: usize = 4;
+/// How long "no name" is believed.
+const RETRY: Duration = Duration::from_secs(120);
 /// Addresses remembered; past it the answered ones are forgotten (asked again when shown).
 const CACHE: usize = 16_384;
 
@@ -51,7 +54,8 @@ enum Entry {
     /// A thread has been asking since then.
     Looking(Instant),
     Named(Arc<str>),
-    Unnamed,
+    /// No name, found then: asked again after `RETRY` (the server may have been down).
+    Unnamed(Instant),
 }
 
 impl Resolver {
@@ -99,29 +103,34 @@ impl Resolver {
     /// answer (or ran out of its time limit), or `total` has passed.
     pub fn wait(&self, ips: &[IpAddr], total: Duration) {
         let deadline = Instant::now() + total;
+        let mut pending = ips.to_vec();
         loop {
-            let mut pending = false;
-            for ip in ips {
-                if !self.settled(*ip) {
-                    pending = true;
+            // Those still without an answer, asked (again, if the queue was full).
+            pending.retain(|ip| {
+                let waiting = !self.settled(*ip);
+                if waiting {
                     self.ask(*ip);
                 }
-            }
+                waiting
+            });
             let now = Instant::now();
-            if !pending || now >= deadline {
+            if pending.is_empty() || now >= deadline {
                 return;
             }
-            // Woken by an answer; at least every 50 ms, to queue what did not fit.
+            // Woken by an answer, or after 50 ms to queue what did not fit; at most a
+            // scan per 10 ms, however fast the answers come.
             let step = (deadline - now).min(Duration::from_millis(50));
             let cache = lock(&self.shared.cache);
-            let _ = self.shared.answered.wait_timeout(cache, step);
+            drop(self.shared.answered.wait_timeout(cache, step));
+            let left = deadline.saturating_duration_since(Instant::now());
+            std::thread::sleep(left.min(Duration::from_millis(10)));
         }
     }
 
     /// Whether `ip` has its answer, or has run out of time for one.
     fn settled(&self, ip: IpAddr) -> bool {
         match lock(&self.shared.cache).get(&ip) {
-            Some(Entry::Named(_) | Entry::Unnamed) => true,
+            Some(Entry::Named(_) | Entry::Unnamed(_)) => true,
             Some(Entry::Looking(since)) => since.elapsed() >= self.shared.limit,
             Some(Entry::Queued) | None => false,
         }
@@ -150,11 +159,16 @@ impl Resolver {
 impl HostNames for Resolver {
     /// The name if known; else None, and the address is asked for.
     fn host(&self, ip: IpAddr) -> Option<Arc<str>> {
-        if let Some(entry) = lock(&self.shared.cache).get(&ip) {
-            return match entry {
-                Entry::Named(name) => Some(name.clone()),
-                _ => None,
-            };
+        {
+            let mut cache = lock(&self.shared.cache);
+            match cache.get(&ip) {
+                Some(Entry::Named(name)) => return Some(name.clone()),
+                Some(Entry::Unnamed(at)) if at.elapsed() >= RETRY => {
+                    cache.remove(&ip);
+                }
+                Some(_) => return None,
+                None => {}
+            }
         }
         self.ask(ip);
         None
@@ -173,7 +187,7 @@ fn serve(shared: &Shared, work: &Mutex<Receiver<IpAddr>>, lookup: Lookup) {
         let name = lookup(ip).filter(|n| !n.is_empty());
         let entry = match name {
             Some(name) if start.elapsed() < shared.limit => Entry::Named(name.into()),
-            _ => Entry::Unnamed,
+            _ => Entry::Unnamed(Instant::now()),
         };
         lock(&shared.cache).insert(ip, entry);
         shared.answered.notify_all();
@@ -276,7 +290,7 @@ mod tests {
         for _ in 0..200 {
             if matches!(
                 lock(&resolver.shared.cache).get(&ip("192.0.2.9")),
-                Some(Entry::Unnamed)
+                Some(Entry::Unnamed(_))
             ) {
                 break;
             }
@@ -284,7 +298,7 @@ mod tests {
         }
         assert!(matches!(
             lock(&resolver.shared.cache).get(&ip("192.0.2.9")),
-            Some(Entry::Unnamed)
+            Some(Entry::Unnamed(_))
         ));
         assert_eq!(resolver.host(ip("192.0.2.9")), None);
     }
