@@ -32,6 +32,8 @@ impl HostNames for Fixed {
         match ip.to_string().as_str() {
             "127.0.0.1" => Some("localhost".into()),
             "198.51.100.7" => Some("a-rather-long-host-name.cdn.example.net".into()),
+            // Whatever a DNS server or /etc/hosts says: escaped on screen.
+            "203.0.113.5" => Some("ev\x1b[2Jil".into()),
             _ => None,
         }
     }
@@ -72,6 +74,13 @@ fn names_at_80x24_keep_every_port_and_toggle() {
         310,
         vec![owner(1500, 5, "curl", "root")],
     ));
+    sockets.push(tcp(
+        "192.0.2.10:51523",
+        "203.0.113.5:443",
+        TcpState::Established,
+        311,
+        vec![owner(1500, 6, "curl", "root")],
+    ));
     let mut terminal = terminal(80, 24);
     feed(&mut app, &mut terminal, vec![update(snapshot(sockets, 1))]);
     insta::assert_snapshot!("names_80x24", terminal.backend());
@@ -81,6 +90,8 @@ fn names_at_80x24_keep_every_port_and_toggle() {
     assert!(screen.contains("localhost:http-alt"), "{screen}");
     assert!(screen.contains("localhost:51234"), "{screen}");
     assert!(!screen.contains("not-shown"), "{screen}");
+    assert!(screen.contains("ev\\x1b[2Jil:https"), "{screen}");
+    assert!(!screen.contains('\x1b'), "{screen}");
     let udp = screen.lines().find(|l| l.contains(" udp ")).unwrap();
     assert!(udp.contains("…:53 ") && !udp.contains("a-long"), "{udp}");
     // The long name is cut, its service kept.
