@@ -664,6 +664,11 @@ impl Source for System {
         // Emptied by the join but still its full size; peers need the room.
         drop(owners.by_inode);
         let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
+        warnings.extend(
+            self.fd_cache
+                .as_mut()
+                .and_then(fd_cache::FdCache::take_notice),
+        );
         warnings.append(&mut self.reader.warnings);
         for table in &mut tables {
             let dropped = ProcTables::confirm(&mut table.sockets, &table.unconfirmed);

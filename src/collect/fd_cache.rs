@@ -37,7 +37,7 @@
 //! dies. Also a process's name changed by prctl without any fd change. For those a full
 //! walk runs at a bounded period (`FullWalks`), and whenever this refresh could not
 //! settle (see `Refresh::settled`). Kernels before 6.2 report 0 for the size: there,
-//! every refresh is a full walk, said once.
+//! every refresh is a full walk, said once (in the first snapshot's warnings).
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -163,19 +163,19 @@ pub struct FdCache {
     /// False on kernels before 6.2: every refresh is full.
     incremental: bool,
     last: Refresh,
+    notice: Option<String>,
 }
 
 impl FdCache {
     /// On a kernel whose fd directories do not report their count, every refresh
-    /// is a full walk, and this says so once.
+    /// is a full walk, and the first snapshot's warnings say so (`take_notice`).
     pub fn new(proc_root: &Path, period: FullWalks) -> FdCache {
         let incremental = counts_fds(proc_root);
-        if !incremental {
-            crate::stdio::warn(
-                "this kernel does not count a process's fds in the size of /proc/PID/fd \
-                 (Linux 6.2+): every refresh walks every process's fds",
-            );
-        }
+        let notice = (!incremental).then(|| {
+            "this kernel does not count a process's fds in the size of /proc/PID/fd \
+             (Linux 6.2+): every refresh walks every process's fds"
+                .to_string()
+        });
         FdCache {
             procs: HashMap::default(),
             alive: HashSet::default(),
@@ -186,7 +186,13 @@ impl FdCache {
             last_full: None,
             incremental,
             last: Refresh::default(),
+            notice,
         }
+    }
+
+    /// The fallback to full walks, once: for the first snapshot's warnings.
+    pub fn take_notice(&mut self) -> Option<String> {
+        self.notice.take()
     }
 
     pub fn last(&self) -> Refresh {
