@@ -39,24 +39,18 @@
 //! settle (see `Refresh::settled`). Kernels before 6.2 report 0 for the size: there,
 //! every refresh is a full walk, said once (in the first snapshot's warnings).
 
-use std::collections::hash_map::Entry;
+mod holders;
+mod procfd;
+
 use std::collections::{HashMap, HashSet};
-use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use rustix::fd::BorrowedFd;
-use rustix::fs::{CWD, Dir, Mode, OFlags, openat, readlinkat_raw};
-use rustix::io::Errno;
+use rustix::fs::Dir;
 
 use super::container::Containers;
-use super::owners::{self, LINK_BUF, Process, Users, Walk};
-use super::read::{self, Follow};
-use crate::model::{Owner, Owners};
+use super::owners::{self, Process, Users, Walk};
+use procfd::{counts_fds, fd_count, find, list, parallel, read_all, start_time, target};
 
 type Fast = foldhash::fast::RandomState;
 
@@ -140,12 +134,6 @@ struct Probe {
 pub struct Prepared {
     full: bool,
     probes: Vec<Probe>,
-}
-
-/// Whether this kernel counts fds in `st_size` (6.2+): our own fd directory, which
-/// holds at least stdin, stdout and the directory itself, says more than 0.
-fn counts_fds(proc_root: &Path) -> bool {
-    fs::metadata(proc_root.join("self/fd")).is_ok_and(|m| m.size() > 0)
 }
 
 pub struct FdCache {
@@ -513,250 +501,5 @@ impl FdCache {
             }
         }
         (fds, read)
-    }
-
-    /// Step 4: the holders of `arrived` inodes that this refresh did not read.
-    fn other_holders(
-        &self,
-        walk: &Walk,
-        arrived: &HashSet<u64, Fast>,
-        read_now: &HashSet<(u32, u32), Fast>,
-    ) -> Vec<(u32, u32)> {
-        let mut stale = Vec::new();
-        for inode in arrived {
-            for owner in walk.by_inode.get(inode).into_iter().flatten() {
-                if !read_now.contains(&(owner.pid, owner.fd)) {
-                    stale.push((owner.pid, owner.fd));
-                }
-            }
-        }
-        stale
-    }
-
-    /// Reads these fds again, one readlink each; returns what arrived at them.
-    fn reread(
-        &mut self,
-        proc_root: &Path,
-        stale: Vec<(u32, u32)>,
-        stats: &mut Refresh,
-        read_now: &mut HashSet<(u32, u32), Fast>,
-    ) -> HashSet<u64, Fast> {
-        let mut arrived = HashSet::default();
-        for (pid, fd) in stale {
-            read_now.insert((pid, fd));
-            stats.readlinks += 1;
-            let Some(proc) = self.procs.get_mut(&pid) else {
-                continue;
-            };
-            let dir = proc_root.join(format!("{pid}/fd"));
-            let now = openat(CWD, &dir, dir_flags(), Mode::empty())
-                .ok()
-                .and_then(|d| target(rustix::fd::AsFd::as_fd(&d), fd));
-            let Ok(at) = proc.fds.binary_search_by_key(&fd, |f| f.fd) else {
-                continue;
-            };
-            match now {
-                Some(inode) if inode == proc.fds[at].inode => {}
-                Some(inode) => {
-                    proc.fds[at].inode = inode;
-                    if inode != 0 {
-                        arrived.insert(inode);
-                    }
-                }
-                None => {
-                    proc.fds.remove(at);
-                }
-            }
-        }
-        arrived
-    }
-
-    /// Step 6: inode -> owners over every process in walk order, fds in order, as a
-    /// full walk finds them; and which inodes more than one fd holds.
-    fn build(&self, order: &[u32]) -> (Walk, HashSet<u64, Fast>) {
-        let mut walk = Walk::default();
-        walk.by_inode.reserve(self.alive.len());
-        let mut shared = HashSet::default();
-        for pid in order {
-            let Some(proc) = self.procs.get(pid) else {
-                continue;
-            };
-            let Some((comm, uid, user, container)) = &proc.info else {
-                continue;
-            };
-            for f in proc.fds.iter().filter(|f| f.inode != 0) {
-                let owner = Owner {
-                    pid: *pid,
-                    fd: f.fd,
-                    comm: comm.clone(),
-                    uid: *uid,
-                    user: user.clone(),
-                    container: container.clone(),
-                };
-                match walk.by_inode.entry(f.inode) {
-                    Entry::Occupied(mut e) => {
-                        let all = [e.get().as_slice(), &[owner]].concat();
-                        e.insert(all.into());
-                        shared.insert(f.inode);
-                    }
-                    Entry::Vacant(e) => {
-                        e.insert(Owners::one(owner));
-                    }
-                }
-            }
-        }
-        (walk, shared)
-    }
-}
-
-fn find(fds: &[Fd], fd: u32) -> Option<u64> {
-    fds.binary_search_by_key(&fd, |f| f.fd)
-        .ok()
-        .map(|at| fds[at].inode)
-}
-
-fn dir_flags() -> OFlags {
-    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC
-}
-
-/// A count no stat returns: the next refresh lists the process again.
-const UNTRUSTED: u64 = u64::MAX;
-
-/// A process's fd numbers, in order, with the open directory to read links from; and
-/// the fd count to keep for it. A listing is not atomic: unless the count was the same
-/// before and after it, and as many fds were listed, the count kept is `UNTRUSTED`, so
-/// a listing that raced an open and a close is never trusted later.
-fn list(proc_root: &Path, pid: u32) -> (Seen, u64) {
-    let before = fd_count(proc_root, pid);
-    let dir = proc_root.join(format!("{pid}/fd"));
-    let fd = match openat(CWD, &dir, dir_flags(), Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::ACCESS) => return (Seen::Denied, before),
-        Err(_) => return (Seen::Gone, 0),
-    };
-    let Ok(mut dir) = Dir::new(fd) else {
-        return (Seen::Gone, 0);
-    };
-    let mut numbers = Vec::new();
-    while let Some(Ok(entry)) = dir.read() {
-        if let Some(fd) = entry.file_name().to_str().ok().and_then(|s| s.parse().ok()) {
-            numbers.push(fd);
-        }
-    }
-    numbers.sort_unstable();
-    let after = fd_count(proc_root, pid);
-    let count = if before == after && numbers.len() as u64 == after {
-        after
-    } else {
-        UNTRUSTED
-    };
-    (Seen::Listed(dir, numbers), count)
-}
-
-/// Every listed fd's target (a full refresh).
-fn read_all(dir: &Dir, numbers: &[u32]) -> Vec<Fd> {
-    let Ok(at) = dir.fd() else {
-        return Vec::new();
-    };
-    numbers
-        .iter()
-        .filter_map(|&fd| {
-            Some(Fd {
-                fd,
-                inode: target(at, fd)?,
-            })
-        })
-        .collect()
-}
-
-/// Where fd points: a socket's inode, 0 for anything else, None when it is closed.
-fn target(at: BorrowedFd<'_>, fd: u32) -> Option<u64> {
-    let mut link = [0u8; LINK_BUF];
-    let name = fd.to_string();
-    match readlinkat_raw(at, name.as_str(), &mut link[..]) {
-        Ok(len) if len < LINK_BUF => Some(owners::socket_inode(&link[..len]).unwrap_or(0)),
-        Ok(_) => Some(0),
-        Err(_) => None,
-    }
-}
-
-/// `st_size` of /proc/P/fd: P's open fds on Linux 6.2+; 0 when gone.
-fn fd_count(proc_root: &Path, pid: u32) -> u64 {
-    fs::metadata(proc_root.join(format!("{pid}/fd"))).map_or(0, |m| m.size())
-}
-
-/// Field 22 of /proc/P/stat, after the command name (which may hold spaces and ')').
-fn start_time(proc_root: &Path, pid: u32) -> u64 {
-    let path = proc_root.join(format!("{pid}/stat"));
-    let Ok(stat) = read::prefix(&path, 1024, Follow::No) else {
-        return 0;
-    };
-    let Some(end) = stat.iter().rposition(|&b| b == b')') else {
-        return 0;
-    };
-    // After ")": state is field 3, so start time (22) is the 20th field from there.
-    String::from_utf8_lossy(&stat[end + 1..])
-        .split_ascii_whitespace()
-        .nth(19)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// `f` over `items` on up to four threads (readdir and readlink are served on every
-/// core at once), results in the items' order.
-fn parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4)
-        .min(items.len());
-    if threads <= 1 {
-        return items.into_iter().map(f).collect();
-    }
-    let n = items.len();
-    let queue = Mutex::new(items.into_iter().enumerate());
-    let done = AtomicUsize::new(0);
-    let mut parts: Vec<(usize, R)> = thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-                        let Some((i, item)) = next else { break };
-                        out.push((i, f(item)));
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    debug_assert_eq!(done.load(Ordering::Relaxed), n);
-    parts.sort_unstable_by_key(|(i, _)| *i);
-    parts.into_iter().map(|(_, r)| r).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parallel_keeps_order() {
-        let out = parallel((0..1000).collect(), |i: u32| i * 2);
-        assert_eq!(out, (0..1000).map(|i| i * 2).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn our_own_start_time_and_count() {
-        let me = std::process::id();
-        let root = Path::new(super::super::PROC);
-        assert!(start_time(root, me) > 0);
-        if counts_fds(root) {
-            assert!(fd_count(root, me) >= 3);
-        }
     }
 }
