@@ -93,7 +93,9 @@ pub struct History {
     pub last_seen: SystemTime,
     pub closed_at: Option<SystemTime>,
     /// The states it passed through, oldest first, with when it entered each.
-    pub states: Vec<(SystemTime, TcpState)>,
+    /// Shared: a view handed the histories of 100k sockets takes a reference to each,
+    /// not a copy (they change only when the state does).
+    pub states: Arc<[(SystemTime, TcpState)]>,
     /// Consecutive samples while seen, oldest first.
     pub samples: VecDeque<Sample>,
     generation: u64,

@@ -12,6 +12,7 @@ pub mod history;
 pub mod replay;
 pub use replay::replay;
 pub mod perform;
+pub mod prepare;
 pub mod rows;
 pub mod view;
 
@@ -100,6 +101,7 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
     while !app.quit {
         let Ok(input) = inputs.recv() else { break };
         let (interval, paused) = (app.interval, app.paused);
+        let (sort, filter) = (app.sort, app.filter.text.clone());
         // A burst (a held key, a paste) is handled whole, then drawn once.
         for input in std::iter::once(input).chain(inputs.try_iter()) {
             if matches!(input, Input::CollectorCrashed) {
@@ -113,6 +115,12 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         }
         if app.paused != paused {
             let _ = control.send(Control::Pause(app.paused));
+        }
+        if app.sort != sort || app.filter.text != filter {
+            let _ = control.send(Control::Choice(Box::new(app.choice())));
+        }
+        for note in app.take_notes() {
+            let _ = control.send(Control::Note(Box::new(note)));
         }
         if !app.quit {
             draw(&mut terminal, &mut app)?;
@@ -155,8 +163,22 @@ pub fn handle(app: &mut App, input: Input) {
         }
         Input::Resize => {} // the next draw sizes itself to the terminal
         Input::Update(update) => app.update(*update),
+        Input::Ready(ready) => {
+            if let Some(old) = app.swap(*ready) {
+                free_elsewhere(old);
+            }
+        }
         Input::Quit | Input::CollectorCrashed => app.quit = true,
     }
+}
+
+/// Frees a snapshot on a thread of its own: 100k sockets take milliseconds to free,
+/// which a key pressed meanwhile would wait for on the UI thread.
+fn free_elsewhere(old: crate::model::Snapshot) {
+    // Without a thread to be had, the snapshot is freed here, as it would have been.
+    let _ = thread::Builder::new()
+        .name("free".into())
+        .spawn(move || drop(old));
 }
 
 /// Draws the app, then tells it how many rows the list holds (for PgUp/PgDn).

@@ -91,7 +91,7 @@ fn opened_closed_and_state_changes_become_events() {
     assert_eq!(first.first_seen, at(0));
     assert_eq!(first.closed_at, Some(at(2)));
     assert_eq!(
-        first.states,
+        *first.states,
         [(at(0), TcpState::SynSent), (at(1), TcpState::Established)]
     );
     let second = t

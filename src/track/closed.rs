@@ -121,7 +121,7 @@ fn unseen_history(socket: &Socket, closed: &Closed, generation: u64) -> History 
         seen_from_start: false,
         last_seen: closed.at,
         closed_at: Some(closed.at),
-        states: vec![(closed.at, socket.state)],
+        states: std::sync::Arc::new([(closed.at, socket.state)]),
         samples: Default::default(),
         generation,
     }

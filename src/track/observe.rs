@@ -1,6 +1,7 @@
 //! One step of tracking: a new snapshot against what is remembered.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{Change, Event, History, Sample, StateCounts, TcpCounters, Tracker, endpoints};
@@ -150,7 +151,7 @@ fn new_history(socket: &Socket, sample: Sample, first: bool, generation: u64) ->
         seen_from_start: first,
         last_seen: sample.at,
         closed_at: None,
-        states: vec![(sample.at, socket.state)],
+        states: Arc::new([(sample.at, socket.state)]),
         samples: [sample].into(),
         generation,
     }
@@ -178,10 +179,14 @@ fn update(
     if from == socket.state {
         return None;
     }
-    if h.states.len() >= config.states_per_socket.max(1) {
-        h.states.remove(0);
-    }
-    h.states.push((sample.at, socket.state));
+    // A new slice: the old one may be shared with a view (see `History::states`).
+    let keep = h.states.len().min(config.states_per_socket.max(1) - 1);
+    let old = &h.states[h.states.len() - keep..];
+    h.states = old
+        .iter()
+        .copied()
+        .chain([(sample.at, socket.state)])
+        .collect();
     Some(Change::State {
         from,
         to: socket.state,

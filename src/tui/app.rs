@@ -8,11 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use crate::model::{Snapshot, Socket, SocketKey};
 use crate::query::Query;
-use crate::track::{self, Rate, TrackConfig, Tracker};
+use crate::track::{self, Event, Rate};
 
 use super::event::{Action, Update};
-use super::history::{self, Bucket};
-use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
+use super::history::{Bucket, Seen, Tracked};
+use super::prepare::{self, Choice, Model, Note, Outcome, Preparer, Ready, Shown};
+use super::rows::{Cursor, ProcessRow, RowRef, Sort, SortBy};
 
 mod actions;
 mod filter_bar;
@@ -58,6 +59,9 @@ pub struct Details {
     /// view opened, then one per refresh. Kept here, for the one socket shown, so the
     /// tracker needs only a few samples per socket (100k of them).
     pub rates: VecDeque<Rate>,
+    /// Its history as of the last refresh that listed it: the states it passed
+    /// through (kept when it is gone).
+    pub seen: Seen,
     /// The first line shown (PgUp/PgDn), at most `scroll_limit`.
     pub scroll: u16,
     /// How far it can scroll on the screen it was last drawn on.
@@ -98,8 +102,19 @@ pub struct App {
     /// Names of the watched pids, remembered for when they exit.
     pub names: HashMap<u32, Arc<str>>,
     pub cmdlines: HashMap<u32, String>,
-    /// Every snapshot goes through it: events, per-socket history, counts, rates.
-    pub tracker: Tracker,
+    /// What tracking says at the last refresh: per row, events, counts, rates.
+    pub tracked: Tracked,
+    /// Tracks and diagnoses the updates handed to the app as collected (tests,
+    /// replays); live, the collector thread has its own and sends `Ready` models.
+    pub preparer: Preparer,
+    /// K and X results for the collector's tracker, not sent yet (`take_notes`).
+    notes_out: Vec<Note>,
+    /// Notes made so far, and the events of those no model has carried back yet:
+    /// shown meanwhile.
+    notes_made: u64,
+    notes_unconfirmed: VecDeque<(u64, Event)>,
+    /// The interval the collector backed off to (refreshes took longer than asked).
+    pub slowed: Option<Duration>,
     /// Sockets that closed at the last refresh, as last seen (shown dimmed once).
     pub vanished: Vec<Socket>,
     /// The events log's scroll and the diagnostics' findings.
@@ -134,7 +149,7 @@ impl App {
         let mut app = App {
             hostname: config.hostname,
             banner: config.banner,
-            pids: config.pids,
+            pids: config.pids.clone(),
             interval: config.interval,
             started_at: config.started_at,
             roles: Vec::new(),
@@ -152,7 +167,12 @@ impl App {
             exited: Vec::new(),
             names: HashMap::new(),
             cmdlines: HashMap::new(),
-            tracker: Tracker::new(TrackConfig::default()),
+            tracked: Tracked::default(),
+            preparer: Preparer::new(config.pids.clone()),
+            notes_out: Vec::new(),
+            notes_made: 0,
+            notes_unconfirmed: VecDeque::new(),
+            slowed: None,
             vanished: Vec::new(),
             timeline: Timeline::default(),
             actions: Actions::default(),
@@ -173,72 +193,158 @@ impl App {
         app
     }
 
-    /// Takes in one refresh from the collector.
+    /// Takes in one refresh as collected: prepares it here, then swaps it in.
     pub fn update(&mut self, update: Update) {
         if self.paused {
             return; // one already on its way when space was pressed
         }
-        self.exited = update.exited;
-        for (pid, name) in update.names {
-            self.names.insert(pid, name.into());
+        for note in std::mem::take(&mut self.notes_out) {
+            self.preparer.note(note);
         }
-        if !self.pids.is_empty() && self.exited.len() == self.pids.len() {
-            // Everything watched is gone (reading it may fail too): keep the last view.
-            self.error = None;
-            return;
+        let ready = self.preparer.prepare(update, &self.choice());
+        let _old = self.swap(ready);
+    }
+
+    /// What the rows are sorted and filtered for: the collector prepares them so.
+    pub fn choice(&self) -> Choice {
+        Choice {
+            sort: self.sort,
+            text: self.filter.text.clone(),
+            query: self.filter.query.clone(),
         }
-        let mut snapshot = match update.snapshot {
-            Ok(snapshot) => snapshot,
-            Err(e) => {
+    }
+
+    /// K and X results for the collector's tracker (the UI loop sends them).
+    pub fn take_notes(&mut self) -> Vec<Note> {
+        std::mem::take(&mut self.notes_out)
+    }
+
+    /// Takes in one prepared refresh: moves, and the few lookups the selection and
+    /// the details need. The old snapshot goes back in the return value: freeing 100k
+    /// sockets is work the caller may leave to another thread.
+    pub fn swap(&mut self, ready: Ready) -> Option<Snapshot> {
+        if self.paused {
+            return None; // one already on its way when space was pressed
+        }
+        self.slowed = ready.slowed;
+        self.exited = ready.exited;
+        self.names.extend(ready.names);
+        let model = match ready.outcome {
+            Outcome::Model(model) => model,
+            Outcome::Failed(e) => {
                 self.error = Some(e);
-                return;
+                return None;
+            }
+            Outcome::AllExited => {
+                self.error = None;
+                return None;
             }
         };
         self.error = None;
-        // Display order makes a row's index its rank (see rows::sorted_rows). The
-        // collector sends it sorted, so this is one check, and a sort only for a
-        // source that does not (tests, replays).
-        if !snapshot
-            .sockets
-            .is_sorted_by(|a, b| a.display_order(b).is_le())
-        {
-            snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
+        self.cmdlines = ready.cmdlines;
+        let Model {
+            snapshot,
+            vanished,
+            tracked,
+            findings,
+            choice,
+            sorted,
+            shown,
+            notes,
+        } = *model;
+        let old = self.snapshot.replace(snapshot);
+        self.vanished = vanished;
+        self.tracked = tracked;
+        self.timeline.findings = findings;
+        self.confirm_notes(notes);
+        self.refresh_timeline();
+        // The rows come sorted and filtered for the choice the collector knew; one
+        // made since (a key in flight) is applied here.
+        if choice.sort != self.sort {
+            self.rebuild();
+        } else if choice.text != self.filter.text || choice.query != self.filter.query {
+            self.sorted = sorted;
+            self.refilter();
+        } else {
+            self.sorted = sorted;
+            self.take_shown(shown);
         }
-        for owner in snapshot.sockets.iter().flat_map(|s| &s.processes) {
-            if self.pids.contains(&owner.pid) {
-                self.names.insert(owner.pid, owner.comm.clone());
-            }
-        }
-        self.cmdlines = update.cmdlines;
-        self.tracker.observe(&snapshot);
-        self.vanished = history::vanished(&self.tracker);
-        self.refresh_timeline(update.listen_counters, update.port_range);
-        self.snapshot = Some(snapshot);
-        self.rebuild();
-        if let Some(details) = &mut self.details {
-            let key = details.socket.key();
-            let ends = track::endpoints(&details.socket);
-            let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-            // Followed as the tracker does: by key, else a connection by its endpoints
-            // (it lost its inode going into TIME_WAIT).
-            let found = live.iter().find(|s| s.key() == key).or_else(|| {
-                let ends = ends?;
-                live.iter().find(|s| track::endpoints(s) == Some(ends))
-            });
-            match found {
-                Some(socket) => details.socket = socket.clone(),
-                None => details.gone = true,
-            }
-            let history = self.tracker.get(&details.socket.key());
-            if let Some(rate) = history.and_then(|h| h.rate())
-                && details.rates.back().is_none_or(|last| last.at < rate.at)
-            {
-                if details.rates.len() == DETAILS_RATES {
-                    details.rates.pop_front();
+        self.follow_details();
+        old
+    }
+
+    /// The details' socket in the new snapshot: followed as the tracker does, by key,
+    /// else a connection by its endpoints (it lost its inode going into TIME_WAIT).
+    fn follow_details(&mut self) {
+        let Some(details) = &mut self.details else {
+            return;
+        };
+        let key = details.socket.key();
+        let ends = track::endpoints(&details.socket);
+        let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
+        let found = live.iter().position(|s| s.key() == key).or_else(|| {
+            let ends = ends?;
+            live.iter().position(|s| track::endpoints(s) == Some(ends))
+        });
+        match found {
+            Some(i) => {
+                details.socket = live[i].clone();
+                if let Some(seen) = self.tracked.live.get(i) {
+                    details.seen = seen.clone();
                 }
-                details.rates.push_back(rate);
             }
+            None => details.gone = true,
         }
+        if let Some(rate) = details.seen.rate.filter(|_| !details.gone)
+            && details.rates.back().is_none_or(|last| last.at < rate.at)
+        {
+            if details.rates.len() == DETAILS_RATES {
+                details.rates.pop_front();
+            }
+            details.rates.push_back(rate);
+        }
+    }
+
+    /// Drops the notes a model has carried back; shows the rest in its log.
+    fn confirm_notes(&mut self, taken: u64) {
+        while self
+            .notes_unconfirmed
+            .front()
+            .is_some_and(|(n, _)| *n < taken)
+        {
+            self.notes_unconfirmed.pop_front();
+        }
+        if self.notes_unconfirmed.is_empty() {
+            return;
+        }
+        let events = Arc::make_mut(&mut self.tracked.events);
+        for (_, event) in &self.notes_unconfirmed {
+            let mut event = event.clone();
+            event.seq = events.back().map_or(0, |e| e.seq + 1);
+            events.push_back(event);
+        }
+    }
+
+    /// Logs what was done to `socket` now, and for the tracker (`take_notes`).
+    pub(super) fn note(&mut self, at: SystemTime, change: track::Change, socket: &Socket) {
+        let events = Arc::make_mut(&mut self.tracked.events);
+        let event = Event {
+            seq: events.back().map_or(0, |e| e.seq + 1),
+            at,
+            change: change.clone(),
+            socket: Socket {
+                tcp_info: None,
+                ..socket.clone()
+            },
+        };
+        events.push_back(event.clone());
+        self.notes_unconfirmed.push_back((self.notes_made, event));
+        self.notes_made += 1;
+        self.notes_out.push(Note {
+            at,
+            change,
+            socket: socket.clone(),
+        });
     }
 
     pub fn apply(&mut self, action: Action) {
@@ -449,25 +555,27 @@ impl App {
 
     fn show_details(&mut self) {
         self.details = self.selected_row().map(|row| {
-            let socket = self.socket(row).clone();
-            let history = self.tracker.get(&socket.key());
+            let seen = self.tracked.seen(row).cloned().unwrap_or_default();
             Details {
                 gone: matches!(row, RowRef::Gone(_)),
-                rates: history.map(|h| h.rates().collect()).unwrap_or_default(),
-                socket,
+                // What the tracker had: its latest (it keeps a few samples per socket).
+                rates: seen.rate.into_iter().collect(),
+                seen,
+                socket: self.socket(row).clone(),
                 scroll: 0,
                 scroll_limit: 0,
             }
         });
     }
 
+    /// What tracking knows of the socket at `row`.
+    pub fn seen(&self, row: RowRef) -> Option<&Seen> {
+        self.tracked.seen(row)
+    }
+
     fn set_filter(&mut self, text: String) {
         // A term still being typed ("port:") is left out rather than matched as a word.
-        let complete: Vec<&str> = text
-            .split_whitespace()
-            .filter(|t| !t.ends_with(':'))
-            .collect();
-        match Query::parse(&complete.join(" ")) {
+        match Query::parse(&prepare::complete_terms(&text)) {
             Ok(query) => {
                 self.filter.query = query;
                 self.filter.error = None;
@@ -485,38 +593,27 @@ impl App {
         self.rebuild();
     }
 
-    /// Re-sorts every row after a new snapshot or sort, then filters them.
+    /// Re-sorts every row after a new sort (or a snapshot prepared for another),
+    /// then filters them.
     fn rebuild(&mut self) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-        let tracker = &self.tracker;
-        let rate = |s: &Socket| tracker.get(&s.key()).and_then(|h| h.rate());
-        self.sorted = rows::sorted_rows(live, &self.vanished, self.sort, rate);
+        self.sorted = prepare::sort(live, &self.vanished, &self.tracked, self.sort);
         self.refilter();
     }
 
-    /// The shown rows from `sorted` and the filter; the selection stays on the same
-    /// socket when it is still there.
+    /// The shown rows from `sorted` and the filter.
     fn refilter(&mut self) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-        let query = &self.filter.query;
-        self.rows = if query.is_empty() {
-            self.sorted.clone()
-        } else {
-            let gone = &self.vanished;
-            let socket = |row: &RowRef| match *row {
-                RowRef::Live(i) => &live[i],
-                RowRef::Gone(i) => &gone[i],
-            };
-            let matching = self.sorted.iter().filter(|r| query.matches(socket(r)));
-            matching.copied().collect()
-        };
-        let shown = self.rows.iter().filter_map(|row| match row {
-            RowRef::Live(i) => Some(&live[*i]),
-            RowRef::Gone(_) => None,
-        });
-        self.counts = rows::counts(shown.clone());
-        self.processes = rows::processes(shown);
-        self.filter.note = self.filter_note(live);
+        let shown = prepare::shown(live, &self.vanished, &self.sorted, &self.choice());
+        self.take_shown(shown);
+    }
+
+    /// Shows `shown`; the selection stays on the same socket when it is still there.
+    fn take_shown(&mut self, shown: Shown) {
+        self.rows = shown.rows;
+        self.counts = shown.counts;
+        self.processes = shown.processes;
+        self.filter.note = shown.note;
 
         // Most refreshes leave the selected socket on its row: look there first,
         // before a walk over every row.
@@ -551,28 +648,6 @@ const BUSIEST_FIRST: Sort = Sort {
     by: SortBy::Rate,
     reverse: false,
 };
-
-impl App {
-    /// What the filter bar says about the result (see `FilterBar::note`): only worked
-    /// out when there are bare numbers or nothing matches, so typing at 100k sockets
-    /// costs no more than filtering.
-    fn filter_note(&self, live: &[Socket]) -> Option<String> {
-        let query = &self.filter.query;
-        if query.is_empty() || live.is_empty() {
-            return None;
-        }
-        if self.rows.is_empty() {
-            let complete: Vec<&str> = self
-                .filter
-                .text
-                .split_whitespace()
-                .filter(|t| !t.ends_with(':'))
-                .collect();
-            return Some(crate::query::why_empty(&complete.join(" "), live.iter()));
-        }
-        crate::query::number_note(query, live.iter())
-    }
-}
 
 fn step_interval(now: Duration, slower: bool) -> Duration {
     let ms = now.as_millis() as u64;

@@ -12,7 +12,6 @@ use ratatui::widgets::{Cell, Row, Table};
 use super::{rates, style};
 use crate::column::{Align, Column, Row as Cells, Width, fit};
 use crate::tui::app::App;
-use crate::tui::history;
 use crate::tui::rows::RowRef;
 
 /// The columns shown: `Column::TUI`, without the rates when the source gives none (the
@@ -42,7 +41,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         let socket = app.socket(row);
         Cells {
             socket,
-            rate: rates::latest(app, socket),
+            rate: rates::latest(app, row),
         }
     };
     let shown = fitted(app, area.width);
@@ -90,7 +89,7 @@ fn fitted(app: &App, width: u16) -> Vec<(Column, u16, bool)> {
         let socket = app.socket(row);
         Cells {
             socket,
-            rate: rates::latest(app, socket),
+            rate: rates::latest(app, row),
         }
     };
     // What each column's cells need, over the whole filtered set (or a sample of it).
@@ -178,7 +177,7 @@ fn socket_row(
     let socket = app.socket(row);
     let (mark, row_style) = match row {
         RowRef::Gone(_) => ('-', Some(style::GONE)),
-        RowRef::Live(_) if history::is_new(&app.tracker, &socket.key()) => ('+', Some(style::NEW)),
+        RowRef::Live(_) if app.seen(row).is_some_and(|s| s.new) => ('+', Some(style::NEW)),
         RowRef::Live(_) => (' ', None),
     };
     let gutter = format!("{}{mark}", if selected { '›' } else { ' ' });
