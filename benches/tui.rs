@@ -178,26 +178,27 @@ fn main() {
             tick += 1;
             let (ready, took) = ready(&mut preparer, &choice, update(n, tick, started));
             prepared.push(took);
+            // Refreshes come an interval apart: time for the last one's snapshot
+            // to be freed (on a thread of its own) before the next is built.
+            std::thread::sleep(Duration::from_millis(50));
             Input::Ready(Box::new(ready))
         }),
     );
     report("prepare (collector thread)", median_worst(prepared));
     println!("{}", rss());
-    // The whole refresh on one thread: what the UI thread paid before the split.
-    let mut solo = App::new(config(started));
-    sockscope::tui::step(
-        &mut terminal,
-        &mut solo,
-        Input::Update(Box::new(update(n, 1, started))),
-    )
-    .expect("draw");
-    report(
-        "refresh, prepared on the UI thread",
-        time(&mut terminal, &mut solo, |round| {
-            Input::Update(Box::new(update(n, round as u64 + 2, started)))
-        }),
-    );
-    drop(solo);
+    // Memory over time: what the process holds (the view, the tracker, the snapshot
+    // being swapped in, what the allocator kept), refresh after refresh.
+    let choice = app.choice();
+    for rounds in [10, 20, 40] {
+        while tick < rounds + ROUNDS as u64 + 1 {
+            tick += 1;
+            let (ready, _) = ready(&mut preparer, &choice, update(n, tick, started));
+            std::thread::sleep(Duration::from_millis(50));
+            sockscope::tui::step(&mut terminal, &mut app, Input::Ready(Box::new(ready)))
+                .expect("draw");
+        }
+        println!("after {tick} refreshes: {}", rss());
+    }
     report(
         "key j (selection down)",
         time(&mut terminal, &mut app, |_| key(KeyCode::Char('j'))),
@@ -236,16 +237,19 @@ fn main() {
         }),
     );
     sockscope::tui::step(&mut terminal, &mut app, key(KeyCode::Esc)).expect("draw");
-    // Memory over time: what the process holds (the view, the tracker, the snapshot
-    // being swapped in, what the allocator kept), refresh after refresh.
-    let choice = app.choice();
-    for rounds in [10, 20, 40] {
-        while tick < rounds + ROUNDS as u64 {
-            tick += 1;
-            let (ready, _) = ready(&mut preparer, &choice, update(n, tick, started));
-            sockscope::tui::step(&mut terminal, &mut app, Input::Ready(Box::new(ready)))
-                .expect("draw");
-        }
-        println!("after {tick} refreshes: {}", rss());
-    }
+    // The whole refresh on one thread: what the UI thread paid before the split.
+    let mut solo = App::new(config(started));
+    sockscope::tui::step(
+        &mut terminal,
+        &mut solo,
+        Input::Update(Box::new(update(n, 1, started))),
+    )
+    .expect("draw");
+    report(
+        "refresh, prepared on the UI thread",
+        time(&mut terminal, &mut solo, |round| {
+            Input::Update(Box::new(update(n, round as u64 + 2, started)))
+        }),
+    );
+    drop(solo);
 }

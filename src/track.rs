@@ -217,7 +217,9 @@ impl StateCounts {
 pub struct Tracker {
     config: TrackConfig,
     /// foldhash: hashed once or twice per socket per snapshot, 100k times at scale.
-    sockets: HashMap<SocketKey, History, foldhash::fast::RandomState>,
+    /// Boxed: the table has room for up to twice the sockets it holds, and a History
+    /// inline would make each empty slot cost its ~350 bytes too.
+    sockets: HashMap<SocketKey, Box<History>, foldhash::fast::RandomState>,
     /// Closed sockets in the order they closed, to forget the oldest first.
     closed_order: VecDeque<(SystemTime, SocketKey)>,
     /// How many of the last entries of `closed_order` the last snapshot added.
@@ -246,17 +248,23 @@ impl Tracker {
     }
 
     pub fn get(&self, key: &SocketKey) -> Option<&History> {
-        self.sockets.get(key)
+        self.sockets.get(key).map(|h| &**h)
     }
 
     /// The sockets of the last snapshot.
     pub fn live(&self) -> impl Iterator<Item = &History> + '_ {
-        self.sockets.values().filter(|h| h.closed_at.is_none())
+        self.sockets
+            .values()
+            .map(|h| &**h)
+            .filter(|h| h.closed_at.is_none())
     }
 
     /// Sockets that closed and are not forgotten yet.
     pub fn recently_closed(&self) -> impl Iterator<Item = &History> + '_ {
-        self.sockets.values().filter(|h| h.closed_at.is_some())
+        self.sockets
+            .values()
+            .map(|h| &**h)
+            .filter(|h| h.closed_at.is_some())
     }
 
     /// The sockets that closed at the last snapshot's time, found through the close
@@ -267,7 +275,7 @@ impl Tracker {
         self.closed_order
             .iter()
             .skip(skip)
-            .filter_map(|(_, key)| self.sockets.get(key))
+            .filter_map(|(_, key)| self.get(key))
             .filter(move |h| h.closed_at.is_some() && h.closed_at == last)
     }
 

@@ -106,8 +106,8 @@ impl Tracker {
         let mut socket = closed.socket.clone();
         socket.processes = listeners.owner_of(&socket);
         let key = socket.key();
-        self.sockets
-            .insert(key.clone(), unseen_history(&socket, closed, generation));
+        let h = unseen_history(&socket, closed, generation);
+        self.sockets.insert(key.clone(), Box::new(h));
         self.closed_order.push_back((closed.at, key.clone()));
         push_event(self, closed.at, Change::Closed, &socket);
         key

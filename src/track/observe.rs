@@ -69,8 +69,8 @@ impl Tracker {
                     change
                 }
                 None => {
-                    self.sockets
-                        .insert(socket.key(), new_history(socket, sample, first, generation));
+                    let h = new_history(socket, sample, first, generation);
+                    self.sockets.insert(socket.key(), Box::new(h));
                     (!first).then_some(Change::Opened)
                 }
             };

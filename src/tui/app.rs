@@ -260,14 +260,22 @@ impl App {
         self.refresh_timeline();
         // The rows come sorted and filtered for the choice the collector knew; one
         // made since (a key in flight) is applied here.
-        if choice.sort != self.sort {
-            self.rebuild();
-        } else if choice.text != self.filter.text || choice.query != self.filter.query {
-            self.sorted = sorted;
-            self.refilter();
-        } else {
-            self.sorted = sorted;
-            self.take_shown(shown);
+        let same_filter = choice.text == self.filter.text && choice.query == self.filter.query;
+        match (choice.sort == self.sort, same_filter) {
+            (true, true) => {
+                self.sorted = sorted;
+                self.take_shown(shown);
+            }
+            (true, false) => {
+                self.sorted = sorted;
+                self.refilter();
+            }
+            // The same rows in another order: what they add up to holds.
+            (false, true) => {
+                self.take_shown(shown);
+                self.resort();
+            }
+            (false, false) => self.rebuild(),
         }
         self.follow_details();
         old
@@ -588,9 +596,27 @@ impl App {
     }
 
     fn set_sort(&mut self, sort: Sort) {
+        let reversed = sort.by == self.sort.by && sort.reverse != self.sort.reverse;
         self.sort = sort;
         self.following_busiest &= sort == BUSIEST_FIRST;
-        self.rebuild();
+        if reversed {
+            // `S`: ties are ordered by the same (reversed) comparison, so the reverse
+            // sort is exactly the rows reversed.
+            self.sorted.reverse();
+            self.rows.reverse();
+            self.reselect();
+        } else {
+            self.resort();
+        }
+    }
+
+    /// The rows in a new order after `s`, `r` or a click on a header: the filter
+    /// shows the same rows, so the counts, processes and note stay as they are.
+    fn resort(&mut self) {
+        let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
+        self.sorted = prepare::sort(live, &self.vanished, &self.tracked, self.sort);
+        self.rows = prepare::matching(live, &self.vanished, &self.sorted, &self.filter.query);
+        self.reselect();
     }
 
     /// Re-sorts every row after a new sort (or a snapshot prepared for another),
@@ -614,7 +640,11 @@ impl App {
         self.counts = shown.counts;
         self.processes = shown.processes;
         self.filter.note = shown.note;
+        self.reselect();
+    }
 
+    /// The selection on the same socket as before when it is still there.
+    fn reselect(&mut self) {
         // Most refreshes leave the selected socket on its row: look there first,
         // before a walk over every row.
         let at = |i: usize| self.rows.get(i).map(|r| self.socket(*r).key());

@@ -103,7 +103,13 @@ pub struct Preparer {
 impl Preparer {
     pub fn new(pids: Vec<u32>) -> Preparer {
         Preparer {
-            tracker: Tracker::new(TrackConfig::default()),
+            // Three samples: a rate takes two, the queue rules three (the details
+            // keep a longer series for the one socket they show). 56 bytes a socket
+            // less than the default, 5.6 MB at 100k.
+            tracker: Tracker::new(TrackConfig {
+                samples_per_socket: DiagnoseConfig::default().queue_samples.max(2),
+                ..TrackConfig::default()
+            }),
             kernel: KernelFacts {
                 // With --pid, the view sees only some sockets of the namespace.
                 whole_namespace: pids.is_empty(),
@@ -240,17 +246,7 @@ pub fn sort(live: &[Socket], gone: &[Socket], tracked: &Tracked, sort: Sort) -> 
 
 /// The rows of `sorted` the query matches, and what follows from them.
 pub fn shown(live: &[Socket], gone: &[Socket], sorted: &[RowRef], choice: &Choice) -> Shown {
-    let query = &choice.query;
-    let socket = |row: &RowRef| match *row {
-        RowRef::Live(i) => &live[i],
-        RowRef::Gone(i) => &gone[i],
-    };
-    let rows: Vec<RowRef> = if query.is_empty() {
-        sorted.to_vec()
-    } else {
-        let matching = sorted.iter().filter(|r| query.matches(socket(r)));
-        matching.copied().collect()
-    };
+    let rows = matching(live, gone, sorted, &choice.query);
     let shown = rows.iter().filter_map(|row| match row {
         RowRef::Live(i) => Some(&live[*i]),
         RowRef::Gone(_) => None,
@@ -261,6 +257,19 @@ pub fn shown(live: &[Socket], gone: &[Socket], sorted: &[RowRef], choice: &Choic
         note: note(live, rows.is_empty(), choice),
         rows,
     }
+}
+
+/// The rows of `sorted` that `query` matches, in its order.
+pub fn matching(live: &[Socket], gone: &[Socket], sorted: &[RowRef], query: &Query) -> Vec<RowRef> {
+    if query.is_empty() {
+        return sorted.to_vec();
+    }
+    let socket = |row: &RowRef| match *row {
+        RowRef::Live(i) => &live[i],
+        RowRef::Gone(i) => &gone[i],
+    };
+    let matching = sorted.iter().filter(|r| query.matches(socket(r)));
+    matching.copied().collect()
 }
 
 /// What the filter bar says about the result (see `FilterBar::note`): only worked
