@@ -90,6 +90,8 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         options.proc_root,
         to_ui.clone(),
     );
+    // The rows come prepared for the command line's filter from the first refresh.
+    let _ = control.send(Control::Choice(Box::new(app.choice())));
     spawn_signals(to_ui.clone())?;
     spawn_keys(to_ui);
 
@@ -173,12 +175,22 @@ pub fn handle(app: &mut App, input: Input) {
 }
 
 /// Frees a snapshot on a thread of its own: 100k sockets take milliseconds to free,
-/// which a key pressed meanwhile would wait for on the UI thread.
+/// which a key pressed meanwhile would wait for on the UI thread. One thread for the
+/// whole run (a thread per refresh could leave a malloc arena behind each).
 fn free_elsewhere(old: crate::model::Snapshot) {
-    // Without a thread to be had, the snapshot is freed here, as it would have been.
-    let _ = thread::Builder::new()
-        .name("free".into())
-        .spawn(move || drop(old));
+    use std::sync::OnceLock;
+    static FREE: OnceLock<Option<Sender<crate::model::Snapshot>>> = OnceLock::new();
+    let free = FREE.get_or_init(|| {
+        let (to_free, freed) = mpsc::channel::<crate::model::Snapshot>();
+        let spawned = thread::Builder::new()
+            .name("free".into())
+            .spawn(move || freed.into_iter().for_each(drop));
+        spawned.ok().map(|_| to_free)
+    });
+    // Without the thread, the snapshot is freed here, as it would have been.
+    if let Some(free) = free {
+        let _ = free.send(old);
+    }
 }
 
 /// Draws the app, then tells it how many rows the list holds (for PgUp/PgDn).

@@ -52,6 +52,16 @@ pub fn spawn(
         // The interval kept: `interval`, or longer while refreshes take longer.
         let mut kept = interval;
         loop {
+            // What the UI said since the wait ended (a choice sent at start, before
+            // the first refresh), before this refresh.
+            for said in from_ui.try_iter() {
+                match said {
+                    Control::Interval(d) => (interval, kept) = (d, d),
+                    Control::Pause(p) => paused = p,
+                    Control::Choice(c) => choice = *c,
+                    Control::Note(note) => preparer.note(*note),
+                }
+            }
             if !paused {
                 let started = Instant::now();
                 let update = collect(source.as_mut(), &pids, &proc_root, &kernel, &mut cmdlines);
