@@ -191,6 +191,7 @@ fn memory_stays_bounded_under_churn() {
         events_cap: 500,
         keep_closed_for: Duration::from_secs(5),
         closed_cap: 1_000,
+        keep_tcp_info: true,
     };
     let mut t = Tracker::new(config.clone());
     let mut max_tracked = 0;

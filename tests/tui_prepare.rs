@@ -162,3 +162,30 @@ fn a_slowed_collector_shows_in_the_header() {
     feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
     assert!(screen_text(&terminal).contains("every 1s"));
 }
+
+#[test]
+fn a_vanished_row_has_its_last_tcp_info_though_the_tracker_keeps_none() {
+    let (mut app, mut terminal) = web_app(120, 30);
+    let mut preparer = Preparer::new(Vec::new());
+    let mut sockets = web_sockets();
+    let with_info = sockets
+        .iter_mut()
+        .find(|s| s.state == TcpState::Established)
+        .expect("an ESTABLISHED socket");
+    with_info.tcp_info = Some(Box::new(sockscope::model::TcpInfo {
+        rtt_us: 1234,
+        ..Default::default()
+    }));
+    let inode = with_info.inode;
+    let ready = preparer.prepare(raw(snapshot(sockets.clone(), 2)), &app.choice());
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    sockets.retain(|s| s.inode != inode);
+    let ready = preparer.prepare(raw(snapshot(sockets, 3)), &app.choice());
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    let gone = app
+        .vanished
+        .iter()
+        .find(|s| s.inode == inode)
+        .expect("vanished");
+    assert_eq!(gone.tcp_info.as_ref().map(|i| i.rtt_us), Some(1234));
+}

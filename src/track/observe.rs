@@ -69,7 +69,7 @@ impl Tracker {
                     change
                 }
                 None => {
-                    let h = new_history(socket, sample, first, generation);
+                    let h = new_history(socket, sample, first, generation, &self.config);
                     self.sockets.insert(socket.key(), Box::new(h));
                     (!first).then_some(Change::Opened)
                 }
@@ -144,9 +144,15 @@ fn sample(
     }
 }
 
-fn new_history(socket: &Socket, sample: Sample, first: bool, generation: u64) -> History {
+fn new_history(
+    socket: &Socket,
+    sample: Sample,
+    first: bool,
+    generation: u64,
+    config: &super::TrackConfig,
+) -> History {
     History {
-        socket: socket.clone(),
+        socket: remembered(socket, config),
         first_seen: sample.at,
         seen_from_start: first,
         last_seen: sample.at,
@@ -154,6 +160,17 @@ fn new_history(socket: &Socket, sample: Sample, first: bool, generation: u64) ->
         states: Arc::new([(sample.at, socket.state)]),
         samples: [sample].into(),
         generation,
+    }
+}
+
+/// The socket as a history keeps it (see `TrackConfig::keep_tcp_info`).
+fn remembered(socket: &Socket, config: &super::TrackConfig) -> Socket {
+    match config.keep_tcp_info {
+        true => socket.clone(),
+        false => Socket {
+            tcp_info: None,
+            ..socket.clone()
+        },
     }
 }
 
@@ -173,9 +190,7 @@ fn update(
         h.samples.pop_front();
     }
     h.samples.push_back(sample);
-    // clone_from reuses the owners Vec and tcp_info Box already there: no allocation
-    // per socket per snapshot.
-    h.socket.clone_from(socket);
+    h.socket = remembered(socket, config);
     if from == socket.state {
         return None;
     }

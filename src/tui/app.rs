@@ -252,6 +252,10 @@ impl App {
             shown,
             notes,
         } = *model;
+        let mut vanished = vanished;
+        if let Some(before) = &self.snapshot {
+            with_tcp_info(&mut vanished, &before.sockets);
+        }
         let old = self.snapshot.replace(snapshot);
         self.vanished = vanished;
         self.tracked = tracked;
@@ -670,6 +674,23 @@ impl App {
         let selected = self.process_table.selected;
         self.process_table
             .go(selected, self.processes.len(), self.page);
+    }
+}
+
+/// The tcp_info the tracker does not keep (`TrackConfig::keep_tcp_info`) for the
+/// sockets that just vanished, from the snapshot that last listed them (in display
+/// order, so found in a few steps each).
+fn with_tcp_info(vanished: &mut [Socket], before: &[Socket]) {
+    for socket in vanished.iter_mut().filter(|s| s.tcp_info.is_none()) {
+        let from = before.partition_point(|s| s.display_order(socket).is_lt());
+        let key = socket.key();
+        let same = before[from..]
+            .iter()
+            .take_while(|s| s.display_order(socket).is_eq())
+            .find(|s| s.key() == key);
+        if let Some(last) = same {
+            socket.tcp_info.clone_from(&last.tcp_info);
+        }
     }
 }
 

@@ -108,6 +108,9 @@ impl Preparer {
             // less than the default, 5.6 MB at 100k.
             tracker: Tracker::new(TrackConfig {
                 samples_per_socket: DiagnoseConfig::default().queue_samples.max(2),
+                // The app has the snapshot; a vanished row gets its tcp_info back
+                // from the one before (`App::swap`).
+                keep_tcp_info: false,
                 ..TrackConfig::default()
             }),
             kernel: KernelFacts {
