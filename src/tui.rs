@@ -174,14 +174,16 @@ pub fn handle(app: &mut App, input: Input) {
     }
 }
 
-/// Frees a snapshot on a thread of its own: 100k sockets take milliseconds to free,
-/// which a key pressed meanwhile would wait for on the UI thread. One thread for the
-/// whole run (a thread per refresh could leave a malloc arena behind each).
-fn free_elsewhere(old: crate::model::Snapshot) {
+/// Frees what a refresh replaced on a thread of its own: 100k sockets, and the
+/// shared marks of each (a reference count the collector's thread touched last), take
+/// milliseconds to free, which a key pressed meanwhile would wait for on the UI
+/// thread. One thread for the whole run (a thread per refresh could leave a malloc
+/// arena behind each).
+fn free_elsewhere(old: app::Retired) {
     use std::sync::OnceLock;
-    static FREE: OnceLock<Option<Sender<crate::model::Snapshot>>> = OnceLock::new();
+    static FREE: OnceLock<Option<Sender<app::Retired>>> = OnceLock::new();
     let free = FREE.get_or_init(|| {
-        let (to_free, freed) = mpsc::channel::<crate::model::Snapshot>();
+        let (to_free, freed) = mpsc::channel::<app::Retired>();
         let spawned = thread::Builder::new()
             .name("free".into())
             .spawn(move || freed.into_iter().for_each(drop));

@@ -189,3 +189,31 @@ fn a_vanished_row_has_its_last_tcp_info_though_the_tracker_keeps_none() {
         .expect("vanished");
     assert_eq!(gone.tcp_info.as_ref().map(|i| i.rtt_us), Some(1234));
 }
+
+#[test]
+fn processes_typed_away_from_their_view_are_made_when_it_opens() {
+    let (mut app, mut terminal) = web_app(120, 30);
+    let all = app.processes.len();
+    feed(&mut app, &mut terminal, typed("/sshd"));
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![key(crossterm::event::KeyCode::Enter)],
+    );
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![key(crossterm::event::KeyCode::Tab)],
+    );
+    assert_eq!(app.view, View::Processes);
+    let pids: Vec<u32> = app.processes.iter().map(|p| p.pid).collect();
+    assert!(all > 1 && pids == [812], "{pids:?} of {all}");
+    // Typed in the processes view: made at once.
+    feed(&mut app, &mut terminal, typed("/"));
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![key(crossterm::event::KeyCode::Esc)],
+    );
+    assert_eq!(app.processes.len(), all);
+}

@@ -13,7 +13,7 @@ use crate::track::{self, Event, Rate};
 use super::event::{Action, Update};
 use super::history::{Bucket, Seen, Tracked};
 use super::prepare::{self, Choice, Model, Note, Outcome, Preparer, Ready, Shown};
-use super::rows::{Cursor, ProcessRow, RowRef, Sort, SortBy};
+use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
 
 mod actions;
 mod filter_bar;
@@ -129,6 +129,9 @@ pub struct App {
     /// Shown sockets per state-bar group.
     pub counts: BTreeMap<Bucket, usize>,
     pub processes: Vec<ProcessRow>,
+    /// `processes` is not for the rows shown (the filter changed outside the
+    /// processes view); made again when that view opens.
+    processes_stale: bool,
     pub table: Cursor,
     pub process_table: Cursor,
     selected_key: Option<SocketKey>,
@@ -180,6 +183,7 @@ impl App {
             rows: Vec::new(),
             counts: BTreeMap::new(),
             processes: Vec::new(),
+            processes_stale: false,
             table: Cursor::default(),
             process_table: Cursor::default(),
             selected_key: None,
@@ -220,9 +224,9 @@ impl App {
     }
 
     /// Takes in one prepared refresh: moves, and the few lookups the selection and
-    /// the details need. The old snapshot goes back in the return value: freeing 100k
-    /// sockets is work the caller may leave to another thread.
-    pub fn swap(&mut self, ready: Ready) -> Option<Snapshot> {
+    /// the details need. What it replaced goes back in the return value: freeing 100k
+    /// sockets and their marks is work the caller may leave to another thread.
+    pub fn swap(&mut self, ready: Ready) -> Option<Retired> {
         if self.paused {
             return None; // one already on its way when space was pressed
         }
@@ -256,9 +260,14 @@ impl App {
         if let Some(before) = &self.snapshot {
             with_tcp_info(&mut vanished, &before.sockets);
         }
-        let old = self.snapshot.replace(snapshot);
-        self.vanished = vanished;
-        self.tracked = tracked;
+        let old = Retired {
+            snapshot: self.snapshot.replace(snapshot),
+            vanished: std::mem::replace(&mut self.vanished, vanished),
+            tracked: std::mem::replace(&mut self.tracked, tracked),
+            sorted: std::mem::take(&mut self.sorted),
+            rows: std::mem::take(&mut self.rows),
+            processes: std::mem::take(&mut self.processes),
+        };
         self.timeline.findings = findings;
         self.confirm_notes(notes);
         self.refresh_timeline();
@@ -282,7 +291,7 @@ impl App {
             (false, false) => self.rebuild(),
         }
         self.follow_details();
-        old
+        Some(old)
     }
 
     /// The details' socket in the new snapshot: followed as the tracker does, by key,
@@ -391,6 +400,9 @@ impl App {
                 self.view = match self.view {
                     View::Processes | View::Events | View::Diagnostics => View::Sockets,
                     View::Sockets | View::Details | View::Machine => View::Processes,
+                };
+                if self.view == View::Processes {
+                    self.ensure_processes();
                 }
             }
             Action::EditFilter => self.filter.begin(),
@@ -631,11 +643,25 @@ impl App {
         self.refilter();
     }
 
-    /// The shown rows from `sorted` and the filter.
+    /// The shown rows from `sorted` and the filter. The process rows (a third of
+    /// the work at 100k sockets) wait until the processes view shows them.
     fn refilter(&mut self) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-        let shown = prepare::shown(live, &self.vanished, &self.sorted, &self.choice());
+        let with_processes = self.view == View::Processes;
+        let choice = self.choice();
+        let shown = prepare::shown(live, &self.vanished, &self.sorted, &choice, with_processes);
         self.take_shown(shown);
+        self.processes_stale = !with_processes;
+    }
+
+    /// The process rows for the shown sockets, if a filter changed since they were made.
+    fn ensure_processes(&mut self) {
+        if !std::mem::take(&mut self.processes_stale) {
+            return;
+        }
+        let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
+        self.processes = rows::processes(prepare::shown_live(live, &self.rows));
+        self.process_table = Cursor::default();
     }
 
     /// Shows `shown`; the selection stays on the same socket when it is still there.
@@ -644,6 +670,7 @@ impl App {
         self.counts = shown.counts;
         self.processes = shown.processes;
         self.filter.note = shown.note;
+        self.processes_stale = false;
         self.reselect();
     }
 
@@ -692,6 +719,16 @@ fn with_tcp_info(vanished: &mut [Socket], before: &[Socket]) {
             socket.tcp_info.clone_from(&last.tcp_info);
         }
     }
+}
+
+/// What a swap replaced (see `App::swap`).
+pub struct Retired {
+    pub snapshot: Option<Snapshot>,
+    pub vanished: Vec<Socket>,
+    pub tracked: Tracked,
+    pub sorted: Vec<RowRef>,
+    pub rows: Vec<RowRef>,
+    pub processes: Vec<ProcessRow>,
 }
 
 /// What `r` sorts by.

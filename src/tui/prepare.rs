@@ -196,7 +196,7 @@ impl Preparer {
         let vanished = history::vanished(&self.tracker);
         let tracked = self.tracked(&snapshot, &vanished);
         let sorted = sort(&snapshot.sockets, &vanished, &tracked, choice.sort);
-        let shown = shown(&snapshot.sockets, &vanished, &sorted, choice);
+        let shown = shown(&snapshot.sockets, &vanished, &sorted, choice, true);
         ready.outcome = Outcome::Model(Box::new(Model {
             snapshot,
             vanished,
@@ -247,19 +247,39 @@ pub fn sort(live: &[Socket], gone: &[Socket], tracked: &Tracked, sort: Sort) -> 
     rows::sorted_rows(live, gone, sort, rate)
 }
 
-/// The rows of `sorted` the query matches, and what follows from them.
-pub fn shown(live: &[Socket], gone: &[Socket], sorted: &[RowRef], choice: &Choice) -> Shown {
+/// The rows of `sorted` the query matches, and what follows from them; the process
+/// rows only if `with_processes` (else none: see `App::refilter`).
+pub fn shown(
+    live: &[Socket],
+    gone: &[Socket],
+    sorted: &[RowRef],
+    choice: &Choice,
+    with_processes: bool,
+) -> Shown {
     let rows = matching(live, gone, sorted, &choice.query);
-    let shown = rows.iter().filter_map(|row| match row {
+    let counts = rows::counts(shown_live(live, &rows));
+    let processes = match with_processes {
+        true => rows::processes(shown_live(live, &rows)),
+        false => Vec::new(),
+    };
+    let note = note(live, rows.is_empty(), choice);
+    Shown {
+        rows,
+        counts,
+        processes,
+        note,
+    }
+}
+
+/// The live sockets of `rows` (the vanished are not counted).
+pub fn shown_live<'a>(
+    live: &'a [Socket],
+    rows: &'a [RowRef],
+) -> impl Iterator<Item = &'a Socket> + Clone + 'a {
+    rows.iter().filter_map(|row| match row {
         RowRef::Live(i) => Some(&live[*i]),
         RowRef::Gone(_) => None,
-    });
-    Shown {
-        counts: rows::counts(shown.clone()),
-        processes: rows::processes(shown),
-        note: note(live, rows.is_empty(), choice),
-        rows,
-    }
+    })
 }
 
 /// The rows of `sorted` that `query` matches, in its order.
