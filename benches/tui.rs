@@ -25,6 +25,7 @@ use sockscope::tui::app::{App, Config};
 use sockscope::tui::event::Input;
 use sockscope::tui::event::Update;
 use sockscope::tui::prepare::{Choice, Preparer, Ready};
+use std::sync::mpsc;
 
 const PROCESSES: u32 = 10;
 const ROUNDS: usize = 15;
@@ -92,12 +93,35 @@ fn update(n: usize, tick: u64, started: SystemTime) -> Update {
     }
 }
 
-/// What the collector thread sends after `tick`'s snapshot, and how long making it
-/// took there.
-fn ready(preparer: &mut Preparer, choice: &Choice, update: Update) -> (Ready, Duration) {
-    let start = Instant::now();
-    let ready = preparer.prepare(update, choice);
-    (ready, start.elapsed())
+/// The collector's side on a thread of its own, as live: asked for the next refresh,
+/// it builds the snapshot, prepares it (timed: the second value) and sends it. Asked
+/// between the timed steps, so it rests while the UI takes a refresh in, as it does
+/// for most of an interval live. Ends when nobody asks.
+fn collector(n: usize, started: SystemTime, choice: Choice) -> impl Fn() -> (Ready, Duration) {
+    let (ask, asked) = mpsc::channel::<()>();
+    let (to_ui, from_collector) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut preparer = Preparer::new(Vec::new());
+        for tick in 1.. {
+            if asked.recv().is_err() {
+                return;
+            }
+            let update = update(n, tick, started);
+            let start = Instant::now();
+            let ready = preparer.prepare(update, &choice);
+            if to_ui.send((ready, start.elapsed())).is_err() {
+                return;
+            }
+        }
+    });
+    move || {
+        ask.send(()).expect("the collector thread runs");
+        let ready = from_collector.recv().expect("the collector thread runs");
+        // Some of the rest of the interval (1 s by default): the last snapshot is
+        // freed meanwhile.
+        std::thread::sleep(Duration::from_millis(200));
+        ready
+    }
 }
 
 fn config(started: SystemTime) -> Config {
@@ -158,9 +182,8 @@ fn main() {
     let started = SystemTime::now();
     let mut app = App::new(config(started));
     let mut terminal = Terminal::new(TestBackend::new(160, 50)).expect("terminal");
-    let mut preparer = Preparer::new(Vec::new());
-    let choice = app.choice();
-    let (first, _) = ready(&mut preparer, &choice, update(n, 1, started));
+    let next = collector(n, started, app.choice());
+    let (first, _) = next();
     sockscope::tui::step(&mut terminal, &mut app, Input::Ready(Box::new(first))).expect("draw");
 
     println!("{n} sockets, 160x50, {ROUNDS} rounds: median / worst, ms");
@@ -170,35 +193,30 @@ fn main() {
     };
     // Each snapshot is built outside the timing; only what the UI thread does counts
     // (and, apart, what the collector thread does to prepare it).
-    let mut tick = 1;
     let mut prepared = Vec::new();
     report(
         "refresh (UI thread: swap in, draw)",
         time(&mut terminal, &mut app, |_| {
-            tick += 1;
-            let (ready, took) = ready(&mut preparer, &choice, update(n, tick, started));
+            let (ready, took) = next();
             prepared.push(took);
-            // Refreshes come an interval apart: time for the last one's snapshot
-            // to be freed (on a thread of its own) before the next is built.
-            std::thread::sleep(Duration::from_millis(50));
             Input::Ready(Box::new(ready))
         }),
     );
     report("prepare (collector thread)", median_worst(prepared));
-    println!("{}", rss());
+    println!("after {} refreshes: {}", ROUNDS + 1, rss());
     // Memory over time: what the process holds (the view, the tracker, the snapshot
-    // being swapped in, what the allocator kept), refresh after refresh.
-    let choice = app.choice();
-    for rounds in [10, 20, 40] {
-        while tick < rounds + ROUNDS as u64 + 1 {
-            tick += 1;
-            let (ready, _) = ready(&mut preparer, &choice, update(n, tick, started));
-            std::thread::sleep(Duration::from_millis(50));
+    // being prepared, what the allocator kept), refresh after refresh.
+    let mut seen = ROUNDS + 1;
+    for upto in [30, 60, 90] {
+        while seen < upto {
+            let (ready, _) = next();
             sockscope::tui::step(&mut terminal, &mut app, Input::Ready(Box::new(ready)))
                 .expect("draw");
+            seen += 1;
         }
-        println!("after {tick} refreshes: {}", rss());
+        println!("after {seen} refreshes: {}", rss());
     }
+    drop(next);
     report(
         "key j (selection down)",
         time(&mut terminal, &mut app, |_| key(KeyCode::Char('j'))),
