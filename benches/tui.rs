@@ -21,10 +21,13 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, TcpInfo, TcpState};
+use sockscope::tui::app::Retired;
 use sockscope::tui::app::{App, Config};
 use sockscope::tui::event::Input;
 use sockscope::tui::event::Update;
 use sockscope::tui::prepare::{Choice, Preparer, Ready};
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::mpsc;
 
 const PROCESSES: u32 = 10;
@@ -97,14 +100,23 @@ fn update(n: usize, tick: u64, started: SystemTime) -> Update {
 /// it builds the snapshot, prepares it (timed: the second value) and sends it. Asked
 /// between the timed steps, so it rests while the UI takes a refresh in, as it does
 /// for most of an interval live. Ends when nobody asks.
-fn collector(n: usize, started: SystemTime, choice: Choice) -> impl Fn() -> (Ready, Duration) {
-    let (ask, asked) = mpsc::channel::<()>();
+/// What the UI replaced, handed back to the collector's thread to free (as live).
+type Freed = Rc<RefCell<Vec<Retired>>>;
+
+fn collector(
+    n: usize,
+    started: SystemTime,
+    choice: Choice,
+    freed: Freed,
+) -> impl Fn() -> (Ready, Duration) {
+    let (ask, asked) = mpsc::channel::<Vec<Retired>>();
     let (to_ui, from_collector) = mpsc::channel();
     std::thread::spawn(move || {
         let mut preparer = Preparer::new(Vec::new());
         for tick in 1.. {
-            if asked.recv().is_err() {
-                return;
+            match asked.recv() {
+                Ok(old) => drop(old),
+                Err(_) => return,
             }
             let update = update(n, tick, started);
             let start = Instant::now();
@@ -115,11 +127,11 @@ fn collector(n: usize, started: SystemTime, choice: Choice) -> impl Fn() -> (Rea
         }
     });
     move || {
-        ask.send(()).expect("the collector thread runs");
+        let old = freed.borrow_mut().drain(..).collect();
+        ask.send(old).expect("the collector thread runs");
         let ready = from_collector.recv().expect("the collector thread runs");
-        // Some of the rest of the interval (1 s by default): the last snapshot is
-        // freed meanwhile.
-        std::thread::sleep(Duration::from_millis(200));
+        // Some of the rest of the interval (1 s by default).
+        std::thread::sleep(Duration::from_millis(100));
         ready
     }
 }
@@ -161,17 +173,27 @@ fn key(code: KeyCode) -> Input {
 fn time(
     terminal: &mut Terminal<TestBackend>,
     app: &mut App,
+    freed: &Freed,
     mut input: impl FnMut(usize) -> Input,
 ) -> (Duration, Duration) {
     let times: Vec<Duration> = (0..ROUNDS)
         .map(|round| {
             let input = input(round);
             let start = Instant::now();
-            sockscope::tui::step(terminal, app, black_box(input)).expect("draw");
-            start.elapsed()
+            let old = step(terminal, app, black_box(input));
+            let took = start.elapsed();
+            freed.borrow_mut().extend(old);
+            took
         })
         .collect();
     median_worst(times)
+}
+
+/// What the UI loop does with one input: take it in, draw.
+fn step(terminal: &mut Terminal<TestBackend>, app: &mut App, input: Input) -> Option<Retired> {
+    let old = sockscope::tui::handle(app, input);
+    sockscope::tui::draw(terminal, app).expect("draw");
+    old
 }
 
 fn main() {
@@ -182,7 +204,8 @@ fn main() {
     let started = SystemTime::now();
     let mut app = App::new(config(started));
     let mut terminal = Terminal::new(TestBackend::new(160, 50)).expect("terminal");
-    let next = collector(n, started, app.choice());
+    let freed = Freed::default();
+    let next = collector(n, started, app.choice(), freed.clone());
     let (first, _) = next();
     sockscope::tui::step(&mut terminal, &mut app, Input::Ready(Box::new(first))).expect("draw");
 
@@ -196,7 +219,7 @@ fn main() {
     let mut prepared = Vec::new();
     report(
         "refresh (UI thread: swap in, draw)",
-        time(&mut terminal, &mut app, |_| {
+        time(&mut terminal, &mut app, &freed, |_| {
             let (ready, took) = next();
             prepared.push(took);
             Input::Ready(Box::new(ready))
@@ -210,36 +233,31 @@ fn main() {
     for upto in [30, 60, 90] {
         while seen < upto {
             let (ready, _) = next();
-            sockscope::tui::step(&mut terminal, &mut app, Input::Ready(Box::new(ready)))
-                .expect("draw");
+            let old = step(&mut terminal, &mut app, Input::Ready(Box::new(ready)));
+            freed.borrow_mut().extend(old);
             seen += 1;
         }
         println!("after {seen} refreshes: {}", rss());
     }
-    drop(next);
     report(
         "key j (selection down)",
-        time(&mut terminal, &mut app, |_| key(KeyCode::Char('j'))),
+        time(&mut terminal, &mut app, &freed, |_| key(KeyCode::Char('j'))),
     );
     report(
         "key PgDn",
-        time(&mut terminal, &mut app, |_| key(KeyCode::PageDown)),
+        time(&mut terminal, &mut app, &freed, |_| key(KeyCode::PageDown)),
     );
     report(
         "key s (sort by the next column)",
-        time(&mut terminal, &mut app, |_| key(KeyCode::Char('s'))),
+        time(&mut terminal, &mut app, &freed, |_| key(KeyCode::Char('s'))),
     );
     report(
         "key r (sort by rate)",
-        time(&mut terminal, &mut app, |_| key(KeyCode::Char('r'))),
-    );
-    report(
-        "key Tab (sockets <-> processes)",
-        time(&mut terminal, &mut app, |_| key(KeyCode::Tab)),
+        time(&mut terminal, &mut app, &freed, |_| key(KeyCode::Char('r'))),
     );
     report(
         "key Enter, Esc (details and back)",
-        time(&mut terminal, &mut app, |round| {
+        time(&mut terminal, &mut app, &freed, |round| {
             key(if round % 2 == 0 {
                 KeyCode::Enter
             } else {
@@ -247,14 +265,30 @@ fn main() {
             })
         }),
     );
-    sockscope::tui::step(&mut terminal, &mut app, key(KeyCode::Char('/'))).expect("draw");
+    // Back to the sockets.
+    sockscope::tui::step(&mut terminal, &mut app, key(KeyCode::Esc)).expect("draw");
+    // Typing, in the sockets view and (after a Tab) in the processes view, which
+    // makes its rows at each key; Esc clears the filter after each.
+    let typing = |terminal: &mut Terminal<TestBackend>, app: &mut App, freed: &Freed| {
+        sockscope::tui::step(terminal, app, key(KeyCode::Char('/'))).expect("draw");
+        let times = time(terminal, app, freed, |round| {
+            key(KeyCode::Char(if round % 2 == 0 { '5' } else { '0' }))
+        });
+        sockscope::tui::step(terminal, app, key(KeyCode::Esc)).expect("draw");
+        times
+    };
     report(
         "typing in the filter (each key)",
-        time(&mut terminal, &mut app, |round| {
-            key(KeyCode::Char(if round % 2 == 0 { '5' } else { '0' }))
-        }),
+        typing(&mut terminal, &mut app, &freed),
     );
-    sockscope::tui::step(&mut terminal, &mut app, key(KeyCode::Esc)).expect("draw");
+    report(
+        "key Tab (sockets <-> processes)",
+        time(&mut terminal, &mut app, &freed, |_| key(KeyCode::Tab)),
+    );
+    report(
+        "  typing there (processes view)",
+        typing(&mut terminal, &mut app, &freed),
+    );
     // The whole refresh on one thread: what the UI thread paid before the split.
     let mut solo = App::new(config(started));
     sockscope::tui::step(
@@ -265,7 +299,7 @@ fn main() {
     .expect("draw");
     report(
         "refresh, prepared on the UI thread",
-        time(&mut terminal, &mut solo, |round| {
+        time(&mut terminal, &mut solo, &freed, |round| {
             Input::Update(Box::new(update(n, round as u64 + 2, started)))
         }),
     );

@@ -110,7 +110,11 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
                 // The panic hook has already restored the terminal and said why.
                 bail!("collecting snapshots failed unexpectedly (see the panic above)");
             }
-            handle(&mut app, input);
+            if let Some(old) = handle(&mut app, input) {
+                // Freed on the thread that made it, before it makes the next: 100k
+                // sockets take milliseconds to free, which a key would wait for here.
+                let _ = control.send(Control::Free(Box::new(old)));
+            }
         }
         if app.interval != interval {
             let _ = control.send(Control::Interval(app.interval));
@@ -137,11 +141,13 @@ pub fn step<B: Backend>(
     app: &mut App,
     input: Input,
 ) -> Result<(), B::Error> {
-    handle(app, input);
+    drop(handle(app, input));
     draw(terminal, app)
 }
 
-pub fn handle(app: &mut App, input: Input) {
+/// One input into the app; what a refresh replaced comes back, for the caller to
+/// free where it costs no key press.
+pub fn handle(app: &mut App, input: Input) -> Option<app::Retired> {
     match input {
         Input::Key(key) => {
             let action = if app.actions.dialog.is_some() {
@@ -165,34 +171,10 @@ pub fn handle(app: &mut App, input: Input) {
         }
         Input::Resize => {} // the next draw sizes itself to the terminal
         Input::Update(update) => app.update(*update),
-        Input::Ready(ready) => {
-            if let Some(old) = app.swap(*ready) {
-                free_elsewhere(old);
-            }
-        }
+        Input::Ready(ready) => return app.swap(*ready),
         Input::Quit | Input::CollectorCrashed => app.quit = true,
     }
-}
-
-/// Frees what a refresh replaced on a thread of its own: 100k sockets, and the
-/// shared marks of each (a reference count the collector's thread touched last), take
-/// milliseconds to free, which a key pressed meanwhile would wait for on the UI
-/// thread. One thread for the whole run (a thread per refresh could leave a malloc
-/// arena behind each).
-fn free_elsewhere(old: app::Retired) {
-    use std::sync::OnceLock;
-    static FREE: OnceLock<Option<Sender<app::Retired>>> = OnceLock::new();
-    let free = FREE.get_or_init(|| {
-        let (to_free, freed) = mpsc::channel::<app::Retired>();
-        let spawned = thread::Builder::new()
-            .name("free".into())
-            .spawn(move || freed.into_iter().for_each(drop));
-        spawned.ok().map(|_| to_free)
-    });
-    // Without the thread, the snapshot is freed here, as it would have been.
-    if let Some(free) = free {
-        let _ = free.send(old);
-    }
+    None
 }
 
 /// Draws the app, then tells it how many rows the list holds (for PgUp/PgDn).

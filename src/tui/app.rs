@@ -722,6 +722,7 @@ fn with_tcp_info(vanished: &mut [Socket], before: &[Socket]) {
 }
 
 /// What a swap replaced (see `App::swap`).
+#[derive(Debug)]
 pub struct Retired {
     pub snapshot: Option<Snapshot>,
     pub vanished: Vec<Socket>,

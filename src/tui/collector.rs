@@ -19,11 +19,12 @@ use crate::collect::Source;
 use crate::collect::kernel_counters::KernelReader;
 use crate::collect::process::{self, Cmdlines};
 
+use super::app::Retired;
 use super::event::{Input, Update};
 use super::prepare::{Choice, Note, Preparer};
 
 /// What the UI tells the collector.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum Control {
     Interval(Duration),
     Pause(bool),
@@ -31,6 +32,9 @@ pub enum Control {
     Choice(Box<Choice>),
     /// Something done to a socket (K, X), for the events log.
     Note(Box<Note>),
+    /// What a refresh replaced in the UI, to free here: where it was made, before the
+    /// next is made (which then reuses its memory), and not on the UI thread.
+    Free(Box<Retired>),
 }
 
 /// Starts the thread. It ends when the UI drops either end of the channels.
@@ -60,6 +64,7 @@ pub fn spawn(
                     Control::Pause(p) => paused = p,
                     Control::Choice(c) => choice = *c,
                     Control::Note(note) => preparer.note(*note),
+                    Control::Free(old) => drop(old),
                 }
             }
             if !paused {
@@ -92,6 +97,7 @@ pub fn spawn(
                     }
                     Ok(Control::Choice(c)) => choice = *c,
                     Ok(Control::Note(note)) => preparer.note(*note),
+                    Ok(Control::Free(old)) => drop(old),
                     Err(RecvTimeoutError::Timeout) if paused => {}
                     Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => return,

@@ -106,7 +106,7 @@ impl Player {
     /// A key (or resize, or quit) as the live view takes it, then the move it asked
     /// for: what the loop does, for tests too.
     pub fn input(&mut self, app: &mut App, input: Input) -> Result<()> {
-        handle(app, input);
+        drop(handle(app, input));
         match app.replay.as_mut().and_then(|r| r.request.take()) {
             Some(seek) => self.go(app, seek),
             None => Ok(()),
