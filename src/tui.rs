@@ -1,8 +1,9 @@
 //! The live view: `sockscope [FILTERS]`.
 //!
-//! Three threads feed one channel: the collector (whole snapshots every interval),
-//! terminal input, and signals. The UI loop takes what arrives, steps the `App`, and
-//! draws. `step` and `draw` are generic over the ratatui backend, so tests drive the
+//! Three threads feed one channel: the collector (every interval, a refresh made
+//! ready to swap in: `prepare`), terminal input, and signals. The UI loop takes what
+//! arrives, steps the `App`, and draws; it tells the collector the interval, pause,
+//! sort and filter, and hands back what a refresh replaced, to be freed there. `step` and `draw` are generic over the ratatui backend, so tests drive the
 //! real app into a `TestBackend` with no terminal and no sleeps.
 
 pub mod app;
