@@ -14,13 +14,14 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
-use crate::collect::Scope;
+use crate::collect::{Scope, Selection};
 use crate::model::{Detail, Family, Owners, Proto, Socket, SocketType, TcpState};
 
-/// The leftover inodes of the owner join, as sockets.
+/// The leftover inodes of the owner join, as sockets: those `selection` wants.
 pub fn sockets(
     proc_root: &Path,
     scope: &Scope,
+    selection: &Selection,
     leftovers: impl IntoIterator<Item = (u64, Owners)>,
 ) -> Vec<Socket> {
     let own_ns = fs::read_link(proc_root.join("self/ns/net")).ok();
@@ -51,11 +52,15 @@ pub fn sockets(
         let kernel_name = processes
             .first()
             .and_then(|o| protocol_name(&proc_root.join(format!("{}/fd/{}", o.pid, o.fd))));
+        let socket = named(inode, kernel_name);
+        if !selection.keeps_unnamed(socket.proto, socket.family) {
+            continue;
+        }
         let uid = processes.first().map_or(0, |o| o.uid);
         out.push(Socket {
             uid,
             processes,
-            ..named(inode, kernel_name)
+            ..socket
         });
     }
     out
