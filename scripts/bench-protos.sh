@@ -16,7 +16,7 @@ die() { echo "bench-protos: $*" >&2; exit 1; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
 udp=100000
 unix=100000
-procs=10
+procs=20         # 10k fds each at the defaults: under a 20,000 fd hard limit
 runs=5
 bin="$repo/target/release/sockscope"
 baseline=""

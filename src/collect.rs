@@ -32,7 +32,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
-use crate::model::{Netns, Proto, Snapshot, Socket, TcpState};
+use crate::model::{self, Netns, Proto, Snapshot, Socket, TcpState};
 use container::Containers;
 use netlink::Netlink;
 use netlink::packet::InterfaceNames;
@@ -99,9 +99,20 @@ pub struct System {
     containers: Containers,
     reader: TableReader,
     closed_log: netlink::destroyed::ClosedLog,
-    /// With `--pid`: the next snapshot walks only their fds, leaving out the other
-    /// holders of their sockets (see `with_co_holders_later`).
-    co_holders_later: bool,
+    /// With `--pid`: whether the other holders of their sockets are looked for.
+    co_holders: CoHolders,
+}
+
+/// With `--pid`, when the other holders of their sockets are found: a walk of every
+/// process's fds, as on the whole host (any process may hold one, see `snapshot`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum CoHolders {
+    #[default]
+    Always,
+    /// From the second snapshot on: the first walks the pids alone, as fast as it was.
+    AfterFirst,
+    /// Never: a process that shares its fds with none (the demo, watching itself).
+    Never,
 }
 
 impl System {
@@ -143,7 +154,7 @@ impl System {
                 selection: Selection::ALL,
             },
             closed_log: Default::default(),
-            co_holders_later: false,
+            co_holders: CoHolders::Always,
         })
     }
 
@@ -172,7 +183,14 @@ impl System {
     /// it did; the other holders of their sockets, which take a walk of every
     /// process, join from the second on (the live view's first frame).
     pub fn with_co_holders_later(mut self) -> System {
-        self.co_holders_later = true;
+        self.co_holders = CoHolders::AfterFirst;
+        self
+    }
+
+    /// With `--pid` of a process that shares its fds with none (the demo watching
+    /// itself): only its own fds are walked, and its sockets name it alone.
+    pub fn without_co_holders(mut self) -> System {
+        self.co_holders = CoHolders::Never;
         self
     }
 
@@ -538,6 +556,30 @@ impl TableReader {
         self.proc_with_families(net_dir, is_live(proc_root))
     }
 
+    /// Narrowed (`list --udp`), with many sockets left that no table read names: most
+    /// are of the tables not read (unix, TCP), and asking those for their inodes alone
+    /// (netlink/census.rs) costs a fraction of asking the kernel each one's protocol
+    /// name (unnamed.rs). Inodes are unique across namespaces, so what the census of
+    /// ours finds is no unnamed socket anywhere. Without our netlink socket, or with
+    /// few left, each is named.
+    fn rule_out_unread(&mut self, leftovers: &mut Vec<(u64, model::Owners)>) {
+        const CENSUS_FROM: usize = 1000;
+        let Some(netlink) = self.netlink.as_mut() else {
+            return;
+        };
+        if self.selection.is_all() || leftovers.len() < CENSUS_FROM {
+            return;
+        }
+        let mut inodes = Vec::new();
+        for proto in self.selection.unread_big_tables() {
+            if netlink.inodes(proto, &mut inodes).is_err() {
+                return; // naming each one stays right
+            }
+        }
+        let unread: HashSet<u64, foldhash::fast::RandomState> = inodes.into_iter().collect();
+        leftovers.retain(|(inode, _)| !unread.contains(inode));
+    }
+
     fn netlink_dump(&mut self) -> Result<(Vec<Socket>, bool)> {
         let netlink = match &mut self.netlink {
             Some(netlink) => netlink,
@@ -568,9 +610,13 @@ impl Source for System {
         // one: in another namespace (setns after fork) or of another user (setuid, an
         // fd passed over SCM_RIGHTS). So every process's fds are walked, as on the
         // whole host, and `Scope::keeps` then keeps the rows the pids hold.
-        let walked = match std::mem::take(&mut self.co_holders_later) {
-            true => pids,
-            false => None,
+        let walked = match self.co_holders {
+            CoHolders::Always => None,
+            CoHolders::AfterFirst => {
+                self.co_holders = CoHolders::Always;
+                pids
+            }
+            CoHolders::Never => pids,
         };
         // The fd walk usually costs more than the tables; run them side by side.
         let (tables, mut owners) = thread::scope(|s| {
@@ -614,12 +660,13 @@ impl Source for System {
         }
         // What is left no table named: listed all the same (see unnamed.rs), when such
         // a socket can be wanted; with --pid, only theirs.
-        let selection = &self.reader.selection;
-        let unnamed = if selection.wants_unnamed() {
+        let unnamed = if self.reader.selection.wants_unnamed() {
             let leftovers = owners.by_inode.drain().filter(|(_, holders)| {
                 pids.is_none_or(|pids| holders.iter().any(|o| pids.contains(&o.pid)))
             });
-            unnamed::sockets(&self.proc_root, &self.scope, selection, leftovers)
+            let mut leftovers = unnamed::in_namespace(&self.proc_root, &self.scope, leftovers);
+            self.reader.rule_out_unread(&mut leftovers);
+            unnamed::sockets(&self.proc_root, &self.reader.selection, leftovers)
         } else {
             Vec::new()
         };

@@ -100,7 +100,7 @@ fn port(socket: &Value) -> u64 {
     socket["local_port"].as_u64().unwrap_or(0)
 }
 
-fn sorted(mut pids: Vec<u64>) -> Vec<u64> {
+fn sorted<T: Ord>(mut pids: Vec<T>) -> Vec<T> {
     pids.sort();
     pids
 }
@@ -168,4 +168,32 @@ fn pid_lists_every_holder_of_its_sockets() {
         pids(listener[0]),
         "same holders in the same order"
     );
+}
+
+/// The live view's source: its first snapshot walks the pid alone (no delay for the
+/// first frame), the next ones every process, so the co-holder joins from the second.
+#[test]
+fn the_live_view_adds_co_holders_from_its_second_snapshot() {
+    use sockscope::collect::{PROC, Scope, Source, System};
+    let family = spawn_parent();
+    let parent = family.parent.0.id();
+    let mut source = System::new(PROC, Scope::Pids(vec![parent]))
+        .unwrap()
+        .with_co_holders_later();
+    let holders = |source: &mut System| -> Vec<u32> {
+        let snapshot = source.snapshot().unwrap();
+        let listener: Vec<_> = (snapshot.sockets.iter())
+            .filter(|s| {
+                s.local
+                    .is_some_and(|a| u64::from(a.port()) == family.tcp_port)
+            })
+            .collect();
+        assert_eq!(listener.len(), 1, "{listener:#?}");
+        let mut pids: Vec<u32> = listener[0].processes.iter().map(|o| o.pid).collect();
+        pids.sort();
+        pids
+    };
+    assert_eq!(holders(&mut source), [parent]);
+    assert_eq!(holders(&mut source), sorted(vec![parent, family.child]));
+    assert_eq!(holders(&mut source), sorted(vec![parent, family.child]));
 }

@@ -6,7 +6,7 @@
 
 mod common;
 use common::need::{self, Need};
-use common::netns::OwnAddr;
+use common::netns::{Netns, OwnAddr};
 use common::{list_json, sockscope};
 
 use std::collections::BTreeMap;
@@ -71,12 +71,17 @@ impl Staged {
     }
 }
 
-/// What `list ARGS --json` opens and sends, traced: (paths opened, sendto lines).
-/// (collect::read opens with open(2), the rest of the program with openat(2).)
-fn traced(args: &[&str]) -> (Vec<String>, Vec<String>) {
+/// What `list ARGS --json` opens and sends, traced, run inside `netns` (else in ours):
+/// (paths opened, sendto lines). (collect::read opens with open(2), the rest of the
+/// program with openat(2).)
+fn traced(netns: Option<&Netns>, args: &[&str]) -> (Vec<String>, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("strace.txt");
-    let out = Command::new("strace")
+    let mut command = match netns {
+        Some(netns) => netns.command("strace"),
+        None => Command::new("strace"),
+    };
+    let out = command
         .args([
             "-f",
             "-qq",
@@ -119,12 +124,15 @@ fn opens_table(opened: &[String], table: &str) -> bool {
     opened.iter().any(|p| p.ends_with(&format!("/net/{table}")))
 }
 
+/// In a namespace of its own, where only sockscope's own netlink socket is left that no
+/// table read names, `list --udp` asks for the UDP tables and nothing else.
 #[test]
 fn udp_reads_no_unix_or_tcp_table() {
     if !need::met(&[Need::Strace]) {
         return;
     }
-    let _staged = stage();
+    let netns = Netns::new();
+    let traced = |args: &[&str]| traced(Some(&netns), args);
     let (opened, sent) = traced(&["--udp"]);
     let dumps = |what: &str| sent.iter().filter(|l| l.contains(what)).count();
     if dumps("SOCK_DIAG_BY_FAMILY") > 0 {
@@ -193,4 +201,46 @@ fn narrowed_lists_are_the_full_list_filtered() {
     let out = sockscope(&["list", "--json", "--udp", "--state", "time-wait"]);
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+}
+
+/// With many sockets left that no table read names (here 2,200 unix sockets of ours),
+/// `list --udp` tells them apart by asking the unread tables for their inodes alone
+/// (cheaper than asking the kernel each one's protocol): no names, peers, queues or
+/// tcp_info, nothing parsed; and it still lists just what `list` lists as UDP.
+#[test]
+fn many_leftovers_are_told_apart_by_inode_alone() {
+    if !need::met(&[Need::Strace]) {
+        return;
+    }
+    let staged = stage();
+    let _many: Vec<(UnixStream, UnixStream)> =
+        (0..1100).map(|_| UnixStream::pair().unwrap()).collect();
+    let (opened, sent) = traced(None, &["--udp"]);
+    assert!(!opens_table(&opened, "unix") && !opens_table(&opened, "tcp"));
+    let requests: Vec<&String> = sent
+        .iter()
+        .filter(|l| l.contains("SOCK_DIAG_BY_FAMILY"))
+        .collect();
+    if !requests.is_empty() {
+        assert!(
+            requests.iter().any(|l| l.contains("AF_UNIX")),
+            "{requests:#?}"
+        );
+        for line in &requests {
+            if line.contains("AF_UNIX") {
+                assert!(line.contains("udiag_show=0"), "{line}");
+            } else if line.contains("IPPROTO_TCP") {
+                assert!(line.contains("idiag_ext=0"), "{line}");
+            } else {
+                assert!(line.contains("IPPROTO_UDP"), "{line}");
+            }
+        }
+    }
+    let [_, udp, unbound, ..] = staged.inodes();
+    let narrowed = staged.ours(&list_json(&["--udp"]));
+    let full = list_json(&[]);
+    let full: Vec<Value> = full.into_iter().filter(|s| s["proto"] == "udp").collect();
+    assert_eq!(narrowed, staged.ours(&full));
+    assert_eq!(narrowed.keys().copied().collect::<Vec<_>>().len(), 2);
+    assert!(narrowed.contains_key(&udp) && narrowed.contains_key(&unbound));
 }

@@ -10,6 +10,7 @@
 //! crate's typed struct needs the newest, full size), and the crate drops the TIME_WAIT
 //! expiry and does not know UNIX_DIAG_UID.
 
+mod census;
 pub mod destroy;
 pub mod destroyed;
 mod more;

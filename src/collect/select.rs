@@ -71,6 +71,21 @@ impl Selection {
             && (!ip_proto(proto) || self.families.as_ref().is_none_or(|f| f.contains(&family)))
     }
 
+    /// The TCP, UDP and unix tables (the ones that grow to 100k sockets) not read in
+    /// full: the census in `TableReader::rule_out_unread` asks them for inodes.
+    pub fn unread_big_tables(&self) -> Vec<Proto> {
+        let unread = |proto, families: &[Family]| families.iter().any(|&f| !self.reads(proto, f));
+        [
+            (Proto::Tcp, &[Family::Ipv4, Family::Ipv6][..]),
+            (Proto::Udp, &[Family::Ipv4, Family::Ipv6]),
+            (Proto::Unix, &[Family::Unix]),
+        ]
+        .into_iter()
+        .filter(|(proto, families)| unread(*proto, families))
+        .map(|(proto, _)| proto)
+        .collect()
+    }
+
     /// Whether the pass over the sockets no table named can yield a wanted one.
     pub fn wants_unnamed(&self) -> bool {
         UNNAMED.iter().any(|&p| self.wants(p))
@@ -119,6 +134,8 @@ mod tests {
             assert!(!udp.reads(proto, Family::Ipv4), "{proto:?}");
         }
         assert!(udp.wants_unnamed());
+        assert_eq!(udp.unread_big_tables(), [Proto::Tcp, Proto::Unix]);
+        assert!(Selection::ALL.unread_big_tables().is_empty());
         assert!(!Selection::new(Some(vec![Proto::Unix]), None).wants_unnamed());
     }
 
