@@ -3,6 +3,8 @@
 # `list` on U bound UDP and X unix sockets (scripts/loadgen.py, P processes), in a
 # private network namespace this script creates and deletes. See the README, Performance.
 #
+# Also `list --pid W` of one worker W (its share of the sockets).
+#
 #   scripts/bench-protos.sh [--udp U] [--unix X] [--procs P] [--runs R]
 #                           [--source proc|netlink] [--bin PATH] [--baseline PATH]
 #                           [--no-build]
@@ -10,7 +12,7 @@
 # Needs root (ip netns), GNU time, python3.
 set -euo pipefail
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench-protos: $*" >&2; exit 1; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -84,7 +86,9 @@ done
 [ -e "$work/ready" ] || die "load generator not ready after 600s"
 
 # Every row lists the same sockets whatever the binary; a count that differs is a bug.
-filters=("" --udp --unix --tcp)
+# --pid of one worker: its sockets, with every holder, which takes every process's fds.
+worker=$(awk '{ print $1 }' "$work/ready")
+filters=("" --udp --unix --tcp "--pid=$worker")
 label() { echo "list ${1:---json}${1:+ --json}"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
 
