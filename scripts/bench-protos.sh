@@ -92,7 +92,9 @@ filters=("" --udp --unix --tcp "--pid=$worker")
 label() { echo "list ${1:---json}${1:+ --json}"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
 
-# time_one NAME BIN FILTER: one `list`, output counted; "NAME FILTER WALL CPU" to samples.
+# time_one NAME BIN FILTER: one `list`, output counted; "NAME FILTER WALL CPU ROWS USER SYS"
+# to samples. User time is the tables' parsing, the join and the output; system time
+# mostly the fd walk, which every row shares.
 time_one() {
     local name=$1 bin=$2 filter=$3 t0 t1 args=(list --json "${source_args[@]}")
     [ -z "$filter" ] || args+=("$filter")
@@ -103,7 +105,7 @@ time_one() {
     local rows
     rows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$work/out")
     echo "$name ${filter:-all} $(secs "$t0" "$t1") $(awk '{ print $1 + $2 }' "$work/cpu") $rows" \
-        >>"$work/samples"
+        "$(cat "$work/cpu")" >>"$work/samples"
 }
 
 binaries=(sockscope)
@@ -124,7 +126,8 @@ stat_of() { awk -v n="$1" -v f="$2" -v c="$3" '$1 == n && $2 == f { print $c }' 
 
 printf '\n%d UDP + %d unix sockets, %d processes, median of %d runs%s\n' \
     "$udp" "$unix" "$procs" "$runs" "${source_args[*]:+, ${source_args[*]}}"
-printf '%-26s %8s %10s %10s %10s %8s\n' "" rows "wall (s)" "CPU (s)" "/ list" ""
+printf '%-26s %8s %9s %9s %9s %9s %7s\n' "" rows "wall (s)" "CPU (s)" "user (s)" \
+    "sys (s)" "/ list"
 for name in "${binaries[@]}"; do
     [ ${#binaries[@]} = 1 ] || echo "$name:"
     all_wall=$(stat_of "$name" all 3)
@@ -133,7 +136,10 @@ for name in "${binaries[@]}"; do
         wall=$(stat_of "$name" "$f" 3)
         cpu=$(stat_of "$name" "$f" 4)
         rows=$(stat_of "$name" "$f" 5)
+        user=$(stat_of "$name" "$f" 6)
+        sys=$(stat_of "$name" "$f" 7)
         awk -v l="$(label "$filter")" -v r="$rows" -v w="$wall" -v c="$cpu" -v a="$all_wall" \
-            'BEGIN { printf "%-26s %8d %10.3f %10.3f %9.2fx\n", l, r, w, c, w / a }'
+            -v u="$user" -v s="$sys" \
+            'BEGIN { printf "%-26s %8d %9.3f %9.3f %9.3f %9.3f %6.2fx\n", l, r, w, c, u, s, w / a }'
     done
 done
