@@ -17,7 +17,9 @@ pub mod proc_families;
 pub mod proc_net;
 pub mod process;
 pub mod read;
+pub mod resolve;
 mod select;
+pub mod services;
 pub mod unnamed;
 
 pub use select::Selection;

@@ -79,6 +79,7 @@ fn live_view(demo: &Demo) -> Result<()> {
     // Its sockets are its own: no walk of every process for their other holders.
     let source = System::new(PROC, Scope::Pids(vec![me]))?.without_co_holders();
     crate::tui::run(crate::tui::Options {
+        naming: Default::default(),
         source: Box::new(source),
         interval: Duration::from_millis(500),
         banner: demo.banner(),
