@@ -11,6 +11,7 @@ pub mod kernel_counters;
 pub mod netlink;
 pub mod netns;
 pub mod owners;
+mod parallel;
 pub mod peers;
 pub mod privilege;
 pub mod proc_families;
@@ -133,6 +134,7 @@ impl System {
                 netlink: None,
                 fallback: None,
                 elsewhere: HashMap::new(),
+                dumped: HashMap::new(),
                 warnings: Vec::new(),
             },
             closed_log: Default::default(),
@@ -268,6 +270,9 @@ struct TableReader {
     /// process in a container), by the namespace's link text; Err: why not, so /proc
     /// is read there instead (and it is not tried again).
     elsewhere: HashMap<PathBuf, Result<Netlink, String>>,
+    /// `--all-netns`: the other namespaces' dumps, taken side by side before they are
+    /// read in order (see parallel.rs); `dump_in` takes them from here.
+    dumped: HashMap<PathBuf, parallel::Dumped>,
     /// This read's warnings: skipped lines, namespaces read from /proc.
     warnings: Vec<String>,
 }
@@ -339,6 +344,9 @@ impl TableReader {
     fn every_netns(&mut self, proc_root: &Path) -> Result<Vec<Table>> {
         let own = netns::own_inode(proc_root);
         let places = netns::all(proc_root, is_live(proc_root));
+        if is_live(proc_root) {
+            self.dump_in_parallel(&places, own);
+        }
         let mut tables = Vec::with_capacity(places.len());
         let mut unreadable = Vec::new();
         for place in &places {
@@ -459,25 +467,19 @@ impl TableReader {
     /// A dump of the namespace `ns` (its link text) through the socket kept for it,
     /// opened from `ns_file` the first time. A failure is kept, and not tried again.
     /// With it, the /proc tables to read beside it (see `Netlink::proc_tables`).
-    #[allow(clippy::type_complexity)]
-    fn dump_in(
-        &mut self,
-        ns: PathBuf,
-        ns_file: &Path,
-    ) -> Result<((Vec<Socket>, bool), Vec<ProcTable>), String> {
+    /// A dump taken already (`dumped`) is used instead of a new one.
+    fn dump_in(&mut self, ns: PathBuf, ns_file: &Path) -> parallel::Dumped {
+        let ready = self.dumped.remove(&ns);
         let entry = self
             .elsewhere
             .entry(ns)
             .or_insert_with(|| Netlink::open_in(ns_file).map_err(|e| format!("{e:#}")));
         let netlink = entry.as_mut().map_err(|why| why.clone())?;
-        match netlink.read_all() {
-            Ok(sockets) => Ok(((sockets, netlink.unix_uids), netlink.proc_tables())),
-            Err(e) => {
-                let why = format!("{e:#}");
-                *entry = Err(why.clone());
-                Err(why)
-            }
+        let dumped = ready.unwrap_or_else(|| parallel::dump(netlink));
+        if let Err(why) = &dumped {
+            *entry = Err(why.clone());
         }
+        dumped
     }
 
     /// Our namespace's table: netlink unless told or forced otherwise, else `net_dir`.
