@@ -192,6 +192,16 @@ pub struct Pod {
 }
 
 impl Container {
+    /// Every runtime a container may be of (`runtime`).
+    pub const RUNTIMES: [&'static str; 6] = [
+        "docker",
+        "podman",
+        "containerd",
+        "cri-o",
+        "lxc",
+        "systemd-nspawn",
+    ];
+
     /// The name if known, else the id cut to 12 characters as docker shows it.
     pub fn label(&self) -> &str {
         match &self.name {
