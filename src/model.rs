@@ -211,6 +211,17 @@ impl Container {
     }
 }
 
+impl Pod {
+    /// "shop/cart-5f7" (namespace/name), else the name, else "uid <uid>".
+    pub fn label(&self) -> String {
+        match (&self.namespace, &self.name) {
+            (Some(ns), Some(name)) => format!("{ns}/{name}"),
+            (None, Some(name)) => name.clone(),
+            _ => format!("uid {}", self.uid),
+        }
+    }
+}
+
 /// A network namespace: its nsfs inode (what /proc/<pid>/ns/net points at) and the
 /// name it has under /run/netns, if any.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]

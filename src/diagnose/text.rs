@@ -52,11 +52,7 @@ impl Finding {
             .containers
             .iter()
             .filter_map(|c| c.pod.as_ref())
-            .map(|p| match (&p.namespace, &p.name) {
-                (Some(ns), Some(name)) => format!("{ns}/{name}"),
-                (_, Some(name)) => name.clone(),
-                _ => p.uid.clone(),
-            })
+            .map(|p| p.label())
             .collect();
         let labels: Vec<&str> = self.containers.iter().map(|c| c.label()).collect();
         if !labels.is_empty() {

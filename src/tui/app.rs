@@ -16,6 +16,7 @@ use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
 
 mod actions;
 mod filter_bar;
+mod groups;
 mod replay;
 mod timeline;
 pub use actions::{Actions, Dialog, Done, Request, Status};
@@ -114,6 +115,10 @@ pub struct App {
     /// Shown sockets per state-bar group.
     pub counts: BTreeMap<Bucket, usize>,
     pub processes: Vec<ProcessRow>,
+    /// `c`: the processes view shows a row per container or namespace (`groups`).
+    pub grouped: bool,
+    /// Those rows while `grouped`; empty otherwise.
+    pub groups: Vec<rows::groups::GroupRow>,
     pub table: Cursor,
     pub process_table: Cursor,
     selected_key: Option<SocketKey>,
@@ -160,6 +165,8 @@ impl App {
             rows: Vec::new(),
             counts: BTreeMap::new(),
             processes: Vec::new(),
+            grouped: false,
+            groups: Vec::new(),
             table: Cursor::default(),
             process_table: Cursor::default(),
             selected_key: None,
@@ -326,6 +333,7 @@ impl App {
                 self.set_sort(Sort { by, reverse });
             }
             Action::ToggleBanner => self.banner_open = !self.banner_open,
+            Action::ToggleGroups => self.toggle_groups(),
             Action::AskSignal => self.ask_signal(),
             Action::AskClose => self.ask_close(),
             Action::Signal(_) | Action::Confirm => {} // keys of the dialogs only
@@ -388,9 +396,10 @@ impl App {
 
     fn step(&mut self, delta: isize) {
         match self.view {
-            View::Processes => self
-                .process_table
-                .step(delta, self.processes.len(), self.page),
+            View::Processes => {
+                let len = self.process_rows();
+                self.process_table.step(delta, len, self.page)
+            }
             View::Sockets | View::Details | View::Machine => {
                 self.following_busiest = false;
                 self.table.step(delta, self.rows.len(), self.page);
@@ -412,6 +421,7 @@ impl App {
             View::Details => self.view = View::Sockets,
             View::Machine => self.view = View::Details,
             View::Events | View::Diagnostics => {}
+            View::Processes if self.grouped => self.open_group(),
             View::Processes => {
                 let Some(process) = self.processes.get(self.process_table.selected) else {
                     return;
@@ -515,6 +525,9 @@ impl App {
             RowRef::Gone(_) => None,
         });
         self.counts = rows::counts(shown.clone());
+        if self.grouped {
+            self.groups = rows::groups::groups(shown.clone());
+        }
         self.processes = rows::processes(shown);
         self.filter.note = self.filter_note(live);
 
@@ -541,8 +554,8 @@ impl App {
         self.table.go(selected, self.rows.len(), self.page);
         self.selected_key = self.selected_row().map(|r| self.socket(r).key());
         let selected = self.process_table.selected;
-        self.process_table
-            .go(selected, self.processes.len(), self.page);
+        let len = self.process_rows();
+        self.process_table.go(selected, len, self.page);
     }
 }
 

@@ -84,6 +84,8 @@ pub enum Action {
     TogglePeer,
     /// `b`: the banner in full (the demo's legend), or folded into one line.
     ToggleBanner,
+    /// `c`: the processes view grouped by container (or namespace), or not.
+    ToggleGroups,
     /// Replay only: `[` `]` one refresh back / forward, `{` `}` a minute, `t` a
     /// typed time.
     StepBack,
@@ -109,7 +111,7 @@ pub const KEYS: [(&str, &str); 23] = [
     ("g/G  Home/End", "first / last row"),
     ("Enter", "socket details; a process's sockets"),
     ("Esc", "close details or help; clear the filter"),
-    ("Tab", "switch sockets / processes"),
+    ("Tab  c", "sockets / processes; c: by container, netns"),
     ("/", "edit the filter (applied as you type)"),
     ("  in filter", "Enter keeps, Esc clears, ↑/↓ history, ^U ^W"),
     (
@@ -174,6 +176,7 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('?')) => Action::ToggleHelp,
         (false, KeyCode::Char('p')) => Action::TogglePeer,
         (false, KeyCode::Char('b')) => Action::ToggleBanner,
+        (false, KeyCode::Char('c')) => Action::ToggleGroups,
         (false, KeyCode::Char('[')) => Action::StepBack,
         (false, KeyCode::Char(']')) => Action::StepForward,
         (false, KeyCode::Char('{')) => Action::JumpBack,
