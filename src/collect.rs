@@ -32,8 +32,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::model::{Netns, Proto, Snapshot, Socket, TcpState};
 use container::Containers;
-use netlink::Netlink;
 use netlink::packet::InterfaceNames;
+use netlink::{Netlink, Present};
 use owners::Users;
 use proc_families::ProcTable;
 use proc_net::ProcTables;
@@ -345,7 +345,7 @@ impl TableReader {
         let own = netns::own_inode(proc_root);
         let places = netns::all(proc_root, is_live(proc_root));
         if is_live(proc_root) {
-            self.dump_in_parallel(&places, own);
+            self.dump_in_parallel(proc_root, &places, own);
         }
         let mut tables = Vec::with_capacity(places.len());
         let mut unreadable = Vec::new();
@@ -393,7 +393,8 @@ impl TableReader {
             .pid
             .map(|pid| proc_root.join(pid.to_string()).join("net"));
         if is_live(proc_root) && self.tables != Tables::Proc {
-            match self.dump_in(ns_key(place.netns.inode), &place.ns_file) {
+            let present = parallel::present_in(proc_root, place.pid, place.netns.inode);
+            match self.dump_in(ns_key(place.netns.inode), &place.ns_file, present) {
                 Ok((dump, more)) => {
                     let table = Table::netlink(dump);
                     // The other families' /proc tables need a process in it.
@@ -439,7 +440,11 @@ impl TableReader {
         }
         let dumped = match ns {
             None => Err("its ns/net link is unreadable, so its namespace is unknown".into()),
-            Some(ns) => self.dump_in(ns, &dir.join("ns/net")),
+            Some(ns) => {
+                let inode = netns::link_inode(ns.as_os_str().as_encoded_bytes()).unwrap_or(0);
+                let present = parallel::present_in(proc_root, Some(pid), inode);
+                self.dump_in(ns, &dir.join("ns/net"), present)
+            }
         };
         let why = match dumped {
             Ok((dump, more)) => {
@@ -468,14 +473,14 @@ impl TableReader {
     /// opened from `ns_file` the first time. A failure is kept, and not tried again.
     /// With it, the /proc tables to read beside it (see `Netlink::proc_tables`).
     /// A dump taken already (`dumped`) is used instead of a new one.
-    fn dump_in(&mut self, ns: PathBuf, ns_file: &Path) -> parallel::Dumped {
+    fn dump_in(&mut self, ns: PathBuf, ns_file: &Path, present: Present) -> parallel::Dumped {
         let ready = self.dumped.remove(&ns);
         let entry = self
             .elsewhere
             .entry(ns)
             .or_insert_with(|| Netlink::open_in(ns_file).map_err(|e| format!("{e:#}")));
         let netlink = entry.as_mut().map_err(|why| why.clone())?;
-        let dumped = ready.unwrap_or_else(|| parallel::dump(netlink));
+        let dumped = ready.unwrap_or_else(|| parallel::dump(netlink, present));
         if let Err(why) = &dumped {
             *entry = Err(why.clone());
         }
@@ -490,7 +495,7 @@ impl TableReader {
             Tables::Auto => is_live(proc_root) && self.fallback.is_none(),
         };
         if try_netlink {
-            match self.netlink_dump() {
+            match self.netlink_dump(Present::read(net_dir)) {
                 Ok(dump) => {
                     let more = self.netlink.as_ref().map(Netlink::proc_tables);
                     let more = more.unwrap_or_default();
@@ -512,14 +517,15 @@ impl TableReader {
         self.proc_with_families(net_dir, is_live(proc_root))
     }
 
-    fn netlink_dump(&mut self) -> Result<(Vec<Socket>, bool)> {
+    /// Our namespace's dump, of the families `present`.
+    fn netlink_dump(&mut self, present: Present) -> Result<(Vec<Socket>, bool)> {
         let netlink = match &mut self.netlink {
             Some(netlink) => netlink,
             None => self
                 .netlink
                 .insert(Netlink::open().context("cannot open a sock_diag socket")?),
         };
-        Ok((netlink.read_all()?, netlink.unix_uids))
+        Ok((netlink.read_present(present)?, netlink.unix_uids))
     }
 }
 

@@ -15,10 +15,12 @@ pub mod destroyed;
 mod more;
 pub mod netlink_diag;
 pub mod packet;
+pub mod present;
 pub mod tcp_info;
 pub mod vsock;
 
 pub use more::{Families, inet_state, merge_sctp};
+pub use present::Present;
 
 use std::io;
 use std::net::SocketAddr;
@@ -134,14 +136,24 @@ impl Netlink {
     /// opened in, see `open_in`), and those of the other families whose dumps the
     /// kernel offers (raw, SCTP, MPTCP, packet, netlink, vsock).
     pub fn read_all(&mut self) -> Result<Vec<Socket>> {
+        self.read_present(Present::ALL)
+    }
+
+    /// `read_all`, skipping the dumps of the families `present` says the namespace
+    /// has no socket of.
+    pub fn read_present(&mut self, present: Present) -> Result<Vec<Socket>> {
         let mut sockets = Vec::new();
-        self.read_tcp(&mut sockets).context("netlink Tcp dump")?;
-        for (proto, family) in [(Proto::Udp, AF_INET), (Proto::Udp, AF_INET6)] {
-            self.read_inet(proto, family, &mut sockets)
-                .with_context(|| format!("netlink {proto:?} dump"))?;
+        if present.tcp {
+            self.read_tcp(&mut sockets).context("netlink Tcp dump")?;
+        }
+        if present.udp {
+            for (proto, family) in [(Proto::Udp, AF_INET), (Proto::Udp, AF_INET6)] {
+                self.read_inet(proto, family, &mut sockets)
+                    .with_context(|| format!("netlink {proto:?} dump"))?;
+            }
         }
         self.read_unix(&mut sockets).context("netlink unix dump")?;
-        self.read_more(&mut sockets);
+        self.read_more(&mut sockets, present);
         // The vector grew by doubling; give back the unused tail before the owners,
         // peers and output add to the peak.
         sockets.shrink_to_fit();

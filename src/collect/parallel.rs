@@ -8,11 +8,11 @@
 //! walks take a fraction of the time.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread;
 
-use super::netlink::Netlink;
-use super::netns::Place;
+use super::netlink::{Netlink, Present};
+use super::netns::{self, Place};
 use super::proc_families::ProcTable;
 use super::{TableReader, Tables, ns_key};
 use crate::model::Socket;
@@ -21,9 +21,9 @@ use crate::model::Socket;
 /// tables to read beside it (see `Netlink::proc_tables`); Err: why it failed.
 pub(super) type Dumped = Result<((Vec<Socket>, bool), Vec<ProcTable>), String>;
 
-/// One dump through `netlink`.
-pub(super) fn dump(netlink: &mut Netlink) -> Dumped {
-    match netlink.read_all() {
+/// One dump through `netlink`, of the families `present`.
+pub(super) fn dump(netlink: &mut Netlink, present: Present) -> Dumped {
+    match netlink.read_present(present) {
         Ok(sockets) => Ok(((sockets, netlink.unix_uids), netlink.proc_tables())),
         Err(e) => Err(format!("{e:#}")),
     }
@@ -38,7 +38,7 @@ impl TableReader {
     /// `dump_in` finds it. Opens the sockets not kept yet first (one short-lived
     /// thread each, as `dump_in` would); failures stay in `elsewhere` for `dump_in`
     /// to report, as a sequential read would.
-    pub(super) fn dump_in_parallel(&mut self, places: &[Place], own: u64) {
+    pub(super) fn dump_in_parallel(&mut self, proc_root: &Path, places: &[Place], own: u64) {
         self.dumped.clear();
         if self.tables == Tables::Proc {
             return;
@@ -54,11 +54,18 @@ impl TableReader {
                 key
             })
             .collect();
-        let mut jobs: Vec<(&PathBuf, &mut Netlink)> = self
+        let mut jobs: Vec<(&PathBuf, &mut Netlink, Option<&Place>)> = self
             .elsewhere
             .iter_mut()
             .filter(|(key, _)| wanted.contains(*key))
             .filter_map(|(key, netlink)| netlink.as_mut().ok().map(|n| (key, n)))
+            .map(|(key, n)| {
+                (
+                    key,
+                    n,
+                    places.iter().find(|p| ns_key(p.netns.inode) == *key),
+                )
+            })
             .collect();
         if jobs.len() < 2 {
             return;
@@ -73,7 +80,12 @@ impl TableReader {
                     s.spawn(move || {
                         chunk
                             .iter_mut()
-                            .map(|(key, netlink)| ((*key).clone(), dump(netlink)))
+                            .map(|(key, netlink, place)| {
+                                let present = place.map_or(Present::ALL, |p| {
+                                    present_in(proc_root, p.pid, p.netns.inode)
+                                });
+                                ((*key).clone(), dump(netlink, present))
+                            })
                             .collect::<Vec<_>>()
                     })
                 })
@@ -85,4 +97,19 @@ impl TableReader {
         });
         self.dumped = dumped;
     }
+}
+
+/// Which families the namespace `inode` has sockets of, from the counters of `pid`,
+/// a process in it; every family when there is none, or when the pid is no longer in
+/// that namespace once they are read (it moved, or the pid was reused).
+pub(super) fn present_in(proc_root: &Path, pid: Option<u32>, inode: u64) -> Present {
+    let Some(pid) = pid else {
+        return Present::ALL;
+    };
+    let dir = proc_root.join(pid.to_string());
+    let present = Present::read(&dir.join("net"));
+    if netns::inode_at(&dir.join("ns/net")) != Some(inode) {
+        return Present::ALL;
+    }
+    present
 }
