@@ -10,6 +10,7 @@
 //! is common (a pod's sidecar, a test's namespace), and there the walk is saved.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::collect::read::{self, Follow};
 
@@ -23,8 +24,8 @@ pub struct Present {
     pub udp: bool,
     pub raw: bool,
     pub sctp: bool,
-    /// MPTCP connections and listeners always have TCP subflows, so this follows
-    /// `tcp` (the MPTCP counters themselves are not kept alike on every kernel).
+    /// MPTCP's own counters count its connections and listeners since Linux 6.4;
+    /// before, this follows `tcp` (an MPTCP socket has TCP subflows).
     pub mptcp: bool,
 }
 
@@ -42,14 +43,17 @@ impl Present {
     pub fn read(net_dir: &Path) -> Present {
         let file = |name: &str| read::prefix(&net_dir.join(name), MAX, Follow::No).ok();
         match (file("protocols"), file("sockstat")) {
-            (Some(protocols), Some(sockstat)) => Present::parse(&protocols, &sockstat),
+            (Some(protocols), Some(sockstat)) => {
+                Present::parse(&protocols, &sockstat, mptcp_counted())
+            }
             _ => Present::ALL,
         }
     }
 
-    /// From the text of protocols and sockstat. A protocol missing from the table
-    /// (a module not loaded) counts as present: its dump says for itself.
-    pub fn parse(protocols: &[u8], sockstat: &[u8]) -> Present {
+    /// From the text of protocols and sockstat; `mptcp_counted`: whether this kernel
+    /// keeps MPTCP's counters. A protocol missing from the table (a module not
+    /// loaded) counts as present: its dump says for itself.
+    pub fn parse(protocols: &[u8], sockstat: &[u8], mptcp_counted: bool) -> Present {
         let protocols = String::from_utf8_lossy(protocols);
         let count = |name: &str| -> Option<u64> {
             protocols.lines().skip(1).find_map(|line| {
@@ -77,8 +81,35 @@ impl Present {
             udp: any(&["UDP", "UDPv6"]),
             raw: any(&["RAW", "RAWv6"]),
             sctp: any(&["SCTP", "SCTPv6"]),
-            mptcp: tcp,
+            mptcp: if mptcp_counted {
+                any(&["MPTCP", "MPTCPv6"])
+            } else {
+                tcp
+            },
         }
+    }
+}
+
+/// Whether the running kernel counts MPTCP sockets in /proc/net/protocols: 6.4 and
+/// later ("mptcp: add statistics for mptcp socket in use"). Read once.
+fn mptcp_counted() -> bool {
+    static COUNTED: OnceLock<bool> = OnceLock::new();
+    *COUNTED.get_or_init(|| {
+        let path = Path::new(crate::collect::PROC).join("sys/kernel/osrelease");
+        let release = read::prefix(&path, 256, Follow::No).unwrap_or_default();
+        release_at_least(&release, (6, 4))
+    })
+}
+
+/// "6.18.44-fc-v1045" is at least (6, 4).
+fn release_at_least(release: &[u8], want: (u64, u64)) -> bool {
+    let text = String::from_utf8_lossy(release);
+    let mut parts = text.trim().split(|c: char| !c.is_ascii_digit());
+    let major = parts.next().and_then(|p| p.parse().ok());
+    let minor = parts.next().and_then(|p| p.parse().ok());
+    match (major, minor) {
+        (Some(major), Some(minor)) => (major, minor) >= want,
+        _ => false,
     }
 }
 
@@ -110,7 +141,7 @@ mod tests {
             ("RAW", 0),
             ("RAWv6", 0),
         ]);
-        let present = Present::parse(protocols.as_bytes(), SOCKSTAT.as_bytes());
+        let present = Present::parse(protocols.as_bytes(), SOCKSTAT.as_bytes(), false);
         assert_eq!(
             present,
             Present {
@@ -128,15 +159,30 @@ mod tests {
     fn time_wait_alone_keeps_the_tcp_dump() {
         let protocols = table(&[("TCP", 0), ("TCPv6", 0)]);
         let sockstat = SOCKSTAT.replace("tw 0", "tw 3");
-        let present = Present::parse(protocols.as_bytes(), sockstat.as_bytes());
+        let present = Present::parse(protocols.as_bytes(), sockstat.as_bytes(), false);
         assert!(present.tcp && present.mptcp);
         // Without the tw count, TCP is dumped.
-        let present = Present::parse(protocols.as_bytes(), b"TCP: inuse 0\n");
+        let present = Present::parse(protocols.as_bytes(), b"TCP: inuse 0\n", false);
         assert!(present.tcp);
     }
 
     #[test]
+    fn mptcp_by_its_own_counters_where_the_kernel_keeps_them() {
+        let protocols = table(&[("TCP", 4), ("TCPv6", 0), ("MPTCP", 0), ("MPTCPv6", 0)]);
+        let parse = |counted| Present::parse(protocols.as_bytes(), SOCKSTAT.as_bytes(), counted);
+        assert!(parse(false).mptcp);
+        assert!(!parse(true).mptcp && parse(true).tcp);
+        let protocols = table(&[("TCP", 4), ("MPTCP", 0), ("MPTCPv6", 1)]);
+        assert!(Present::parse(protocols.as_bytes(), SOCKSTAT.as_bytes(), true).mptcp);
+        assert!(release_at_least(b"6.18.44-fc-v1045\n", (6, 4)));
+        assert!(release_at_least(b"6.4.0", (6, 4)));
+        assert!(!release_at_least(b"6.3.13-arch1", (6, 4)));
+        assert!(!release_at_least(b"5.15.0-91-generic", (6, 4)));
+        assert!(!release_at_least(b"", (6, 4)));
+    }
+
+    #[test]
     fn garbage_dumps_everything() {
-        assert_eq!(Present::parse(b"\xff\x00", b""), Present::ALL);
+        assert_eq!(Present::parse(b"\xff\x00", b"", true), Present::ALL);
     }
 }
