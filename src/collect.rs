@@ -395,7 +395,7 @@ impl TableReader {
             .pid
             .map(|pid| proc_root.join(pid.to_string()).join("net"));
         if is_live(proc_root) && self.tables != Tables::Proc {
-            let present = parallel::present_in(proc_root, place.pid, place.netns.inode);
+            let present = || parallel::present_in(proc_root, place.pid, place.netns.inode);
             match self.dump_in(ns_key(place.netns.inode), &place.ns_file, present) {
                 Ok((dump, more)) => {
                     let table = Table::netlink(dump);
@@ -444,7 +444,7 @@ impl TableReader {
             None => Err("its ns/net link is unreadable, so its namespace is unknown".into()),
             Some(ns) => {
                 let inode = netns::link_inode(ns.as_os_str().as_encoded_bytes()).unwrap_or(0);
-                let present = parallel::present_in(proc_root, Some(pid), inode);
+                let present = || parallel::present_in(proc_root, Some(pid), inode);
                 self.dump_in(ns, &dir.join("ns/net"), present)
             }
         };
@@ -475,14 +475,20 @@ impl TableReader {
     /// opened from `ns_file` the first time. A failure is kept, and not tried again.
     /// With it, the /proc tables to read beside it (see `Netlink::proc_tables`).
     /// A dump taken already (`dumped`) is used instead of a new one.
-    fn dump_in(&mut self, ns: PathBuf, ns_file: &Path, present: Present) -> parallel::Dumped {
+    /// `present` says which families to dump (read only when a dump is taken here).
+    fn dump_in(
+        &mut self,
+        ns: PathBuf,
+        ns_file: &Path,
+        present: impl FnOnce() -> Present,
+    ) -> parallel::Dumped {
         let ready = self.dumped.remove(&ns);
         let entry = self
             .elsewhere
             .entry(ns)
             .or_insert_with(|| Netlink::open_in(ns_file).map_err(|e| format!("{e:#}")));
         let netlink = entry.as_mut().map_err(|why| why.clone())?;
-        let dumped = ready.unwrap_or_else(|| parallel::dump(netlink, present));
+        let dumped = ready.unwrap_or_else(|| parallel::dump(netlink, present()));
         if let Err(why) = &dumped {
             *entry = Err(why.clone());
         }

@@ -43,7 +43,9 @@ fn run(args: &[&str]) -> (i32, String, String) {
 #[test]
 fn doctor_names_the_namespace_when_several_are_in_view() {
     let Some(netns) = own_netns() else { return };
-    let (port, _l, _client, _server) = close_wait_in(&netns, 0);
+    // The port's sockets span two namespaces: a listener on it in the host's too.
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (port, _l, _client, _server) = close_wait_in(&netns, host.local_addr().unwrap().port());
     let port = port.to_string();
     let args = [
         "doctor",
@@ -91,6 +93,7 @@ fn doctor_names_the_namespace_when_several_are_in_view() {
     assert_eq!(f["containers"], Value::Array(Vec::new()));
 
     // One namespace in view: the summary says nothing of where.
+    drop(host);
     let (code, out, err) = run(&[
         "doctor",
         "--netns",
