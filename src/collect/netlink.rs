@@ -10,6 +10,7 @@
 //! crate's typed struct needs the newest, full size), and the crate drops the TIME_WAIT
 //! expiry and does not know UNIX_DIAG_UID.
 
+mod census;
 pub mod destroy;
 pub mod destroyed;
 mod more;
@@ -45,6 +46,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 use super::read::shown;
+use super::select::Selection;
 
 use crate::model::{Detail, DiagId, Family, Proto, Socket, SocketType, TcpState, Timer, TimerKind};
 
@@ -136,24 +138,41 @@ impl Netlink {
     /// opened in, see `open_in`), and those of the other families whose dumps the
     /// kernel offers (raw, SCTP, MPTCP, packet, netlink, vsock).
     pub fn read_all(&mut self) -> Result<Vec<Socket>> {
-        self.read_present(Present::ALL)
+        self.read_selected(&Selection::ALL, Present::ALL)
     }
 
-    /// `read_all`, skipping the dumps of the families `present` says the namespace
-    /// has no socket of.
-    pub fn read_present(&mut self, present: Present) -> Result<Vec<Socket>> {
+    /// Like `read_all`, dumping only the tables `selection` reads, and of those only
+    /// the families `present` says the namespace has sockets of.
+    pub fn read_selected(
+        &mut self,
+        selection: &Selection,
+        present: Present,
+    ) -> Result<Vec<Socket>> {
         let mut sockets = Vec::new();
         if present.tcp {
-            self.read_tcp(&mut sockets).context("netlink Tcp dump")?;
+            let (v4, v6) = (
+                selection.reads(Proto::Tcp, Family::Ipv4),
+                selection.reads(Proto::Tcp, Family::Ipv6),
+            );
+            let result = match (v4, v6) {
+                (true, true) => self.read_tcp(&mut sockets),
+                (true, false) => self.read_inet(Proto::Tcp, AF_INET, &mut sockets),
+                (false, true) => self.read_inet(Proto::Tcp, AF_INET6, &mut sockets),
+                (false, false) => Ok(()),
+            };
+            result.context("netlink Tcp dump")?;
         }
-        if present.udp {
-            for (proto, family) in [(Proto::Udp, AF_INET), (Proto::Udp, AF_INET6)] {
-                self.read_inet(proto, family, &mut sockets)
-                    .with_context(|| format!("netlink {proto:?} dump"))?;
+        for family in [AF_INET, AF_INET6] {
+            if !present.udp || !selection.reads(Proto::Udp, ip_family(family)) {
+                continue;
             }
+            self.read_inet(Proto::Udp, family, &mut sockets)
+                .context("netlink Udp dump")?;
         }
-        self.read_unix(&mut sockets).context("netlink unix dump")?;
-        self.read_more(&mut sockets, present);
+        if selection.reads(Proto::Unix, Family::Unix) {
+            self.read_unix(&mut sockets).context("netlink unix dump")?;
+        }
+        self.read_more(&mut sockets, selection, present);
         // The vector grew by doubling; give back the unused tail before the owners,
         // peers and output add to the peak.
         sockets.shrink_to_fit();
@@ -339,6 +358,15 @@ fn tcp_request_v1() -> [u8; 60] {
     body[44..52].fill(0xff);
     body[52..56].copy_from_slice(&ALL_STATES.to_ne_bytes());
     body
+}
+
+/// The model's family of an AF_INET or AF_INET6 request.
+pub(crate) fn ip_family(family: u8) -> Family {
+    if family == AF_INET6 {
+        Family::Ipv6
+    } else {
+        Family::Ipv4
+    }
 }
 
 pub(crate) fn u32_at(raw: &[u8], offset: usize) -> Option<u32> {

@@ -14,6 +14,7 @@ use std::thread;
 use super::netlink::{Netlink, Present};
 use super::netns::{self, Place};
 use super::proc_families::ProcTable;
+use super::select::Selection;
 use super::{TableReader, Tables, ns_key};
 use crate::model::Socket;
 
@@ -21,9 +22,9 @@ use crate::model::Socket;
 /// tables to read beside it (see `Netlink::proc_tables`); Err: why it failed.
 pub(super) type Dumped = Result<((Vec<Socket>, bool), Vec<ProcTable>), String>;
 
-/// One dump through `netlink`, of the families `present`.
-pub(super) fn dump(netlink: &mut Netlink, present: Present) -> Dumped {
-    match netlink.read_present(present) {
+/// One dump through `netlink`: the tables `selection` reads, of the families `present`.
+pub(super) fn dump(netlink: &mut Netlink, selection: &Selection, present: Present) -> Dumped {
+    match netlink.read_selected(selection, present) {
         Ok(sockets) => Ok(((sockets, netlink.unix_uids), netlink.proc_tables())),
         Err(e) => Err(format!("{e:#}")),
     }
@@ -73,6 +74,7 @@ impl TableReader {
         let cores = thread::available_parallelism().map_or(1, |n| n.get());
         let threads = cores.clamp(1, MOST_THREADS);
         let per_thread = jobs.len().div_ceil(threads);
+        let selection = &self.selection;
         let dumped: HashMap<PathBuf, Dumped> = thread::scope(|s| {
             let handles: Vec<_> = jobs
                 .chunks_mut(per_thread)
@@ -84,7 +86,7 @@ impl TableReader {
                                 let present = place.map_or(Present::ALL, |p| {
                                     present_in(proc_root, p.pid, p.netns.inode)
                                 });
-                                ((*key).clone(), dump(netlink, present))
+                                ((*key).clone(), dump(netlink, selection, present))
                             })
                             .collect::<Vec<_>>()
                     })

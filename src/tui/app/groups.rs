@@ -9,7 +9,14 @@ impl App {
     pub(super) fn toggle_groups(&mut self) {
         self.grouped = self.view != View::Processes || !self.grouped;
         self.view = View::Processes;
+        self.ensure_processes();
         self.process_table = Cursor::default();
+        self.group_rows();
+    }
+
+    /// The group rows for the sockets shown, while grouped (on the UI thread: one pass
+    /// over the shown sockets, and only in this mode); none otherwise.
+    pub(super) fn group_rows(&mut self) {
         self.groups = if self.grouped {
             let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
             let shown = self.rows.iter().filter_map(|row| match row {

@@ -58,7 +58,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let status = Line::styled(status(app, back, events.len()), style::HEADER_ROW);
     frame.render_widget(status.right_aligned(), Rect { height: 1, ..area });
     if events.is_empty() {
-        let text = match app.tracker.snapshots_seen() {
+        let text = match app.tracked.snapshots_seen {
             0 => "  collecting…",
             1 => "  no events yet: sockets opening, closing or changing state show up here",
             _ if !app.filter.query.is_empty() => "  no events match the filter",

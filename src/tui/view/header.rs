@@ -34,7 +34,11 @@ fn lines(app: &App) -> Vec<Line<'_>> {
         " · {}/{} sockets · every {}",
         thousands(app.shown()),
         thousands(app.total()),
-        interval_text(app.interval)
+        match app.slowed {
+            // The collector backed off: refreshes take longer than asked.
+            Some(kept) => format!("{} (slowed)", interval_text(kept)),
+            None => interval_text(app.interval),
+        }
     )));
     if !app.filter.text.trim().is_empty() {
         title.push(Span::raw(format!(

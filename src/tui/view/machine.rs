@@ -24,7 +24,6 @@ use super::{diagram, short_form, style, tcp_info};
 use crate::model::{Proto, Socket, TcpState};
 use crate::states::{self, End};
 use crate::tui::app::{App, Details};
-use crate::tui::history;
 
 /// The columns the diagram needs to be drawn unwrapped.
 pub const DIAGRAM_WIDTH: u16 = diagram::WIDTH;
@@ -43,9 +42,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(Paragraph::new(text).block(block), area);
         return;
     };
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .title(summary(app, details));
+    let block = Block::new().borders(Borders::TOP).title(summary(details));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let s = &details.socket;
@@ -83,7 +80,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     .areas(left);
     frame.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), head_area);
     if fits {
-        frame.render_widget(Paragraph::new(diagram_lines(app, details)), diagram_area);
+        frame.render_widget(Paragraph::new(diagram_lines(details)), diagram_area);
     } else {
         let note = format!(
             "  (the diagram needs {} columns; this is {})",
@@ -189,9 +186,11 @@ fn indent_by(
 }
 
 /// The diagram lit up by the socket's path: for the pane and the details.
-pub fn diagram_lines(app: &App, details: &Details) -> Vec<Line<'static>> {
+pub fn diagram_lines(details: &Details) -> Vec<Line<'static>> {
     let s = &details.socket;
-    let seen: Vec<TcpState> = history::states_seen(&app.tracker, &s.key())
+    let seen: Vec<TcpState> = details
+        .seen
+        .states
         .iter()
         .map(|(_, state)| *state)
         .collect();
@@ -290,7 +289,7 @@ fn labelled(state: TcpState, width: u16) -> Vec<Line<'static>> {
 }
 
 /// The pane's title: " CLOSE_WAIT for 12.0s · tcp 127.0.0.1:8080 → … · pid 901 nginx ".
-fn summary(app: &App, details: &Details) -> Line<'static> {
+fn summary(details: &Details) -> Line<'static> {
     let s = &details.socket;
     // A unix socket's path is another process's text.
     let local = crate::text::local_text(s);
@@ -307,8 +306,8 @@ fn summary(app: &App, details: &Details) -> Line<'static> {
         Span::raw(" "),
         Span::styled(s.state.name(), style::state(s.state)),
     ];
-    let age = app.tracker.get(&s.key()).map(|h| h.state_age());
-    if let Some(age) = age.filter(|a| !a.is_zero()) {
+    let age = details.seen.state_age;
+    if !age.is_zero() {
         spans.push(Span::raw(format!(" for {}", elapsed_text(age))));
     }
     spans.push(Span::raw(format!(
@@ -326,7 +325,7 @@ fn summary(app: &App, details: &Details) -> Line<'static> {
 /// "seen in ESTABLISHED +1.0s → CLOSE_WAIT +75.0s" (times since sockscope started).
 fn path_line(app: &App, details: &Details) -> Line<'static> {
     let mut spans = vec![Span::styled(" seen in ", style::DIM)];
-    let seen = history::states_seen(&app.tracker, &details.socket.key());
+    let seen = &details.seen.states[..];
     for (i, (at, state)) in seen.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" → ", style::DIM));
@@ -363,7 +362,7 @@ fn path_list(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
         "its path (time since sockscope started)",
         style::TITLE,
     )];
-    let seen = history::states_seen(&app.tracker, &details.socket.key());
+    let seen = &details.seen.states[..];
     let mut previous: Option<TcpState> = None;
     for (at, state) in seen {
         let why = match previous {
