@@ -213,6 +213,9 @@ fn list(
     output::write(&mut out, format, &snapshot.sockets, &listing)
         .and_then(|()| out.flush())
         .context("cannot write the output")?;
+    // The process exits next and the kernel takes its memory back at once: freeing
+    // every socket, owner list and box one by one was ~2% of list's CPU at 200k.
+    std::mem::forget(snapshot);
     Ok(ExitCode::SUCCESS)
 }
 
