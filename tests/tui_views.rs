@@ -343,3 +343,36 @@ fn mouse_selects_scrolls_and_sorts() {
     );
     assert!(app.sort.reverse, "a second click reverses");
 }
+
+/// The title line at 80 columns with everything in it (a watched pid, a filter, a
+/// refresh interval in ms, findings): the words and the watched pid go before the
+/// badge does.
+#[test]
+fn header_keeps_the_findings_badge_whole_at_80_columns() {
+    let mut app = App::new(Config {
+        pids: vec![901],
+        interval: std::time::Duration::from_millis(500),
+        filter: "port:8080".into(),
+        ..config()
+    });
+    let mut terminal = terminal(80, 24);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![update(snapshot(web_sockets(), 1))],
+    );
+    let mut later = web_sockets();
+    later.retain(|s| s.state != TcpState::TimeWait);
+    feed(&mut app, &mut terminal, vec![update(snapshot(later, 40))]);
+    let screen = screen_text(&terminal);
+    let title = screen.lines().next().unwrap();
+    assert!(title.contains("⚠ 2 findings (d)"), "{title}");
+    assert!(title.contains("filter: port:8080"), "{title}");
+    // The words went, the watched process's name, then (the table shows it) the pid.
+    assert!(title.contains(" 500ms") && !title.contains("nginx"), "{title}");
+    // Paused: the marker takes the right end, the badge still whole beside it.
+    feed(&mut app, &mut terminal, vec![char(' ')]);
+    let screen = screen_text(&terminal);
+    let title = screen.lines().next().unwrap();
+    assert!(title.contains("(d)") && title.contains("[paused]"), "{title}");
+}

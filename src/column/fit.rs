@@ -45,8 +45,15 @@ fn bounds(column: Column, need: Need) -> (u16, u16) {
 }
 
 /// Each column's width on a screen `room` cells wide (after the gutter), `None` for a
-/// dropped one; columns are `spacing` apart.
-pub fn widths(columns: &[Column], needs: &[Need], room: u16, spacing: u16) -> Vec<Option<u16>> {
+/// dropped one; columns are `spacing` apart. Those in `keep` (what the user asked to
+/// see: the sort's column, PEER after `p`) shrink but are never dropped.
+pub fn widths(
+    columns: &[Column],
+    needs: &[Need],
+    room: u16,
+    spacing: u16,
+    keep: &[Column],
+) -> Vec<Option<u16>> {
     let bounds: Vec<(u16, u16)> = columns
         .iter()
         .zip(needs)
@@ -74,7 +81,9 @@ pub fn widths(columns: &[Column], needs: &[Need], room: u16, spacing: u16) -> Ve
                 }
             }
             Step::Drop(c) => {
-                if let Some(i) = at(c) {
+                if let Some(i) = at(c)
+                    && !keep.contains(&c)
+                {
                     widths[i] = None;
                 }
             }
@@ -196,22 +205,26 @@ mod tests {
             need(8),
         ];
         // Wide: every column as wanted, the rest to PROCESS.
-        let wide = widths(&columns, &needs, 200, 1);
+        let wide = widths(&columns, &needs, 200, 1, &[]);
         assert_eq!(wide[..5], [Some(5), Some(11), Some(20), Some(20), Some(7)]);
         assert_eq!(wide[6], Some(8));
         assert_eq!(wide.iter().flatten().sum::<u16>() + 6, 200);
         // Narrow: the states shorten, PROCESS shrinks, USER goes; REMOTE keeps
         // its width, LOCAL shrinks (its tail shows).
-        let narrow = widths(&columns, &needs, 70, 1);
+        let narrow = widths(&columns, &needs, 70, 1, &[]);
         assert_eq!(narrow[6], None);
         assert!(narrow[2] >= Some(12));
         assert_eq!(narrow[3], Some(20));
         assert!(narrow.iter().flatten().sum::<u16>() + 5 <= 70);
         // Very narrow: the addresses shrink, the queues go; PROCESS is kept over them.
-        let tight = widths(&columns, &needs, 50, 1);
+        let tight = widths(&columns, &needs, 50, 1, &[]);
         assert_eq!(tight[4], None);
         assert!(tight[5].is_some());
         assert!(tight[1] < Some(11));
         assert!(tight.iter().flatten().sum::<u16>() + 3 <= 50);
+        // Kept (the user sorts by USER): it shrinks, and the next in line goes instead.
+        let kept = widths(&columns, &needs, 70, 1, &[columns[6]]);
+        assert!(kept[6].is_some());
+        assert!(kept.iter().flatten().sum::<u16>() + 6 <= 70);
     }
 }

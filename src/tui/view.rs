@@ -9,6 +9,7 @@ mod events;
 mod footer;
 mod header;
 mod help;
+mod line_fit;
 mod machine;
 mod peer;
 mod processes;

@@ -6,44 +6,70 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::line_fit::{self, Part};
 use super::{diagnostics, style};
 use crate::text::Escaped;
 use crate::tui::app::{App, View};
 
 pub fn height(app: &App) -> u16 {
-    lines(app).len() as u16
+    lines(app, u16::MAX).len() as u16
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    frame.render_widget(Paragraph::new(lines(app)), area);
+    let paused = Line::styled("[paused] ", style::WARNING).right_aligned();
+    let room = match app.paused {
+        true => area.width.saturating_sub(paused.width() as u16),
+        false => area.width,
+    };
+    frame.render_widget(Paragraph::new(lines(app, room)), area);
     if app.paused {
-        let paused = Line::styled("[paused] ", style::WARNING).right_aligned();
         frame.render_widget(paused, Rect { height: 1, ..area });
     }
 }
 
-fn lines(app: &App) -> Vec<Line<'_>> {
-    let mut title = vec![
-        Span::styled(" sockscope", style::TITLE),
-        Span::raw(format!(" · host {}", Escaped::str(&app.hostname))),
+/// The title line in `room` cells. The findings badge stays whole longest: before
+/// it goes short, the words around the numbers go, the watched process's name, the
+/// host name and filter are cut, and the watched pid goes (the table shows it).
+fn title(app: &App, room: u16) -> Line<'static> {
+    let raw = |text: String| vec![Span::raw(text)];
+    let host = Escaped::str(&app.hostname).to_string();
+    let mut parts: Vec<Part> = vec![vec![vec![Span::styled("sockscope", style::TITLE)]]];
+    const HOST: usize = 1;
+    parts.push(vec![
+        raw(format!("host {host}")),
+        raw(host.clone()),
+        raw(line_fit::cut(&host, 16)),
+    ]);
+    const WATCHED: usize = 2;
+    parts.push(match app.pids.is_empty() {
+        true => Vec::new(),
+        false => vec![raw(watched(app, true)), raw(watched(app, false))],
+    });
+    const COUNTS: usize = 3;
+    let counts = format!("{}/{}", thousands(app.shown()), thousands(app.total()));
+    parts.push(vec![raw(format!("{counts} sockets")), raw(counts)]);
+    const INTERVAL: usize = 4;
+    let interval = interval_text(app.interval);
+    parts.push(vec![raw(format!("every {interval}")), raw(interval)]);
+    const FILTER: usize = 5;
+    let filter = app.filter.text.trim();
+    parts.push(match filter.is_empty() {
+        true => Vec::new(),
+        false => vec![
+            raw(format!("filter: {filter}")),
+            raw(format!("filter: {}", line_fit::cut(filter, 12))),
+        ],
+    });
+    const BADGE: usize = 6;
+    parts.push(findings_badge(app));
+    let steps = [
+        HOST, INTERVAL, WATCHED, COUNTS, FILTER, HOST, WATCHED, BADGE, FILTER,
     ];
-    if !app.pids.is_empty() {
-        title.push(Span::raw(format!(" · {}", watched(app))));
-    }
-    title.push(Span::raw(format!(
-        " · {}/{} sockets · every {}",
-        thousands(app.shown()),
-        thousands(app.total()),
-        interval_text(app.interval)
-    )));
-    if !app.filter.text.trim().is_empty() {
-        title.push(Span::raw(format!(
-            " · filter: {}",
-            app.filter.text.trim_end()
-        )));
-    }
-    title.extend(findings_badge(app));
-    let mut lines = vec![Line::from(title)];
+    line_fit::fit(" ", parts, " · ", &steps, room)
+}
+
+fn lines(app: &App, room: u16) -> Vec<Line<'static>> {
+    let mut lines = vec![title(app, room)];
     lines.extend(super::timebar::lines(app));
     // The state machine needs the room; the pane names the demo's part itself.
     // Folded into one line unless asked for (b): 24 rows need the room.
@@ -77,17 +103,28 @@ fn lines(app: &App) -> Vec<Line<'_>> {
     lines
 }
 
-/// " · ⚠ 2 findings" (press d), coloured by the most severe; nothing when healthy.
-fn findings_badge(app: &App) -> Option<Span<'static>> {
+/// "⚠ 2 findings (d)" (press d), coloured by the most severe, or "⚠ 2 (d)" where
+/// narrow; nothing when healthy.
+fn findings_badge(app: &App) -> Part {
     let findings = &app.timeline.findings;
-    let worst = findings.iter().map(|f| f.severity).max()?;
-    let text = format!(" · ⚠ {} (d)", diagnostics::count_text(findings.len()));
-    Some(Span::styled(text, diagnostics::severity_style(worst)))
+    let Some(worst) = findings.iter().map(|f| f.severity).max() else {
+        return Vec::new();
+    };
+    let look = diagnostics::severity_style(worst);
+    let long = format!("⚠ {} (d)", diagnostics::count_text(findings.len()));
+    let short = format!("⚠ {} (d)", findings.len());
+    vec![
+        vec![Span::styled(long, look)],
+        vec![Span::styled(short, look)],
+    ]
 }
 
-/// "pid 1234 (nginx)", or "pids 1 (a), 2 (b)".
-fn watched(app: &App) -> String {
-    let texts: Vec<String> = app.pids.iter().map(|p| process_text(app, *p)).collect();
+/// "pid 1234 (nginx)", or "pids 1 (a), 2 (b)"; without `names`, "pid 1234".
+fn watched(app: &App, names: bool) -> String {
+    let texts: Vec<String> = match names {
+        true => app.pids.iter().map(|p| process_text(app, *p)).collect(),
+        false => app.pids.iter().map(|p| format!("pid {p}")).collect(),
+    };
     texts.join(", ")
 }
 

@@ -155,7 +155,7 @@ fn hang(label: Span<'static>, text: &str, width: u16, style: Style) -> Vec<Line<
 }
 
 /// As `hang`, with the lines after the first indented by `indent`.
-fn indent_by(
+pub fn indent_by(
     label: Span<'static>,
     indent: usize,
     text: &str,

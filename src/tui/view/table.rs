@@ -110,7 +110,14 @@ fn fitted(app: &App, width: u16) -> Vec<(Column, u16, bool)> {
         }
     }
     // After the two-cell gutter.
-    let fitted = fit::widths(&all, &needs, width.saturating_sub(3), 1);
+    // What the user asked to see stays on a narrow screen: the column the rows are
+    // sorted by (after `r`, the rates), PEER after `p`.
+    let keep: Vec<Column> = all
+        .iter()
+        .copied()
+        .filter(|c| app.sort.by.shows_on(*c) || *c == Column::Peer)
+        .collect();
+    let fitted = fit::widths(&all, &needs, width.saturating_sub(3), 1, &keep);
     all.iter()
         .zip(&needs)
         .zip(&fitted)
