@@ -344,6 +344,33 @@ fn mouse_selects_scrolls_and_sorts() {
     assert!(app.sort.reverse, "a second click reverses");
 }
 
+/// At 80×24 the help is taller than the screen: it scrolls (↑/↓, PgUp/PgDn, g/G) and
+/// says so at its foot; between its first and last screens every key is there whole.
+#[test]
+fn help_at_80x24_scrolls_to_every_key() {
+    let (mut app, mut terminal) = web_app(80, 24);
+    feed(&mut app, &mut terminal, vec![char('?')]);
+    let first = screen_text(&terminal);
+    insta::assert_snapshot!("help_80x24", terminal.backend());
+    feed(&mut app, &mut terminal, vec![key(KeyCode::End)]);
+    let last = screen_text(&terminal);
+    insta::assert_snapshot!("help_80x24_end", terminal.backend());
+    for (keys, what) in sockscope::tui::event::KEYS {
+        let listed = |screen: &str| {
+            screen
+                .lines()
+                .any(|l| l.contains(keys) && l.contains(what))
+        };
+        assert!(
+            listed(&first) || listed(&last),
+            "{keys} {what} missing:\n{first}\n{last}"
+        );
+    }
+    assert!(app.help, "the moving keys scroll it");
+    feed(&mut app, &mut terminal, vec![key(KeyCode::Esc)]);
+    assert!(!app.help);
+}
+
 /// The title line at 80 columns with everything in it (a watched pid, a filter, a
 /// refresh interval in ms, findings): the words and the watched pid go before the
 /// badge does.

@@ -81,6 +81,9 @@ pub struct App {
     pub paused: bool,
     pub view: View,
     pub help: bool,
+    /// The help's first line shown, where it is taller than the screen (↑/↓, PgUp/PgDn).
+    pub help_scroll: u16,
+    help_scroll_limit: u16,
     /// Whether the socket table shows the PEER column (`p`).
     pub show_peer: bool,
     /// The banner in full (`b`), else folded into its first line.
@@ -141,6 +144,8 @@ impl App {
             paused: false,
             view: View::Sockets,
             help: false,
+            help_scroll: 0,
+            help_scroll_limit: 0,
             show_peer: false,
             banner_open: false,
             colour: true,
@@ -248,9 +253,17 @@ impl App {
             return self.answer_dialog(action);
         }
         if self.help {
-            // Any key closes the help; quitting still quits.
-            self.help = false;
-            self.quit = action == Action::Quit;
+            // The moving keys scroll a help taller than the screen; any other key
+            // closes it; quitting still quits.
+            let limit = self.help_scroll_limit;
+            self.help_scroll = match action {
+                _ if limit == 0 => return self.close_help(action),
+                Action::Up => self.help_scroll.saturating_sub(1),
+                Action::Down => self.help_scroll.saturating_add(1).min(limit),
+                Action::PageUp | Action::Top => 0,
+                Action::PageDown | Action::Bottom => limit,
+                _ => return self.close_help(action),
+            };
             return;
         }
         if self.apply_replay(action) {
@@ -311,7 +324,7 @@ impl App {
             Action::TogglePause => self.paused = !self.paused,
             Action::Slower => self.interval = step_interval(self.interval, true),
             Action::Faster => self.interval = step_interval(self.interval, false),
-            Action::ToggleHelp => self.help = true,
+            Action::ToggleHelp => (self.help, self.help_scroll) = (true, 0),
             Action::TogglePeer => self.show_peer = !self.show_peer,
             Action::Select(row) => {
                 let now = match self.view {
@@ -349,6 +362,15 @@ impl App {
     }
 
     /// PgUp/PgDn in the details: half a screen, within what there is to see.
+    fn close_help(&mut self, action: Action) {
+        self.help = false;
+        self.quit = action == Action::Quit;
+    }
+
+    pub fn set_help_scroll_limit(&mut self, limit: u16) {
+        self.help_scroll_limit = limit;
+    }
+
     fn scroll_details(&mut self, down: bool) {
         let by = (self.page / 2).max(1) as u16;
         if let Some(d) = &mut self.details {

@@ -132,6 +132,11 @@ pub fn details_scroll_limit(area: Rect, app: &App) -> u16 {
     details::scroll_limit(main, app)
 }
 
+/// How far the help overlay can scroll on a screen of `area` (0 where it fits).
+pub fn help_scroll_limit(area: Rect, app: &App) -> u16 {
+    help::scroll_limit(area, app)
+}
+
 fn areas(area: Rect, app: &App) -> [Rect; 4] {
     Layout::vertical([
         Constraint::Length(header::height(app)),
