@@ -356,11 +356,7 @@ fn help_at_80x24_scrolls_to_every_key() {
     let last = screen_text(&terminal);
     insta::assert_snapshot!("help_80x24_end", terminal.backend());
     for (keys, what) in sockscope::tui::event::KEYS {
-        let listed = |screen: &str| {
-            screen
-                .lines()
-                .any(|l| l.contains(keys) && l.contains(what))
-        };
+        let listed = |screen: &str| screen.lines().any(|l| l.contains(keys) && l.contains(what));
         assert!(
             listed(&first) || listed(&last),
             "{keys} {what} missing:\n{first}\n{last}"
@@ -396,10 +392,16 @@ fn header_keeps_the_findings_badge_whole_at_80_columns() {
     assert!(title.contains("⚠ 2 findings (d)"), "{title}");
     assert!(title.contains("filter: port:8080"), "{title}");
     // The words went, the watched process's name, then (the table shows it) the pid.
-    assert!(title.contains(" 500ms") && !title.contains("nginx"), "{title}");
+    assert!(
+        title.contains(" 500ms") && !title.contains("nginx"),
+        "{title}"
+    );
     // Paused: the marker takes the right end, the badge still whole beside it.
     feed(&mut app, &mut terminal, vec![char(' ')]);
     let screen = screen_text(&terminal);
     let title = screen.lines().next().unwrap();
-    assert!(title.contains("(d)") && title.contains("[paused]"), "{title}");
+    assert!(
+        title.contains("(d)") && title.contains("[paused]"),
+        "{title}"
+    );
 }

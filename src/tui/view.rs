@@ -139,7 +139,7 @@ pub fn help_scroll_limit(area: Rect, app: &App) -> u16 {
 
 fn areas(area: Rect, app: &App) -> [Rect; 4] {
     Layout::vertical([
-        Constraint::Length(header::height(app)),
+        Constraint::Length(header::height(app, area.width)),
         Constraint::Length(states::height(app, area.width)),
         Constraint::Min(1),
         Constraint::Length(1),

@@ -106,6 +106,7 @@ fn status(app: &App, back: usize, total: usize) -> Vec<String> {
     if back > 0 {
         vec![
             format!("{back} newer below · G follows "),
+            format!("{back} newer below "),
             format!("{back} newer ↓ "),
         ]
     } else if total > 0 && !app.paused {

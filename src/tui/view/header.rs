@@ -11,18 +11,17 @@ use super::{diagnostics, style};
 use crate::text::Escaped;
 use crate::tui::app::{App, View};
 
-pub fn height(app: &App) -> u16 {
-    lines(app, u16::MAX).len() as u16
+pub fn height(app: &App, width: u16) -> u16 {
+    lines(app, width).len() as u16
 }
 
+/// Right at the title line's end while paused.
+const PAUSED: &str = "[paused] ";
+
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let paused = Line::styled("[paused] ", style::WARNING).right_aligned();
-    let room = match app.paused {
-        true => area.width.saturating_sub(paused.width() as u16),
-        false => area.width,
-    };
-    frame.render_widget(Paragraph::new(lines(app, room)), area);
+    frame.render_widget(Paragraph::new(lines(app, area.width)), area);
     if app.paused {
+        let paused = Line::styled(PAUSED, style::WARNING).right_aligned();
         frame.render_widget(paused, Rect { height: 1, ..area });
     }
 }
@@ -69,7 +68,11 @@ fn title(app: &App, room: u16) -> Line<'static> {
 }
 
 fn lines(app: &App, room: u16) -> Vec<Line<'static>> {
-    let mut lines = vec![title(app, room)];
+    let title_room = match app.paused {
+        true => room.saturating_sub(PAUSED.len() as u16),
+        false => room,
+    };
+    let mut lines = vec![title(app, title_room)];
     lines.extend(super::timebar::lines(app));
     // The state machine needs the room; the pane names the demo's part itself.
     // Folded into one line unless asked for (b): 24 rows need the room.
@@ -81,7 +84,7 @@ fn lines(app: &App, room: u16) -> Vec<Line<'static>> {
                 Span::raw(format!(" {second} ")),
                 Span::styled("(b: legend)", style::DIM),
             ])),
-            _ => lines.extend(app.banner.iter().map(|b| Line::raw(format!(" {b}")))),
+            _ => lines.extend(app.banner.iter().flat_map(|b| legend_lines(b, room))),
         }
     }
     for warning in app.snapshot.iter().flat_map(|s| &s.warnings) {
@@ -101,6 +104,22 @@ fn lines(app: &App, room: u16) -> Vec<Line<'static>> {
         ));
     }
     lines
+}
+
+/// A line of the banner in full, wrapped to `width`: a legend line ("127.0.0.1:80
+/// echo server") goes on under its description, any other under its start.
+fn legend_lines(line: &str, width: u16) -> Vec<Line<'static>> {
+    let text = line.trim_start();
+    let (label, rest) = match text.find("  ") {
+        Some(at) => {
+            let spaces = text[at..].len() - text[at..].trim_start().len();
+            text.split_at(at + spaces)
+        }
+        None => ("", text),
+    };
+    let label = Span::raw(format!(" {label}"));
+    let indent = label.width();
+    super::machine::indent_by(label, indent, rest, width, ratatui::style::Style::new())
 }
 
 /// "⚠ 2 findings (d)" (press d), coloured by the most severe, or "⚠ 2 (d)" where

@@ -22,7 +22,8 @@ fn keys_width() -> u16 {
 }
 
 /// The states column's, beside the keys where the screen is wide enough.
-const STATES_WIDTH: u16 = 56;
+/// (66 + 52 + 2: at 120 columns, the state machine's `?` has every state beside the keys.)
+const STATES_WIDTH: u16 = 52;
 
 /// What the overlay shows and how big it is.
 struct Help {
