@@ -15,6 +15,9 @@ use super::{Column, Width};
 pub enum Step {
     /// As narrow as its cells allow (its short form, or `Spec::min` with an ellipsis).
     Shrink(Column),
+    /// No narrower than its usual cells (`Need::usual`): the rare long one, a unix
+    /// socket's path among addresses, shortened, before another column goes.
+    Trim(Column),
     Drop(Column),
 }
 
@@ -24,6 +27,9 @@ pub enum Step {
 pub struct Need {
     pub widest: u16,
     pub widest_short: Option<u16>,
+    /// The widest of the usual cells, where some are unusually long (an address
+    /// column's widest address, its paths left out).
+    pub usual: Option<u16>,
 }
 
 /// The widest a column wants, the least it takes, for these cells.
@@ -80,6 +86,15 @@ pub fn widths(
                     widths[i] = Some(less.max(bounds[i].1));
                 }
             }
+            Step::Trim(c) => {
+                if let Some(i) = at(c)
+                    && let Some(w) = widths[i]
+                    && let Some(usual) = needs[i].usual
+                {
+                    let less = w.saturating_sub(over.min(u32::from(u16::MAX)) as u16);
+                    widths[i] = Some(less.max(usual.max(bounds[i].1)).min(w));
+                }
+            }
             Step::Drop(c) => {
                 if let Some(i) = at(c)
                     && !keep.contains(&c)
@@ -92,7 +107,7 @@ pub fn widths(
     // Room left (a dropped column freed more than was needed) back to the shrunk,
     // the most important first.
     for step in Column::NARROWING.iter().rev() {
-        let (Step::Shrink(c) | Step::Drop(c)) = *step;
+        let (Step::Shrink(c) | Step::Trim(c) | Step::Drop(c)) = *step;
         let spare = room32.saturating_sub(total(&widths)) as u16;
         if let Some(i) = at(c)
             && let Some(w) = widths[i]
@@ -176,8 +191,30 @@ mod tests {
     fn need(widest: u16) -> Need {
         Need {
             widest,
-            widest_short: None,
+            ..Need::default()
         }
+    }
+
+    /// One unix socket's long path among IPv4 addresses: cut, rather than a column
+    /// dropped or the states shortened for it.
+    #[test]
+    fn a_long_path_is_trimmed_before_anything_goes() {
+        let columns = [Column::State, Column::Local, Column::User];
+        let state = Need {
+            widest: 11,
+            widest_short: Some(5),
+            usual: None,
+        };
+        let local = Need {
+            widest: 38,
+            widest_short: None,
+            usual: Some(15),
+        };
+        let widths = widths(&columns, &[state, local, need(8)], 40, 1, &[]);
+        assert_eq!(widths[0], Some(11), "the states keep their names");
+        assert!(widths[1] >= Some(15) && widths[1] < Some(38), "{widths:?}");
+        assert!(widths[2].is_some(), "USER stays");
+        assert!(widths.iter().flatten().sum::<u16>() + 2 <= 40);
     }
 
     #[test]
@@ -194,6 +231,7 @@ mod tests {
         let state = Need {
             widest: 11,
             widest_short: Some(5),
+            usual: None,
         };
         let needs = [
             need(3),
