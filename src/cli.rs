@@ -27,6 +27,9 @@ pub struct Cli {
     #[command(flatten)]
     pub filters: Filters,
 
+    #[command(flatten)]
+    pub names: NameArgs,
+
     /// Refresh interval of the live view, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub interval: u64,
@@ -102,6 +105,8 @@ pub enum Command {
         filters: Filters,
         #[command(flatten)]
         output: FormatArg<Socket>,
+        #[command(flatten)]
+        names: NameArgs,
         #[command(flatten)]
         replay: ReplayAt,
     },
@@ -310,6 +315,19 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
             "invalid interval '{text}': expected at least 0.1 seconds"
         )),
     }
+}
+
+/// `-n` and `-r`, as ss has them: ports are named from /etc/services unless numeric,
+/// remote hosts only when asked.
+#[derive(Debug, Args, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NameArgs {
+    /// Port numbers, not service names from /etc/services (as `ss -n`; the live view's n)
+    #[arg(long, short = 'n')]
+    pub numeric: bool,
+    /// Remote host names by reverse DNS, /etc/hosts first (as `ss -r`; the live view's
+    /// R); --json and --csv then add local_service, remote_service and remote_host
+    #[arg(long, short = 'r')]
+    pub resolve: bool,
 }
 
 /// `list --replay FILE --at TIME`: one snapshot out of a recording.

@@ -17,6 +17,8 @@ pub mod proc_families;
 pub mod proc_net;
 pub mod process;
 pub mod read;
+pub mod resolve;
+pub mod services;
 pub mod unnamed;
 
 use std::collections::{HashMap, HashSet};

@@ -15,7 +15,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::model::{Proto, Socket};
+use crate::model::{Naming, Proto, Socket};
 use crate::text::{self, Escaped, owners, units};
 use crate::track::Rate;
 
@@ -62,17 +62,34 @@ pub enum Column {
     Place,
     /// The JSON `netns` as its JSON text, as `detail` is.
     Netns,
+    /// The local port's service name (`list --csv -r`).
+    LocalService,
+    /// The remote port's service name.
+    RemoteService,
+    /// The remote address's host name, escaped.
+    RemoteHost,
 }
 
-/// What a cell is read from: the socket, and its latest rate where one is known.
+/// What a cell is read from: the socket, its latest rate where one is known, and
+/// the names its endpoints are written with.
 pub struct Row<'a> {
     pub socket: &'a Socket,
     pub rate: Option<Rate>,
+    pub naming: &'a Naming,
 }
 
 impl<'a> Row<'a> {
+    /// Numbers only, no rate.
     pub fn new(socket: &'a Socket) -> Row<'a> {
-        Row { socket, rate: None }
+        Row::named(socket, &crate::model::names::NUMERIC)
+    }
+
+    pub fn named(socket: &'a Socket, naming: &'a Naming) -> Row<'a> {
+        Row {
+            socket,
+            rate: None,
+            naming,
+        }
     }
 }
 
@@ -202,6 +219,13 @@ impl Column {
         Column::Netns,
     ];
 
+    /// What `list --csv -r` adds after `CSV` (and `list --json -r` after its fields).
+    pub const CSV_NAMES: [Column; 3] = [
+        Column::LocalService,
+        Column::RemoteService,
+        Column::RemoteHost,
+    ];
+
     /// `columns` with NETNS/CONTAINER before the process column when `sockets` come
     /// from more than one network namespace (`--all-netns`).
     pub fn with_place(columns: &[Column], sockets: &[Socket]) -> Vec<Column> {
@@ -269,7 +293,7 @@ impl Column {
                 Spec {
                     min: ENDPOINT_MIN,
                     ..text("LOCAL", "", Width::Fit { max: 45 }, |r, out| {
-                        out.push_str(&text::local_text(r.socket))
+                        out.push_str(&text::local_text_with(r.socket, r.naming))
                     })
                 },
                 |a, b| (a.local, &a.path).cmp(&(b.local, &b.path)),
@@ -284,7 +308,7 @@ impl Column {
                 Spec {
                     min: ENDPOINT_MIN,
                     ..text("REMOTE", "", Width::Fit { max: 45 }, |r, out| {
-                        out.push_str(&r.socket.remote_text())
+                        out.push_str(&text::remote_text_with(r.socket, r.naming))
                     })
                 },
                 |a, b| a.remote.cmp(&b.remote),
@@ -375,6 +399,18 @@ impl Column {
                 if let Some(netns) = &r.socket.netns {
                     out.push_str(&serde_json::to_string(netns).unwrap_or_default());
                 }
+            }),
+            Column::LocalService => text("LSERVICE", "local_service", Width::Fill, |r, out| {
+                put(out, r.socket.local_service(r.naming).map(Escaped::str))
+            }),
+            Column::RemoteService => text("RSERVICE", "remote_service", Width::Fill, |r, out| {
+                put(out, r.socket.remote_service(r.naming).map(Escaped::str))
+            }),
+            Column::RemoteHost => text("RHOST", "remote_host", Width::Fill, |r, out| {
+                put(
+                    out,
+                    r.socket.remote_host(r.naming).as_deref().map(Escaped::str),
+                )
             }),
         }
     }

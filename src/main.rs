@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use sockscope::cli::{Cli, Command, Filters};
+use sockscope::cli::{Cli, Command, Filters, NameArgs};
 use sockscope::collect::netlink::destroyed;
 use sockscope::collect::{Source, System, Tables, privilege};
 use sockscope::diagnose::DiagnoseConfig;
@@ -42,6 +42,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if cli.command.is_some() && cli.filters != Filters::default() {
         anyhow::bail!("filters go after the subcommand, e.g. `sockscope list --pid 1234`");
     }
+    if cli.command.is_some() && cli.names != NameArgs::default() {
+        anyhow::bail!("-n and -r go after the subcommand, e.g. `sockscope list -r`");
+    }
     let tables = cli.tables();
     if cli.read_only {
         sockscope::act::set_read_only();
@@ -62,10 +65,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if let Some(option) = recording {
         privilege::allow_chosen_path(option)?;
     }
+    // A services file other than /etc/services (tests): a path the user chose.
+    if std::env::var_os(sockscope::collect::services::OVERRIDE).is_some() {
+        privilege::allow_chosen_path(sockscope::collect::services::OVERRIDE)?;
+    }
     match cli.command {
         Some(Command::List {
             filters,
             output,
+            names,
             replay,
         }) => {
             let colour = cli.color.wanted(std::io::stdout().is_terminal());
@@ -73,7 +81,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &cli.proc_root,
                 tables,
                 &filters,
-                (output.format, colour),
+                (output.format, colour, names),
                 &replay,
             )
         }
@@ -173,7 +181,7 @@ fn list(
     proc_root: &std::path::Path,
     tables: Tables,
     filters: &Filters,
-    (format, colour): (output::Format, bool),
+    (format, colour, names): (output::Format, bool, NameArgs),
     replay: &sockscope::cli::ReplayAt,
 ) -> Result<ExitCode> {
     let mut snapshot = match (&replay.replay, &replay.at) {
@@ -195,11 +203,47 @@ fn list(
     // display_order ends on the inode, so equal keys are the same socket.
     snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
 
+    let listing = output::Listing {
+        colour,
+        naming: list_naming(proc_root, names, &snapshot.sockets),
+        name_fields: names.resolve,
+    };
     let mut out = BufWriter::with_capacity(64 * 1024, Stdout);
-    output::write(&mut out, format, &snapshot.sockets, &colour)
+    output::write(&mut out, format, &snapshot.sockets, &listing)
         .and_then(|()| out.flush())
         .context("cannot write the output")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long `list -r` waits for host names in all; what has not answered by then
+/// prints as a number (each lookup has its own, shorter, limit: `resolve::LIMIT`).
+const LIST_RESOLVE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The names `list` writes endpoints with: port names unless `-n` (numbers, and a
+/// warning, when /etc/services cannot be read), and with `-r` the host names of the
+/// listed sockets' remote addresses, looked up before anything is printed.
+fn list_naming(
+    proc_root: &Path,
+    names: NameArgs,
+    sockets: &[sockscope::model::Socket],
+) -> sockscope::model::Naming {
+    use sockscope::collect::{resolve, services};
+    let services = match names.numeric {
+        true => None,
+        false => services::system()
+            .map_err(|e| warn(format_args!("no port names: {e:#}")))
+            .ok(),
+    };
+    let hosts = names.resolve.then(|| {
+        let resolver = resolve::Resolver::system();
+        resolver.wait(&resolve::remote_ips(sockets), LIST_RESOLVE_WAIT);
+        std::sync::Arc::new(resolver) as std::sync::Arc<dyn sockscope::model::names::HostNames>
+    });
+    sockscope::model::Naming {
+        services,
+        unnamed: services::unnamed_ports(proc_root),
+        hosts,
+    }
 }
 
 /// Exit status 1 means findings, so errors exit 2 here (a broken pipe still exits 0).
@@ -232,6 +276,10 @@ fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
         pids: cli.filters.pid.clone(),
         proc_root: cli.proc_root.clone(),
         roles: Vec::new(),
+        naming: tui::naming::Start {
+            numeric: cli.names.numeric,
+            resolve: cli.names.resolve,
+        },
     };
     tui::run_with_filter(options, cli.filters.query().to_string())?;
     Ok(ExitCode::SUCCESS)

@@ -12,6 +12,8 @@ mod family;
 pub use family::{
     Detail, ETH_P_ALL, ethertype_text, ip_protocol_text, netlink_protocol_name, sctp_state_name,
 };
+pub mod names;
+pub use names::Naming;
 
 /// Declared in the order `list` sorts by. The families after unix are listed as `ss`
 /// lists them (`ss -w`, `-0`, `-f netlink`, `--vsock`, `-S`, `-M`); `Other` is a socket
@@ -539,6 +541,13 @@ impl Socket {
     /// "ip:eth0" (packet: ethertype and interface), "ROUTE:1234" (netlink: protocol
     /// and port id, "kernel" for port 0), "3:1024" (vsock: CID and port).
     pub fn local_text(&self) -> String {
+        self.local_text_with(&Naming::NUMERIC)
+    }
+
+    /// `local_text` with the port's service name where `naming` has one
+    /// (`127.0.0.1:https`). Local addresses are never resolved (ss resolves them with
+    /// `-r`; they are this host's own, and a lookup each costs more than it tells).
+    pub fn local_text_with(&self, naming: &Naming) -> String {
         if let Some(text) = self
             .detail
             .as_deref()
@@ -547,7 +556,10 @@ impl Socket {
             return text;
         }
         match self.local {
-            Some(addr) => endpoint_text(addr),
+            Some(addr) => {
+                let service = self.service_of(addr, naming);
+                NamedEndpoint::new(addr, None, service).to_string()
+            }
             None => self.path.clone().unwrap_or_else(|| "*".into()),
         }
     }
@@ -555,6 +567,13 @@ impl Socket {
     /// The other end as `ss` prints it; for netlink "kernel" or the peer's port id when
     /// connected, "*" when not.
     pub fn remote_text(&self) -> String {
+        self.remote_text_with(&Naming::NUMERIC)
+    }
+
+    /// `remote_text` with the host's name and the port's service name where `naming`
+    /// has them (`localhost:https`). A host name comes from DNS or /etc/hosts: escape
+    /// it for text output (`text::remote_text`).
+    pub fn remote_text_with(&self, naming: &Naming) -> String {
         if let Some(text) = self
             .detail
             .as_deref()
@@ -562,7 +581,41 @@ impl Socket {
         {
             return text;
         }
-        endpoint_or_any(self.remote)
+        match self.remote {
+            Some(addr) => {
+                let host = self.remote_host(naming);
+                let service = self.service_of(addr, naming);
+                NamedEndpoint::new(addr, host.as_deref(), service).to_string()
+            }
+            None => "*".into(),
+        }
+    }
+
+    /// The service name of `addr`'s port, where the protocol has ports and names are on.
+    fn service_of<'n>(&self, addr: SocketAddr, naming: &'n Naming) -> Option<&'n str> {
+        if !self.proto.has_ports() {
+            return None;
+        }
+        naming.service(self.proto, addr.port())
+    }
+
+    /// The local port's service name (`local_service` in JSON with `-r`).
+    pub fn local_service<'n>(&self, naming: &'n Naming) -> Option<&'n str> {
+        self.local.and_then(|a| self.service_of(a, naming))
+    }
+
+    /// The remote port's service name (`remote_service`).
+    pub fn remote_service<'n>(&self, naming: &'n Naming) -> Option<&'n str> {
+        self.remote.and_then(|a| self.service_of(a, naming))
+    }
+
+    /// The remote address's host name, where resolving is on and it is known yet
+    /// (`remote_host`). Only IP families: a vsock CID or netlink port has no host.
+    pub fn remote_host(&self, naming: &Naming) -> Option<Arc<str>> {
+        if !matches!(self.family, Family::Ipv4 | Family::Ipv6) {
+            return None;
+        }
+        naming.host(self.remote?.ip())
     }
 
     /// The short protocol name ss uses: tcp, udp, u_str, u_dgr, u_seq, raw, p_raw,
@@ -636,14 +689,41 @@ pub struct Endpoint(pub SocketAddr);
 
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.ip() {
-            ip if ip.is_unspecified() => f.write_str("*")?,
-            IpAddr::V4(ip) => write!(f, "{ip}")?,
-            IpAddr::V6(ip) => write!(f, "[{ip}]")?,
+        NamedEndpoint::new(self.0, None, None).fmt(f)
+    }
+}
+
+/// An endpoint with names where known: the host's in place of the address, the
+/// service's in place of the port (`localhost:https`, `127.0.0.1:https`). The one
+/// definition of an endpoint's text; `Endpoint` is it without names.
+pub struct NamedEndpoint<'a> {
+    pub addr: SocketAddr,
+    pub host: Option<&'a str>,
+    pub service: Option<&'a str>,
+}
+
+impl<'a> NamedEndpoint<'a> {
+    pub fn new(addr: SocketAddr, host: Option<&'a str>, service: Option<&'a str>) -> Self {
+        NamedEndpoint {
+            addr,
+            host,
+            service,
         }
-        match self.0.port() {
-            0 => f.write_str(":*"),
-            port => write!(f, ":{port}"),
+    }
+}
+
+impl std::fmt::Display for NamedEndpoint<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.host, self.addr.ip()) {
+            (_, ip) if ip.is_unspecified() => f.write_str("*")?,
+            (Some(host), _) => f.write_str(host)?,
+            (None, IpAddr::V4(ip)) => write!(f, "{ip}")?,
+            (None, IpAddr::V6(ip)) => write!(f, "[{ip}]")?,
+        }
+        match (self.addr.port(), self.service) {
+            (0, _) => f.write_str(":*"),
+            (_, Some(name)) => write!(f, ":{name}"),
+            (port, None) => write!(f, ":{port}"),
         }
     }
 }
@@ -652,6 +732,33 @@ impl std::fmt::Display for Endpoint {
 impl Serialize for Socket {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("Socket", 21)?;
+        self.serialize_fields(&mut s)?;
+        s.end()
+    }
+}
+
+/// A socket in JSON with the names `list --json -r` asks for after its fields:
+/// `local_service`, `remote_service` (null where no name, or with `-n`) and
+/// `remote_host` (null where none was found in time). The numbers stay as they are.
+pub struct WithNames<'a> {
+    pub socket: &'a Socket,
+    pub naming: &'a Naming,
+}
+
+impl Serialize for WithNames<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (socket, naming) = (self.socket, self.naming);
+        let mut s = serializer.serialize_struct("Socket", 24)?;
+        socket.serialize_fields(&mut s)?;
+        s.serialize_field("local_service", &socket.local_service(naming))?;
+        s.serialize_field("remote_service", &socket.remote_service(naming))?;
+        s.serialize_field("remote_host", &socket.remote_host(naming))?;
+        s.end()
+    }
+}
+
+impl Socket {
+    fn serialize_fields<S: SerializeStruct>(&self, s: &mut S) -> Result<(), S::Error> {
         s.serialize_field("proto", &self.proto)?;
         s.serialize_field("family", &self.family)?;
         s.serialize_field("state", &self.state)?;
@@ -678,7 +785,7 @@ impl Serialize for Socket {
         s.serialize_field("peer", &self.peer)?;
         s.serialize_field("detail", &self.detail)?;
         s.serialize_field("netns", &self.netns)?;
-        s.end()
+        Ok(())
     }
 }
 

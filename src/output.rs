@@ -9,7 +9,7 @@ mod findings;
 use std::io::{self, Write};
 
 use crate::column::{Align, Column, Row};
-use crate::model::{Socket, TcpState};
+use crate::model::{Naming, Socket, TcpState, WithNames};
 
 /// How a command prints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -70,33 +70,52 @@ impl Printable for Socket {
         (Format::Json, "One JSON array, one element per socket"),
         (Format::Csv, "CSV with a header row"),
     ];
-    /// Whether the table colours its states.
-    type Context = bool;
+    type Context = Listing;
 
     fn print(
         mut out: &mut dyn Write,
         format: Format,
         sockets: &[Socket],
-        colour: &bool,
+        listing: &Listing,
     ) -> io::Result<()> {
+        let naming = &listing.naming;
+        let fields = listing.name_fields.then_some(naming);
         match format {
-            Format::Table => table_in(&mut out, sockets, *colour),
-            Format::Json => json(&mut out, sockets),
-            Format::Csv => csv::write(&mut out, sockets),
+            Format::Table => table_in(&mut out, sockets, listing.colour, naming),
+            Format::Json => json_with(&mut out, sockets, fields),
+            Format::Csv => csv::write(&mut out, sockets, fields),
         }
     }
+}
+
+/// How `list` prints its sockets beside the format.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// The table colours its states.
+    pub colour: bool,
+    /// The names the table's endpoints are written with (`-n`, `-r`).
+    pub naming: Naming,
+    /// JSON and CSV add local_service, remote_service and remote_host (`-r`); they
+    /// keep the numbers either way.
+    pub name_fields: bool,
 }
 
 /// `Column::LIST` aligned; the last column is not padded. Two passes, formatting each
 /// row twice, rather than holding every row's strings until the widths are known
 /// (30 MB at 100k sockets).
 pub fn table(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
-    table_in(out, sockets, false)
+    table_in(out, sockets, false, &Naming::NUMERIC)
 }
 
 /// `table`, its STATE cells coloured when `colour`: the colours the live view gives
-/// them (green established, red CLOSE_WAIT, yellow in between, dim TIME_WAIT).
-pub fn table_in(out: &mut impl Write, sockets: &[Socket], colour: bool) -> io::Result<()> {
+/// them (green established, red CLOSE_WAIT, yellow in between, dim TIME_WAIT); its
+/// endpoints written with `naming`.
+pub fn table_in(
+    out: &mut impl Write,
+    sockets: &[Socket],
+    colour: bool,
+    naming: &Naming,
+) -> io::Result<()> {
     let columns = Column::with_place(&Column::LIST, sockets);
     let specs: Vec<_> = columns.iter().map(|c| c.spec()).collect();
     let mut widths: Vec<usize> = specs.iter().map(|s| s.header.chars().count()).collect();
@@ -104,7 +123,7 @@ pub fn table_in(out: &mut impl Write, sockets: &[Socket], colour: bool) -> io::R
     for s in sockets {
         for (w, spec) in widths.iter_mut().zip(&specs) {
             cell.clear();
-            (spec.cell)(&Row::new(s), &mut cell);
+            (spec.cell)(&Row::named(s, naming), &mut cell);
             *w = (*w).max(cell.chars().count());
         }
     }
@@ -151,7 +170,7 @@ pub fn table_in(out: &mut impl Write, sockets: &[Socket], colour: bool) -> io::R
     write_row(None, &mut |i, cell| cell.push_str(specs[i].header))?;
     for s in sockets {
         write_row(Some(s.state), &mut |i, cell| {
-            (specs[i].cell)(&Row::new(s), cell)
+            (specs[i].cell)(&Row::named(s, naming), cell)
         })?;
     }
     Ok(())
@@ -179,6 +198,16 @@ const JSON_CHUNK: usize = 512;
 /// threads take alternate chunks and this one writes them in order. Each thread has at
 /// most one chunk waiting, so memory does not grow with the socket count.
 pub fn json(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
+    json_with(out, sockets, None)
+}
+
+/// `json`, each socket with the name fields of `naming` after its own where given
+/// (`list --json -r`).
+pub fn json_with(
+    out: &mut impl Write,
+    sockets: &[Socket],
+    names: Option<&Naming>,
+) -> io::Result<()> {
     let chunks: Vec<&[Socket]> = sockets.chunks(JSON_CHUNK).collect();
     const THREADS: usize = 2;
     std::thread::scope(|scope| {
@@ -188,7 +217,7 @@ pub fn json(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
                 let mine = chunks.iter().skip(first).step_by(THREADS);
                 scope.spawn(move || {
                     for chunk in mine {
-                        if tx.send(json_elements(chunk)).is_err() {
+                        if tx.send(json_elements(chunk, names)).is_err() {
                             return; // the writer stopped (a closed pipe)
                         }
                     }
@@ -211,13 +240,16 @@ pub fn json(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
 }
 
 /// The elements of `sockets`, comma-separated, without the array's brackets.
-fn json_elements(sockets: &[Socket]) -> io::Result<Vec<u8>> {
+fn json_elements(sockets: &[Socket], names: Option<&Naming>) -> io::Result<Vec<u8>> {
     let mut piece = Vec::with_capacity(sockets.len() * 800);
     for (i, socket) in sockets.iter().enumerate() {
         if i > 0 {
             piece.push(b',');
         }
-        serde_json::to_writer(&mut piece, socket)?;
+        match names {
+            None => serde_json::to_writer(&mut piece, socket)?,
+            Some(naming) => serde_json::to_writer(&mut piece, &WithNames { socket, naming })?,
+        }
     }
     Ok(piece)
 }

@@ -50,16 +50,29 @@ impl fmt::Display for Escaped<'_> {
 /// A socket's local end for text output: the endpoint, or a unix name escaped from
 /// its exact bytes (which need not be UTF-8). The one escaped form of `local_text`.
 pub fn local_text(s: &crate::model::Socket) -> String {
+    local_text_with(s, &crate::model::Naming::NUMERIC)
+}
+
+/// `local_text` with the names `naming` has (`127.0.0.1:https`).
+pub fn local_text_with(s: &crate::model::Socket, naming: &crate::model::Naming) -> String {
     match (s.local, s.path_bytes()) {
         (None, Some(name)) => Escaped(name).to_string(),
         // A packet socket's interface name is whatever root named it.
-        _ => {
-            let text = s.local_text();
-            match escape(&text) {
-                Cow::Borrowed(_) => text,
-                Cow::Owned(escaped) => escaped,
-            }
-        }
+        _ => escaped(s.local_text_with(naming)),
+    }
+}
+
+/// A socket's remote end for text output, with the names `naming` has: a host name
+/// is whatever a DNS server or /etc/hosts says, so it is escaped like any name.
+pub fn remote_text_with(s: &crate::model::Socket, naming: &crate::model::Naming) -> String {
+    escaped(s.remote_text_with(naming))
+}
+
+/// `text` escaped, without a copy when nothing needed escaping.
+fn escaped(text: String) -> String {
+    match escape(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(escaped) => escaped,
     }
 }
 

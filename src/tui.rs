@@ -9,6 +9,7 @@ pub mod app;
 pub mod collector;
 pub mod event;
 pub mod history;
+pub mod naming;
 pub mod replay;
 pub use replay::replay;
 pub mod perform;
@@ -16,6 +17,7 @@ pub mod rows;
 pub mod view;
 
 use std::io::{self, IsTerminal, Stdout};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::thread;
@@ -48,6 +50,8 @@ pub struct Options {
     pub proc_root: std::path::PathBuf,
     /// Ports and paths that play a known part (the demo's zoo), named in the state pane.
     pub roles: Vec<crate::states::Role>,
+    /// Port and host names at the start (`-n`, `-r`); `n` and `R` toggle them.
+    pub naming: naming::Start,
 }
 
 /// Whether the live view colours (`--color`, NO_COLOR): set once by main, before any
@@ -82,6 +86,7 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         started_at: SystemTime::now(),
     });
     app.colour = COLOUR.load(Ordering::SeqCst);
+    app.naming = live_naming(&options.proc_root, options.naming);
     let control = collector::spawn(
         options.source,
         options.interval,
@@ -119,6 +124,22 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The names the view can show: /etc/services (a warning and numbers when it cannot
+/// be read), and a resolver whose threads start at the first `R`.
+pub(crate) fn live_naming(proc_root: &std::path::Path, start: naming::Start) -> naming::LiveNaming {
+    use crate::collect::{resolve, services};
+    let table = services::system()
+        .map_err(|e| crate::stdio::warn(format_args!("no port names: {e:#}")))
+        .ok();
+    let hosts: Arc<dyn crate::model::names::HostNames> = Arc::new(resolve::Resolver::system());
+    naming::LiveNaming::new(
+        table,
+        services::unnamed_ports(proc_root),
+        Some(hosts),
+        start,
+    )
 }
 
 /// One input, then a redraw: what the loop does, for tests.

@@ -4,8 +4,10 @@
 mod common;
 use common::{FIXTURE, list_json, pids, sockscope};
 
+/// The table with port numbers (`-n`): the fixture's, whatever this machine's
+/// /etc/services names (`names_from_a_services_file` has the names).
 fn table(args: &[&str]) -> String {
-    let mut all = vec!["--proc-root", FIXTURE, "list"];
+    let mut all = vec!["--proc-root", FIXTURE, "list", "-n"];
     all.extend_from_slice(args);
     let out = sockscope(&all);
     assert!(
@@ -14,6 +16,42 @@ fn table(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn names_from_a_services_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let services = dir.path().join("services");
+    std::fs::write(
+        &services,
+        "http-alt 8080/tcp webcache\ndomain 53/udp\ndomain 53/tcp\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["--proc-root", FIXTURE, "list"])
+        .env("SOCKSCOPE_SERVICES", &services)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[1].starts_with("tcp   LISTEN      127.0.0.1:http-alt "),
+        "{text}"
+    );
+    assert!(
+        lines[4].contains(" 127.0.0.1:50000         127.0.0.1:http-alt "),
+        "{text}"
+    );
+    assert!(
+        lines[7].contains(" 127.0.0.1:54321         127.0.0.1:domain "),
+        "{text}"
+    );
+    // 9090 and 5353 have no name in that file.
+    assert!(
+        text.contains("[::ffff:127.0.0.1]:9090 ") && text.contains("[::1]:5353 "),
+        "{text}"
+    );
 }
 
 #[test]

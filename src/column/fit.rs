@@ -143,15 +143,32 @@ pub fn squeeze(column: Column, text: &str, width: u16) -> Cow<'_, str> {
     if endpoint && (text.starts_with('/') || text.starts_with('@')) {
         return Cow::Owned(format!("…{}", tail(width - 1)));
     }
-    if endpoint && let Some(colon) = text.rfind(':') {
-        let port = &text[colon..];
+    if let Some(port) = port_part(column, text) {
         let port_len = port.chars().count();
-        // A number, `*`, or a service name (`https`); not the end of an IPv6 address.
-        if port_len < width && port_len <= 16 && !port.contains(']') {
+        if port_len < width {
             return Cow::Owned(format!("{}…{port}", head(width - port_len - 1)));
         }
     }
     Cow::Owned(format!("{}…", head(width - 1)))
+}
+
+/// Whether `squeeze` keeps the port of `text` at `width`: false for an endpoint whose
+/// port (a long service name) does not fit, which is then better written with its
+/// number (`…:445` rather than `192.168.1.…`).
+pub fn keeps_port(column: Column, text: &str, width: u16) -> bool {
+    let width = usize::from(width);
+    text.chars().count() <= width
+        || port_part(column, text).is_none_or(|port| port.chars().count() < width)
+}
+
+/// An endpoint's `:port` part: a number, `*`, or a service name (`https`); not the
+/// end of an IPv6 address, nor a unix path.
+fn port_part(column: Column, text: &str) -> Option<&str> {
+    if !matches!(column, Column::Local | Column::Remote) || text.starts_with(['/', '@']) {
+        return None;
+    }
+    let port = &text[text.rfind(':')?..];
+    (port.chars().count() <= 17 && !port.contains(']')).then_some(port)
 }
 
 #[cfg(test)]
@@ -186,6 +203,11 @@ mod tests {
             squeeze(Column::Process, "1234 systemd-resolve", 12),
             "1234 system…"
         );
+        // A service name too long for the width: written with its number instead.
+        assert!(!keeps_port(Column::Local, "192.168.1.1:microsoft-ds", 12));
+        assert!(keeps_port(Column::Local, "192.168.1.1:445", 12));
+        assert!(keeps_port(Column::Local, "127.0.0.1:https", 12));
+        assert!(keeps_port(Column::Process, "1234 systemd-resolve", 12));
     }
 
     fn need(widest: u16) -> Need {

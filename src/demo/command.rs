@@ -78,6 +78,7 @@ fn live_view(demo: &Demo) -> Result<()> {
     let me = std::process::id();
     let source = System::new(PROC, Scope::Pids(vec![me]))?;
     crate::tui::run(crate::tui::Options {
+        naming: Default::default(),
         source: Box::new(source),
         interval: Duration::from_millis(500),
         banner: demo.banner(),

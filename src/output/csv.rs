@@ -6,10 +6,17 @@
 use std::io::{self, Write};
 
 use crate::column::{Column, Row};
-use crate::model::Socket;
+use crate::model::{Naming, Socket};
 
-pub fn write(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
-    let specs = Column::CSV.map(Column::spec);
+/// `names`: the name columns after the rest (`list --csv -r`), written with it.
+pub fn write(out: &mut impl Write, sockets: &[Socket], names: Option<&Naming>) -> io::Result<()> {
+    let extra: &[Column] = if names.is_some() {
+        &Column::CSV_NAMES
+    } else {
+        &[]
+    };
+    let naming = names.unwrap_or(&crate::model::names::NUMERIC);
+    let specs: Vec<_> = Column::CSV.iter().chain(extra).map(|c| c.spec()).collect();
     let mut line = String::with_capacity(256);
     for (i, spec) in specs.iter().enumerate() {
         if i > 0 {
@@ -27,7 +34,7 @@ pub fn write(out: &mut impl Write, sockets: &[Socket]) -> io::Result<()> {
                 line.push(',');
             }
             cell.clear();
-            (spec.cell)(&Row::new(s), &mut cell);
+            (spec.cell)(&Row::named(s, naming), &mut cell);
             quote_into(&cell, &mut line);
         }
         line.push('\n');
@@ -72,7 +79,7 @@ mod tests {
             .inode(9)
             .owned_by(vec![owner(7, 3, "evil\r\x1b[2J")]);
         let mut out = Vec::new();
-        write(&mut out, &[socket]).unwrap();
+        write(&mut out, &[socket], None).unwrap();
         let text = String::from_utf8(out).unwrap();
         let rows: Vec<&str> = text.lines().collect();
         assert_eq!(rows.len(), 2, "{text}");

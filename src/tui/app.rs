@@ -90,6 +90,8 @@ pub struct App {
     pub banner_open: bool,
     /// Colours on (else only bold, reverse and the like: `--color never`, NO_COLOR).
     pub colour: bool,
+    /// Port and host names in the table (`n`, `R`).
+    pub naming: super::naming::LiveNaming,
     /// The screen as last drawn: where a click lands.
     pub screen: ratatui::layout::Rect,
     pub filter: FilterBar,
@@ -149,6 +151,7 @@ impl App {
             show_peer: false,
             banner_open: false,
             colour: true,
+            naming: Default::default(),
             screen: ratatui::layout::Rect::default(),
             filter: FilterBar::default(),
             sort: Sort::default(),
@@ -339,6 +342,14 @@ impl App {
                 self.set_sort(Sort { by, reverse });
             }
             Action::ToggleBanner => self.banner_open = !self.banner_open,
+            Action::ToggleServices => {
+                let said = self.naming.toggle_services();
+                self.naming_status(said);
+            }
+            Action::ToggleHosts => {
+                let said = self.naming.toggle_hosts();
+                self.naming_status(said);
+            }
             Action::AskSignal => self.ask_signal(),
             Action::AskClose => self.ask_close(),
             Action::Signal(_) | Action::Confirm => {} // keys of the dialogs only
@@ -350,6 +361,14 @@ impl App {
             | Action::JumpForward
             | Action::JumpTo => {}
         }
+    }
+
+    /// What `n` or `R` did, in the footer until the next key.
+    fn naming_status(&mut self, text: &str) {
+        self.actions.status = Some(actions::Status {
+            text: text.into(),
+            ok: true,
+        });
     }
 
     /// Called after each draw with the rows the list area holds.

@@ -84,6 +84,10 @@ pub enum Action {
     TogglePeer,
     /// `b`: the banner in full (the demo's legend), or folded into one line.
     ToggleBanner,
+    /// `n`: port names (`:https`) or numbers.
+    ToggleServices,
+    /// `R`: remote host names (reverse DNS) or addresses.
+    ToggleHosts,
     /// Replay only: `[` `]` one refresh back / forward, `{` `}` a minute, `t` a
     /// typed time.
     StepBack,
@@ -123,7 +127,7 @@ pub const KEYS: [(&str, &str); 23] = [
     ("m", "TCP state machine, the socket's path on it"),
     ("space", "pause / resume refreshing"),
     ("+ / -", "refresh less / more often"),
-    ("p", "show / hide the PEER column (the other end)"),
+    ("p / n / R", "on/off: PEER column, port names, host names"),
     ("b", "the whole banner (the demo's legend) / one line"),
     ("[ ] { } t", "replay: step, jump a minute, go to a time"),
     ("K / X", "signal the owners / close the TCP connection"),
@@ -174,6 +178,8 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('?')) => Action::ToggleHelp,
         (false, KeyCode::Char('p')) => Action::TogglePeer,
         (false, KeyCode::Char('b')) => Action::ToggleBanner,
+        (false, KeyCode::Char('n')) => Action::ToggleServices,
+        (false, KeyCode::Char('R')) => Action::ToggleHosts,
         (false, KeyCode::Char('[')) => Action::StepBack,
         (false, KeyCode::Char(']')) => Action::StepForward,
         (false, KeyCode::Char('{')) => Action::JumpBack,
@@ -284,6 +290,8 @@ mod tests {
         assert_eq!(act('d'), Some(Action::Diagnostics));
         assert_eq!(act('r'), Some(Action::SortByRate));
         assert_eq!(act('m'), Some(Action::Machine));
+        assert_eq!(act('n'), Some(Action::ToggleServices));
+        assert_eq!(act('R'), Some(Action::ToggleHosts));
         assert_eq!(
             action_for(key(KeyCode::Char('e')), true),
             Some(Action::FilterChar('e'))

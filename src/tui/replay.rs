@@ -33,6 +33,8 @@ pub fn replay(path: &Path) -> Result<()> {
     let file = crate::text::escape(&path.display().to_string()).into_owned();
     let mut player = Player::new(recording);
     let mut app = player.app(file);
+    // Names as in the live view (this host's /etc/services; R resolves from here).
+    app.naming = super::live_naming(Path::new(crate::collect::PROC), Default::default());
     let (to_ui, inputs) = mpsc::channel();
     spawn_signals(to_ui.clone())?;
     spawn_keys(to_ui);

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses its own part
 
 pub mod holder;
+pub mod hosts;
 pub mod need;
 pub mod netns;
 pub mod sockets;

@@ -74,8 +74,27 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
     // What the state means, in the words the state machine (m) and doctor use; what
     // comes next is with the diagram, at the end.
     lines.extend(machine::meaning_lines(s, width));
-    lines.push(field("local", crate::text::local_text(s)));
-    lines.push(field("remote", s.remote_text()));
+    // With names on (n, R), the names and, beside them, the numbers they stand for.
+    let naming = &app.naming.naming;
+    let both = |numbers: String, names: String| match names == numbers {
+        true => numbers,
+        false => format!("{names}  ({numbers})"),
+    };
+    let numbers = &crate::model::Naming::NUMERIC;
+    lines.push(field(
+        "local",
+        both(
+            crate::text::local_text(s),
+            crate::text::local_text_with(s, naming),
+        ),
+    ));
+    lines.push(field(
+        "remote",
+        both(
+            crate::text::remote_text_with(s, numbers),
+            crate::text::remote_text_with(s, naming),
+        ),
+    ));
     if s.detail.is_some() {
         let text = crate::column::Column::Detail.text(&crate::column::Row::new(s));
         lines.push(field("detail", text));

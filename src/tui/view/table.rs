@@ -11,6 +11,7 @@ use ratatui::widgets::{Cell, Row, Table};
 
 use super::{rates, style};
 use crate::column::{Align, Column, Row as Cells, Width, fit};
+use crate::model::Naming;
 use crate::tui::app::App;
 use crate::tui::history;
 use crate::tui::rows::RowRef;
@@ -43,6 +44,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Cells {
             socket,
             rate: rates::latest(app, socket),
+            naming: &app.naming.naming,
         }
     };
     let shown = fitted(app, area.width);
@@ -55,10 +57,21 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         let texts = shown
             .iter()
             .map(|(c, w, short)| {
-                let text = match short {
+                let mut text = match short {
                     true => c.short_text(&cells).unwrap_or_default(),
                     false => c.text(&cells),
                 };
+                if !fit::keeps_port(*c, &text, *w) {
+                    // A service name too long to keep: the port's number.
+                    let numbers = Naming {
+                        services: None,
+                        ..cells.naming.clone()
+                    };
+                    text = c.text(&Cells {
+                        naming: &numbers,
+                        ..cells
+                    });
+                }
                 fit::squeeze(*c, &text, *w).into_owned()
             })
             .collect();
@@ -91,6 +104,7 @@ fn fitted(app: &App, width: u16) -> Vec<(Column, u16, bool)> {
         Cells {
             socket,
             rate: rates::latest(app, socket),
+            naming: &app.naming.naming,
         }
     };
     // What each column's cells need, over the whole filtered set (or a sample of it).
