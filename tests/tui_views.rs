@@ -365,6 +365,11 @@ fn help_at_80x24_scrolls_to_every_key() {
     assert!(app.help, "the moving keys scroll it");
     feed(&mut app, &mut terminal, vec![key(KeyCode::Esc)]);
     assert!(!app.help);
+    // `?` and G in one read of the terminal, with no draw between: G scrolls too.
+    sockscope::tui::handle(&mut app, char('?'));
+    sockscope::tui::handle(&mut app, key(KeyCode::End));
+    sockscope::tui::draw(&mut terminal, &mut app).unwrap();
+    assert!(app.help && screen_text(&terminal).contains("Ctrl-C"));
 }
 
 /// The title line at 80 columns with everything in it (a watched pid, a filter, a

@@ -99,12 +99,10 @@ fn layout(area: Rect, app: &App) -> Help {
     }
 }
 
-/// How far the help scrolls on a screen of `area`: 0 where it fits.
+/// How far the help scrolls on a screen of `area`: 0 where it fits. Known also
+/// while it is closed, so keys that arrive with `?`, before a draw, find it.
 pub fn scroll_limit(area: Rect, app: &App) -> u16 {
-    match app.help {
-        true => layout(area, app).scroll_limit,
-        false => 0,
-    }
+    layout(area, app).scroll_limit
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
