@@ -16,6 +16,7 @@ use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
 
 mod actions;
 mod filter_bar;
+mod help;
 mod replay;
 mod timeline;
 pub use actions::{Actions, Dialog, Done, Request, Status};
@@ -81,7 +82,7 @@ pub struct App {
     pub paused: bool,
     pub view: View,
     pub help: bool,
-    /// The help's first line shown, where it is taller than the screen (↑/↓, PgUp/PgDn).
+    /// The help's first line shown, where it is taller than the screen (app/help.rs).
     pub help_scroll: u16,
     help_scroll_limit: u16,
     /// Whether the socket table shows the PEER column (`p`).
@@ -256,18 +257,7 @@ impl App {
             return self.answer_dialog(action);
         }
         if self.help {
-            // The moving keys scroll a help taller than the screen; any other key
-            // closes it; quitting still quits.
-            let limit = self.help_scroll_limit;
-            self.help_scroll = match action {
-                _ if limit == 0 => return self.close_help(action),
-                Action::Up => self.help_scroll.saturating_sub(1),
-                Action::Down => self.help_scroll.saturating_add(1).min(limit),
-                Action::PageUp | Action::Top => 0,
-                Action::PageDown | Action::Bottom => limit,
-                _ => return self.close_help(action),
-            };
-            return;
+            return self.apply_help(action);
         }
         if self.apply_replay(action) {
             return;
@@ -381,15 +371,6 @@ impl App {
     }
 
     /// PgUp/PgDn in the details: half a screen, within what there is to see.
-    fn close_help(&mut self, action: Action) {
-        self.help = false;
-        self.quit = action == Action::Quit;
-    }
-
-    pub fn set_help_scroll_limit(&mut self, limit: u16) {
-        self.help_scroll_limit = limit;
-    }
-
     fn scroll_details(&mut self, down: bool) {
         let by = (self.page / 2).max(1) as u16;
         if let Some(d) = &mut self.details {
