@@ -7,6 +7,10 @@ client end and the server (accepted) end of its own connections, plus its listen
 Every worker listens on its own ports, at most PER_LISTENER connections per listener
 port, so no destination runs out of ephemeral source ports (~28k by default).
 
+`--udp U` and `--unix X` add U bound UDP sockets (on 127.1.k.1, ports 2000 and up:
+60,000 an address, so no ephemeral range runs out) and X unix sockets (X/2 socketpairs),
+spread over the same workers; `--sockets 0` then opens no TCP at all.
+
 When every worker is ready it prints "ready" (and touches --ready-file), then holds the
 sockets until it gets SIGTERM/SIGINT or stdin reaches EOF. Workers exit on their own when
 the parent dies (they block reading a pipe only the parent holds open), so nothing leaks.
@@ -28,11 +32,16 @@ PER_LISTENER = 10_000
 HOST = "127.0.0.1"
 
 
-def worker(conns, life_r, status_w):
-    """Opens `conns` connections to listeners of our own and holds both ends."""
+UDP_PER_ADDRESS = 60_000
+UDP_FIRST_PORT = 2000
+
+
+def worker(conns, life_r, status_w, udp=range(0), unix_pairs=0):
+    """Opens `conns` connections to listeners of our own and holds both ends; binds
+    the UDP sockets numbered `udp` and opens `unix_pairs` socketpairs."""
     held = []
     try:
-        need = 2 * conns + conns // PER_LISTENER + 64
+        need = 2 * conns + conns // PER_LISTENER + len(udp) + 2 * unix_pairs + 64
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft < need:
             resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(hard, need)))
@@ -51,6 +60,15 @@ def worker(conns, life_r, status_w):
                 held.append(s.detach())
             held.append(lst.detach())
             left -= batch
+        for n in udp:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            k, port = divmod(n, UDP_PER_ADDRESS)
+            u.bind((f"127.1.{k}.1", UDP_FIRST_PORT + port))
+            held.append(u.detach())
+        for _ in range(unix_pairs):
+            a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            held.append(a.detach())
+            held.append(b.detach())
         os.write(status_w, b"+")
     except Exception as e:  # report any failure to the parent, one line
         os.write(status_w, f"!{e}\n".encode())
@@ -70,12 +88,20 @@ def main():
     ap.add_argument("--sockets", type=int, required=True,
                     help="ESTABLISHED TCP sockets to hold (two per connection)")
     ap.add_argument("--procs", type=int, default=1, help="worker processes")
+    ap.add_argument("--udp", type=int, default=0, help="bound UDP sockets to hold")
+    ap.add_argument("--unix", type=int, default=0,
+                    help="unix sockets to hold (socketpairs, two sockets each)")
     ap.add_argument("--ready-file", help="created once every socket is established")
     ap.add_argument("--setup-timeout", type=float, default=300.0,
                     help="seconds to wait for the workers before giving up")
     args = ap.parse_args()
-    if args.sockets < 2 or args.procs < 1 or args.procs > args.sockets // 2:
+    tcp = args.sockets > 0
+    if args.udp < 0 or args.unix < 0 or args.udp >= 256 * UDP_PER_ADDRESS:
+        sys.exit("loadgen: --udp and --unix take 0 or more (--udp below 15,360,000)")
+    if tcp and (args.sockets < 2 or args.procs < 1 or args.procs > args.sockets // 2):
         sys.exit("loadgen: need --sockets >= 2 and 1 <= --procs <= sockets/2")
+    if not tcp and (args.sockets < 0 or args.procs < 1 or args.udp + args.unix == 0):
+        sys.exit("loadgen: with --sockets 0, need --udp or --unix, and --procs >= 1")
 
     conns = args.sockets // 2
     life_r, life_w = os.pipe()
@@ -90,6 +116,9 @@ def main():
     try:
         for k in range(args.procs):
             share = conns // args.procs + (1 if k < conns % args.procs else 0)
+            udp = range(args.udp * k // args.procs, args.udp * (k + 1) // args.procs)
+            pairs = args.unix // 2
+            unix_pairs = pairs // args.procs + (1 if k < pairs % args.procs else 0)
             pid = os.fork()
             if pid == 0:
                 # Children ignore Ctrl-C; they go when the parent does.
@@ -97,7 +126,7 @@ def main():
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 os.close(life_w)
                 os.close(status_r)
-                worker(share, life_r, status_w)
+                worker(share, life_r, status_w, udp, unix_pairs)
             children.append(pid)
         os.close(life_r)
         os.close(status_w)
@@ -122,7 +151,8 @@ def main():
                 msg = buf[buf.index(b"!") + 1:].split(b"\n")[0].decode(errors="replace")
                 sys.exit(f"loadgen: a worker failed: {msg}")
 
-        print(f"ready: {args.sockets // 2 * 2} sockets in {args.procs} processes "
+        print(f"ready: {args.sockets // 2 * 2} TCP, {args.udp} UDP, "
+              f"{args.unix // 2 * 2} unix sockets in {args.procs} processes "
               f"(pids {' '.join(map(str, children))})", flush=True)
         if args.ready_file:
             with open(args.ready_file, "w") as f:

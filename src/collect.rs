@@ -18,8 +18,11 @@ pub mod proc_net;
 pub mod process;
 pub mod read;
 pub mod resolve;
+mod select;
 pub mod services;
 pub mod unnamed;
+
+pub use select::Selection;
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -31,7 +34,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
-use crate::model::{Netns, Proto, Snapshot, Socket, TcpState};
+use crate::model::{self, Netns, Proto, Snapshot, Socket, TcpState};
 use container::Containers;
 use netlink::Netlink;
 use netlink::packet::InterfaceNames;
@@ -98,6 +101,20 @@ pub struct System {
     containers: Containers,
     reader: TableReader,
     closed_log: netlink::destroyed::ClosedLog,
+    /// With `--pid`: whether the other holders of their sockets are looked for.
+    co_holders: CoHolders,
+}
+
+/// With `--pid`, when the other holders of their sockets are found: a walk of every
+/// process's fds, as on the whole host (any process may hold one, see `snapshot`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum CoHolders {
+    #[default]
+    Always,
+    /// From the second snapshot on: the first walks the pids alone, as fast as it was.
+    AfterFirst,
+    /// Never: a process that shares its fds with none (the demo, watching itself).
+    Never,
 }
 
 impl System {
@@ -136,8 +153,10 @@ impl System {
                 fallback: None,
                 elsewhere: HashMap::new(),
                 warnings: Vec::new(),
+                selection: Selection::ALL,
             },
             closed_log: Default::default(),
+            co_holders: CoHolders::Always,
         })
     }
 
@@ -155,6 +174,28 @@ impl System {
 }
 
 impl System {
+    /// Reads only the tables whose sockets `selection` wants (see collect/select.rs):
+    /// for a command whose filters are fixed, never the live view's.
+    pub fn with_selection(mut self, selection: Selection) -> System {
+        self.reader.selection = selection;
+        self
+    }
+
+    /// With `--pid`: the first snapshot walks only their fds, so it comes as fast as
+    /// it did; the other holders of their sockets, which take a walk of every
+    /// process, join from the second on (the live view's first frame).
+    pub fn with_co_holders_later(mut self) -> System {
+        self.co_holders = CoHolders::AfterFirst;
+        self
+    }
+
+    /// With `--pid` of a process that shares its fds with none (the demo watching
+    /// itself): only its own fds are walked, and its sockets name it alone.
+    pub fn without_co_holders(mut self) -> System {
+        self.co_holders = CoHolders::Never;
+        self
+    }
+
     /// Keeps the closed-connection log (sock_diag destroy events): each snapshot then
     /// carries in `closed` what the kernel destroyed since the last one. A captured
     /// tree has no kernel behind it; with `--pid` the log is off; with `--source proc`
@@ -217,9 +258,10 @@ impl Table {
         }
     }
 
-    /// Reads a /proc net directory, adding what it skipped to `warnings`.
-    fn proc(net_dir: &Path, warnings: &mut Vec<String>) -> Result<Table> {
-        let read: ProcTables = proc_net::read_all(net_dir)?;
+    /// Reads a /proc net directory's tables that `selection` wants, adding what it
+    /// skipped to `warnings`.
+    fn proc(net_dir: &Path, selection: &Selection, warnings: &mut Vec<String>) -> Result<Table> {
+        let read: ProcTables = proc_net::read_selected(net_dir, selection)?;
         warnings.extend(read.warnings);
         Ok(Table {
             netns: Arc::default(),
@@ -229,18 +271,22 @@ impl Table {
         })
     }
 
-    /// Adds the other families' /proc tables under `net_dir` (see proc_families), and
-    /// what they skipped to `warnings`; `ours` when that is our own network namespace,
-    /// whose interfaces we can name.
+    /// Adds the other families' /proc tables under `net_dir` (see proc_families) that
+    /// `reader.selection` wants, and what they skipped to `reader.warnings`; `ours`
+    /// when that is our own network namespace, whose interfaces we can name.
     fn with_proc_families(
         mut self,
         net_dir: &Path,
         tables: &[ProcTable],
         ours: bool,
-        warnings: &mut Vec<String>,
+        reader: &mut TableReader,
     ) -> Table {
         let mut names = InterfaceNames::default();
-        let more = proc_families::read(net_dir, tables, ours.then_some(&mut names));
+        let tables: Vec<ProcTable> = (tables.iter().copied())
+            .filter(|t| t.read_for(&reader.selection))
+            .collect();
+        let warnings = &mut reader.warnings;
+        let more = proc_families::read(net_dir, &tables, ours.then_some(&mut names));
         // Exact: the table may be 100k sockets sized to fit, and a few more must not
         // double its capacity.
         self.sockets.reserve_exact(more.sockets.len());
@@ -272,6 +318,8 @@ struct TableReader {
     elsewhere: HashMap<PathBuf, Result<Netlink, String>>,
     /// This read's warnings: skipped lines, namespaces read from /proc.
     warnings: Vec<String>,
+    /// Which tables are read.
+    selection: Selection,
 }
 
 impl TableReader {
@@ -392,9 +440,7 @@ impl TableReader {
                     let table = Table::netlink(dump);
                     // The other families' /proc tables need a process in it.
                     return Ok(match &net_dir {
-                        Some(dir) => {
-                            table.with_proc_families(dir, &more, false, &mut self.warnings)
-                        }
+                        Some(dir) => table.with_proc_families(dir, &more, false, self),
                         None => table,
                     });
                 }
@@ -409,9 +455,8 @@ impl TableReader {
         };
         let net_dir = proc_root.join(pid.to_string()).join("net");
         let mut warnings = Vec::new();
-        let table = Table::proc(&net_dir, &mut warnings)
-            .map_err(|e| format!("{why}; /proc/{pid}/net: {e:#}"))?
-            .with_proc_families(&net_dir, &ProcTable::ALL, false, &mut warnings);
+        let table = Table::proc(&net_dir, &self.selection, &mut warnings)
+            .map_err(|e| format!("{why}; /proc/{pid}/net: {e:#}"))?;
         if is_live(proc_root) && self.tables != Tables::Proc {
             self.warnings.push(format!(
                 "network namespace {} cannot be read through netlink ({why}); its \
@@ -420,6 +465,7 @@ impl TableReader {
             ));
         }
         self.warnings.append(&mut warnings);
+        let table = table.with_proc_families(&net_dir, &ProcTable::ALL, false, self);
         Ok(table)
     }
 
@@ -438,7 +484,7 @@ impl TableReader {
         let why = match dumped {
             Ok((dump, more)) => {
                 let table = Table::netlink(dump);
-                return Ok(table.with_proc_families(&net_dir, &more, false, &mut self.warnings));
+                return Ok(table.with_proc_families(&net_dir, &more, false, self));
             }
             Err(why) => why,
         };
@@ -454,8 +500,8 @@ impl TableReader {
 
     /// A /proc net directory's tables, the other families' included.
     fn proc_with_families(&mut self, net_dir: &Path, ours: bool) -> Result<Table> {
-        let table = Table::proc(net_dir, &mut self.warnings)?;
-        Ok(table.with_proc_families(net_dir, &ProcTable::ALL, ours, &mut self.warnings))
+        let table = Table::proc(net_dir, &self.selection, &mut self.warnings)?;
+        Ok(table.with_proc_families(net_dir, &ProcTable::ALL, ours, self))
     }
 
     /// A dump of the namespace `ns` (its link text) through the socket kept for it,
@@ -472,7 +518,7 @@ impl TableReader {
             .entry(ns)
             .or_insert_with(|| Netlink::open_in(ns_file).map_err(|e| format!("{e:#}")));
         let netlink = entry.as_mut().map_err(|why| why.clone())?;
-        match netlink.read_all() {
+        match netlink.read_selected(&self.selection) {
             Ok(sockets) => Ok(((sockets, netlink.unix_uids), netlink.proc_tables())),
             Err(e) => {
                 let why = format!("{e:#}");
@@ -495,7 +541,7 @@ impl TableReader {
                     let more = self.netlink.as_ref().map(Netlink::proc_tables);
                     let more = more.unwrap_or_default();
                     let table = Table::netlink(dump);
-                    return Ok(table.with_proc_families(net_dir, &more, true, &mut self.warnings));
+                    return Ok(table.with_proc_families(net_dir, &more, true, self));
                 }
                 Err(e) if self.tables == Tables::Netlink => {
                     return Err(e.context("--source netlink failed (try --source proc)"));
@@ -512,6 +558,30 @@ impl TableReader {
         self.proc_with_families(net_dir, is_live(proc_root))
     }
 
+    /// Narrowed (`list --udp`), with many sockets left that no table read names: most
+    /// are of the tables not read (unix, TCP), and asking those for their inodes alone
+    /// (netlink/census.rs) costs a fraction of asking the kernel each one's protocol
+    /// name (unnamed.rs). Inodes are unique across namespaces, so what the census of
+    /// ours finds is no unnamed socket anywhere. Without our netlink socket, or with
+    /// few left, each is named.
+    fn rule_out_unread(&mut self, leftovers: &mut Vec<(u64, model::Owners)>) {
+        const CENSUS_FROM: usize = 1000;
+        let Some(netlink) = self.netlink.as_mut() else {
+            return;
+        };
+        if self.selection.is_all() || leftovers.len() < CENSUS_FROM {
+            return;
+        }
+        let mut inodes = Vec::new();
+        for proto in self.selection.unread_big_tables() {
+            if netlink.inodes(proto, &mut inodes).is_err() {
+                return; // naming each one stays right
+            }
+        }
+        let unread: HashSet<u64, foldhash::fast::RandomState> = inodes.into_iter().collect();
+        leftovers.retain(|(inode, _)| !unread.contains(inode));
+    }
+
     fn netlink_dump(&mut self) -> Result<(Vec<Socket>, bool)> {
         let netlink = match &mut self.netlink {
             Some(netlink) => netlink,
@@ -519,7 +589,7 @@ impl TableReader {
                 .netlink
                 .insert(Netlink::open().context("cannot open a sock_diag socket")?),
         };
-        Ok((netlink.read_all()?, netlink.unix_uids))
+        Ok((netlink.read_selected(&self.selection)?, netlink.unix_uids))
     }
 }
 
@@ -537,10 +607,23 @@ impl Source for System {
             Scope::Host | Scope::AllNetns | Scope::Netns(_) => None,
             Scope::Pids(pids) => Some(pids.as_slice()),
         };
+        // With --pid, `processes` is still every holder of their sockets (a fork's
+        // child, a process handed the fd over a unix socket), and any process may be
+        // one: in another namespace (setns after fork) or of another user (setuid, an
+        // fd passed over SCM_RIGHTS). So every process's fds are walked, as on the
+        // whole host, and `Scope::keeps` then keeps the rows the pids hold.
+        let walked = match self.co_holders {
+            CoHolders::Always => None,
+            CoHolders::AfterFirst => {
+                self.co_holders = CoHolders::Always;
+                pids
+            }
+            CoHolders::Never => pids,
+        };
         // The fd walk usually costs more than the tables; run them side by side.
         let (tables, mut owners) = thread::scope(|s| {
             let walker =
-                s.spawn(|| owners::walk(&self.proc_root, pids, &self.users, &self.containers));
+                s.spawn(|| owners::walk(&self.proc_root, walked, &self.users, &self.containers));
             let tables = self.reader.read(&self.proc_root, &self.scope);
             let owners = walker.join().unwrap_or_else(|e| panic::resume_unwind(e));
             (tables, owners)
@@ -577,8 +660,18 @@ impl Source for System {
         for inode in shared {
             owners.by_inode.remove(&inode);
         }
-        // What is left no table named: listed all the same (see unnamed.rs).
-        let unnamed = unnamed::sockets(&self.proc_root, &self.scope, owners.by_inode.drain());
+        // What is left no table named: listed all the same (see unnamed.rs), when such
+        // a socket can be wanted; with --pid, only theirs.
+        let unnamed = if self.reader.selection.wants_unnamed() {
+            let leftovers = owners.by_inode.drain().filter(|(_, holders)| {
+                pids.is_none_or(|pids| holders.iter().any(|o| pids.contains(&o.pid)))
+            });
+            let mut leftovers = unnamed::in_namespace(&self.proc_root, &self.scope, leftovers);
+            self.reader.rule_out_unread(&mut leftovers);
+            unnamed::sockets(&self.proc_root, &self.reader.selection, leftovers)
+        } else {
+            Vec::new()
+        };
         if tables.is_empty() {
             tables.push(Table::netlink((Vec::new(), false)));
         }
@@ -628,7 +721,10 @@ impl Source for System {
                 .zip(keep)
                 .filter_map(|(s, k)| k.then_some(s))
                 .collect();
-            self.find_peer_owners(&mut sockets);
+            // A walk of their fds alone leaves their peers' owners to find.
+            if walked.is_some() {
+                self.find_peer_owners(&mut sockets);
+            }
         }
 
         // After the tables: what closed while they were read is in this snapshot too.

@@ -8,8 +8,7 @@
 //! are forgotten after `keep_closed_for` (or sooner past `closed_cap`); the event log
 //! and the state-count ring are capped. With the defaults a tracked socket costs under
 //! 1 KB (4 samples of 56 bytes, its last Socket with tcp_info, its states, the map
-//! entry): `cargo bench --bench tui` holds ~180 MB RSS with 100k live TCP sockets (the
-//! snapshot included), flat however long it runs.
+//! entry); the live view's (3 samples, no tcp_info) ~700 bytes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -44,6 +43,11 @@ pub struct TrackConfig {
     pub events_cap: usize,
     pub keep_closed_for: Duration,
     pub closed_cap: usize,
+    /// Whether a history's `socket` keeps its tcp_info. Off, it holds the socket
+    /// without it (~130 bytes less a socket, 13 MB at 100k), for a view that has the
+    /// snapshot itself (and the counters are in the samples either way). A socket the
+    /// kernel's closed log reports keeps its final tcp_info all the same.
+    pub keep_tcp_info: bool,
 }
 
 impl Default for TrackConfig {
@@ -61,6 +65,7 @@ impl Default for TrackConfig {
             // Enough for a view to show what vanished; events keep their own copies.
             keep_closed_for: Duration::from_secs(10),
             closed_cap: 10_000,
+            keep_tcp_info: true,
         }
     }
 }
@@ -93,7 +98,9 @@ pub struct History {
     pub last_seen: SystemTime,
     pub closed_at: Option<SystemTime>,
     /// The states it passed through, oldest first, with when it entered each.
-    pub states: Vec<(SystemTime, TcpState)>,
+    /// Shared: a view handed the histories of 100k sockets takes a reference to each,
+    /// not a copy (they change only when the state does).
+    pub states: Arc<[(SystemTime, TcpState)]>,
     /// Consecutive samples while seen, oldest first.
     pub samples: VecDeque<Sample>,
     generation: u64,
@@ -215,7 +222,9 @@ impl StateCounts {
 pub struct Tracker {
     config: TrackConfig,
     /// foldhash: hashed once or twice per socket per snapshot, 100k times at scale.
-    sockets: HashMap<SocketKey, History, foldhash::fast::RandomState>,
+    /// Boxed: the table has room for up to twice the sockets it holds, and a History
+    /// inline would make each empty slot cost its ~350 bytes too.
+    sockets: HashMap<SocketKey, Box<History>, foldhash::fast::RandomState>,
     /// Closed sockets in the order they closed, to forget the oldest first.
     closed_order: VecDeque<(SystemTime, SocketKey)>,
     /// How many of the last entries of `closed_order` the last snapshot added.
@@ -244,17 +253,23 @@ impl Tracker {
     }
 
     pub fn get(&self, key: &SocketKey) -> Option<&History> {
-        self.sockets.get(key)
+        self.sockets.get(key).map(|h| &**h)
     }
 
     /// The sockets of the last snapshot.
     pub fn live(&self) -> impl Iterator<Item = &History> + '_ {
-        self.sockets.values().filter(|h| h.closed_at.is_none())
+        self.sockets
+            .values()
+            .map(|h| &**h)
+            .filter(|h| h.closed_at.is_none())
     }
 
     /// Sockets that closed and are not forgotten yet.
     pub fn recently_closed(&self) -> impl Iterator<Item = &History> + '_ {
-        self.sockets.values().filter(|h| h.closed_at.is_some())
+        self.sockets
+            .values()
+            .map(|h| &**h)
+            .filter(|h| h.closed_at.is_some())
     }
 
     /// The sockets that closed at the last snapshot's time, found through the close
@@ -265,7 +280,7 @@ impl Tracker {
         self.closed_order
             .iter()
             .skip(skip)
-            .filter_map(|(_, key)| self.sockets.get(key))
+            .filter_map(|(_, key)| self.get(key))
             .filter(move |h| h.closed_at.is_some() && h.closed_at == last)
     }
 

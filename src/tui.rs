@@ -1,8 +1,9 @@
 //! The live view: `sockscope [FILTERS]`.
 //!
-//! Three threads feed one channel: the collector (whole snapshots every interval),
-//! terminal input, and signals. The UI loop takes what arrives, steps the `App`, and
-//! draws. `step` and `draw` are generic over the ratatui backend, so tests drive the
+//! Three threads feed one channel: the collector (every interval, a refresh made
+//! ready to swap in: `prepare`), terminal input, and signals. The UI loop takes what
+//! arrives, steps the `App`, and draws; it tells the collector the interval, pause,
+//! sort and filter, and hands back what a refresh replaced, to be freed there. `step` and `draw` are generic over the ratatui backend, so tests drive the
 //! real app into a `TestBackend` with no terminal and no sleeps.
 
 pub mod app;
@@ -13,6 +14,7 @@ pub mod naming;
 pub mod replay;
 pub use replay::replay;
 pub mod perform;
+pub mod prepare;
 pub mod rows;
 pub mod view;
 
@@ -94,6 +96,8 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         options.proc_root,
         to_ui.clone(),
     );
+    // The rows come prepared for the command line's filter from the first refresh.
+    let _ = control.send(Control::Choice(Box::new(app.choice())));
     spawn_signals(to_ui.clone())?;
     spawn_keys(to_ui);
 
@@ -105,19 +109,30 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
     while !app.quit {
         let Ok(input) = inputs.recv() else { break };
         let (interval, paused) = (app.interval, app.paused);
+        let (sort, filter) = (app.sort, app.filter.text.clone());
         // A burst (a held key, a paste) is handled whole, then drawn once.
         for input in std::iter::once(input).chain(inputs.try_iter()) {
             if matches!(input, Input::CollectorCrashed) {
                 // The panic hook has already restored the terminal and said why.
                 bail!("collecting snapshots failed unexpectedly (see the panic above)");
             }
-            handle(&mut app, input);
+            if let Some(old) = handle(&mut app, input) {
+                // Freed on the thread that made it, before it makes the next: 100k
+                // sockets take milliseconds to free, which a key would wait for here.
+                let _ = control.send(Control::Free(Box::new(old)));
+            }
         }
         if app.interval != interval {
             let _ = control.send(Control::Interval(app.interval));
         }
         if app.paused != paused {
             let _ = control.send(Control::Pause(app.paused));
+        }
+        if app.sort != sort || app.filter.text != filter {
+            let _ = control.send(Control::Choice(Box::new(app.choice())));
+        }
+        for note in app.take_notes() {
+            let _ = control.send(Control::Note(Box::new(note)));
         }
         if !app.quit {
             draw(&mut terminal, &mut app)?;
@@ -148,11 +163,13 @@ pub fn step<B: Backend>(
     app: &mut App,
     input: Input,
 ) -> Result<(), B::Error> {
-    handle(app, input);
+    drop(handle(app, input));
     draw(terminal, app)
 }
 
-pub fn handle(app: &mut App, input: Input) {
+/// One input into the app; what a refresh replaced comes back, for the caller to
+/// free where it costs no key press.
+pub fn handle(app: &mut App, input: Input) -> Option<app::Retired> {
     match input {
         Input::Key(key) => {
             let action = if app.actions.dialog.is_some() {
@@ -179,8 +196,10 @@ pub fn handle(app: &mut App, input: Input) {
         }
         Input::Resize => {} // the next draw sizes itself to the terminal
         Input::Update(update) => app.update(*update),
+        Input::Ready(ready) => return app.swap(*ready),
         Input::Quit | Input::CollectorCrashed => app.quit = true,
     }
+    None
 }
 
 /// Draws the app, then tells it how many rows the list holds (for PgUp/PgDn).

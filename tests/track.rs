@@ -91,7 +91,7 @@ fn opened_closed_and_state_changes_become_events() {
     assert_eq!(first.first_seen, at(0));
     assert_eq!(first.closed_at, Some(at(2)));
     assert_eq!(
-        first.states,
+        *first.states,
         [(at(0), TcpState::SynSent), (at(1), TcpState::Established)]
     );
     let second = t
@@ -191,6 +191,7 @@ fn memory_stays_bounded_under_churn() {
         events_cap: 500,
         keep_closed_for: Duration::from_secs(5),
         closed_cap: 1_000,
+        keep_tcp_info: true,
     };
     let mut t = Tracker::new(config.clone());
     let mut max_tracked = 0;

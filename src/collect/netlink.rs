@@ -10,6 +10,7 @@
 //! crate's typed struct needs the newest, full size), and the crate drops the TIME_WAIT
 //! expiry and does not know UNIX_DIAG_UID.
 
+mod census;
 pub mod destroy;
 pub mod destroyed;
 mod more;
@@ -43,6 +44,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 use super::read::shown;
+use super::select::Selection;
 
 use crate::model::{Detail, DiagId, Family, Proto, Socket, SocketType, TcpState, Timer, TimerKind};
 
@@ -128,6 +130,11 @@ impl Netlink {
     /// opened in, see `open_in`), and those of the other families whose dumps the
     /// kernel offers (raw, SCTP, MPTCP, packet, netlink, vsock).
     pub fn read_all(&mut self) -> Result<Vec<Socket>> {
+        self.read_selected(&Selection::ALL)
+    }
+
+    /// Like `read_all`, dumping only the tables `selection` reads.
+    pub fn read_selected(&mut self, selection: &Selection) -> Result<Vec<Socket>> {
         let mut sockets = Vec::new();
         for (proto, family) in [
             (Proto::Tcp, AF_INET),
@@ -135,11 +142,16 @@ impl Netlink {
             (Proto::Udp, AF_INET),
             (Proto::Udp, AF_INET6),
         ] {
+            if !selection.reads(proto, ip_family(family)) {
+                continue;
+            }
             self.read_inet(proto, family, &mut sockets)
                 .with_context(|| format!("netlink {proto:?} dump"))?;
         }
-        self.read_unix(&mut sockets).context("netlink unix dump")?;
-        self.read_more(&mut sockets);
+        if selection.reads(Proto::Unix, Family::Unix) {
+            self.read_unix(&mut sockets).context("netlink unix dump")?;
+        }
+        self.read_more(&mut sockets, selection);
         // The vector grew by doubling; give back the unused tail before the owners,
         // peers and output add to the peak.
         sockets.shrink_to_fit();
@@ -279,6 +291,15 @@ impl Netlink {
                 rest = rest.get(msg_len.next_multiple_of(4)..).unwrap_or_default();
             }
         }
+    }
+}
+
+/// The model's family of an AF_INET or AF_INET6 request.
+pub(crate) fn ip_family(family: u8) -> Family {
+    if family == AF_INET6 {
+        Family::Ipv6
+    } else {
+        Family::Ipv4
     }
 }
 

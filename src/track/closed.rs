@@ -106,8 +106,8 @@ impl Tracker {
         let mut socket = closed.socket.clone();
         socket.processes = listeners.owner_of(&socket);
         let key = socket.key();
-        self.sockets
-            .insert(key.clone(), unseen_history(&socket, closed, generation));
+        let h = unseen_history(&socket, closed, generation);
+        self.sockets.insert(key.clone(), Box::new(h));
         self.closed_order.push_back((closed.at, key.clone()));
         push_event(self, closed.at, Change::Closed, &socket);
         key
@@ -121,7 +121,7 @@ fn unseen_history(socket: &Socket, closed: &Closed, generation: u64) -> History 
         seen_from_start: false,
         last_seen: closed.at,
         closed_at: Some(closed.at),
-        states: vec![(closed.at, socket.state)],
+        states: std::sync::Arc::new([(closed.at, socket.state)]),
         samples: Default::default(),
         generation,
     }

@@ -1,6 +1,7 @@
 //! One step of tracking: a new snapshot against what is remembered.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{Change, Event, History, Sample, StateCounts, TcpCounters, Tracker, endpoints};
@@ -68,8 +69,8 @@ impl Tracker {
                     change
                 }
                 None => {
-                    self.sockets
-                        .insert(socket.key(), new_history(socket, sample, first, generation));
+                    let h = new_history(socket, sample, first, generation, &self.config);
+                    self.sockets.insert(socket.key(), Box::new(h));
                     (!first).then_some(Change::Opened)
                 }
             };
@@ -143,16 +144,33 @@ fn sample(
     }
 }
 
-fn new_history(socket: &Socket, sample: Sample, first: bool, generation: u64) -> History {
+fn new_history(
+    socket: &Socket,
+    sample: Sample,
+    first: bool,
+    generation: u64,
+    config: &super::TrackConfig,
+) -> History {
     History {
-        socket: socket.clone(),
+        socket: remembered(socket, config),
         first_seen: sample.at,
         seen_from_start: first,
         last_seen: sample.at,
         closed_at: None,
-        states: vec![(sample.at, socket.state)],
+        states: Arc::new([(sample.at, socket.state)]),
         samples: [sample].into(),
         generation,
+    }
+}
+
+/// The socket as a history keeps it (see `TrackConfig::keep_tcp_info`).
+fn remembered(socket: &Socket, config: &super::TrackConfig) -> Socket {
+    match config.keep_tcp_info {
+        true => socket.clone(),
+        false => Socket {
+            tcp_info: None,
+            ..socket.clone()
+        },
     }
 }
 
@@ -172,16 +190,18 @@ fn update(
         h.samples.pop_front();
     }
     h.samples.push_back(sample);
-    // clone_from reuses the owners Vec and tcp_info Box already there: no allocation
-    // per socket per snapshot.
-    h.socket.clone_from(socket);
+    h.socket = remembered(socket, config);
     if from == socket.state {
         return None;
     }
-    if h.states.len() >= config.states_per_socket.max(1) {
-        h.states.remove(0);
-    }
-    h.states.push((sample.at, socket.state));
+    // A new slice: the old one may be shared with a view (see `History::states`).
+    let keep = h.states.len().min(config.states_per_socket.max(1) - 1);
+    let old = &h.states[h.states.len() - keep..];
+    h.states = old
+        .iter()
+        .copied()
+        .chain([(sample.at, socket.state)])
+        .collect();
     Some(Change::State {
         from,
         to: socket.state,

@@ -8,19 +8,22 @@ use std::time::{Duration, SystemTime};
 
 use crate::model::{Snapshot, Socket, SocketKey};
 use crate::query::Query;
-use crate::track::{self, Rate, TrackConfig, Tracker};
+use crate::track::{Event, Rate};
 
-use super::event::{Action, Update};
-use super::history::{self, Bucket};
+use super::event::Action;
+use super::history::{Bucket, Seen, Tracked};
+use super::prepare::{self, Note, Preparer, Shown};
 use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
 
 mod actions;
 mod filter_bar;
 mod help;
+mod refresh;
 mod replay;
 mod timeline;
 pub use actions::{Actions, Dialog, Done, Request, Status};
 pub use filter_bar::{Edit, FilterBar};
+pub use refresh::Retired;
 pub use replay::{ReplayState, Seek};
 pub use timeline::Timeline;
 
@@ -59,6 +62,9 @@ pub struct Details {
     /// view opened, then one per refresh. Kept here, for the one socket shown, so the
     /// tracker needs only a few samples per socket (100k of them).
     pub rates: VecDeque<Rate>,
+    /// Its history as of the last refresh that listed it: the states it passed
+    /// through (kept when it is gone).
+    pub seen: Seen,
     /// The first line shown (PgUp/PgDn), at most `scroll_limit`.
     pub scroll: u16,
     /// How far it can scroll on the screen it was last drawn on.
@@ -104,8 +110,19 @@ pub struct App {
     /// Names of the watched pids, remembered for when they exit.
     pub names: HashMap<u32, Arc<str>>,
     pub cmdlines: HashMap<u32, String>,
-    /// Every snapshot goes through it: events, per-socket history, counts, rates.
-    pub tracker: Tracker,
+    /// What tracking says at the last refresh: per row, events, counts, rates.
+    pub tracked: Tracked,
+    /// Tracks and diagnoses the updates handed to the app as collected (tests,
+    /// replays); live, the collector thread has its own and sends `Ready` models.
+    pub preparer: Preparer,
+    /// K and X results for the collector's tracker, not sent yet (`take_notes`).
+    notes_out: Vec<Note>,
+    /// Notes made so far, and the events of those no model has carried back yet:
+    /// shown meanwhile.
+    notes_made: u64,
+    notes_unconfirmed: VecDeque<(u64, Event)>,
+    /// The interval the collector backed off to (refreshes took longer than asked).
+    pub slowed: Option<Duration>,
     /// Sockets that closed at the last refresh, as last seen (shown dimmed once).
     pub vanished: Vec<Socket>,
     /// The events log's scroll and the diagnostics' findings.
@@ -120,6 +137,9 @@ pub struct App {
     /// Shown sockets per state-bar group.
     pub counts: BTreeMap<Bucket, usize>,
     pub processes: Vec<ProcessRow>,
+    /// `processes` is not for the rows shown (the filter changed outside the
+    /// processes view); made again when that view opens.
+    processes_stale: bool,
     pub table: Cursor,
     pub process_table: Cursor,
     selected_key: Option<SocketKey>,
@@ -140,7 +160,7 @@ impl App {
         let mut app = App {
             hostname: config.hostname,
             banner: config.banner,
-            pids: config.pids,
+            pids: config.pids.clone(),
             interval: config.interval,
             started_at: config.started_at,
             roles: Vec::new(),
@@ -161,7 +181,12 @@ impl App {
             exited: Vec::new(),
             names: HashMap::new(),
             cmdlines: HashMap::new(),
-            tracker: Tracker::new(TrackConfig::default()),
+            tracked: Tracked::default(),
+            preparer: Preparer::new(config.pids.clone()),
+            notes_out: Vec::new(),
+            notes_made: 0,
+            notes_unconfirmed: VecDeque::new(),
+            slowed: None,
             vanished: Vec::new(),
             timeline: Timeline::default(),
             actions: Actions::default(),
@@ -169,6 +194,7 @@ impl App {
             rows: Vec::new(),
             counts: BTreeMap::new(),
             processes: Vec::new(),
+            processes_stale: false,
             table: Cursor::default(),
             process_table: Cursor::default(),
             selected_key: None,
@@ -180,74 +206,6 @@ impl App {
         };
         app.set_filter(config.filter);
         app
-    }
-
-    /// Takes in one refresh from the collector.
-    pub fn update(&mut self, update: Update) {
-        if self.paused {
-            return; // one already on its way when space was pressed
-        }
-        self.exited = update.exited;
-        for (pid, name) in update.names {
-            self.names.insert(pid, name.into());
-        }
-        if !self.pids.is_empty() && self.exited.len() == self.pids.len() {
-            // Everything watched is gone (reading it may fail too): keep the last view.
-            self.error = None;
-            return;
-        }
-        let mut snapshot = match update.snapshot {
-            Ok(snapshot) => snapshot,
-            Err(e) => {
-                self.error = Some(e);
-                return;
-            }
-        };
-        self.error = None;
-        // Display order makes a row's index its rank (see rows::sorted_rows). The
-        // collector sends it sorted, so this is one check, and a sort only for a
-        // source that does not (tests, replays).
-        if !snapshot
-            .sockets
-            .is_sorted_by(|a, b| a.display_order(b).is_le())
-        {
-            snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
-        }
-        for owner in snapshot.sockets.iter().flat_map(|s| &s.processes) {
-            if self.pids.contains(&owner.pid) {
-                self.names.insert(owner.pid, owner.comm.clone());
-            }
-        }
-        self.cmdlines = update.cmdlines;
-        self.tracker.observe(&snapshot);
-        self.vanished = history::vanished(&self.tracker);
-        self.refresh_timeline(update.listen_counters, update.port_range);
-        self.snapshot = Some(snapshot);
-        self.rebuild();
-        if let Some(details) = &mut self.details {
-            let key = details.socket.key();
-            let ends = track::endpoints(&details.socket);
-            let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-            // Followed as the tracker does: by key, else a connection by its endpoints
-            // (it lost its inode going into TIME_WAIT).
-            let found = live.iter().find(|s| s.key() == key).or_else(|| {
-                let ends = ends?;
-                live.iter().find(|s| track::endpoints(s) == Some(ends))
-            });
-            match found {
-                Some(socket) => details.socket = socket.clone(),
-                None => details.gone = true,
-            }
-            let history = self.tracker.get(&details.socket.key());
-            if let Some(rate) = history.and_then(|h| h.rate())
-                && details.rates.back().is_none_or(|last| last.at < rate.at)
-            {
-                if details.rates.len() == DETAILS_RATES {
-                    details.rates.pop_front();
-                }
-                details.rates.push_back(rate);
-            }
-        }
     }
 
     pub fn apply(&mut self, action: Action) {
@@ -279,6 +237,9 @@ impl App {
                 self.view = match self.view {
                     View::Processes | View::Events | View::Diagnostics => View::Sockets,
                     View::Sockets | View::Details | View::Machine => View::Processes,
+                };
+                if self.view == View::Processes {
+                    self.ensure_processes();
                 }
             }
             Action::EditFilter => self.filter.begin(),
@@ -471,25 +432,27 @@ impl App {
 
     fn show_details(&mut self) {
         self.details = self.selected_row().map(|row| {
-            let socket = self.socket(row).clone();
-            let history = self.tracker.get(&socket.key());
+            let seen = self.tracked.seen(row).cloned().unwrap_or_default();
             Details {
                 gone: matches!(row, RowRef::Gone(_)),
-                rates: history.map(|h| h.rates().collect()).unwrap_or_default(),
-                socket,
+                // What the tracker had: its latest (it keeps a few samples per socket).
+                rates: seen.rate.into_iter().collect(),
+                seen,
+                socket: self.socket(row).clone(),
                 scroll: 0,
                 scroll_limit: 0,
             }
         });
     }
 
+    /// What tracking knows of the socket at `row`.
+    pub fn seen(&self, row: RowRef) -> Option<&Seen> {
+        self.tracked.seen(row)
+    }
+
     fn set_filter(&mut self, text: String) {
         // A term still being typed ("port:") is left out rather than matched as a word.
-        let complete: Vec<&str> = text
-            .split_whitespace()
-            .filter(|t| !t.ends_with(':'))
-            .collect();
-        match Query::parse(&complete.join(" ")) {
+        match Query::parse(&prepare::complete_terms(&text)) {
             Ok(query) => {
                 self.filter.query = query;
                 self.filter.error = None;
@@ -502,54 +465,80 @@ impl App {
     }
 
     fn set_sort(&mut self, sort: Sort) {
+        let reversed = sort.by == self.sort.by && sort.reverse != self.sort.reverse;
         self.sort = sort;
         self.following_busiest &= sort == BUSIEST_FIRST;
-        self.rebuild();
+        if reversed {
+            // `S`: ties are ordered by the same (reversed) comparison, so the reverse
+            // sort is exactly the rows reversed.
+            let was = self.selected_row();
+            self.sorted.reverse();
+            self.rows.reverse();
+            self.reselect(was);
+        } else {
+            self.resort();
+        }
     }
 
-    /// Re-sorts every row after a new snapshot or sort, then filters them.
+    /// The rows in a new order after `s`, `r` or a click on a header: the filter
+    /// shows the same rows, so the counts, processes and note stay as they are.
+    fn resort(&mut self) {
+        let was = self.selected_row();
+        let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
+        self.sorted = prepare::sort(live, &self.vanished, &self.tracked, self.sort);
+        self.rows = prepare::matching(live, &self.vanished, &self.sorted, &self.filter.query);
+        self.reselect(was);
+    }
+
+    /// Re-sorts every row after a new sort (or a snapshot prepared for another),
+    /// then filters them.
     fn rebuild(&mut self) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-        let tracker = &self.tracker;
-        let rate = |s: &Socket| tracker.get(&s.key()).and_then(|h| h.rate());
-        self.sorted = rows::sorted_rows(live, &self.vanished, self.sort, rate);
+        self.sorted = prepare::sort(live, &self.vanished, &self.tracked, self.sort);
         self.refilter();
     }
 
-    /// The shown rows from `sorted` and the filter; the selection stays on the same
-    /// socket when it is still there.
+    /// The shown rows from `sorted` and the filter. The process rows (a third of
+    /// the work at 100k sockets) wait until the processes view shows them.
     fn refilter(&mut self) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-        let query = &self.filter.query;
-        self.rows = if query.is_empty() {
-            self.sorted.clone()
-        } else {
-            let gone = &self.vanished;
-            let socket = |row: &RowRef| match *row {
-                RowRef::Live(i) => &live[i],
-                RowRef::Gone(i) => &gone[i],
-            };
-            let matching = self.sorted.iter().filter(|r| query.matches(socket(r)));
-            matching.copied().collect()
-        };
-        let shown = self.rows.iter().filter_map(|row| match row {
-            RowRef::Live(i) => Some(&live[*i]),
-            RowRef::Gone(_) => None,
-        });
-        self.counts = rows::counts(shown.clone());
-        self.processes = rows::processes(shown);
-        self.filter.note = self.filter_note(live);
+        let with_processes = self.view == View::Processes;
+        let choice = self.choice();
+        let shown = prepare::shown(live, &self.vanished, &self.sorted, &choice, with_processes);
+        let was = self.selected_row();
+        self.take_shown(shown, was);
+        self.processes_stale = !with_processes;
+    }
 
-        // Most refreshes leave the selected socket on its row: look there first,
-        // before a walk over every row.
-        let at = |i: usize| self.rows.get(i).map(|r| self.socket(*r).key());
-        let found = self.selected_key.as_ref().and_then(|key| {
-            let here = self.table.selected;
-            if at(here).as_ref() == Some(key) {
-                return Some(here);
-            }
-            self.rows.iter().position(|r| self.socket(*r).key() == *key)
-        });
+    /// The process rows for the shown sockets, if a filter changed since they were made.
+    fn ensure_processes(&mut self) {
+        if !std::mem::take(&mut self.processes_stale) {
+            return;
+        }
+        let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
+        self.processes = rows::processes(prepare::shown_live(live, &self.rows));
+        self.process_table = Cursor::default();
+    }
+
+    /// Shows `shown`; the selection stays on the same socket when it is still there
+    /// (`was`: its row, when the snapshot is the same).
+    fn take_shown(&mut self, shown: Shown, was: Option<RowRef>) {
+        self.rows = shown.rows;
+        self.counts = shown.counts;
+        self.processes = shown.processes;
+        self.filter.note = shown.note;
+        self.processes_stale = false;
+        self.reselect(was);
+    }
+
+    /// The selection on the same socket as before, when it is still shown. `was`, its
+    /// row in the same snapshot (a sort or filter), finds it without reading 100k
+    /// sockets in a new order.
+    fn reselect(&mut self, was: Option<RowRef>) {
+        let found = match was {
+            Some(was) if self.selected_key.is_some() => self.rows.iter().position(|r| *r == was),
+            _ => self.find_selected_key(),
+        };
         // Following the busiest: once its socket closed (gone, or a vanished row at
         // the bottom), the top row, the busiest that lives.
         let found = match found {
@@ -568,33 +557,27 @@ impl App {
     }
 }
 
+impl App {
+    /// The row of the selected socket's key, in new rows.
+    fn find_selected_key(&self) -> Option<usize> {
+        // Most refreshes leave the selected socket on its row: look there first,
+        // before a walk over every row.
+        let at = |i: usize| self.rows.get(i).map(|r| self.socket(*r).key());
+        self.selected_key.as_ref().and_then(|key| {
+            let here = self.table.selected;
+            if at(here).as_ref() == Some(key) {
+                return Some(here);
+            }
+            self.rows.iter().position(|r| self.socket(*r).key() == *key)
+        })
+    }
+}
+
 /// What `r` sorts by.
 const BUSIEST_FIRST: Sort = Sort {
     by: SortBy::Rate,
     reverse: false,
 };
-
-impl App {
-    /// What the filter bar says about the result (see `FilterBar::note`): only worked
-    /// out when there are bare numbers or nothing matches, so typing at 100k sockets
-    /// costs no more than filtering.
-    fn filter_note(&self, live: &[Socket]) -> Option<String> {
-        let query = &self.filter.query;
-        if query.is_empty() || live.is_empty() {
-            return None;
-        }
-        if self.rows.is_empty() {
-            let complete: Vec<&str> = self
-                .filter
-                .text
-                .split_whitespace()
-                .filter(|t| !t.ends_with(':'))
-                .collect();
-            return Some(crate::query::why_empty(&complete.join(" "), live.iter()));
-        }
-        crate::query::number_note(query, live.iter())
-    }
-}
 
 fn step_interval(now: Duration, slower: bool) -> Duration {
     let ms = now.as_millis() as u64;

@@ -1,26 +1,40 @@
-//! The collection thread: owns the source, takes a snapshot every interval and sends
-//! it whole to the UI, so the UI never waits on /proc. It also asks collect for what
-//! only the details view needs (full command lines), whether the watched pids still
-//! live, and the kernel counters the diagnostics view needs beside the sockets; the
-//! reading itself is collect's (`collect::process`, `KernelReader`), under the proc root.
+//! The collection thread: owns the source, takes a snapshot every interval, and does
+//! the heavy half of the refresh (tracking, diagnosis, sorting and filtering the rows:
+//! `prepare`) before it sends the UI a `Ready` model, so the UI never waits on /proc
+//! or on 100k sockets. It also asks collect for what only the details view needs (full
+//! command lines), whether the watched pids still live, and the kernel counters the
+//! diagnostics view needs beside the sockets; the reading itself is collect's
+//! (`collect::process`, `KernelReader`), under the proc root.
+//!
+//! When a refresh takes longer than the interval, it backs off (see `backed_off`),
+//! and each `Ready` says the interval kept, for the header.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::collect::Source;
 use crate::collect::kernel_counters::KernelReader;
 use crate::collect::process::{self, Cmdlines};
 
+use super::app::Retired;
 use super::event::{Input, Update};
+use super::prepare::{Choice, Note, Preparer};
 
 /// What the UI tells the collector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Control {
     Interval(Duration),
     Pause(bool),
+    /// The sort and filter the rows are prepared for, from the next refresh on.
+    Choice(Box<Choice>),
+    /// Something done to a socket (K, X), for the events log.
+    Note(Box<Note>),
+    /// What a refresh replaced in the UI, to free here: where it was made, before the
+    /// next is made (which then reuses its memory), and not on the UI thread.
+    Free(Box<Retired>),
 }
 
 /// Starts the thread. It ends when the UI drops either end of the channels.
@@ -36,25 +50,80 @@ pub fn spawn(
         let _crash = CrashNotice(to_ui.clone());
         let kernel = KernelReader::new(&proc_root, &pids);
         let mut cmdlines = Cmdlines::default();
+        let mut preparer = Preparer::new(pids.clone());
+        let mut choice = Choice::default();
         let mut paused = false;
+        // The interval kept: `interval`, or longer while refreshes take longer.
+        let mut kept = interval;
         loop {
+            // What the UI said since the wait ended (a choice sent at start, before
+            // the first refresh), before this refresh.
+            for said in from_ui.try_iter() {
+                match said {
+                    Control::Interval(d) => (interval, kept) = (d, d),
+                    Control::Pause(p) => paused = p,
+                    Control::Choice(c) => choice = *c,
+                    Control::Note(note) => preparer.note(*note),
+                    Control::Free(old) => drop(old),
+                }
+            }
             if !paused {
+                let started = Instant::now();
                 let update = collect(source.as_mut(), &pids, &proc_root, &kernel, &mut cmdlines);
-                if to_ui.send(Input::Update(Box::new(update))).is_err() {
+                let mut ready = preparer.prepare(update, &choice);
+                kept = backed_off(interval, kept, started.elapsed());
+                ready.slowed = (kept > interval).then_some(kept);
+                if to_ui.send(Input::Ready(Box::new(ready))).is_err() {
                     return;
                 }
             }
-            // Sleeping on the channel wakes at once when the UI changes something,
-            // so a new interval or a resume shows at once.
-            match from_ui.recv_timeout(interval) {
-                Ok(Control::Interval(d)) => interval = d,
-                Ok(Control::Pause(p)) => paused = p,
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+            // Sleeping on the channel wakes at once when the UI changes the interval
+            // or pauses, so a new interval or a resume shows at once; a new choice or
+            // a note waits for the next refresh.
+            let until = Instant::now() + kept;
+            loop {
+                let wait = match paused {
+                    true => Duration::from_secs(3600),
+                    false => until.saturating_duration_since(Instant::now()),
+                };
+                match from_ui.recv_timeout(wait) {
+                    Ok(Control::Interval(d)) => {
+                        (interval, kept) = (d, d);
+                        break;
+                    }
+                    Ok(Control::Pause(p)) => {
+                        paused = p;
+                        break;
+                    }
+                    Ok(Control::Choice(c)) => choice = *c,
+                    Ok(Control::Note(note)) => preparer.note(*note),
+                    Ok(Control::Free(old)) => drop(old),
+                    Err(RecvTimeoutError::Timeout) if paused => {}
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
             }
         }
     });
     control
+}
+
+/// Longest interval backing off goes to.
+const SLOWEST: Duration = Duration::from_secs(60);
+
+/// The interval to keep after a refresh that took `took`, `kept` being the one kept
+/// so far: `asked` while refreshes take no longer than it; else doubled until one
+/// would (a refresh then runs at most about half the time), and halved again once
+/// refreshes take under a quarter of it (so it does not swing at the boundary).
+pub fn backed_off(asked: Duration, kept: Duration, took: Duration) -> Duration {
+    let mut kept = kept.max(asked);
+    while took > kept && kept < SLOWEST {
+        kept = (kept * 2).min(SLOWEST.max(asked));
+    }
+    while kept > asked && took < kept / 4 {
+        kept = (kept / 2).max(asked);
+    }
+    kept
 }
 
 /// Tells the UI when the thread unwinds from a panic, so it stops instead of drawing
@@ -121,6 +190,23 @@ mod tests {
 
     use super::*;
     use crate::model::Snapshot;
+    use crate::tui::prepare::Outcome;
+
+    #[test]
+    fn backs_off_when_refreshes_take_longer_and_comes_back() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        assert_eq!(backed_off(s(1), s(1), ms(300)), s(1));
+        assert_eq!(backed_off(s(1), s(1), ms(1300)), s(2));
+        assert_eq!(backed_off(s(1), s(1), ms(4500)), s(8));
+        // Held while refreshes take over a quarter of it; down when they get cheaper.
+        assert_eq!(backed_off(s(1), s(2), ms(600)), s(2));
+        assert_eq!(backed_off(s(1), s(8), ms(900)), s(2));
+        assert_eq!(backed_off(s(1), s(8), ms(100)), s(1));
+        assert_eq!(backed_off(s(1), s(1), s(600)), s(60));
+        // Never faster than asked.
+        assert_eq!(backed_off(s(5), s(1), ms(10)), s(5));
+    }
 
     /// Counts its snapshots; panics at the `panic_at`th.
     struct Fake {
@@ -158,9 +244,12 @@ mod tests {
         let wait = Duration::from_secs(10);
         for n in 1..=2 {
             match inputs.recv_timeout(wait) {
-                Ok(Input::Update(u)) => {
-                    assert_eq!(u.snapshot.unwrap().warnings, [format!("snapshot {n}")]);
-                }
+                Ok(Input::Ready(ready)) => match ready.outcome {
+                    Outcome::Model(m) => {
+                        assert_eq!(m.snapshot.warnings, [format!("snapshot {n}")]);
+                    }
+                    other => panic!("expected a model, got {other:?}"),
+                },
                 other => panic!("expected update {n}, got {other:?}"),
             }
         }

@@ -31,7 +31,10 @@ pub enum Input {
     /// A click or the wheel (mouse capture is on in the live view).
     Mouse(crossterm::event::MouseEvent),
     Resize,
+    /// A refresh as collected: the app prepares it itself (tests, replays).
     Update(Box<Update>),
+    /// A refresh the collector has prepared: the app swaps it in.
+    Ready(Box<crate::tui::prepare::Ready>),
     /// SIGTERM, SIGHUP or SIGINT from outside.
     Quit,
     /// The collector thread panicked: nothing more will come.

@@ -1,12 +1,16 @@
-//! What the live view reads from its `track::Tracker` for marks and sparklines: the
-//! state bar's groups (`Bucket`) and their recent counts, which sockets opened or
-//! closed at the last refresh, and the states a socket passed through. The Tracker
-//! keeps the history (bounded); these are plain reads of it.
+//! What the live view reads of tracking for marks and sparklines: the state bar's
+//! groups (`Bucket`) and their recent counts, which sockets opened or closed at the
+//! last refresh, and the states a socket passed through. The Tracker keeps the
+//! history (bounded) on the collector's side; `Tracked` is what it hands the views.
 
-use std::time::SystemTime;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use crate::model::{Proto, Socket, SocketKey, TcpState};
-use crate::track::{StateCounts, Tracker};
+use crate::model::{Proto, Socket, TcpState};
+use crate::track::{Event, History, Rate, StateCounts, Tracker};
+
+use super::rows::RowRef;
 
 /// How many refreshes of counts the sparklines look back over (2 minutes at 1 s).
 pub const SAMPLES: usize = 120;
@@ -68,26 +72,70 @@ impl Bucket {
     }
 }
 
+/// What the views know of one socket's history, handed over with each refresh.
+#[derive(Clone, Debug, Default)]
+pub struct Seen {
+    /// It opened at the last refresh (those there when tracking began are not new).
+    pub new: bool,
+    /// The latest rate, from the last two samples with counters.
+    pub rate: Option<Rate>,
+    /// How long it has been in its current state at its last sample.
+    pub state_age: Duration,
+    /// The states it passed through, oldest first, each with when it entered it
+    /// (shared with the tracker: no copy per socket per refresh).
+    pub states: Arc<[(SystemTime, TcpState)]>,
+}
+
+impl Seen {
+    pub fn of(tracker: &Tracker, h: &History) -> Seen {
+        Seen {
+            new: !h.seen_from_start && Some(h.first_seen) == tracker.last_at(),
+            rate: h.rate(),
+            state_age: h.state_age(),
+            states: h.states.clone(),
+        }
+    }
+}
+
+/// What the views read of tracking at one refresh, made on the collector's side
+/// (`prepare`): one `Seen` per row, the events log, the recent counts.
+#[derive(Clone, Debug, Default)]
+pub struct Tracked {
+    /// One per socket of the snapshot, in its order.
+    pub live: Vec<Seen>,
+    /// One per vanished socket, in its order.
+    pub gone: Vec<Seen>,
+    /// Oldest first, at most `TrackConfig::events_cap`.
+    pub events: Arc<VecDeque<Event>>,
+    /// The last `SAMPLES`, oldest first.
+    pub state_counts: Vec<StateCounts>,
+    /// Snapshots observed so far.
+    pub snapshots_seen: u64,
+    /// Sockets live at the last snapshot.
+    pub live_count: usize,
+}
+
+impl Tracked {
+    pub fn seen(&self, row: RowRef) -> Option<&Seen> {
+        match row {
+            RowRef::Live(i) => self.live.get(i),
+            RowRef::Gone(i) => self.gone.get(i),
+        }
+    }
+}
+
 /// The counts of `bucket` over the last `SAMPLES` refreshes, oldest first.
-pub fn counts(tracker: &Tracker, bucket: Bucket) -> Vec<usize> {
-    let all = tracker.state_counts();
+pub fn counts(tracked: &Tracked, bucket: Bucket) -> Vec<usize> {
+    let all = &tracked.state_counts;
     let recent = all.iter().skip(all.len().saturating_sub(SAMPLES));
     recent.map(|c| bucket.count_in(c)).collect()
 }
 
 /// Whether `bucket` had any socket in the last `SAMPLES` refreshes.
-pub fn had_any(tracker: &Tracker, bucket: Bucket) -> bool {
-    let all = tracker.state_counts();
+pub fn had_any(tracked: &Tracked, bucket: Bucket) -> bool {
+    let all = &tracked.state_counts;
     let recent = all.iter().skip(all.len().saturating_sub(SAMPLES));
     recent.into_iter().any(|c| bucket.count_in(c) > 0)
-}
-
-/// Whether the socket opened at the last refresh (those there when tracking began
-/// are not new).
-pub fn is_new(tracker: &Tracker, key: &SocketKey) -> bool {
-    tracker
-        .get(key)
-        .is_some_and(|h| !h.seen_from_start && Some(h.first_seen) == tracker.last_at())
 }
 
 /// The sockets that closed at the last refresh, as last seen: shown dimmed once.
@@ -98,11 +146,6 @@ pub fn vanished(tracker: &Tracker) -> Vec<Socket> {
     // A key closed twice in one refresh (the closed log, then the diff) shows once.
     gone.dedup_by(|a, b| a.key() == b.key());
     gone
-}
-
-/// The states the socket passed through, oldest first, each with when it entered it.
-pub fn states_seen<'a>(tracker: &'a Tracker, key: &SocketKey) -> &'a [(SystemTime, TcpState)] {
-    tracker.get(key).map_or(&[], |h| h.states.as_slice())
 }
 
 #[cfg(test)]
@@ -128,22 +171,35 @@ mod tests {
         });
     }
 
+    fn seen(t: &Tracker, socket: &Socket) -> Seen {
+        Seen::of(t, t.get(&socket.key()).expect("tracked"))
+    }
+
+    fn is_new(t: &Tracker, socket: &Socket) -> bool {
+        seen(t, socket).new
+    }
+
+    fn tracked(t: &Tracker) -> Tracked {
+        Tracked {
+            state_counts: t.state_counts().iter().cloned().collect(),
+            ..Tracked::default()
+        }
+    }
+
     #[test]
     fn new_vanished_and_states_seen() {
         let mut t = Tracker::new(TrackConfig::default());
         let first = vec![tcp(1, TcpState::SynSent), tcp(2, TcpState::Established)];
         observe(&mut t, first, 1);
-        assert!(
-            !is_new(&t, &tcp(1, TcpState::SynSent).key()),
-            "not at start"
-        );
+        assert!(!is_new(&t, &tcp(1, TcpState::SynSent)), "not at start");
 
         let second = vec![tcp(1, TcpState::Established), tcp(3, TcpState::Established)];
         observe(&mut t, second.clone(), 2);
-        assert!(is_new(&t, &tcp(3, TcpState::Established).key()));
-        assert!(!is_new(&t, &tcp(1, TcpState::Established).key()));
+        assert!(is_new(&t, &tcp(3, TcpState::Established)));
+        assert!(!is_new(&t, &tcp(1, TcpState::Established)));
         assert_eq!(vanished(&t), vec![tcp(2, TcpState::Established)]);
-        let states: Vec<TcpState> = states_seen(&t, &tcp(1, TcpState::Listen).key())
+        let states: Vec<TcpState> = seen(&t, &tcp(1, TcpState::Listen))
+            .states
             .iter()
             .map(|(_, s)| *s)
             .collect();
@@ -152,7 +208,7 @@ mod tests {
         // Vanished for one refresh only; no longer new either.
         observe(&mut t, second, 3);
         assert!(vanished(&t).is_empty());
-        assert!(!is_new(&t, &tcp(3, TcpState::Established).key()));
+        assert!(!is_new(&t, &tcp(3, TcpState::Established)));
     }
 
     #[test]
@@ -178,11 +234,17 @@ mod tests {
         udp.proto = Proto::Udp;
         observe(&mut t, vec![tcp(1, TcpState::Listen)], 1);
         observe(&mut t, vec![tcp(1, TcpState::Listen), udp], 2);
-        assert_eq!(counts(&t, Bucket::Udp), vec![0, 1]);
-        assert_eq!(counts(&t, Bucket::Tcp(TcpState::Listen)), vec![1, 1]);
-        assert_eq!(counts(&t, Bucket::Tcp(TcpState::Unconn)), vec![0, 0]);
-        assert!(had_any(&t, Bucket::Udp));
-        assert!(!had_any(&t, Bucket::Unix));
+        assert_eq!(counts(&tracked(&t), Bucket::Udp), vec![0, 1]);
+        assert_eq!(
+            counts(&tracked(&t), Bucket::Tcp(TcpState::Listen)),
+            vec![1, 1]
+        );
+        assert_eq!(
+            counts(&tracked(&t), Bucket::Tcp(TcpState::Unconn)),
+            vec![0, 0]
+        );
+        assert!(had_any(&tracked(&t), Bucket::Udp));
+        assert!(!had_any(&tracked(&t), Bucket::Unix));
 
         // Each other protocol is a group of its own.
         let mut raw = tcp(10, TcpState::Unconn);
@@ -190,9 +252,15 @@ mod tests {
         let mut netlink = tcp(11, TcpState::Unconn);
         netlink.proto = Proto::Netlink;
         observe(&mut t, vec![raw.clone(), raw, netlink], 3);
-        assert_eq!(counts(&t, Bucket::More(Proto::Raw)), vec![0, 0, 2]);
-        assert_eq!(counts(&t, Bucket::More(Proto::Netlink)), vec![0, 0, 1]);
-        assert!(!had_any(&t, Bucket::More(Proto::Packet)));
+        assert_eq!(
+            counts(&tracked(&t), Bucket::More(Proto::Raw)),
+            vec![0, 0, 2]
+        );
+        assert_eq!(
+            counts(&tracked(&t), Bucket::More(Proto::Netlink)),
+            vec![0, 0, 1]
+        );
+        assert!(!had_any(&tracked(&t), Bucket::More(Proto::Packet)));
         let labels: Vec<&str> = Bucket::more().map(Bucket::label).collect();
         assert_eq!(
             labels,

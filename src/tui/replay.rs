@@ -18,7 +18,6 @@ use super::event::Update;
 use super::{TerminalGuard, draw, enter_terminal, handle, spawn_keys, spawn_signals};
 use crate::clock::rfc3339_ms;
 use crate::record::{Recording, Replay};
-use crate::track::{TrackConfig, Tracker};
 
 /// Refreshes fed to the history before a jump's target.
 const LEAD_IN: usize = 30;
@@ -109,7 +108,7 @@ impl Player {
     /// A key (or resize, or quit) as the live view takes it, then the move it asked
     /// for: what the loop does, for tests too.
     pub fn input(&mut self, app: &mut App, input: Input) -> Result<()> {
-        handle(app, input);
+        drop(handle(app, input));
         match app.replay.as_mut().and_then(|r| r.request.take()) {
             Some(seek) => self.go(app, seek),
             None => Ok(()),
@@ -167,14 +166,14 @@ impl Player {
         }
         if self.shown.is_none_or(|i| i + 1 != target) {
             // A jump: the history starts afresh a little before the target.
-            app.tracker = Tracker::new(TrackConfig::default());
+            app.preparer.restart();
             app.timeline = Timeline::default();
             if let Some(details) = &mut app.details {
                 details.rates.clear();
             }
             for i in target.saturating_sub(LEAD_IN)..target {
                 let snapshot = self.replay.snapshot_at(i)?;
-                app.tracker.observe(&snapshot);
+                app.preparer.observe(&snapshot);
             }
         }
         let snapshot = self.replay.snapshot_at(target)?;

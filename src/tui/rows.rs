@@ -85,7 +85,7 @@ pub enum RowRef {
 }
 
 /// Every row of the socket table: the sockets of `live` and `gone` (the vanished), in
-/// `sort` order. `rate` is a socket's latest rate, asked once per row and only when
+/// `sort` order. `rate` is a row's latest rate, asked once per row and only when
 /// sorting by a rate column.
 ///
 /// `live` must be in display order (`App` sorts each snapshot once): then a live row's
@@ -96,7 +96,7 @@ pub fn sorted_rows(
     live: &[Socket],
     gone: &[Socket],
     sort: Sort,
-    rate: impl Fn(&Socket) -> Option<Rate>,
+    rate: impl Fn(RowRef) -> Option<Rate>,
 ) -> Vec<RowRef> {
     let socket = |row: &RowRef| match *row {
         RowRef::Live(i) => &live[i],
@@ -117,7 +117,7 @@ pub fn sorted_rows(
             // and the sockets that just closed after those: the busiest on top is live.
             let key = |row: &RowRef| match row {
                 RowRef::Gone(_) => -2.0,
-                RowRef::Live(_) => rate(socket(row)).map_or(-1.0, |r| value(&r)),
+                RowRef::Live(_) => rate(*row).map_or(-1.0, |r| value(&r)),
             };
             let mut keyed: Vec<(f64, RowRef)> = rows.into_iter().map(|r| (key(&r), r)).collect();
             keyed.sort_unstable_by(|(x, a), (y, b)| {

@@ -197,7 +197,7 @@ impl App {
                 ok: d.outcome.ok(),
                 text: text.into(),
             };
-            self.tracker.note(d.at, change, &d.about);
+            self.note(d.at, change, &d.about);
             ok &= d.outcome.ok();
             lines.push(line);
         }

@@ -1,10 +1,9 @@
 //! The app's state for the events log (`e`) and the diagnostics view (`d`): where the
-//! log is scrolled, and the findings of `diagnose` over the app's Tracker, recomputed
+//! log is scrolled, and the findings of `diagnose` over the collector's Tracker, made
 //! at each refresh with the same rules and thresholds as `sockscope doctor`. Also
 //! the toggles that open those views and the state machine (`m`).
 
-use crate::collect::kernel_counters::{ListenCounters, PortRange};
-use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, diagnose};
+use crate::diagnose::Finding;
 use crate::track::Event;
 
 use super::{App, View};
@@ -21,36 +20,23 @@ pub struct Timeline {
     /// The finding the diagnostics view starts at (↑/↓ move by whole findings, so
     /// scrolling does not depend on how the text wraps).
     pub diagnostics_first: usize,
-    kernel: KernelFacts,
 }
 
 impl App {
-    /// After the tracker took a snapshot: the counters, the findings, and the log's
-    /// scroll kept on the same events when scrolled up.
-    pub(super) fn refresh_timeline(
-        &mut self,
-        listen_counters: Option<ListenCounters>,
-        port_range: Option<PortRange>,
-    ) {
-        let kernel = &mut self.timeline.kernel;
-        if let Some(counters) = listen_counters {
-            kernel.record(counters);
-        }
-        kernel.port_range = port_range.or(kernel.port_range);
-        // With --pid, the view sees only some sockets of the namespace.
-        kernel.whole_namespace = self.pids.is_empty();
-        self.timeline.findings = diagnose(&self.tracker, kernel, &DiagnoseConfig::default());
-
+    /// After a refresh: the log's scroll kept on the same events when scrolled up.
+    pub(super) fn refresh_timeline(&mut self) {
         let query = &self.filter.query;
-        let arrived = self
-            .tracker
-            .events_since(self.timeline.next_seq)
+        let events = &self.tracked.events;
+        let skip = events.partition_point(|e| e.seq < self.timeline.next_seq);
+        let arrived = events
+            .iter()
+            .skip(skip)
             .filter(|e| query.matches(&e.socket))
             .count();
         if self.timeline.events_back > 0 {
             self.timeline.events_back += arrived;
         }
-        if let Some(last) = self.tracker.events().back() {
+        if let Some(last) = events.back() {
             self.timeline.next_seq = last.seq + 1;
         }
     }
@@ -58,8 +44,8 @@ impl App {
     /// The events the filter bar's query matches, oldest first.
     pub fn matching_events(&self) -> impl DoubleEndedIterator<Item = &Event> + '_ {
         let query = &self.filter.query;
-        self.tracker
-            .events()
+        self.tracked
+            .events
             .iter()
             .filter(move |e| query.matches(&e.socket))
     }

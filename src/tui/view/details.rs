@@ -13,7 +13,6 @@ use super::{machine, peer, rates, style, tcp_info};
 use crate::model::{Proto, Socket};
 use crate::text::escape;
 use crate::tui::app::{App, Details};
-use crate::tui::history;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let block = Block::new()
@@ -138,7 +137,7 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
         "  seen in (time since sockscope started)",
         style::TITLE,
     ));
-    for (at, state) in history::states_seen(&app.tracker, &s.key()) {
+    for (at, state) in details.seen.states.iter() {
         let since = at.duration_since(app.started_at).unwrap_or_default();
         lines.push(Line::from(vec![
             Span::styled(format!("    {:<12}", state.name()), style::state(*state)),
@@ -148,7 +147,7 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
     lines.extend(rates::details_lines(app, s));
     lines.extend(tcp_info::lines(app, s, width));
     // Last: the longest section, so on a short screen it is the one cut (PgDn, or m).
-    lines.extend(machine_lines(app, details, width));
+    lines.extend(machine_lines(details, width));
     lines
 }
 
@@ -186,7 +185,7 @@ fn container_fields(s: &Socket) -> Vec<(&'static str, String)> {
 
 /// A TCP socket's place on the state diagram, where the pane is wide enough to draw
 /// it unwrapped; `m` shows it with the rest of the state machine.
-fn machine_lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
+fn machine_lines(details: &Details, width: u16) -> Vec<Line<'static>> {
     if details.socket.proto != Proto::Tcp {
         return Vec::new();
     }
@@ -196,7 +195,7 @@ fn machine_lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>>
     ];
     lines.extend(machine::next_lines(&details.socket, width));
     if width >= machine::DIAGRAM_WIDTH {
-        lines.extend(machine::diagram_lines(app, details));
+        lines.extend(machine::diagram_lines(details));
     }
     lines
 }

@@ -74,11 +74,11 @@ pub fn count_text(n: usize) -> String {
 }
 
 fn healthy(app: &App, width: usize) -> Vec<Line<'static>> {
-    let text = match app.tracker.snapshots_seen() {
+    let text = match app.tracked.snapshots_seen {
         0 => "collecting…".to_string(),
         _ => format!(
             "no findings: {} sockets look healthy",
-            app.tracker.live().count()
+            app.tracked.live_count
         ),
     };
     let checks: Vec<&str> = RULES.iter().map(|r| r.checks).collect();

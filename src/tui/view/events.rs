@@ -85,7 +85,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(status, Rect { height: 1, ..area });
     }
     if events.is_empty() {
-        let text = match app.tracker.snapshots_seen() {
+        let text = match app.tracked.snapshots_seen {
             0 => "  collecting…",
             1 => "  no events yet: sockets opening, closing or changing state show up here",
             _ if !app.filter.query.is_empty() => "  no events match the filter",

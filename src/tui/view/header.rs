@@ -48,7 +48,11 @@ fn title(app: &App, room: u16) -> Line<'static> {
     let counts = format!("{}/{}", thousands(app.shown()), thousands(app.total()));
     parts.push(vec![raw(format!("{counts} sockets")), raw(counts)]);
     const INTERVAL: usize = 4;
-    let interval = interval_text(app.interval);
+    let interval = match app.slowed {
+        // The collector backed off: refreshes take longer than asked.
+        Some(kept) => format!("{} (slowed)", interval_text(kept)),
+        None => interval_text(app.interval),
+    };
     parts.push(vec![raw(format!("every {interval}")), raw(interval)]);
     const FILTER: usize = 5;
     let filter = app.filter.text.trim();

@@ -24,7 +24,6 @@ use super::{diagram, line_fit, short_form, style, tcp_info};
 use crate::model::{Proto, Socket, TcpState};
 use crate::states::{self, End};
 use crate::tui::app::{App, Details};
-use crate::tui::history;
 
 /// The columns the diagram needs to be drawn unwrapped.
 pub const DIAGRAM_WIDTH: u16 = diagram::WIDTH;
@@ -45,7 +44,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     };
     let block = Block::new()
         .borders(Borders::TOP)
-        .title(summary(app, details, area.width));
+        .title(summary(details, area.width));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let s = &details.socket;
@@ -83,7 +82,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     .areas(left);
     frame.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), head_area);
     if fits {
-        frame.render_widget(Paragraph::new(diagram_lines(app, details)), diagram_area);
+        frame.render_widget(Paragraph::new(diagram_lines(details)), diagram_area);
     } else {
         let note = format!(
             "  (the diagram needs {} columns; this is {})",
@@ -189,9 +188,11 @@ pub fn indent_by(
 }
 
 /// The diagram lit up by the socket's path: for the pane and the details.
-pub fn diagram_lines(app: &App, details: &Details) -> Vec<Line<'static>> {
+pub fn diagram_lines(details: &Details) -> Vec<Line<'static>> {
     let s = &details.socket;
-    let seen: Vec<TcpState> = history::states_seen(&app.tracker, &s.key())
+    let seen: Vec<TcpState> = details
+        .seen
+        .states
         .iter()
         .map(|(_, state)| *state)
         .collect();
@@ -291,7 +292,7 @@ fn labelled(state: TcpState, width: u16) -> Vec<Line<'static>> {
 
 /// The pane's title: " CLOSE_WAIT for 12.0s · tcp 127.0.0.1:8080 → … · pid 901 nginx ",
 /// in `width`: where narrow the owner's name goes first, then the age.
-fn summary(app: &App, details: &Details, width: u16) -> Line<'static> {
+fn summary(details: &Details, width: u16) -> Line<'static> {
     let s = &details.socket;
     // A unix socket's path is another process's text.
     let local = crate::text::local_text(s);
@@ -316,8 +317,8 @@ fn summary(app: &App, details: &Details, width: u16) -> Line<'static> {
     };
     let name = Span::styled(s.state.name(), style::state(s.state));
     let mut state = vec![vec![name.clone()]];
-    let age = app.tracker.get(&s.key()).map(|h| h.state_age());
-    if let Some(age) = age.filter(|a| !a.is_zero()) {
+    let age = details.seen.state_age;
+    if !age.is_zero() {
         let with_age = vec![name, Span::raw(format!(" for {}", elapsed_text(age)))];
         state.insert(0, with_age);
     }
@@ -337,7 +338,7 @@ fn summary(app: &App, details: &Details, width: u16) -> Line<'static> {
 /// "seen in ESTABLISHED +1.0s → CLOSE_WAIT +75.0s" (times since sockscope started).
 fn path_line(app: &App, details: &Details) -> Line<'static> {
     let mut spans = vec![Span::styled(" seen in ", style::DIM)];
-    let seen = history::states_seen(&app.tracker, &details.socket.key());
+    let seen = &details.seen.states[..];
     for (i, (at, state)) in seen.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" → ", style::DIM));
@@ -374,7 +375,7 @@ fn path_list(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
         "its path (time since sockscope started)",
         style::TITLE,
     )];
-    let seen = history::states_seen(&app.tracker, &details.socket.key());
+    let seen = &details.seen.states[..];
     let mut previous: Option<TcpState> = None;
     for (at, state) in seen {
         let why = match previous {

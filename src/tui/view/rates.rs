@@ -1,4 +1,4 @@
-//! Throughput from the app's Tracker (tcp_info byte counters, netlink only): the
+//! Throughput from tracking (tcp_info byte counters, netlink only): the
 //! socket table's RX/s and TX/s columns and the details pane's rate sparklines.
 //! Blank where unknown: UDP, unix, the /proc source, a socket seen once.
 
@@ -10,6 +10,7 @@ use crate::model::{Proto, Socket};
 use crate::text::units;
 use crate::track::Rate;
 use crate::tui::app::{App, DETAILS_RATES};
+use crate::tui::rows::RowRef;
 
 /// Bars in the details pane's sparklines: one per rate the tracker keeps.
 const SPARK_WIDTH: usize = DETAILS_RATES;
@@ -21,9 +22,9 @@ pub fn known(app: &App) -> bool {
     sockets.into_iter().any(|s| s.tcp_info.is_some())
 }
 
-/// The socket's latest rate, if the tracker has one.
-pub fn latest(app: &App, socket: &Socket) -> Option<Rate> {
-    app.tracker.get(&socket.key()).and_then(|h| h.rate())
+/// The row's latest rate, if the tracker has one.
+pub fn latest(app: &App, row: RowRef) -> Option<Rate> {
+    app.seen(row).and_then(|s| s.rate)
 }
 
 /// The details pane's throughput section: rx and tx sparklines over the rates the

@@ -69,7 +69,7 @@ fn groups_of(app: &App, short: bool) -> Vec<Vec<Span<'static>>> {
         };
         spans.push(Span::styled(label, style::bucket(bucket)));
         spans.push(Span::raw(format!(" {}", thousands(count))));
-        let series = history::counts(&app.tracker, bucket);
+        let series = history::counts(&app.tracked, bucket);
         if app.filter.query.is_empty() && series.iter().min() != series.iter().max() {
             spans.push(Span::styled(
                 format!(" {}", sparkline(&series, SPARK_WIDTH)),
@@ -90,11 +90,11 @@ fn buckets(app: &App) -> Vec<Bucket> {
     let tcp = TcpState::ALL.into_iter().map(Bucket::Tcp).filter(|b| {
         matches!(b, Bucket::Tcp(TcpState::Listen | TcpState::Established))
             || app.counts.contains_key(b)
-            || (unfiltered && history::had_any(&app.tracker, *b))
+            || (unfiltered && history::had_any(&app.tracked, *b))
     });
     // The other protocols only while they have sockets: most hosts have no SCTP.
     let more = Bucket::more().filter(|b| {
-        app.counts.contains_key(b) || (unfiltered && history::had_any(&app.tracker, *b))
+        app.counts.contains_key(b) || (unfiltered && history::had_any(&app.tracked, *b))
     });
     tcp.chain([Bucket::Udp, Bucket::Unix]).chain(more).collect()
 }

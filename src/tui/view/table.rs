@@ -13,7 +13,6 @@ use super::{rates, style};
 use crate::column::{Align, Column, Row as Cells, Width, fit};
 use crate::model::Naming;
 use crate::tui::app::App;
-use crate::tui::history;
 use crate::tui::rows::RowRef;
 
 /// The columns shown: `Column::TUI`, without the rates when the source gives none (the
@@ -43,7 +42,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         let socket = app.socket(row);
         Cells {
             socket,
-            rate: rates::latest(app, socket),
+            rate: rates::latest(app, row),
             naming: &app.naming.naming,
         }
     };
@@ -103,7 +102,7 @@ fn fitted(app: &App, width: u16) -> Vec<(Column, u16, bool)> {
         let socket = app.socket(row);
         Cells {
             socket,
-            rate: rates::latest(app, socket),
+            rate: rates::latest(app, row),
             naming: &app.naming.naming,
         }
     };
@@ -204,7 +203,7 @@ fn socket_row(
     let socket = app.socket(row);
     let (mark, row_style) = match row {
         RowRef::Gone(_) => ('-', Some(style::GONE)),
-        RowRef::Live(_) if history::is_new(&app.tracker, &socket.key()) => ('+', Some(style::NEW)),
+        RowRef::Live(_) if app.seen(row).is_some_and(|s| s.new) => ('+', Some(style::NEW)),
         RowRef::Live(_) => (' ', None),
     };
     let gutter = format!("{}{mark}", if selected { '›' } else { ' ' });

@@ -1,0 +1,323 @@
+//! The heavy half of a refresh, done off the UI thread: the snapshot goes through the
+//! `Tracker` and `diagnose`, its rows are sorted and filtered for what the view
+//! shows (`Choice`), and all the views read comes out as one `Ready` that the app
+//! swaps in. The collector thread runs a `Preparer` live; the app runs its own for
+//! updates handed to it as they are (tests, replays), so both take one path.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, diagnose};
+use crate::model::{Snapshot, Socket};
+use crate::query::Query;
+use crate::track::{Change, Event, TrackConfig, Tracker};
+
+use super::event::Update;
+use super::history::{self, Bucket, Seen, Tracked};
+use super::rows::{self, ProcessRow, RowRef, Sort};
+
+/// What the view shows of the rows: the sort and the filter bar's text and query.
+/// The app sends it to the collector when it changes; the rows come back for it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Choice {
+    pub sort: Sort,
+    pub text: String,
+    pub query: Query,
+}
+
+/// The rows the filter shows, and what is worked out from them.
+#[derive(Clone, Debug, Default)]
+pub struct Shown {
+    /// Rows of `sorted` that match the query.
+    pub rows: Vec<RowRef>,
+    /// Shown sockets per state-bar group.
+    pub counts: BTreeMap<Bucket, usize>,
+    pub processes: Vec<ProcessRow>,
+    /// What the filter bar says about the result (see `FilterBar::note`).
+    pub note: Option<String>,
+}
+
+/// A thing done to a socket (K, X), for the events log.
+#[derive(Clone, Debug)]
+pub struct Note {
+    pub at: SystemTime,
+    pub change: Change,
+    pub socket: Socket,
+}
+
+/// One refresh, ready to show.
+#[derive(Clone, Debug)]
+pub struct Model {
+    /// In display order: a live row's index is its rank.
+    pub snapshot: Snapshot,
+    /// Sockets that closed at this refresh, as last seen (shown dimmed once).
+    pub vanished: Vec<Socket>,
+    pub tracked: Tracked,
+    pub findings: Vec<Finding>,
+    /// What `sorted` and `shown` were made for.
+    pub choice: Choice,
+    /// Every row in `choice.sort` order, filter or not.
+    pub sorted: Vec<RowRef>,
+    pub shown: Shown,
+    /// How many notes the tracker has taken: the app shows those after them itself.
+    pub notes: u64,
+}
+
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Model(Box<Model>),
+    /// The source failed this time (the view keeps the last model).
+    Failed(String),
+    /// Every watched pid is gone: the view keeps its last model.
+    AllExited,
+}
+
+/// What the collector sends the UI each refresh.
+#[derive(Clone, Debug)]
+pub struct Ready {
+    pub outcome: Outcome,
+    /// The watched pids (`--pid`) that have exited.
+    pub exited: Vec<u32>,
+    /// Names of the watched pids, for when they exit.
+    pub names: HashMap<u32, Arc<str>>,
+    /// Full command lines of the processes in the snapshot, by pid.
+    pub cmdlines: HashMap<u32, String>,
+    /// The interval the collector keeps when refreshes take longer than the one asked
+    /// for (it backs off); None when it keeps the one asked for.
+    pub slowed: Option<Duration>,
+}
+
+/// Tracking and diagnosis across refreshes: one per view.
+#[derive(Debug)]
+pub struct Preparer {
+    tracker: Tracker,
+    kernel: KernelFacts,
+    pids: Vec<u32>,
+    notes: u64,
+    /// Shared with the models sent, until the log changes.
+    events: Arc<VecDeque<Event>>,
+    events_next: u64,
+}
+
+impl Preparer {
+    pub fn new(pids: Vec<u32>) -> Preparer {
+        Preparer {
+            // Three samples: a rate takes two, the queue rules three (the details
+            // keep a longer series for the one socket they show). 56 bytes a socket
+            // less than the default, 5.6 MB at 100k.
+            tracker: Tracker::new(TrackConfig {
+                samples_per_socket: DiagnoseConfig::default().queue_samples.max(2),
+                // The app has the snapshot; a vanished row gets its tcp_info back
+                // from the one before (`App::swap`).
+                keep_tcp_info: false,
+                ..TrackConfig::default()
+            }),
+            kernel: KernelFacts {
+                // With --pid, the view sees only some sockets of the namespace.
+                whole_namespace: pids.is_empty(),
+                ..KernelFacts::default()
+            },
+            pids,
+            notes: 0,
+            events: Arc::default(),
+            events_next: 0,
+        }
+    }
+
+    /// History afresh (a replay's jump); notes taken stay counted.
+    pub fn restart(&mut self) {
+        let notes = self.notes;
+        *self = Preparer::new(std::mem::take(&mut self.pids));
+        self.notes = notes;
+    }
+
+    /// A snapshot into the history only (a replay's lead-in before a jump's target).
+    pub fn observe(&mut self, snapshot: &Snapshot) {
+        self.tracker.observe(snapshot);
+    }
+
+    pub fn note(&mut self, note: Note) {
+        self.tracker.note(note.at, note.change, &note.socket);
+        self.notes += 1;
+    }
+
+    /// The whole of a refresh but what only the UI thread can do.
+    pub fn prepare(&mut self, update: Update, choice: &Choice) -> Ready {
+        let mut names: HashMap<u32, Arc<str>> = update
+            .names
+            .into_iter()
+            .map(|(pid, name)| (pid, name.into()))
+            .collect();
+        let mut ready = Ready {
+            outcome: Outcome::AllExited,
+            exited: update.exited,
+            names: HashMap::new(),
+            cmdlines: HashMap::new(),
+            slowed: None,
+        };
+        if !self.pids.is_empty() && ready.exited.len() == self.pids.len() {
+            // Everything watched is gone (reading it may fail too): keep the last view.
+            ready.names = names;
+            return ready;
+        }
+        let mut snapshot = match update.snapshot {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                ready.names = names;
+                ready.outcome = Outcome::Failed(e);
+                return ready;
+            }
+        };
+        // Display order makes a row's index its rank (see rows::sorted_rows). The
+        // collector sorts as it collects, so this is one check, and a sort only for a
+        // source that does not (tests, replays).
+        if !snapshot
+            .sockets
+            .is_sorted_by(|a, b| a.display_order(b).is_le())
+        {
+            snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
+        }
+        if !self.pids.is_empty() {
+            for owner in snapshot.sockets.iter().flat_map(|s| &s.processes) {
+                if self.pids.contains(&owner.pid) {
+                    names.insert(owner.pid, owner.comm.clone());
+                }
+            }
+        }
+        ready.names = names;
+        ready.cmdlines = update.cmdlines;
+        self.tracker.observe(&snapshot);
+        if let Some(counters) = update.listen_counters {
+            self.kernel.record(counters);
+        }
+        self.kernel.port_range = update.port_range.or(self.kernel.port_range);
+        let findings = diagnose(&self.tracker, &self.kernel, &DiagnoseConfig::default());
+        let vanished = history::vanished(&self.tracker);
+        let tracked = self.tracked(&snapshot, &vanished);
+        let sorted = sort(&snapshot.sockets, &vanished, &tracked, choice.sort);
+        let shown = shown(&snapshot.sockets, &vanished, &sorted, choice, true);
+        ready.outcome = Outcome::Model(Box::new(Model {
+            snapshot,
+            vanished,
+            tracked,
+            findings,
+            choice: choice.clone(),
+            sorted,
+            shown,
+            notes: self.notes,
+        }));
+        ready
+    }
+
+    /// What the views read of the tracker after `snapshot`.
+    fn tracked(&mut self, snapshot: &Snapshot, vanished: &[Socket]) -> Tracked {
+        let tracker = &self.tracker;
+        let seen = |s: &Socket| {
+            tracker
+                .get(&s.key())
+                .map(|h| Seen::of(tracker, h))
+                .unwrap_or_default()
+        };
+        let next = tracker.events().back().map_or(0, |e| e.seq + 1);
+        if next != self.events_next {
+            // A copy per refresh that logged anything (the log is capped, ~2 MB full).
+            self.events = Arc::new(tracker.events().clone());
+            self.events_next = next;
+        }
+        let counts = tracker.state_counts();
+        let recent = counts
+            .iter()
+            .skip(counts.len().saturating_sub(history::SAMPLES));
+        Tracked {
+            live: snapshot.sockets.iter().map(seen).collect(),
+            gone: vanished.iter().map(seen).collect(),
+            events: self.events.clone(),
+            state_counts: recent.cloned().collect(),
+            snapshots_seen: tracker.snapshots_seen(),
+            live_count: tracker.live().count(),
+        }
+    }
+}
+
+/// Every row of the socket table in `sort` order (see `rows::sorted_rows`), rates
+/// read from `tracked`.
+pub fn sort(live: &[Socket], gone: &[Socket], tracked: &Tracked, sort: Sort) -> Vec<RowRef> {
+    let rate = |row: RowRef| tracked.seen(row).and_then(|s| s.rate);
+    rows::sorted_rows(live, gone, sort, rate)
+}
+
+/// The rows of `sorted` the query matches, and what follows from them; the process
+/// rows only if `with_processes` (else none: see `App::refilter`).
+pub fn shown(
+    live: &[Socket],
+    gone: &[Socket],
+    sorted: &[RowRef],
+    choice: &Choice,
+    with_processes: bool,
+) -> Shown {
+    let rows = matching(live, gone, sorted, &choice.query);
+    let counts = rows::counts(shown_live(live, &rows));
+    let processes = match with_processes {
+        true => rows::processes(shown_live(live, &rows)),
+        false => Vec::new(),
+    };
+    let note = note(live, rows.is_empty(), choice);
+    Shown {
+        rows,
+        counts,
+        processes,
+        note,
+    }
+}
+
+/// The live sockets of `rows` (the vanished are not counted).
+pub fn shown_live<'a>(
+    live: &'a [Socket],
+    rows: &'a [RowRef],
+) -> impl Iterator<Item = &'a Socket> + Clone + 'a {
+    rows.iter().filter_map(|row| match row {
+        RowRef::Live(i) => Some(&live[*i]),
+        RowRef::Gone(_) => None,
+    })
+}
+
+/// The rows of `sorted` that `query` matches, in its order.
+pub fn matching(live: &[Socket], gone: &[Socket], sorted: &[RowRef], query: &Query) -> Vec<RowRef> {
+    if query.is_empty() {
+        return sorted.to_vec();
+    }
+    let socket = |row: &RowRef| match *row {
+        RowRef::Live(i) => &live[i],
+        RowRef::Gone(i) => &gone[i],
+    };
+    let matching = sorted.iter().filter(|r| query.matches(socket(r)));
+    matching.copied().collect()
+}
+
+/// What the filter bar says about the result (see `FilterBar::note`): only worked
+/// out when there are bare numbers or nothing matches, so typing at 100k sockets
+/// costs no more than filtering.
+fn note(live: &[Socket], nothing_shown: bool, choice: &Choice) -> Option<String> {
+    let query = &choice.query;
+    if query.is_empty() || live.is_empty() {
+        return None;
+    }
+    if nothing_shown {
+        return Some(crate::query::why_empty(
+            &complete_terms(&choice.text),
+            live.iter(),
+        ));
+    }
+    crate::query::number_note(query, live.iter())
+}
+
+/// The filter text without a term still being typed ("port:"), which is left out
+/// rather than matched as a word.
+pub fn complete_terms(text: &str) -> String {
+    let complete: Vec<&str> = text
+        .split_whitespace()
+        .filter(|t| !t.ends_with(':'))
+        .collect();
+    complete.join(" ")
+}

@@ -1,0 +1,219 @@
+//! The split refresh: the collector's `Preparer` makes a `Ready` model, the app swaps
+//! it in. Driven here as the two threads do it, without the threads: a model made
+//! for another sort or filter than the app's (a key pressed while it was on its way)
+//! is shown the app's way, and what K and X did stays in the events log until a
+//! model carries it back.
+
+mod tui_fixture;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sockscope::act::Signal;
+use sockscope::model::{Snapshot, TcpState};
+use sockscope::track::Change;
+use sockscope::tui::app::{Done, View};
+use sockscope::tui::event::{Input, Update};
+use sockscope::tui::prepare::{Choice, Outcome, Preparer};
+use sockscope::tui::rows::RowRef;
+use tui_fixture::*;
+
+fn raw(snapshot: Snapshot) -> Update {
+    Update {
+        snapshot: Ok(snapshot),
+        cmdlines: HashMap::new(),
+        exited: Vec::new(),
+        names: HashMap::new(),
+        listen_counters: None,
+        port_range: None,
+    }
+}
+
+fn ports(app: &sockscope::tui::app::App) -> Vec<u16> {
+    let port = |row: &RowRef| app.socket(*row).local.map_or(0, |a| a.port());
+    app.rows.iter().map(port).collect()
+}
+
+#[test]
+fn a_model_for_an_old_choice_is_shown_the_apps_way() {
+    let (mut app, mut terminal) = web_app(120, 30);
+    let mut preparer = Preparer::new(Vec::new());
+    let stale = Choice::default();
+    let ready = preparer.prepare(raw(snapshot(web_sockets(), 2)), &stale);
+    // Typed while that model was on its way.
+    feed(&mut app, &mut terminal, typed("/ssh"));
+    let filtered = ports(&app);
+    assert!(!filtered.is_empty() && filtered.len() < web_sockets().len());
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    assert_eq!(ports(&app), filtered, "the app's filter, not the model's");
+
+    // Prepared for the app's own choice: taken as it comes, the same rows.
+    let ready = preparer.prepare(raw(snapshot(web_sockets(), 3)), &app.choice());
+    let Outcome::Model(model) = &ready.outcome else {
+        panic!("a model");
+    };
+    assert_eq!(model.shown.rows.len(), filtered.len());
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    assert_eq!(ports(&app), filtered);
+    assert!(screen_text(&terminal).contains("every 1s"));
+}
+
+#[test]
+fn a_sort_in_flight_reorders_the_models_rows() {
+    let (mut app, mut terminal) = web_app(120, 30);
+    let mut preparer = Preparer::new(Vec::new());
+    let ready = preparer.prepare(raw(snapshot(web_sockets(), 2)), &app.choice());
+    feed(&mut app, &mut terminal, vec![char('s')]);
+    let resorted = ports(&app);
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    assert_eq!(ports(&app), resorted);
+    // S reverses the rows in place: the same as sorting the other way.
+    feed(&mut app, &mut terminal, vec![char('S')]);
+    let mut reversed = resorted.clone();
+    reversed.reverse();
+    assert_eq!(ports(&app), reversed);
+}
+
+#[test]
+fn the_details_follow_their_socket_and_keep_its_states() {
+    let (mut app, mut terminal) = web_app(120, 40);
+    let mut preparer = Preparer::new(Vec::new());
+    let first = preparer.prepare(raw(snapshot(web_sockets(), 2)), &app.choice());
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(first))]);
+    // The CLOSE_WAIT connection (see tui_keys), then Enter.
+    let row = app
+        .rows
+        .iter()
+        .position(|r| app.socket(*r).state == TcpState::CloseWait)
+        .expect("a CLOSE_WAIT row");
+    app.table.selected = row;
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![key(crossterm::event::KeyCode::Enter)],
+    );
+    assert_eq!(app.view, View::Details);
+    let inode = app.details.as_ref().unwrap().socket.inode;
+    // It closes: the details say so and keep the states it was seen in.
+    let rest = web_sockets()
+        .into_iter()
+        .filter(|s| s.inode != inode)
+        .collect();
+    let ready = preparer.prepare(raw(snapshot(rest, 3)), &app.choice());
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    let details = app.details.as_ref().unwrap();
+    assert!(details.gone);
+    assert_eq!(
+        details.seen.states.last().map(|s| s.1),
+        Some(TcpState::CloseWait)
+    );
+}
+
+#[test]
+fn what_k_did_stays_logged_until_a_model_carries_it() {
+    let (mut app, mut terminal) = web_app(120, 30);
+    let mut preparer = Preparer::new(Vec::new());
+    let about = app.socket(RowRef::Live(0)).clone();
+    let in_flight = preparer.prepare(raw(snapshot(web_sockets(), 2)), &app.choice());
+    app.acted(vec![Done {
+        at: started_at() + Duration::from_secs(2),
+        about,
+        verb: sockscope::act::Verb::Signal(Signal::Term),
+        target: "pid 901 (nginx)".into(),
+        brief: "SIGTERM → pid 901 nginx".into(),
+        outcome: sockscope::act::Outcome::Done,
+    }]);
+    let acted = |app: &sockscope::tui::app::App| {
+        let events = app.tracked.events.iter();
+        events
+            .filter(|e| matches!(e.change, Change::Acted { .. }))
+            .count()
+    };
+    assert_eq!(acted(&app), 1, "shown at once");
+    let notes = app.take_notes();
+    assert_eq!(notes.len(), 1);
+    // A model made before the collector heard of it: still shown.
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![Input::Ready(Box::new(in_flight))],
+    );
+    assert_eq!(acted(&app), 1);
+    // The collector's tracker takes it; its next model carries it, once.
+    for note in notes {
+        preparer.note(note);
+    }
+    let ready = preparer.prepare(raw(snapshot(web_sockets(), 3)), &app.choice());
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    assert_eq!(acted(&app), 1);
+    feed(&mut app, &mut terminal, vec![char('e')]);
+    assert!(screen_text(&terminal).contains("SIGTERM → pid 901 nginx"));
+}
+
+#[test]
+fn a_slowed_collector_shows_in_the_header() {
+    let (mut app, mut terminal) = web_app(120, 30);
+    let mut preparer = Preparer::new(Vec::new());
+    let mut ready = preparer.prepare(raw(snapshot(web_sockets(), 2)), &app.choice());
+    ready.slowed = Some(Duration::from_secs(2));
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    assert!(screen_text(&terminal).contains("every 2s (slowed)"));
+    let ready = preparer.prepare(raw(snapshot(web_sockets(), 3)), &app.choice());
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    assert!(screen_text(&terminal).contains("every 1s"));
+}
+
+#[test]
+fn a_vanished_row_has_its_last_tcp_info_though_the_tracker_keeps_none() {
+    let (mut app, mut terminal) = web_app(120, 30);
+    let mut preparer = Preparer::new(Vec::new());
+    let mut sockets = web_sockets();
+    let with_info = sockets
+        .iter_mut()
+        .find(|s| s.state == TcpState::Established)
+        .expect("an ESTABLISHED socket");
+    with_info.tcp_info = Some(Box::new(sockscope::model::TcpInfo {
+        rtt_us: 1234,
+        ..Default::default()
+    }));
+    let inode = with_info.inode;
+    let ready = preparer.prepare(raw(snapshot(sockets.clone(), 2)), &app.choice());
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    sockets.retain(|s| s.inode != inode);
+    let ready = preparer.prepare(raw(snapshot(sockets, 3)), &app.choice());
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    let gone = app
+        .vanished
+        .iter()
+        .find(|s| s.inode == inode)
+        .expect("vanished");
+    assert_eq!(gone.tcp_info.as_ref().map(|i| i.rtt_us), Some(1234));
+}
+
+#[test]
+fn processes_typed_away_from_their_view_are_made_when_it_opens() {
+    let (mut app, mut terminal) = web_app(120, 30);
+    let all = app.processes.len();
+    feed(&mut app, &mut terminal, typed("/sshd"));
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![key(crossterm::event::KeyCode::Enter)],
+    );
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![key(crossterm::event::KeyCode::Tab)],
+    );
+    assert_eq!(app.view, View::Processes);
+    let pids: Vec<u32> = app.processes.iter().map(|p| p.pid).collect();
+    assert!(all > 1 && pids == [812], "{pids:?} of {all}");
+    // Typed in the processes view: made at once.
+    feed(&mut app, &mut terminal, typed("/"));
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![key(crossterm::event::KeyCode::Esc)],
+    );
+    assert_eq!(app.processes.len(), all);
+}
