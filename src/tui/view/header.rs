@@ -55,12 +55,12 @@ fn title(app: &App, room: u16) -> Line<'static> {
     };
     parts.push(vec![raw(format!("every {interval}")), raw(interval)]);
     const FILTER: usize = 5;
-    let filter = app.filter.text.trim();
+    let filter = Escaped::str(app.filter.text.trim()).to_string();
     parts.push(match filter.is_empty() {
         true => Vec::new(),
         false => vec![
             raw(format!("filter: {filter}")),
-            raw(format!("filter: {}", line_fit::cut(filter, 12))),
+            raw(format!("filter: {}", line_fit::cut(&filter, 12))),
         ],
     });
     const BADGE: usize = 6;
