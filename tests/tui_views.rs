@@ -410,3 +410,39 @@ fn header_keeps_the_findings_badge_whole_at_80_columns() {
         "{title}"
     );
 }
+
+/// Many states passed through (each with a sparkline) at 80 columns: the state bar's
+/// two lines still end with UDP and UNIX, the sparklines giving way.
+#[test]
+fn the_state_bar_keeps_every_group_at_80_columns() {
+    let (mut app, mut terminal) = web_app(80, 24);
+    let mut busy = web_sockets();
+    let states = [
+        TcpState::SynRecv,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::Closing,
+        TcpState::LastAck,
+        TcpState::Close,
+    ];
+    for (i, state) in states.into_iter().enumerate() {
+        let port = 52000 + i as u16;
+        busy.push(tcp(
+            "127.0.0.1:8080",
+            &format!("127.0.0.1:{port}"),
+            state,
+            u64::from(port),
+            vec![owner(901, 30 + u32::from(port) % 100, "nginx", "www-data")],
+        ));
+    }
+    let inputs = vec![
+        update(snapshot(busy.clone(), 2)),
+        update(snapshot(web_sockets(), 3)),
+        update(snapshot(busy, 4)),
+    ];
+    feed(&mut app, &mut terminal, inputs);
+    let screen = screen_text(&terminal);
+    let bar: Vec<&str> = screen.lines().skip(1).take(2).collect();
+    assert!(bar.iter().any(|l| l.contains("UDP 1")), "{screen}");
+    assert!(bar.iter().any(|l| l.contains("UNIX 2")), "{screen}");
+}
