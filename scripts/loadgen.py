@@ -21,10 +21,12 @@ Python 3 standard library only. Meant to run inside a private network namespace
 
 import argparse
 import os
+import random
 import resource
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -36,16 +38,20 @@ UDP_PER_ADDRESS = 60_000
 UDP_FIRST_PORT = 2000
 
 
-def worker(conns, life_r, status_w, udp=range(0), unix_pairs=0):
+def worker(conns, life_r, status_w, udp=range(0), unix_pairs=0, churn=0.0, seed=0):
     """Opens `conns` connections to listeners of our own and holds both ends; binds
-    the UDP sockets numbered `udp` and opens `unix_pairs` socketpairs."""
+    the UDP sockets numbered `udp` and opens `unix_pairs` socketpairs. With `churn`,
+    replaces that many connections a second (closed with a reset, so no TIME_WAIT
+    piles up; a new one opened to the same listener), ten times a second."""
     held = []
+    pairs = []  # (index of the client end in held, listener socket)
     try:
         need = 2 * conns + conns // PER_LISTENER + len(udp) + 2 * unix_pairs + 64
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft < need:
             resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(hard, need)))
         left = conns
+        listeners = []
         while left > 0:
             batch = min(left, PER_LISTENER)
             lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -56,9 +62,13 @@ def worker(conns, life_r, status_w, udp=range(0), unix_pairs=0):
                 c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 c.connect(addr)  # completes at once on loopback
                 s, _ = lst.accept()
+                pairs.append((len(held), lst))
                 held.append(c.detach())
                 held.append(s.detach())
-            held.append(lst.detach())
+            if not churn:
+                held.append(lst.detach())
+            else:
+                listeners.append(lst)
             left -= batch
         for n in udp:
             u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -74,12 +84,30 @@ def worker(conns, life_r, status_w, udp=range(0), unix_pairs=0):
         os.write(status_w, f"!{e}\n".encode())
         os._exit(1)
     # Hold everything until the parent goes away (EOF on the life pipe).
+    rng = random.Random(seed)
+    due, last = 0.0, time.monotonic()
+    linger = struct.pack("ii", 1, 0)
     while True:
         try:
-            if os.read(life_r, 1) == b"":
+            r, _, _ = select.select([life_r], [], [], 0.1 if churn else None)
+            if r and os.read(life_r, 1) == b"":
                 break
         except InterruptedError:
             continue
+        now = time.monotonic()
+        due, last = due + (now - last) * churn, now
+        while due >= 1 and pairs:
+            due -= 1
+            k = rng.randrange(len(pairs))
+            at, lst = pairs[k]
+            c = socket.socket(fileno=held[at])
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            c.close()
+            os.close(held[at + 1])
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            c.connect(lst.getsockname())
+            s, _ = lst.accept()
+            held[at], held[at + 1] = c.detach(), s.detach()
     os._exit(0)
 
 
@@ -92,6 +120,9 @@ def main():
     ap.add_argument("--unix", type=int, default=0,
                     help="unix sockets to hold (socketpairs, two sockets each)")
     ap.add_argument("--ready-file", help="created once every socket is established")
+    ap.add_argument("--churn", type=float, default=0.0,
+                    help="sockets replaced a second over all workers, once ready "
+                         "(each replaced connection is two: 1000 at 100k is 1%%/s)")
     ap.add_argument("--setup-timeout", type=float, default=300.0,
                     help="seconds to wait for the workers before giving up")
     args = ap.parse_args()
@@ -126,7 +157,7 @@ def main():
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 os.close(life_w)
                 os.close(status_r)
-                worker(share, life_r, status_w, udp, unix_pairs)
+                worker(share, life_r, status_w, udp, unix_pairs, args.churn / 2 / args.procs, k)
             children.append(pid)
         os.close(life_r)
         os.close(status_w)

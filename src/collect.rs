@@ -5,12 +5,14 @@
 //! of a /proc tree (the host's, or a captured fixture via `--proc-root`), then peers.
 
 pub mod container;
+pub mod fd_cache;
 mod hidden;
 pub mod host;
 pub mod kernel_counters;
 pub mod netlink;
 pub mod netns;
 pub mod owners;
+mod parallel;
 pub mod peers;
 pub mod privilege;
 pub mod proc_families;
@@ -36,8 +38,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::model::{self, Netns, Proto, Snapshot, Socket, TcpState};
 use container::Containers;
-use netlink::Netlink;
 use netlink::packet::InterfaceNames;
+use netlink::{Netlink, Present};
 use owners::Users;
 use proc_families::ProcTable;
 use proc_net::ProcTables;
@@ -101,6 +103,9 @@ pub struct System {
     containers: Containers,
     reader: TableReader,
     closed_log: netlink::destroyed::ClosedLog,
+    /// The fd walk kept between snapshots (`with_incremental_owners`); None: every
+    /// snapshot walks every process.
+    fd_cache: Option<fd_cache::FdCache>,
     /// With `--pid`: whether the other holders of their sockets are looked for.
     co_holders: CoHolders,
 }
@@ -152,10 +157,12 @@ impl System {
                 netlink: None,
                 fallback: None,
                 elsewhere: HashMap::new(),
+                dumped: HashMap::new(),
                 warnings: Vec::new(),
                 selection: Selection::ALL,
             },
             closed_log: Default::default(),
+            fd_cache: None,
             co_holders: CoHolders::Always,
         })
     }
@@ -215,6 +222,37 @@ impl System {
         };
         self
     }
+}
+
+impl System {
+    /// Keeps the fd walk between snapshots, for a caller taking many (the live view,
+    /// `watch`, `record`): after the first, a snapshot re-reads only the processes
+    /// whose fds changed, with a full walk at least every 30 snapshots or 30 s (see
+    /// collect/fd_cache.rs). One-shot commands gain nothing from it. Only on the live
+    /// /proc (a captured tree's fd directories count nothing) and not with `--pid`,
+    /// which walks its processes alone anyway.
+    pub fn with_incremental_owners(self) -> System {
+        self.with_full_walks(fd_cache::FullWalks::default())
+    }
+
+    /// `with_incremental_owners` with another period between full walks.
+    pub fn with_full_walks(mut self, period: fd_cache::FullWalks) -> System {
+        if is_live(&self.proc_root) && !matches!(self.scope, Scope::Pids(_)) {
+            self.fd_cache = Some(fd_cache::FdCache::new(&self.proc_root, period));
+        }
+        self
+    }
+
+    /// What the last snapshot's fd walk did, when it is kept between snapshots.
+    pub fn owner_refresh(&self) -> Option<fd_cache::Refresh> {
+        self.fd_cache.as_ref().map(fd_cache::FdCache::last)
+    }
+}
+
+/// The fd walk beside the dump: done, or the kept walk's first part (see fd_cache).
+enum Walked {
+    Done(owners::Walk),
+    Prepared(fd_cache::Prepared),
 }
 
 fn is_live(proc_root: &Path) -> bool {
@@ -316,6 +354,9 @@ struct TableReader {
     /// process in a container), by the namespace's link text; Err: why not, so /proc
     /// is read there instead (and it is not tried again).
     elsewhere: HashMap<PathBuf, Result<Netlink, String>>,
+    /// `--all-netns`: the other namespaces' dumps, taken side by side before they are
+    /// read in order (see parallel.rs); `dump_in` takes them from here.
+    dumped: HashMap<PathBuf, parallel::Dumped>,
     /// This read's warnings: skipped lines, namespaces read from /proc.
     warnings: Vec<String>,
     /// Which tables are read.
@@ -389,6 +430,9 @@ impl TableReader {
     fn every_netns(&mut self, proc_root: &Path) -> Result<Vec<Table>> {
         let own = netns::own_inode(proc_root);
         let places = netns::all(proc_root, is_live(proc_root));
+        if is_live(proc_root) {
+            self.dump_in_parallel(proc_root, &places, own);
+        }
         let mut tables = Vec::with_capacity(places.len());
         let mut unreadable = Vec::new();
         for place in &places {
@@ -435,7 +479,8 @@ impl TableReader {
             .pid
             .map(|pid| proc_root.join(pid.to_string()).join("net"));
         if is_live(proc_root) && self.tables != Tables::Proc {
-            match self.dump_in(ns_key(place.netns.inode), &place.ns_file) {
+            let present = || parallel::present_in(proc_root, place.pid, place.netns.inode);
+            match self.dump_in(ns_key(place.netns.inode), &place.ns_file, present) {
                 Ok((dump, more)) => {
                     let table = Table::netlink(dump);
                     // The other families' /proc tables need a process in it.
@@ -479,7 +524,11 @@ impl TableReader {
         }
         let dumped = match ns {
             None => Err("its ns/net link is unreadable, so its namespace is unknown".into()),
-            Some(ns) => self.dump_in(ns, &dir.join("ns/net")),
+            Some(ns) => {
+                let inode = netns::link_inode(ns.as_os_str().as_encoded_bytes()).unwrap_or(0);
+                let present = || parallel::present_in(proc_root, Some(pid), inode);
+                self.dump_in(ns, &dir.join("ns/net"), present)
+            }
         };
         let why = match dumped {
             Ok((dump, more)) => {
@@ -507,25 +556,25 @@ impl TableReader {
     /// A dump of the namespace `ns` (its link text) through the socket kept for it,
     /// opened from `ns_file` the first time. A failure is kept, and not tried again.
     /// With it, the /proc tables to read beside it (see `Netlink::proc_tables`).
-    #[allow(clippy::type_complexity)]
+    /// A dump taken already (`dumped`) is used instead of a new one.
+    /// `present` says which families to dump (read only when a dump is taken here).
     fn dump_in(
         &mut self,
         ns: PathBuf,
         ns_file: &Path,
-    ) -> Result<((Vec<Socket>, bool), Vec<ProcTable>), String> {
+        present: impl FnOnce() -> Present,
+    ) -> parallel::Dumped {
+        let ready = self.dumped.remove(&ns);
         let entry = self
             .elsewhere
             .entry(ns)
             .or_insert_with(|| Netlink::open_in(ns_file).map_err(|e| format!("{e:#}")));
         let netlink = entry.as_mut().map_err(|why| why.clone())?;
-        match netlink.read_selected(&self.selection) {
-            Ok(sockets) => Ok(((sockets, netlink.unix_uids), netlink.proc_tables())),
-            Err(e) => {
-                let why = format!("{e:#}");
-                *entry = Err(why.clone());
-                Err(why)
-            }
+        let dumped = ready.unwrap_or_else(|| parallel::dump(netlink, &self.selection, present()));
+        if let Err(why) = &dumped {
+            *entry = Err(why.clone());
         }
+        dumped
     }
 
     /// Our namespace's table: netlink unless told or forced otherwise, else `net_dir`.
@@ -536,7 +585,7 @@ impl TableReader {
             Tables::Auto => is_live(proc_root) && self.fallback.is_none(),
         };
         if try_netlink {
-            match self.netlink_dump() {
+            match self.netlink_dump(Present::read(net_dir)) {
                 Ok(dump) => {
                     let more = self.netlink.as_ref().map(Netlink::proc_tables);
                     let more = more.unwrap_or_default();
@@ -582,14 +631,18 @@ impl TableReader {
         leftovers.retain(|(inode, _)| !unread.contains(inode));
     }
 
-    fn netlink_dump(&mut self) -> Result<(Vec<Socket>, bool)> {
+    /// Our namespace's dump, of the families `present`.
+    fn netlink_dump(&mut self, present: Present) -> Result<(Vec<Socket>, bool)> {
         let netlink = match &mut self.netlink {
             Some(netlink) => netlink,
             None => self
                 .netlink
                 .insert(Netlink::open().context("cannot open a sock_diag socket")?),
         };
-        Ok((netlink.read_selected(&self.selection)?, netlink.unix_uids))
+        Ok((
+            netlink.read_selected(&self.selection, present)?,
+            netlink.unix_uids,
+        ))
     }
 }
 
@@ -621,14 +674,40 @@ impl Source for System {
             CoHolders::Never => pids,
         };
         // The fd walk usually costs more than the tables; run them side by side.
-        let (tables, mut owners) = thread::scope(|s| {
-            let walker =
-                s.spawn(|| owners::walk(&self.proc_root, walked, &self.users, &self.containers));
+        let (tables, done) = thread::scope(|s| {
+            let walker = s.spawn(|| match &self.fd_cache {
+                Some(cache) => Walked::Prepared(cache.before(&self.proc_root)),
+                None => Walked::Done(owners::walk(
+                    &self.proc_root,
+                    walked,
+                    &self.users,
+                    &self.containers,
+                )),
+            });
             let tables = self.reader.read(&self.proc_root, &self.scope);
-            let owners = walker.join().unwrap_or_else(|e| panic::resume_unwind(e));
-            (tables, owners)
+            let done = walker.join().unwrap_or_else(|e| panic::resume_unwind(e));
+            (tables, done)
         });
         let mut tables = tables?;
+        let mut owners = match (done, &mut self.fd_cache) {
+            (Walked::Prepared(prepared), Some(cache)) => {
+                let dumped = tables
+                    .iter()
+                    .flat_map(|t| t.sockets.iter().map(|s| s.inode))
+                    .filter(|&inode| inode != 0)
+                    .collect();
+                cache.after(
+                    &self.proc_root,
+                    prepared,
+                    dumped,
+                    &self.users,
+                    &self.containers,
+                )
+            }
+            (Walked::Done(walk), _) => walk,
+            // Never: only a cache prepares.
+            (Walked::Prepared(_), None) => owners::Walk::default(),
+        };
         // The inodes several rows share: an SCTP socket's associations.
         let mut shared = Vec::new();
         for table in &mut tables {
@@ -695,6 +774,11 @@ impl Source for System {
         // Emptied by the join but still its full size; peers need the room.
         drop(owners.by_inode);
         let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
+        warnings.extend(
+            self.fd_cache
+                .as_mut()
+                .and_then(fd_cache::FdCache::take_notice),
+        );
         warnings.append(&mut self.reader.warnings);
         for table in &mut tables {
             let dropped = ProcTables::confirm(&mut table.sockets, &table.unconfirmed);

@@ -271,7 +271,8 @@ fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
     let source = System::new(&cli.proc_root, cli.filters.scope())?
         .with_tables(tables)?
         .with_co_holders_later()
-        .with_closed_log();
+        .with_closed_log()
+        .with_incremental_owners();
     let options = tui::Options {
         source: Box::new(source),
         interval: std::time::Duration::from_millis(cli.interval),
@@ -289,12 +290,14 @@ fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
 }
 
 /// The source for `watch` and `record`: snapshots plus the closed-connection log, which
-/// `--pid` turns off (what closed cannot be told to be theirs), said once.
+/// `--pid` turns off (what closed cannot be told to be theirs), said once; the fd walk
+/// kept between snapshots (see collect/fd_cache.rs).
 fn with_closed_log(proc_root: &Path, tables: Tables, filters: &Filters) -> Result<System> {
     let source = System::new(proc_root, filters.scope())?
         .with_tables(tables)?
         .with_selection(filters.selection())
-        .with_closed_log();
+        .with_closed_log()
+        .with_incremental_owners();
     if !filters.pid.is_empty() {
         warn(destroyed::PIDS_NO_LOG);
     }

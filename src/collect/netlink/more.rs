@@ -16,7 +16,7 @@ use std::io;
 
 use anyhow::{Result, anyhow};
 
-use super::{Netlink, inet_socket, netlink_diag, packet, vsock};
+use super::{Netlink, Present, inet_socket, netlink_diag, packet, vsock};
 use crate::collect::proc_families::ProcTable;
 use crate::collect::select::Selection;
 use crate::model::{Detail, Family, Proto, Socket, TcpState, sctp_state_name};
@@ -109,11 +109,25 @@ impl Netlink {
 
 impl Netlink {
     /// Appends the sockets of every other family the kernel offers a dump for.
-    pub(super) fn read_more(&mut self, out: &mut Vec<Socket>, selection: &Selection) {
+    pub(super) fn read_more(
+        &mut self,
+        out: &mut Vec<Socket>,
+        selection: &Selection,
+        present: Present,
+    ) {
         let mut names = packet::InterfaceNames::default();
         self.families.failed.clear();
         for dump in DUMPS {
             if self.families.missing.contains(&dump) || !dump.read_for(selection) {
+                continue;
+            }
+            let empty = match dump {
+                Dump::Raw4 | Dump::Raw6 => !present.raw,
+                Dump::Sctp4 | Dump::Sctp6 => !present.sctp,
+                Dump::Mptcp4 | Dump::Mptcp6 => !present.mptcp,
+                Dump::Packet | Dump::Netlink | Dump::Vsock => false,
+            };
+            if empty {
                 continue;
             }
             let start = out.len();

@@ -87,7 +87,8 @@ fn hints(app: &App, room: u16) -> Line<'static> {
             ("/", "filter", 2),
             ("Tab", "sockets", 3),
             ("Enter", "its sockets", 1),
-            ("space", "pause", 4),
+            ("c", "group", 4),
+            ("space", "pause", 5),
             ("q", "quit", 0),
         ],
         View::Details => &[
