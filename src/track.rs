@@ -10,7 +10,7 @@
 //! 1 KB (4 samples of 56 bytes, its last Socket with tcp_info, its states, the map
 //! entry); the live view's (3 samples, no tcp_info) ~700 bytes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -221,10 +221,10 @@ impl StateCounts {
 #[derive(Debug, Default)]
 pub struct Tracker {
     config: TrackConfig,
-    /// foldhash: hashed once or twice per socket per snapshot, 100k times at scale.
-    /// Boxed: the table has room for up to twice the sockets it holds, and a History
-    /// inline would make each empty slot cost its ~350 bytes too.
-    sockets: HashMap<SocketKey, Box<History>, foldhash::fast::RandomState>,
+    /// Boxed, each under its socket's key (`table::Histories`): the table has room for
+    /// up to twice the sockets it holds, and a History (or a key) inline would make
+    /// each empty slot cost its size too.
+    sockets: table::Histories,
     /// Closed sockets in the order they closed, to forget the oldest first.
     closed_order: VecDeque<(SystemTime, SocketKey)>,
     /// How many of the last entries of `closed_order` the last snapshot added.
@@ -238,6 +238,7 @@ pub struct Tracker {
 
 mod closed;
 mod observe;
+mod table;
 
 impl Tracker {
     pub fn new(config: TrackConfig) -> Tracker {
@@ -253,23 +254,17 @@ impl Tracker {
     }
 
     pub fn get(&self, key: &SocketKey) -> Option<&History> {
-        self.sockets.get(key).map(|h| &**h)
+        self.sockets.get(key)
     }
 
     /// The sockets of the last snapshot.
     pub fn live(&self) -> impl Iterator<Item = &History> + '_ {
-        self.sockets
-            .values()
-            .map(|h| &**h)
-            .filter(|h| h.closed_at.is_none())
+        self.sockets.values().filter(|h| h.closed_at.is_none())
     }
 
     /// Sockets that closed and are not forgotten yet.
     pub fn recently_closed(&self) -> impl Iterator<Item = &History> + '_ {
-        self.sockets
-            .values()
-            .map(|h| &**h)
-            .filter(|h| h.closed_at.is_some())
+        self.sockets.values().filter(|h| h.closed_at.is_some())
     }
 
     /// The sockets that closed at the last snapshot's time, found through the close

@@ -42,9 +42,9 @@ impl Tracker {
         // Sockets gone from their key: closed, or a TCP connection under a new inode.
         let vanished: Vec<_> = self
             .sockets
-            .iter()
-            .filter(|(_, h)| h.closed_at.is_none() && h.generation != generation)
-            .map(|(key, h)| (key.clone(), endpoints(&h.socket)))
+            .values()
+            .filter(|h| h.closed_at.is_none() && h.generation != generation)
+            .map(|h| (h.socket.key(), endpoints(&h.socket)))
             .collect();
         let mut by_endpoints: HashMap<_, _> = vanished
             .iter()
@@ -65,12 +65,12 @@ impl Tracker {
             let change = match moved {
                 Some(mut h) => {
                     let change = update(&mut h, socket, sample, generation, &self.config);
-                    self.sockets.insert(socket.key(), h);
+                    self.sockets.insert(h);
                     change
                 }
                 None => {
                     let h = new_history(socket, sample, first, generation, &self.config);
-                    self.sockets.insert(socket.key(), Box::new(h));
+                    self.sockets.insert(Box::new(h));
                     (!first).then_some(Change::Opened)
                 }
             };
