@@ -7,8 +7,8 @@
 //! `samples_per_socket` samples and `states_per_socket` state changes; closed sockets
 //! are forgotten after `keep_closed_for` (or sooner past `closed_cap`); the event log
 //! and the state-count ring are capped. With the defaults a tracked socket costs under
-//! 1 KB (4 samples of 56 bytes, its last Socket with tcp_info, its states, the map
-//! entry); the live view's (3 samples, no tcp_info) ~700 bytes.
+//! 1 KB (4 packed samples of 40 bytes, its last Socket with tcp_info, its states, its
+//! table slot); the live view's (3 samples, no tcp_info) ~520 bytes.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -101,8 +101,8 @@ pub struct History {
     /// Shared: a view handed the histories of 100k sockets takes a reference to each,
     /// not a copy (they change only when the state does).
     pub states: Arc<[(SystemTime, TcpState)]>,
-    /// Consecutive samples while seen, oldest first.
-    pub samples: VecDeque<Sample>,
+    /// Consecutive samples while seen, oldest first (packed: see `Samples`).
+    pub samples: Samples,
     generation: u64,
 }
 
@@ -120,7 +120,11 @@ impl History {
     /// The latest rate, from the last two samples with counters.
     pub fn rate(&self) -> Option<Rate> {
         let n = self.samples.len();
-        (n >= 2).then(|| rate_between(&self.samples[n - 2], &self.samples[n - 1]))?
+        let (a, b) = (
+            self.samples.get(n.checked_sub(2)?)?,
+            self.samples.get(n - 1)?,
+        );
+        rate_between(&a, &b)
     }
 
     /// Every rate the samples give, oldest first: what a sparkline draws.
@@ -128,11 +132,11 @@ impl History {
         self.samples
             .iter()
             .zip(self.samples.iter().skip(1))
-            .filter_map(|(a, b)| rate_between(a, b))
+            .filter_map(|(a, b)| rate_between(&a, &b))
     }
 
     /// The last `n` samples, oldest first.
-    pub fn recent(&self, n: usize) -> impl Iterator<Item = &Sample> + '_ {
+    pub fn recent(&self, n: usize) -> impl Iterator<Item = Sample> + '_ {
         self.samples
             .iter()
             .skip(self.samples.len().saturating_sub(n))
@@ -238,6 +242,8 @@ pub struct Tracker {
 
 mod closed;
 mod observe;
+mod samples;
+pub use samples::Samples;
 mod table;
 
 impl Tracker {

@@ -158,7 +158,7 @@ fn new_history(
         last_seen: sample.at,
         closed_at: None,
         states: Arc::new([(sample.at, socket.state)]),
-        samples: [sample].into(),
+        samples: super::Samples::first(sample, config.samples_per_socket),
         generation,
     }
 }
@@ -185,11 +185,7 @@ fn update(
     let from = h.socket.state;
     h.generation = generation;
     h.last_seen = sample.at;
-    // Room first, then push: pushing past the cap would double the ring's allocation.
-    while h.samples.len() >= config.samples_per_socket.max(1) {
-        h.samples.pop_front();
-    }
-    h.samples.push_back(sample);
+    h.samples.push(sample, config.samples_per_socket);
     h.socket = remembered(socket, config);
     if from == socket.state {
         return None;
