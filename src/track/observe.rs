@@ -7,6 +7,9 @@ use std::time::SystemTime;
 use super::{Change, Event, History, Sample, StateCounts, TcpCounters, Tracker, endpoints};
 use crate::model::{Proto, Snapshot, Socket, TcpState};
 
+/// A history's states (`History::states`).
+type States = Arc<[(SystemTime, TcpState)]>;
+
 impl Tracker {
     /// Takes the next snapshot, reading counters through `counters` (tests pass a fake).
     /// The first snapshot makes no events: its sockets were there before tracking began.
@@ -51,6 +54,9 @@ impl Tracker {
             .filter_map(|(key, ends)| ends.map(|e| (e, key.clone())))
             .collect();
 
+        // The sockets new now share their one-state history, one per state: at the
+        // first snapshot that is 100k slices of one entry, 4.8 MB, made a dozen.
+        let mut entered: [Option<States>; TcpState::ALL.len()] = Default::default();
         for (socket, sample) in unmatched {
             if self
                 .sockets
@@ -69,7 +75,10 @@ impl Tracker {
                     change
                 }
                 None => {
-                    let h = new_history(socket, sample, first, generation, &self.config);
+                    let states = entered[socket.state as usize]
+                        .get_or_insert_with(|| Arc::new([(at, socket.state)]))
+                        .clone();
+                    let h = new_history(socket, sample, states, first, generation, &self.config);
                     self.sockets.insert(Box::new(h));
                     (!first).then_some(Change::Opened)
                 }
@@ -147,6 +156,7 @@ fn sample(
 fn new_history(
     socket: &Socket,
     sample: Sample,
+    states: States,
     first: bool,
     generation: u64,
     config: &super::TrackConfig,
@@ -157,7 +167,7 @@ fn new_history(
         seen_from_start: first,
         last_seen: sample.at,
         closed_at: None,
-        states: Arc::new([(sample.at, socket.state)]),
+        states,
         samples: super::Samples::first(sample, config.samples_per_socket),
         generation,
     }
