@@ -54,33 +54,37 @@ wait_ready() {
     exit 1
 }
 
-# Median wall seconds, peak RSS and socket count of R runs of the command given.
+# Median wall seconds, peak RSS, socket count and median CPU seconds (user + system:
+# what a loaded machine inflates least) of R runs of the command given.
 measure() {
-    local times=() rss=() sockets=0
+    local times=() rss=() cpus=() sockets=0
     for _ in $(seq "$runs"); do
-        /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out.json" 2>/dev/null
-        read -r t m <"$work/time"
-        times+=("$t"); rss+=("$m")
+        /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$@" >"$work/out.json" 2>/dev/null
+        read -r t m u s <"$work/time"
+        times+=("$t"); rss+=("$m"); cpus+=("$(python3 -c "print(f'{$u + $s:.2f}')")")
     done
     sockets=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$work/out.json")
     local median
     median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
     local peak
     peak=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
-    echo "$median $peak $sockets"
+    local cpu
+    cpu=$(printf '%s\n' "${cpus[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
+    echo "$median $peak $sockets $cpu"
 }
 
 for i in $(seq "$count"); do load "$prefix-$i" "$each" 1; done
 wait_ready
-read -r many_t many_m many_n < <(measure "$bin" list --json --all-netns)
+read -r many_t many_m many_n many_c < <(measure "$bin" list --json --all-netns)
 stop
 
 load "$prefix-one" $((count * each)) "$count"
 wait_ready
-read -r one_t one_m one_n < <(measure ip netns exec "$prefix-one" "$bin" list --json)
+read -r one_t one_m one_n one_c < <(measure ip netns exec "$prefix-one" "$bin" list --json)
 stop
 
-printf '%-34s %8s %10s %9s\n' case seconds "peak KiB" sockets
-printf '%-34s %8s %10s %9s\n' "one namespace, $((count * each)) sockets" "$one_t" "$one_m" "$one_n"
-printf '%-34s %8s %10s %9s\n' "--all-netns, $count x $each" "$many_t" "$many_m" "$many_n"
-python3 -c "import sys; print(f'ratio {float(sys.argv[2]) / float(sys.argv[1]):.2f}x')" "$one_t" "$many_t"
+printf '%-34s %8s %8s %10s %9s\n' case seconds "cpu s" "peak KiB" sockets
+printf '%-34s %8s %8s %10s %9s\n' "one namespace, $((count * each)) sockets" "$one_t" "$one_c" "$one_m" "$one_n"
+printf '%-34s %8s %8s %10s %9s\n' "--all-netns, $count x $each" "$many_t" "$many_c" "$many_m" "$many_n"
+python3 -c "import sys; a, b, c, d = map(float, sys.argv[1:]); print(f'ratio {b / a:.2f}x (cpu {d / c:.2f}x)')" \
+    "$one_t" "$many_t" "$one_c" "$many_c"

@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Benchmark: `sockscope list --json` (or --format F) against `ss -tanp`, `netstat -tanp` and
+# Benchmark: `sockscope list --json` (or --format F) against the floor (benches/floor.rs:
+# one TCP sock_diag dump + a 2-thread fd walk, by hand), `ss -tanp`, `netstat -tanp` and
 # `lsof -nP -iTCP` on N loopback TCP sockets held by P processes, inside a private
 # network namespace this script creates and deletes. See the README, Performance.
 #
 #   scripts/bench.sh [--sockets N[,N...]] [--procs P[,P...]] [--runs R]
 #                    [--format json|csv|table] [--source proc|netlink] [--bin PATH]
-#                    [--baseline PATH] [--no-build] [-- EXTRA SOCKSCOPE ARGS]
+#                    [--baseline PATH] [--no-build] [--no-peers] [--churn PCT]
+#                    [--million] [-- EXTRA SOCKSCOPE ARGS]
+#   --no-peers   time sockscope and the floor only (no ss, netstat, lsof)
+#   --churn PCT  replace PCT% of the sockets a second while timing (scripts/loadgen.py
+#                --churn), then time the kept collector's refreshes (benches/refresh.rs,
+#                20 at 1 s) beside `list`: the steady-state refresh / list ratio
+#   --million    the 1M point: 1,000,000 sockets (500k connections) over 100 processes,
+#                --no-peers, 3 runs unless --runs says; takes minutes and ~5 GB
 #
 # Needs root (ip netns), ss (iproute2), netstat (net-tools), lsof, GNU time, python3.
 set -euo pipefail
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench: $*" >&2; exit 1; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +30,10 @@ bin="$repo/target/release/sockscope"
 baseline=""
 build=1
 extra=()
+peers=1
+churn=""
+million=0
+runs_given=0
 setup_timeout=600 # seconds for the load generator to establish everything
 tool_timeout=300  # seconds for any one timed command
 
@@ -29,7 +41,10 @@ while [ $# -gt 0 ]; do
     case $1 in
         --sockets) sizes=${2:?}; shift 2 ;;
         --procs) procs=${2:?}; shift 2 ;;
-        --runs) runs=${2:?}; shift 2 ;;
+        --runs) runs=${2:?}; runs_given=1; shift 2 ;;
+        --no-peers) peers=0; shift ;;
+        --churn) churn=${2:?}; shift 2 ;;
+        --million) million=1; shift ;;
         --format) format=${2:?}; shift 2 ;;
         --source) extra+=(--source "${2:?}"); shift 2 ;;
         --bin) bin=${2:?}; build=0; shift 2 ;;
@@ -40,7 +55,12 @@ while [ $# -gt 0 ]; do
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
+if [ $million = 1 ]; then
+    sizes=1000000 procs=100 peers=0 setup_timeout=1800
+    [ $runs_given = 1 ] || runs=3
+fi
 [[ $runs =~ ^[1-9][0-9]?$ ]] || die "--runs must be 1..99"
+[[ -z $churn || $churn =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--churn takes a percentage, e.g. 1"
 [[ $format =~ ^(json|csv|table)$ ]] || die "--format takes json, csv or table"
 [[ $sizes =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--sockets takes numbers, e.g. 20000,100000"
 [[ -z $procs || $procs =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--procs takes numbers, e.g. 10"
@@ -49,9 +69,11 @@ done
 [ "$(id -u)" = 0 ] || die "needs root (for ip netns); try: sudo $0 $*"
 missing=()
 command -v ip >/dev/null || missing+=(iproute2)
-command -v ss >/dev/null || missing+=(iproute2)
-command -v netstat >/dev/null || missing+=(net-tools)
-command -v lsof >/dev/null || missing+=(lsof)
+if [ $peers = 1 ]; then
+    command -v ss >/dev/null || missing+=(iproute2)
+    command -v netstat >/dev/null || missing+=(net-tools)
+    command -v lsof >/dev/null || missing+=(lsof)
+fi
 [ -x /usr/bin/time ] || missing+=(time)
 command -v python3 >/dev/null || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -61,6 +83,17 @@ if [ $build = 1 ]; then
     echo "bench: cargo build --release" >&2
     (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
 fi
+# The floor and the refresh bench: bench binaries, found where cargo says it put them.
+benches=$(cd "$repo" && cargo build --release --quiet --bench floor --bench refresh \
+    --message-format=json 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["target"]["name"], m["executable"])') || die "cannot build benches/floor.rs"
+floor_bin=$(awk '$1 == "floor" { print $2 }' <<<"$benches")
+refresh_bin=$(awk '$1 == "refresh" { print $2 }' <<<"$benches")
+[ -x "$floor_bin" ] && [ -x "$refresh_bin" ] || die "no floor/refresh bench binary"
 [ -x "$bin" ] || die "no sockscope binary at $bin (build it with: cargo build --release)"
 [ -z "$baseline" ] || [ -x "$baseline" ] || die "no baseline binary at $baseline"
 
@@ -136,6 +169,7 @@ measure() {
             case $tool in
                 sockscope) time_one sockscope "$bin" list "${fmt[@]}" "${extra[@]}" ;;
                 baseline) time_one baseline "$baseline" list "${fmt[@]}" "${extra[@]}" ;;
+                floor) time_one floor "$floor_bin" ;;
                 ss) time_one ss ss -tanp ;;
                 netstat) time_one netstat netstat -tanp ;;
                 lsof) time_one lsof lsof -nP -iTCP ;;
@@ -147,14 +181,17 @@ measure() {
 
 tools=(sockscope)
 [ -n "$baseline" ] && tools+=(baseline)
-tools+=(ss netstat lsof)
+tools+=(floor)
+[ $peers = 0 ] || tools+=(ss netstat lsof)
 
 report() { # N P
-    local n=$1 p=$2 tool ss_med lsof_med med rss
+    local n=$1 p=$2 tool ss_med lsof_med floor_med med rss
     ss_med=$(stat_of ss 2)
     lsof_med=$(stat_of lsof 2)
-    printf '\n%d sockets, %d processes, %d runs (median wall time, peak RSS)\n' "$n" "$p" "$runs"
-    printf '%-22s %10s %10s %10s %10s\n' tool "time (s)" "/ ss" "/ lsof" "RSS (MB)"
+    floor_med=$(stat_of floor 2)
+    printf '\n%d sockets, %d processes, %d runs (median wall time, peak RSS)%s\n' "$n" "$p" "$runs" \
+        "${churn:+, ${churn}% of the sockets replaced a second}"
+    printf '%-22s %10s %10s %10s %10s %10s\n' tool "time (s)" "/ ss" "/ lsof" "/ floor" "RSS (MB)"
     for tool in "${tools[@]}"; do
         med=$(stat_of "$tool" 2)
         rss=$(stat_of "$tool" 3)
@@ -164,9 +201,25 @@ report() { # N P
         [ "$tool" = ss ] && label="ss -tanp"
         [ "$tool" = netstat ] && label="netstat -tanp"
         [ "$tool" = lsof ] && label="lsof -nP -iTCP"
-        awk -v l="$label" -v m="$med" -v s="$ss_med" -v o="$lsof_med" -v r="$rss" \
-            'BEGIN { printf "%-22s %10.3f %9.3fx %9.3fx %10.1f\n", l, m, m / s, m / o, r / 1024 }'
+        [ "$tool" = floor ] && label="floor (benches/floor)"
+        awk -v l="$label" -v m="$med" -v s="$ss_med" -v o="$lsof_med" -v f="$floor_med" -v r="$rss" '
+            function ratio(a, b) { return b == "nan" || b == 0 ? sprintf("%10s", "-") : sprintf("%9.3fx", a / b) }
+            BEGIN { printf "%-22s %10.3f %s %s %s %10.1f\n", l, m, ratio(m, s), ratio(m, o), ratio(m, f), r / 1024 }'
     done
+}
+
+# refresh_point N: the kept collector's refreshes under the running churn, beside the
+# median of `list` just measured.
+refresh_point() {
+    local n=$1 list_med line steady
+    list_med=$(stat_of sockscope 2)
+    echo "bench: timing 20 refreshes of the kept collector, 1 s apart..." >&2
+    line=$(ip netns exec "$ns" "$refresh_bin" --refreshes 20 --interval-ms 1000) ||
+        die "the refresh bench failed"
+    echo "$line"
+    steady=$(sed -n 's/.*steady \([0-9.]*\) s median.*/\1/p' <<<"$line")
+    awk -v s="$steady" -v l="$list_med" -v n="$n" -v c="$churn" \
+        'BEGIN { printf "steady-state refresh / list %s at %d sockets, %s%%/s churn: %.3fx (goal <= 0.5x)\n", "'"$format"'", n, c, s / l }'
 }
 
 echo "bench: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), $("$bin" --version 2>/dev/null || echo sockscope)${extra[*]:+, sockscope args: ${extra[*]}}" >&2
@@ -180,8 +233,10 @@ for n in "${size_list[@]}"; do
     i=$((i + 1))
     echo "bench: establishing $n sockets ($((n / 2)) connections) in $p processes..." >&2
     rm -f "$work/ready"
+    churn_arg=()
+    [ -z "$churn" ] || churn_arg=(--churn "$(awk -v n="$n" -v c="$churn" 'BEGIN { print n * c / 100 }')")
     ip netns exec "$ns" python3 "$repo/scripts/loadgen.py" --sockets "$n" --procs "$p" \
-        --ready-file "$work/ready" --setup-timeout "$setup_timeout" \
+        --ready-file "$work/ready" --setup-timeout "$setup_timeout" "${churn_arg[@]}" \
         </dev/null >"$work/loadgen.out" 2>&1 &
     loadgen_pid=$!
     for _ in $(seq $((setup_timeout * 10 + 50))); do
@@ -191,18 +246,20 @@ for n in "${size_list[@]}"; do
     done
     [ -e "$work/ready" ] || die "load generator not ready after ${setup_timeout}s"
     est=$(inns ss -Htn state established | wc -l)
-    [ "$est" -ge "$n" ] || die "only $est of $n sockets are ESTABLISHED"
+    # Under churn a few connections are being replaced at any moment.
+    [ "$est" -ge $((n * 99 / 100)) ] || die "only $est of $n sockets are ESTABLISHED"
     echo "bench: $est ESTABLISHED; timing ${tools[*]}, 1 warm-up + $runs runs each..." >&2
     # The whole timing loop runs in one `ip netns exec`, so no timed command pays for
     # entering the namespace. (Extra sockscope args are split on whitespace there.)
     export -f measure time_one
     ip netns exec "$ns" env BENCH_WORK="$work" BENCH_RUNS="$runs" BENCH_BIN="$bin" \
-        BENCH_FORMAT="$format" \
+        BENCH_FORMAT="$format" BENCH_FLOOR="$floor_bin" \
         BENCH_BASELINE="$baseline" BENCH_TIMEOUT="$tool_timeout" \
         BENCH_TOOLS="${tools[*]}" BENCH_EXTRA="${extra[*]}" \
-        bash -c 'set -u; work=$BENCH_WORK runs=$BENCH_RUNS bin=$BENCH_BIN format=$BENCH_FORMAT
+        bash -c 'set -u; work=$BENCH_WORK runs=$BENCH_RUNS bin=$BENCH_BIN format=$BENCH_FORMAT floor_bin=$BENCH_FLOOR
             baseline=$BENCH_BASELINE tool_timeout=$BENCH_TIMEOUT
             read -ra tools <<<"$BENCH_TOOLS"; read -ra extra <<<"$BENCH_EXTRA"; measure'
     report "$n" "$p"
+    [ -z "$churn" ] || refresh_point "$n"
     stop_loadgen
 done

@@ -502,6 +502,12 @@ impl Filters {
         }
     }
 
+    /// The tables these filters need read (see `collect::Selection`).
+    pub fn selection(&self) -> crate::collect::Selection {
+        let query = self.query();
+        crate::collect::Selection::new(query.possible_protos(), query.possible_families())
+    }
+
     pub fn scope(&self) -> crate::collect::Scope {
         use crate::collect::Scope;
         if !self.pid.is_empty() {

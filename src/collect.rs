@@ -5,12 +5,14 @@
 //! of a /proc tree (the host's, or a captured fixture via `--proc-root`), then peers.
 
 pub mod container;
+pub mod fd_cache;
 mod hidden;
 pub mod host;
 pub mod kernel_counters;
 pub mod netlink;
 pub mod netns;
 pub mod owners;
+mod parallel;
 pub mod peers;
 pub mod privilege;
 pub mod proc_families;
@@ -18,8 +20,11 @@ pub mod proc_net;
 pub mod process;
 pub mod read;
 pub mod resolve;
+mod select;
 pub mod services;
 pub mod unnamed;
+
+pub use select::Selection;
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -31,10 +36,10 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
-use crate::model::{Netns, Proto, Snapshot, Socket, TcpState};
+use crate::model::{self, Netns, Proto, Snapshot, Socket, TcpState};
 use container::Containers;
-use netlink::Netlink;
 use netlink::packet::InterfaceNames;
+use netlink::{Netlink, Present};
 use owners::Users;
 use proc_families::ProcTable;
 use proc_net::ProcTables;
@@ -98,6 +103,23 @@ pub struct System {
     containers: Containers,
     reader: TableReader,
     closed_log: netlink::destroyed::ClosedLog,
+    /// The fd walk kept between snapshots (`with_incremental_owners`); None: every
+    /// snapshot walks every process.
+    fd_cache: Option<fd_cache::FdCache>,
+    /// With `--pid`: whether the other holders of their sockets are looked for.
+    co_holders: CoHolders,
+}
+
+/// With `--pid`, when the other holders of their sockets are found: a walk of every
+/// process's fds, as on the whole host (any process may hold one, see `snapshot`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum CoHolders {
+    #[default]
+    Always,
+    /// From the second snapshot on: the first walks the pids alone, as fast as it was.
+    AfterFirst,
+    /// Never: a process that shares its fds with none (the demo, watching itself).
+    Never,
 }
 
 impl System {
@@ -135,9 +157,13 @@ impl System {
                 netlink: None,
                 fallback: None,
                 elsewhere: HashMap::new(),
+                dumped: HashMap::new(),
                 warnings: Vec::new(),
+                selection: Selection::ALL,
             },
             closed_log: Default::default(),
+            fd_cache: None,
+            co_holders: CoHolders::Always,
         })
     }
 
@@ -155,6 +181,28 @@ impl System {
 }
 
 impl System {
+    /// Reads only the tables whose sockets `selection` wants (see collect/select.rs):
+    /// for a command whose filters are fixed, never the live view's.
+    pub fn with_selection(mut self, selection: Selection) -> System {
+        self.reader.selection = selection;
+        self
+    }
+
+    /// With `--pid`: the first snapshot walks only their fds, so it comes as fast as
+    /// it did; the other holders of their sockets, which take a walk of every
+    /// process, join from the second on (the live view's first frame).
+    pub fn with_co_holders_later(mut self) -> System {
+        self.co_holders = CoHolders::AfterFirst;
+        self
+    }
+
+    /// With `--pid` of a process that shares its fds with none (the demo watching
+    /// itself): only its own fds are walked, and its sockets name it alone.
+    pub fn without_co_holders(mut self) -> System {
+        self.co_holders = CoHolders::Never;
+        self
+    }
+
     /// Keeps the closed-connection log (sock_diag destroy events): each snapshot then
     /// carries in `closed` what the kernel destroyed since the last one. A captured
     /// tree has no kernel behind it; with `--pid` the log is off; with `--source proc`
@@ -174,6 +222,37 @@ impl System {
         };
         self
     }
+}
+
+impl System {
+    /// Keeps the fd walk between snapshots, for a caller taking many (the live view,
+    /// `watch`, `record`): after the first, a snapshot re-reads only the processes
+    /// whose fds changed, with a full walk at least every 30 snapshots or 30 s (see
+    /// collect/fd_cache.rs). One-shot commands gain nothing from it. Only on the live
+    /// /proc (a captured tree's fd directories count nothing) and not with `--pid`,
+    /// which walks its processes alone anyway.
+    pub fn with_incremental_owners(self) -> System {
+        self.with_full_walks(fd_cache::FullWalks::default())
+    }
+
+    /// `with_incremental_owners` with another period between full walks.
+    pub fn with_full_walks(mut self, period: fd_cache::FullWalks) -> System {
+        if is_live(&self.proc_root) && !matches!(self.scope, Scope::Pids(_)) {
+            self.fd_cache = Some(fd_cache::FdCache::new(&self.proc_root, period));
+        }
+        self
+    }
+
+    /// What the last snapshot's fd walk did, when it is kept between snapshots.
+    pub fn owner_refresh(&self) -> Option<fd_cache::Refresh> {
+        self.fd_cache.as_ref().map(fd_cache::FdCache::last)
+    }
+}
+
+/// The fd walk beside the dump: done, or the kept walk's first part (see fd_cache).
+enum Walked {
+    Done(owners::Walk),
+    Prepared(fd_cache::Prepared),
 }
 
 fn is_live(proc_root: &Path) -> bool {
@@ -217,9 +296,10 @@ impl Table {
         }
     }
 
-    /// Reads a /proc net directory, adding what it skipped to `warnings`.
-    fn proc(net_dir: &Path, warnings: &mut Vec<String>) -> Result<Table> {
-        let read: ProcTables = proc_net::read_all(net_dir)?;
+    /// Reads a /proc net directory's tables that `selection` wants, adding what it
+    /// skipped to `warnings`.
+    fn proc(net_dir: &Path, selection: &Selection, warnings: &mut Vec<String>) -> Result<Table> {
+        let read: ProcTables = proc_net::read_selected(net_dir, selection)?;
         warnings.extend(read.warnings);
         Ok(Table {
             netns: Arc::default(),
@@ -229,18 +309,22 @@ impl Table {
         })
     }
 
-    /// Adds the other families' /proc tables under `net_dir` (see proc_families), and
-    /// what they skipped to `warnings`; `ours` when that is our own network namespace,
-    /// whose interfaces we can name.
+    /// Adds the other families' /proc tables under `net_dir` (see proc_families) that
+    /// `reader.selection` wants, and what they skipped to `reader.warnings`; `ours`
+    /// when that is our own network namespace, whose interfaces we can name.
     fn with_proc_families(
         mut self,
         net_dir: &Path,
         tables: &[ProcTable],
         ours: bool,
-        warnings: &mut Vec<String>,
+        reader: &mut TableReader,
     ) -> Table {
         let mut names = InterfaceNames::default();
-        let more = proc_families::read(net_dir, tables, ours.then_some(&mut names));
+        let tables: Vec<ProcTable> = (tables.iter().copied())
+            .filter(|t| t.read_for(&reader.selection))
+            .collect();
+        let warnings = &mut reader.warnings;
+        let more = proc_families::read(net_dir, &tables, ours.then_some(&mut names));
         // Exact: the table may be 100k sockets sized to fit, and a few more must not
         // double its capacity.
         self.sockets.reserve_exact(more.sockets.len());
@@ -270,8 +354,13 @@ struct TableReader {
     /// process in a container), by the namespace's link text; Err: why not, so /proc
     /// is read there instead (and it is not tried again).
     elsewhere: HashMap<PathBuf, Result<Netlink, String>>,
+    /// `--all-netns`: the other namespaces' dumps, taken side by side before they are
+    /// read in order (see parallel.rs); `dump_in` takes them from here.
+    dumped: HashMap<PathBuf, parallel::Dumped>,
     /// This read's warnings: skipped lines, namespaces read from /proc.
     warnings: Vec<String>,
+    /// Which tables are read.
+    selection: Selection,
 }
 
 impl TableReader {
@@ -341,6 +430,9 @@ impl TableReader {
     fn every_netns(&mut self, proc_root: &Path) -> Result<Vec<Table>> {
         let own = netns::own_inode(proc_root);
         let places = netns::all(proc_root, is_live(proc_root));
+        if is_live(proc_root) {
+            self.dump_in_parallel(proc_root, &places, own);
+        }
         let mut tables = Vec::with_capacity(places.len());
         let mut unreadable = Vec::new();
         for place in &places {
@@ -387,14 +479,13 @@ impl TableReader {
             .pid
             .map(|pid| proc_root.join(pid.to_string()).join("net"));
         if is_live(proc_root) && self.tables != Tables::Proc {
-            match self.dump_in(ns_key(place.netns.inode), &place.ns_file) {
+            let present = || parallel::present_in(proc_root, place.pid, place.netns.inode);
+            match self.dump_in(ns_key(place.netns.inode), &place.ns_file, present) {
                 Ok((dump, more)) => {
                     let table = Table::netlink(dump);
                     // The other families' /proc tables need a process in it.
                     return Ok(match &net_dir {
-                        Some(dir) => {
-                            table.with_proc_families(dir, &more, false, &mut self.warnings)
-                        }
+                        Some(dir) => table.with_proc_families(dir, &more, false, self),
                         None => table,
                     });
                 }
@@ -409,9 +500,8 @@ impl TableReader {
         };
         let net_dir = proc_root.join(pid.to_string()).join("net");
         let mut warnings = Vec::new();
-        let table = Table::proc(&net_dir, &mut warnings)
-            .map_err(|e| format!("{why}; /proc/{pid}/net: {e:#}"))?
-            .with_proc_families(&net_dir, &ProcTable::ALL, false, &mut warnings);
+        let table = Table::proc(&net_dir, &self.selection, &mut warnings)
+            .map_err(|e| format!("{why}; /proc/{pid}/net: {e:#}"))?;
         if is_live(proc_root) && self.tables != Tables::Proc {
             self.warnings.push(format!(
                 "network namespace {} cannot be read through netlink ({why}); its \
@@ -420,6 +510,7 @@ impl TableReader {
             ));
         }
         self.warnings.append(&mut warnings);
+        let table = table.with_proc_families(&net_dir, &ProcTable::ALL, false, self);
         Ok(table)
     }
 
@@ -433,12 +524,16 @@ impl TableReader {
         }
         let dumped = match ns {
             None => Err("its ns/net link is unreadable, so its namespace is unknown".into()),
-            Some(ns) => self.dump_in(ns, &dir.join("ns/net")),
+            Some(ns) => {
+                let inode = netns::link_inode(ns.as_os_str().as_encoded_bytes()).unwrap_or(0);
+                let present = || parallel::present_in(proc_root, Some(pid), inode);
+                self.dump_in(ns, &dir.join("ns/net"), present)
+            }
         };
         let why = match dumped {
             Ok((dump, more)) => {
                 let table = Table::netlink(dump);
-                return Ok(table.with_proc_families(&net_dir, &more, false, &mut self.warnings));
+                return Ok(table.with_proc_families(&net_dir, &more, false, self));
             }
             Err(why) => why,
         };
@@ -454,32 +549,32 @@ impl TableReader {
 
     /// A /proc net directory's tables, the other families' included.
     fn proc_with_families(&mut self, net_dir: &Path, ours: bool) -> Result<Table> {
-        let table = Table::proc(net_dir, &mut self.warnings)?;
-        Ok(table.with_proc_families(net_dir, &ProcTable::ALL, ours, &mut self.warnings))
+        let table = Table::proc(net_dir, &self.selection, &mut self.warnings)?;
+        Ok(table.with_proc_families(net_dir, &ProcTable::ALL, ours, self))
     }
 
     /// A dump of the namespace `ns` (its link text) through the socket kept for it,
     /// opened from `ns_file` the first time. A failure is kept, and not tried again.
     /// With it, the /proc tables to read beside it (see `Netlink::proc_tables`).
-    #[allow(clippy::type_complexity)]
+    /// A dump taken already (`dumped`) is used instead of a new one.
+    /// `present` says which families to dump (read only when a dump is taken here).
     fn dump_in(
         &mut self,
         ns: PathBuf,
         ns_file: &Path,
-    ) -> Result<((Vec<Socket>, bool), Vec<ProcTable>), String> {
+        present: impl FnOnce() -> Present,
+    ) -> parallel::Dumped {
+        let ready = self.dumped.remove(&ns);
         let entry = self
             .elsewhere
             .entry(ns)
             .or_insert_with(|| Netlink::open_in(ns_file).map_err(|e| format!("{e:#}")));
         let netlink = entry.as_mut().map_err(|why| why.clone())?;
-        match netlink.read_all() {
-            Ok(sockets) => Ok(((sockets, netlink.unix_uids), netlink.proc_tables())),
-            Err(e) => {
-                let why = format!("{e:#}");
-                *entry = Err(why.clone());
-                Err(why)
-            }
+        let dumped = ready.unwrap_or_else(|| parallel::dump(netlink, &self.selection, present()));
+        if let Err(why) = &dumped {
+            *entry = Err(why.clone());
         }
+        dumped
     }
 
     /// Our namespace's table: netlink unless told or forced otherwise, else `net_dir`.
@@ -490,12 +585,12 @@ impl TableReader {
             Tables::Auto => is_live(proc_root) && self.fallback.is_none(),
         };
         if try_netlink {
-            match self.netlink_dump() {
+            match self.netlink_dump(Present::read(net_dir)) {
                 Ok(dump) => {
                     let more = self.netlink.as_ref().map(Netlink::proc_tables);
                     let more = more.unwrap_or_default();
                     let table = Table::netlink(dump);
-                    return Ok(table.with_proc_families(net_dir, &more, true, &mut self.warnings));
+                    return Ok(table.with_proc_families(net_dir, &more, true, self));
                 }
                 Err(e) if self.tables == Tables::Netlink => {
                     return Err(e.context("--source netlink failed (try --source proc)"));
@@ -512,14 +607,42 @@ impl TableReader {
         self.proc_with_families(net_dir, is_live(proc_root))
     }
 
-    fn netlink_dump(&mut self) -> Result<(Vec<Socket>, bool)> {
+    /// Narrowed (`list --udp`), with many sockets left that no table read names: most
+    /// are of the tables not read (unix, TCP), and asking those for their inodes alone
+    /// (netlink/census.rs) costs a fraction of asking the kernel each one's protocol
+    /// name (unnamed.rs). Inodes are unique across namespaces, so what the census of
+    /// ours finds is no unnamed socket anywhere. Without our netlink socket, or with
+    /// few left, each is named.
+    fn rule_out_unread(&mut self, leftovers: &mut Vec<(u64, model::Owners)>) {
+        const CENSUS_FROM: usize = 1000;
+        let Some(netlink) = self.netlink.as_mut() else {
+            return;
+        };
+        if self.selection.is_all() || leftovers.len() < CENSUS_FROM {
+            return;
+        }
+        let mut inodes = Vec::new();
+        for proto in self.selection.unread_big_tables() {
+            if netlink.inodes(proto, &mut inodes).is_err() {
+                return; // naming each one stays right
+            }
+        }
+        let unread: HashSet<u64, foldhash::fast::RandomState> = inodes.into_iter().collect();
+        leftovers.retain(|(inode, _)| !unread.contains(inode));
+    }
+
+    /// Our namespace's dump, of the families `present`.
+    fn netlink_dump(&mut self, present: Present) -> Result<(Vec<Socket>, bool)> {
         let netlink = match &mut self.netlink {
             Some(netlink) => netlink,
             None => self
                 .netlink
                 .insert(Netlink::open().context("cannot open a sock_diag socket")?),
         };
-        Ok((netlink.read_all()?, netlink.unix_uids))
+        Ok((
+            netlink.read_selected(&self.selection, present)?,
+            netlink.unix_uids,
+        ))
     }
 }
 
@@ -537,15 +660,54 @@ impl Source for System {
             Scope::Host | Scope::AllNetns | Scope::Netns(_) => None,
             Scope::Pids(pids) => Some(pids.as_slice()),
         };
+        // With --pid, `processes` is still every holder of their sockets (a fork's
+        // child, a process handed the fd over a unix socket), and any process may be
+        // one: in another namespace (setns after fork) or of another user (setuid, an
+        // fd passed over SCM_RIGHTS). So every process's fds are walked, as on the
+        // whole host, and `Scope::keeps` then keeps the rows the pids hold.
+        let walked = match self.co_holders {
+            CoHolders::Always => None,
+            CoHolders::AfterFirst => {
+                self.co_holders = CoHolders::Always;
+                pids
+            }
+            CoHolders::Never => pids,
+        };
         // The fd walk usually costs more than the tables; run them side by side.
-        let (tables, mut owners) = thread::scope(|s| {
-            let walker =
-                s.spawn(|| owners::walk(&self.proc_root, pids, &self.users, &self.containers));
+        let (tables, done) = thread::scope(|s| {
+            let walker = s.spawn(|| match &self.fd_cache {
+                Some(cache) => Walked::Prepared(cache.before(&self.proc_root)),
+                None => Walked::Done(owners::walk(
+                    &self.proc_root,
+                    walked,
+                    &self.users,
+                    &self.containers,
+                )),
+            });
             let tables = self.reader.read(&self.proc_root, &self.scope);
-            let owners = walker.join().unwrap_or_else(|e| panic::resume_unwind(e));
-            (tables, owners)
+            let done = walker.join().unwrap_or_else(|e| panic::resume_unwind(e));
+            (tables, done)
         });
         let mut tables = tables?;
+        let mut owners = match (done, &mut self.fd_cache) {
+            (Walked::Prepared(prepared), Some(cache)) => {
+                let dumped = tables
+                    .iter()
+                    .flat_map(|t| t.sockets.iter().map(|s| s.inode))
+                    .filter(|&inode| inode != 0)
+                    .collect();
+                cache.after(
+                    &self.proc_root,
+                    prepared,
+                    dumped,
+                    &self.users,
+                    &self.containers,
+                )
+            }
+            (Walked::Done(walk), _) => walk,
+            // Never: only a cache prepares.
+            (Walked::Prepared(_), None) => owners::Walk::default(),
+        };
         // The inodes several rows share: an SCTP socket's associations.
         let mut shared = Vec::new();
         for table in &mut tables {
@@ -577,8 +739,18 @@ impl Source for System {
         for inode in shared {
             owners.by_inode.remove(&inode);
         }
-        // What is left no table named: listed all the same (see unnamed.rs).
-        let unnamed = unnamed::sockets(&self.proc_root, &self.scope, owners.by_inode.drain());
+        // What is left no table named: listed all the same (see unnamed.rs), when such
+        // a socket can be wanted; with --pid, only theirs.
+        let unnamed = if self.reader.selection.wants_unnamed() {
+            let leftovers = owners.by_inode.drain().filter(|(_, holders)| {
+                pids.is_none_or(|pids| holders.iter().any(|o| pids.contains(&o.pid)))
+            });
+            let mut leftovers = unnamed::in_namespace(&self.proc_root, &self.scope, leftovers);
+            self.reader.rule_out_unread(&mut leftovers);
+            unnamed::sockets(&self.proc_root, &self.reader.selection, leftovers)
+        } else {
+            Vec::new()
+        };
         if tables.is_empty() {
             tables.push(Table::netlink((Vec::new(), false)));
         }
@@ -602,6 +774,11 @@ impl Source for System {
         // Emptied by the join but still its full size; peers need the room.
         drop(owners.by_inode);
         let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
+        warnings.extend(
+            self.fd_cache
+                .as_mut()
+                .and_then(fd_cache::FdCache::take_notice),
+        );
         warnings.append(&mut self.reader.warnings);
         for table in &mut tables {
             let dropped = ProcTables::confirm(&mut table.sockets, &table.unconfirmed);
@@ -628,7 +805,10 @@ impl Source for System {
                 .zip(keep)
                 .filter_map(|(s, k)| k.then_some(s))
                 .collect();
-            self.find_peer_owners(&mut sockets);
+            // A walk of their fds alone leaves their peers' owners to find.
+            if walked.is_some() {
+                self.find_peer_owners(&mut sockets);
+            }
         }
 
         // After the tables: what closed while they were read is in this snapshot too.

@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::collect::kernel_counters::{ListenCounters, PortRange};
-use crate::model::Socket;
+use crate::model::{Container, Netns, Socket};
 use crate::track::{History, Tracker};
 
 #[derive(Clone, Debug)]
@@ -152,6 +152,10 @@ pub struct Finding {
     pub socket_count: usize,
     /// The sockets involved, longest in their state first, at most `max_sockets_listed`.
     pub sockets: Vec<FindingSocket>,
+    /// The network namespaces of all the sockets involved, by inode.
+    pub netns: Vec<Arc<Netns>>,
+    /// The containers their processes run in, by id.
+    pub containers: Vec<Arc<Container>>,
 }
 
 /// `doctor --json`'s schema, as the Markdown table README.md holds (a test keeps
@@ -186,6 +190,17 @@ pub fn findings_schema() -> String {
             "sockets involved (may exceed the list below)",
         ),
         (
+            "netns",
+            "array of {inode, name}".into(),
+            "the network namespaces of all the sockets involved (as `list --json`'s `netns`); \
+             the summary names them when the sockets looked at span several",
+        ),
+        (
+            "containers",
+            "array".into(),
+            "the containers their processes run in (each as a `processes` entry's `container`)",
+        ),
+        (
             "sockets",
             "array".into(),
             "at most 20, longest in their state first: each a `list --json` socket plus \
@@ -205,6 +220,18 @@ pub fn diagnose(tracker: &Tracker, kernel: &KernelFacts, config: &DiagnoseConfig
     let mut findings = Vec::new();
     for rule in RULES {
         (rule.check)(tracker, kernel, config, &mut findings);
+    }
+    // With several namespaces in view, 127.0.0.1:8080 says little: say where.
+    let mut inodes = tracker
+        .live()
+        .map(|h| h.socket.netns.as_ref().map(|n| n.inode));
+    let first = inodes.next();
+    if first.is_some() && inodes.any(|i| Some(i) != first) {
+        for f in &mut findings {
+            if let Some(place) = f.place() {
+                f.summary = format!("{} (in {place})", f.summary);
+            }
+        }
     }
     findings
         .sort_by(|a, b| (b.severity, a.kind, &a.summary).cmp(&(a.severity, b.kind, &b.summary)));
@@ -230,6 +257,19 @@ fn finding(
     processes.sort();
     processes.dedup();
     sockets.sort_by_key(|h| (std::cmp::Reverse(h.state_age()), h.socket.local));
+    let mut netns: Vec<Arc<Netns>> = sockets
+        .iter()
+        .filter_map(|h| h.socket.netns.clone())
+        .collect();
+    netns.sort_by_key(|n| n.inode);
+    netns.dedup_by_key(|n| n.inode);
+    let mut containers: Vec<Arc<Container>> = sockets
+        .iter()
+        .flat_map(|h| &h.socket.processes)
+        .filter_map(|o| o.container.clone())
+        .collect();
+    containers.sort_by(|a, b| a.id.cmp(&b.id));
+    containers.dedup_by(|a, b| a.id == b.id);
     let text = kind.text();
     Finding {
         kind,
@@ -247,6 +287,8 @@ fn finding(
                 state_secs: h.state_age().as_secs_f64(),
             })
             .collect(),
+        netns,
+        containers,
     }
 }
 

@@ -45,6 +45,7 @@ pub fn run(
     let scope = filters.scope();
     let mut source = System::new(proc_root, scope.clone())?
         .with_tables(options.tables)?
+        .with_selection(filters.selection())
         .with_closed_log();
     // The counters belong to the network namespace the sockets are read in.
     let reader = KernelReader::new(proc_root, &filters.pid);

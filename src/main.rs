@@ -188,6 +188,7 @@ fn list(
         (Some(file), Some(at)) => sockscope::record::snapshot_at(file, at)?,
         _ => System::new(proc_root, filters.scope())?
             .with_tables(tables)?
+            .with_selection(filters.selection())
             .snapshot()?,
     };
     for warning in &snapshot.warnings {
@@ -266,9 +267,12 @@ fn doctor(
 /// The TUI: the command line's filters start out in its filter bar, where they can be
 /// seen and edited; `--pid` chooses what is collected.
 fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
+    // No `with_selection`: the filter bar can ask for any protocol later.
     let source = System::new(&cli.proc_root, cli.filters.scope())?
         .with_tables(tables)?
-        .with_closed_log();
+        .with_co_holders_later()
+        .with_closed_log()
+        .with_incremental_owners();
     let options = tui::Options {
         source: Box::new(source),
         interval: std::time::Duration::from_millis(cli.interval),
@@ -286,11 +290,14 @@ fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
 }
 
 /// The source for `watch` and `record`: snapshots plus the closed-connection log, which
-/// `--pid` turns off (what closed cannot be told to be theirs), said once.
+/// `--pid` turns off (what closed cannot be told to be theirs), said once; the fd walk
+/// kept between snapshots (see collect/fd_cache.rs).
 fn with_closed_log(proc_root: &Path, tables: Tables, filters: &Filters) -> Result<System> {
     let source = System::new(proc_root, filters.scope())?
         .with_tables(tables)?
-        .with_closed_log();
+        .with_selection(filters.selection())
+        .with_closed_log()
+        .with_incremental_owners();
     if !filters.pid.is_empty() {
         warn(destroyed::PIDS_NO_LOG);
     }

@@ -194,11 +194,32 @@ pub struct Pod {
 }
 
 impl Container {
+    /// Every runtime a container may be of (`runtime`).
+    pub const RUNTIMES: [&'static str; 6] = [
+        "docker",
+        "podman",
+        "containerd",
+        "cri-o",
+        "lxc",
+        "systemd-nspawn",
+    ];
+
     /// The name if known, else the id cut to 12 characters as docker shows it.
     pub fn label(&self) -> &str {
         match &self.name {
             Some(name) => name,
             None => self.id.get(..12).unwrap_or(&self.id),
+        }
+    }
+}
+
+impl Pod {
+    /// "shop/cart-5f7" (namespace/name), else the name, else "uid <uid>".
+    pub fn label(&self) -> String {
+        match (&self.namespace, &self.name) {
+            (Some(ns), Some(name)) => format!("{ns}/{name}"),
+            (None, Some(name)) => name.clone(),
+            _ => format!("uid {}", self.uid),
         }
     }
 }

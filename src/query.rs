@@ -9,6 +9,7 @@
 use crate::model::{Family, Proto, Socket, TcpState};
 
 mod explain;
+mod narrow;
 pub use explain::{number_note, why_empty};
 
 #[derive(Clone, Debug, Default, PartialEq)]

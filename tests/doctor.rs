@@ -172,8 +172,10 @@ fn close_wait_held_by_this_process_is_found_with_schema() {
         assert_eq!(
             keys,
             [
+                "containers",
                 "kind",
                 "meaning",
+                "netns",
                 "next_steps",
                 "processes",
                 "severity",
@@ -182,6 +184,7 @@ fn close_wait_held_by_this_process_is_found_with_schema() {
                 "summary"
             ]
         );
+        assert!(f["containers"].is_array() && f["netns"].is_array(), "{f:#}");
         assert!(["warning", "critical"].contains(&f["severity"].as_str().unwrap()));
         assert!(f["summary"].as_str().unwrap().len() > 10);
         assert!(f["meaning"].is_string() && f["next_steps"].is_string());

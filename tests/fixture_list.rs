@@ -187,11 +187,12 @@ fn filters() {
 #[test]
 fn pid_scope_keeps_the_ownerless_sockets_of_its_service() {
     // nginx (100) listens on 8080: its TIME_WAIT there comes along, curl's socket does not.
+    // Its worker (101) shares the listener: every holder is named, as on the whole host.
     assert_eq!(
         table(&["--pid", "100"]),
         "\
 PROTO STATE       LOCAL                   REMOTE          RECV-Q SEND-Q PROCESS
-tcp   LISTEN      127.0.0.1:8080          *:*                  2      0 100/nginx fd 3
+tcp   LISTEN      127.0.0.1:8080          *:*                  2      0 100/nginx fd 3, 101/nginx fd 3
 tcp   LISTEN      [::ffff:127.0.0.1]:9090 *:*                  0      0 100/nginx fd 5
 tcp   ESTABLISHED 127.0.0.1:8080          127.0.0.1:50000      0      0 100/nginx fd 4
 tcp   CLOSE_WAIT  127.0.0.1:8080          127.0.0.1:49998      0      1 100/nginx fd 7

@@ -140,7 +140,9 @@ fn prepare(
              it never acts on every socket"
         );
     }
-    let mut source = System::new(proc_root, filters.scope())?.with_tables(tables)?;
+    let mut source = System::new(proc_root, filters.scope())?
+        .with_tables(tables)?
+        .with_selection(filters.selection());
     if let Some(why) = super::off(source.is_live()) {
         return Err(refuse(why));
     }

@@ -10,15 +10,18 @@
 //! crate's typed struct needs the newest, full size), and the crate drops the TIME_WAIT
 //! expiry and does not know UNIX_DIAG_UID.
 
+mod census;
 pub mod destroy;
 pub mod destroyed;
 mod more;
 pub mod netlink_diag;
 pub mod packet;
+pub mod present;
 pub mod tcp_info;
 pub mod vsock;
 
 pub use more::{Families, inet_state, merge_sctp};
+pub use present::Present;
 
 use std::io;
 use std::net::SocketAddr;
@@ -43,6 +46,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 use super::read::shown;
+use super::select::Selection;
 
 use crate::model::{Detail, DiagId, Family, Proto, Socket, SocketType, TcpState, Timer, TimerKind};
 
@@ -73,6 +77,9 @@ const UNIX_DIAG_RQLEN: u16 = 4;
 const UNIX_DIAG_UID: u16 = 7;
 /// Not in the crate's ShowFlags (kernel 5.3+); older kernels ignore it.
 const UDIAG_SHOW_UID: u32 = 0x40;
+/// The old inet_diag request type, which dumps TCP over both address families in one
+/// walk (the kernel's compat path asks for AF_UNSPEC); its answers carry this type.
+const TCPDIAG_GETSOCK: u16 = 18;
 /// Every TCP state including TCP_NEW_SYN_RECV (12), as `ss -a` asks.
 const ALL_STATES: u32 = (1 << 13) - 1;
 
@@ -81,6 +88,8 @@ pub struct Netlink {
     socket: NlSocket,
     buf: Vec<u8>,
     seq: u32,
+    /// Whether the kernel answers the one-walk TCP dump (see `read_tcp`).
+    tcp_in_one: bool,
     /// Whether the last unix dump carried uids (kernel 5.3+); if not, owners' stand in.
     pub unix_uids: bool,
     /// Which of the other families' dumps the kernel answers (see `more`).
@@ -98,6 +107,7 @@ impl Netlink {
             // The kernel fills at most ~32 KiB per datagram in a dump.
             buf: vec![0; 64 * 1024],
             seq: 0,
+            tcp_in_one: true,
             unix_uids: false,
             families: Families::default(),
         })
@@ -128,22 +138,69 @@ impl Netlink {
     /// opened in, see `open_in`), and those of the other families whose dumps the
     /// kernel offers (raw, SCTP, MPTCP, packet, netlink, vsock).
     pub fn read_all(&mut self) -> Result<Vec<Socket>> {
+        self.read_selected(&Selection::ALL, Present::ALL)
+    }
+
+    /// Like `read_all`, dumping only the tables `selection` reads, and of those only
+    /// the families `present` says the namespace has sockets of.
+    pub fn read_selected(
+        &mut self,
+        selection: &Selection,
+        present: Present,
+    ) -> Result<Vec<Socket>> {
         let mut sockets = Vec::new();
-        for (proto, family) in [
-            (Proto::Tcp, AF_INET),
-            (Proto::Tcp, AF_INET6),
-            (Proto::Udp, AF_INET),
-            (Proto::Udp, AF_INET6),
-        ] {
-            self.read_inet(proto, family, &mut sockets)
-                .with_context(|| format!("netlink {proto:?} dump"))?;
+        if present.tcp {
+            let (v4, v6) = (
+                selection.reads(Proto::Tcp, Family::Ipv4),
+                selection.reads(Proto::Tcp, Family::Ipv6),
+            );
+            let result = match (v4, v6) {
+                (true, true) => self.read_tcp(&mut sockets),
+                (true, false) => self.read_inet(Proto::Tcp, AF_INET, &mut sockets),
+                (false, true) => self.read_inet(Proto::Tcp, AF_INET6, &mut sockets),
+                (false, false) => Ok(()),
+            };
+            result.context("netlink Tcp dump")?;
         }
-        self.read_unix(&mut sockets).context("netlink unix dump")?;
-        self.read_more(&mut sockets);
+        for family in [AF_INET, AF_INET6] {
+            if !present.udp || !selection.reads(Proto::Udp, ip_family(family)) {
+                continue;
+            }
+            self.read_inet(Proto::Udp, family, &mut sockets)
+                .context("netlink Udp dump")?;
+        }
+        if selection.reads(Proto::Unix, Family::Unix) {
+            self.read_unix(&mut sockets).context("netlink unix dump")?;
+        }
+        self.read_more(&mut sockets, selection, present);
         // The vector grew by doubling; give back the unused tail before the owners,
         // peers and output add to the peak.
         sockets.shrink_to_fit();
         Ok(sockets)
+    }
+
+    /// Every TCP socket, IPv4 and IPv6, in one walk of the kernel's TCP hash where the
+    /// kernel still answers the old TCPDIAG_GETSOCK request (every kernel since 2.6),
+    /// else in two (one per family). The TCP hash is one for the whole host unless
+    /// `net.ipv4.tcp_child_ehash_entries` gave a namespace its own, so every dump
+    /// walks every TCP socket on the host: with many namespaces the walks are the
+    /// cost (see README, Performance), and one walk instead of two halves it.
+    fn read_tcp(&mut self, out: &mut Vec<Socket>) -> Result<()> {
+        if self.tcp_in_one {
+            let start = out.len();
+            match self.dump_typed(TCPDIAG_GETSOCK, &tcp_request_v1(), |payload| {
+                out.push(inet_socket(Proto::Tcp, payload)?);
+                Ok(())
+            }) {
+                Ok(()) => return Ok(()),
+                Err(_) => {
+                    out.truncate(start);
+                    self.tcp_in_one = false;
+                }
+            }
+        }
+        self.read_inet(Proto::Tcp, AF_INET, out)?;
+        self.read_inet(Proto::Tcp, AF_INET6, out)
     }
 
     fn read_inet(&mut self, proto: Proto, family: u8, out: &mut Vec<Socket>) -> Result<()> {
@@ -215,12 +272,22 @@ impl Netlink {
     /// Like `dump`, for a request the crate cannot build: `body` is the family's
     /// request struct (and attributes), put behind a netlink header here.
     fn dump_raw(&mut self, body: &[u8], each: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        self.dump_typed(SOCK_DIAG_BY_FAMILY, body, each)
+    }
+
+    /// `dump_raw` with another message type; the answers come back under it.
+    fn dump_typed(
+        &mut self,
+        kind: u16,
+        body: &[u8],
+        each: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
         self.seq = self.seq.wrapping_add(1);
         const HEADER_LEN: usize = 16;
         let len = u32::try_from(HEADER_LEN + body.len()).context("request too long")?;
         let mut bytes = Vec::with_capacity(HEADER_LEN + body.len());
         bytes.extend_from_slice(&len.to_ne_bytes());
-        bytes.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        bytes.extend_from_slice(&kind.to_ne_bytes());
         bytes.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
         bytes.extend_from_slice(&self.seq.to_ne_bytes());
         bytes.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
@@ -271,7 +338,7 @@ impl Netlink {
                                 return Err(err).context("the kernel refused the dump");
                             }
                         }
-                        SOCK_DIAG_BY_FAMILY => each(payload)?,
+                        SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => each(payload)?,
                         _ => {}
                     }
                 }
@@ -279,6 +346,26 @@ impl Netlink {
                 rest = rest.get(msg_len.next_multiple_of(4)..).unwrap_or_default();
             }
         }
+    }
+}
+
+/// `struct inet_diag_req`, the old request: family, src_len, dst_len, ext, the 48-byte
+/// socket id (cookie "none"), states, dbs. Family and id are ignored by a dump.
+fn tcp_request_v1() -> [u8; 60] {
+    let mut body = [0u8; 60];
+    body[0] = AF_INET;
+    body[3] = ExtensionFlags::INFO.bits();
+    body[44..52].fill(0xff);
+    body[52..56].copy_from_slice(&ALL_STATES.to_ne_bytes());
+    body
+}
+
+/// The model's family of an AF_INET or AF_INET6 request.
+pub(crate) fn ip_family(family: u8) -> Family {
+    if family == AF_INET6 {
+        Family::Ipv6
+    } else {
+        Family::Ipv4
     }
 }
 

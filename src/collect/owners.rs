@@ -129,10 +129,10 @@ pub fn list_pids(proc_root: &Path) -> Vec<u32> {
 
 /// Socket link targets are short ("socket:[4294967295]"); a target that fills this
 /// buffer may have been cut, and is no socket anyway.
-const LINK_BUF: usize = 64;
+pub(super) const LINK_BUF: usize = 64;
 
 /// What every owner of one process shares: comm, uid, user name, container.
-type Process = (Arc<str>, u32, Arc<str>, Option<Arc<Container>>);
+pub(super) type Process = (Arc<str>, u32, Arc<str>, Option<Arc<Container>>);
 
 /// One process. Its fd links are read relative to the open fd directory (readlinkat)
 /// into a stack buffer: no path lookup for the kernel, no allocation for us, per fd.
@@ -184,11 +184,7 @@ fn walk_process(
             continue;
         };
         let (comm, uid, user, container) = process
-            .get_or_insert_with(|| {
-                let comm = read_comm(&proc_dir);
-                let uid = fs::metadata(&proc_dir).map(|m| m.uid()).unwrap_or(0);
-                (comm, uid, users.name(uid), containers.of(&proc_dir))
-            })
+            .get_or_insert_with(|| process_info(&proc_dir, users, containers))
             .clone();
         let owner = Owner {
             pid,
@@ -210,6 +206,13 @@ fn walk_process(
             }
         }
     }
+}
+
+/// What every owner of the process in `proc_dir` shares (also for fd_cache.rs).
+pub(super) fn process_info(proc_dir: &Path, users: &Users, containers: &Containers) -> Process {
+    let comm = read_comm(proc_dir);
+    let uid = fs::metadata(proc_dir).map(|m| m.uid()).unwrap_or(0);
+    (comm, uid, users.name(uid), containers.of(proc_dir))
 }
 
 /// A process's name as the kernel keeps it (up to 15 bytes; 64 for kernel threads

@@ -48,6 +48,25 @@ pub fn resolve(sockets: &mut [Socket]) {
     }
 }
 
+/// `resolve` over sockets of several network namespaces (a recording of
+/// `--all-netns`): each namespace's on their own, so 127.0.0.1:80 in one is never
+/// the peer of a connection in another. The order of `sockets` is not kept.
+pub fn resolve_each_netns(sockets: &mut Vec<Socket>) {
+    let inode = |s: &Socket| s.netns.as_ref().map_or(0, |n| n.inode);
+    let first = sockets.first().map(inode);
+    if sockets.iter().all(|s| Some(inode(s)) == first) {
+        return resolve(sockets);
+    }
+    let mut by_netns: std::collections::BTreeMap<u64, Vec<Socket>> = Default::default();
+    for socket in sockets.drain(..) {
+        by_netns.entry(inode(&socket)).or_default().push(socket);
+    }
+    for mut group in by_netns.into_values() {
+        resolve(&mut group);
+        sockets.append(&mut group);
+    }
+}
+
 /// What the other end of a connection knows this socket by.
 #[derive(Clone, Copy, Hash, PartialEq, Eq)]
 enum Identity {

@@ -14,6 +14,7 @@ use crate::collect::netlink::merge_sctp;
 use crate::collect::netlink::netlink_diag::{NetlinkEnds, netlink_socket};
 use crate::collect::netlink::packet::InterfaceNames;
 use crate::collect::read::{self, Follow};
+use crate::collect::select::Selection;
 use crate::model::{Detail, Family, Proto, Socket, SocketType, TcpState};
 
 /// One table under a net directory.
@@ -39,6 +40,24 @@ impl ProcTable {
         ProcTable::Netlink,
         ProcTable::Sctp,
     ];
+
+    /// Whether `selection` wants what this table lists.
+    pub fn read_for(self, selection: &Selection) -> bool {
+        let (proto, family) = match self {
+            ProcTable::Raw => (Proto::Raw, Family::Ipv4),
+            ProcTable::Raw6 => (Proto::Raw, Family::Ipv6),
+            ProcTable::Icmp => (Proto::Icmp, Family::Ipv4),
+            ProcTable::Icmp6 => (Proto::Icmp, Family::Ipv6),
+            ProcTable::Packet => (Proto::Packet, Family::Packet),
+            ProcTable::Netlink => (Proto::Netlink, Family::Netlink),
+            // Both families in one pair of files.
+            ProcTable::Sctp => {
+                return selection.reads(Proto::Sctp, Family::Ipv4)
+                    || selection.reads(Proto::Sctp, Family::Ipv6);
+            }
+        };
+        selection.reads(proto, family)
+    }
 
     fn files(self) -> &'static [&'static str] {
         match self {

@@ -22,6 +22,7 @@ use unix::unix_lines;
 pub use unix::{UnixRead, read_unix};
 
 use super::read::{Follow, Line, Lines, shown};
+use super::select::Selection;
 use crate::model::{Family, Proto, Socket, TcpState};
 
 /// Longer lines are no kernel table's (a unix line is at most ~170 bytes).
@@ -99,6 +100,11 @@ impl Skipped {
 /// /proc/1234/net). A table the kernel does not have (no IPv6) is skipped; a table
 /// that cannot be read (not a regular file, too large, unreadable) is an error.
 pub fn read_all(net_dir: &Path) -> Result<ProcTables> {
+    read_selected(net_dir, &Selection::ALL)
+}
+
+/// Like `read_all`, opening only the tables `selection` reads.
+pub fn read_selected(net_dir: &Path, selection: &Selection) -> Result<ProcTables> {
     let mut tables = ProcTables::default();
     for (name, proto, family) in [
         ("tcp", Proto::Tcp, Family::Ipv4),
@@ -106,6 +112,9 @@ pub fn read_all(net_dir: &Path) -> Result<ProcTables> {
         ("udp", Proto::Udp, Family::Ipv4),
         ("udp6", Proto::Udp, Family::Ipv6),
     ] {
+        if !selection.reads(proto, family) {
+            continue;
+        }
         let path = net_dir.join(name);
         if let Some(mut lines) = open(&path)? {
             let skipped = inet_lines(&mut lines, proto, family, &mut tables.sockets)?;
@@ -113,6 +122,9 @@ pub fn read_all(net_dir: &Path) -> Result<ProcTables> {
         }
     }
     let path = net_dir.join("unix");
+    if !selection.reads(Proto::Unix, Family::Unix) {
+        return Ok(tables);
+    }
     if let Some(mut lines) = open(&path)? {
         let read = unix_lines(&mut lines, &mut tables.sockets)?;
         tables.warnings.extend(read.skipped.warning(&path));

@@ -14,15 +14,16 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
-use crate::collect::Scope;
+use crate::collect::{Scope, Selection};
 use crate::model::{Detail, Family, Owners, Proto, Socket, SocketType, TcpState};
 
-/// The leftover inodes of the owner join, as sockets.
-pub fn sockets(
+/// The leftover inodes of the owner join that belong to the tables read: on the
+/// whole host, those one of whose holders is in our namespace.
+pub fn in_namespace(
     proc_root: &Path,
     scope: &Scope,
     leftovers: impl IntoIterator<Item = (u64, Owners)>,
-) -> Vec<Socket> {
+) -> Vec<(u64, Owners)> {
     let own_ns = fs::read_link(proc_root.join("self/ns/net")).ok();
     // Whether a pid lives in our namespace, read once per pid. On a host with
     // containers most leftovers are theirs, so this is the loop's whole cost: one
@@ -45,17 +46,36 @@ pub fn sockets(
                 })
             }),
         };
-        if !ours {
-            continue;
+        if ours {
+            out.push((inode, processes));
         }
+    }
+    out
+}
+
+/// Leftovers (of `in_namespace`) as sockets: those `selection` wants.
+pub fn sockets(
+    proc_root: &Path,
+    selection: &Selection,
+    leftovers: impl IntoIterator<Item = (u64, Owners)>,
+) -> Vec<Socket> {
+    let mut out = Vec::new();
+    for (inode, processes) in leftovers {
         let kernel_name = processes
             .first()
             .and_then(|o| protocol_name(&proc_root.join(format!("{}/fd/{}", o.pid, o.fd))));
+        // Told before the socket is built: with `list --udp` most leftovers are the
+        // unix and TCP sockets whose tables were not read.
+        let (proto, family, ..) = kind(kernel_name.as_deref().unwrap_or_default());
+        if !selection.keeps_unnamed(proto, family) {
+            continue;
+        }
+        let socket = named(inode, kernel_name);
         let uid = processes.first().map_or(0, |o| o.uid);
         out.push(Socket {
             uid,
             processes,
-            ..named(inode, kernel_name)
+            ..socket
         });
     }
     out
@@ -79,7 +99,22 @@ fn protocol_name(fd_link: &Path) -> Option<String> {
 /// bound, netlink sockets once bound, and vsock has no table without vsock_diag.
 /// Everything else is `other`, keeping the name.
 pub fn named(inode: u64, kernel_name: Option<String>) -> Socket {
-    let name = kernel_name.as_deref().unwrap_or_default();
+    let (proto, family, socket_type, state) = kind(kernel_name.as_deref().unwrap_or_default());
+    let detail = match proto {
+        Proto::Vsock => Some(Detail::Vsock {
+            local_cid: None,
+            local_port: None,
+            remote_cid: None,
+            remote_port: None,
+        }),
+        Proto::Other => Some(Detail::Other { kernel_name }),
+        _ => None,
+    };
+    Socket::family(proto, family, socket_type, state, inode, detail)
+}
+
+/// What `named` makes of a kernel name.
+fn kind(name: &str) -> (Proto, Family, SocketType, TcpState) {
     let ip = || {
         if name.ends_with("v6") {
             Family::Ipv6
@@ -87,7 +122,7 @@ pub fn named(inode: u64, kernel_name: Option<String>) -> Socket {
             Family::Ipv4
         }
     };
-    let (proto, family, socket_type, state) = match name.trim_end_matches("v6") {
+    match name.trim_end_matches("v6") {
         "TCP" => (Proto::Tcp, ip(), SocketType::Stream, TcpState::Close),
         "UDP" => (Proto::Udp, ip(), SocketType::Dgram, TcpState::Unconn),
         "MPTCP" => (Proto::Mptcp, ip(), SocketType::Stream, TcpState::Close),
@@ -111,18 +146,7 @@ pub fn named(inode: u64, kernel_name: Option<String>) -> Socket {
             SocketType::Unknown,
             TcpState::Unconn,
         ),
-    };
-    let detail = match proto {
-        Proto::Vsock => Some(Detail::Vsock {
-            local_cid: None,
-            local_port: None,
-            remote_cid: None,
-            remote_port: None,
-        }),
-        Proto::Other => Some(Detail::Other { kernel_name }),
-        _ => None,
-    };
-    Socket::family(proto, family, socket_type, state, inode, detail)
+    }
 }
 
 #[cfg(test)]

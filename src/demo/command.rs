@@ -76,7 +76,8 @@ fn print_facts(demo: &Demo) -> io::Result<()> {
 /// It runs until the user quits (q, Ctrl-C, SIGTERM); `--duration` is for headless runs.
 fn live_view(demo: &Demo) -> Result<()> {
     let me = std::process::id();
-    let source = System::new(PROC, Scope::Pids(vec![me]))?;
+    // Its sockets are its own: no walk of every process for their other holders.
+    let source = System::new(PROC, Scope::Pids(vec![me]))?.without_co_holders();
     crate::tui::run(crate::tui::Options {
         naming: Default::default(),
         source: Box::new(source),

@@ -2,8 +2,8 @@
 //! live view's diagnostics lay these out, each its own way (plain, or wrapped and
 //! coloured). Data from other processes in them is escaped.
 
-use crate::text::local_text;
 use crate::text::owners::Who;
+use crate::text::{Escaped, local_text};
 
 use super::{Finding, FindingSocket, Severity};
 
@@ -41,6 +41,38 @@ impl Finding {
             })
             .collect();
         who.join(", ")
+    }
+
+    /// Where its sockets are, as the summary says it when several network namespaces
+    /// are in view: "container web (pod shop/web-1), netns blue", "netns 4026532000",
+    /// "containers web, db, netns 4026532000, 4026532001". None when unknown.
+    pub fn place(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        let pods: Vec<String> = self
+            .containers
+            .iter()
+            .filter_map(|c| c.pod.as_ref())
+            .map(|p| p.label())
+            .collect();
+        let labels: Vec<&str> = self.containers.iter().map(|c| c.label()).collect();
+        if !labels.is_empty() {
+            let noun = if labels.len() == 1 {
+                "container"
+            } else {
+                "containers"
+            };
+            let mut text = format!("{noun} {}", Escaped::str(&labels.join(", ")));
+            if !pods.is_empty() {
+                let noun = if pods.len() == 1 { "pod" } else { "pods" };
+                text += &format!(" ({noun} {})", Escaped::str(&pods.join(", ")));
+            }
+            parts.push(text);
+        }
+        if !self.netns.is_empty() {
+            let names: Vec<String> = self.netns.iter().map(|n| n.label()).collect();
+            parts.push(format!("netns {}", Escaped::str(&names.join(", "))));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
 
     /// The sockets involved but not listed.

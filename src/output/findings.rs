@@ -90,6 +90,8 @@ mod tests {
                 socket,
                 state_secs: 1.0,
             }],
+            netns: Vec::new(),
+            containers: Vec::new(),
         };
         let mut out = Vec::new();
         text(&mut out, &[finding], 1).unwrap();

@@ -8,13 +8,19 @@
 //! idle socket (timers counting down, "ms since last data", busy times, rates) are not
 //! kept: a socket is only written again when something that matters changed, and
 //! those would make every socket change every time. Peers are found again on replay.
+//!
+//! Version 2 of the format (see format.rs) adds each socket's network namespace and
+//! each owner's container at the end of what version 1 wrote; a version 1 recording
+//! reads with neither.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
 
-use crate::model::{Family, Owner, Owners, Proto, Socket, SocketType, TcpInfo, TcpState};
+use crate::model::{
+    Container, Family, Netns, Owner, Owners, Pod, Proto, Socket, SocketType, TcpInfo, TcpState,
+};
 
 /// Appends to a byte vector.
 #[derive(Default)]
@@ -38,6 +44,35 @@ impl Enc {
     pub fn str(&mut self, s: &str) {
         self.var(s.len() as u64);
         self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+        }
+    }
+
+    fn container(&mut self, c: Option<&Container>) {
+        let Some(c) = c else {
+            return self.u8(0);
+        };
+        let tag = Container::RUNTIMES.iter().position(|r| *r == c.runtime);
+        self.u8(tag.map_or(0, |t| t as u8 + 1));
+        self.str(&c.id);
+        self.opt_str(c.name.as_deref());
+        match &c.pod {
+            None => self.u8(0),
+            Some(pod) => {
+                self.u8(1);
+                self.opt_str(pod.namespace.as_deref());
+                self.opt_str(pod.name.as_deref());
+                self.str(&pod.uid);
+            }
+        }
     }
 
     fn addr(&mut self, addr: Option<SocketAddr>) {
@@ -96,17 +131,45 @@ impl Enc {
                 self.var(i.bytes_received);
             }
         }
+        // Version 2: where it lives and in which containers its owners run.
+        match &s.netns {
+            None => self.u8(0),
+            Some(n) => {
+                self.u8(1);
+                self.var(n.inode);
+                self.opt_str(n.name.as_deref());
+            }
+        }
+        for o in &s.processes {
+            self.container(o.container.as_deref());
+        }
     }
 }
 
-/// Reads what `Enc` wrote.
+/// Reads what `Enc` wrote, or an older version's encoding.
 pub struct Dec<'a> {
     rest: &'a [u8],
+    version: u16,
+    /// The namespace and container decoded last: the sockets of one namespace, and
+    /// the processes of one container, share one value, as they do when collected.
+    last_netns: Option<Arc<Netns>>,
+    last_container: Option<Arc<Container>>,
 }
 
 impl<'a> Dec<'a> {
+    /// Bytes in the current version's encoding.
     pub fn new(bytes: &'a [u8]) -> Dec<'a> {
-        Dec { rest: bytes }
+        Dec::of_version(bytes, super::format::VERSION)
+    }
+
+    /// Bytes a recording of format `version` holds.
+    pub fn of_version(bytes: &'a [u8], version: u16) -> Dec<'a> {
+        Dec {
+            rest: bytes,
+            version,
+            last_netns: None,
+            last_container: None,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -158,6 +221,53 @@ impl<'a> Dec<'a> {
         String::from_utf8(bytes.to_vec()).map_err(|_| anyhow::anyhow!("text that is not UTF-8"))
     }
 
+    fn opt_str(&mut self) -> Result<Option<String>> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.str()?)),
+            t => bail!("unknown text tag {t}"),
+        }
+    }
+
+    fn netns(&mut self) -> Result<Option<Arc<Netns>>> {
+        let netns = match self.u8()? {
+            0 => return Ok(None),
+            1 => Netns {
+                inode: self.var()?,
+                name: self.opt_str()?,
+            },
+            t => bail!("unknown netns tag {t}"),
+        };
+        Ok(Some(shared(&mut self.last_netns, netns)))
+    }
+
+    fn container(&mut self) -> Result<Option<Arc<Container>>> {
+        let runtime = match self.u8()? {
+            0 => return Ok(None),
+            t => *Container::RUNTIMES
+                .get(usize::from(t) - 1)
+                .ok_or_else(|| anyhow::anyhow!("unknown container runtime {t}"))?,
+        };
+        let id = self.str()?;
+        let name = self.opt_str()?;
+        let pod = match self.u8()? {
+            0 => None,
+            1 => Some(Pod {
+                namespace: self.opt_str()?,
+                name: self.opt_str()?,
+                uid: self.str()?,
+            }),
+            t => bail!("unknown pod tag {t}"),
+        };
+        let container = Container {
+            runtime,
+            id,
+            name,
+            pod,
+        };
+        Ok(Some(shared(&mut self.last_container, container)))
+    }
+
     fn addr(&mut self) -> Result<Option<SocketAddr>> {
         let ip: IpAddr = match self.u8()? {
             0 => return Ok(None),
@@ -204,7 +314,7 @@ impl<'a> Dec<'a> {
                 comm: Arc::from(self.str()?),
                 uid: self.u32()?,
                 user: Arc::from(self.str()?),
-                // Not recorded (yet): a replay names no containers.
+                // Version 2 has it after the socket's other fields.
                 container: None,
             });
         }
@@ -234,6 +344,13 @@ impl<'a> Dec<'a> {
             }
             t => bail!("unknown tcp_info tag {t}"),
         };
+        let mut netns = None;
+        if self.version >= 2 {
+            netns = self.netns()?;
+            for owner in &mut processes {
+                owner.container = self.container()?;
+            }
+        }
         let base = match proto {
             Proto::Unix => Socket::unix(socket_type, state, path, inode),
             _ => Socket {
@@ -255,8 +372,17 @@ impl<'a> Dec<'a> {
             processes: Owners::from(processes),
             peer_inode,
             tcp_info,
+            netns,
             ..base
         })
+    }
+}
+
+/// `value` shared with the one decoded before it when they are equal.
+fn shared<T: PartialEq>(last: &mut Option<Arc<T>>, value: T) -> Arc<T> {
+    match last {
+        Some(same) if **same == value => same.clone(),
+        _ => last.insert(Arc::new(value)).clone(),
     }
 }
 
@@ -348,5 +474,79 @@ mod tests {
                 assert!(Dec::new(&enc.buf[..cut]).socket().is_err(), "cut at {cut}");
             }
         }
+    }
+
+    #[test]
+    fn the_namespace_and_containers_round_trip_shared() {
+        let container = Arc::new(Container {
+            runtime: "containerd",
+            id: "4f1c0a9d3e5b".repeat(5) + "abcd",
+            name: Some("web".into()),
+            pod: Some(Pod {
+                namespace: Some("shop".into()),
+                name: None,
+                uid: "0d1c9a3e-2b4f-4c6d-8e0f-1a2b3c4d5e6f".into(),
+            }),
+        });
+        let owner = |pid, container: Option<Arc<Container>>| Owner {
+            pid,
+            fd: 3,
+            comm: Arc::from("app"),
+            uid: 0,
+            user: Arc::from("root"),
+            container,
+        };
+        let netns = Arc::new(Netns {
+            inode: 4026532000,
+            name: Some("blue".into()),
+        });
+        let socket = Socket {
+            processes: vec![owner(1, Some(container.clone())), owner(2, None)].into(),
+            netns: Some(netns.clone()),
+            ..Socket::inet(
+                Proto::Tcp,
+                Family::Ipv4,
+                TcpState::Listen,
+                "127.0.0.1:80".parse().unwrap(),
+                "0.0.0.0:0".parse().unwrap(),
+            )
+        };
+        let mut enc = Enc::default();
+        enc.socket(&socket);
+        enc.socket(&socket);
+        let mut dec = Dec::new(&enc.buf);
+        let (a, b) = (dec.socket().unwrap(), dec.socket().unwrap());
+        assert!(dec.is_empty());
+        assert_eq!(a, socket);
+        // One namespace and one container for both, as collected.
+        assert!(Arc::ptr_eq(
+            a.netns.as_ref().unwrap(),
+            b.netns.as_ref().unwrap()
+        ));
+        let c = |s: &Socket| s.processes[0].container.clone().unwrap();
+        assert!(Arc::ptr_eq(&c(&a), &c(&b)));
+        for cut in 0..enc.buf.len() / 2 {
+            assert!(Dec::new(&enc.buf[..cut]).socket().is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn version_1_sockets_read_without_namespace_or_container() {
+        // Version 2 appends a netns tag (0: none) and, per owner, a container tag;
+        // without owners, version 1 is version 2 less its last byte.
+        let socket = Socket::inet(
+            Proto::Udp,
+            Family::Ipv6,
+            TcpState::Unconn,
+            "[::1]:53".parse().unwrap(),
+            "[::]:0".parse().unwrap(),
+        );
+        let mut enc = Enc::default();
+        enc.socket(&socket);
+        assert_eq!(enc.buf.pop(), Some(0));
+        let mut dec = Dec::of_version(&enc.buf, 1);
+        assert_eq!(dec.socket().unwrap(), socket);
+        assert!(dec.is_empty());
+        assert!(Dec::new(&enc.buf).socket().is_err());
     }
 }

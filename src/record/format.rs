@@ -19,7 +19,11 @@ use super::codec::{Dec, Enc};
 use crate::model::{Closed, Socket, SocketKey};
 
 pub const MAGIC: &[u8; 14] = b"sockscope-rec\n";
-pub const VERSION: u16 = 1;
+/// 2: each socket's netns and each owner's container (see codec.rs). Version 1
+/// recordings still read, without them.
+pub const VERSION: u16 = 2;
+/// The oldest version this sockscope reads.
+const OLDEST: u16 = 1;
 /// Block header: length, raw length, checksum.
 const BLOCK_HEADER: usize = 12;
 /// No snapshot decodes to more than this; a larger claim is damage, not data.
@@ -53,8 +57,8 @@ pub fn header(meta: &Meta) -> Vec<u8> {
     out
 }
 
-/// The header and where the blocks start.
-pub fn read_header(bytes: &[u8]) -> Result<(Meta, usize)> {
+/// The header, where the blocks start, and the format version they are in.
+pub fn read_header(bytes: &[u8]) -> Result<(Meta, usize, u16)> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         bail!("not a sockscope recording (no sockscope-rec header)");
     }
@@ -63,8 +67,10 @@ pub fn read_header(bytes: &[u8]) -> Result<(Meta, usize)> {
         bail!("the recording's header is cut short");
     }
     let version = u16::from_le_bytes([rest[0], rest[1]]);
-    if version != VERSION {
-        bail!("recording format version {version}; this sockscope reads version {VERSION}");
+    if !(OLDEST..=VERSION).contains(&version) {
+        bail!(
+            "recording format version {version}; this sockscope reads versions {OLDEST} to {VERSION}"
+        );
     }
     let len = u32::from_le_bytes(rest[2..6].try_into()?) as usize;
     let meta_bytes = rest
@@ -80,7 +86,7 @@ pub fn read_header(bytes: &[u8]) -> Result<(Meta, usize)> {
         })
     })()
     .context("the recording's header is damaged")?;
-    Ok((meta, MAGIC.len() + 6 + len))
+    Ok((meta, MAGIC.len() + 6 + len, version))
 }
 
 /// FNV-1a, 32 bits: enough to tell a torn or flipped block from a good one.
@@ -210,8 +216,8 @@ pub fn encode_block(block: &Block) -> Result<Vec<u8>> {
 }
 
 /// The next block at the start of `bytes`, and its length in the file. None at a
-/// clean end; an error for a torn or damaged block.
-pub fn decode_block(bytes: &[u8]) -> Result<Option<(Block, usize)>> {
+/// clean end; an error for a torn or damaged block. `version`: the header's.
+pub fn decode_block(bytes: &[u8], version: u16) -> Result<Option<(Block, usize)>> {
     if bytes.is_empty() {
         return Ok(None);
     }
@@ -227,12 +233,12 @@ pub fn decode_block(bytes: &[u8]) -> Result<Option<(Block, usize)>> {
         bail!("a damaged block (checksum mismatch)");
     }
     let raw = zstd::bulk::decompress(packed, raw_len as usize).context("a damaged block")?;
-    let block = parse_block(&raw).context("a damaged block")?;
+    let block = parse_block(&raw, version).context("a damaged block")?;
     Ok(Some((block, BLOCK_HEADER + len)))
 }
 
-fn parse_block(raw: &[u8]) -> Result<Block> {
-    let mut dec = Dec::new(raw);
+fn parse_block(raw: &[u8], version: u16) -> Result<Block> {
+    let mut dec = Dec::of_version(raw, version);
     let kind = dec.u8()?;
     let taken_ms = dec.var()?;
     let warnings = match dec.u8()? {

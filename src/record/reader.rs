@@ -22,6 +22,8 @@ struct Entry {
 /// A recording, its blocks checked and indexed.
 pub struct Recording {
     pub meta: Meta,
+    /// The format version of its blocks.
+    version: u16,
     bytes: Vec<u8>,
     index: Vec<Entry>,
     /// Why reading stopped before the end of the file (a torn last block after a
@@ -39,13 +41,13 @@ impl Recording {
     /// Checks every block in order; the first that does not read ends the recording
     /// there. An error only when not even one snapshot reads.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Recording> {
-        let (meta, mut offset) = format::read_header(&bytes)?;
+        let (meta, mut offset, version) = format::read_header(&bytes)?;
         let mut index = Vec::new();
         let mut damage = None;
         let mut list: Vec<Socket> = Vec::new();
         let mut keyframe = None;
         loop {
-            let block = match format::decode_block(&bytes[offset..]) {
+            let block = match format::decode_block(&bytes[offset..], version) {
                 Ok(Some(block)) => block,
                 Ok(None) => break,
                 Err(e) => {
@@ -74,6 +76,7 @@ impl Recording {
         }
         Ok(Recording {
             meta,
+            version,
             bytes,
             index,
             damage,
@@ -110,7 +113,7 @@ impl Recording {
     }
 
     fn block(&self, i: usize) -> Result<Block> {
-        let (block, _) = format::decode_block(&self.bytes[self.index[i].offset..])?
+        let (block, _) = format::decode_block(&self.bytes[self.index[i].offset..], self.version)?
             .context("a block vanished")?;
         Ok(block)
     }
@@ -189,9 +192,9 @@ impl Replay {
             closed = self.recording.block(i)?.closed;
         }
         let mut sockets = self.list.clone();
+        peers::resolve_each_netns(&mut sockets);
         // Deltas append what is new; give the order `list` and the live view use.
         sockets.sort_unstable_by(|a, b| a.display_order(b));
-        peers::resolve(&mut sockets);
         Ok(Snapshot {
             sockets,
             warnings: self.warnings.clone(),

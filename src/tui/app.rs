@@ -17,6 +17,7 @@ use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
 
 mod actions;
 mod filter_bar;
+mod groups;
 mod refresh;
 mod replay;
 mod timeline;
@@ -133,6 +134,10 @@ pub struct App {
     /// Shown sockets per state-bar group.
     pub counts: BTreeMap<Bucket, usize>,
     pub processes: Vec<ProcessRow>,
+    /// `c`: the processes view shows a row per container or namespace (`groups`).
+    pub grouped: bool,
+    /// Those rows while `grouped`; empty otherwise.
+    pub groups: Vec<rows::groups::GroupRow>,
     /// `processes` is not for the rows shown (the filter changed outside the
     /// processes view); made again when that view opens.
     processes_stale: bool,
@@ -188,6 +193,8 @@ impl App {
             rows: Vec::new(),
             counts: BTreeMap::new(),
             processes: Vec::new(),
+            grouped: false,
+            groups: Vec::new(),
             processes_stale: false,
             table: Cursor::default(),
             process_table: Cursor::default(),
@@ -290,6 +297,7 @@ impl App {
                 self.set_sort(Sort { by, reverse });
             }
             Action::ToggleBanner => self.banner_open = !self.banner_open,
+            Action::ToggleGroups => self.toggle_groups(),
             Action::ToggleServices => {
                 let said = self.naming.toggle_services();
                 self.naming_status(said);
@@ -343,7 +351,8 @@ impl App {
     pub fn set_page(&mut self, rows: usize) {
         self.page = rows.max(1);
         self.table.step(0, self.rows.len(), self.page);
-        self.process_table.step(0, self.processes.len(), self.page);
+        let len = self.process_rows();
+        self.process_table.step(0, len, self.page);
     }
 
     pub fn socket(&self, row: RowRef) -> &Socket {
@@ -368,9 +377,10 @@ impl App {
 
     fn step(&mut self, delta: isize) {
         match self.view {
-            View::Processes => self
-                .process_table
-                .step(delta, self.processes.len(), self.page),
+            View::Processes => {
+                let len = self.process_rows();
+                self.process_table.step(delta, len, self.page)
+            }
             View::Sockets | View::Details | View::Machine => {
                 self.following_busiest = false;
                 self.table.step(delta, self.rows.len(), self.page);
@@ -392,6 +402,7 @@ impl App {
             View::Details => self.view = View::Sockets,
             View::Machine => self.view = View::Details,
             View::Events | View::Diagnostics => {}
+            View::Processes if self.grouped => self.open_group(),
             View::Processes => {
                 let Some(process) = self.processes.get(self.process_table.selected) else {
                     return;
@@ -523,6 +534,7 @@ impl App {
         self.rows = shown.rows;
         self.counts = shown.counts;
         self.processes = shown.processes;
+        self.group_rows();
         self.filter.note = shown.note;
         self.processes_stale = false;
         self.reselect(was);
@@ -549,8 +561,8 @@ impl App {
         self.table.go(selected, self.rows.len(), self.page);
         self.selected_key = self.selected_row().map(|r| self.socket(r).key());
         let selected = self.process_table.selected;
-        self.process_table
-            .go(selected, self.processes.len(), self.page);
+        let len = self.process_rows();
+        self.process_table.go(selected, len, self.page);
     }
 }
 

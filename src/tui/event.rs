@@ -87,6 +87,8 @@ pub enum Action {
     TogglePeer,
     /// `b`: the banner in full (the demo's legend), or folded into one line.
     ToggleBanner,
+    /// `c`: the processes view grouped by container (or namespace), or not.
+    ToggleGroups,
     /// `n`: port names (`:https`) or numbers.
     ToggleServices,
     /// `R`: remote host names (reverse DNS) or addresses.
@@ -116,7 +118,7 @@ pub const KEYS: [(&str, &str); 23] = [
     ("g/G  Home/End", "first / last row"),
     ("Enter", "socket details; a process's sockets"),
     ("Esc", "close details or help; clear the filter"),
-    ("Tab", "switch sockets / processes"),
+    ("Tab  c", "sockets / processes; c: by container, netns"),
     ("/", "edit the filter (applied as you type)"),
     ("  in filter", "Enter keeps, Esc clears, ↑/↓ history, ^U ^W"),
     (
@@ -181,6 +183,7 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         (false, KeyCode::Char('?')) => Action::ToggleHelp,
         (false, KeyCode::Char('p')) => Action::TogglePeer,
         (false, KeyCode::Char('b')) => Action::ToggleBanner,
+        (false, KeyCode::Char('c')) => Action::ToggleGroups,
         (false, KeyCode::Char('n')) => Action::ToggleServices,
         (false, KeyCode::Char('R')) => Action::ToggleHosts,
         (false, KeyCode::Char('[')) => Action::StepBack,

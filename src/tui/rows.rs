@@ -12,6 +12,8 @@ use crate::track::Rate;
 
 use super::history::Bucket;
 
+pub mod groups;
+
 /// What the socket table is sorted by: a column (`s` cycles through the sortable
 /// ones of `Column::TUI`), or the total rate (`r`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,6 +190,17 @@ pub struct Talk {
     pub connections: usize,
 }
 
+/// Whether a socket listens on its port: TCP LISTEN and bound unconnected UDP. Raw,
+/// packet and netlink sockets have no ports to listen on; unix listeners have paths,
+/// shown elsewhere.
+pub(crate) fn listens(socket: &Socket) -> bool {
+    match socket.proto {
+        Proto::Tcp | Proto::Sctp | Proto::Mptcp => socket.state == TcpState::Listen,
+        Proto::Udp => socket.state == TcpState::Unconn,
+        _ => false,
+    }
+}
+
 /// One row per process holding any of `sockets`; most sockets first, then by pid.
 /// `talks_to` comes from the sockets' peers: deduplicated by pid, most connections
 /// first, the process itself last.
@@ -208,14 +221,9 @@ pub fn processes<'a>(sockets: impl Iterator<Item = &'a Socket>) -> Vec<ProcessRo
             });
             row.sockets += 1;
             *row.states.entry(socket.state).or_default() += 1;
-            let listens = match socket.proto {
-                Proto::Tcp | Proto::Sctp | Proto::Mptcp => socket.state == TcpState::Listen,
-                Proto::Udp => socket.state == TcpState::Unconn,
-                // Raw, packet and netlink sockets have no ports to listen on; unix
-                // listeners have paths, shown elsewhere.
-                _ => false,
-            };
-            if listens && let Some(local) = socket.local {
+            if listens(socket)
+                && let Some(local) = socket.local
+            {
                 row.listening.insert((socket.proto, local.port()));
             }
             if let Some(peer) = &socket.peer {

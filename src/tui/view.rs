@@ -1,6 +1,7 @@
 //! Drawing: `render(frame, &App)` lays out the screen and hands each area to one view.
 //! Views read the app and never change it.
 
+mod containers;
 mod details;
 mod diagnostics;
 mod diagram;
@@ -108,7 +109,7 @@ pub fn mouse_action(
         MouseEventKind::Down(MouseButton::Left) => {
             let height = main.height.saturating_sub(1) as usize;
             let (cursor, len) = match app.view {
-                View::Processes => (app.process_table, app.processes.len()),
+                View::Processes => (app.process_table, app.process_rows()),
                 _ => (app.table, app.rows.len()),
             };
             let (start, end) = table::window(cursor.selected, cursor.offset, len, height);

@@ -6,6 +6,8 @@
 #[path = "../common/sockets.rs"]
 pub mod sockets;
 
+pub mod containers;
+
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -16,9 +16,10 @@ use std::io;
 
 use anyhow::{Result, anyhow};
 
-use super::{Netlink, inet_socket, netlink_diag, packet, vsock};
+use super::{Netlink, Present, inet_socket, netlink_diag, packet, vsock};
 use crate::collect::proc_families::ProcTable;
-use crate::model::{Detail, Proto, Socket, TcpState, sctp_state_name};
+use crate::collect::select::Selection;
+use crate::model::{Detail, Family, Proto, Socket, TcpState, sctp_state_name};
 
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
@@ -56,6 +57,24 @@ const DUMPS: [Dump; 9] = [
     Dump::Vsock,
 ];
 
+impl Dump {
+    /// Whether `selection` wants what this dump lists.
+    fn read_for(self, selection: &Selection) -> bool {
+        let (proto, family) = match self {
+            Dump::Raw4 => (Proto::Raw, Family::Ipv4),
+            Dump::Raw6 => (Proto::Raw, Family::Ipv6),
+            Dump::Sctp4 => (Proto::Sctp, Family::Ipv4),
+            Dump::Sctp6 => (Proto::Sctp, Family::Ipv6),
+            Dump::Mptcp4 => (Proto::Mptcp, Family::Ipv4),
+            Dump::Mptcp6 => (Proto::Mptcp, Family::Ipv6),
+            Dump::Packet => (Proto::Packet, Family::Packet),
+            Dump::Netlink => (Proto::Netlink, Family::Netlink),
+            Dump::Vsock => (Proto::Vsock, Family::Vsock),
+        };
+        selection.reads(proto, family)
+    }
+}
+
 /// Which dumps the kernel said it does not have (remembered for the socket's life),
 /// and which failed otherwise in the last snapshot.
 #[derive(Clone, Debug, Default)]
@@ -90,11 +109,25 @@ impl Netlink {
 
 impl Netlink {
     /// Appends the sockets of every other family the kernel offers a dump for.
-    pub(super) fn read_more(&mut self, out: &mut Vec<Socket>) {
+    pub(super) fn read_more(
+        &mut self,
+        out: &mut Vec<Socket>,
+        selection: &Selection,
+        present: Present,
+    ) {
         let mut names = packet::InterfaceNames::default();
         self.families.failed.clear();
         for dump in DUMPS {
-            if self.families.missing.contains(&dump) {
+            if self.families.missing.contains(&dump) || !dump.read_for(selection) {
+                continue;
+            }
+            let empty = match dump {
+                Dump::Raw4 | Dump::Raw6 => !present.raw,
+                Dump::Sctp4 | Dump::Sctp6 => !present.sctp,
+                Dump::Mptcp4 | Dump::Mptcp6 => !present.mptcp,
+                Dump::Packet | Dump::Netlink | Dump::Vsock => false,
+            };
+            if empty {
                 continue;
             }
             let start = out.len();

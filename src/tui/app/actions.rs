@@ -78,6 +78,12 @@ impl App {
         let Some(snapshot) = &self.snapshot else {
             return self.say("nothing to act on yet", false);
         };
+        if self.view == View::Processes && self.grouped {
+            return self.say(
+                "K signals one process: press c to list the processes, then pick one",
+                false,
+            );
+        }
         let (about, pids, on_process) = if self.view == View::Processes {
             let Some(process) = self.processes.get(self.process_table.selected) else {
                 return self.say("no process selected", false);

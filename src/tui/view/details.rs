@@ -172,11 +172,7 @@ fn container_fields(s: &Socket) -> Vec<(&'static str, String)> {
         },
     )];
     if let Some(pod) = &c.pod {
-        let name = match (&pod.namespace, &pod.name) {
-            (Some(ns), Some(name)) => format!("{ns}/{name}"),
-            _ => format!("uid {}", pod.uid),
-        };
-        fields.push(("pod", name));
+        fields.push(("pod", pod.label()));
     }
     fields
 }

@@ -79,6 +79,7 @@ fn hints(app: &App) -> Line<'static> {
             ("/", "filter"),
             ("Tab", "sockets"),
             ("Enter", "its sockets"),
+            ("c", "group"),
             ("space", "pause"),
             ("q", "quit"),
         ],

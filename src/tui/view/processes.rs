@@ -1,6 +1,8 @@
 //! The processes view, lsof-style: one row per process holding a shown socket, and
 //! the processes it talks to over local connections.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -14,6 +16,9 @@ use crate::tui::app::App;
 use crate::tui::rows::ProcessRow;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    if app.grouped {
+        return super::containers::render(frame, area, app);
+    }
     let height = area.height.saturating_sub(1) as usize;
     let cursor = app.process_table;
     let (start, end) = window(cursor.selected, cursor.offset, app.processes.len(), height);
@@ -26,8 +31,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     // On a narrow screen they share what the fixed columns leave (2/5, 3/10, the
     // rest), and each list is cut between items ("+N"), never inside one.
     let left = area.width.saturating_sub(1 + 7 + 8 + 16 + 7 + 7);
-    let (mut states_width, mut listening_width) =
-        (fit(states_text, 6, 40), fit(listening_text, 9, 24));
+    let (mut states_width, mut listening_width) = (
+        fit(|p| states_text(&p.states), 6, 40),
+        fit(|p| listening_text(&p.listening), 9, 24),
+    );
     if states_width + listening_width + 2 + 10 > left {
         states_width = states_width.min((left * 2 / 5).max(6));
         listening_width = listening_width.min((left * 3 / 10).max(9));
@@ -79,32 +86,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 /// `widths`: of STATES, LISTENING and TALKS TO.
 fn process_row(p: &ProcessRow, selected: bool, widths: [usize; 3]) -> Row<'static> {
     let [states_width, listening_width, talks_width] = widths;
-    let items: Vec<String> = p
-        .states
-        .iter()
-        .map(|(s, n)| format!("{} {n}", short(*s)))
-        .collect();
-    let fits = listed(&items, " ", states_width).0;
-    let mut states: Vec<Span> = Vec::new();
-    for (state, n) in p.states.iter().take(fits) {
-        if !states.is_empty() {
-            states.push(Span::raw(" "));
-        }
-        states.push(Span::styled(short(*state), style::state(*state)));
-        states.push(Span::raw(format!(" {n}")));
-    }
-    if fits < items.len() {
-        let sep = if fits == 0 { "" } else { " " };
-        states.push(Span::raw(format!("{sep}+{}", items.len() - fits)));
-    }
     let row = Row::new([
         Cell::from(if selected { "›" } else { " " }),
         Cell::from(Line::from(p.pid.to_string()).right_aligned()),
         Cell::from(escape(&p.user).into_owned()),
         Cell::from(escape(&p.comm).into_owned()),
         Cell::from(Line::from(p.sockets.to_string()).right_aligned()),
-        Cell::from(Line::from(states)),
-        Cell::from(listed(&listening(p), ",", listening_width).1),
+        Cell::from(states_line(&p.states, states_width)),
+        Cell::from(listed(&listening(&p.listening), ",", listening_width).1),
         Cell::from(talks_text(p, talks_width)),
     ]);
     if selected {
@@ -114,19 +103,42 @@ fn process_row(p: &ProcessRow, selected: bool, widths: [usize; 3]) -> Row<'stati
     }
 }
 
+/// The STATES cell: "LISTEN 1 ESTAB 2", each state in its colour, as many as fit in
+/// `width`, then "+N".
+pub(super) fn states_line(states: &BTreeMap<TcpState, usize>, width: usize) -> Line<'static> {
+    let items: Vec<String> = states
+        .iter()
+        .map(|(s, n)| format!("{} {n}", short(*s)))
+        .collect();
+    let fits = listed(&items, " ", width).0;
+    let mut spans: Vec<Span> = Vec::new();
+    for (state, n) in states.iter().take(fits) {
+        if !spans.is_empty() {
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(short(*state), style::state(*state)));
+        spans.push(Span::raw(format!(" {n}")));
+    }
+    if fits < items.len() {
+        let sep = if fits == 0 { "" } else { " " };
+        spans.push(Span::raw(format!("{sep}+{}", items.len() - fits)));
+    }
+    Line::from(spans)
+}
+
 /// "LISTEN 1 ESTAB 2", as the STATES cell shows it (there in colour).
-fn states_text(p: &ProcessRow) -> String {
-    let states = p.states.iter().map(|(s, n)| format!("{} {n}", short(*s)));
+pub(super) fn states_text(states: &BTreeMap<TcpState, usize>) -> String {
+    let states = states.iter().map(|(s, n)| format!("{} {n}", short(*s)));
     states.collect::<Vec<_>>().join(" ")
 }
 
 /// "22,8080,udp/53".
-fn listening_text(p: &ProcessRow) -> String {
-    listening(p).join(",")
+pub(super) fn listening_text(ports: &BTreeSet<(Proto, u16)>) -> String {
+    listening(ports).join(",")
 }
 
-fn listening(p: &ProcessRow) -> Vec<String> {
-    p.listening
+pub(super) fn listening(ports: &BTreeSet<(Proto, u16)>) -> Vec<String> {
+    ports
         .iter()
         .map(|(proto, port)| match proto {
             Proto::Udp | Proto::Sctp | Proto::Mptcp => format!("{}/{port}", proto.name()),
@@ -158,7 +170,7 @@ pub fn talks_text(p: &ProcessRow, width: usize) -> String {
 
 /// `items` joined by `sep`, as many as fit in `width`, then "+N" for the ones left
 /// out; and how many it shows.
-fn listed(items: &[String], sep: &str, width: usize) -> (usize, String) {
+pub(super) fn listed(items: &[String], sep: &str, width: usize) -> (usize, String) {
     let mut text = String::new();
     for (i, item) in items.iter().enumerate() {
         let sep = if i == 0 { "" } else { sep };

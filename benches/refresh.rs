@@ -1,0 +1,125 @@
+//! The collector's refresh on the running system: what one snapshot of a source kept
+//! between refreshes costs (the live view's collector thread, `watch`, `record`), the
+//! first (a full walk) apart from the rest. Run by hand inside the namespace to measure,
+//! never as a timed test; `scripts/bench.sh --refresh` runs it beside `list --json`
+//! while `scripts/loadgen.py --churn` replaces sockets:
+//!
+//!     cargo bench --bench refresh                      # 20 refreshes, 1 s apart
+//!     .../refresh-HASH --refreshes 30 --interval-ms 1000 [--full-every N] [--compare]
+//!
+//! `--compare` also takes a one-shot snapshot (a full walk) after each refresh and
+//! counts the sockets whose owners differ: under live churn a few may, as the two are
+//! moments apart (tests/owners_churn.rs compares at a quiet moment, exactly).
+//! Prints the median and worst of the steady-state refreshes (not full walks), the
+//! full walks' median, and what the refreshes read.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use sockscope::collect::fd_cache::FullWalks;
+use sockscope::collect::{PROC, Scope, Source, System};
+
+fn main() {
+    let mut refreshes = 20;
+    let mut interval = Duration::from_millis(1000);
+    let mut every = FullWalks::default().every;
+    let mut compare = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut number = |what: &str| -> u64 {
+            args.next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| fail(&format!("{what} takes a number")))
+        };
+        match arg.as_str() {
+            "--refreshes" => refreshes = number("--refreshes").max(2) as usize,
+            "--interval-ms" => interval = Duration::from_millis(number("--interval-ms")),
+            "--full-every" => every = number("--full-every").max(1) as u32,
+            "--compare" => compare = true,
+            "--bench" => {}
+            other => fail(&format!("unknown argument: {other}")),
+        }
+    }
+    let period = FullWalks {
+        every,
+        after: Duration::from_secs(3600),
+    };
+    let mut source = System::new(PROC, Scope::Host)
+        .and_then(|s| s.with_tables(Default::default()))
+        .unwrap_or_else(|e| fail(&format!("{e:#}")))
+        .with_full_walks(period);
+    let mut steady = Vec::new();
+    let mut full = Vec::new();
+    let (mut listed, mut readlinks, mut wider, mut differ) = (0, 0, 0, 0);
+    let mut sockets = 0;
+    for i in 0..refreshes {
+        if i > 0 {
+            std::thread::sleep(interval);
+        }
+        let t = Instant::now();
+        let snapshot = source
+            .snapshot()
+            .unwrap_or_else(|e| fail(&format!("{e:#}")));
+        let took = t.elapsed().as_secs_f64();
+        let done = source.owner_refresh().unwrap_or_default();
+        sockets = snapshot.sockets.len();
+        if done.full {
+            full.push(took);
+        } else {
+            steady.push(took);
+            listed += done.listed;
+            readlinks += done.readlinks;
+            wider += usize::from(done.wider);
+        }
+        if compare {
+            let oneshot = System::new(PROC, Scope::Host)
+                .and_then(|mut s| s.snapshot())
+                .unwrap_or_else(|e| fail(&format!("{e:#}")));
+            let owners = |snap: &sockscope::model::Snapshot| -> HashMap<u64, Vec<(u32, u32)>> {
+                snap.sockets
+                    .iter()
+                    .filter(|s| s.inode != 0)
+                    .map(|s| (s.inode, s.processes.iter().map(|o| (o.pid, o.fd)).collect()))
+                    .collect()
+            };
+            let (a, b) = (owners(&snapshot), owners(&oneshot));
+            differ += a
+                .iter()
+                .filter(|(i, o)| b.get(i).is_some_and(|p| p != *o))
+                .count();
+        }
+        drop(snapshot);
+    }
+    let n = steady.len().max(1);
+    println!(
+        "refresh: {sockets} sockets; steady {:.4} s median, {:.4} s worst ({} refreshes); \
+         full {:.4} s median ({}); per steady refresh: {} fd dirs listed, {} links read, \
+         {} wider walks in all{}",
+        median(&mut steady),
+        steady.iter().copied().fold(0.0, f64::max),
+        steady.len(),
+        median(&mut full),
+        full.len(),
+        listed / n,
+        readlinks / n,
+        wider,
+        if compare {
+            format!("; {differ} owner lists differ from a one-shot walk moments later")
+        } else {
+            String::new()
+        }
+    );
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn fail(why: &str) -> ! {
+    eprintln!("refresh: {why}");
+    std::process::exit(2)
+}
