@@ -59,7 +59,7 @@ fn listen_queues(
     let mut blamed = false;
     let mut busy = Vec::new();
     for h in tcp_in(tracker, TcpState::Listen) {
-        let recent: Vec<&Sample> = h.recent(n).collect();
+        let recent: Vec<Sample> = h.recent(n).collect();
         // One connection caught waiting is normal; a queue seen twice is a suspect.
         if recent.iter().filter(|s| s.recv_q > 0).count() >= 2 {
             busy.push(h);
