@@ -1,46 +1,37 @@
 #!/usr/bin/env bash
-# Regenerates assets/tui.png from a real run: a small Python "service" holds loopback
-# sockets in several states (listener, connections opening and closing, a CLOSE_WAIT
-# leak, unread data, SYN_SENT against a full backlog), `sockscope --pid` watches it in
-# tmux, and the pane, captured with its colours, is drawn to a PNG.
-# Needs: tmux, python3 with Pillow (pip install pillow), DejaVu fonts.
+# Regenerates the README's pictures from a real run of `sockscope demo` (its own
+# loopback servers and clients: a listener with a full backlog, a CLOSE_WAIT leak,
+# TIME_WAIT, UDP and unix echo servers, traffic) in a 120x40 tmux pane, captured with
+# its colours and drawn to PNGs:
+#   assets/tui.png      the socket table
+#   assets/details.png  the details pane of the CLOSE_WAIT leak (/close-wait, Enter)
+# Needs: tmux, python3 with Pillow (apt install python3-pil, or pip install pillow),
+# DejaVu fonts. PYTHON picks the interpreter (default python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cols=124 rows=32 tmux="tmux -L sockscope-shot -f /dev/null"
+cols=120 rows=40 python=${PYTHON:-python3}
+tmux="tmux -L sockscope-shot-$$ -f /dev/null"
 cargo build --release --quiet
 
-python3 - <<'PY' &
-import socket, time
-srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(128)
-full = socket.socket(); full.bind(("127.0.0.1", 0)); full.listen(0)  # never accepts
-stuck = []
-for _ in range(3):
-    s = socket.socket(); s.setblocking(False); s.connect_ex(full.getsockname()); stuck.append(s)
-udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("127.0.0.1", 0))
-pair = socket.socketpair()
-conns, leaked = [], []
-def connect():
-    c = socket.create_connection(srv.getsockname()); s, _ = srv.accept()
-    return c, s
-for i in range(2):  # the client hung up, the server never closed: CLOSE_WAIT
-    c, s = connect(); c.close(); leaked.append(s)
-end = time.time() + 40
-while time.time() < end:
-    c, s = connect()
-    c.send(b"GET / HTTP/1.1\r\n" * (1 + len(conns) * 40))  # unread yet: Recv-Q
-    conns.append((c, s))
-    if len(conns) > 5:
-        c, s = conns.pop(0)
-        s.recv(1 << 20); s.close(); c.close()  # read, then the server closes: TIME_WAIT
-    time.sleep(0.7)
-PY
-py=$!
-trap '$tmux kill-server 2>/dev/null || true; kill $py 2>/dev/null || true' EXIT
-sleep 1
-$tmux new-session -d -s shot -x $cols -y $rows "target/release/sockscope --pid $py --interval 500"
+trap '$tmux kill-server 2>/dev/null || true' EXIT
+$tmux new-session -d -s shot -x $cols -y $rows "target/release/sockscope demo"
+# Enough refreshes (every 500 ms) for rates, sparklines, events and the findings.
 sleep 12
-$tmux send-keys -t shot j j j j j j j j j
-sleep 0.3
-$tmux capture-pane -e -p -N -t shot > target/tui-capture.txt
-python3 scripts/ansi_to_png.py target/tui-capture.txt assets/tui.png $cols $rows
-echo "wrote assets/tui.png"
+
+shot() { # OUT.png: the pane as it is now
+    $tmux capture-pane -e -p -N -t shot > target/tui-capture.txt
+    "$python" scripts/ansi_to_png.py target/tui-capture.txt "$1" $cols $rows
+    echo "wrote $1"
+}
+$tmux send-keys -t shot j j j j j j j j
+sleep 0.6
+shot assets/tui.png
+
+# The demo's leak, found with the filter bar, and its details: tcp_info, what the
+# state means, the kernel's timer, its path on the state machine.
+$tmux send-keys -t shot / close-wait Enter
+sleep 0.8
+$tmux send-keys -t shot Enter
+sleep 2
+shot assets/details.png
+$tmux send-keys -t shot q

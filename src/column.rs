@@ -157,15 +157,18 @@ impl Column {
     ];
 
     /// How the live view's table narrows, step by step until it fits (see `fit`):
-    /// the details shrink and go first, then the addresses shrink (keeping their
-    /// port), then the numbers go; PROCESS is kept over all but where and what state.
+    /// the details shrink, a path longer than every address is cut (from the left),
+    /// the state names and PROCESS shorten, the details go, then the addresses shrink (keeping their port), then the
+    /// numbers go; PROCESS is kept over all but where and what state.
     /// Room left over goes back in the reverse order.
-    pub const NARROWING: [fit::Step; 19] = {
-        use fit::Step::{Drop, Shrink};
+    pub const NARROWING: [fit::Step; 21] = {
+        use fit::Step::{Drop, Shrink, Trim};
         [
             Shrink(Column::Fd),
             Shrink(Column::User),
             Shrink(Column::Peer),
+            Trim(Column::Local),
+            Trim(Column::Remote),
             Shrink(Column::State),
             Shrink(Column::Process),
             Drop(Column::Fd),

@@ -7,10 +7,10 @@
 //! `samples_per_socket` samples and `states_per_socket` state changes; closed sockets
 //! are forgotten after `keep_closed_for` (or sooner past `closed_cap`); the event log
 //! and the state-count ring are capped. With the defaults a tracked socket costs under
-//! 1 KB (4 samples of 56 bytes, its last Socket with tcp_info, its states, the map
-//! entry); the live view's (3 samples, no tcp_info) ~700 bytes.
+//! 1 KB (4 packed samples of 40 bytes, its last Socket with tcp_info, its states, its
+//! table slot); the live view's (3 samples, no tcp_info) ~520 bytes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -101,8 +101,8 @@ pub struct History {
     /// Shared: a view handed the histories of 100k sockets takes a reference to each,
     /// not a copy (they change only when the state does).
     pub states: Arc<[(SystemTime, TcpState)]>,
-    /// Consecutive samples while seen, oldest first.
-    pub samples: VecDeque<Sample>,
+    /// Consecutive samples while seen, oldest first (packed: see `Samples`).
+    pub samples: Samples,
     generation: u64,
 }
 
@@ -120,7 +120,11 @@ impl History {
     /// The latest rate, from the last two samples with counters.
     pub fn rate(&self) -> Option<Rate> {
         let n = self.samples.len();
-        (n >= 2).then(|| rate_between(&self.samples[n - 2], &self.samples[n - 1]))?
+        let (a, b) = (
+            self.samples.get(n.checked_sub(2)?)?,
+            self.samples.get(n - 1)?,
+        );
+        rate_between(&a, &b)
     }
 
     /// Every rate the samples give, oldest first: what a sparkline draws.
@@ -128,11 +132,11 @@ impl History {
         self.samples
             .iter()
             .zip(self.samples.iter().skip(1))
-            .filter_map(|(a, b)| rate_between(a, b))
+            .filter_map(|(a, b)| rate_between(&a, &b))
     }
 
     /// The last `n` samples, oldest first.
-    pub fn recent(&self, n: usize) -> impl Iterator<Item = &Sample> + '_ {
+    pub fn recent(&self, n: usize) -> impl Iterator<Item = Sample> + '_ {
         self.samples
             .iter()
             .skip(self.samples.len().saturating_sub(n))
@@ -221,10 +225,10 @@ impl StateCounts {
 #[derive(Debug, Default)]
 pub struct Tracker {
     config: TrackConfig,
-    /// foldhash: hashed once or twice per socket per snapshot, 100k times at scale.
-    /// Boxed: the table has room for up to twice the sockets it holds, and a History
-    /// inline would make each empty slot cost its ~350 bytes too.
-    sockets: HashMap<SocketKey, Box<History>, foldhash::fast::RandomState>,
+    /// Boxed, each under its socket's key (`table::Histories`): the table has room for
+    /// up to twice the sockets it holds, and a History (or a key) inline would make
+    /// each empty slot cost its size too.
+    sockets: table::Histories,
     /// Closed sockets in the order they closed, to forget the oldest first.
     closed_order: VecDeque<(SystemTime, SocketKey)>,
     /// How many of the last entries of `closed_order` the last snapshot added.
@@ -238,6 +242,9 @@ pub struct Tracker {
 
 mod closed;
 mod observe;
+mod samples;
+pub use samples::Samples;
+mod table;
 
 impl Tracker {
     pub fn new(config: TrackConfig) -> Tracker {
@@ -253,23 +260,17 @@ impl Tracker {
     }
 
     pub fn get(&self, key: &SocketKey) -> Option<&History> {
-        self.sockets.get(key).map(|h| &**h)
+        self.sockets.get(key)
     }
 
     /// The sockets of the last snapshot.
     pub fn live(&self) -> impl Iterator<Item = &History> + '_ {
-        self.sockets
-            .values()
-            .map(|h| &**h)
-            .filter(|h| h.closed_at.is_none())
+        self.sockets.values().filter(|h| h.closed_at.is_none())
     }
 
     /// Sockets that closed and are not forgotten yet.
     pub fn recently_closed(&self) -> impl Iterator<Item = &History> + '_ {
-        self.sockets
-            .values()
-            .map(|h| &**h)
-            .filter(|h| h.closed_at.is_some())
+        self.sockets.values().filter(|h| h.closed_at.is_some())
     }
 
     /// The sockets that closed at the last snapshot's time, found through the close

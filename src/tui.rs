@@ -177,6 +177,9 @@ pub fn handle(app: &mut App, input: Input) -> Option<app::Retired> {
             } else {
                 event::action_for(key, app.filter.editing || app.typing_time())
             };
+            // Any key closes the help, also one that does nothing elsewhere.
+            let closes_help = app.help && key.kind != crossterm::event::KeyEventKind::Release;
+            let action = action.or(closes_help.then_some(event::Action::Back));
             if let Some(action) = action {
                 app.apply(action);
             }
@@ -213,6 +216,7 @@ pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(),
     app.screen = area;
     app.set_page(view::list_rows(area, app));
     app.set_details_scroll_limit(view::details_scroll_limit(area, app));
+    app.set_help_scroll_limit(view::help_scroll_limit(area, app));
     Ok(())
 }
 

@@ -169,7 +169,6 @@ fn views_switch_and_enter_opens() {
 
 #[test]
 fn pause_interval_help_and_quit() {
-    // 24 rows: the help lists every key at 80x24 and up.
     let (mut app, mut terminal) = web_app(110, 24);
     feed(&mut app, &mut terminal, vec![char(' ')]);
     assert!(app.paused);
@@ -195,12 +194,27 @@ fn pause_interval_help_and_quit() {
     feed(&mut app, &mut terminal, vec![char('-'); 5]);
     assert_eq!(app.interval, Duration::from_millis(100));
 
+    // 24 rows are fewer than the keys: the help scrolls, saying so, to the last key.
     feed(&mut app, &mut terminal, vec![char('?')]);
     assert!(app.help);
+    let first = terminal.backend().to_string();
+    assert!(first.contains("more: ↑/↓ scroll"), "{first}");
+    assert!(!first.contains("Ctrl-C"), "{first}");
+    feed(&mut app, &mut terminal, vec![char('G')]);
+    let last = terminal.backend().to_string();
+    assert!(last.contains("Ctrl-C") && last.contains("above"), "{last}");
+    feed(&mut app, &mut terminal, vec![char('k')]);
+    assert!(app.help, "a moving key scrolls the help");
+    // Any other key closes it, also one that does nothing elsewhere.
+    feed(&mut app, &mut terminal, vec![char('x')]);
+    assert!(!app.help && !app.quit);
+    // Where it fits, any key closes it.
+    terminal.backend_mut().resize(110, 40);
+    feed(&mut app, &mut terminal, vec![char('?')]);
     assert!(terminal.backend().to_string().contains("Ctrl-C"));
     feed(&mut app, &mut terminal, vec![char('j')]);
     assert!(!app.help && !app.quit);
-    feed(&mut app, &mut terminal, vec![char('q')]);
+    feed(&mut app, &mut terminal, vec![char('?'), char('q')]);
     assert!(app.quit);
 
     let (mut app, mut terminal) = web_app(110, 20);

@@ -212,7 +212,11 @@ fn r_resolves_a_real_remote_through_etc_hosts_off_the_ui_thread() {
     }
     // The client's row: its REMOTE is the listener, by name; at 80 columns the name
     // may be cut, the port never is.
-    let cells = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    // (Without the selection mark: the client's row is the first when its port is lower.)
+    let cells = |l: &str| {
+        let l = l.replace('›', " ");
+        l.split_whitespace().map(str::to_string).collect::<Vec<_>>()
+    };
     let row = screen
         .lines()
         .map(cells)

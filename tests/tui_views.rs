@@ -343,3 +343,106 @@ fn mouse_selects_scrolls_and_sorts() {
     );
     assert!(app.sort.reverse, "a second click reverses");
 }
+
+/// At 80×24 the help is taller than the screen: it scrolls (↑/↓, PgUp/PgDn, g/G) and
+/// says so at its foot; between its first and last screens every key is there whole.
+#[test]
+fn help_at_80x24_scrolls_to_every_key() {
+    let (mut app, mut terminal) = web_app(80, 24);
+    feed(&mut app, &mut terminal, vec![char('?')]);
+    let first = screen_text(&terminal);
+    insta::assert_snapshot!("help_80x24", terminal.backend());
+    feed(&mut app, &mut terminal, vec![key(KeyCode::End)]);
+    let last = screen_text(&terminal);
+    insta::assert_snapshot!("help_80x24_end", terminal.backend());
+    for (keys, what) in sockscope::tui::event::KEYS {
+        let listed = |screen: &str| screen.lines().any(|l| l.contains(keys) && l.contains(what));
+        assert!(
+            listed(&first) || listed(&last),
+            "{keys} {what} missing:\n{first}\n{last}"
+        );
+    }
+    assert!(app.help, "the moving keys scroll it");
+    feed(&mut app, &mut terminal, vec![key(KeyCode::Esc)]);
+    assert!(!app.help);
+    // `?` and G in one read of the terminal, with no draw between: G scrolls too.
+    sockscope::tui::handle(&mut app, char('?'));
+    sockscope::tui::handle(&mut app, key(KeyCode::End));
+    sockscope::tui::draw(&mut terminal, &mut app).unwrap();
+    assert!(app.help && screen_text(&terminal).contains("Ctrl-C"));
+}
+
+/// The title line at 80 columns with everything in it (a watched pid, a filter, a
+/// refresh interval in ms, findings): the words and the watched pid go before the
+/// badge does.
+#[test]
+fn header_keeps_the_findings_badge_whole_at_80_columns() {
+    let mut app = App::new(Config {
+        pids: vec![901],
+        interval: std::time::Duration::from_millis(500),
+        filter: "port:8080".into(),
+        ..config()
+    });
+    let mut terminal = terminal(80, 24);
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![update(snapshot(web_sockets(), 1))],
+    );
+    let mut later = web_sockets();
+    later.retain(|s| s.state != TcpState::TimeWait);
+    feed(&mut app, &mut terminal, vec![update(snapshot(later, 40))]);
+    let screen = screen_text(&terminal);
+    let title = screen.lines().next().unwrap();
+    assert!(title.contains("⚠ 2 findings (d)"), "{title}");
+    assert!(title.contains("filter: port:8080"), "{title}");
+    // The words went, the watched process's name, then (the table shows it) the pid.
+    assert!(
+        title.contains(" 500ms") && !title.contains("nginx"),
+        "{title}"
+    );
+    // Paused: the marker takes the right end, the badge still whole beside it.
+    feed(&mut app, &mut terminal, vec![char(' ')]);
+    let screen = screen_text(&terminal);
+    let title = screen.lines().next().unwrap();
+    assert!(
+        title.contains("(d)") && title.contains("[paused]"),
+        "{title}"
+    );
+}
+
+/// Many states passed through (each with a sparkline) at 80 columns: the state bar's
+/// two lines still end with UDP and UNIX, the sparklines giving way.
+#[test]
+fn the_state_bar_keeps_every_group_at_80_columns() {
+    let (mut app, mut terminal) = web_app(80, 24);
+    let mut busy = web_sockets();
+    let states = [
+        TcpState::SynRecv,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::Closing,
+        TcpState::LastAck,
+        TcpState::Close,
+    ];
+    for (i, state) in states.into_iter().enumerate() {
+        let port = 52000 + i as u16;
+        busy.push(tcp(
+            "127.0.0.1:8080",
+            &format!("127.0.0.1:{port}"),
+            state,
+            u64::from(port),
+            vec![owner(901, 30 + u32::from(port) % 100, "nginx", "www-data")],
+        ));
+    }
+    let inputs = vec![
+        update(snapshot(busy.clone(), 2)),
+        update(snapshot(web_sockets(), 3)),
+        update(snapshot(busy, 4)),
+    ];
+    feed(&mut app, &mut terminal, inputs);
+    let screen = screen_text(&terminal);
+    let bar: Vec<&str> = screen.lines().skip(1).take(2).collect();
+    assert!(bar.iter().any(|l| l.contains("UDP 1")), "{screen}");
+    assert!(bar.iter().any(|l| l.contains("UNIX 2")), "{screen}");
+}

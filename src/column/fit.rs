@@ -15,6 +15,9 @@ use super::{Column, Width};
 pub enum Step {
     /// As narrow as its cells allow (its short form, or `Spec::min` with an ellipsis).
     Shrink(Column),
+    /// No narrower than its usual cells (`Need::usual`): the rare long one, a unix
+    /// socket's path among addresses, shortened, before another column goes.
+    Trim(Column),
     Drop(Column),
 }
 
@@ -24,6 +27,9 @@ pub enum Step {
 pub struct Need {
     pub widest: u16,
     pub widest_short: Option<u16>,
+    /// The widest of the usual cells, where some are unusually long (an address
+    /// column's widest address, its paths left out).
+    pub usual: Option<u16>,
 }
 
 /// The widest a column wants, the least it takes, for these cells.
@@ -45,8 +51,15 @@ fn bounds(column: Column, need: Need) -> (u16, u16) {
 }
 
 /// Each column's width on a screen `room` cells wide (after the gutter), `None` for a
-/// dropped one; columns are `spacing` apart.
-pub fn widths(columns: &[Column], needs: &[Need], room: u16, spacing: u16) -> Vec<Option<u16>> {
+/// dropped one; columns are `spacing` apart. Those in `keep` (what the user asked to
+/// see: the sort's column, PEER after `p`) shrink but are never dropped.
+pub fn widths(
+    columns: &[Column],
+    needs: &[Need],
+    room: u16,
+    spacing: u16,
+    keep: &[Column],
+) -> Vec<Option<u16>> {
     let bounds: Vec<(u16, u16)> = columns
         .iter()
         .zip(needs)
@@ -73,8 +86,19 @@ pub fn widths(columns: &[Column], needs: &[Need], room: u16, spacing: u16) -> Ve
                     widths[i] = Some(less.max(bounds[i].1));
                 }
             }
+            Step::Trim(c) => {
+                if let Some(i) = at(c)
+                    && let Some(w) = widths[i]
+                    && let Some(usual) = needs[i].usual
+                {
+                    let less = w.saturating_sub(over.min(u32::from(u16::MAX)) as u16);
+                    widths[i] = Some(less.max(usual.max(bounds[i].1)).min(w));
+                }
+            }
             Step::Drop(c) => {
-                if let Some(i) = at(c) {
+                if let Some(i) = at(c)
+                    && !keep.contains(&c)
+                {
                     widths[i] = None;
                 }
             }
@@ -83,7 +107,7 @@ pub fn widths(columns: &[Column], needs: &[Need], room: u16, spacing: u16) -> Ve
     // Room left (a dropped column freed more than was needed) back to the shrunk,
     // the most important first.
     for step in Column::NARROWING.iter().rev() {
-        let (Step::Shrink(c) | Step::Drop(c)) = *step;
+        let (Step::Shrink(c) | Step::Trim(c) | Step::Drop(c)) = *step;
         let spare = room32.saturating_sub(total(&widths)) as u16;
         if let Some(i) = at(c)
             && let Some(w) = widths[i]
@@ -189,8 +213,30 @@ mod tests {
     fn need(widest: u16) -> Need {
         Need {
             widest,
-            widest_short: None,
+            ..Need::default()
         }
+    }
+
+    /// One unix socket's long path among IPv4 addresses: cut, rather than a column
+    /// dropped or the states shortened for it.
+    #[test]
+    fn a_long_path_is_trimmed_before_anything_goes() {
+        let columns = [Column::State, Column::Local, Column::User];
+        let state = Need {
+            widest: 11,
+            widest_short: Some(5),
+            usual: None,
+        };
+        let local = Need {
+            widest: 38,
+            widest_short: None,
+            usual: Some(15),
+        };
+        let widths = widths(&columns, &[state, local, need(8)], 40, 1, &[]);
+        assert_eq!(widths[0], Some(11), "the states keep their names");
+        assert!(widths[1] >= Some(15) && widths[1] < Some(38), "{widths:?}");
+        assert!(widths[2].is_some(), "USER stays");
+        assert!(widths.iter().flatten().sum::<u16>() + 2 <= 40);
     }
 
     #[test]
@@ -207,6 +253,7 @@ mod tests {
         let state = Need {
             widest: 11,
             widest_short: Some(5),
+            usual: None,
         };
         let needs = [
             need(3),
@@ -218,22 +265,26 @@ mod tests {
             need(8),
         ];
         // Wide: every column as wanted, the rest to PROCESS.
-        let wide = widths(&columns, &needs, 200, 1);
+        let wide = widths(&columns, &needs, 200, 1, &[]);
         assert_eq!(wide[..5], [Some(5), Some(11), Some(20), Some(20), Some(7)]);
         assert_eq!(wide[6], Some(8));
         assert_eq!(wide.iter().flatten().sum::<u16>() + 6, 200);
         // Narrow: the states shorten, PROCESS shrinks, USER goes; REMOTE keeps
         // its width, LOCAL shrinks (its tail shows).
-        let narrow = widths(&columns, &needs, 70, 1);
+        let narrow = widths(&columns, &needs, 70, 1, &[]);
         assert_eq!(narrow[6], None);
         assert!(narrow[2] >= Some(12));
         assert_eq!(narrow[3], Some(20));
         assert!(narrow.iter().flatten().sum::<u16>() + 5 <= 70);
         // Very narrow: the addresses shrink, the queues go; PROCESS is kept over them.
-        let tight = widths(&columns, &needs, 50, 1);
+        let tight = widths(&columns, &needs, 50, 1, &[]);
         assert_eq!(tight[4], None);
         assert!(tight[5].is_some());
         assert!(tight[1] < Some(11));
         assert!(tight.iter().flatten().sum::<u16>() + 3 <= 50);
+        // Kept (the user sorts by USER): it shrinks, and the next in line goes instead.
+        let kept = widths(&columns, &needs, 70, 1, &[columns[6]]);
+        assert!(kept[6].is_some());
+        assert!(kept.iter().flatten().sum::<u16>() + 6 <= 70);
     }
 }

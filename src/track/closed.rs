@@ -29,8 +29,8 @@ impl Tracker {
         let listed: HashSet<Ends> = snapshot.sockets.iter().filter_map(ends).collect();
         let mut known: HashMap<Ends, SocketKey> = self
             .sockets
-            .iter()
-            .filter_map(|(key, h)| Some((ends(&h.socket)?, key.clone())))
+            .values()
+            .filter_map(|h| Some((ends(&h.socket)?, h.socket.key())))
             .collect();
         let listeners = Listeners::of(self.live());
         for closed in &snapshot.closed {
@@ -107,7 +107,7 @@ impl Tracker {
         socket.processes = listeners.owner_of(&socket);
         let key = socket.key();
         let h = unseen_history(&socket, closed, generation);
-        self.sockets.insert(key.clone(), Box::new(h));
+        self.sockets.insert(Box::new(h));
         self.closed_order.push_back((closed.at, key.clone()));
         push_event(self, closed.at, Change::Closed, &socket);
         key

@@ -7,6 +7,9 @@ use std::time::SystemTime;
 use super::{Change, Event, History, Sample, StateCounts, TcpCounters, Tracker, endpoints};
 use crate::model::{Proto, Snapshot, Socket, TcpState};
 
+/// A history's states (`History::states`).
+type States = Arc<[(SystemTime, TcpState)]>;
+
 impl Tracker {
     /// Takes the next snapshot, reading counters through `counters` (tests pass a fake).
     /// The first snapshot makes no events: its sockets were there before tracking began.
@@ -42,15 +45,18 @@ impl Tracker {
         // Sockets gone from their key: closed, or a TCP connection under a new inode.
         let vanished: Vec<_> = self
             .sockets
-            .iter()
-            .filter(|(_, h)| h.closed_at.is_none() && h.generation != generation)
-            .map(|(key, h)| (key.clone(), endpoints(&h.socket)))
+            .values()
+            .filter(|h| h.closed_at.is_none() && h.generation != generation)
+            .map(|h| (h.socket.key(), endpoints(&h.socket)))
             .collect();
         let mut by_endpoints: HashMap<_, _> = vanished
             .iter()
             .filter_map(|(key, ends)| ends.map(|e| (e, key.clone())))
             .collect();
 
+        // The sockets new now share their one-state history, one per state: at the
+        // first snapshot that is 100k slices of one entry, 4.8 MB, made a dozen.
+        let mut entered: [Option<States>; TcpState::ALL.len()] = Default::default();
         for (socket, sample) in unmatched {
             if self
                 .sockets
@@ -65,12 +71,15 @@ impl Tracker {
             let change = match moved {
                 Some(mut h) => {
                     let change = update(&mut h, socket, sample, generation, &self.config);
-                    self.sockets.insert(socket.key(), h);
+                    self.sockets.insert(h);
                     change
                 }
                 None => {
-                    let h = new_history(socket, sample, first, generation, &self.config);
-                    self.sockets.insert(socket.key(), Box::new(h));
+                    let states = entered[socket.state as usize]
+                        .get_or_insert_with(|| Arc::new([(at, socket.state)]))
+                        .clone();
+                    let h = new_history(socket, sample, states, first, generation, &self.config);
+                    self.sockets.insert(Box::new(h));
                     (!first).then_some(Change::Opened)
                 }
             };
@@ -147,6 +156,7 @@ fn sample(
 fn new_history(
     socket: &Socket,
     sample: Sample,
+    states: States,
     first: bool,
     generation: u64,
     config: &super::TrackConfig,
@@ -157,8 +167,8 @@ fn new_history(
         seen_from_start: first,
         last_seen: sample.at,
         closed_at: None,
-        states: Arc::new([(sample.at, socket.state)]),
-        samples: [sample].into(),
+        states,
+        samples: super::Samples::first(sample, config.samples_per_socket),
         generation,
     }
 }
@@ -185,11 +195,7 @@ fn update(
     let from = h.socket.state;
     h.generation = generation;
     h.last_seen = sample.at;
-    // Room first, then push: pushing past the cap would double the ring's allocation.
-    while h.samples.len() >= config.samples_per_socket.max(1) {
-        h.samples.pop_front();
-    }
-    h.samples.push_back(sample);
+    h.samples.push(sample, config.samples_per_socket);
     h.socket = remembered(socket, config);
     if from == socket.state {
         return None;

@@ -18,6 +18,7 @@ use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
 mod actions;
 mod filter_bar;
 mod groups;
+mod help;
 mod refresh;
 mod replay;
 mod timeline;
@@ -88,6 +89,9 @@ pub struct App {
     pub paused: bool,
     pub view: View,
     pub help: bool,
+    /// The help's first line shown, where it is taller than the screen (app/help.rs).
+    pub help_scroll: u16,
+    help_scroll_limit: u16,
     /// Whether the socket table shows the PEER column (`p`).
     pub show_peer: bool,
     /// The banner in full (`b`), else folded into its first line.
@@ -168,6 +172,8 @@ impl App {
             paused: false,
             view: View::Sockets,
             help: false,
+            help_scroll: 0,
+            help_scroll_limit: 0,
             show_peer: false,
             banner_open: false,
             colour: true,
@@ -216,10 +222,7 @@ impl App {
             return self.answer_dialog(action);
         }
         if self.help {
-            // Any key closes the help; quitting still quits.
-            self.help = false;
-            self.quit = action == Action::Quit;
-            return;
+            return self.apply_help(action);
         }
         if self.apply_replay(action) {
             return;
@@ -282,7 +285,7 @@ impl App {
             Action::TogglePause => self.paused = !self.paused,
             Action::Slower => self.interval = step_interval(self.interval, true),
             Action::Faster => self.interval = step_interval(self.interval, false),
-            Action::ToggleHelp => self.help = true,
+            Action::ToggleHelp => (self.help, self.help_scroll) = (true, 0),
             Action::TogglePeer => self.show_peer = !self.show_peer,
             Action::Select(row) => {
                 let now = match self.view {

@@ -10,6 +10,7 @@ mod events;
 mod footer;
 mod header;
 mod help;
+mod line_fit;
 mod machine;
 mod peer;
 mod processes;
@@ -132,9 +133,14 @@ pub fn details_scroll_limit(area: Rect, app: &App) -> u16 {
     details::scroll_limit(main, app)
 }
 
+/// How far the help overlay can scroll on a screen of `area` (0 where it fits).
+pub fn help_scroll_limit(area: Rect, app: &App) -> u16 {
+    help::scroll_limit(area, app)
+}
+
 fn areas(area: Rect, app: &App) -> [Rect; 4] {
     Layout::vertical([
-        Constraint::Length(header::height(app)),
+        Constraint::Length(header::height(app, area.width)),
         Constraint::Length(states::height(app, area.width)),
         Constraint::Min(1),
         Constraint::Length(1),

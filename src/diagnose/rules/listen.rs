@@ -59,7 +59,7 @@ fn listen_queues(
     let mut blamed = false;
     let mut busy = Vec::new();
     for h in tcp_in(tracker, TcpState::Listen) {
-        let recent: Vec<&Sample> = h.recent(n).collect();
+        let recent: Vec<Sample> = h.recent(n).collect();
         // One connection caught waiting is normal; a queue seen twice is a suspect.
         if recent.iter().filter(|s| s.recv_q > 0).count() >= 2 {
             busy.push(h);
@@ -72,8 +72,11 @@ fn listen_queues(
         // counters), even when it is 0; from /proc it reads 0 whatever it is.
         let backlog_known = last.send_q > 0 || last.counters.is_some();
         let full = backlog_known && last.recv_q >= last.send_q;
+        // The window is the samples looked at, not how long the queue has been
+        // waiting (older samples are gone): say so, or it reads as contradicting the
+        // socket's own, longer, time in state.
         let mut summary = format!(
-            "{} listening on {} has {} waiting to be accepted for {}",
+            "{} listening on {} has {} waiting to be accepted, in every sample of the last {}",
             owners_text(&[h]),
             crate::text::local_text(&h.socket),
             plural(last.recv_q as usize, "connection"),

@@ -37,7 +37,7 @@ pub(super) const SEND_Q: Rule = Rule {
 };
 
 fn trend(h: &History, config: &DiagnoseConfig) -> Option<Vec<Sample>> {
-    let recent: Vec<Sample> = h.recent(config.queue_samples.max(2)).copied().collect();
+    let recent: Vec<Sample> = h.recent(config.queue_samples.max(2)).collect();
     (recent.len() >= 2).then_some(recent)
 }
 

@@ -119,16 +119,18 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
     }
     for owner in &s.processes {
         let cmdline = app.cmdlines.get(&owner.pid).map_or("", String::as_str);
-        lines.push(Line::from(vec![
-            Span::raw(format!(
-                "    pid {:<7} fd {:<4} {:<10} {:<16} ",
-                owner.pid,
-                owner.fd,
-                escape(&owner.user),
-                escape(&owner.comm)
-            )),
-            Span::styled(escape(cmdline).into_owned(), style::DIM),
-        ]));
+        let who = Span::raw(format!(
+            "    pid {:<7} fd {:<4} {:<10} {:<16} ",
+            owner.pid,
+            owner.fd,
+            escape(&owner.user),
+            escape(&owner.comm)
+        ));
+        // A long command line goes on under the pid, not back at the left edge.
+        match escape(cmdline) {
+            cmdline if cmdline.trim().is_empty() => lines.push(Line::from(who)),
+            cmdline => lines.extend(machine::indent_by(who, 6, &cmdline, width, style::DIM)),
+        }
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(

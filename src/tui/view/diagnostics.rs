@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::style;
+use super::{line_fit, style};
 use crate::diagnose::{Finding, RULES, Severity};
 use crate::tui::app::App;
 
@@ -22,14 +22,32 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .timeline
         .diagnostics_first
         .min(findings.len().saturating_sub(1));
+    let raw = |text: String| vec![Span::raw(text)];
     let position = match findings.len() {
-        0 | 1 => String::new(),
-        n => format!(" · from {} of {n} (↑/↓)", first + 1),
+        0 | 1 => Vec::new(),
+        n => vec![
+            raw(format!("from {} of {n} (↑/↓)", first + 1)),
+            raw(format!("{} of {n}", first + 1)),
+        ],
     };
-    let block = Block::new().borders(Borders::TOP).title(format!(
-        " diagnostics · {}{position} · every collected socket, whatever the filter · Esc back ",
-        count_text(findings.len())
-    ));
+    const POSITION: usize = 2;
+    const SCOPE: usize = 3;
+    const BACK: usize = 4;
+    let parts = vec![
+        vec![raw("diagnostics".into())],
+        vec![raw(count_text(findings.len()))],
+        position,
+        vec![
+            raw("every collected socket, whatever the filter".into()),
+            raw("unfiltered".into()),
+        ],
+        vec![raw("Esc back".into())],
+    ];
+    // The border keeps a cell or two of its line after the title.
+    let room = area.width.saturating_sub(3);
+    let mut title = line_fit::fit(" ", parts, " · ", &[SCOPE, BACK, POSITION, SCOPE], room);
+    title.spans.push(Span::raw(" "));
+    let block = Block::new().borders(Borders::TOP).title(title);
     let width = area.width as usize;
     let lines: Vec<Line> = if findings.is_empty() {
         healthy(app, width)
@@ -102,15 +120,21 @@ fn finding_lines(f: &Finding, width: usize) -> Vec<Line<'static>> {
     }
     for fs in &f.sockets {
         let s = &fs.socket;
+        let lead = format!("{}{} ", " ".repeat(INDENT), s.proto_text());
+        let state = format!("{:<11} ", s.state.name());
+        // The endpoints, the queues, the age: on a narrow screen they go on under the
+        // state, each group whole.
+        let text = format!("{}  {} in state", fs.ends_and_queues("→"), fs.age());
+        let first = width.saturating_sub(lead.len() + state.len());
+        let mut parts = pack(&text, first, width.saturating_sub(INDENT + 2)).into_iter();
         lines.push(Line::from(vec![
-            Span::raw(format!("{}{} ", " ".repeat(INDENT), s.proto_text())),
-            Span::styled(format!("{:<11} ", s.state.name()), style::state(s.state)),
-            Span::raw(format!(
-                "{}  {} in state",
-                fs.ends_and_queues("→"),
-                fs.age()
-            )),
+            Span::raw(lead),
+            Span::styled(state, style::state(s.state)),
+            Span::raw(parts.next().unwrap_or_default()),
         ]));
+        for part in parts {
+            lines.push(Line::raw(format!("{}{part}", " ".repeat(INDENT + 2))));
+        }
     }
     if f.unlisted() > 0 {
         lines.push(Line::styled(
@@ -119,6 +143,25 @@ fn finding_lines(f: &Finding, width: usize) -> Vec<Line<'static>> {
         ));
     }
     lines.push(Line::raw(""));
+    lines
+}
+
+/// The groups of `text` (parted by two spaces) into lines, the first at most `first`
+/// characters, the rest `rest`; a group longer than its line gets one alone.
+fn pack(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut lines: Vec<String> = vec![String::new()];
+    for group in text.split("  ").filter(|g| !g.is_empty()) {
+        let room = if lines.len() == 1 { first } else { rest };
+        let line = lines.last_mut().expect("never empty");
+        if line.is_empty() || line.chars().count() + 2 + group.chars().count() <= room {
+            if !line.is_empty() {
+                line.push_str("  ");
+            }
+            line.push_str(group);
+        } else {
+            lines.push(group.to_string());
+        }
+    }
     lines
 }
 
@@ -149,5 +192,24 @@ mod tests {
         assert_eq!(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
         assert_eq!(wrap("", 6), [""]);
         assert_eq!(wrap("longerthanwidth x", 4), ["longerthanwidth", "x"]);
+    }
+
+    #[test]
+    fn packs_whole_groups() {
+        use super::pack;
+        let text = "1.2.3.4:5 → 6.7.8.9:10  recv-q 0 send-q 0  4.0s in state";
+        assert_eq!(pack(text, 80, 80), [text]);
+        assert_eq!(
+            pack(text, 41, 30),
+            ["1.2.3.4:5 → 6.7.8.9:10  recv-q 0 send-q 0", "4.0s in state"]
+        );
+        assert_eq!(
+            pack(text, 10, 20),
+            [
+                "1.2.3.4:5 → 6.7.8.9:10",
+                "recv-q 0 send-q 0",
+                "4.0s in state"
+            ]
+        );
     }
 }

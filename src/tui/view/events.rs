@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
 use super::style;
-use crate::model::Socket;
+use crate::model::{Socket, TcpState};
 use crate::text::{local_text, owners};
 use crate::track::{Change, Event};
 use crate::tui::app::App;
@@ -28,18 +28,35 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let end = events.len() - back;
     let shown = &events[end.saturating_sub(height)..end];
 
-    let endpoints = |e: &&Event| endpoints_text(&e.socket).chars().count();
-    // On a narrow screen the endpoints take what the rest leave (OWNERS keeps a few
-    // cells), each end shortened keeping its port.
-    let room = area.width.saturating_sub(8 + 7 + 5 + 24 + 5 + 6).max(9);
-    let fit = shown.iter().map(endpoints).max().unwrap_or(0).clamp(9, 60) as u16;
-    let fit = fit.min(room);
+    // The fixed columns, the spaces between the six, and what OWNERS keeps at least.
+    let rest = 8 + 7 + 5 + 5 + OWNERS_MIN;
+    let room = area.width.saturating_sub(rest);
+    let ends = shown
+        .iter()
+        .map(|e| endpoints_text(&e.socket).chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(9, 60) as u16;
+    let states = |short| {
+        let widest = shown.iter().map(|e| state_width(e, short)).max();
+        widest.unwrap_or(0).max(5) as u16
+    };
+    // The kernel's state names where both columns fit whole, else ss's shorter ones
+    // (OWNERS giving up all but its pid before an address is shortened); then the
+    // endpoints take what is left, each end shortened keeping its port.
+    let short = ends + states(false) > room;
+    let state = states(short);
+    let room = match ends + state > room {
+        true => room + OWNERS_MIN - PID_WIDTH,
+        false => room,
+    };
+    let fit = ends.min(room.saturating_sub(state)).max(9);
     let widths = [
         Constraint::Length(8),
         Constraint::Length(7),
         Constraint::Length(5),
         Constraint::Length(fit),
-        Constraint::Length(24),
+        Constraint::Length(state),
         Constraint::Fill(1),
     ];
     let header = Row::new([
@@ -51,12 +68,22 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         "OWNERS".into(),
     ])
     .style(style::HEADER_ROW);
-    let rows = shown.iter().map(|e| event_row(e, fit));
+    let rows = shown.iter().map(|e| event_row(e, fit, short));
     let table = Table::new(rows, widths).header(header).column_spacing(1);
     frame.render_widget(table, area);
-    // Over the header's right end, where the owners column has room to spare.
-    let status = Line::styled(status(app, back, events.len()), style::HEADER_ROW);
-    frame.render_widget(status.right_aligned(), Rect { height: 1, ..area });
+    // Over the header's right end, where the owners column has room to spare: the
+    // longest form that leaves "OWNERS" whole.
+    let owners_at = 8 + 7 + 5 + fit + state + 5;
+    let spare = area
+        .width
+        .saturating_sub(owners_at + "OWNERS ".len() as u16);
+    let status = status(app, back, events.len())
+        .into_iter()
+        .find(|s| s.chars().count() <= usize::from(spare));
+    if let Some(status) = status {
+        let status = Line::styled(status, style::HEADER_ROW).right_aligned();
+        frame.render_widget(status, Rect { height: 1, ..area });
+    }
     if events.is_empty() {
         let text = match app.tracked.snapshots_seen {
             0 => "  collecting…",
@@ -73,37 +100,76 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-/// Whether the log follows the newest, or how far back it is.
-fn status(app: &App, back: usize, total: usize) -> String {
+/// Whether the log follows the newest, or how far back it is: the words, then
+/// shorter forms for a narrow screen.
+fn status(app: &App, back: usize, total: usize) -> Vec<String> {
     if back > 0 {
-        format!("{back} newer below · G follows ")
+        vec![
+            format!("{back} newer below · G follows "),
+            format!("{back} newer below "),
+            format!("{back} newer ↓ "),
+        ]
     } else if total > 0 && !app.paused {
-        "following ".into()
+        vec!["following ".into(), "live ".into()]
     } else {
-        String::new()
+        Vec::new()
     }
 }
 
-fn event_row(e: &Event, width: u16) -> Row<'static> {
+/// The least OWNERS keeps: a pid and the start of its name; at the very least a pid.
+const OWNERS_MIN: u16 = 10;
+const PID_WIDTH: u16 = 6;
+
+/// A state's name, or ss's short one.
+fn state_name(state: TcpState, short: bool) -> &'static str {
+    match short {
+        true => state.ss_name(),
+        false => state.name(),
+    }
+}
+
+/// Between a change's two states: no spaces when short.
+fn arrow(short: bool) -> &'static str {
+    match short {
+        true => "→",
+        false => " → ",
+    }
+}
+
+/// How wide the event's STATE cell is.
+fn state_width(e: &Event, short: bool) -> usize {
+    match &e.change {
+        Change::Opened | Change::Closed => state_name(e.socket.state, short).len(),
+        Change::State { from, to } => {
+            state_name(*from, short).len()
+                + arrow(short).chars().count()
+                + state_name(*to, short).len()
+        }
+        Change::Acted { result, .. } => result.chars().count(),
+    }
+}
+
+fn event_row(e: &Event, width: u16, short: bool) -> Row<'static> {
     let s = &e.socket;
+    let name = |state| state_name(state, short);
     let (change, change_style, state) = match &e.change {
         Change::Opened => (
             "opened",
             style::NEW,
-            Line::styled(s.state.name(), style::state(s.state)),
+            Line::styled(name(s.state), style::state(s.state)),
         ),
         Change::Closed => (
             "closed",
             style::DIM,
-            Line::styled(s.state.name(), style::DIM),
+            Line::styled(name(s.state), style::DIM),
         ),
         Change::State { from, to } => (
             "state",
             style::WARNING,
             Line::from(vec![
-                Span::styled(from.name(), style::state(*from)),
-                Span::raw(" → "),
-                Span::styled(to.name(), style::state(*to)),
+                Span::styled(name(*from), style::state(*from)),
+                Span::raw(arrow(short)),
+                Span::styled(name(*to), style::state(*to)),
             ]),
         ),
         // What sockscope did: the result in a word where the state goes, the whole

@@ -6,8 +6,11 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
+use super::line_fit::{self, Part};
 use super::style;
 use crate::tui::app::{App, View};
+
+const BADGE: &str = " actions off ";
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let line = if app.filter.editing {
@@ -19,11 +22,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled(status.text.as_str(), look),
         ])
     } else {
-        hints(app)
+        let badge = match app.actions.off {
+            Some(_) => BADGE.len() as u16,
+            None => 0,
+        };
+        hints(app, area.width.saturating_sub(badge))
     };
     frame.render_widget(line, area);
     if app.actions.off.is_some() && !app.filter.editing {
-        const BADGE: &str = " actions off ";
         let width = (BADGE.len() as u16).min(area.width);
         let right = Rect {
             x: area.right() - width,
@@ -60,70 +66,86 @@ fn filter_bar(app: &App) -> Line<'_> {
     Line::from(spans)
 }
 
-fn hints(app: &App) -> Line<'static> {
-    let keys: &[(&str, &str)] = match app.view {
+/// The hints of the view, each with its rank: on a narrow screen the highest rank
+/// goes first, so `?` and `q` stay longest.
+fn hints(app: &App, room: u16) -> Line<'static> {
+    let keys: &[(&str, &str, u8)] = match app.view {
         View::Sockets => &[
-            ("?", "help"),
-            ("/", "filter"),
-            ("s", "sort"),
-            ("Tab", "processes"),
-            ("Enter", "details"),
-            ("m", "states"),
-            ("r", "busiest"),
-            ("e", "events"),
-            ("d", "diagnostics"),
-            ("q", "quit"),
+            ("?", "help", 0),
+            ("/", "filter", 2),
+            ("s", "sort", 6),
+            ("Tab", "processes", 3),
+            ("Enter", "details", 1),
+            ("m", "states", 7),
+            ("r", "busiest", 8),
+            ("e", "events", 4),
+            ("d", "diagnostics", 5),
+            ("q", "quit", 0),
         ],
         View::Processes => &[
-            ("?", "help"),
-            ("/", "filter"),
-            ("Tab", "sockets"),
-            ("Enter", "its sockets"),
-            ("c", "group"),
-            ("space", "pause"),
-            ("q", "quit"),
+            ("?", "help", 0),
+            ("/", "filter", 2),
+            ("Tab", "sockets", 3),
+            ("Enter", "its sockets", 1),
+            ("c", "group", 4),
+            ("space", "pause", 5),
+            ("q", "quit", 0),
         ],
         View::Details => &[
-            ("?", "help"),
-            ("Esc", "back"),
-            ("m", "state machine"),
-            ("↑/↓", "next socket"),
-            ("Tab", "processes"),
-            ("q", "quit"),
+            ("?", "help", 0),
+            ("Esc", "back", 1),
+            ("m", "state machine", 4),
+            ("↑/↓", "next socket", 2),
+            ("PgUp/PgDn", "scroll", 3),
+            ("Tab", "processes", 5),
+            ("q", "quit", 0),
         ],
         View::Events => &[
-            ("?", "help"),
-            ("/", "filter"),
-            ("↑/↓ PgUp/PgDn", "scroll"),
-            ("G", "follow"),
-            ("space", "pause"),
-            ("Esc", "back"),
-            ("q", "quit"),
+            ("?", "help", 0),
+            ("/", "filter", 3),
+            ("↑/↓ PgUp/PgDn", "scroll", 2),
+            ("G", "follow", 4),
+            ("space", "pause", 5),
+            ("Esc", "back", 1),
+            ("q", "quit", 0),
         ],
         View::Machine => &[
-            ("?", "help, every state"),
-            ("↑/↓", "next socket"),
-            ("Enter", "details"),
-            ("Esc", "back"),
-            ("q", "quit"),
+            ("?", "help, every state", 0),
+            ("↑/↓", "next socket", 2),
+            ("Enter", "details", 3),
+            ("Esc", "back", 1),
+            ("q", "quit", 0),
         ],
         View::Diagnostics => &[
-            ("?", "help"),
-            ("↑/↓", "scroll"),
-            ("Esc", "back"),
-            ("e", "events"),
-            ("q", "quit"),
+            ("?", "help", 0),
+            ("↑/↓", "scroll", 2),
+            ("Esc", "back", 1),
+            ("e", "events", 3),
+            ("q", "quit", 0),
         ],
     };
-    let mut spans = vec![Span::raw(" ")];
-    for (key, what) in keys {
-        spans.push(Span::styled(*key, style::KEY));
-        spans.push(Span::raw(format!(" {what}  ")));
-    }
+    let mut parts: Vec<Part> = keys
+        .iter()
+        .map(|(key, what, _)| {
+            vec![vec![
+                Span::styled(*key, style::KEY),
+                Span::raw(format!(" {what}")),
+            ]]
+        })
+        .collect();
+    let mut steps: Vec<usize> = (0..keys.len()).filter(|i| keys[*i].2 > 0).collect();
+    steps.sort_by_key(|i| std::cmp::Reverse(keys[*i].2));
+    // What the filter said stays, after the hints.
     if let Some(error) = &app.filter.error {
-        spans.push(Span::styled(format!("filter: {error}"), style::ERROR));
+        parts.push(vec![vec![Span::styled(
+            format!("filter: {error}"),
+            style::ERROR,
+        )]]);
     } else if let Some(note) = &app.filter.note {
-        spans.push(Span::styled(format!("filter: {note}"), style::WARNING));
+        parts.push(vec![vec![Span::styled(
+            format!("filter: {note}"),
+            style::WARNING,
+        )]]);
     }
-    Line::from(spans)
+    line_fit::fit(" ", parts, "  ", &steps, room)
 }

@@ -20,7 +20,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::details::elapsed_text;
-use super::{diagram, short_form, style, tcp_info};
+use super::{diagram, line_fit, short_form, style, tcp_info};
 use crate::model::{Proto, Socket, TcpState};
 use crate::states::{self, End};
 use crate::tui::app::{App, Details};
@@ -42,7 +42,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(Paragraph::new(text).block(block), area);
         return;
     };
-    let block = Block::new().borders(Borders::TOP).title(summary(details));
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(summary(details, area.width));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let s = &details.socket;
@@ -152,7 +154,7 @@ fn hang(label: Span<'static>, text: &str, width: u16, style: Style) -> Vec<Line<
 }
 
 /// As `hang`, with the lines after the first indented by `indent`.
-fn indent_by(
+pub fn indent_by(
     label: Span<'static>,
     indent: usize,
     text: &str,
@@ -288,8 +290,9 @@ fn labelled(state: TcpState, width: u16) -> Vec<Line<'static>> {
     lines
 }
 
-/// The pane's title: " CLOSE_WAIT for 12.0s · tcp 127.0.0.1:8080 → … · pid 901 nginx ".
-fn summary(details: &Details) -> Line<'static> {
+/// The pane's title: " CLOSE_WAIT for 12.0s · tcp 127.0.0.1:8080 → … · pid 901 nginx ",
+/// in `width`: where narrow the owner's name goes first, then the age.
+fn summary(details: &Details, width: u16) -> Line<'static> {
     let s = &details.socket;
     // A unix socket's path is another process's text.
     let local = crate::text::local_text(s);
@@ -299,27 +302,37 @@ fn summary(details: &Details) -> Line<'static> {
         _ => format!("{local} → {}", s.remote_text()),
     };
     let owner = match s.processes.first() {
-        Some(o) => format!("pid {} {}", o.pid, crate::text::escape(&o.comm)),
-        None => "no process (the kernel holds it)".into(),
+        Some(o) => vec![
+            vec![Span::raw(format!(
+                "pid {} {}",
+                o.pid,
+                crate::text::escape(&o.comm)
+            ))],
+            vec![Span::raw(format!("pid {}", o.pid))],
+        ],
+        None => vec![
+            vec![Span::raw("no process (the kernel holds it)")],
+            vec![Span::raw("no process")],
+        ],
     };
-    let mut spans = vec![
-        Span::raw(" "),
-        Span::styled(s.state.name(), style::state(s.state)),
-    ];
+    let name = Span::styled(s.state.name(), style::state(s.state));
+    let mut state = vec![vec![name.clone()]];
     let age = details.seen.state_age;
     if !age.is_zero() {
-        spans.push(Span::raw(format!(" for {}", elapsed_text(age))));
+        let with_age = vec![name, Span::raw(format!(" for {}", elapsed_text(age)))];
+        state.insert(0, with_age);
     }
-    spans.push(Span::raw(format!(
-        " · {} {} · {owner}",
-        s.proto_text(),
-        crate::text::escape(&ends)
-    )));
+    let ends = format!("{} {}", s.proto_text(), crate::text::escape(&ends));
+    let mut parts = vec![state, vec![vec![Span::raw(ends)]], owner];
     if details.gone {
-        spans.push(Span::styled(" · closed, as last seen", style::WARNING));
+        let gone = Span::styled("closed, as last seen", style::WARNING);
+        parts.push(vec![vec![gone]]);
     }
-    spans.push(Span::raw(" "));
-    Line::from(spans)
+    // The border keeps a cell or two after the title. The state's name never goes.
+    let steps: &[usize] = if parts[0].len() > 1 { &[2, 0] } else { &[2] };
+    let mut line = line_fit::fit(" ", parts, " · ", steps, width.saturating_sub(3));
+    line.spans.push(Span::raw(" "));
+    line
 }
 
 /// "seen in ESTABLISHED +1.0s → CLOSE_WAIT +75.0s" (times since sockscope started).

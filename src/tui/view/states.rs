@@ -26,17 +26,42 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 /// The groups on one line, with ss's short state names when the full ones do not
-/// fit; else on two, wrapped between groups, never inside one.
+/// fit; else on two, wrapped between groups, never inside one. Where two lines do not
+/// hold every group, the sparklines give way (first those of empty states, then they
+/// narrow, then they go), so no group is cut off the end.
 fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let width = usize::from(width);
     let fits = |groups: &[Vec<Span<'static>>]| {
         let w: usize = groups.iter().flatten().map(|s| s.width()).sum();
         w + 1 + 3 * groups.len().saturating_sub(1) <= width
     };
-    let mut groups = groups_of(app, false);
-    if !fits(&groups) {
-        groups = groups_of(app, true);
+    let long = groups_of(app, false, Sparks::All(SPARK_WIDTH));
+    if fits(&long) {
+        return wrapped(long, width).unwrap_or_default();
     }
+    let sparks = [
+        Sparks::All(SPARK_WIDTH),
+        Sparks::NonZero(SPARK_WIDTH),
+        Sparks::NonZero(SPARK_WIDTH / 2),
+        Sparks::None,
+    ];
+    for spark in sparks {
+        if let Some(lines) = wrapped(groups_of(app, true, spark), width) {
+            return lines;
+        }
+    }
+    wrapped_anyway(groups_of(app, true, Sparks::None), width)
+}
+
+/// The groups on at most two lines of `width`, or None where they do not fit.
+fn wrapped(groups: Vec<Vec<Span<'static>>>, width: usize) -> Option<Vec<Line<'static>>> {
+    let lines = wrapped_anyway(groups, width);
+    let fits = lines.iter().all(|l| l.width() <= width);
+    fits.then_some(lines)
+}
+
+/// As `wrapped`, the rest of the second line cut at the screen's edge.
+fn wrapped_anyway(groups: Vec<Vec<Span<'static>>>, width: usize) -> Vec<Line<'static>> {
     let mut lines = vec![vec![Span::raw(" ")]];
     let mut used = 1;
     for (i, group) in groups.into_iter().enumerate() {
@@ -57,8 +82,17 @@ fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
     lines.into_iter().map(Line::from).collect()
 }
 
+/// Which groups draw their sparkline, and how wide.
+#[derive(Clone, Copy)]
+enum Sparks {
+    All(usize),
+    /// Not those at 0 now (a state sockets passed through).
+    NonZero(usize),
+    None,
+}
+
 /// A group per bucket: its name, count and sparkline.
-fn groups_of(app: &App, short: bool) -> Vec<Vec<Span<'static>>> {
+fn groups_of(app: &App, short: bool, sparks: Sparks) -> Vec<Vec<Span<'static>>> {
     let mut out = Vec::new();
     for bucket in buckets(app) {
         let mut spans = Vec::new();
@@ -69,10 +103,16 @@ fn groups_of(app: &App, short: bool) -> Vec<Vec<Span<'static>>> {
         };
         spans.push(Span::styled(label, style::bucket(bucket)));
         spans.push(Span::raw(format!(" {}", thousands(count))));
+        let spark_width = match sparks {
+            Sparks::All(w) => w,
+            Sparks::NonZero(w) if count > 0 => w,
+            _ => 0,
+        };
         let series = history::counts(&app.tracked, bucket);
-        if app.filter.query.is_empty() && series.iter().min() != series.iter().max() {
+        let changed = series.iter().min() != series.iter().max();
+        if spark_width > 0 && app.filter.query.is_empty() && changed {
             spans.push(Span::styled(
-                format!(" {}", sparkline(&series, SPARK_WIDTH)),
+                format!(" {}", sparkline(&series, spark_width)),
                 style::bucket(bucket),
             ));
         }

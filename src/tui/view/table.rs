@@ -115,15 +115,27 @@ fn fitted(app: &App, width: u16) -> Vec<(Column, u16, bool)> {
             if matches!(c.spec().width, Width::Fixed(_)) {
                 continue;
             }
-            let width = |t: String| t.chars().count() as u16;
-            need.widest = need.widest.max(width(c.text(&row)));
+            let width = |t: &str| t.chars().count() as u16;
+            let text = c.text(&row);
+            need.widest = need.widest.max(width(&text));
             if let Some(short) = c.short_text(&row) {
-                need.widest_short = Some(need.widest_short.unwrap_or(0).max(width(short)));
+                need.widest_short = Some(need.widest_short.unwrap_or(0).max(width(&short)));
+            }
+            // An address column's usual cells: its addresses, not a unix socket's path.
+            if matches!(c, Column::Local | Column::Remote) && !text.starts_with(['/', '@']) {
+                need.usual = Some(need.usual.unwrap_or(0).max(width(&text)));
             }
         }
     }
+    // What the user asked to see stays on a narrow screen: the column the rows are
+    // sorted by (after `r`, the rates), PEER after `p`.
+    let keep: Vec<Column> = all
+        .iter()
+        .copied()
+        .filter(|c| app.sort.by.shows_on(*c) || *c == Column::Peer)
+        .collect();
     // After the two-cell gutter.
-    let fitted = fit::widths(&all, &needs, width.saturating_sub(3), 1);
+    let fitted = fit::widths(&all, &needs, width.saturating_sub(3), 1, &keep);
     all.iter()
         .zip(&needs)
         .zip(&fitted)

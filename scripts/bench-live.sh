@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Benchmark: the real live view's CPU and memory. N loopback TCP sockets held by P
+# processes (scripts/loadgen.py) in a private network namespace this script creates and
+# deletes, PCT of them replaced a second; `sockscope` runs in a tmux window (120x40)
+# inside that namespace at its default interval. After a warm-up, its CPU (utime+stime
+# of the whole process, every thread) and RSS are sampled for a while. See the README,
+# Performance.
+#
+#   scripts/bench-live.sh [--sockets N] [--procs P] [--churn PCT] [--warmup S]
+#                         [--measure S] [--bin PATH] [-- EXTRA SOCKSCOPE ARGS]
+#
+# Prints: % of one core over the measured span, RSS at its start, end and peak, and the
+# header's interval (to show whether the view slowed itself down).
+# Needs root (ip netns), tmux, python3.
+set -euo pipefail
+
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "bench-live: $*" >&2; exit 1; }
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+sockets=100000
+procs=10
+churn=1
+warmup=30
+measure=60
+bin="$repo/target/release/sockscope"
+build=1
+extra=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --sockets) sockets=${2:?}; shift 2 ;;
+        --procs) procs=${2:?}; shift 2 ;;
+        --churn) churn=${2:?}; shift 2 ;;
+        --warmup) warmup=${2:?}; shift 2 ;;
+        --measure) measure=${2:?}; shift 2 ;;
+        --bin) bin=${2:?}; build=0; shift 2 ;;
+        --) shift; extra+=("$@"); break ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+[ "$(id -u)" = 0 ] || die "needs root (for ip netns)"
+for tool in tmux python3 ip; do command -v $tool >/dev/null || die "needs $tool"; done
+[ $build = 0 ] || (cd "$repo" && cargo build --release -q) || die "cargo build failed"
+
+ns="sockscope-bench-live-$$"
+work=$(mktemp -d)
+tmux_sock="$work/tmux"
+loadgen_pid=""
+cleanup() {
+    trap - EXIT INT TERM
+    tmux -S "$tmux_sock" kill-server 2>/dev/null || true
+    if [ -n "$loadgen_pid" ]; then
+        kill -TERM "$loadgen_pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$loadgen_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$loadgen_pid" 2>/dev/null || true
+    fi
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'echo "bench-live: interrupted" >&2; exit 130' INT TERM
+
+ip netns add "$ns" || die "ip netns add $ns failed"
+ip -n "$ns" link set lo up
+ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" \
+    net.core.somaxconn=4096 >/dev/null || true
+
+# loadgen's --churn counts sockets a second (a replaced connection is two of them).
+per_sec=$(awk -v n="$sockets" -v c="$churn" 'BEGIN { print n * c / 100 }')
+ip netns exec "$ns" python3 "$repo/scripts/loadgen.py" --sockets "$sockets" \
+    --procs "$procs" --churn "$per_sec" --ready-file "$work/ready" &
+loadgen_pid=$!
+for _ in $(seq 1200); do
+    [ -e "$work/ready" ] && break
+    kill -0 "$loadgen_pid" 2>/dev/null || die "loadgen exited before it was ready"
+    sleep 0.5
+done
+[ -e "$work/ready" ] || die "loadgen not ready after 600 s"
+
+tmux -S "$tmux_sock" new-session -d -x 120 -y 40 \
+    "ip netns exec $ns $bin ${extra[*]:-}; sleep 600"
+pid=""
+for _ in $(seq 100); do
+    pid=$(pgrep -f -n "^$bin" || true)
+    [ -n "$pid" ] && break
+    sleep 0.1
+done
+[ -n "$pid" ] || die "sockscope did not start"
+
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+rss() { awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status"; }
+sleep "$warmup"
+kill -0 "$pid" 2>/dev/null || die "sockscope exited during the warm-up"
+c0=$(cpu); t0=$EPOCHREALTIME; r0=$(rss); peak=$r0
+for _ in $(seq "$measure"); do
+    sleep 1
+    r=$(rss); [ "$r" -gt "$peak" ] && peak=$r
+done
+c1=$(cpu); t1=$EPOCHREALTIME; r1=$(rss)
+header=$(tmux -S "$tmux_sock" capture-pane -p | head -1)
+awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$ticks" \
+    -v n="$sockets" -v p="$procs" -v ch="$churn" -v r0="$r0" -v r1="$r1" -v pk="$peak" \
+    'BEGIN {
+        printf "live view, %d sockets, %d processes, %s%%/s churn, default interval\n", n, p, ch
+        printf "CPU: %.1f%% of one core over %.0f s\n", 100 * (c1 - c0) / hz / (t1 - t0), t1 - t0
+        printf "RSS: %d MB at the start, %d MB at the end, %d MB peak\n", r0, r1, pk
+    }'
+echo "header: $header"
