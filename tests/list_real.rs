@@ -8,7 +8,7 @@
 mod common;
 use common::need::{self, Need};
 use common::netns::OwnAddr;
-use common::{list_json, pids, sockscope};
+use common::{lasting_holders, list_json, pids, sockscope};
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::OwnedFd;
@@ -190,7 +190,7 @@ fn every_state_with_its_owners() {
         staged.find(&all, "tcp", lport, cport),
     ] {
         assert_eq!(s["state"], "ESTABLISHED");
-        assert_eq!(pids(s), [me]);
+        assert_eq!(lasting_holders(s), [me]);
         assert_eq!(
             s["processes"][0]["comm"].as_str().map(|c| c.len() <= 15),
             Some(true)
@@ -212,7 +212,7 @@ fn every_state_with_its_owners() {
         port_of(staged.backlog0.local_addr().unwrap().as_socket().unwrap()),
     );
     assert_eq!(syn["state"], "SYN_SENT");
-    assert_eq!(pids(syn), [me]);
+    assert_eq!(lasting_holders(syn), [me]);
 
     let (hc_client, _) = &staged.half_closed;
     let hport = port_of(hc_client.local_addr().unwrap());
@@ -248,14 +248,14 @@ fn every_state_with_its_owners() {
         assert_eq!(unix.len(), 1, "{path}");
         assert_eq!(unix[0]["state"], "LISTEN");
         assert_eq!(unix[0]["socket_type"], "stream");
-        assert_eq!(pids(unix[0]), [me]);
+        assert_eq!(lasting_holders(unix[0]), [me]);
     }
 
     // The shared listener, seen from the host-wide walk: both processes hold it.
     let host = list_json(&["--port", &lport.to_string(), "--listening"]);
     let host: Vec<&Value> = host.iter().filter(|s| staged.owns(s)).collect();
     assert_eq!(host.len(), 1, "{host:#?}");
-    let mut owners = pids(host[0]);
+    let mut owners = lasting_holders(host[0]);
     owners.sort();
     let mut expected = vec![me, u64::from(staged.sharer.id())];
     expected.sort();
@@ -418,7 +418,7 @@ fn pid_scope_lists_that_process_sockets_with_every_holder() {
     assert_eq!(all.len(), 1, "{all:#?}");
     assert_eq!(all[0]["state"], "LISTEN");
     let me = u64::from(std::process::id());
-    let mut holders = pids(&all[0]);
+    let mut holders = lasting_holders(&all[0]);
     holders.sort();
     let mut expected = vec![me, u64::from(staged.sharer.id())];
     expected.sort();

@@ -157,7 +157,7 @@ fn a_recording_of_every_namespace_replays_with_them() {
     // Peers are found again, inside the namespace.
     let me = u64::from(std::process::id());
     for s in ours.iter().filter(|s| s["state"] != "LISTEN") {
-        assert_eq!(common::pids(s), [me]);
+        assert_eq!(common::lasting_holders(s), [me], "{s:#}");
         assert!(s["peer"]["inode"].is_u64(), "{s:#}");
     }
 
@@ -167,7 +167,7 @@ fn a_recording_of_every_namespace_replays_with_them() {
         .filter(|s| s["netns"]["inode"] != inode && s["state"] == "LISTEN")
         .collect();
     assert_eq!(theirs.len(), 1, "{sockets:#?}");
-    assert_eq!(common::pids(theirs[0]), [me]);
+    assert_eq!(common::lasting_holders(theirs[0]), [me]);
 
     // The table of the replay names each row's namespace, as a live list does.
     let (code, table, err) = run(&["list", "--replay", file, "--at", "+0"]);

@@ -46,6 +46,28 @@ pub fn pids(socket: &Value) -> Vec<u64> {
         .collect()
 }
 
+/// The pids of a socket's `processes` that still hold it now. A thread of a test that
+/// spawns a command forks first: until the child execs (which closes our CLOEXEC fds),
+/// it holds every fd the test holds, and sockscope, walking fds at that moment, rightly
+/// lists it. Such a child is gone by now, or has exec'd and let go; a real holder (a
+/// `sleep` given the socket as its stdin) still holds it, and a wrong one still fails.
+pub fn lasting_holders(socket: &Value) -> Vec<u64> {
+    let inode = socket["inode"].as_u64().expect("inode");
+    pids(socket)
+        .into_iter()
+        .filter(|&pid| holds(pid, inode))
+        .collect()
+}
+
+fn holds(pid: u64, inode: u64) -> bool {
+    let want = format!("socket:[{inode}]");
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == want.as_str()))
+}
+
 /// Sends SIGTERM to `child` and waits (up to 10 s) for it to exit; its exit status.
 pub fn terminate(child: &mut Child) -> ExitStatus {
     let pid = child.id();
