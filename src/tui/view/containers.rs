@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table};
 
-use super::processes::{listed, listening, states_line, states_text};
+use super::processes::{draw_owner_table, listed, listening, states_line, states_text};
 use super::style;
 use super::table::window;
 use crate::text::Escaped;
@@ -87,16 +87,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     ])
     .style(style::HEADER_ROW);
     let table = Table::new(rows, widths).header(header).column_spacing(1);
-    frame.render_widget(table, area);
-    if app.groups.is_empty() {
-        let below = Rect {
-            y: area.y + 1,
-            height: area.height.saturating_sub(1).min(1),
-            ..area
-        };
-        let text = "  no process holds a shown socket (or owners are hidden)";
-        frame.render_widget(Line::styled(text, style::DIM), below);
-    }
+    draw_owner_table(frame, area, table, app.groups.is_empty());
 }
 
 /// The name, runtime and pod cells, escaped: names come from the runtimes' state on

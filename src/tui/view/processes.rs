@@ -71,8 +71,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     ])
     .style(style::HEADER_ROW);
     let table = Table::new(rows, widths).header(header).column_spacing(1);
+    draw_owner_table(frame, area, table, app.processes.is_empty());
+}
+
+/// Draws a table of owners (processes, or their containers), saying why it is empty.
+pub(super) fn draw_owner_table(frame: &mut Frame, area: Rect, table: Table, empty: bool) {
     frame.render_widget(table, area);
-    if app.processes.is_empty() {
+    if empty {
         let below = Rect {
             y: area.y + 1,
             height: area.height.saturating_sub(1).min(1),
