@@ -44,36 +44,17 @@ if [ $build = 1 ]; then
 fi
 [ -x "$bin" ] || die "no sockscope binary at $bin"
 
-ns="sockscope-bench-export-$$"
-work=$(mktemp -d "/tmp/sockscope-bench-export.XXXXXX")
-cleanup() {
-    trap - EXIT INT TERM
-    # Everything in our private namespace was started by this script.
-    if ip netns list | grep -qw "$ns"; then
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        # shellcheck disable=SC2086
-        [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-    fi
-    ip netns del "$ns" 2>/dev/null || true
-    rm -rf "$work"
+name=bench-export
+# shellcheck source=scripts/bench-ns.sh
+source "$repo/scripts/bench-ns.sh"
+export_pid=""
+# The exporter, stopped (and reaped, so bash reports no "Killed") before the namespace goes.
+bench_cleanup() {
+    [ -z "$export_pid" ] || { kill -KILL "$export_pid"; wait "$export_pid"; } 2>/dev/null || true
 }
-trap cleanup EXIT
-trap 'echo "bench-export: interrupted" >&2; exit 130' INT TERM
-
-ip netns add "$ns"
-ip -n "$ns" link set lo up
-ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" >/dev/null || true
-inns() { ip netns exec "$ns" "$@"; }
 
 echo "bench-export: establishing $sockets sockets in $procs processes..." >&2
-inns python3 "$repo/scripts/loadgen.py" --sockets "$sockets" --procs "$procs" \
-    --ready-file "$work/ready" --setup-timeout 600 </dev/null >"$work/loadgen.out" 2>&1 &
-for _ in $(seq 6000); do
-    [ -e "$work/ready" ] && break
-    kill -0 $! 2>/dev/null || die "load generator failed: $(cat "$work/loadgen.out")"
-    sleep 0.1
-done
-[ -e "$work/ready" ] || die "load generator not ready"
+start_loadgen 600 --sockets "$sockets" --procs "$procs"
 
 url=http://127.0.0.1:10155/metrics
 # Not through inns: a function backgrounded is a subshell, and $! would be its pid.

@@ -43,41 +43,15 @@ done
 for tool in tmux python3 ip; do command -v $tool >/dev/null || die "needs $tool"; done
 [ $build = 0 ] || (cd "$repo" && cargo build --release -q) || die "cargo build failed"
 
-ns="sockscope-bench-live-$$"
-work=$(mktemp -d)
+name=bench-live
+# shellcheck source=scripts/bench-ns.sh
+source "$repo/scripts/bench-ns.sh"
 tmux_sock="$work/tmux"
-loadgen_pid=""
-cleanup() {
-    trap - EXIT INT TERM
-    tmux -S "$tmux_sock" kill-server 2>/dev/null || true
-    if [ -n "$loadgen_pid" ]; then
-        kill -TERM "$loadgen_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$loadgen_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$loadgen_pid" 2>/dev/null || true
-    fi
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-    ip netns del "$ns" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'echo "bench-live: interrupted" >&2; exit 130' INT TERM
-
-ip netns add "$ns" || die "ip netns add $ns failed"
-ip -n "$ns" link set lo up
-ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" \
-    net.core.somaxconn=4096 >/dev/null || true
+bench_cleanup() { tmux -S "$tmux_sock" kill-server 2>/dev/null || true; }
 
 # loadgen's --churn counts sockets a second (a replaced connection is two of them).
 per_sec=$(awk -v n="$sockets" -v c="$churn" 'BEGIN { print n * c / 100 }')
-ip netns exec "$ns" python3 "$repo/scripts/loadgen.py" --sockets "$sockets" \
-    --procs "$procs" --churn "$per_sec" --ready-file "$work/ready" &
-loadgen_pid=$!
-for _ in $(seq 1200); do
-    [ -e "$work/ready" ] && break
-    kill -0 "$loadgen_pid" 2>/dev/null || die "loadgen exited before it was ready"
-    sleep 0.5
-done
-[ -e "$work/ready" ] || die "loadgen not ready after 600 s"
+start_loadgen 600 --sockets "$sockets" --procs "$procs" --churn "$per_sec"
 
 tmux -S "$tmux_sock" new-session -d -x 120 -y 40 \
     "ip netns exec $ns $bin ${extra[*]:-}; sleep 600"

@@ -53,37 +53,13 @@ fi
 [ -x "$bin" ] || die "no sockscope binary at $bin"
 [ -z "$baseline" ] || [ -x "$baseline" ] || die "no baseline binary at $baseline"
 
-ns="sockscope-bench-protos-$$"
-work=$(mktemp -d "/tmp/sockscope-bench-protos.XXXXXX")
-cleanup() {
-    trap - EXIT INT TERM
-    # Everything in our private namespace was started by this script.
-    if ip netns list | grep -qw "$ns"; then
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        # shellcheck disable=SC2086
-        [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-    fi
-    ip netns del "$ns" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'echo "bench-protos: interrupted" >&2; exit 130' INT TERM
-
-ip netns add "$ns" || die "ip netns add $ns failed"
-ip -n "$ns" link set lo up
-inns() { ip netns exec "$ns" "$@"; }
+name=bench-protos
+# shellcheck source=scripts/bench-ns.sh
+source "$repo/scripts/bench-ns.sh"
 
 echo "bench-protos: $(nproc) CPUs, kernel $(uname -r), $("$bin" --version 2>/dev/null)" >&2
 echo "bench-protos: holding $udp UDP and $unix unix sockets in $procs processes..." >&2
-inns python3 "$repo/scripts/loadgen.py" --sockets 0 --udp "$udp" --unix "$unix" \
-    --procs "$procs" --ready-file "$work/ready" --setup-timeout 600 \
-    </dev/null >"$work/loadgen.out" 2>&1 &
-for _ in $(seq 6050); do
-    [ -e "$work/ready" ] && break
-    kill -0 $! 2>/dev/null || die "load generator failed: $(cat "$work/loadgen.out")"
-    sleep 0.1
-done
-[ -e "$work/ready" ] || die "load generator not ready after 600s"
+start_loadgen 600 --sockets 0 --udp "$udp" --unix "$unix" --procs "$procs"
 
 # Every row lists the same sockets whatever the binary; a count that differs is a bug.
 # --pid of one worker: its sockets, with every holder, which takes every process's fds.

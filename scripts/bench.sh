@@ -97,42 +97,10 @@ refresh_bin=$(awk '$1 == "refresh" { print $2 }' <<<"$benches")
 [ -x "$bin" ] || die "no sockscope binary at $bin (build it with: cargo build --release)"
 [ -z "$baseline" ] || [ -x "$baseline" ] || die "no baseline binary at $baseline"
 
-# --- cleanup, on every exit path ---------------------------------------------------------
-ns="sockscope-bench-$$"
-work=$(mktemp -d "/tmp/sockscope-bench.XXXXXX")
-loadgen_pid=""
-
-stop_loadgen() {
-    if [ -n "$loadgen_pid" ]; then
-        kill -TERM "$loadgen_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$loadgen_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$loadgen_pid" 2>/dev/null || true
-        wait "$loadgen_pid" 2>/dev/null || true
-        loadgen_pid=""
-    fi
-    # Everything still in our private namespace was started by this script.
-    if ip netns list | grep -qw "$ns"; then
-        local pids
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        # shellcheck disable=SC2086
-        [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-    fi
-}
-cleanup() {
-    trap - EXIT INT TERM
-    stop_loadgen
-    ip netns del "$ns" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
-
-ip netns add "$ns" || die "ip netns add $ns failed"
-ip -n "$ns" link set lo up
-# More ephemeral ports and a deeper accept queue; only inside our namespace.
-ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" \
-    net.core.somaxconn=4096 >/dev/null || true
-inns() { ip netns exec "$ns" "$@"; }
+# --- the namespace, the load generator, cleanup on every exit path (bench-ns.sh) ------
+name=bench
+# shellcheck source=scripts/bench-ns.sh
+source "$repo/scripts/bench-ns.sh"
 
 # --- timing ------------------------------------------------------------------------------
 # time_one NAME CMD...: runs CMD once with output to /dev/null, appends
@@ -232,19 +200,9 @@ for n in "${size_list[@]}"; do
     [ $((n / 2)) -ge "$p" ] || p=$((n / 2 > 0 ? n / 2 : 1))
     i=$((i + 1))
     echo "bench: establishing $n sockets ($((n / 2)) connections) in $p processes..." >&2
-    rm -f "$work/ready"
     churn_arg=()
     [ -z "$churn" ] || churn_arg=(--churn "$(awk -v n="$n" -v c="$churn" 'BEGIN { print n * c / 100 }')")
-    ip netns exec "$ns" python3 "$repo/scripts/loadgen.py" --sockets "$n" --procs "$p" \
-        --ready-file "$work/ready" --setup-timeout "$setup_timeout" "${churn_arg[@]}" \
-        </dev/null >"$work/loadgen.out" 2>&1 &
-    loadgen_pid=$!
-    for _ in $(seq $((setup_timeout * 10 + 50))); do
-        [ -e "$work/ready" ] && break
-        kill -0 "$loadgen_pid" 2>/dev/null || die "load generator failed: $(cat "$work/loadgen.out")"
-        sleep 0.1
-    done
-    [ -e "$work/ready" ] || die "load generator not ready after ${setup_timeout}s"
+    start_loadgen "$setup_timeout" --sockets "$n" --procs "$p" "${churn_arg[@]}"
     est=$(inns ss -Htn state established | wc -l)
     # Under churn a few connections are being replaced at any moment.
     [ "$est" -ge $((n * 99 / 100)) ] || die "only $est of $n sockets are ESTABLISHED"
