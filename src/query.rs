@@ -261,13 +261,7 @@ pub fn parse_state(text: &str) -> Result<TcpState, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_sockets::{self, Build, owner};
-
-    fn tcp(local: &str, remote: &str, state: TcpState, comm: &str) -> Socket {
-        test_sockets::tcp(local, remote, state)
-            .inode(1)
-            .owned_by(vec![owner(42, 3, comm)])
-    }
+    use crate::test_sockets::held_tcp as tcp;
 
     #[test]
     fn states_in_every_spelling() {

@@ -88,13 +88,7 @@ fn thousands(n: usize) -> String {
 mod tests {
     use super::*;
     use crate::model::TcpState;
-    use crate::test_sockets::{self, Build, owner};
-
-    fn tcp(local: &str, remote: &str, state: TcpState, comm: &str) -> Socket {
-        test_sockets::tcp(local, remote, state)
-            .inode(1)
-            .owned_by(vec![owner(42, 3, comm)])
-    }
+    use crate::test_sockets::held_tcp as tcp;
 
     #[test]
     fn notes_say_what_numbers_matched_and_why_nothing_did() {

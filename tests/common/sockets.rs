@@ -41,6 +41,13 @@ pub fn tcp(local: &str, remote: &str, state: TcpState) -> Socket {
     inet(Proto::Tcp, local, remote, state)
 }
 
+/// A TCP socket (inode 1) held by pid 42, fd 3, named `comm`: the filters' usual subject.
+pub fn held_tcp(local: &str, remote: &str, state: TcpState, comm: &str) -> Socket {
+    tcp(local, remote, state)
+        .inode(1)
+        .owned_by(vec![owner(42, 3, comm)])
+}
+
 pub fn udp(local: &str, remote: &str, state: TcpState) -> Socket {
     inet(Proto::Udp, local, remote, state)
 }
