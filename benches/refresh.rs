@@ -11,7 +11,9 @@
 //! counts the sockets whose owners differ: under live churn a few may, as the two are
 //! moments apart (tests/owners_churn.rs compares at a quiet moment, exactly).
 //! Prints the median and worst of the steady-state refreshes (not full walks), the
-//! full walks' median, and what the refreshes read.
+//! full walks' median, what the refreshes read, and the CPU time (every thread, the
+//! snapshot's drop included) a steady refresh costs: at the live view's 1 s interval,
+//! its share of one core.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -49,6 +51,7 @@ fn main() {
         .unwrap_or_else(|e| fail(&format!("{e:#}")))
         .with_full_walks(period);
     let mut steady = Vec::new();
+    let mut steady_cpu = Vec::new();
     let mut full = Vec::new();
     let (mut listed, mut readlinks, mut wider, mut differ) = (0, 0, 0, 0);
     let mut sockets = 0;
@@ -57,47 +60,45 @@ fn main() {
             std::thread::sleep(interval);
         }
         let t = Instant::now();
+        let cpu = cpu_time();
         let snapshot = source
             .snapshot()
             .unwrap_or_else(|e| fail(&format!("{e:#}")));
         let took = t.elapsed().as_secs_f64();
         let done = source.owner_refresh().unwrap_or_default();
         sockets = snapshot.sockets.len();
+        let kept = compare.then(|| owners(&snapshot));
+        drop(snapshot);
+        let cpu = cpu_time() - cpu;
         if done.full {
             full.push(took);
         } else {
             steady.push(took);
+            steady_cpu.push(cpu);
             listed += done.listed;
             readlinks += done.readlinks;
             wider += usize::from(done.wider);
         }
-        if compare {
+        if let Some(a) = kept {
             let oneshot = System::new(PROC, Scope::Host)
                 .and_then(|mut s| s.snapshot())
                 .unwrap_or_else(|e| fail(&format!("{e:#}")));
-            let owners = |snap: &sockscope::model::Snapshot| -> HashMap<u64, Vec<(u32, u32)>> {
-                snap.sockets
-                    .iter()
-                    .filter(|s| s.inode != 0)
-                    .map(|s| (s.inode, s.processes.iter().map(|o| (o.pid, o.fd)).collect()))
-                    .collect()
-            };
-            let (a, b) = (owners(&snapshot), owners(&oneshot));
+            let b = owners(&oneshot);
             differ += a
                 .iter()
                 .filter(|(i, o)| b.get(i).is_some_and(|p| p != *o))
                 .count();
         }
-        drop(snapshot);
     }
     let n = steady.len().max(1);
     println!(
-        "refresh: {sockets} sockets; steady {:.4} s median, {:.4} s worst ({} refreshes); \
-         full {:.4} s median ({}); per steady refresh: {} fd dirs listed, {} links read, \
-         {} wider walks in all{}",
+        "refresh: {sockets} sockets; steady {:.4} s median, {:.4} s worst ({} refreshes), \
+         {:.4} s CPU median; full {:.4} s median ({}); per steady refresh: {} fd dirs \
+         listed, {} links read, {} wider walks in all{}",
         median(&mut steady),
         steady.iter().copied().fold(0.0, f64::max),
         steady.len(),
+        median(&mut steady_cpu),
         median(&mut full),
         full.len(),
         listed / n,
@@ -109,6 +110,22 @@ fn main() {
             String::new()
         }
     );
+}
+
+/// Who holds each socket, by (pid, fd).
+fn owners(snapshot: &sockscope::model::Snapshot) -> HashMap<u64, Vec<(u32, u32)>> {
+    snapshot
+        .sockets
+        .iter()
+        .filter(|s| s.inode != 0)
+        .map(|s| (s.inode, s.processes.iter().map(|o| (o.pid, o.fd)).collect()))
+        .collect()
+}
+
+/// CPU time of the whole process so far (every thread), in seconds.
+fn cpu_time() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
 }
 
 fn median(v: &mut [f64]) -> f64 {
