@@ -8,10 +8,16 @@
 //! socket inode, or "not a socket") and, each refresh:
 //!
 //! 1. beside the dump: lists /proc, reads each process's start time and fd count;
-//! 2. after the dump (so no listing is older than it): lists the fd directory
-//!    (getdents, no readlink) of every process that is new, whose start time differs
-//!    (the pid was reused), whose count changed (also during the dump: it is stat'ed
-//!    again), or that holds an inode the last dump had and this one lacks (gone);
+//! 2. after the dump (so no table is older than it): probes the fd table of every
+//!    process whose count changed (also during the dump: it is stat'ed again) or that
+//!    holds an inode the last dump had and this one lacks (gone), and lists the fd
+//!    directory (getdents, no readlink) of one that is new, whose start time differs
+//!    (the pid was reused) or whose probe does not add up. A probe (`procfd::probe`)
+//!    starts from the kept table instead of a listing, which at 10k fds costs the
+//!    kernel a dentry each: it reads again each kept fd the cache cannot vouch for
+//!    (step 3), then, while the table is short of the count, the lowest numbers it
+//!    lacks (where the kernel puts a new fd); fewer fds than it vouched for, or too
+//!    many free numbers tried, and the directory is listed;
 //! 3. reads the links of a listed process only where the cache cannot vouch: an fd
 //!    number it did not have, one that was no socket, one whose inode is gone, not in
 //!    this dump (another namespace's) or was held by more than one fd. An fd that was
@@ -19,9 +25,10 @@
 //!    socket would be gone, unless it was passed on first, and then see 4;
 //! 4. where a read found an inode at an fd that did not hold it before (a dup, a
 //!    receive, a fork's copy), every other holder the cache has for that inode is read
-//!    again (one readlink each): the sender that closed its copy is dropped there;
+//!    again (one readlink each): the sender that closed its copy is dropped there, and
+//!    if its table then falls short of its count, it is listed;
 //! 5. when an inode is new in this dump and still has no holder, the other processes
-//!    that hold a socket of this dump are listed and read the same way (the "wider"
+//!    that hold a socket of this dump are probed or listed the same way (the "wider"
 //!    walk); every other process too when one is still unowned in the next dump;
 //! 6. builds inode -> owners from the tables, in the order a full walk finds them.
 //!
@@ -34,14 +41,20 @@
 //! lives on elsewhere and no count moves (dup2 of one known socket over another
 //! that stays alive elsewhere, or a process that closes a shared socket and
 //! receives a known one in the same refresh). The count is equal, no inode is born or
-//! dies. Also a process's name changed by prctl without any fd change. For those a full
+//! dies. A probe adds one more: a process that sends the only fd of a socket over a
+//! unix socket and closes it, and opens another fd in the same refresh, while the
+//! socket is still in flight (no receiver holds it yet, so no read is triggered); the
+//! receive, at the latest, corrects it (step 4). Also a process's name changed by prctl
+//! without any fd change. For those a full
 //! walk runs at a bounded period (`FullWalks`), and whenever this refresh could not
 //! settle (see `Refresh::settled`). Kernels before 6.2 report 0 for the size: there,
 //! every refresh is a full walk, said once (in the first snapshot's warnings).
 
 mod holders;
 mod procfd;
+mod tables;
 
+use holders::{Holders, Positions};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -50,7 +63,7 @@ use rustix::fs::Dir;
 
 use super::container::Containers;
 use super::owners::{self, Process, Users, Walk};
-use procfd::{counts_fds, fd_count, find, list, parallel, read_all, start_time, target};
+use procfd::{counts_fds, fd_count, list, parallel, read_all, start_time};
 
 type Fast = foldhash::fast::RandomState;
 
@@ -77,9 +90,11 @@ impl Default for FullWalks {
 pub struct Refresh {
     /// Every link was read.
     pub full: bool,
-    /// Processes seen, and of them how many had their fd directory listed.
+    /// Processes seen, and of them how many had their fd directory listed, and how
+    /// many had their kept fd table probed instead (see `procfd::probe`).
     pub processes: usize,
     pub listed: usize,
+    pub probed: usize,
     /// Links read.
     pub readlinks: usize,
     /// Whether a new inode without a holder made every process be listed.
@@ -116,6 +131,8 @@ enum Seen {
     Changed,
     /// Listed: its fd directory (for the links still to read) and its fd numbers.
     Listed(Dir, Vec<u32>),
+    /// Probed from its cached table (see `procfd::probe`): its fds, and those read.
+    Probed(Vec<Fd>, Vec<Fd>),
     /// Every link read (a full refresh, beside the dump).
     Read(Vec<Fd>),
     Denied,
@@ -140,8 +157,8 @@ pub struct FdCache {
     procs: HashMap<u32, Proc, Fast>,
     /// The inodes of the last dump.
     alive: HashSet<u64, Fast>,
-    /// Inodes more than one fd held at the last refresh.
-    shared: HashSet<u64, Fast>,
+    /// inode -> owners, as the tables say (step 6).
+    held: Holders,
     /// Inodes new in the last dump that even the first tier of the wider walk found
     /// no holder for (see `wider_tier`).
     orphans: HashSet<u64, Fast>,
@@ -167,7 +184,7 @@ impl FdCache {
         FdCache {
             procs: HashMap::default(),
             alive: HashSet::default(),
-            shared: HashSet::default(),
+            held: Holders::default(),
             orphans: HashSet::default(),
             period,
             since_full: 0,
@@ -250,8 +267,20 @@ impl FdCache {
             probes = self.recheck(proc_root, probes, &dumped);
         }
         let order: Vec<u32> = probes.iter().map(|p| p.pid).collect();
-        let live: HashSet<u32, Fast> = order.iter().copied().collect();
-        self.procs.retain(|pid, _| live.contains(pid));
+        let positions: Positions = order.iter().enumerate().map(|(i, &pid)| (pid, i)).collect();
+        let exited: Vec<u32> = (self.procs.keys())
+            .filter(|pid| !positions.contains_key(pid))
+            .copied()
+            .collect();
+        for pid in exited {
+            let old = self.procs.remove(&pid);
+            self.held.change(pid, old.as_ref(), None, &positions);
+        }
+        // The inodes new in this dump.
+        let born: Vec<u64> = (dumped.iter())
+            .filter(|i| !self.alive.contains(i))
+            .copied()
+            .collect();
         let mut listed: HashSet<u32, Fast> = probes
             .iter()
             .filter(|p| !matches!(p.seen, Seen::Unchanged))
@@ -266,21 +295,47 @@ impl FdCache {
             containers,
             &mut stats,
             &mut read_now,
+            &positions,
         );
-        let mut walk;
+        if full {
+            // Nothing kept is trusted: made again from the tables.
+            self.held = Holders::build(&self.procs, &order);
+        }
         // The wider walk in two tiers (2: done; a full refresh read everyone).
         let mut tier = if full { 2 } else { 0 };
         let carried = std::mem::take(&mut self.orphans);
         let mut rounds = 0;
         loop {
-            let shared;
-            (walk, shared) = self.build(&order);
-            self.shared = shared;
+            #[cfg(debug_assertions)]
+            self.check_held(&order);
             rounds += 1;
-            let stale = self.other_holders(&walk, &arrived, &read_now);
+            let stale = self.other_holders(&arrived, &read_now);
             if !stale.is_empty() {
-                arrived = self.reread(proc_root, stale, &mut stats, &mut read_now);
-            } else if let Some(next) = self.wider_tier(tier, &dumped, &walk, &carried) {
+                let relist;
+                (arrived, relist) =
+                    self.reread(proc_root, stale, &mut stats, &mut read_now, &positions);
+                listed.extend(relist.iter().copied());
+                let probes = parallel(relist, |pid| {
+                    let start = self.procs.get(&pid).map_or(0, |p| p.start);
+                    let (seen, count) = list(proc_root, pid);
+                    Probe {
+                        pid,
+                        start,
+                        count,
+                        seen,
+                    }
+                });
+                arrived.extend(self.install(
+                    proc_root,
+                    probes,
+                    &dumped,
+                    users,
+                    containers,
+                    &mut stats,
+                    &mut read_now,
+                    &positions,
+                ));
+            } else if let Some(next) = self.wider_tier(tier, &dumped, &born, &carried) {
                 tier = next;
                 stats.wider = true;
                 let ours = |pid: &u32| {
@@ -295,8 +350,8 @@ impl FdCache {
                     .collect();
                 listed.extend(rest.iter().copied());
                 let probes = parallel(rest, |pid| {
-                    let (seen, count) = list(proc_root, pid);
                     let start = self.procs.get(&pid).map_or(0, |p| p.start);
+                    let (seen, count) = self.probe_or_list(proc_root, pid, start, &dumped);
                     Probe {
                         pid,
                         start,
@@ -312,6 +367,7 @@ impl FdCache {
                     containers,
                     &mut stats,
                     &mut read_now,
+                    &positions,
                 );
             } else {
                 break;
@@ -332,22 +388,40 @@ impl FdCache {
         if !full {
             self.since_full += 1;
         }
-        walk.denied = self
-            .procs
-            .iter()
-            .filter(|(_, p)| p.denied)
-            .map(|(&pid, _)| pid)
-            .collect();
+        let walk = Walk {
+            // One reference more to each owner list: no list is made again.
+            by_inode: self.held.by_inode.clone(),
+            denied: (self.procs.iter())
+                .filter(|(_, p)| p.denied)
+                .map(|(&pid, _)| pid)
+                .collect(),
+        };
         if tier < 2 {
-            self.orphans = dumped
-                .iter()
+            self.orphans = (born.iter())
                 .copied()
-                .filter(|i| !self.alive.contains(i) && !walk.by_inode.contains_key(i))
+                .filter(|i| !self.held.by_inode.contains_key(i))
                 .collect();
         }
         self.alive = dumped;
         self.last = stats;
         walk
+    }
+
+    /// What the kept owners must always be: what the tables say.
+    #[cfg(debug_assertions)]
+    fn check_held(&self, order: &[u32]) {
+        let want = Holders::build(&self.procs, order);
+        let key = |o: &crate::model::Owner| (o.pid, o.fd, o.comm.clone());
+        let keys = |h: &Holders| -> std::collections::BTreeMap<u64, Vec<_>> {
+            (h.by_inode.iter())
+                .map(|(i, o)| (*i, o.iter().map(key).collect()))
+                .collect()
+        };
+        debug_assert!(keys(&self.held) == keys(&want), "kept owners drifted");
+        debug_assert!(
+            self.held.shared == want.shared,
+            "kept shared inodes drifted"
+        );
     }
 
     /// Step 5: which tier of the wider walk to run next, if any. Tier 1 (the
@@ -361,145 +435,15 @@ impl FdCache {
         &self,
         tier: u8,
         dumped: &HashSet<u64, Fast>,
-        walk: &Walk,
+        born: &[u64],
         carried: &HashSet<u64, Fast>,
     ) -> Option<u8> {
-        let unowned = |i: &u64| dumped.contains(i) && !walk.by_inode.contains_key(i);
+        let unowned = |i: &u64| dumped.contains(i) && !self.held.by_inode.contains_key(i);
         let still = carried.iter().any(unowned);
         match tier {
-            0 if still || dumped.iter().any(|i| !self.alive.contains(i) && unowned(i)) => Some(1),
+            0 if still || born.iter().any(unowned) => Some(1),
             1 if still => Some(2),
             _ => None,
         }
-    }
-
-    /// Step 2, after the dump: lists the processes that changed, those whose count
-    /// moved during the dump, and those holding an inode the dump no longer has.
-    fn recheck(
-        &self,
-        proc_root: &Path,
-        probes: Vec<Probe>,
-        dumped: &HashSet<u64, Fast>,
-    ) -> Vec<Probe> {
-        parallel(probes, |mut probe| {
-            let relist = match &probe.seen {
-                Seen::Changed => true,
-                Seen::Unchanged => {
-                    fd_count(proc_root, probe.pid) != probe.count
-                        || self.procs.get(&probe.pid).is_some_and(|p| {
-                            p.fds.iter().any(|f| {
-                                f.inode != 0
-                                    && !dumped.contains(&f.inode)
-                                    && self.alive.contains(&f.inode)
-                            })
-                        })
-                }
-                _ => false,
-            };
-            if relist {
-                (probe.seen, probe.count) = list(proc_root, probe.pid);
-            }
-            probe
-        })
-    }
-
-    /// Step 3: reads what the listed processes' caches cannot vouch for, and keeps the
-    /// result. Returns the inodes found at an fd that did not hold them before.
-    #[allow(clippy::too_many_arguments)]
-    fn install(
-        &mut self,
-        proc_root: &Path,
-        probes: Vec<Probe>,
-        dumped: &HashSet<u64, Fast>,
-        users: &Users,
-        containers: &Containers,
-        stats: &mut Refresh,
-        read_now: &mut HashSet<(u32, u32), Fast>,
-    ) -> HashSet<u64, Fast> {
-        let mut arrived = HashSet::default();
-        let stats_full = stats.full;
-        let this = &*self;
-        let resolved = parallel(probes, |probe| {
-            // A full refresh trusts nothing it had.
-            let old = this
-                .procs
-                .get(&probe.pid)
-                .filter(|p| !stats_full && p.start == probe.start);
-            let (fds, read) = match probe.seen {
-                // Changed is listed by now; were it not, the cache stays as it was.
-                Seen::Unchanged | Seen::Changed => return (probe.pid, None, Vec::new()),
-                Seen::Read(fds) => (Some(fds.clone()), fds),
-                Seen::Gone => return (probe.pid, Some(None), Vec::new()),
-                Seen::Denied => (None, Vec::new()),
-                Seen::Listed(dir, numbers) => {
-                    let (fds, read) = this.resolve(&dir, &numbers, old, dumped);
-                    (Some(fds), read)
-                }
-            };
-            let holds_socket = fds.as_ref().is_some_and(|f| f.iter().any(|f| f.inode != 0));
-            let proc_dir = proc_root.join(probe.pid.to_string());
-            let info = holds_socket.then(|| owners::process_info(&proc_dir, users, containers));
-            let proc = Proc {
-                start: probe.start,
-                count: probe.count,
-                denied: fds.is_none(),
-                info,
-                fds: fds.unwrap_or_default(),
-            };
-            (probe.pid, Some(Some(proc)), read)
-        });
-        for (pid, proc, read) in resolved {
-            let Some(proc) = proc else { continue };
-            let Some(proc) = proc else {
-                self.procs.remove(&pid);
-                continue;
-            };
-            stats.listed += 1;
-            stats.readlinks += read.len();
-            let old = self.procs.get(&pid).filter(|p| p.start == proc.start);
-            for fd in &read {
-                read_now.insert((pid, fd.fd));
-                let before = old.and_then(|p| find(&p.fds, fd.fd));
-                if fd.inode != 0 && before != Some(fd.inode) {
-                    arrived.insert(fd.inode);
-                }
-            }
-            self.procs.insert(pid, proc);
-        }
-        arrived
-    }
-
-    /// One listed process's fds: the cache's where it can vouch (see the module
-    /// comment, step 3), a readlink elsewhere. Also the fds it read.
-    fn resolve(
-        &self,
-        dir: &Dir,
-        numbers: &[u32],
-        old: Option<&Proc>,
-        dumped: &HashSet<u64, Fast>,
-    ) -> (Vec<Fd>, Vec<Fd>) {
-        let mut fds = Vec::with_capacity(numbers.len());
-        let mut read = Vec::new();
-        let Ok(at) = dir.fd() else {
-            return (fds, read);
-        };
-        for &fd in numbers {
-            let kept = old.and_then(|p| find(&p.fds, fd)).filter(|&inode| {
-                inode != 0
-                    && dumped.contains(&inode)
-                    && self.alive.contains(&inode)
-                    && !self.shared.contains(&inode)
-            });
-            if let Some(inode) = kept {
-                fds.push(Fd { fd, inode });
-                continue;
-            }
-            // None: closed meanwhile.
-            if let Some(inode) = target(at, fd) {
-                fds.push(Fd { fd, inode });
-                read.push(Fd { fd, inode });
-            }
-        }
-        (fds, read)
     }
 }

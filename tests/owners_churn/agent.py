@@ -59,6 +59,12 @@ def worker(ip, ctl, rng_seed):
             os.close(fd)
         elif op == "dup" and held:
             held.append(os.dup(pick()))
+        elif op == "duphigh" and held:
+            # Far above the lowest free number, where no probe of the kept fd table
+            # looks: its count says one is missing, so the directory is listed.
+            high = 900 + rng.randrange(100)
+            if high not in held:
+                held.append(os.dup2(pick(), high))
         elif op == "swap" and held:
             # Close one and open another at once: the count stays, the fd number is
             # reused (lowest free), the inode is new.
@@ -104,8 +110,8 @@ def worker(ip, ctl, rng_seed):
     os._exit(0)
 
 
-OPS = ["udp", "tcp", "pair", "close", "close", "dup", "swap", "give", "give-close",
-       "fork", "endfork"]
+OPS = ["udp", "tcp", "pair", "close", "close", "dup", "duphigh", "swap", "give",
+       "give-close", "fork", "endfork"]
 
 
 def main():

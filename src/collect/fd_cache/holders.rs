@@ -1,28 +1,205 @@
 //! Steps 4 and 6 of a refresh (see fd_cache.rs): the other holders of an inode that
-//! moved, read again; and inode -> owners built from the kept fd tables.
+//! moved, read again; and inode -> owners, kept from one refresh to the next and
+//! changed where a process's fd table changed.
 
-use std::collections::HashSet;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use rustix::fs::{CWD, Mode, openat};
 
-use super::procfd::{dir_flags, target};
-use super::{Fast, FdCache, Refresh};
-use crate::collect::owners::Walk;
+use super::procfd::{UNTRUSTED, dir_flags, target};
+use super::{Fast, Fd, FdCache, Proc, Refresh};
 use crate::model::{Owner, Owners};
+
+/// Where each pid comes in this refresh's walk order (the order of /proc).
+pub(super) type Positions = HashMap<u32, usize, Fast>;
+
+/// inode -> every (process, fd) holding it, in the order a full walk finds them (walk
+/// order of the processes, then fd order), as the fd tables say. Kept between
+/// refreshes: at 100k sockets, building it again each time was 100k owner lists
+/// allocated and freed for the few hundred that changed.
+#[derive(Default)]
+pub(super) struct Holders {
+    pub(super) by_inode: HashMap<u64, Owners, Fast>,
+    /// The inodes more than one fd holds.
+    pub(super) shared: HashSet<u64, Fast>,
+}
+
+impl Holders {
+    /// From the tables alone, over every process in walk order (a full refresh).
+    pub(super) fn build(procs: &HashMap<u32, Proc, Fast>, order: &[u32]) -> Holders {
+        let mut held = Holders::default();
+        held.by_inode
+            .reserve(procs.values().map(|p| p.fds.len()).sum());
+        for pid in order {
+            let Some(proc) = procs.get(pid) else {
+                continue;
+            };
+            for f in sockets(proc) {
+                let Some(owner) = owner(*pid, f.fd, proc) else {
+                    continue;
+                };
+                match held.by_inode.entry(f.inode) {
+                    Entry::Occupied(mut e) => {
+                        let all = [e.get().as_slice(), &[owner]].concat();
+                        e.insert(all.into());
+                        held.shared.insert(f.inode);
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert(Owners::one(owner));
+                    }
+                }
+            }
+        }
+        held
+    }
+
+    /// What `pid`'s table going from `old` to `new` (None: no process) changes.
+    pub(super) fn change(
+        &mut self,
+        pid: u32,
+        old: Option<&Proc>,
+        new: Option<&Proc>,
+        positions: &Positions,
+    ) {
+        fn info(p: Option<&Proc>) -> Option<&super::Process> {
+            p.and_then(|p| p.info.as_ref())
+        }
+        let same = info(old).is_some() && info(old) == info(new);
+        if !same {
+            // Another name, user or container: every owner of it is made again.
+            for f in old.into_iter().flat_map(sockets) {
+                self.remove(f.inode, pid, f.fd);
+            }
+            if let Some(new) = new {
+                for f in sockets(new) {
+                    self.add(f.inode, pid, f.fd, new, positions);
+                }
+            }
+            return;
+        }
+        let (Some(old), Some(new)) = (old, new) else {
+            return;
+        };
+        // Both sorted by fd: a merge finds what differs.
+        let (mut a, mut b) = (sockets(old).peekable(), sockets(new).peekable());
+        loop {
+            match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some(x), Some(y)) if x.fd == y.fd => {
+                    if x.inode != y.inode {
+                        self.remove(x.inode, pid, x.fd);
+                        self.add(y.inode, pid, y.fd, new, positions);
+                    }
+                    a.next();
+                    b.next();
+                }
+                (Some(x), Some(y)) if x.fd > y.fd => {
+                    self.add(y.inode, pid, y.fd, new, positions);
+                    b.next();
+                }
+                (None, Some(y)) => {
+                    self.add(y.inode, pid, y.fd, new, positions);
+                    b.next();
+                }
+                (Some(x), _) => {
+                    self.remove(x.inode, pid, x.fd);
+                    a.next();
+                }
+            }
+        }
+    }
+
+    /// `pid`'s fd `fd` now holds `inode` (0: no socket) instead of `was` (0: none).
+    pub(super) fn moved(
+        &mut self,
+        pid: u32,
+        fd: u32,
+        was: u64,
+        inode: u64,
+        proc: &Proc,
+        positions: &Positions,
+    ) {
+        if was != 0 {
+            self.remove(was, pid, fd);
+        }
+        if inode != 0 {
+            self.add(inode, pid, fd, proc, positions);
+        }
+    }
+
+    /// Adds (pid, fd) among the holders of `inode`, where walk order puts it.
+    fn add(&mut self, inode: u64, pid: u32, fd: u32, proc: &Proc, positions: &Positions) {
+        let Some(owner) = owner(pid, fd, proc) else {
+            return;
+        };
+        match self.by_inode.entry(inode) {
+            Entry::Vacant(e) => {
+                e.insert(Owners::one(owner));
+            }
+            Entry::Occupied(mut e) => {
+                if e.get().iter().any(|o| o.pid == pid && o.fd == fd) {
+                    return;
+                }
+                let place = |o: &Owner| (positions.get(&o.pid).copied(), o.fd);
+                let mut all = e.get().to_vec();
+                let at = all.partition_point(|o| place(o) < place(&owner));
+                all.insert(at, owner);
+                e.insert(all.into());
+                self.shared.insert(inode);
+            }
+        }
+    }
+
+    fn remove(&mut self, inode: u64, pid: u32, fd: u32) {
+        let Entry::Occupied(mut e) = self.by_inode.entry(inode) else {
+            return;
+        };
+        let this = |o: &Owner| o.pid == pid && o.fd == fd;
+        if !e.get().iter().any(this) {
+            return;
+        }
+        let rest: Vec<Owner> = e.get().iter().filter(|o| !this(o)).cloned().collect();
+        if rest.len() < 2 {
+            self.shared.remove(&inode);
+        }
+        if rest.is_empty() {
+            e.remove();
+        } else {
+            e.insert(rest.into());
+        }
+    }
+}
+
+/// The socket fds of a process that `Holders` counts: one whose owner is known.
+fn sockets(proc: &Proc) -> impl Iterator<Item = &Fd> {
+    let known = proc.info.is_some();
+    proc.fds.iter().filter(move |f| known && f.inode != 0)
+}
+
+fn owner(pid: u32, fd: u32, proc: &Proc) -> Option<Owner> {
+    let (comm, uid, user, container) = proc.info.as_ref()?;
+    Some(Owner {
+        pid,
+        fd,
+        comm: comm.clone(),
+        uid: *uid,
+        user: user.clone(),
+        container: container.clone(),
+    })
+}
 
 impl FdCache {
     /// Step 4: the holders of `arrived` inodes that this refresh did not read.
     pub(super) fn other_holders(
         &self,
-        walk: &Walk,
         arrived: &HashSet<u64, Fast>,
         read_now: &HashSet<(u32, u32), Fast>,
     ) -> Vec<(u32, u32)> {
         let mut stale = Vec::new();
         for inode in arrived {
-            for owner in walk.by_inode.get(inode).into_iter().flatten() {
+            for owner in self.held.by_inode.get(inode).into_iter().flatten() {
                 if !read_now.contains(&(owner.pid, owner.fd)) {
                     stale.push((owner.pid, owner.fd));
                 }
@@ -31,15 +208,19 @@ impl FdCache {
         stale
     }
 
-    /// Reads these fds again, one readlink each; returns what arrived at them.
+    /// Reads these fds again, one readlink each; returns what arrived at them, and
+    /// the processes whose table no longer adds up to their fd count once an fd is
+    /// found closed (a probe kept it, so another fd may be missing: to be listed).
     pub(super) fn reread(
         &mut self,
         proc_root: &Path,
         stale: Vec<(u32, u32)>,
         stats: &mut Refresh,
         read_now: &mut HashSet<(u32, u32), Fast>,
-    ) -> HashSet<u64, Fast> {
+        positions: &Positions,
+    ) -> (HashSet<u64, Fast>, Vec<u32>) {
         let mut arrived = HashSet::default();
+        let mut relist = Vec::new();
         for (pid, fd) in stale {
             read_now.insert((pid, fd));
             stats.readlinks += 1;
@@ -53,56 +234,94 @@ impl FdCache {
             let Ok(at) = proc.fds.binary_search_by_key(&fd, |f| f.fd) else {
                 continue;
             };
+            let was = proc.fds[at].inode;
             match now {
-                Some(inode) if inode == proc.fds[at].inode => {}
+                Some(inode) if inode == was => {}
                 Some(inode) => {
                     proc.fds[at].inode = inode;
                     if inode != 0 {
                         arrived.insert(inode);
                     }
+                    self.held.moved(pid, fd, was, inode, proc, positions);
                 }
                 None => {
                     proc.fds.remove(at);
+                    self.held.moved(pid, fd, was, 0, proc, positions);
+                    if proc.count != UNTRUSTED
+                        && proc.fds.len() as u64 != proc.count
+                        && !relist.contains(&pid)
+                    {
+                        relist.push(pid);
+                    }
                 }
             }
         }
-        arrived
+        (arrived, relist)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn proc(name: &str, fds: &[(u32, u64)]) -> Proc {
+        Proc {
+            start: 1,
+            count: fds.len() as u64,
+            denied: false,
+            info: Some((Arc::from(name), 0, Arc::from("root"), None)),
+            fds: fds.iter().map(|&(fd, inode)| Fd { fd, inode }).collect(),
+        }
     }
 
-    /// Step 6: inode -> owners over every process in walk order, fds in order, as a
-    /// full walk finds them; and which inodes more than one fd holds.
-    pub(super) fn build(&self, order: &[u32]) -> (Walk, HashSet<u64, Fast>) {
-        let mut walk = Walk::default();
-        walk.by_inode.reserve(self.alive.len());
-        let mut shared = HashSet::default();
-        for pid in order {
-            let Some(proc) = self.procs.get(pid) else {
-                continue;
-            };
-            let Some((comm, uid, user, container)) = &proc.info else {
-                continue;
-            };
-            for f in proc.fds.iter().filter(|f| f.inode != 0) {
-                let owner = Owner {
-                    pid: *pid,
-                    fd: f.fd,
-                    comm: comm.clone(),
-                    uid: *uid,
-                    user: user.clone(),
-                    container: container.clone(),
-                };
-                match walk.by_inode.entry(f.inode) {
-                    Entry::Occupied(mut e) => {
-                        let all = [e.get().as_slice(), &[owner]].concat();
-                        e.insert(all.into());
-                        shared.insert(f.inode);
-                    }
-                    Entry::Vacant(e) => {
-                        e.insert(Owners::one(owner));
-                    }
-                }
+    /// Each inode's holders as (pid, fd, comm).
+    type Keys = Vec<(u64, Vec<(u32, u32, String)>)>;
+
+    fn keys(h: &Holders) -> Keys {
+        let mut all: Vec<_> = (h.by_inode.iter())
+            .map(|(i, o)| {
+                (
+                    *i,
+                    o.iter()
+                        .map(|o| (o.pid, o.fd, o.comm.to_string()))
+                        .collect(),
+                )
+            })
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// Changed one table at a time, the kept owners equal those built from scratch:
+    /// fds closed, opened, replaced in place, shared with another process, a process
+    /// renamed, gone and new, and walk order kept among several holders.
+    #[test]
+    fn kept_owners_follow_each_table_change() {
+        let order = [30, 10, 20];
+        let positions: Positions = order.iter().enumerate().map(|(i, &p)| (p, i)).collect();
+        let mut procs: HashMap<u32, Proc, Fast> = HashMap::default();
+        procs.insert(30, proc("a", &[(0, 0), (3, 100), (4, 101)]));
+        procs.insert(10, proc("b", &[(5, 100), (6, 102)]));
+        let mut held = Holders::build(&procs, &order);
+        let steps: Vec<(u32, Option<Proc>)> = vec![
+            (20, Some(proc("c", &[(7, 100), (8, 103)]))),
+            (30, Some(proc("a", &[(0, 0), (3, 104), (5, 101), (6, 0)]))),
+            (10, Some(proc("renamed", &[(5, 100), (6, 102), (9, 104)]))),
+            (20, None),
+            (30, Some(proc("a", &[(1, 103), (3, 104)]))),
+            (10, Some(proc("renamed", &[]))),
+        ];
+        for (pid, new) in steps {
+            let old = procs.remove(&pid);
+            held.change(pid, old.as_ref(), new.as_ref(), &positions);
+            if let Some(new) = new {
+                procs.insert(pid, new);
             }
+            let want = Holders::build(&procs, &order);
+            assert_eq!(keys(&held), keys(&want), "after pid {pid}'s change");
+            assert_eq!(held.shared, want.shared, "after pid {pid}'s change");
         }
-        (walk, shared)
     }
 }

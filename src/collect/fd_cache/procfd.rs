@@ -1,5 +1,5 @@
 //! The reads of a process's fd directory that fd_cache.rs makes, and the threads they
-//! run on: start time, fd count (`st_size`), a listing, link targets.
+//! run on: start time, fd count (`st_size`), a listing, a probe, link targets.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use rustix::fd::BorrowedFd;
+use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{CWD, Dir, Mode, OFlags, openat, readlinkat_raw};
 use rustix::io::Errno;
 
@@ -66,6 +66,78 @@ pub(super) fn list(proc_root: &Path, pid: u32) -> (Seen, u64) {
     (Seen::Listed(dir, numbers), count)
 }
 
+/// Numbers past the last one a probe found free, tried before it gives up and lists.
+const GAP_MISSES: u32 = 64;
+
+/// A process's fd table from the one the cache kept, without listing the directory
+/// (getdents makes the kernel build a dentry for each of its fds: at 10k fds that is
+/// most of a refresh). Each kept fd is read again unless `vouched` says its inode
+/// needs no read (see fd_cache.rs, step 3); then, while the table has fewer fds than
+/// the count says, the lowest numbers it lacks are read (a new fd takes the lowest
+/// free number, unless dup2 or F_DUPFD chose one). None when that does not add up:
+/// fewer fds than it vouched for (one closed while its socket lives on, passed or in
+/// flight), or more than it finds within `GAP_MISSES` free numbers: the caller lists.
+/// Also the fds read, and the count to keep (as `list` says it).
+pub(super) fn probe(
+    proc_root: &Path,
+    pid: u32,
+    old: &[Fd],
+    vouched: impl Fn(u64) -> bool,
+) -> Option<(Seen, u64)> {
+    let before = fd_count(proc_root, pid);
+    let dir = proc_root.join(format!("{pid}/fd"));
+    let dir = match openat(CWD, &dir, dir_flags(), Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ACCESS) => return Some((Seen::Denied, before)),
+        Err(_) => return Some((Seen::Gone, 0)),
+    };
+    let at = dir.as_fd();
+    let mut fds = Vec::with_capacity(old.len() + 16);
+    let mut read = Vec::new();
+    for f in old {
+        if f.inode != 0 && vouched(f.inode) {
+            fds.push(*f);
+        } else if let Some(inode) = target(at, f.fd) {
+            fds.push(Fd { fd: f.fd, inode });
+            read.push(Fd { fd: f.fd, inode });
+        }
+    }
+    let mut missing = before.checked_sub(fds.len() as u64)?;
+    if missing > 0 {
+        let mut found = Vec::new();
+        let (mut next, mut at_old, mut misses) = (0u32, 0, 0);
+        while missing > 0 {
+            // Skip the numbers the table has.
+            while fds.get(at_old).is_some_and(|f| f.fd < next) {
+                at_old += 1;
+            }
+            if fds.get(at_old).is_some_and(|f| f.fd == next) {
+                next = next.checked_add(1)?;
+                continue;
+            }
+            match target(at, next) {
+                Some(inode) => {
+                    found.push(Fd { fd: next, inode });
+                    missing -= 1;
+                }
+                None if misses >= GAP_MISSES => return None,
+                None => misses += 1,
+            }
+            next = next.checked_add(1)?;
+        }
+        read.extend_from_slice(&found);
+        fds.extend(found);
+        fds.sort_unstable_by_key(|f| f.fd);
+    }
+    let after = fd_count(proc_root, pid);
+    let count = if before == after && fds.len() as u64 == after {
+        after
+    } else {
+        UNTRUSTED
+    };
+    Some((Seen::Probed(fds, read), count))
+}
+
 /// Every listed fd's target (a full refresh).
 pub(super) fn read_all(dir: &Dir, numbers: &[u32]) -> Vec<Fd> {
     let Ok(at) = dir.fd() else {
@@ -85,8 +157,20 @@ pub(super) fn read_all(dir: &Dir, numbers: &[u32]) -> Vec<Fd> {
 /// Where fd points: a socket's inode, 0 for anything else, None when it is closed.
 pub(super) fn target(at: BorrowedFd<'_>, fd: u32) -> Option<u64> {
     let mut link = [0u8; LINK_BUF];
-    let name = fd.to_string();
-    match readlinkat_raw(at, name.as_str(), &mut link[..]) {
+    // The fd's name, written on the stack: no allocation per link.
+    let mut digits = [0u8; 10];
+    let mut start = digits.len();
+    let mut n = fd;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let name = std::str::from_utf8(&digits[start..]).ok()?;
+    match readlinkat_raw(at, name, &mut link[..]) {
         Ok(len) if len < LINK_BUF => Some(owners::socket_inode(&link[..len]).unwrap_or(0)),
         Ok(_) => Some(0),
         Err(_) => None,
