@@ -53,7 +53,7 @@ fn main() {
     let mut steady = Vec::new();
     let mut steady_cpu = Vec::new();
     let mut full = Vec::new();
-    let (mut listed, mut readlinks, mut wider, mut differ) = (0, 0, 0, 0);
+    let (mut listed, mut probed, mut readlinks, mut wider, mut differ) = (0, 0, 0, 0, 0);
     let mut sockets = 0;
     for i in 0..refreshes {
         if i > 0 {
@@ -76,6 +76,7 @@ fn main() {
             steady.push(took);
             steady_cpu.push(cpu);
             listed += done.listed;
+            probed += done.probed;
             readlinks += done.readlinks;
             wider += usize::from(done.wider);
         }
@@ -94,7 +95,7 @@ fn main() {
     println!(
         "refresh: {sockets} sockets; steady {:.4} s median, {:.4} s worst ({} refreshes), \
          {:.4} s CPU median; full {:.4} s median ({}); per steady refresh: {} fd dirs \
-         listed, {} links read, {} wider walks in all{}",
+         listed, {} fd tables probed, {} links read, {} wider walks in all{}",
         median(&mut steady),
         steady.iter().copied().fold(0.0, f64::max),
         steady.len(),
@@ -102,6 +103,7 @@ fn main() {
         median(&mut full),
         full.len(),
         listed / n,
+        probed / n,
         readlinks / n,
         wider,
         if compare {
