@@ -94,6 +94,8 @@ pub struct Netlink {
     pub unix_uids: bool,
     /// Which of the other families' dumps the kernel answers (see `more`).
     families: Families,
+    /// How many sockets the last read found: the next one's vector starts that big.
+    last_len: usize,
 }
 
 impl Netlink {
@@ -110,6 +112,7 @@ impl Netlink {
             tcp_in_one: true,
             unix_uids: false,
             families: Families::default(),
+            last_len: 0,
         })
     }
 
@@ -148,7 +151,9 @@ impl Netlink {
         selection: &Selection,
         present: Present,
     ) -> Result<Vec<Socket>> {
-        let mut sockets = Vec::new();
+        // Kept between snapshots: the vector is made once at about its size, rather
+        // than grown by doubling (each step a copy of every socket so far).
+        let mut sockets = Vec::with_capacity(self.last_len + self.last_len / 32);
         if present.tcp {
             let (v4, v6) = (
                 selection.reads(Proto::Tcp, Family::Ipv4),
@@ -173,9 +178,9 @@ impl Netlink {
             self.read_unix(&mut sockets).context("netlink unix dump")?;
         }
         self.read_more(&mut sockets, selection, present);
-        // The vector grew by doubling; give back the unused tail before the owners,
-        // peers and output add to the peak.
+        // Give back the unused tail before the owners, peers and output add to the peak.
         sockets.shrink_to_fit();
+        self.last_len = sockets.len();
         Ok(sockets)
     }
 
