@@ -14,31 +14,62 @@ use crate::model::{Detail, Peer, Proto, Socket, TcpState};
 /// TCP connection whose mirror (local = our remote, remote = our local) is, and on
 /// every netlink socket connected to a port another socket of the table has.
 pub fn resolve(sockets: &mut [Socket]) {
+    pairs(sockets).fill(sockets);
+}
+
+/// Which socket of a table is each one's peer: `resolve`'s search, which needs only
+/// what the tables say, so it can run before the owners are joined (beside the fd
+/// walk); `fill` then copies the owners.
+pub struct Pairs {
+    /// For each socket, its peer's index; `NONE` for none.
+    peer_of: Vec<u32>,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The search of `resolve` over `sockets`, which must not change (nor their order)
+/// before `Pairs::fill`, but for their owners.
+pub fn pairs(sockets: &[Socket]) -> Pairs {
     // A hash join: one table from the hash of what identifies a socket to its index,
     // then one probe per socket (one cache miss, where a binary search over a sorted
     // index took ~20 at 1M sockets). The table holds 12 bytes a socket rather than
     // maps keyed by address pairs (~90), which at 100k sockets is a good part of
     // `list`'s memory budget. Equal hashes are checked against the socket itself.
     let index = Index::new(sockets);
-    let found: Vec<Option<u32>> = sockets
+    let peer_of = sockets
         .iter()
         .zip(0u32..)
         .map(|(s, i)| {
-            let wanted = peer_identity(s)?;
+            let Some(wanted) = peer_identity(s) else {
+                return NONE;
+            };
             index
                 .candidates(key(&wanted))
                 .find(|&j| j != i && own_identity(&sockets[j as usize]) == Some(wanted))
+                .unwrap_or(NONE)
         })
         .collect();
-    drop(index); // before the peers' owner lists are copied, which is the peak
-    for (i, other) in found.into_iter().enumerate() {
-        if let Some(j) = other {
-            let other = &sockets[j as usize];
-            let peer = Peer {
-                inode: other.inode,
-                processes: other.processes.clone(),
-            };
-            sockets[i].peer = Some(peer);
+    Pairs { peer_of }
+}
+
+impl Pairs {
+    /// Whether these are the pairs of a table of `len` sockets.
+    pub fn fits(&self, len: usize) -> bool {
+        self.peer_of.len() == len
+    }
+
+    /// Sets each socket's `peer`, with the owners its peer has now.
+    pub fn fill(self, sockets: &mut [Socket]) {
+        debug_assert!(self.fits(sockets.len()));
+        for (i, j) in self.peer_of.into_iter().enumerate() {
+            if j != NONE {
+                let other = &sockets[j as usize];
+                let peer = Peer {
+                    inode: other.inode,
+                    processes: other.processes.clone(),
+                };
+                sockets[i].peer = Some(peer);
+            }
         }
     }
 }
