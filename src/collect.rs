@@ -330,7 +330,7 @@ impl Table {
     /// peers paired, which leaves copying their owners for after the join.
     fn prepare(&mut self, sort: bool) {
         if sort {
-            self.sockets.sort_unstable_by(Socket::display_order);
+            model::sort_in_display_order(&mut self.sockets);
         }
         self.pairs = Some(peers::pairs(&self.sockets));
     }

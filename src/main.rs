@@ -201,12 +201,9 @@ fn list(
         query.pids = filters.pid.clone();
     }
     snapshot.sockets.retain(|s| query.matches(s));
-    // Collected sorted, mostly (see `with_list_order`): then one look suffices. Else
-    // unstable: in place, where a stable sort would allocate half the snapshot again;
-    // display_order ends on the inode, so equal keys are the same socket.
-    let sorted = |a: &sockscope::model::Socket, b: &_| a.display_order(b).is_le();
-    if !snapshot.sockets.is_sorted_by(sorted) {
-        snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
+    // Collected sorted, mostly (see `with_list_order`): then one look suffices.
+    if !sockscope::model::in_display_order(&snapshot.sockets) {
+        sockscope::model::sort_in_display_order(&mut snapshot.sockets);
     }
 
     let listing = output::Listing {
