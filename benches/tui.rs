@@ -239,6 +239,9 @@ fn main() {
         }
         println!("after {seen} refreshes: {}", rss());
     }
+    if std::env::args().any(|a| a == "--refreshes-only") {
+        return; // for a heap profile of the steady state (heaptrack)
+    }
     report(
         "key j (selection down)",
         time(&mut terminal, &mut app, &freed, |_| key(KeyCode::Char('j'))),

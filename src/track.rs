@@ -90,8 +90,8 @@ pub struct Rate {
 /// What is known about one socket across snapshots.
 #[derive(Clone, Debug)]
 pub struct History {
-    /// As last seen.
-    pub socket: Socket,
+    /// As last seen (`socket()`).
+    held: Held,
     pub first_seen: SystemTime,
     /// It was in the first snapshot: it opened before tracking began.
     pub seen_from_start: bool,
@@ -106,7 +106,47 @@ pub struct History {
     generation: u64,
 }
 
+/// Where a history's socket is: while listed, in the snapshot that listed it last,
+/// shared with whoever else holds that snapshot (the live view's model), so 100k
+/// tracked sockets cost no copy of 100k sockets; once closed, a copy of its own, as
+/// the snapshot it was in goes.
+#[derive(Clone)]
+enum Held {
+    Listed(Arc<Snapshot>, u32),
+    Kept(Box<Socket>),
+}
+
+impl Held {
+    fn socket(&self) -> &Socket {
+        match self {
+            Held::Listed(snapshot, i) => &snapshot.sockets[*i as usize],
+            Held::Kept(socket) => socket,
+        }
+    }
+}
+
+impl std::fmt::Debug for Held {
+    // The socket, not the whole snapshot it sits in.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.socket().fmt(f)
+    }
+}
+
 impl History {
+    /// The socket as last seen.
+    pub fn socket(&self) -> &Socket {
+        self.held.socket()
+    }
+
+    /// The socket of a closed history (`observe::keep` made it its own); changing it
+    /// must keep its key (`table::Histories`).
+    fn kept_mut(&mut self) -> &mut Socket {
+        match &mut self.held {
+            Held::Kept(socket) => socket,
+            Held::Listed(..) => unreachable!("kept when it closed"),
+        }
+    }
+
     /// When it entered its current state (as far as tracking knows).
     pub fn state_since(&self) -> SystemTime {
         self.states.last().map_or(self.first_seen, |(at, _)| *at)
@@ -254,9 +294,16 @@ impl Tracker {
         }
     }
 
-    /// Takes the next snapshot, reading counters through `tcp_counters`.
+    /// Takes the next snapshot, reading counters through `tcp_counters`. The
+    /// histories keep a copy of it; `observe_shared` shares one instead.
     pub fn observe(&mut self, snapshot: &Snapshot) {
-        self.observe_with(snapshot, tcp_counters);
+        self.observe_shared(&Arc::new(snapshot.clone()));
+    }
+
+    /// Takes the next snapshot, held by the histories of its sockets until the next
+    /// (they keep no copy of their own).
+    pub fn observe_shared(&mut self, snapshot: &Arc<Snapshot>) {
+        self.observe_shared_with(snapshot, tcp_counters);
     }
 
     pub fn get(&self, key: &SocketKey) -> Option<&History> {

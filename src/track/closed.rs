@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
-use super::observe::push_event;
-use super::{Change, History, Tracker};
+use super::observe::{event_socket, keep, push_built, push_event};
+use super::{Change, Held, History, Tracker};
 use crate::model::{Closed, Owners, Proto, Snapshot, Socket, SocketKey, TcpState};
 
 /// What a destroyed socket is recognised by: it has no inode any more.
@@ -30,7 +30,7 @@ impl Tracker {
         let mut known: HashMap<Ends, SocketKey> = self
             .sockets
             .values()
-            .filter_map(|h| Some((ends(&h.socket)?, h.socket.key())))
+            .filter_map(|h| Some((ends(h.socket())?, h.socket().key())))
             .collect();
         let listeners = Listeners::of(self.live());
         for closed in &snapshot.closed {
@@ -46,18 +46,22 @@ impl Tracker {
                     // Seen in an earlier snapshot: it closes now, as last seen, with
                     // the kernel's last word on its counters.
                     h.closed_at = Some(closed.at);
+                    keep(h, &self.config);
+                    let socket = h.kept_mut();
                     if closed.socket.tcp_info.is_some() {
-                        h.socket.tcp_info.clone_from(&closed.socket.tcp_info);
+                        socket.tcp_info.clone_from(&closed.socket.tcp_info);
                     }
-                    let socket = h.socket.clone();
                     let key = socket.key();
+                    let socket = event_socket(&Change::Closed, socket);
                     self.closed_order.push_back((closed.at, key));
-                    push_event(self, closed.at, Change::Closed, &socket);
+                    push_built(self, closed.at, Change::Closed, socket);
                 }
                 // Closed already (by an earlier diff); keep the final counters.
                 Some(h) => {
-                    if h.socket.tcp_info.is_none() {
-                        h.socket.tcp_info.clone_from(&closed.socket.tcp_info);
+                    keep(h, &self.config);
+                    let socket = h.kept_mut();
+                    if socket.tcp_info.is_none() {
+                        socket.tcp_info.clone_from(&closed.socket.tcp_info);
                     }
                 }
                 None => {
@@ -80,7 +84,7 @@ impl Tracker {
         let known: HashSet<Ends> = self
             .sockets
             .values()
-            .filter_map(|h| ends(&h.socket))
+            .filter_map(|h| ends(h.socket()))
             .collect();
         let listeners = Listeners::of(self.live());
         let mut seen = HashSet::new();
@@ -116,7 +120,7 @@ impl Tracker {
 
 fn unseen_history(socket: &Socket, closed: &Closed, generation: u64) -> History {
     History {
-        socket: socket.clone(),
+        held: Held::Kept(Box::new(socket.clone())),
         first_seen: closed.at,
         seen_from_start: false,
         last_seen: closed.at,
@@ -136,7 +140,7 @@ impl Listeners {
     fn of<'a>(live: impl Iterator<Item = &'a History>) -> Listeners {
         let mut by_port: HashMap<u16, Vec<(IpAddr, Owners)>> = HashMap::new();
         for h in live {
-            let s = &h.socket;
+            let s = h.socket();
             if s.proto != Proto::Tcp || s.state != TcpState::Listen || s.processes.is_empty() {
                 continue;
             }

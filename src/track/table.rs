@@ -12,7 +12,7 @@ use hashbrown::HashTable;
 use super::History;
 use crate::model::SocketKey;
 
-/// Invariant: each history sits under `history.socket.key()` (so `insert` takes no
+/// Invariant: each history sits under `history.socket().key()` (so `insert` takes no
 /// key, and nothing hands out a `&mut History` whose socket could change key).
 #[derive(Debug, Default)]
 pub(super) struct Histories {
@@ -29,7 +29,7 @@ impl Histories {
     pub fn get(&self, key: &SocketKey) -> Option<&History> {
         let hash = self.hash(key);
         self.table
-            .find(hash, |h| h.socket.key() == *key)
+            .find(hash, |h| h.socket().key() == *key)
             .map(|h| &**h)
     }
 
@@ -38,19 +38,19 @@ impl Histories {
     pub fn get_mut(&mut self, key: &SocketKey) -> Option<&mut History> {
         let hash = self.hash(key);
         self.table
-            .find_mut(hash, |h| h.socket.key() == *key)
+            .find_mut(hash, |h| h.socket().key() == *key)
             .map(|h| &mut **h)
     }
 
     /// Puts `history` under its socket's key, replacing any there.
     pub fn insert(&mut self, history: Box<History>) {
-        let key = history.socket.key();
+        let key = history.socket().key();
         let hash = self.hash(&key);
         let hasher = &self.hasher;
         match self.table.entry(
             hash,
-            |h| h.socket.key() == key,
-            |h| hasher.hash_one(h.socket.key()),
+            |h| h.socket().key() == key,
+            |h| hasher.hash_one(h.socket().key()),
         ) {
             hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = history,
             hashbrown::hash_table::Entry::Vacant(e) => {
@@ -61,7 +61,7 @@ impl Histories {
 
     pub fn remove(&mut self, key: &SocketKey) -> Option<Box<History>> {
         let hash = self.hash(key);
-        match self.table.find_entry(hash, |h| h.socket.key() == *key) {
+        match self.table.find_entry(hash, |h| h.socket().key() == *key) {
             Ok(e) => Some(e.remove().0),
             Err(_) => None,
         }

@@ -104,7 +104,8 @@ pub struct App {
     pub screen: ratatui::layout::Rect,
     pub filter: FilterBar,
     pub sort: Sort,
-    pub snapshot: Option<Snapshot>,
+    /// Shared with the tracker that made the model (`prepare::Model::snapshot`).
+    pub snapshot: Option<Arc<Snapshot>>,
     /// The last collection error, until a snapshot succeeds again.
     pub error: Option<String>,
     pub exited: Vec<u32>,

@@ -49,8 +49,9 @@ pub struct Note {
 /// One refresh, ready to show.
 #[derive(Clone, Debug)]
 pub struct Model {
-    /// In display order: a live row's index is its rank.
-    pub snapshot: Snapshot,
+    /// In display order: a live row's index is its rank. Shared with the tracker,
+    /// whose histories point into it (they keep no copy of 100k sockets).
+    pub snapshot: Arc<Snapshot>,
     /// Sockets that closed at this refresh, as last seen (shown dimmed once).
     pub vanished: Vec<Socket>,
     pub tracked: Tracked,
@@ -187,7 +188,8 @@ impl Preparer {
         }
         ready.names = names;
         ready.cmdlines = update.cmdlines;
-        self.tracker.observe(&snapshot);
+        let snapshot = Arc::new(snapshot);
+        self.tracker.observe_shared(&snapshot);
         if let Some(counters) = update.listen_counters {
             self.kernel.record(counters);
         }
