@@ -278,6 +278,9 @@ pub struct Tracker {
     state_counts: VecDeque<StateCounts>,
     generation: u64,
     last_at: Option<SystemTime>,
+    /// The snapshot observed last, which the live histories point into: read in its
+    /// order (one pass over memory in a row) where every live socket is looked at.
+    last: Option<Arc<Snapshot>>,
 }
 
 mod closed;

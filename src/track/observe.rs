@@ -122,6 +122,7 @@ impl Tracker {
         self.closed_last = pushed.min(self.closed_order.len());
         self.count_states(snapshot);
         self.last_at = Some(at);
+        self.last = Some(shared.clone());
     }
 
     fn forget_closed(&mut self, now: SystemTime) {
