@@ -201,13 +201,17 @@ pub(crate) fn listens(socket: &Socket) -> bool {
     }
 }
 
+/// foldhash: a pid is hashed once per socket (100k times a refresh at scale); pids
+/// are the kernel's small numbers, not keys anyone picks to collide.
+type Fast = foldhash::fast::RandomState;
+
 /// One row per process holding any of `sockets`; most sockets first, then by pid.
 /// `talks_to` comes from the sockets' peers: deduplicated by pid, most connections
 /// first, the process itself last.
 pub fn processes<'a>(sockets: impl Iterator<Item = &'a Socket>) -> Vec<ProcessRow> {
-    let mut by_pid: HashMap<u32, ProcessRow> = HashMap::new();
+    let mut by_pid: HashMap<u32, ProcessRow, Fast> = HashMap::default();
     // Per process, per peer pid: the connections between them.
-    let mut talks: HashMap<u32, HashMap<u32, Talk>> = HashMap::new();
+    let mut talks: HashMap<u32, HashMap<u32, Talk, Fast>, Fast> = HashMap::default();
     for socket in sockets {
         for owner in &socket.processes {
             let row = by_pid.entry(owner.pid).or_insert_with(|| ProcessRow {
