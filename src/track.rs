@@ -265,9 +265,7 @@ impl StateCounts {
 #[derive(Debug, Default)]
 pub struct Tracker {
     config: TrackConfig,
-    /// Boxed, each under its socket's key (`table::Histories`): the table has room for
-    /// up to twice the sockets it holds, and a History (or a key) inline would make
-    /// each empty slot cost its size too.
+    /// Side by side, each found by its socket's key (`table::Histories`).
     sockets: table::Histories,
     /// Closed sockets in the order they closed, to forget the oldest first.
     closed_order: VecDeque<(SystemTime, SocketKey)>,
@@ -281,6 +279,9 @@ pub struct Tracker {
     /// The snapshot observed last, which the live histories point into: read in its
     /// order (one pass over memory in a row) where every live socket is looked at.
     last: Option<Arc<Snapshot>>,
+    /// Where the history of each socket of `last` is (`observe::UNLISTED`: a
+    /// duplicate key, tracked under the first socket that has it).
+    listed: Vec<table::Position>,
 }
 
 mod closed;
@@ -313,9 +314,23 @@ impl Tracker {
         self.sockets.get(key)
     }
 
-    /// The sockets of the last snapshot.
+    /// The sockets of the last snapshot, in its order.
     pub fn live(&self) -> impl Iterator<Item = &History> + '_ {
-        self.sockets.values().filter(|h| h.closed_at.is_none())
+        self.listed
+            .iter()
+            .filter_map(|&p| self.sockets.at(p))
+            .filter(|h| h.closed_at.is_none())
+    }
+
+    /// The history of each socket of the last snapshot, in its order (a socket with
+    /// the key of one before it has that one's): what a view shows beside each row,
+    /// without a lookup per socket.
+    pub fn listed(&self) -> impl Iterator<Item = Option<&History>> + '_ {
+        let sockets = self.last.iter().flat_map(|s| &s.sockets);
+        sockets.zip(&self.listed).map(|(socket, &p)| match p {
+            observe::UNLISTED => self.get(&socket.key()),
+            p => self.sockets.at(p),
+        })
     }
 
     /// Sockets that closed and are not forgotten yet.

@@ -164,7 +164,7 @@ impl Tracker {
         socket.processes = listeners.owner_of(&socket);
         let key = socket.key();
         let h = unseen_history(&socket, closed, generation);
-        self.sockets.insert(Box::new(h));
+        self.sockets.insert(h);
         self.closed_order.push_back((closed.at, key.clone()));
         push_event(self, closed.at, Change::Closed, &socket);
         key

@@ -4,11 +4,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::{Change, Event, Held, History, Sample, StateCounts, TcpCounters, Tracker, endpoints};
+use super::{
+    Change, Event, Held, History, Sample, StateCounts, TcpCounters, Tracker, endpoints, table,
+};
 use crate::model::{Proto, Snapshot, Socket, TcpState};
 
 /// A history's states (`History::states`).
 type States = Arc<[(SystemTime, TcpState)]>;
+
+/// foldhash: the vanished sockets' endpoints, hashed in the process's own seed.
+type Fast = foldhash::fast::RandomState;
+
+/// In `Tracker::listed`: a socket whose key an earlier one of the snapshot has.
+pub(super) const UNLISTED: table::Position = table::Position::MAX;
 
 impl Tracker {
     /// Takes the next snapshot, reading counters through `counters` (tests pass a fake).
@@ -35,15 +43,21 @@ impl Tracker {
         let queued = self.closed_order.len();
         self.observe_closed(snapshot, generation);
 
+        // Where each socket's history is (`Tracker::listed`), filled in below.
+        let before = std::mem::take(&mut self.listed);
+        let mut listed = vec![UNLISTED; snapshot.sockets.len()];
+
         // Sockets seen before under the same key.
         let mut unmatched = Vec::new();
         for (i, socket) in snapshot.sockets.iter().enumerate() {
             let sample = sample(socket, at, &counters);
-            match self.sockets.get_mut(&socket.key()) {
+            let found = self.sockets.find(&socket.key());
+            match found.and_then(|p| Some((p, self.sockets.at_mut(p)?))) {
                 // A duplicate key within one snapshot (e.g. unix sockets nobody
                 // accepted yet, all inode 0 and no address) is tracked once.
-                Some(h) if h.generation == generation => {}
-                Some(h) if h.closed_at.is_none() => {
+                Some((_, h)) if h.generation == generation => {}
+                Some((p, h)) if h.closed_at.is_none() => {
+                    listed[i] = p;
                     let held = Held::Listed(shared.clone(), i as u32);
                     if let Some(change) = update(h, held, sample, generation, &self.config) {
                         push_event(self, at, change, socket);
@@ -54,13 +68,14 @@ impl Tracker {
         }
 
         // Sockets gone from their key: closed, or a TCP connection under a new inode.
-        let vanished: Vec<_> = self
-            .sockets
-            .values()
+        // The live ones are those the last snapshot listed.
+        let vanished: Vec<_> = before
+            .iter()
+            .filter_map(|&p| self.sockets.at(p))
             .filter(|h| h.closed_at.is_none() && h.generation != generation)
             .map(|h| (h.socket().key(), endpoints(h.socket())))
             .collect();
-        let mut by_endpoints: HashMap<_, _> = vanished
+        let mut by_endpoints: HashMap<_, _, Fast> = vanished
             .iter()
             .filter_map(|(key, ends)| ends.map(|e| (e, key.clone())))
             .collect();
@@ -84,7 +99,7 @@ impl Tracker {
             let change = match moved {
                 Some(mut h) => {
                     let change = update(&mut h, held, sample, generation, &self.config);
-                    self.sockets.insert(h);
+                    listed[i] = self.sockets.insert(h);
                     change
                 }
                 None => {
@@ -92,7 +107,7 @@ impl Tracker {
                         .get_or_insert_with(|| Arc::new([(at, socket.state)]))
                         .clone();
                     let h = new_history(held, sample, states, first, generation, &self.config);
-                    self.sockets.insert(Box::new(h));
+                    listed[i] = self.sockets.insert(h);
                     (!first).then_some(Change::Opened)
                 }
             };
@@ -123,6 +138,7 @@ impl Tracker {
         self.count_states(snapshot);
         self.last_at = Some(at);
         self.last = Some(shared.clone());
+        self.listed = listed;
     }
 
     fn forget_closed(&mut self, now: SystemTime) {

@@ -231,8 +231,15 @@ impl Preparer {
         let recent = counts
             .iter()
             .skip(counts.len().saturating_sub(history::SAMPLES));
+        // The tracker lists the snapshot it observed last, this one: its histories
+        // in its order, found without a lookup each.
+        let of = |h: Option<&_>| h.map(|h| Seen::of(tracker, h)).unwrap_or_default();
+        let mut live: Vec<Seen> = tracker.listed().map(of).collect();
+        if live.len() != snapshot.sockets.len() {
+            live = snapshot.sockets.iter().map(seen).collect(); // never: see prepare
+        }
         Tracked {
-            live: snapshot.sockets.iter().map(seen).collect(),
+            live,
             gone: vanished.iter().map(seen).collect(),
             events: self.events.clone(),
             state_counts: recent.cloned().collect(),
