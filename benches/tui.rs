@@ -156,7 +156,7 @@ fn collector(
         let mut preparer = Preparer::new(Vec::new());
         for tick in 1.. {
             match asked.recv() {
-                Ok(old) => drop(old),
+                Ok(old) => old.into_iter().for_each(|old| preparer.recycle(old)),
                 Err(_) => return,
             }
             let update = update(n, tick, started);

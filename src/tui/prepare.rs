@@ -99,6 +99,18 @@ pub struct Preparer {
     /// Shared with the models sent, until the log changes.
     events: Arc<VecDeque<Event>>,
     events_next: u64,
+    /// What the model before the last one held, emptied, to fill again (`recycle`).
+    spare: Spare,
+}
+
+/// The big buffers of a retired model, kept for the next: freeing 100k rows a refresh
+/// and taking them anew leaves holes the allocator fills with small things, and the
+/// process grows (measured: RSS rising refresh after refresh with the heap flat).
+#[derive(Debug, Default)]
+struct Spare {
+    live: Vec<Seen>,
+    sorted: Vec<RowRef>,
+    rows: Vec<RowRef>,
 }
 
 impl Preparer {
@@ -123,7 +135,27 @@ impl Preparer {
             notes: 0,
             events: Arc::default(),
             events_next: 0,
+            spare: Spare::default(),
         }
+    }
+
+    /// Takes back what a swap replaced (`App::swap`), to free, keeping its big
+    /// buffers for the next refresh.
+    pub fn recycle(&mut self, old: super::app::Retired) {
+        let super::app::Retired {
+            mut tracked,
+            mut sorted,
+            mut rows,
+            ..
+        } = old;
+        tracked.live.clear();
+        sorted.clear();
+        rows.clear();
+        self.spare = Spare {
+            live: tracked.live,
+            sorted,
+            rows,
+        };
     }
 
     /// History afresh (a replay's jump); notes taken stay counted.
@@ -197,8 +229,10 @@ impl Preparer {
         let findings = diagnose(&self.tracker, &self.kernel, &DiagnoseConfig::default());
         let vanished = history::vanished(&self.tracker);
         let tracked = self.tracked(&snapshot, &vanished);
-        let sorted = sort(&snapshot.sockets, &vanished, &tracked, choice.sort);
-        let shown = shown(&snapshot.sockets, &vanished, &sorted, choice, true);
+        let spare = std::mem::take(&mut self.spare.sorted);
+        let sorted = sort_in(spare, &snapshot.sockets, &vanished, &tracked, choice.sort);
+        let spare = std::mem::take(&mut self.spare.rows);
+        let shown = shown_in(spare, &snapshot.sockets, &vanished, &sorted, choice, true);
         ready.outcome = Outcome::Model(Box::new(Model {
             snapshot,
             vanished,
@@ -234,7 +268,8 @@ impl Preparer {
         // The tracker lists the snapshot it observed last, this one: its histories
         // in its order, found without a lookup each.
         let of = |h: Option<&_>| h.map(|h| Seen::of(tracker, h)).unwrap_or_default();
-        let mut live: Vec<Seen> = tracker.listed().map(of).collect();
+        let mut live = std::mem::take(&mut self.spare.live);
+        live.extend(tracker.listed().map(of));
         if live.len() != snapshot.sockets.len() {
             live = snapshot.sockets.iter().map(seen).collect(); // never: see prepare
         }
@@ -252,8 +287,19 @@ impl Preparer {
 /// Every row of the socket table in `sort` order (see `rows::sorted_rows`), rates
 /// read from `tracked`.
 pub fn sort(live: &[Socket], gone: &[Socket], tracked: &Tracked, sort: Sort) -> Vec<RowRef> {
+    sort_in(Vec::new(), live, gone, tracked, sort)
+}
+
+/// `sort` in `rows`' memory (see `rows::sorted_rows_in`).
+fn sort_in(
+    rows: Vec<RowRef>,
+    live: &[Socket],
+    gone: &[Socket],
+    tracked: &Tracked,
+    sort: Sort,
+) -> Vec<RowRef> {
     let rate = |row: RowRef| tracked.seen(row).and_then(|s| s.rate);
-    rows::sorted_rows(live, gone, sort, rate)
+    rows::sorted_rows_in(rows, live, gone, sort, rate)
 }
 
 /// The rows of `sorted` the query matches, and what follows from them; the process
@@ -265,7 +311,19 @@ pub fn shown(
     choice: &Choice,
     with_processes: bool,
 ) -> Shown {
-    let rows = matching(live, gone, sorted, &choice.query);
+    shown_in(Vec::new(), live, gone, sorted, choice, with_processes)
+}
+
+/// `shown` with its rows in `rows`' memory (see `rows::sorted_rows_in`).
+fn shown_in(
+    rows: Vec<RowRef>,
+    live: &[Socket],
+    gone: &[Socket],
+    sorted: &[RowRef],
+    choice: &Choice,
+    with_processes: bool,
+) -> Shown {
+    let rows = matching_in(rows, live, gone, sorted, &choice.query);
     let counts = rows::counts(shown_live(live, &rows));
     let processes = match with_processes {
         true => rows::processes(shown_live(live, &rows)),
@@ -293,15 +351,28 @@ pub fn shown_live<'a>(
 
 /// The rows of `sorted` that `query` matches, in its order.
 pub fn matching(live: &[Socket], gone: &[Socket], sorted: &[RowRef], query: &Query) -> Vec<RowRef> {
+    matching_in(Vec::new(), live, gone, sorted, query)
+}
+
+/// `matching` in `rows`' memory (emptied first; see `rows::sorted_rows_in`).
+fn matching_in(
+    mut rows: Vec<RowRef>,
+    live: &[Socket],
+    gone: &[Socket],
+    sorted: &[RowRef],
+    query: &Query,
+) -> Vec<RowRef> {
+    rows.clear();
     if query.is_empty() {
-        return sorted.to_vec();
+        rows.extend_from_slice(sorted);
+        return rows;
     }
     let socket = |row: &RowRef| match *row {
         RowRef::Live(i) => &live[i],
         RowRef::Gone(i) => &gone[i],
     };
-    let matching = sorted.iter().filter(|r| query.matches(socket(r)));
-    matching.copied().collect()
+    rows.extend(sorted.iter().filter(|r| query.matches(socket(r))));
+    rows
 }
 
 /// What the filter bar says about the result (see `FilterBar::note`): only worked

@@ -100,6 +100,18 @@ pub fn sorted_rows(
     sort: Sort,
     rate: impl Fn(RowRef) -> Option<Rate>,
 ) -> Vec<RowRef> {
+    sorted_rows_in(Vec::new(), live, gone, sort, rate)
+}
+
+/// `sorted_rows` in `rows`' memory (emptied first): a refresh reuses the one the
+/// refresh before it made, instead of freeing 100k rows and taking as many anew.
+pub fn sorted_rows_in(
+    mut rows: Vec<RowRef>,
+    live: &[Socket],
+    gone: &[Socket],
+    sort: Sort,
+    rate: impl Fn(RowRef) -> Option<Rate>,
+) -> Vec<RowRef> {
     let socket = |row: &RowRef| match *row {
         RowRef::Live(i) => &live[i],
         RowRef::Gone(i) => &gone[i],
@@ -109,7 +121,8 @@ pub fn sorted_rows(
         _ => socket(a).display_order(socket(b)),
     };
     let directed = |order: Ordering| if sort.reverse { order.reverse() } else { order };
-    let mut rows: Vec<RowRef> = (0..live.len()).map(RowRef::Live).collect();
+    rows.clear();
+    rows.extend((0..live.len()).map(RowRef::Live));
     rows.extend((0..gone.len()).map(RowRef::Gone));
     let by_column: fn(&Socket, &Socket) -> Ordering = match sort.by.key() {
         SortKey::Display => |_, _| Ordering::Equal,
