@@ -6,9 +6,11 @@
 //! Memory is bounded by `TrackConfig`, whatever the churn: each socket keeps at most
 //! `samples_per_socket` samples and `states_per_socket` state changes; closed sockets
 //! are forgotten after `keep_closed_for` (or sooner past `closed_cap`); the event log
-//! and the state-count ring are capped. With the defaults a tracked socket costs under
-//! 1 KB (4 packed samples of 40 bytes, its last Socket with tcp_info, its states, its
-//! table slot); the live view's (3 samples, no tcp_info) ~520 bytes.
+//! and the state-count ring are capped. A listed socket's history keeps no copy of the
+//! socket: it points into the snapshot that listed it last (`observe_shared` shares it
+//! with the caller, the live view's model), so it costs ~260 bytes (its place, times,
+//! packed samples of 40 bytes, its table slot; states shared); a closed one keeps a
+//! copy of its socket until it is forgotten.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -43,10 +45,10 @@ pub struct TrackConfig {
     pub events_cap: usize,
     pub keep_closed_for: Duration,
     pub closed_cap: usize,
-    /// Whether a history's `socket` keeps its tcp_info. Off, it holds the socket
-    /// without it (~130 bytes less a socket, 13 MB at 100k), for a view that has the
-    /// snapshot itself (and the counters are in the samples either way). A socket the
-    /// kernel's closed log reports keeps its final tcp_info all the same.
+    /// Whether a closed history's copy of its socket keeps its tcp_info (a listed
+    /// one reads it in the snapshot). Off, ~130 bytes less a closed socket, for a view
+    /// that has the snapshot itself (and the counters are in the samples either way).
+    /// A socket the kernel's closed log reports keeps its final tcp_info all the same.
     pub keep_tcp_info: bool,
 }
 
