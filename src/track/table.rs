@@ -136,3 +136,63 @@ impl Histories {
         self.index.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use crate::model::{Snapshot, Socket, TcpState};
+    use crate::test_sockets::{self, Build};
+    use crate::track::{TrackConfig, Tracker};
+
+    fn tcp(port: u16) -> Socket {
+        let local = format!("127.0.0.1:{port}");
+        test_sockets::tcp(&local, "127.0.0.1:80", TcpState::Established).inode(u64::from(port))
+    }
+
+    fn observe(t: &mut Tracker, sockets: Vec<Socket>, secs: u64) {
+        t.observe(&Snapshot {
+            sockets,
+            warnings: Vec::new(),
+            taken_at: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+            closed: Vec::new(),
+        });
+    }
+
+    fn port(s: &Socket) -> u16 {
+        s.local.map_or(0, |a| a.port())
+    }
+
+    #[test]
+    fn listed_follows_the_snapshot_and_slots_are_used_again() {
+        let config = TrackConfig {
+            keep_closed_for: Duration::from_secs(1),
+            ..TrackConfig::default()
+        };
+        let mut t = Tracker::new(config);
+        // A duplicate key is tracked once, under the first socket that has it.
+        observe(&mut t, vec![tcp(3), tcp(1), tcp(1), tcp(2)], 1);
+        let listed: Vec<u16> = t.listed().map(|h| port(h.unwrap().socket())).collect();
+        assert_eq!(listed, [3, 1, 1, 2]);
+        let live: Vec<u16> = t.live().map(|h| port(h.socket())).collect();
+        assert_eq!(live, [3, 1, 2], "in the snapshot's order, once each");
+
+        // 1 closes, is forgotten, and 4 takes its slot.
+        observe(&mut t, vec![tcp(3), tcp(2)], 2);
+        assert!(t.get(&tcp(1).key()).unwrap().closed_at.is_some());
+        observe(&mut t, vec![tcp(3), tcp(2)], 4);
+        assert!(t.get(&tcp(1).key()).is_none(), "forgotten");
+        observe(&mut t, vec![tcp(4), tcp(3), tcp(2)], 5);
+        assert_eq!(
+            t.sockets.slots.len(),
+            3,
+            "no slot more than the most remembered"
+        );
+        let listed: Vec<u16> = t.listed().map(|h| port(h.unwrap().socket())).collect();
+        assert_eq!(listed, [4, 3, 2]);
+        for s in [tcp(2), tcp(3), tcp(4)] {
+            assert_eq!(port(t.get(&s.key()).unwrap().socket()), port(&s));
+        }
+        assert_eq!(t.tracked_len(), 3);
+    }
+}
