@@ -284,15 +284,7 @@ pub fn shown_live<'a>(
 
 /// The rows of `sorted` that `query` matches, in its order.
 pub fn matching(live: &[Socket], gone: &[Socket], sorted: &[RowRef], query: &Query) -> Vec<RowRef> {
-    if query.is_empty() {
-        return sorted.to_vec();
-    }
-    let socket = |row: &RowRef| match *row {
-        RowRef::Live(i) => &live[i],
-        RowRef::Gone(i) => &gone[i],
-    };
-    let matching = sorted.iter().filter(|r| query.matches(socket(r)));
-    matching.copied().collect()
+    rows::matching(live, gone, sorted, query)
 }
 
 /// What the filter bar says about the result (see `FilterBar::note`): only worked
@@ -304,12 +296,9 @@ fn note(live: &[Socket], nothing_shown: bool, choice: &Choice) -> Option<String>
         return None;
     }
     if nothing_shown {
-        return Some(crate::query::why_empty(
-            &complete_terms(&choice.text),
-            live.iter(),
-        ));
+        return Some(crate::query::why_empty(&complete_terms(&choice.text), live));
     }
-    crate::query::number_note(query, live.iter())
+    crate::query::number_note(query, live)
 }
 
 /// The filter text without a term still being typed ("port:"), which is left out

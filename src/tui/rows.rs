@@ -11,8 +11,11 @@ use crate::track::Rate;
 
 use super::history::Bucket;
 
+mod filter;
 pub mod groups;
 mod order;
+
+pub use filter::matching;
 
 /// What the socket table is sorted by: a column (`s` cycles through the sortable
 /// ones of `Column::TUI`), or the total rate (`r`).
