@@ -20,6 +20,24 @@ impl Query {
     }
 }
 
+impl Query {
+    /// Whether every socket this query matches matches `before` too: the same terms
+    /// and words that contain `before`'s (a word typed on), so the rows `before`
+    /// showed are the only ones to test.
+    pub fn narrows(&self, before: &Query) -> bool {
+        let others = |q: &Query| Query {
+            words: Vec::new(),
+            ..q.clone()
+        };
+        !before.words.is_empty()
+            && others(self) == others(before)
+            && before
+                .words
+                .iter()
+                .all(|old| self.words.iter().any(|new| new.contains(old.as_str())))
+    }
+}
+
 /// How many of `sockets` pass `test`.
 pub(crate) fn count(sockets: &[Socket], test: impl Fn(&Socket) -> bool + Sync) -> usize {
     let [n] = tally(sockets, |s| [test(s)]);
@@ -71,6 +89,24 @@ mod tests {
     use super::*;
     use crate::model::TcpState;
     use crate::test_sockets::held_tcp;
+
+    #[test]
+    fn a_word_typed_on_narrows() {
+        let narrows = |now: &str, before: &str| {
+            Query::parse(now)
+                .unwrap()
+                .narrows(&Query::parse(before).unwrap())
+        };
+        assert!(narrows("ngin", "ngi"));
+        assert!(narrows("tcp nginx", "tcp ngi"));
+        assert!(narrows("nginx curl", "nginx"));
+        assert!(narrows("127.0.0.1", "127.0"));
+        assert!(!narrows("ngin", "ngin x"));
+        assert!(!narrows("ngi", "ngin"));
+        assert!(!narrows("udp nginx", "tcp ngin"));
+        assert!(!narrows("50", "5"), "numbers are exact");
+        assert!(!narrows("nginx", ""), "nothing to narrow from");
+    }
 
     #[test]
     fn each_and_count_agree_with_one_at_a_time() {
