@@ -2,16 +2,17 @@
 //! header). A comparison sort that reads two sockets per comparison reads ~20M of
 //! them scattered over a few hundred megabytes at 1M rows; here each row's value in
 //! the sort column is read once, in memory order, and packed into an integer with
-//! its rank (`Packed`), and the integers are sorted, on two threads when there are
-//! many. Where an integer cannot hold a whole value (an IPv6 address, a unix path, a
-//! column without a key here), rows with equal integers are put in order by the
-//! column's own comparison afterwards. The order is always `plain`'s, the definition
-//! (kept for the tests that compare the two).
+//! its rank (`Packed`: strings and IPv6 addresses by their rank among the few
+//! distinct ones), and the integers are sorted: by a radix sort when keys differ in
+//! a few bytes, else by comparisons on two threads. Where an integer cannot hold a
+//! whole value (a unix path, a scoped IPv6 address, a column without a key here),
+//! rows with equal integers are put in order by the column's own comparison
+//! afterwards. The order is always `plain`'s, the definition (the tests compare).
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV6};
 
 use crate::column::{Column, SortKey};
 use crate::model::Socket;
@@ -190,16 +191,24 @@ fn column_keys<'a>(
         // Biggest first.
         Column::RecvQ => pack(merged, sockets().map(|s| Key::exact(u64::from(!s.recv_q)))),
         Column::SendQ => pack(merged, sockets().map(|s| Key::exact(u64::from(!s.send_q)))),
-        Column::Local => pack(
-            merged,
-            sockets().map(|s| match (&s.path, s.local) {
-                (None, local) => address_key(local),
-                // A unix socket's path: its first bytes, after the unbound ones.
-                (Some(path), None) => Key::inexact(1 << 61 | prefix(path.as_bytes())),
-                (Some(_), local) => Key::inexact(address_key(local).value),
-            }),
-        ),
-        Column::Remote => pack(merged, sockets().map(|s| address_key(s.remote))),
+        Column::Local => {
+            let mut packed = pack(
+                merged,
+                sockets().map(|s| match (&s.path, s.local) {
+                    (None, local) => address_key(local),
+                    // A unix socket's path: its first bytes, after the unbound ones.
+                    (Some(path), None) => Key::inexact(1 << 61 | prefix(path.as_bytes())),
+                    (Some(_), local) => Key::inexact(address_key(local).value),
+                }),
+            );
+            rank_v6(&mut packed, sockets().map(|s| (s.local, s.path.is_some())));
+            packed
+        }
+        Column::Remote => {
+            let mut packed = pack(merged, sockets().map(|s| address_key(s.remote)));
+            rank_v6(&mut packed, sockets().map(|s| (s.remote, false)));
+            packed
+        }
         // Process names and users are few: each one's rank among them, found by its
         // pid or its text's address first.
         Column::Process => {
@@ -222,7 +231,7 @@ fn column_keys<'a>(
 }
 
 /// `Option<SocketAddr>`'s order: none, then IPv4 by address and port, then IPv6. An
-/// IPv6 address is keyed by its first 62 bits only.
+/// IPv6 address is keyed by its first 62 bits here; `rank_v6` does better.
 fn address_key(addr: Option<SocketAddr>) -> Key {
     match addr {
         None => Key::exact(0),
@@ -230,6 +239,41 @@ fn address_key(addr: Option<SocketAddr>) -> Key {
             Key::exact(1 << 62 | u64::from(a.ip().to_bits()) << 16 | u64::from(a.port()))
         }
         Some(SocketAddr::V6(a)) => Key::inexact(2 << 62 | (a.ip().to_bits() >> 66) as u64),
+    }
+}
+
+/// The keys of the IPv6 rows of `packed` (whose addresses `addrs` gives, in rank
+/// order, each with whether more follows it in the order: a path) made whole where
+/// they fit: the address by its rank among the rows' few distinct ones, then the
+/// port. Exact unless a flow label, a scope or a path follows.
+fn rank_v6(packed: &mut [Packed], addrs: impl Iterator<Item = (Option<SocketAddr>, bool)>) {
+    let v6: Vec<(usize, SocketAddrV6, bool)> = addrs
+        .enumerate()
+        .filter_map(|(i, addr)| match addr {
+            (Some(SocketAddr::V6(a)), more) => Some((i, a, more)),
+            _ => None,
+        })
+        .collect();
+    if v6.is_empty() {
+        return;
+    }
+    let mut ips: Vec<u128> = v6.iter().map(|(_, a, _)| a.ip().to_bits()).collect();
+    ips.sort_unstable();
+    ips.dedup();
+    if ips.len() >= 1 << 30 {
+        return;
+    }
+    for (i, a, more) in v6 {
+        let Ok(rank) = ips.binary_search(&a.ip().to_bits()) else {
+            continue;
+        };
+        let whole = a.flowinfo() == 0 && a.scope_id() == 0 && !more;
+        let low = match whole {
+            true => packed[i] as u64 & !INEXACT,
+            false => packed[i] as u64 | INEXACT,
+        };
+        let key = 2 << 62 | (rank as u64) << 32 | u64::from(a.port()) << 16;
+        packed[i] = u128::from(key) << 64 | u128::from(low);
     }
 }
 
