@@ -21,10 +21,14 @@ impl Query {
 }
 
 impl Query {
-    /// Whether every socket this query matches matches `before` too: the same terms
-    /// and words that contain `before`'s (a word typed on), so the rows `before`
-    /// showed are the only ones to test.
+    /// Whether every socket this query matches matches `before` too: the same query
+    /// (a term still being typed, or one that does not parse, keeps it), or the same
+    /// terms and words that contain `before`'s (a word typed on), so the rows
+    /// `before` showed are the only ones to test.
     pub fn narrows(&self, before: &Query) -> bool {
+        if self == before {
+            return true;
+        }
         let others = |q: &Query| Query {
             words: Vec::new(),
             ..q.clone()
@@ -106,6 +110,7 @@ mod tests {
         assert!(!narrows("udp nginx", "tcp ngin"));
         assert!(!narrows("50", "5"), "numbers are exact");
         assert!(!narrows("nginx", ""), "nothing to narrow from");
+        assert!(narrows("50", "50") && narrows("", ""), "the same query");
     }
 
     #[test]
