@@ -2,7 +2,8 @@
 # Benchmark: `sockscope list --json` (or --format F) against the floor (benches/floor.rs:
 # one TCP sock_diag dump + a 2-thread fd walk, by hand), `ss -tanp`, `netstat -tanp` and
 # `lsof -nP -iTCP` on N loopback TCP sockets held by P processes, inside a private
-# network namespace this script creates and deletes. See the README, Performance.
+# network namespace this script creates and deletes; then the live view's UI-thread
+# figures at each size (benches/tui.rs). See the README, Performance.
 #
 #   scripts/bench.sh [--sockets N[,N...]] [--procs P[,P...]] [--runs R]
 #                    [--format json|csv|table] [--source proc|netlink] [--bin PATH]
@@ -18,7 +19,7 @@
 # Needs root (ip netns), ss (iproute2), netstat (net-tools), lsof, GNU time, python3.
 set -euo pipefail
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench: $*" >&2; exit 1; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -83,8 +84,9 @@ if [ $build = 1 ]; then
     echo "bench: cargo build --release" >&2
     (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
 fi
-# The floor and the refresh bench: bench binaries, found where cargo says it put them.
-benches=$(cd "$repo" && cargo build --release --quiet --bench floor --bench refresh \
+# The floor, the refresh bench and the UI-thread bench: bench binaries, found where
+# cargo says it put them.
+benches=$(cd "$repo" && cargo build --release --quiet --bench floor --bench refresh --bench tui \
     --message-format=json 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -93,7 +95,8 @@ for line in sys.stdin:
         print(m["target"]["name"], m["executable"])') || die "cannot build benches/floor.rs"
 floor_bin=$(awk '$1 == "floor" { print $2 }' <<<"$benches")
 refresh_bin=$(awk '$1 == "refresh" { print $2 }' <<<"$benches")
-[ -x "$floor_bin" ] && [ -x "$refresh_bin" ] || die "no floor/refresh bench binary"
+tui_bin=$(awk '$1 == "tui" { print $2 }' <<<"$benches")
+[ -x "$floor_bin" ] && [ -x "$refresh_bin" ] && [ -x "$tui_bin" ] || die "no floor/refresh/tui bench binary"
 [ -x "$bin" ] || die "no sockscope binary at $bin (build it with: cargo build --release)"
 [ -z "$baseline" ] || [ -x "$baseline" ] || die "no baseline binary at $baseline"
 
@@ -220,4 +223,12 @@ for n in "${size_list[@]}"; do
     report "$n" "$p"
     [ -z "$churn" ] || refresh_point "$n"
     stop_loadgen
+done
+
+# The live view's UI thread at each size: benches/tui.rs, synthetic sockets drawn into an
+# off-screen terminal (no namespace needed; at 1M it takes minutes and ~1.5 GB).
+for n in "${size_list[@]}"; do
+    echo
+    echo "bench: the live view's UI thread at $n sockets (benches/tui.rs)..." >&2
+    "$tui_bin" "$n" || die "benches/tui.rs failed at $n sockets"
 done

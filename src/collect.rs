@@ -108,6 +108,8 @@ pub struct System {
     fd_cache: Option<fd_cache::FdCache>,
     /// With `--pid`: whether the other holders of their sockets are looked for.
     co_holders: CoHolders,
+    /// Each table's sockets come in `Socket::display_order` (`with_list_order`).
+    list_order: bool,
 }
 
 /// With `--pid`, when the other holders of their sockets are found: a walk of every
@@ -164,6 +166,7 @@ impl System {
             closed_log: Default::default(),
             fd_cache: None,
             co_holders: CoHolders::Always,
+            list_order: false,
         })
     }
 
@@ -193,6 +196,14 @@ impl System {
     /// process, join from the second on (the live view's first frame).
     pub fn with_co_holders_later(mut self) -> System {
         self.co_holders = CoHolders::AfterFirst;
+        self
+    }
+
+    /// Sorts each table in `list`'s order (`Socket::display_order`) while the fd walk
+    /// runs, rather than after it: a snapshot of one table (not `--all-netns`) then
+    /// comes sorted, but for the few sockets no table names, which come last.
+    pub fn with_list_order(mut self) -> System {
+        self.list_order = true;
         self
     }
 
@@ -284,6 +295,9 @@ struct Table {
     sockets: Vec<Socket>,
     unix_uids: bool,
     unconfirmed: HashSet<u64>,
+    /// Who is whose peer, found beside the fd walk (see `Table::prepare`); None once
+    /// sockets are added or dropped, and `peers::resolve` searches again.
+    pairs: Option<peers::Pairs>,
 }
 
 impl Table {
@@ -293,6 +307,7 @@ impl Table {
             sockets,
             unix_uids,
             unconfirmed: HashSet::new(),
+            pairs: None,
         }
     }
 
@@ -306,7 +321,18 @@ impl Table {
             sockets: read.sockets,
             unix_uids: false,
             unconfirmed: read.unconfirmed,
+            pairs: None,
         })
+    }
+
+    /// What needs only the table, done while the fd walk still runs: sorted in
+    /// `list`'s order when `sort` (so `list` sorts nothing after the walk), and the
+    /// peers paired, which leaves copying their owners for after the join.
+    fn prepare(&mut self, sort: bool) {
+        if sort {
+            model::sort_in_display_order(&mut self.sockets);
+        }
+        self.pairs = Some(peers::pairs(&self.sockets));
     }
 
     /// Adds the other families' /proc tables under `net_dir` (see proc_families) that
@@ -684,7 +710,10 @@ impl Source for System {
                     &self.containers,
                 )),
             });
-            let tables = self.reader.read(&self.proc_root, &self.scope);
+            let mut tables = self.reader.read(&self.proc_root, &self.scope);
+            for table in tables.iter_mut().flatten() {
+                table.prepare(self.list_order);
+            }
             let done = walker.join().unwrap_or_else(|e| panic::resume_unwind(e));
             (tables, done)
         });
@@ -770,6 +799,7 @@ impl Source for System {
             };
             socket.netns = Some(tables[at].netns.clone());
             tables[at].sockets.push(socket);
+            tables[at].pairs = None;
         }
         // Emptied by the join but still its full size; peers need the room.
         drop(owners.by_inode);
@@ -781,7 +811,11 @@ impl Source for System {
         );
         warnings.append(&mut self.reader.warnings);
         for table in &mut tables {
+            let before = table.sockets.len();
             let dropped = ProcTables::confirm(&mut table.sockets, &table.unconfirmed);
+            if table.sockets.len() != before {
+                table.pairs = None;
+            }
             // With --pid, sockets no process of theirs holds go anyway: nothing to say.
             if self.scope == Scope::Host {
                 warnings.extend(dropped);
@@ -789,7 +823,10 @@ impl Source for System {
         }
         let mut sockets = Vec::new();
         for mut table in tables {
-            peers::resolve(&mut table.sockets);
+            match table.pairs.take() {
+                Some(pairs) => pairs.fill(&mut table.sockets),
+                None => peers::resolve(&mut table.sockets),
+            }
             // Moving the first table instead of copying it keeps one 100k-socket
             // vector alive at a time, not two.
             if sockets.is_empty() {

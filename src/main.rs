@@ -189,6 +189,7 @@ fn list(
         _ => System::new(proc_root, filters.scope())?
             .with_tables(tables)?
             .with_selection(filters.selection())
+            .with_list_order()
             .snapshot()?,
     };
     for warning in &snapshot.warnings {
@@ -200,9 +201,10 @@ fn list(
         query.pids = filters.pid.clone();
     }
     snapshot.sockets.retain(|s| query.matches(s));
-    // Unstable: in place, where a stable sort would allocate half the snapshot again;
-    // display_order ends on the inode, so equal keys are the same socket.
-    snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
+    // Collected sorted, mostly (see `with_list_order`): then one look suffices.
+    if !sockscope::model::in_display_order(&snapshot.sockets) {
+        sockscope::model::sort_in_display_order(&mut snapshot.sockets);
+    }
 
     let listing = output::Listing {
         colour,

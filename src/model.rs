@@ -14,6 +14,8 @@ pub use family::{
 };
 pub mod names;
 pub use names::Naming;
+mod order;
+pub use order::{in_display_order, sort_in_display_order};
 
 /// Declared in the order `list` sorts by. The families after unix are listed as `ss`
 /// lists them (`ss -w`, `-0`, `-f netlink`, `--vsock`, `-S`, `-M`); `Other` is a socket

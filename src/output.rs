@@ -5,11 +5,12 @@
 
 mod csv;
 mod findings;
+mod json;
 
 use std::io::{self, Write};
 
 use crate::column::{Align, Column, Row};
-use crate::model::{Naming, Socket, TcpState, WithNames};
+use crate::model::{Naming, Socket, TcpState};
 
 /// How a command prints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -248,10 +249,7 @@ fn json_elements(sockets: &[Socket], names: Option<&Naming>) -> io::Result<Vec<u
         if i > 0 {
             piece.push(b',');
         }
-        match names {
-            None => serde_json::to_writer(&mut piece, socket)?,
-            Some(naming) => serde_json::to_writer(&mut piece, &WithNames { socket, naming })?,
-        }
+        json::socket(&mut piece, socket, names);
     }
     Ok(piece)
 }

@@ -1,12 +1,13 @@
 //! Who talks to whom: the socket at the other end of each local connection.
 //!
-//! Run after owners are joined, on the sockets of one network namespace (TCP endpoints
-//! repeat across namespaces). One hash table, one probe a socket: no per-pair search.
+//! On the sockets of one network namespace (TCP endpoints repeat across namespaces):
+//! the search (`pairs`) needs only the tables, the owners are copied once they are
+//! joined (`Pairs::fill`). One hash table, one probe a socket: no per-pair search.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
+
+use hashbrown::HashTable;
 
 use crate::model::{Detail, Peer, Proto, Socket, TcpState};
 
@@ -14,96 +15,133 @@ use crate::model::{Detail, Peer, Proto, Socket, TcpState};
 /// TCP connection whose mirror (local = our remote, remote = our local) is, and on
 /// every netlink socket connected to a port another socket of the table has.
 pub fn resolve(sockets: &mut [Socket]) {
+    pairs(sockets).fill(sockets);
+}
+
+/// Which socket of a table is each one's peer: `resolve`'s search, which needs only
+/// what the tables say, so it can run before the owners are joined (beside the fd
+/// walk); `fill` then copies the owners.
+pub struct Pairs {
+    /// For each socket, its peer's index; `NONE` for none.
+    peer_of: Vec<u32>,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The search of `resolve` over `sockets`, which must not change (nor their order)
+/// before `Pairs::fill`, but for their owners.
+pub fn pairs(sockets: &[Socket]) -> Pairs {
     // A hash join: one table from the hash of what identifies a socket to its index,
     // then one probe per socket (one cache miss, where a binary search over a sorted
-    // index took ~20 at 1M sockets). The table holds 12 bytes a socket rather than
-    // maps keyed by address pairs (~90), which at 100k sockets is a good part of
-    // `list`'s memory budget. Equal hashes are checked against the socket itself.
+    // index took ~20 at 1M sockets). The table holds 5 bytes a slot rather than maps
+    // keyed by address pairs (~90), which at 100k sockets is a good part of `list`'s
+    // memory budget. Candidates are checked against the socket itself.
     let index = Index::new(sockets);
-    let found: Vec<Option<u32>> = sockets
+    let peer_of = sockets
         .iter()
         .zip(0u32..)
         .map(|(s, i)| {
-            let wanted = peer_identity(s)?;
-            index
-                .candidates(key(&wanted))
-                .find(|&j| j != i && own_identity(&sockets[j as usize]) == Some(wanted))
+            peer_identity(s)
+                .and_then(|wanted| index.find(wanted, i))
+                .unwrap_or(NONE)
         })
         .collect();
-    drop(index); // before the peers' owner lists are copied, which is the peak
-    for (i, other) in found.into_iter().enumerate() {
-        if let Some(j) = other {
-            let other = &sockets[j as usize];
-            let peer = Peer {
-                inode: other.inode,
-                processes: other.processes.clone(),
-            };
-            sockets[i].peer = Some(peer);
-        }
+    Pairs { peer_of }
+}
+
+impl Pairs {
+    /// Whether these are the pairs of a table of `len` sockets.
+    pub fn fits(&self, len: usize) -> bool {
+        self.peer_of.len() == len
     }
-}
 
-/// Which sockets have an identity of a given hash, lowest index first (so that a
-/// socket whose identity several share, which the kernel should never show, gets the
-/// same peer whatever the table's layout).
-struct Index {
-    /// The first socket with each hash.
-    first: HashMap<u64, u32, Prehashed>,
-    /// The later ones with a hash already in `first`, in index order: a real
-    /// collision or a duplicated identity, next to none in practice.
-    more: Vec<(u64, u32)>,
-}
-
-impl Index {
-    fn new(sockets: &[Socket]) -> Index {
-        let mut first = HashMap::with_capacity_and_hasher(sockets.len(), Prehashed::default());
-        let mut more = Vec::new();
-        for (s, i) in sockets.iter().zip(0u32..) {
-            let Some(identity) = own_identity(s) else {
-                continue;
-            };
-            let hash = key(&identity);
-            match first.entry(hash) {
-                Entry::Vacant(slot) => {
-                    slot.insert(i);
-                }
-                Entry::Occupied(_) => more.push((hash, i)),
+    /// Sets each socket's `peer`, with the owners its peer has now.
+    pub fn fill(self, sockets: &mut [Socket]) {
+        debug_assert!(self.fits(sockets.len()));
+        for (i, j) in self.peer_of.into_iter().enumerate() {
+            if j != NONE {
+                let other = &sockets[j as usize];
+                let peer = Peer {
+                    inode: other.inode,
+                    processes: other.processes.clone(),
+                };
+                sockets[i].peer = Some(peer);
             }
         }
-        more.sort_unstable(); // by hash, then index
-        Index { first, more }
-    }
-
-    fn candidates(&self, hash: u64) -> impl Iterator<Item = u32> + '_ {
-        let more = &self.more[self.more.partition_point(|&(k, _)| k < hash)..];
-        let more = more.iter().take_while(move |&&(k, _)| k == hash);
-        let first = self.first.get(&hash).copied();
-        first.into_iter().chain(more.map(|&(_, j)| j))
     }
 }
 
-/// The keys of `Index::first` are hashes already: the table uses them as they are.
-type Prehashed = BuildHasherDefault<AsItIs>;
+/// Which sockets have an identity of a given hash: a table of their indices alone, 4
+/// bytes a slot (10 MB at 1M sockets; a map from hash to index took 36), the hash
+/// of one recomputed from its socket when the table grows. Beside it each socket's
+/// identity packed in 16 bytes (`packed`), so most candidates are checked there, not
+/// in the socket they name (232 bytes, somewhere in a table of 232 MB at 1M).
+struct Index<'a> {
+    sockets: &'a [Socket],
+    table: HashTable<u32>,
+    ids: Vec<u128>,
+}
 
-#[derive(Default)]
-struct AsItIs(u64);
-
-impl Hasher for AsItIs {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write_u64(&mut self, hash: u64) {
-        self.0 = hash;
-    }
-
-    /// Never called for a u64 key; folds the bytes in rather than fail if it were.
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+impl<'a> Index<'a> {
+    fn new(sockets: &'a [Socket]) -> Index<'a> {
+        let mut table = HashTable::with_capacity(sockets.len());
+        let mut ids = Vec::with_capacity(sockets.len());
+        let rehash = |&j: &u32| own_identity(&sockets[j as usize]).map_or(0, |id| key(&id));
+        for (s, i) in sockets.iter().zip(0u32..) {
+            let identity = own_identity(s);
+            ids.push(identity.map_or(NO_IDENTITY, packed));
+            if let Some(identity) = identity {
+                table.insert_unique(key(&identity), i, rehash);
+            }
+        }
+        Index {
+            sockets,
+            table,
+            ids,
         }
     }
+
+    /// The lowest index but `not` whose socket is `wanted` (so that a socket whose
+    /// identity several share, which the kernel should never show, gets the same peer
+    /// whatever the table's layout). The table's candidates share some bits of the
+    /// hash; each is checked.
+    fn find(&self, wanted: Identity, not: u32) -> Option<u32> {
+        let packed_wanted = packed(wanted);
+        let is = |j: u32| match (self.ids[j as usize], packed_wanted) {
+            (id, w) if id != UNPACKED && w != UNPACKED => id == w,
+            _ => own_identity(&self.sockets[j as usize]) == Some(wanted),
+        };
+        self.table
+            .iter_hash(key(&wanted))
+            .copied()
+            .filter(|&j| j != not && is(j))
+            .min()
+    }
 }
+
+/// An identity in 128 bits, exactly: a tag in the top byte, then the inode, the
+/// netlink protocol and port, or the IPv4 ends of a connection. `UNPACKED` for one
+/// that does not fit (IPv6), which is checked against its socket.
+fn packed(identity: Identity) -> u128 {
+    let v4 = |a: SocketAddr| match a.ip() {
+        std::net::IpAddr::V4(ip) => Some(u128::from(ip.to_bits()) << 16 | u128::from(a.port())),
+        std::net::IpAddr::V6(_) => None,
+    };
+    match identity {
+        Identity::Unix(inode) => 1 << 120 | u128::from(inode),
+        Identity::Netlink(protocol, port) => {
+            2 << 120 | u128::from(protocol) << 32 | u128::from(port)
+        }
+        Identity::Tcp(local, remote) => match (v4(local), v4(remote)) {
+            (Some(l), Some(r)) => 3 << 120 | l << 48 | r,
+            _ => UNPACKED,
+        },
+    }
+}
+
+const UNPACKED: u128 = u128::MAX;
+/// What `Index::ids` holds for a socket without an identity (no tag is 0).
+const NO_IDENTITY: u128 = 0;
 
 /// `resolve` over sockets of several network namespaces (a recording of
 /// `--all-netns`): each namespace's on their own, so 127.0.0.1:80 in one is never
@@ -302,6 +340,25 @@ mod tests {
                 None
             ]
         );
+    }
+
+    #[test]
+    fn ipv6_ends_are_checked_against_the_sockets() {
+        let est = TcpState::Established;
+        let tcp = |l, r, inode| socket(Proto::Tcp, est, Some((l, r)), inode);
+        let mut sockets = vec![
+            tcp("[::1]:5000", "[::1]:80", 1),
+            tcp("127.0.0.1:5000", "127.0.0.1:80", 2), // the same ports over IPv4
+            tcp("[::1]:80", "[::1]:5000", 3),
+            tcp("[::1]:80", "127.0.0.1:5000", 4), // mixed: no socket mirrors it
+            tcp("127.0.0.1:80", "127.0.0.1:5000", 5),
+        ];
+        resolve(&mut sockets);
+        let peers: Vec<Option<u64>> = sockets
+            .iter()
+            .map(|s| s.peer.as_ref().map(|p| p.inode))
+            .collect();
+        assert_eq!(peers, [Some(3), Some(5), Some(1), None, Some(2)]);
     }
 
     #[test]
