@@ -323,7 +323,7 @@ fn shown_in(
     choice: &Choice,
     with_processes: bool,
 ) -> Shown {
-    let rows = matching_in(rows, live, gone, sorted, &choice.query);
+    let rows = rows::matching_in(rows, live, gone, sorted, &choice.query);
     let counts = rows::counts(shown_live(live, &rows));
     let processes = match with_processes {
         true => rows::processes(shown_live(live, &rows)),
@@ -351,28 +351,7 @@ pub fn shown_live<'a>(
 
 /// The rows of `sorted` that `query` matches, in its order.
 pub fn matching(live: &[Socket], gone: &[Socket], sorted: &[RowRef], query: &Query) -> Vec<RowRef> {
-    matching_in(Vec::new(), live, gone, sorted, query)
-}
-
-/// `matching` in `rows`' memory (emptied first; see `rows::sorted_rows_in`).
-fn matching_in(
-    mut rows: Vec<RowRef>,
-    live: &[Socket],
-    gone: &[Socket],
-    sorted: &[RowRef],
-    query: &Query,
-) -> Vec<RowRef> {
-    rows.clear();
-    if query.is_empty() {
-        rows.extend_from_slice(sorted);
-        return rows;
-    }
-    let socket = |row: &RowRef| match *row {
-        RowRef::Live(i) => &live[i],
-        RowRef::Gone(i) => &gone[i],
-    };
-    rows.extend(sorted.iter().filter(|r| query.matches(socket(r))));
-    rows
+    rows::matching(live, gone, sorted, query)
 }
 
 /// What the filter bar says about the result (see `FilterBar::note`): only worked
@@ -384,12 +363,9 @@ fn note(live: &[Socket], nothing_shown: bool, choice: &Choice) -> Option<String>
         return None;
     }
     if nothing_shown {
-        return Some(crate::query::why_empty(
-            &complete_terms(&choice.text),
-            live.iter(),
-        ));
+        return Some(crate::query::why_empty(&complete_terms(&choice.text), live));
     }
-    crate::query::number_note(query, live.iter())
+    crate::query::number_note(query, live)
 }
 
 /// The filter text without a term still being typed ("port:"), which is left out
