@@ -9,7 +9,8 @@
 //! thread tracks, diagnoses, sorts and filters (`tui::prepare`, timed here as
 //! "prepare"); the UI thread swaps the ready model in and draws ("refresh"). For
 //! comparison, "refresh, prepared on the UI thread" is the whole of it on one thread,
-//! as before the split (and as tests and replays still do).
+//! as before the split (and as tests and replays still do). 1% of the connections are
+//! replaced at each refresh, with the closed-connection log saying so.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use sockscope::model::{Family, Owner, Proto, Snapshot, Socket, TcpInfo, TcpState};
+use sockscope::model::{Closed, Family, Owner, Proto, Snapshot, Socket, TcpInfo, TcpState};
 use sockscope::tui::app::Retired;
 use sockscope::tui::app::{App, Config};
 use sockscope::tui::event::Input;
@@ -34,7 +35,9 @@ const PROCESSES: u32 = 10;
 const ROUNDS: usize = 15;
 
 /// `n` loopback sockets: n/2 connections, both ends held by one of ten processes, with
-/// tcp_info whose byte counters move by `tick`, as a busy host's would.
+/// tcp_info whose byte counters move by `tick`, as a busy host's would. 1% of the
+/// connections are replaced at each tick (a new client address and inodes), as in
+/// scripts/bench-live.sh.
 fn sockets(n: usize, tick: u64) -> Vec<Socket> {
     let owners: Vec<Owner> = (0..PROCESSES)
         .map(|i| Owner {
@@ -46,12 +49,36 @@ fn sockets(n: usize, tick: u64) -> Vec<Socket> {
             container: None,
         })
         .collect();
-    let server: SocketAddr = ([127, 0, 0, 1], 5000).into();
     let mut out = Vec::with_capacity(n);
     for i in 0..n / 2 {
-        let client: SocketAddr = ([127, 0, (i >> 16) as u8, 1], (i & 0xffff) as u16).into();
         let owner = owners[i % owners.len()].clone();
-        for (j, (local, remote)) in [(client, server), (server, client)].into_iter().enumerate() {
+        out.extend(connection(n, i, epoch(i, tick), tick).map(|mut s| {
+            s.processes = vec![owner.clone()].into();
+            s
+        }));
+    }
+    out
+}
+
+/// How often connection `i` was replaced by `tick`: 1% of them at each.
+fn epoch(i: usize, tick: u64) -> u64 {
+    (tick + i as u64) / CHURN_EVERY
+}
+
+const CHURN_EVERY: u64 = 100;
+
+/// Both ends of connection `i` in its `epoch`, without owners.
+fn connection(n: usize, i: usize, epoch: u64, tick: u64) -> [Socket; 2] {
+    let server: SocketAddr = ([127, 0, 0, 1], 5000).into();
+    let client: SocketAddr = (
+        [127, 1 + (epoch % 250) as u8, (i >> 16) as u8, 1],
+        (i & 0xffff) as u16,
+    )
+        .into();
+    [(client, server), (server, client)]
+        .into_iter()
+        .enumerate()
+        .map(|(j, (local, remote))| {
             let info = TcpInfo {
                 rtt_us: 50,
                 cwnd: 10,
@@ -60,9 +87,8 @@ fn sockets(n: usize, tick: u64) -> Vec<Socket> {
                 bytes_received: tick * (i as u64 % 89),
                 ..TcpInfo::default()
             };
-            out.push(Socket {
-                inode: (2 * i + j) as u64 + 1,
-                processes: vec![owner.clone()].into(),
+            Socket {
+                inode: epoch * n as u64 + (2 * i + j) as u64 + 1,
                 tcp_info: Some(Box::new(info)),
                 ..Socket::inet(
                     Proto::Tcp,
@@ -71,22 +97,37 @@ fn sockets(n: usize, tick: u64) -> Vec<Socket> {
                     local,
                     remote,
                 )
-            });
-        }
-    }
-    out
+            }
+        })
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("two ends")
+}
+
+/// What the closed-connection log says at `tick`: both ends of each connection
+/// replaced since the tick before, as the kernel destroyed them (no inode, no owner).
+fn closed(n: usize, tick: u64, at: SystemTime) -> Vec<Closed> {
+    (0..n / 2)
+        .filter(|&i| tick > 0 && epoch(i, tick) != epoch(i, tick - 1))
+        .flat_map(|i| connection(n, i, epoch(i, tick - 1), tick))
+        .map(|socket| Closed {
+            at,
+            socket: Socket { inode: 0, ..socket },
+        })
+        .collect()
 }
 
 fn update(n: usize, tick: u64, started: SystemTime) -> Update {
     // In display order, as the collector thread sorts it.
     let mut sockets = sockets(n, tick);
     sockets.sort_unstable_by(|a, b| a.display_order(b));
+    let taken_at = started + Duration::from_secs(tick);
     Update {
         snapshot: Ok(Snapshot {
             sockets,
             warnings: Vec::new(),
-            taken_at: started + Duration::from_secs(tick),
-            closed: Vec::new(),
+            taken_at,
+            closed: closed(n, tick, taken_at - Duration::from_millis(500)),
         }),
         cmdlines: HashMap::new(),
         exited: Vec::new(),
@@ -115,7 +156,7 @@ fn collector(
         let mut preparer = Preparer::new(Vec::new());
         for tick in 1.. {
             match asked.recv() {
-                Ok(old) => drop(old),
+                Ok(old) => old.into_iter().for_each(|old| preparer.recycle(old)),
                 Err(_) => return,
             }
             let update = update(n, tick, started);
@@ -238,6 +279,9 @@ fn main() {
             seen += 1;
         }
         println!("after {seen} refreshes: {}", rss());
+    }
+    if std::env::args().any(|a| a == "--refreshes-only") {
+        return; // for a heap profile of the steady state (heaptrack)
     }
     report(
         "key j (selection down)",

@@ -2,7 +2,8 @@
 # Benchmark: the real live view's CPU and memory. N loopback TCP sockets held by P
 # processes (scripts/loadgen.py) in a private network namespace this script creates and
 # deletes, PCT of them replaced a second; `sockscope` runs in a tmux window (120x40)
-# inside that namespace at its default interval. After a warm-up, its CPU (utime+stime
+# inside that namespace at its default interval, it and the load in a PID namespace of
+# their own (so it walks no other process's fds). After a warm-up, its CPU (utime+stime
 # of the whole process, every thread) and RSS are sampled for a while. See the README,
 # Performance.
 #
@@ -11,10 +12,10 @@
 #
 # Prints: % of one core over the measured span, RSS at its start, end and peak, and the
 # header's interval (to show whether the view slowed itself down).
-# Needs root (ip netns), tmux, python3.
+# Needs root (ip netns, unshare), tmux, python3.
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench-live: $*" >&2; exit 1; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ "$(id -u)" = 0 ] || die "needs root (for ip netns)"
-for tool in tmux python3 ip; do command -v $tool >/dev/null || die "needs $tool"; done
+for tool in tmux python3 ip unshare; do command -v $tool >/dev/null || die "needs $tool"; done
 [ $build = 0 ] || (cd "$repo" && cargo build --release -q) || die "cargo build failed"
 
 name=bench-live
@@ -51,10 +52,26 @@ bench_cleanup() { tmux -S "$tmux_sock" kill-server 2>/dev/null || true; }
 
 # loadgen's --churn counts sockets a second (a replaced connection is two of them).
 per_sec=$(awk -v n="$sockets" -v c="$churn" 'BEGIN { print n * c / 100 }')
-start_loadgen 600 --sockets "$sockets" --procs "$procs" --churn "$per_sec"
 
+# The load and the view share a private PID namespace (with its own /proc) as well as
+# the network one: the view's fd walk then reads only the load's processes, not every
+# process of the host (another bench's million sockets made the figures meaningless).
+# Its first process is the shell below; when tmux goes, the kernel ends the rest.
+cat >"$work/inner.sh" <<INNER
+python3 "$repo/scripts/loadgen.py" --sockets $sockets --procs $procs --churn $per_sec \
+    --ready-file "$work/ready" --setup-timeout 600 </dev/null >"$work/loadgen.out" 2>&1 &
+for _ in \$(seq 6000); do [ -e "$work/ready" ] && break; sleep 0.1; done
+"$bin" ${extra[*]:-}
+sleep 600
+INNER
 tmux -S "$tmux_sock" new-session -d -x 120 -y 40 \
-    "ip netns exec $ns $bin ${extra[*]:-}; sleep 600"
+    "ip netns exec $ns unshare --pid --fork --mount-proc bash $work/inner.sh"
+for _ in $(seq 6000); do
+    [ -e "$work/ready" ] && break
+    tmux -S "$tmux_sock" has-session 2>/dev/null || die "the bench's shell ended: $(cat "$work/loadgen.out" 2>/dev/null)"
+    sleep 0.1
+done
+[ -e "$work/ready" ] || die "load generator not ready after 600s: $(cat "$work/loadgen.out")"
 pid=""
 for _ in $(seq 100); do
     pid=$(pgrep -f -n "^$bin" || true)

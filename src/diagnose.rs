@@ -224,7 +224,7 @@ pub fn diagnose(tracker: &Tracker, kernel: &KernelFacts, config: &DiagnoseConfig
     // With several namespaces in view, 127.0.0.1:8080 says little: say where.
     let mut inodes = tracker
         .live()
-        .map(|h| h.socket.netns.as_ref().map(|n| n.inode));
+        .map(|h| h.socket().netns.as_ref().map(|n| n.inode));
     let first = inodes.next();
     if first.is_some() && inodes.any(|i| Some(i) != first) {
         for f in &mut findings {
@@ -248,7 +248,7 @@ fn finding(
 ) -> Finding {
     let mut processes: Vec<ProcessRef> = sockets
         .iter()
-        .flat_map(|h| &h.socket.processes)
+        .flat_map(|h| &h.socket().processes)
         .map(|o| ProcessRef {
             pid: o.pid,
             comm: o.comm.clone(),
@@ -256,16 +256,16 @@ fn finding(
         .collect();
     processes.sort();
     processes.dedup();
-    sockets.sort_by_key(|h| (std::cmp::Reverse(h.state_age()), h.socket.local));
+    sockets.sort_by_key(|h| (std::cmp::Reverse(h.state_age()), h.socket().local));
     let mut netns: Vec<Arc<Netns>> = sockets
         .iter()
-        .filter_map(|h| h.socket.netns.clone())
+        .filter_map(|h| h.socket().netns.clone())
         .collect();
     netns.sort_by_key(|n| n.inode);
     netns.dedup_by_key(|n| n.inode);
     let mut containers: Vec<Arc<Container>> = sockets
         .iter()
-        .flat_map(|h| &h.socket.processes)
+        .flat_map(|h| &h.socket().processes)
         .filter_map(|o| o.container.clone())
         .collect();
     containers.sort_by(|a, b| a.id.cmp(&b.id));
@@ -283,7 +283,7 @@ fn finding(
             .iter()
             .take(config.max_sockets_listed)
             .map(|h| FindingSocket {
-                socket: h.socket.clone(),
+                socket: h.socket().clone(),
                 state_secs: h.state_age().as_secs_f64(),
             })
             .collect(),
@@ -295,7 +295,7 @@ fn finding(
 /// Who holds the sockets: `1234/nginx`, `3 processes`, or `no visible process` when
 /// owners are hidden or gone (TIME_WAIT, not yet accepted).
 fn owners_text(sockets: &[&History]) -> String {
-    let first_owners = sockets.iter().filter_map(|h| h.socket.processes.first());
+    let first_owners = sockets.iter().filter_map(|h| h.socket().processes.first());
     crate::text::owners::group(first_owners.map(|o| (o.pid, &*o.comm)))
 }
 

@@ -71,7 +71,7 @@ pub fn run(
         if let Some(counters) = reader.listen_counters(snapshot.taken_at) {
             kernel.record(counters);
         }
-        tracker.observe(&snapshot);
+        tracker.observe_shared(&std::sync::Arc::new(snapshot));
         Ok(())
     };
 
@@ -119,7 +119,7 @@ fn run_replay(
         let mut snapshot = replay.snapshot_at(i)?;
         snapshot.sockets.retain(|s| query.matches(s));
         snapshot.closed.retain(|c| query.matches(&c.socket));
-        tracker.observe(&snapshot);
+        tracker.observe_shared(&std::sync::Arc::new(snapshot));
     }
     let kernel = KernelFacts {
         listen_counters: Vec::new(),

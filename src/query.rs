@@ -9,6 +9,7 @@
 use crate::model::{Family, Proto, Socket, TcpState};
 
 mod explain;
+mod mask;
 mod narrow;
 pub use explain::{number_note, why_empty};
 
@@ -183,6 +184,10 @@ pub(crate) fn word_matches(word: &str, s: &Socket) -> bool {
     {
         return true;
     }
+    // Most words (a process name) hold a letter no address has: no text to write.
+    if !word.bytes().all(in_address_text) {
+        return false;
+    }
     let mut text = String::with_capacity(64);
     for a in [s.local, s.remote].iter().flatten() {
         // The endpoint holds the bare IP, except an unspecified one (printed `*`).
@@ -193,6 +198,13 @@ pub(crate) fn word_matches(word: &str, s: &Socket) -> bool {
         }
     }
     text.contains(word)
+}
+
+/// The bytes an address's text is made of (`Endpoint`, and a bare IP): digits,
+/// lowercase hex, `.`, `:`, the brackets round an IPv6 one and the `*` of an
+/// unspecified address or port.
+fn in_address_text(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'a'..=b'f' | b'.' | b':' | b'[' | b']' | b'*')
 }
 
 fn contains_ignore_case(text: &str, lowercase: &str) -> bool {
@@ -364,6 +376,32 @@ mod tests {
         let s = tcp("[::ffff:10.1.2.3]:80", "[::]:0", TcpState::Listen, "srv");
         assert!(Query::parse("10.1.2.3").unwrap().matches(&s));
         assert!(Query::parse("-6 listening").unwrap().matches(&s));
+    }
+
+    #[test]
+    fn addresses_are_written_in_the_bytes_words_are_checked_for() {
+        for addr in [
+            "127.0.0.1:80",
+            "0.0.0.0:0",
+            "[::]:0",
+            "[::1]:65535",
+            "[::ffff:10.1.2.3]:443",
+            "[fe80::abcd:ef01:2345:6789]:8080",
+            "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:1",
+        ] {
+            let addr: std::net::SocketAddr = addr.parse().unwrap();
+            let texts = [
+                crate::model::Endpoint(addr).to_string(),
+                addr.ip().to_string(),
+            ];
+            for text in texts {
+                assert!(text.bytes().all(in_address_text), "{text}");
+            }
+        }
+        let s = tcp("[::1]:80", "[::]:0", TcpState::Listen, "srv");
+        assert!(Query::parse("[::1]:80").unwrap().matches(&s));
+        assert!(!Query::parse("x::1").unwrap().matches(&s));
+        assert!(Query::parse("srv").unwrap().matches(&s));
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! Memory is bounded by `TrackConfig`, whatever the churn: each socket keeps at most
 //! `samples_per_socket` samples and `states_per_socket` state changes; closed sockets
 //! are forgotten after `keep_closed_for` (or sooner past `closed_cap`); the event log
-//! and the state-count ring are capped. With the defaults a tracked socket costs under
-//! 1 KB (4 packed samples of 40 bytes, its last Socket with tcp_info, its states, its
-//! table slot); the live view's (3 samples, no tcp_info) ~520 bytes.
+//! and the state-count ring are capped. A listed socket's history keeps no copy of the
+//! socket: it points into the snapshot that listed it last (`observe_shared` shares it
+//! with the caller, the live view's model), so it costs ~260 bytes (its place, times,
+//! packed samples of 40 bytes, its table slot; states shared); a closed one keeps a
+//! copy of its socket until it is forgotten.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -43,10 +45,10 @@ pub struct TrackConfig {
     pub events_cap: usize,
     pub keep_closed_for: Duration,
     pub closed_cap: usize,
-    /// Whether a history's `socket` keeps its tcp_info. Off, it holds the socket
-    /// without it (~130 bytes less a socket, 13 MB at 100k), for a view that has the
-    /// snapshot itself (and the counters are in the samples either way). A socket the
-    /// kernel's closed log reports keeps its final tcp_info all the same.
+    /// Whether a closed history's copy of its socket keeps its tcp_info (a listed
+    /// one reads it in the snapshot). Off, ~130 bytes less a closed socket, for a view
+    /// that has the snapshot itself (and the counters are in the samples either way).
+    /// A socket the kernel's closed log reports keeps its final tcp_info all the same.
     pub keep_tcp_info: bool,
 }
 
@@ -90,8 +92,8 @@ pub struct Rate {
 /// What is known about one socket across snapshots.
 #[derive(Clone, Debug)]
 pub struct History {
-    /// As last seen.
-    pub socket: Socket,
+    /// As last seen (`socket()`).
+    held: Held,
     pub first_seen: SystemTime,
     /// It was in the first snapshot: it opened before tracking began.
     pub seen_from_start: bool,
@@ -106,7 +108,47 @@ pub struct History {
     generation: u64,
 }
 
+/// Where a history's socket is: while listed, in the snapshot that listed it last,
+/// shared with whoever else holds that snapshot (the live view's model), so 100k
+/// tracked sockets cost no copy of 100k sockets; once closed, a copy of its own, as
+/// the snapshot it was in goes.
+#[derive(Clone)]
+enum Held {
+    Listed(Arc<Snapshot>, u32),
+    Kept(Box<Socket>),
+}
+
+impl Held {
+    fn socket(&self) -> &Socket {
+        match self {
+            Held::Listed(snapshot, i) => &snapshot.sockets[*i as usize],
+            Held::Kept(socket) => socket,
+        }
+    }
+}
+
+impl std::fmt::Debug for Held {
+    // The socket, not the whole snapshot it sits in.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.socket().fmt(f)
+    }
+}
+
 impl History {
+    /// The socket as last seen.
+    pub fn socket(&self) -> &Socket {
+        self.held.socket()
+    }
+
+    /// The socket of a closed history (`observe::keep` made it its own); changing it
+    /// must keep its key (`table::Histories`).
+    fn kept_mut(&mut self) -> &mut Socket {
+        match &mut self.held {
+            Held::Kept(socket) => socket,
+            Held::Listed(..) => unreachable!("kept when it closed"),
+        }
+    }
+
     /// When it entered its current state (as far as tracking knows).
     pub fn state_since(&self) -> SystemTime {
         self.states.last().map_or(self.first_seen, |(at, _)| *at)
@@ -225,9 +267,7 @@ impl StateCounts {
 #[derive(Debug, Default)]
 pub struct Tracker {
     config: TrackConfig,
-    /// Boxed, each under its socket's key (`table::Histories`): the table has room for
-    /// up to twice the sockets it holds, and a History (or a key) inline would make
-    /// each empty slot cost its size too.
+    /// Side by side, each found by its socket's key (`table::Histories`).
     sockets: table::Histories,
     /// Closed sockets in the order they closed, to forget the oldest first.
     closed_order: VecDeque<(SystemTime, SocketKey)>,
@@ -238,6 +278,12 @@ pub struct Tracker {
     state_counts: VecDeque<StateCounts>,
     generation: u64,
     last_at: Option<SystemTime>,
+    /// The snapshot observed last, which the live histories point into: read in its
+    /// order (one pass over memory in a row) where every live socket is looked at.
+    last: Option<Arc<Snapshot>>,
+    /// Where the history of each socket of `last` is (`observe::UNLISTED`: a
+    /// duplicate key, tracked under the first socket that has it).
+    listed: Vec<table::Position>,
 }
 
 mod closed;
@@ -254,18 +300,39 @@ impl Tracker {
         }
     }
 
-    /// Takes the next snapshot, reading counters through `tcp_counters`.
+    /// Takes the next snapshot, reading counters through `tcp_counters`. The
+    /// histories keep a copy of it; `observe_shared` shares one instead.
     pub fn observe(&mut self, snapshot: &Snapshot) {
-        self.observe_with(snapshot, tcp_counters);
+        self.observe_shared(&Arc::new(snapshot.clone()));
+    }
+
+    /// Takes the next snapshot, held by the histories of its sockets until the next
+    /// (they keep no copy of their own).
+    pub fn observe_shared(&mut self, snapshot: &Arc<Snapshot>) {
+        self.observe_shared_with(snapshot, tcp_counters);
     }
 
     pub fn get(&self, key: &SocketKey) -> Option<&History> {
         self.sockets.get(key)
     }
 
-    /// The sockets of the last snapshot.
+    /// The sockets of the last snapshot, in its order.
     pub fn live(&self) -> impl Iterator<Item = &History> + '_ {
-        self.sockets.values().filter(|h| h.closed_at.is_none())
+        self.listed
+            .iter()
+            .filter_map(|&p| self.sockets.at(p))
+            .filter(|h| h.closed_at.is_none())
+    }
+
+    /// The history of each socket of the last snapshot, in its order (a socket with
+    /// the key of one before it has that one's): what a view shows beside each row,
+    /// without a lookup per socket.
+    pub fn listed(&self) -> impl Iterator<Item = Option<&History>> + '_ {
+        let sockets = self.last.iter().flat_map(|s| &s.sockets);
+        sockets.zip(&self.listed).map(|(socket, &p)| match p {
+            observe::UNLISTED => self.get(&socket.key()),
+            p => self.sockets.at(p),
+        })
     }
 
     /// Sockets that closed and are not forgotten yet.

@@ -56,7 +56,7 @@ pub fn run(
                 crate::stdio::warn(format_args!("{warning}"))
             }
         }
-        tracker.observe(&snapshot);
+        tracker.observe_shared(&std::sync::Arc::new(snapshot));
         write_new(&tracker, &mut next_seq, query, options, out)?;
         let round = Instant::now();
         loop {

@@ -55,11 +55,11 @@ fn bytes_sent_over_loopback_give_a_rate() {
             .find(|h| {
                 let ours =
                     |a: Option<std::net::SocketAddr>| a.map(|a| a.ip()) == Some(IpAddr::V4(own.ip));
-                h.socket.proto == Proto::Tcp
-                    && (ours(h.socket.local) || ours(h.socket.remote))
-                    && h.socket.state == TcpState::Established
-                    && h.socket.local.map(|a| a.port()) == Some(local)
-                    && h.socket.remote.map(|a| a.port()) == Some(remote)
+                h.socket().proto == Proto::Tcp
+                    && (ours(h.socket().local) || ours(h.socket().remote))
+                    && h.socket().state == TcpState::Established
+                    && h.socket().local.map(|a| a.port()) == Some(local)
+                    && h.socket().remote.map(|a| a.port()) == Some(remote)
             })
             .expect("the connection is tracked")
     };

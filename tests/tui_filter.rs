@@ -107,3 +107,33 @@ fn a_colon_port_filters_by_port() {
     assert!(!app.rows.is_empty());
     assert_eq!(app.filter.query.ports, [8080]);
 }
+
+/// Typing a word on tests only the rows shown (a narrowing); typed key by key,
+/// with a backspace and the key again, it shows what the filter given at start shows.
+#[test]
+fn a_word_typed_key_by_key_shows_what_it_shows_given_at_once() {
+    let mut checked = 0;
+    for text in ["ngin", "127.0.0", "curl", "nginx 80", "ngin x", "ssh"] {
+        let (mut app, mut terminal) = web_app(110, 20);
+        let mut keys = vec![char('/')];
+        keys.extend(typed(text));
+        feed(&mut app, &mut terminal, keys);
+        let mut given = sockscope::tui::app::App::new(sockscope::tui::app::Config {
+            filter: text.to_string(),
+            ..config()
+        });
+        feed(
+            &mut given,
+            &mut terminal,
+            vec![update(snapshot(web_sockets(), 1))],
+        );
+        assert_eq!(app.rows, given.rows, "{text}");
+        checked += usize::from(!given.rows.is_empty());
+        // Back one character and on again: a widening, then a narrowing.
+        let last = text.chars().last().unwrap();
+        let back = Input::Key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
+        feed(&mut app, &mut terminal, vec![back, char(last)]);
+        assert_eq!(app.rows, given.rows, "{text} after a backspace");
+    }
+    assert!(checked >= 3, "the filters match some rows");
+}

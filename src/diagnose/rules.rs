@@ -54,7 +54,7 @@ fn secs(d: Duration) -> String {
 fn tcp_in(tracker: &Tracker, state: TcpState) -> impl Iterator<Item = &History> + '_ {
     tracker
         .live()
-        .filter(move |h| h.socket.proto == Proto::Tcp && h.socket.state == state)
+        .filter(move |h| h.socket().proto == Proto::Tcp && h.socket().state == state)
 }
 
 /// By first owner's pid (None: no visible process), so each finding names one process.
@@ -64,7 +64,7 @@ fn by_owner<'a>(
     let mut groups: BTreeMap<_, Vec<_>> = BTreeMap::new();
     for h in sockets {
         groups
-            .entry(h.socket.processes.first().map(|o| o.pid))
+            .entry(h.socket().processes.first().map(|o| o.pid))
             .or_default()
             .push(h);
     }

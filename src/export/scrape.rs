@@ -239,7 +239,8 @@ impl Collector {
         if let Ok(range) = read_port_range(&self.proc_root) {
             self.kernel.port_range = Some(range);
         }
-        self.tracker.observe(&snapshot);
+        let snapshot = std::sync::Arc::new(snapshot);
+        self.tracker.observe_shared(&snapshot);
         let findings = diagnose(&self.tracker, &self.kernel, &self.config);
         let kernel = Kernel {
             tcp_ext: tcp_ext.as_ref(),

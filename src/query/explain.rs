@@ -2,15 +2,13 @@
 //! why a filter matches nothing. Only worked out when the bar needs it, so typing
 //! costs no extra pass over the sockets.
 
+use super::mask::{count, tally};
 use super::{Query, has_pid, has_port, word_matches};
 use crate::model::Socket;
 
 /// What each bare number of the filter matched among `sockets`, for the filter bar:
 /// `8080: port of 3 sockets, pid of none`. None without bare numbers.
-pub fn number_note<'a>(
-    query: &Query,
-    sockets: impl Iterator<Item = &'a Socket> + Clone,
-) -> Option<String> {
+pub fn number_note(query: &Query, sockets: &[Socket]) -> Option<String> {
     if query.numbers.is_empty() {
         return None;
     }
@@ -18,8 +16,7 @@ pub fn number_note<'a>(
         .numbers
         .iter()
         .map(|&n| {
-            let ports = sockets.clone().filter(|s| has_port(s, n)).count();
-            let pids = sockets.clone().filter(|s| has_pid(s, n)).count();
+            let [ports, pids] = tally(sockets, |s| [has_port(s, n), has_pid(s, n)]);
             match (ports, pids) {
                 (0, 0) => format!("{n}: no port or pid"),
                 (p, 0) => format!("{n}: port ({})", sockets_text(p)),
@@ -39,19 +36,18 @@ pub fn number_note<'a>(
 /// matches, and for a bare word read as a state, how many hold the word elsewhere
 /// (a process called `listen`). `no sockets match state:ESTABLISHED; 12 match
 /// 'estab' in names, addresses or paths`.
-pub fn why_empty<'a>(text: &str, sockets: impl Iterator<Item = &'a Socket> + Clone) -> String {
-    let count = |q: &Query| sockets.clone().filter(|s| q.matches(s)).count();
+pub fn why_empty(text: &str, sockets: &[Socket]) -> String {
     let mut parts = Vec::new();
     let terms: Vec<&str> = text.split_whitespace().collect();
     for term in &terms {
         let Ok(q) = Query::parse(term) else { continue };
-        let n = count(&q);
+        let n = count(sockets, |s| q.matches(s));
         let word = term.to_ascii_lowercase();
         let as_state = q.states.len() == 1 && !term.contains(':');
         if n == 0 {
             let mut part = format!("no sockets match {q}");
             if as_state {
-                let as_word = sockets.clone().filter(|s| word_matches(&word, s)).count();
+                let as_word = count(sockets, |s| word_matches(&word, s));
                 if as_word > 0 {
                     part.push_str(&format!(
                         "; {} match '{word}' in names, addresses or paths",
@@ -102,19 +98,16 @@ mod tests {
         let all = [web.clone(), listen];
         let q = Query::parse("42").unwrap();
         assert_eq!(
-            number_note(&q, all.iter()).unwrap(),
+            number_note(&q, &all).unwrap(),
             "42: port (1 socket) and pid (2 sockets)"
         );
         let q = Query::parse("8080").unwrap();
-        assert_eq!(
-            number_note(&q, all.iter()).unwrap(),
-            "8080: port (1 socket)"
-        );
-        assert_eq!(number_note(&Query::parse("udp").unwrap(), all.iter()), None);
+        assert_eq!(number_note(&q, &all).unwrap(), "8080: port (1 socket)");
+        assert_eq!(number_note(&Query::parse("udp").unwrap(), &all), None);
 
         let only_web = [web];
         assert_eq!(
-            why_empty("listen", only_web.iter()),
+            why_empty("listen", &only_web),
             "no sockets match state:LISTEN"
         );
         let named = [tcp(
@@ -124,15 +117,15 @@ mod tests {
             "listener",
         )];
         assert_eq!(
-            why_empty("listen", named.iter()),
+            why_empty("listen", &named),
             "no sockets match state:LISTEN; 1 match 'listen' in names, addresses or paths"
         );
         assert_eq!(
-            why_empty("udp estab", named.iter()),
+            why_empty("udp estab", &named),
             "no sockets match udp; state:ESTABLISHED alone: 1"
         );
         assert_eq!(
-            why_empty("port:9 listener", named.iter()),
+            why_empty("port:9 listener", &named),
             "no socket matches every term; port:9 alone: 1; listener alone: 1"
         );
     }

@@ -5,12 +5,23 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
-use super::observe::push_event;
-use super::{Change, History, Tracker};
+use super::observe::{event_socket, keep, push_built, push_event};
+use super::{Change, Held, History, Tracker};
 use crate::model::{Closed, Owners, Proto, Snapshot, Socket, SocketKey, TcpState};
 
 /// What a destroyed socket is recognised by: it has no inode any more.
 type Ends = (Proto, SocketAddr, SocketAddr);
+
+/// foldhash: the log's connections are looked up once per socket listed and per
+/// socket tracked (100k each at scale); the keys are endpoints, hashed with a seed of
+/// the process's own, so SipHash's defence against chosen keys buys nothing here.
+type Fast = foldhash::fast::RandomState;
+
+/// The history a logged connection is, and whether it is live.
+struct Known {
+    key: SocketKey,
+    live: bool,
+}
 
 fn ends(s: &Socket) -> Option<Ends> {
     Some((s.proto, s.local?, s.remote?))
@@ -20,50 +31,93 @@ impl Tracker {
     /// Runs before the snapshot diff, so a socket the log says is gone closes at the
     /// time the kernel destroyed it, with its final tcp_info, and the diff does not
     /// close it again.
+    ///
+    /// The log holds a few entries a refresh, the snapshot and the tracker 100k
+    /// sockets each: the maps are made of the log's connections, and the snapshot and
+    /// the histories are each read once against them (no map of every socket).
     pub(super) fn observe_closed(&mut self, snapshot: &Snapshot, generation: u64) {
-        if snapshot.closed.is_empty() {
-            return;
-        }
+        // Never bound (socket() then close()): nothing anyone could have seen.
+        let logged = snapshot
+            .closed
+            .iter()
+            .filter_map(|c| ends(&c.socket))
+            .filter(|e| e.1.port() != 0);
+        let mut wanted: HashMap<Ends, Option<Known>, Fast> = logged.map(|e| (e, None)).collect();
         // Connections the kernel still lists (TIME_WAIT outlives the full socket):
         // not closed yet; the diff closes them when they go.
-        let listed: HashSet<Ends> = snapshot.sockets.iter().filter_map(ends).collect();
-        let mut known: HashMap<Ends, SocketKey> = self
-            .sockets
-            .values()
-            .filter_map(|h| Some((ends(&h.socket)?, h.socket.key())))
-            .collect();
-        let listeners = Listeners::of(self.live());
+        for e in snapshot.sockets.iter().filter_map(ends) {
+            if wanted.is_empty() {
+                return;
+            }
+            wanted.remove(&e);
+        }
+        if wanted.is_empty() {
+            return;
+        }
+        self.find_known(&mut wanted);
+        let mut listeners = None;
         for closed in &snapshot.closed {
             let Some(e) = ends(&closed.socket) else {
                 continue;
             };
-            // Never bound (socket() then close()): nothing anyone could have seen.
-            if e.1.port() == 0 || listed.contains(&e) {
-                continue;
-            }
-            match known.get(&e).and_then(|key| self.sockets.get_mut(key)) {
+            let Some(known) = wanted.get(&e) else {
+                continue; // listed, or never bound
+            };
+            match known.as_ref().and_then(|k| self.sockets.get_mut(&k.key)) {
                 Some(h) if h.closed_at.is_none() => {
                     // Seen in an earlier snapshot: it closes now, as last seen, with
                     // the kernel's last word on its counters.
                     h.closed_at = Some(closed.at);
+                    keep(h, &self.config);
+                    let socket = h.kept_mut();
                     if closed.socket.tcp_info.is_some() {
-                        h.socket.tcp_info.clone_from(&closed.socket.tcp_info);
+                        socket.tcp_info.clone_from(&closed.socket.tcp_info);
                     }
-                    let socket = h.socket.clone();
                     let key = socket.key();
+                    let socket = event_socket(&Change::Closed, socket);
                     self.closed_order.push_back((closed.at, key));
-                    push_event(self, closed.at, Change::Closed, &socket);
+                    push_built(self, closed.at, Change::Closed, socket);
                 }
                 // Closed already (by an earlier diff); keep the final counters.
                 Some(h) => {
-                    if h.socket.tcp_info.is_none() {
-                        h.socket.tcp_info.clone_from(&closed.socket.tcp_info);
+                    keep(h, &self.config);
+                    let socket = h.kept_mut();
+                    if socket.tcp_info.is_none() {
+                        socket.tcp_info.clone_from(&closed.socket.tcp_info);
                     }
                 }
                 None => {
-                    let key = self.log_unseen(closed, &listeners, generation);
-                    known.insert(e, key);
+                    let listeners = listeners.get_or_insert_with(|| {
+                        Listeners::of(self.last.iter().flat_map(|s| &s.sockets))
+                    });
+                    let key = self.log_unseen(closed, listeners, generation);
+                    wanted.insert(e, Some(Known { key, live: false }));
                 }
+            }
+        }
+    }
+
+    /// The history each of `wanted`'s connections is, where tracking has one: a
+    /// live one over a closed one with the same endpoints (a 4-tuple used again).
+    fn find_known(&self, wanted: &mut HashMap<Ends, Option<Known>, Fast>) {
+        // The live ones are the last snapshot's sockets, read in its order; the
+        // closed ones are in the close order (10k at most).
+        let listed = self.last.iter().flat_map(|s| &s.sockets);
+        let closed = self
+            .closed_order
+            .iter()
+            .filter_map(|(_, key)| self.get(key));
+        for socket in listed.chain(closed.map(History::socket)) {
+            let Some(slot) = ends(socket).and_then(|e| wanted.get_mut(&e)) else {
+                continue;
+            };
+            let key = socket.key();
+            let Some(h) = self.get(&key) else {
+                continue;
+            };
+            let live = h.closed_at.is_none();
+            if slot.as_ref().is_none_or(|k| live && !k.live) {
+                *slot = Some(Known { key, live });
             }
         }
     }
@@ -77,12 +131,13 @@ impl Tracker {
         if closed.is_empty() {
             return;
         }
-        let known: HashSet<Ends> = self
-            .sockets
-            .values()
-            .filter_map(|h| ends(&h.socket))
+        let mut wanted: HashMap<Ends, Option<Known>, Fast> = closed
+            .iter()
+            .filter_map(|c| ends(&c.socket))
+            .map(|e| (e, None))
             .collect();
-        let listeners = Listeners::of(self.live());
+        self.find_known(&mut wanted);
+        let mut listeners = None;
         let mut seen = HashSet::new();
         let generation = self.generation;
         closed.retain(|c| {
@@ -92,10 +147,12 @@ impl Tracker {
             if e.1.port() == 0 || !seen.insert(e) {
                 return false;
             }
-            if known.contains(&e) {
+            if wanted.get(&e).is_some_and(Option::is_some) {
                 return true;
             }
-            self.log_unseen(c, &listeners, generation);
+            let listeners = listeners
+                .get_or_insert_with(|| Listeners::of(self.last.iter().flat_map(|s| &s.sockets)));
+            self.log_unseen(c, listeners, generation);
             false
         });
     }
@@ -107,7 +164,7 @@ impl Tracker {
         socket.processes = listeners.owner_of(&socket);
         let key = socket.key();
         let h = unseen_history(&socket, closed, generation);
-        self.sockets.insert(Box::new(h));
+        self.sockets.insert(h);
         self.closed_order.push_back((closed.at, key.clone()));
         push_event(self, closed.at, Change::Closed, &socket);
         key
@@ -116,7 +173,7 @@ impl Tracker {
 
 fn unseen_history(socket: &Socket, closed: &Closed, generation: u64) -> History {
     History {
-        socket: socket.clone(),
+        held: Held::Kept(Box::new(socket.clone())),
         first_seen: closed.at,
         seen_from_start: false,
         last_seen: closed.at,
@@ -133,10 +190,10 @@ fn unseen_history(socket: &Socket, closed: &Closed, generation: u64) -> History 
 struct Listeners(HashMap<u16, Vec<(IpAddr, Owners)>>);
 
 impl Listeners {
-    fn of<'a>(live: impl Iterator<Item = &'a History>) -> Listeners {
+    /// From the sockets of the last snapshot (the live ones).
+    fn of<'a>(live: impl Iterator<Item = &'a Socket>) -> Listeners {
         let mut by_port: HashMap<u16, Vec<(IpAddr, Owners)>> = HashMap::new();
-        for h in live {
-            let s = &h.socket;
+        for s in live {
             if s.proto != Proto::Tcp || s.state != TcpState::Listen || s.processes.is_empty() {
                 continue;
             }

@@ -4,11 +4,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::{Change, Event, History, Sample, StateCounts, TcpCounters, Tracker, endpoints};
+use super::{
+    Change, Event, Held, History, Sample, StateCounts, TcpCounters, Tracker, endpoints, table,
+};
 use crate::model::{Proto, Snapshot, Socket, TcpState};
 
 /// A history's states (`History::states`).
 type States = Arc<[(SystemTime, TcpState)]>;
+
+/// foldhash: the vanished sockets' endpoints, hashed in the process's own seed.
+type Fast = foldhash::fast::RandomState;
+
+/// In `Tracker::listed`: a socket whose key an earlier one of the snapshot has.
+pub(super) const UNLISTED: table::Position = table::Position::MAX;
 
 impl Tracker {
     /// Takes the next snapshot, reading counters through `counters` (tests pass a fake).
@@ -18,6 +26,16 @@ impl Tracker {
         snapshot: &Snapshot,
         counters: impl Fn(&Socket) -> Option<TcpCounters>,
     ) {
+        self.observe_shared_with(&Arc::new(snapshot.clone()), counters);
+    }
+
+    /// `observe_with` a snapshot the histories share (`observe_shared`).
+    pub fn observe_shared_with(
+        &mut self,
+        shared: &Arc<Snapshot>,
+        counters: impl Fn(&Socket) -> Option<TcpCounters>,
+    ) {
+        let snapshot = &**shared;
         let at = snapshot.taken_at;
         let first = self.last_at.is_none();
         self.generation += 1;
@@ -25,31 +43,39 @@ impl Tracker {
         let queued = self.closed_order.len();
         self.observe_closed(snapshot, generation);
 
+        // Where each socket's history is (`Tracker::listed`), filled in below.
+        let before = std::mem::take(&mut self.listed);
+        let mut listed = vec![UNLISTED; snapshot.sockets.len()];
+
         // Sockets seen before under the same key.
         let mut unmatched = Vec::new();
-        for socket in &snapshot.sockets {
+        for (i, socket) in snapshot.sockets.iter().enumerate() {
             let sample = sample(socket, at, &counters);
-            match self.sockets.get_mut(&socket.key()) {
+            let found = self.sockets.find(&socket.key());
+            match found.and_then(|p| Some((p, self.sockets.at_mut(p)?))) {
                 // A duplicate key within one snapshot (e.g. unix sockets nobody
                 // accepted yet, all inode 0 and no address) is tracked once.
-                Some(h) if h.generation == generation => {}
-                Some(h) if h.closed_at.is_none() => {
-                    if let Some(change) = update(h, socket, sample, generation, &self.config) {
+                Some((_, h)) if h.generation == generation => {}
+                Some((p, h)) if h.closed_at.is_none() => {
+                    listed[i] = p;
+                    let held = Held::Listed(shared.clone(), i as u32);
+                    if let Some(change) = update(h, held, sample, generation, &self.config) {
                         push_event(self, at, change, socket);
                     }
                 }
-                _ => unmatched.push((socket, sample)),
+                _ => unmatched.push((i, sample)),
             }
         }
 
         // Sockets gone from their key: closed, or a TCP connection under a new inode.
-        let vanished: Vec<_> = self
-            .sockets
-            .values()
+        // The live ones are those the last snapshot listed.
+        let vanished: Vec<_> = before
+            .iter()
+            .filter_map(|&p| self.sockets.at(p))
             .filter(|h| h.closed_at.is_none() && h.generation != generation)
-            .map(|h| (h.socket.key(), endpoints(&h.socket)))
+            .map(|h| (h.socket().key(), endpoints(h.socket())))
             .collect();
-        let mut by_endpoints: HashMap<_, _> = vanished
+        let mut by_endpoints: HashMap<_, _, Fast> = vanished
             .iter()
             .filter_map(|(key, ends)| ends.map(|e| (e, key.clone())))
             .collect();
@@ -57,7 +83,9 @@ impl Tracker {
         // The sockets new now share their one-state history, one per state: at the
         // first snapshot that is 100k slices of one entry, 4.8 MB, made a dozen.
         let mut entered: [Option<States>; TcpState::ALL.len()] = Default::default();
-        for (socket, sample) in unmatched {
+        for (i, sample) in unmatched {
+            let socket = &snapshot.sockets[i];
+            let held = Held::Listed(shared.clone(), i as u32);
             if self
                 .sockets
                 .get(&socket.key())
@@ -70,16 +98,16 @@ impl Tracker {
                 .and_then(|old| self.sockets.remove(&old));
             let change = match moved {
                 Some(mut h) => {
-                    let change = update(&mut h, socket, sample, generation, &self.config);
-                    self.sockets.insert(h);
+                    let change = update(&mut h, held, sample, generation, &self.config);
+                    listed[i] = self.sockets.insert(h);
                     change
                 }
                 None => {
                     let states = entered[socket.state as usize]
                         .get_or_insert_with(|| Arc::new([(at, socket.state)]))
                         .clone();
-                    let h = new_history(socket, sample, states, first, generation, &self.config);
-                    self.sockets.insert(Box::new(h));
+                    let h = new_history(held, sample, states, first, generation, &self.config);
+                    listed[i] = self.sockets.insert(h);
                     (!first).then_some(Change::Opened)
                 }
             };
@@ -96,9 +124,10 @@ impl Tracker {
                 continue;
             }
             h.closed_at = Some(at);
-            let socket = h.socket.clone();
+            keep(h, &self.config);
+            let socket = event_socket(&Change::Closed, h.socket());
             self.closed_order.push_back((at, key));
-            push_event(self, at, Change::Closed, &socket);
+            push_built(self, at, Change::Closed, socket);
         }
 
         let pushed = self.closed_order.len() - queued;
@@ -108,6 +137,8 @@ impl Tracker {
         self.closed_last = pushed.min(self.closed_order.len());
         self.count_states(snapshot);
         self.last_at = Some(at);
+        self.last = Some(shared.clone());
+        self.listed = listed;
     }
 
     fn forget_closed(&mut self, now: SystemTime) {
@@ -154,7 +185,7 @@ fn sample(
 }
 
 fn new_history(
-    socket: &Socket,
+    held: Held,
     sample: Sample,
     states: States,
     first: bool,
@@ -162,7 +193,7 @@ fn new_history(
     config: &super::TrackConfig,
 ) -> History {
     History {
-        socket: remembered(socket, config),
+        held,
         first_seen: sample.at,
         seen_from_start: first,
         last_seen: sample.at,
@@ -173,60 +204,70 @@ fn new_history(
     }
 }
 
-/// The socket as a history keeps it (see `TrackConfig::keep_tcp_info`).
-fn remembered(socket: &Socket, config: &super::TrackConfig) -> Socket {
-    match config.keep_tcp_info {
-        true => socket.clone(),
-        false => Socket {
-            tcp_info: None,
-            ..socket.clone()
-        },
+/// A history that closed keeps its socket itself, as the snapshot it was listed in
+/// goes; without its tcp_info unless `TrackConfig::keep_tcp_info`.
+pub(super) fn keep(h: &mut History, config: &super::TrackConfig) {
+    if let Held::Listed(..) = h.held {
+        let socket = h.socket();
+        let socket = match config.keep_tcp_info {
+            true => socket.clone(),
+            false => Socket {
+                tcp_info: None,
+                ..socket.clone()
+            },
+        };
+        h.held = Held::Kept(Box::new(socket));
     }
 }
 
-/// Records a new sighting; says how the state changed, if it did.
+/// Records a new sighting (`held`: the socket, where it is listed now); says how
+/// the state changed, if it did.
 fn update(
     h: &mut History,
-    socket: &Socket,
+    held: Held,
     sample: Sample,
     generation: u64,
     config: &super::TrackConfig,
 ) -> Option<Change> {
-    let from = h.socket.state;
+    let from = h.socket().state;
     h.generation = generation;
     h.last_seen = sample.at;
     h.samples.push(sample, config.samples_per_socket);
-    h.socket = remembered(socket, config);
-    if from == socket.state {
+    h.held = held;
+    let to = h.socket().state;
+    if from == to {
         return None;
     }
     // A new slice: the old one may be shared with a view (see `History::states`).
     let keep = h.states.len().min(config.states_per_socket.max(1) - 1);
     let old = &h.states[h.states.len() - keep..];
-    h.states = old
-        .iter()
-        .copied()
-        .chain([(sample.at, socket.state)])
-        .collect();
-    Some(Change::State {
-        from,
-        to: socket.state,
-    })
+    h.states = old.iter().copied().chain([(sample.at, to)]).collect();
+    Some(Change::State { from, to })
 }
 
 pub(super) fn push_event(tracker: &mut Tracker, at: SystemTime, change: Change, socket: &Socket) {
-    while tracker.events.len() >= tracker.config.events_cap.max(1) {
-        tracker.events.pop_front();
-    }
-    // What an event needs is who and where; a copy of tcp_info would double its
-    // size. A closed socket keeps it: its final counters are what there is to see.
-    let socket = Socket {
+    let socket = event_socket(&change, socket);
+    push_built(tracker, at, change, socket);
+}
+
+/// What an event keeps of its socket: who and where; a copy of tcp_info would
+/// double its size. A closed socket keeps it: its final counters are what there is
+/// to see.
+pub(super) fn event_socket(change: &Change, socket: &Socket) -> Socket {
+    Socket {
         tcp_info: match change {
             Change::Closed => socket.tcp_info.clone(),
             _ => None,
         },
         ..socket.clone()
-    };
+    }
+}
+
+/// Logs an event whose socket is made (`event_socket`).
+pub(super) fn push_built(tracker: &mut Tracker, at: SystemTime, change: Change, socket: Socket) {
+    while tracker.events.len() >= tracker.config.events_cap.max(1) {
+        tracker.events.pop_front();
+    }
     tracker.events.push_back(Event {
         seq: tracker.next_seq,
         at,

@@ -1,9 +1,14 @@
-//! The tracker's histories, found by their socket's key without storing the key.
+//! The tracker's histories: side by side in one Vec, found by their socket's key
+//! through a table of positions that stores no key.
 //!
-//! A `HashMap<SocketKey, Box<History>>` keeps an 88-byte key beside each 8-byte box,
-//! in every slot of a table that has room for up to twice the sockets it holds:
-//! ~12 MB at 100k sockets. The key is already in the history (`socket.key()`), so the
-//! table keeps only the boxes and works the key out from the socket when it needs it.
+//! A history per allocation (a `Box` each) cost 100k allocations at the first
+//! snapshot and one per socket opened, spread over the heap in no useful order; a
+//! `HashMap<SocketKey, History>` would keep an 88-byte key beside each, in every slot
+//! of a table with room for up to twice the sockets it holds. Here the histories sit
+//! in a Vec (a slot freed is used again first), the table keeps a 4-byte position per
+//! history, and the key is worked out from the history's socket when it is needed.
+//! A position stays the history's while it is remembered, so the tracker can list the
+//! histories in the order of the snapshot (`Tracker::listed`) and read them in a row.
 
 use std::hash::BuildHasher;
 
@@ -12,11 +17,18 @@ use hashbrown::HashTable;
 use super::History;
 use crate::model::SocketKey;
 
-/// Invariant: each history sits under `history.socket.key()` (so `insert` takes no
-/// key, and nothing hands out a `&mut History` whose socket could change key).
+/// Where a history sits in `Histories`, as long as it is remembered.
+pub(super) type Position = u32;
+
+/// Invariant: each history's position is in `index` under `history.socket().key()`
+/// (so `insert` takes no key, and nothing hands out a `&mut History` whose socket
+/// could change key).
 #[derive(Debug, Default)]
 pub(super) struct Histories {
-    table: HashTable<Box<History>>,
+    slots: Vec<Option<History>>,
+    /// Slots emptied by `remove`, used again before the Vec grows.
+    free: Vec<Position>,
+    index: HashTable<Position>,
     /// foldhash: hashed once or twice per socket per snapshot, 100k times at scale.
     hasher: foldhash::fast::RandomState,
 }
@@ -26,52 +38,161 @@ impl Histories {
         self.hasher.hash_one(key)
     }
 
+    /// The history's socket has `key`: compared field by field, without making a key.
+    fn is_at(slots: &[Option<History>], at: Position, key: &SocketKey) -> bool {
+        slots[at as usize].as_ref().is_some_and(|h| {
+            let s = h.socket();
+            s.inode == key.inode
+                && s.local == key.local
+                && s.remote == key.remote
+                && s.proto == key.proto
+                && s.netns.as_ref().map_or(0, |n| n.inode) == key.netns
+        })
+    }
+
+    /// Where the history of `key` is.
+    pub fn find(&self, key: &SocketKey) -> Option<Position> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hash(key), |&at| Self::is_at(slots, at, key))
+            .copied()
+    }
+
     pub fn get(&self, key: &SocketKey) -> Option<&History> {
-        let hash = self.hash(key);
-        self.table
-            .find(hash, |h| h.socket.key() == *key)
-            .map(|h| &**h)
+        self.at(self.find(key)?)
     }
 
     /// A history to update in place. Whoever changes its socket must keep its key
     /// (the socket's state, queues and owners, never its endpoints or inode).
     pub fn get_mut(&mut self, key: &SocketKey) -> Option<&mut History> {
-        let hash = self.hash(key);
-        self.table
-            .find_mut(hash, |h| h.socket.key() == *key)
-            .map(|h| &mut **h)
+        let at = self.find(key)?;
+        self.at_mut(at)
     }
 
-    /// Puts `history` under its socket's key, replacing any there.
-    pub fn insert(&mut self, history: Box<History>) {
-        let key = history.socket.key();
+    pub fn at(&self, at: Position) -> Option<&History> {
+        self.slots.get(at as usize)?.as_ref()
+    }
+
+    /// As `get_mut`: the socket keeps its key.
+    pub fn at_mut(&mut self, at: Position) -> Option<&mut History> {
+        self.slots.get_mut(at as usize)?.as_mut()
+    }
+
+    /// Puts `history` under its socket's key, replacing any there; says where.
+    pub fn insert(&mut self, history: History) -> Position {
+        let key = history.socket().key();
         let hash = self.hash(&key);
-        let hasher = &self.hasher;
-        match self.table.entry(
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let entry = self.index.entry(
             hash,
-            |h| h.socket.key() == key,
-            |h| hasher.hash_one(h.socket.key()),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = history,
+            |&at| Self::is_at(slots, at, &key),
+            |&at| {
+                let h = slots[at as usize].as_ref().expect("indexed slots are full");
+                hasher.hash_one(h.socket().key())
+            },
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => {
+                let at = *e.get();
+                self.slots[at as usize] = Some(history);
+                at
+            }
             hashbrown::hash_table::Entry::Vacant(e) => {
-                e.insert(history);
+                let at = match self.free.pop() {
+                    Some(at) => {
+                        self.slots[at as usize] = Some(history);
+                        at
+                    }
+                    None => {
+                        self.slots.push(Some(history));
+                        Position::try_from(self.slots.len() - 1).expect("under 4G histories")
+                    }
+                };
+                e.insert(at);
+                at
             }
         }
     }
 
-    pub fn remove(&mut self, key: &SocketKey) -> Option<Box<History>> {
+    pub fn remove(&mut self, key: &SocketKey) -> Option<History> {
         let hash = self.hash(key);
-        match self.table.find_entry(hash, |h| h.socket.key() == *key) {
-            Ok(e) => Some(e.remove().0),
-            Err(_) => None,
-        }
+        let slots = &self.slots;
+        let at = match self
+            .index
+            .find_entry(hash, |&at| Self::is_at(slots, at, key))
+        {
+            Ok(e) => e.remove().0,
+            Err(_) => return None,
+        };
+        self.free.push(at);
+        self.slots[at as usize].take()
     }
 
     pub fn values(&self) -> impl Iterator<Item = &History> + '_ {
-        self.table.iter().map(|h| &**h)
+        self.slots.iter().flatten()
     }
 
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.index.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use crate::model::{Snapshot, Socket, TcpState};
+    use crate::test_sockets::{self, Build};
+    use crate::track::{TrackConfig, Tracker};
+
+    fn tcp(port: u16) -> Socket {
+        let local = format!("127.0.0.1:{port}");
+        test_sockets::tcp(&local, "127.0.0.1:80", TcpState::Established).inode(u64::from(port))
+    }
+
+    fn observe(t: &mut Tracker, sockets: Vec<Socket>, secs: u64) {
+        t.observe(&Snapshot {
+            sockets,
+            warnings: Vec::new(),
+            taken_at: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+            closed: Vec::new(),
+        });
+    }
+
+    fn port(s: &Socket) -> u16 {
+        s.local.map_or(0, |a| a.port())
+    }
+
+    #[test]
+    fn listed_follows_the_snapshot_and_slots_are_used_again() {
+        let config = TrackConfig {
+            keep_closed_for: Duration::from_secs(1),
+            ..TrackConfig::default()
+        };
+        let mut t = Tracker::new(config);
+        // A duplicate key is tracked once, under the first socket that has it.
+        observe(&mut t, vec![tcp(3), tcp(1), tcp(1), tcp(2)], 1);
+        let listed: Vec<u16> = t.listed().map(|h| port(h.unwrap().socket())).collect();
+        assert_eq!(listed, [3, 1, 1, 2]);
+        let live: Vec<u16> = t.live().map(|h| port(h.socket())).collect();
+        assert_eq!(live, [3, 1, 2], "in the snapshot's order, once each");
+
+        // 1 closes, is forgotten, and 4 takes its slot.
+        observe(&mut t, vec![tcp(3), tcp(2)], 2);
+        assert!(t.get(&tcp(1).key()).unwrap().closed_at.is_some());
+        observe(&mut t, vec![tcp(3), tcp(2)], 4);
+        assert!(t.get(&tcp(1).key()).is_none(), "forgotten");
+        observe(&mut t, vec![tcp(4), tcp(3), tcp(2)], 5);
+        assert_eq!(
+            t.sockets.slots.len(),
+            3,
+            "no slot more than the most remembered"
+        );
+        let listed: Vec<u16> = t.listed().map(|h| port(h.unwrap().socket())).collect();
+        assert_eq!(listed, [4, 3, 2]);
+        for s in [tcp(2), tcp(3), tcp(4)] {
+            assert_eq!(port(t.get(&s.key()).unwrap().socket()), port(&s));
+        }
+        assert_eq!(t.tracked_len(), 3);
     }
 }

@@ -104,7 +104,8 @@ pub struct App {
     pub screen: ratatui::layout::Rect,
     pub filter: FilterBar,
     pub sort: Sort,
-    pub snapshot: Option<Snapshot>,
+    /// Shared with the tracker that made the model (`prepare::Model::snapshot`).
+    pub snapshot: Option<Arc<Snapshot>>,
     /// The last collection error, until a snapshot succeeds again.
     pub error: Option<String>,
     pub exited: Vec<u32>,
@@ -462,6 +463,7 @@ impl App {
     }
 
     fn set_filter(&mut self, text: String) {
+        let before = self.filter.query.clone();
         // A term still being typed ("port:") is left out rather than matched as a word.
         match Query::parse(&prepare::complete_terms(&text)) {
             Ok(query) => {
@@ -472,14 +474,22 @@ impl App {
         }
         self.filter.cursor = self.filter.cursor.min(text.len());
         self.filter.text = text;
-        self.refilter();
+        // A word typed on: only the rows shown can still match.
+        let narrowed = self.filter.query.narrows(&before);
+        self.refilter_among(narrowed);
     }
 
     fn set_sort(&mut self, sort: Sort) {
         let reversed = sort.by == self.sort.by && sort.reverse != self.sort.reverse;
+        let same = sort == self.sort;
         self.sort = sort;
         self.following_busiest &= sort == BUSIEST_FIRST;
-        if reversed {
+        if same {
+            // `r` again: the rows are in this order already (a sort of a million rows
+            // would give them back as they are); only the selection moves.
+            let was = self.selected_row();
+            self.reselect(was);
+        } else if reversed {
             // `S`: ties are ordered by the same (reversed) comparison, so the reverse
             // sort is exactly the rows reversed.
             let was = self.selected_row();
@@ -512,10 +522,17 @@ impl App {
     /// The shown rows from `sorted` and the filter. The process rows (a third of
     /// the work at 100k sockets) wait until the processes view shows them.
     fn refilter(&mut self) {
+        self.refilter_among(false);
+    }
+
+    /// `refilter` among the rows shown only (`shown_only`: the new filter narrows the
+    /// one they were shown for), else among all.
+    fn refilter_among(&mut self, shown_only: bool) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
         let with_processes = self.view == View::Processes;
         let choice = self.choice();
-        let shown = prepare::shown(live, &self.vanished, &self.sorted, &choice, with_processes);
+        let among = if shown_only { &self.rows } else { &self.sorted };
+        let shown = prepare::shown(live, &self.vanished, among, &choice, with_processes);
         let was = self.selected_row();
         self.take_shown(shown, was);
         self.processes_stale = !with_processes;

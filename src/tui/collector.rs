@@ -33,7 +33,8 @@ pub enum Control {
     /// Something done to a socket (K, X), for the events log.
     Note(Box<Note>),
     /// What a refresh replaced in the UI, to free here: where it was made, before the
-    /// next is made (which then reuses its memory), and not on the UI thread.
+    /// next is made (which reuses its memory, and its big buffers: `Preparer::recycle`),
+    /// and not on the UI thread.
     Free(Box<Retired>),
 }
 
@@ -64,7 +65,7 @@ pub fn spawn(
                     Control::Pause(p) => paused = p,
                     Control::Choice(c) => choice = *c,
                     Control::Note(note) => preparer.note(*note),
-                    Control::Free(old) => drop(old),
+                    Control::Free(old) => preparer.recycle(*old),
                 }
             }
             if !paused {
@@ -97,7 +98,7 @@ pub fn spawn(
                     }
                     Ok(Control::Choice(c)) => choice = *c,
                     Ok(Control::Note(note)) => preparer.note(*note),
-                    Ok(Control::Free(old)) => drop(old),
+                    Ok(Control::Free(old)) => preparer.recycle(*old),
                     Err(RecvTimeoutError::Timeout) if paused => {}
                     Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => return,

@@ -140,7 +140,10 @@ pub fn had_any(tracked: &Tracked, bucket: Bucket) -> bool {
 
 /// The sockets that closed at the last refresh, as last seen: shown dimmed once.
 pub fn vanished(tracker: &Tracker) -> Vec<Socket> {
-    let mut gone: Vec<Socket> = tracker.closed_at_last().map(|h| h.socket.clone()).collect();
+    let mut gone: Vec<Socket> = tracker
+        .closed_at_last()
+        .map(|h| h.socket().clone())
+        .collect();
     // In the order they closed; the table sorts them, this keeps ties stable.
     gone.sort_by(|a, b| a.display_order(b));
     // A key closed twice in one refresh (the closed log, then the diff) shows once.

@@ -49,8 +49,9 @@ pub struct Note {
 /// One refresh, ready to show.
 #[derive(Clone, Debug)]
 pub struct Model {
-    /// In display order: a live row's index is its rank.
-    pub snapshot: Snapshot,
+    /// In display order: a live row's index is its rank. Shared with the tracker,
+    /// whose histories point into it (they keep no copy of 100k sockets).
+    pub snapshot: Arc<Snapshot>,
     /// Sockets that closed at this refresh, as last seen (shown dimmed once).
     pub vanished: Vec<Socket>,
     pub tracked: Tracked,
@@ -98,6 +99,18 @@ pub struct Preparer {
     /// Shared with the models sent, until the log changes.
     events: Arc<VecDeque<Event>>,
     events_next: u64,
+    /// What the model before the last one held, emptied, to fill again (`recycle`).
+    spare: Spare,
+}
+
+/// The big buffers of a retired model, kept for the next: freeing 100k rows a refresh
+/// and taking them anew leaves holes the allocator fills with small things, and the
+/// process grows (measured: RSS rising refresh after refresh with the heap flat).
+#[derive(Debug, Default)]
+struct Spare {
+    live: Vec<Seen>,
+    sorted: Vec<RowRef>,
+    rows: Vec<RowRef>,
 }
 
 impl Preparer {
@@ -122,7 +135,27 @@ impl Preparer {
             notes: 0,
             events: Arc::default(),
             events_next: 0,
+            spare: Spare::default(),
         }
+    }
+
+    /// Takes back what a swap replaced (`App::swap`), to free, keeping its big
+    /// buffers for the next refresh.
+    pub fn recycle(&mut self, old: super::app::Retired) {
+        let super::app::Retired {
+            mut tracked,
+            mut sorted,
+            mut rows,
+            ..
+        } = old;
+        tracked.live.clear();
+        sorted.clear();
+        rows.clear();
+        self.spare = Spare {
+            live: tracked.live,
+            sorted,
+            rows,
+        };
     }
 
     /// History afresh (a replay's jump); notes taken stay counted.
@@ -187,7 +220,8 @@ impl Preparer {
         }
         ready.names = names;
         ready.cmdlines = update.cmdlines;
-        self.tracker.observe(&snapshot);
+        let snapshot = Arc::new(snapshot);
+        self.tracker.observe_shared(&snapshot);
         if let Some(counters) = update.listen_counters {
             self.kernel.record(counters);
         }
@@ -195,8 +229,10 @@ impl Preparer {
         let findings = diagnose(&self.tracker, &self.kernel, &DiagnoseConfig::default());
         let vanished = history::vanished(&self.tracker);
         let tracked = self.tracked(&snapshot, &vanished);
-        let sorted = sort(&snapshot.sockets, &vanished, &tracked, choice.sort);
-        let shown = shown(&snapshot.sockets, &vanished, &sorted, choice, true);
+        let spare = std::mem::take(&mut self.spare.sorted);
+        let sorted = sort_in(spare, &snapshot.sockets, &vanished, &tracked, choice.sort);
+        let spare = std::mem::take(&mut self.spare.rows);
+        let shown = shown_in(spare, &snapshot.sockets, &vanished, &sorted, choice, true);
         ready.outcome = Outcome::Model(Box::new(Model {
             snapshot,
             vanished,
@@ -229,8 +265,16 @@ impl Preparer {
         let recent = counts
             .iter()
             .skip(counts.len().saturating_sub(history::SAMPLES));
+        // The tracker lists the snapshot it observed last, this one: its histories
+        // in its order, found without a lookup each.
+        let of = |h: Option<&_>| h.map(|h| Seen::of(tracker, h)).unwrap_or_default();
+        let mut live = std::mem::take(&mut self.spare.live);
+        live.extend(tracker.listed().map(of));
+        if live.len() != snapshot.sockets.len() {
+            live = snapshot.sockets.iter().map(seen).collect(); // never: see prepare
+        }
         Tracked {
-            live: snapshot.sockets.iter().map(seen).collect(),
+            live,
             gone: vanished.iter().map(seen).collect(),
             events: self.events.clone(),
             state_counts: recent.cloned().collect(),
@@ -243,8 +287,19 @@ impl Preparer {
 /// Every row of the socket table in `sort` order (see `rows::sorted_rows`), rates
 /// read from `tracked`.
 pub fn sort(live: &[Socket], gone: &[Socket], tracked: &Tracked, sort: Sort) -> Vec<RowRef> {
+    sort_in(Vec::new(), live, gone, tracked, sort)
+}
+
+/// `sort` in `rows`' memory (see `rows::sorted_rows_in`).
+fn sort_in(
+    rows: Vec<RowRef>,
+    live: &[Socket],
+    gone: &[Socket],
+    tracked: &Tracked,
+    sort: Sort,
+) -> Vec<RowRef> {
     let rate = |row: RowRef| tracked.seen(row).and_then(|s| s.rate);
-    rows::sorted_rows(live, gone, sort, rate)
+    rows::sorted_rows_in(rows, live, gone, sort, rate)
 }
 
 /// The rows of `sorted` the query matches, and what follows from them; the process
@@ -256,7 +311,19 @@ pub fn shown(
     choice: &Choice,
     with_processes: bool,
 ) -> Shown {
-    let rows = matching(live, gone, sorted, &choice.query);
+    shown_in(Vec::new(), live, gone, sorted, choice, with_processes)
+}
+
+/// `shown` with its rows in `rows`' memory (see `rows::sorted_rows_in`).
+fn shown_in(
+    rows: Vec<RowRef>,
+    live: &[Socket],
+    gone: &[Socket],
+    sorted: &[RowRef],
+    choice: &Choice,
+    with_processes: bool,
+) -> Shown {
+    let rows = rows::matching_in(rows, live, gone, sorted, &choice.query);
     let counts = rows::counts(shown_live(live, &rows));
     let processes = match with_processes {
         true => rows::processes(shown_live(live, &rows)),
@@ -284,15 +351,7 @@ pub fn shown_live<'a>(
 
 /// The rows of `sorted` that `query` matches, in its order.
 pub fn matching(live: &[Socket], gone: &[Socket], sorted: &[RowRef], query: &Query) -> Vec<RowRef> {
-    if query.is_empty() {
-        return sorted.to_vec();
-    }
-    let socket = |row: &RowRef| match *row {
-        RowRef::Live(i) => &live[i],
-        RowRef::Gone(i) => &gone[i],
-    };
-    let matching = sorted.iter().filter(|r| query.matches(socket(r)));
-    matching.copied().collect()
+    rows::matching(live, gone, sorted, query)
 }
 
 /// What the filter bar says about the result (see `FilterBar::note`): only worked
@@ -304,12 +363,9 @@ fn note(live: &[Socket], nothing_shown: bool, choice: &Choice) -> Option<String>
         return None;
     }
     if nothing_shown {
-        return Some(crate::query::why_empty(
-            &complete_terms(&choice.text),
-            live.iter(),
-        ));
+        return Some(crate::query::why_empty(&complete_terms(&choice.text), live));
     }
-    crate::query::number_note(query, live.iter())
+    crate::query::number_note(query, live)
 }
 
 /// The filter text without a term still being typed ("port:"), which is left out

@@ -2,7 +2,6 @@
 //! Rebuilt on each snapshot, filter or sort change, never on a plain key press, so
 //! moving the selection stays cheap at 100k sockets.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -12,7 +11,11 @@ use crate::track::Rate;
 
 use super::history::Bucket;
 
+mod filter;
 pub mod groups;
+mod order;
+
+pub use filter::{matching, matching_in};
 
 /// What the socket table is sorted by: a column (`s` cycles through the sortable
 /// ones of `Column::TUI`), or the total rate (`r`).
@@ -92,45 +95,26 @@ pub enum RowRef {
 ///
 /// `live` must be in display order (`App` sorts each snapshot once): then a live row's
 /// index is its rank, and ties, which are most rows in a sort by state, queue or rate,
-/// compare two numbers instead of two sockets. Unstable sorts: only the same socket
-/// compares equal.
+/// go by rank. Only the same socket compares equal. How, at a million rows: order.rs.
 pub fn sorted_rows(
     live: &[Socket],
     gone: &[Socket],
     sort: Sort,
     rate: impl Fn(RowRef) -> Option<Rate>,
 ) -> Vec<RowRef> {
-    let socket = |row: &RowRef| match *row {
-        RowRef::Live(i) => &live[i],
-        RowRef::Gone(i) => &gone[i],
-    };
-    let tie = |a: &RowRef, b: &RowRef| match (a, b) {
-        (RowRef::Live(i), RowRef::Live(j)) => i.cmp(j),
-        _ => socket(a).display_order(socket(b)),
-    };
-    let directed = |order: Ordering| if sort.reverse { order.reverse() } else { order };
-    let mut rows: Vec<RowRef> = (0..live.len()).map(RowRef::Live).collect();
-    rows.extend((0..gone.len()).map(RowRef::Gone));
-    let by_column: fn(&Socket, &Socket) -> Ordering = match sort.by.key() {
-        SortKey::Display => |_, _| Ordering::Equal,
-        SortKey::Socket(order) => order,
-        SortKey::Rate(value) => {
-            // Unknown rates (no tcp_info) sort after every known one, 0 B/s included,
-            // and the sockets that just closed after those: the busiest on top is live.
-            let key = |row: &RowRef| match row {
-                RowRef::Gone(_) => -2.0,
-                RowRef::Live(_) => rate(*row).map_or(-1.0, |r| value(&r)),
-            };
-            let mut keyed: Vec<(f64, RowRef)> = rows.into_iter().map(|r| (key(&r), r)).collect();
-            keyed.sort_unstable_by(|(x, a), (y, b)| {
-                directed(y.total_cmp(x).then_with(|| tie(a, b)))
-            });
-            return keyed.into_iter().map(|(_, row)| row).collect();
-        }
-    };
-    // The column's order alone; ties (most rows in a sort by state or queue) by rank.
-    rows.sort_unstable_by(|a, b| directed(by_column(socket(a), socket(b)).then_with(|| tie(a, b))));
-    rows
+    sorted_rows_in(Vec::new(), live, gone, sort, rate)
+}
+
+/// `sorted_rows` in `rows`' memory (emptied first): a refresh reuses the one the
+/// refresh before it made, instead of freeing 100k rows and taking as many anew.
+pub fn sorted_rows_in(
+    rows: Vec<RowRef>,
+    live: &[Socket],
+    gone: &[Socket],
+    sort: Sort,
+    rate: impl Fn(RowRef) -> Option<Rate>,
+) -> Vec<RowRef> {
+    order::sorted_rows(rows, live, gone, sort, rate)
 }
 
 /// Sockets per state-bar group.
@@ -201,13 +185,17 @@ pub(crate) fn listens(socket: &Socket) -> bool {
     }
 }
 
+/// foldhash: a pid is hashed once per socket (100k times a refresh at scale); pids
+/// are the kernel's small numbers, not keys anyone picks to collide.
+type Fast = foldhash::fast::RandomState;
+
 /// One row per process holding any of `sockets`; most sockets first, then by pid.
 /// `talks_to` comes from the sockets' peers: deduplicated by pid, most connections
 /// first, the process itself last.
 pub fn processes<'a>(sockets: impl Iterator<Item = &'a Socket>) -> Vec<ProcessRow> {
-    let mut by_pid: HashMap<u32, ProcessRow> = HashMap::new();
+    let mut by_pid: HashMap<u32, ProcessRow, Fast> = HashMap::default();
     // Per process, per peer pid: the connections between them.
-    let mut talks: HashMap<u32, HashMap<u32, Talk>> = HashMap::new();
+    let mut talks: HashMap<u32, HashMap<u32, Talk, Fast>, Fast> = HashMap::default();
     for socket in sockets {
         for owner in &socket.processes {
             let row = by_pid.entry(owner.pid).or_insert_with(|| ProcessRow {

@@ -78,7 +78,7 @@ fn listen_queues(
         let mut summary = format!(
             "{} listening on {} has {} waiting to be accepted, in every sample of the last {}",
             owners_text(&[h]),
-            crate::text::local_text(&h.socket),
+            crate::text::local_text(h.socket()),
             plural(last.recv_q as usize, "connection"),
             secs(last.at.duration_since(recent[0].at).unwrap_or_default()),
         );

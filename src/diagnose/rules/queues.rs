@@ -50,7 +50,7 @@ fn recv_q(tracker: &Tracker, _: &KernelFacts, config: &DiagnoseConfig, out: &mut
     // An empty queue now clears a socket without looking back: most are, and this
     // runs at every TUI refresh over every socket.
     let stuck = tcp_in(tracker, TcpState::Established).filter(|h| {
-        h.socket.recv_q > 0
+        h.socket().recv_q > 0
             && trend(h, config)
                 .is_some_and(|t| never_falls(&t.iter().map(|s| s.recv_q).collect::<Vec<_>>()))
     });
@@ -82,7 +82,7 @@ fn recv_q(tracker: &Tracker, _: &KernelFacts, config: &DiagnoseConfig, out: &mut
 fn send_q(tracker: &Tracker, _: &KernelFacts, config: &DiagnoseConfig, out: &mut Vec<Finding>) {
     let stuck = tcp_in(tracker, TcpState::Established)
         .chain(tcp_in(tracker, TcpState::CloseWait))
-        .filter(|h| h.socket.send_q > 0) // as for Recv-Q: cheap first
+        .filter(|h| h.socket().send_q > 0) // as for Recv-Q: cheap first
         .filter(|h| trend(h, config).is_some_and(|t| send_q_blocked(&t, config)));
     for (_, group) in by_owner(stuck) {
         let (first, last, span) = queue_totals(&group, config, |s| s.send_q);

@@ -27,7 +27,7 @@ fn syn_sent(tracker: &Tracker, _: &KernelFacts, config: &DiagnoseConfig, out: &m
     let mut by_destination: BTreeMap<Option<SocketAddr>, Vec<&History>> = BTreeMap::new();
     for h in tcp_in(tracker, TcpState::SynSent) {
         if h.state_age() >= config.syn_sent_age {
-            by_destination.entry(h.socket.remote).or_default().push(h);
+            by_destination.entry(h.socket().remote).or_default().push(h);
         }
     }
     for (remote, group) in by_destination {

@@ -33,7 +33,7 @@ fn time_wait(
     // Our side used an ephemeral port: we connected out, to `remote`.
     let mut by_destination: BTreeMap<(IpAddr, SocketAddr), Vec<&History>> = BTreeMap::new();
     for h in tcp_in(tracker, TcpState::TimeWait) {
-        if let (Some(local), Some(remote)) = (h.socket.local, h.socket.remote)
+        if let (Some(local), Some(remote)) = (h.socket().local, h.socket().remote)
             && range.contains(local.port())
         {
             by_destination

@@ -207,7 +207,7 @@ fn with_tcp_info(vanished: &mut [Socket], before: &[Socket]) {
 /// What a swap replaced (see `App::swap`).
 #[derive(Debug)]
 pub struct Retired {
-    pub snapshot: Option<Snapshot>,
+    pub snapshot: Option<Arc<Snapshot>>,
     pub vanished: Vec<Socket>,
     pub tracked: Tracked,
     pub sorted: Vec<RowRef>,
