@@ -2,11 +2,9 @@
 //! No I/O here; collectors fill it, everything else reads it.
 
 use std::cmp::Ordering;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
-
-use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 mod family;
 pub use family::{
@@ -16,6 +14,10 @@ pub mod names;
 pub use names::Naming;
 mod order;
 pub use order::{in_display_order, sort_in_display_order};
+mod endpoint;
+pub use endpoint::{Endpoint, NamedEndpoint, endpoint_or_any, endpoint_text};
+mod json;
+pub use json::WithNames;
 
 /// Declared in the order `list` sorts by. The families after unix are listed as `ss`
 /// lists them (`ss -w`, `-0`, `-f netlink`, `--vsock`, `-S`, `-M`); `Other` is a socket
@@ -694,122 +696,6 @@ pub fn spans_namespaces(sockets: &[Socket]) -> bool {
     let mut inodes = sockets.iter().map(|s| s.netns.as_ref().map(|n| n.inode));
     let first = inodes.next();
     inodes.any(|i| Some(i) != first)
-}
-
-/// Unspecified addresses and port 0 print as `*`; IPv6 goes in brackets.
-pub fn endpoint_text(addr: SocketAddr) -> String {
-    Endpoint(addr).to_string()
-}
-
-/// `endpoint_text`, or `*` for none: the one text of a remote end.
-pub fn endpoint_or_any(addr: Option<SocketAddr>) -> String {
-    addr.map_or_else(|| "*".into(), endpoint_text)
-}
-
-/// An address as the table prints it (see `endpoint_text`), written without
-/// intermediate strings.
-pub struct Endpoint(pub SocketAddr);
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        NamedEndpoint::new(self.0, None, None).fmt(f)
-    }
-}
-
-/// An endpoint with names where known: the host's in place of the address, the
-/// service's in place of the port (`localhost:https`, `127.0.0.1:https`). The one
-/// definition of an endpoint's text; `Endpoint` is it without names.
-pub struct NamedEndpoint<'a> {
-    pub addr: SocketAddr,
-    pub host: Option<&'a str>,
-    pub service: Option<&'a str>,
-}
-
-impl<'a> NamedEndpoint<'a> {
-    pub fn new(addr: SocketAddr, host: Option<&'a str>, service: Option<&'a str>) -> Self {
-        NamedEndpoint {
-            addr,
-            host,
-            service,
-        }
-    }
-}
-
-impl std::fmt::Display for NamedEndpoint<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.host, self.addr.ip()) {
-            (_, ip) if ip.is_unspecified() => f.write_str("*")?,
-            (Some(host), _) => f.write_str(host)?,
-            (None, IpAddr::V4(ip)) => write!(f, "{ip}")?,
-            (None, IpAddr::V6(ip)) => write!(f, "[{ip}]")?,
-        }
-        match (self.addr.port(), self.service) {
-            (0, _) => f.write_str(":*"),
-            (_, Some(name)) => write!(f, ":{name}"),
-            (port, None) => write!(f, ":{port}"),
-        }
-    }
-}
-
-/// The JSON schema of README.md, written out field by field so it is visible in one place.
-impl Serialize for Socket {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Socket", 21)?;
-        self.serialize_fields(&mut s)?;
-        s.end()
-    }
-}
-
-/// A socket in JSON with the names `list --json -r` asks for after its fields:
-/// `local_service`, `remote_service` (null where no name, or with `-n`) and
-/// `remote_host` (null where none was found in time). The numbers stay as they are.
-pub struct WithNames<'a> {
-    pub socket: &'a Socket,
-    pub naming: &'a Naming,
-}
-
-impl Serialize for WithNames<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (socket, naming) = (self.socket, self.naming);
-        let mut s = serializer.serialize_struct("Socket", 24)?;
-        socket.serialize_fields(&mut s)?;
-        s.serialize_field("local_service", &socket.local_service(naming))?;
-        s.serialize_field("remote_service", &socket.remote_service(naming))?;
-        s.serialize_field("remote_host", &socket.remote_host(naming))?;
-        s.end()
-    }
-}
-
-impl Socket {
-    fn serialize_fields<S: SerializeStruct>(&self, s: &mut S) -> Result<(), S::Error> {
-        s.serialize_field("proto", &self.proto)?;
-        s.serialize_field("family", &self.family)?;
-        s.serialize_field("state", &self.state)?;
-        s.serialize_field("local_addr", &self.local.map(|a| a.ip()))?;
-        s.serialize_field("local_port", &self.local_port())?;
-        s.serialize_field("remote_addr", &self.remote.map(|a| a.ip()))?;
-        s.serialize_field("remote_port", &self.remote_port())?;
-        s.serialize_field("path", &self.path)?;
-        // Only where `path` could not say it exactly: an array of byte values.
-        if let Some(raw) = &self.path_raw {
-            s.serialize_field("path_bytes", raw.as_slice())?;
-        } else {
-            s.skip_field("path_bytes")?;
-        }
-        s.serialize_field("socket_type", &self.socket_type)?;
-        s.serialize_field("recv_q", &self.recv_q)?;
-        s.serialize_field("send_q", &self.send_q)?;
-        s.serialize_field("inode", &self.inode)?;
-        s.serialize_field("uid", &self.uid)?;
-        s.serialize_field("processes", &self.processes)?;
-        s.serialize_field("tcp_info", &self.tcp_info)?;
-        s.serialize_field("timer", &self.timer)?;
-        s.serialize_field("peer_inode", &self.peer_inode)?;
-        s.serialize_field("peer", &self.peer)?;
-        s.serialize_field("detail", &self.detail)?;
-        s.serialize_field("netns", &self.netns)?;
-        Ok(())
-    }
 }
 
 /// Every socket seen at one moment, with what could not be seen said in `warnings`.
