@@ -11,11 +11,12 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::thread;
 
+use super::Tables;
 use super::netlink::{Netlink, Present};
 use super::netns::{self, Place};
 use super::proc_families::ProcTable;
 use super::select::Selection;
-use super::{TableReader, Tables, ns_key};
+use super::tables::{TableReader, ns_key};
 use crate::model::Socket;
 
 /// One namespace's dump: its sockets, whether unix sockets carry uids, and the /proc
