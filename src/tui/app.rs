@@ -506,8 +506,18 @@ impl App {
     fn resort(&mut self) {
         let was = self.selected_row();
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-        self.sorted = prepare::sort(live, &self.vanished, &self.tracked, self.sort);
-        self.rows = prepare::matching(live, &self.vanished, &self.sorted, &self.filter.query);
+        let (sorted, shown) = (
+            std::mem::take(&mut self.sorted),
+            std::mem::take(&mut self.rows),
+        );
+        self.sorted = prepare::sort(sorted, live, &self.vanished, &self.tracked, self.sort);
+        self.rows = rows::matching(
+            shown,
+            live,
+            &self.vanished,
+            &self.sorted,
+            &self.filter.query,
+        );
         self.reselect(was);
     }
 
@@ -515,7 +525,8 @@ impl App {
     /// then filters them.
     fn rebuild(&mut self) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-        self.sorted = prepare::sort(live, &self.vanished, &self.tracked, self.sort);
+        let sorted = std::mem::take(&mut self.sorted);
+        self.sorted = prepare::sort(sorted, live, &self.vanished, &self.tracked, self.sort);
         self.refilter();
     }
 
@@ -532,7 +543,14 @@ impl App {
         let with_processes = self.view == View::Processes;
         let choice = self.choice();
         let among = if shown_only { &self.rows } else { &self.sorted };
-        let shown = prepare::shown(live, &self.vanished, among, &choice, with_processes);
+        let shown = prepare::shown(
+            Vec::new(),
+            live,
+            &self.vanished,
+            among,
+            &choice,
+            with_processes,
+        );
         let was = self.selected_row();
         self.take_shown(shown, was);
         self.processes_stale = !with_processes;

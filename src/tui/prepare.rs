@@ -230,9 +230,9 @@ impl Preparer {
         let vanished = history::vanished(&self.tracker);
         let tracked = self.tracked(&snapshot, &vanished);
         let spare = std::mem::take(&mut self.spare.sorted);
-        let sorted = sort_in(spare, &snapshot.sockets, &vanished, &tracked, choice.sort);
+        let sorted = sort(spare, &snapshot.sockets, &vanished, &tracked, choice.sort);
         let spare = std::mem::take(&mut self.spare.rows);
-        let shown = shown_in(spare, &snapshot.sockets, &vanished, &sorted, choice, true);
+        let shown = shown(spare, &snapshot.sockets, &vanished, &sorted, choice, true);
         ready.outcome = Outcome::Model(Box::new(Model {
             snapshot,
             vanished,
@@ -284,14 +284,9 @@ impl Preparer {
     }
 }
 
-/// Every row of the socket table in `sort` order (see `rows::sorted_rows`), rates
-/// read from `tracked`.
-pub fn sort(live: &[Socket], gone: &[Socket], tracked: &Tracked, sort: Sort) -> Vec<RowRef> {
-    sort_in(Vec::new(), live, gone, tracked, sort)
-}
-
-/// `sort` in `rows`' memory (see `rows::sorted_rows_in`).
-fn sort_in(
+/// Every row of the socket table in `sort` order, in `rows`' memory (see
+/// `rows::sorted_rows`), rates read from `tracked`.
+pub fn sort(
     rows: Vec<RowRef>,
     live: &[Socket],
     gone: &[Socket],
@@ -299,23 +294,13 @@ fn sort_in(
     sort: Sort,
 ) -> Vec<RowRef> {
     let rate = |row: RowRef| tracked.seen(row).and_then(|s| s.rate);
-    rows::sorted_rows_in(rows, live, gone, sort, rate)
+    rows::sorted_rows(rows, live, gone, sort, rate)
 }
 
 /// The rows of `sorted` the query matches, and what follows from them; the process
-/// rows only if `with_processes` (else none: see `App::refilter`).
+/// rows only if `with_processes` (else none: see `App::refilter`); the rows in `rows`'
+/// memory (see `rows::sorted_rows`).
 pub fn shown(
-    live: &[Socket],
-    gone: &[Socket],
-    sorted: &[RowRef],
-    choice: &Choice,
-    with_processes: bool,
-) -> Shown {
-    shown_in(Vec::new(), live, gone, sorted, choice, with_processes)
-}
-
-/// `shown` with its rows in `rows`' memory (see `rows::sorted_rows_in`).
-fn shown_in(
     rows: Vec<RowRef>,
     live: &[Socket],
     gone: &[Socket],
@@ -323,7 +308,7 @@ fn shown_in(
     choice: &Choice,
     with_processes: bool,
 ) -> Shown {
-    let rows = rows::matching_in(rows, live, gone, sorted, &choice.query);
+    let rows = rows::matching(rows, live, gone, sorted, &choice.query);
     let counts = rows::counts(shown_live(live, &rows));
     let processes = match with_processes {
         true => rows::processes(shown_live(live, &rows)),
@@ -347,11 +332,6 @@ pub fn shown_live<'a>(
         RowRef::Live(i) => Some(&live[*i]),
         RowRef::Gone(_) => None,
     })
-}
-
-/// The rows of `sorted` that `query` matches, in its order.
-pub fn matching(live: &[Socket], gone: &[Socket], sorted: &[RowRef], query: &Query) -> Vec<RowRef> {
-    rows::matching(live, gone, sorted, query)
 }
 
 /// What the filter bar says about the result (see `FilterBar::note`): only worked

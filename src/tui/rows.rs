@@ -15,7 +15,7 @@ mod filter;
 pub mod groups;
 mod order;
 
-pub use filter::{matching, matching_in};
+pub use filter::matching;
 
 /// What the socket table is sorted by: a column (`s` cycles through the sortable
 /// ones of `Column::TUI`), or the total rate (`r`).
@@ -96,18 +96,10 @@ pub enum RowRef {
 /// `live` must be in display order (`App` sorts each snapshot once): then a live row's
 /// index is its rank, and ties, which are most rows in a sort by state, queue or rate,
 /// go by rank. Only the same socket compares equal. How, at a million rows: order.rs.
+///
+/// The rows go into `rows` (emptied first): a refresh reuses the memory of the one
+/// before it instead of freeing 100k rows and taking as many anew.
 pub fn sorted_rows(
-    live: &[Socket],
-    gone: &[Socket],
-    sort: Sort,
-    rate: impl Fn(RowRef) -> Option<Rate>,
-) -> Vec<RowRef> {
-    sorted_rows_in(Vec::new(), live, gone, sort, rate)
-}
-
-/// `sorted_rows` in `rows`' memory (emptied first): a refresh reuses the one the
-/// refresh before it made, instead of freeing 100k rows and taking as many anew.
-pub fn sorted_rows_in(
     rows: Vec<RowRef>,
     live: &[Socket],
     gone: &[Socket],

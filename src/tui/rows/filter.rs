@@ -11,13 +11,9 @@ use super::RowRef;
 /// socket read out of order costs a few times one read in order.
 const FEW: usize = 4;
 
-/// The rows of `sorted` that `query` matches, in its order.
-pub fn matching(live: &[Socket], gone: &[Socket], sorted: &[RowRef], query: &Query) -> Vec<RowRef> {
-    matching_in(Vec::new(), live, gone, sorted, query)
-}
-
-/// `matching` in `rows`' memory (emptied first; see `rows::sorted_rows_in`).
-pub fn matching_in(
+/// The rows of `sorted` that `query` matches, in its order, in `rows`' memory
+/// (emptied first; see `rows::sorted_rows`).
+pub fn matching(
     mut rows: Vec<RowRef>,
     live: &[Socket],
     gone: &[Socket],
@@ -76,7 +72,7 @@ mod tests {
                 RowRef::Gone(_) => false,
             })
             .collect();
-        assert_eq!(matching(&live, &[], &few, &q), want);
+        assert_eq!(matching(Vec::new(), &live, &[], &few, &q), want);
         let gone: Vec<Socket> = (0..40).map(|i| socket(i * 7)).collect();
         // Any order: the gone rows among the live ones, both ways round.
         let mut sorted: Vec<RowRef> = (0..live.len()).rev().map(RowRef::Live).collect();
@@ -100,7 +96,11 @@ mod tests {
                     RowRef::Gone(i) => q.matches(&gone[i]),
                 })
                 .collect();
-            assert_eq!(matching(&live, &gone, &sorted, &q), want, "{text}");
+            assert_eq!(
+                matching(Vec::new(), &live, &gone, &sorted, &q),
+                want,
+                "{text}"
+            );
         }
     }
 }

@@ -24,7 +24,7 @@ use super::{RowRef, Sort, SortBy};
 /// it saves.
 const PARALLEL_FROM: usize = 50_000;
 
-/// See `rows::sorted_rows_in`: the rows go into `rows` (emptied first).
+/// See `rows::sorted_rows`.
 pub fn sorted_rows(
     mut rows: Vec<RowRef>,
     live: &[Socket],
