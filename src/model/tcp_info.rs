@@ -1,0 +1,70 @@
+//! What sock_diag says of a TCP connection beyond its state: tcp_info and its timer.
+
+/// Fields of the kernel's struct tcp_info, in the units `ss -i` uses.
+///
+/// Plain numbers, not an Option each: the whole struct is there or not (the netlink
+/// reader takes it only from kernels that send all of these, Linux 4.19 and later),
+/// and at 100k sockets an Option per field would cost 10 MB of `list`'s 50 MB budget.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct TcpInfo {
+    pub rtt_us: u32,
+    pub rttvar_us: u32,
+    pub rto_ms: u32,
+    /// Congestion window, in segments.
+    pub cwnd: u32,
+    /// Slow-start threshold in segments; the kernel's "infinity" (0x7fffffff) until loss.
+    pub ssthresh: u32,
+    /// Send maximum segment size, bytes.
+    pub mss: u32,
+    /// Retransmission timeouts in a row now (tcpi_retransmits).
+    pub retransmits: u8,
+    pub total_retrans: u32,
+    /// Segments currently thought lost.
+    pub lost: u32,
+    pub bytes_sent: u64,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+    /// Bytes per second.
+    pub delivery_rate: u64,
+    /// Bytes per second; None when pacing is unlimited.
+    pub pacing_rate: Option<u64>,
+    pub last_data_sent_ms: u32,
+    pub last_data_recv_ms: u32,
+    pub busy_time_us: u64,
+    pub rwnd_limited_us: u64,
+    pub sndbuf_limited_us: u64,
+}
+
+/// A TCP timer as `ss -o` shows it: `timer:(on,200ms,0)`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Timer {
+    pub kind: TimerKind,
+    /// Milliseconds until it fires.
+    pub expires_ms: u32,
+    /// Retransmissions so far (the third number ss prints).
+    pub retransmits: u8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimerKind {
+    /// Retransmit (or SYN retransmit) timer.
+    On,
+    Keepalive,
+    Timewait,
+    /// Zero-window probe.
+    Persist,
+}
+
+impl TimerKind {
+    /// The kernel's idiag_timer number; 0 (off) and unknown values give None.
+    pub fn from_kernel(n: u8) -> Option<TimerKind> {
+        Some(match n {
+            1 => TimerKind::On,
+            2 => TimerKind::Keepalive,
+            3 => TimerKind::Timewait,
+            4 => TimerKind::Persist,
+            _ => return None,
+        })
+    }
+}
