@@ -7,7 +7,7 @@
 //! Such a line can only follow a line that ends in a name, so a line that could be
 //! the rest of a name is marked unconfirmed: it stays only if the fd walk finds a
 //! process holding its inode (see `ProcTables::unconfirmed`). Netlink, which gives
-//! names as exact bytes, is preferred wherever it works (see collect.rs).
+//! names as exact bytes, is preferred wherever it works (see collect/tables.rs).
 
 use std::collections::HashSet;
 use std::io::BufRead;
