@@ -5,9 +5,9 @@
 //! What `ss -w`, `-S`, `-M`, `-0`, `-f netlink` and `--vsock` ask. Each is one small
 //! dump on a normal host. A kernel without one of the diag modules answers ENOENT (or
 //! EINVAL, EOPNOTSUPP); that family is then not asked again, and its sockets show as
-//! `other` through the fd walk (see collect/snapshot.rs) rather than failing the snapshot. Any
-//! other failure of these dumps is also kept out of the TCP/UDP/unix result: the family
-//! is skipped for this snapshot and tried again on the next.
+//! `other` through the fd walk (see collect/snapshot.rs) rather than failing the
+//! snapshot. Any other failure of these dumps is also kept out of the TCP/UDP/unix
+//! result: the family is skipped for this snapshot and tried again on the next.
 //!
 //! ICMP "ping" sockets have no diag module at all; they come from /proc/net/icmp
 //! (collect/proc_families.rs) on every source.

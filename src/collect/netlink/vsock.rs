@@ -1,6 +1,6 @@
 //! AF_VSOCK sockets over vsock_diag (`ss --vsock`): the sockets between a VM and its
 //! host. Kernels without the vsock_diag module answer ENOENT; their vsock sockets are
-//! then named through the fd walk, without CIDs and ports (see collect.rs).
+//! then named through the fd walk, without CIDs and ports (see collect/snapshot.rs).
 
 use anyhow::{Result, bail};
 
