@@ -25,14 +25,13 @@ use netlink_packet_core::{NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, NlasIterator};
 use netlink_packet_sock_diag::constants::{IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY};
 use netlink_sys::{Socket as NlSocket, protocols::NETLINK_SOCK_DIAG};
 
+use super::parse::INET_DIAG_PROTOCOL;
 use super::{INET_MSG_LEN, inet_socket};
 use crate::model::{Closed, Proto, Socket};
 
 /// SKNLGRP_INET_TCP_DESTROY, INET_UDP_DESTROY, INET6_TCP_DESTROY, INET6_UDP_DESTROY
 /// (include/uapi/linux/sock_diag.h).
 const GROUPS: [u32; 4] = [1, 2, 3, 4];
-/// The attribute naming the socket's protocol (enum inet_diag_attr).
-const INET_DIAG_PROTOCOL: u16 = 10;
 /// Closed sockets kept between two snapshots: ~350 bytes each (the socket and its
 /// tcp_info), so a full queue is about 7 MB.
 pub const QUEUE_CAP: usize = 20_000;
