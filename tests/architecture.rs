@@ -18,13 +18,31 @@ fn sources() -> Vec<(PathBuf, String)> {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let text = fs::read_to_string(&path).unwrap();
-                // The code, not its unit tests (which may name what they check for).
-                let code = text.split("\n#[cfg(test)]\nmod tests").next().unwrap_or("");
-                files.push((path, code.to_string()));
+                files.push((path, text));
             }
         }
     }
     assert!(files.len() > 20, "src/ was read");
+    // The code, not its unit tests (which may name what they check for): neither a
+    // file's `mod tests { .. }` nor the files its `#[cfg(test)] mod NAME;` names
+    // (a/NAME.rs beside a.rs).
+    let test_files: Vec<PathBuf> = files
+        .iter()
+        .flat_map(|(path, text)| {
+            let dir = path.with_extension("");
+            text.split("#[cfg(test)]\nmod ")
+                .skip(1)
+                .filter_map(|rest| rest.split_once(";\n").map(|(name, _)| name.to_string()))
+                .filter(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                .map(move |name| dir.join(format!("{name}.rs")))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    files.retain(|(path, _)| !test_files.contains(path));
+    for (_, text) in &mut files {
+        let code = text.split("\n#[cfg(test)]\nmod tests").next().unwrap_or("");
+        *text = code.to_string();
+    }
     files
 }
 
