@@ -196,25 +196,12 @@ impl Netlink {
     }
 
     fn read_inet(&mut self, proto: Proto, family: u8, out: &mut Vec<Socket>) -> Result<()> {
-        let request = SockDiagMessage::InetRequest(InetRequest {
-            family,
-            protocol: if proto == Proto::Tcp {
-                IPPROTO_TCP
-            } else {
-                IPPROTO_UDP
-            },
-            extensions: if proto == Proto::Tcp {
-                ExtensionFlags::INFO
-            } else {
-                ExtensionFlags::empty()
-            },
-            states: StateFlags::from_bits_retain(ALL_STATES),
-            socket_id: if family == AF_INET {
-                SocketId::new_v4()
-            } else {
-                SocketId::new_v6()
-            },
-        });
+        // tcp_info for TCP: the view's rates and `list`'s tcp_info field.
+        let extensions = match proto {
+            Proto::Tcp => ExtensionFlags::INFO,
+            _ => ExtensionFlags::empty(),
+        };
+        let request = table_request(proto, family, extensions);
         self.dump(request, |payload| {
             out.push(inet_socket(proto, payload)?);
             Ok(())
@@ -339,6 +326,23 @@ impl Netlink {
             }
         }
     }
+}
+
+/// The dump of every TCP (or UDP) socket of one address family, in every state.
+fn table_request(proto: Proto, family: u8, extensions: ExtensionFlags) -> SockDiagMessage {
+    SockDiagMessage::InetRequest(InetRequest {
+        family,
+        protocol: match proto {
+            Proto::Tcp => IPPROTO_TCP,
+            _ => IPPROTO_UDP,
+        },
+        extensions,
+        states: StateFlags::from_bits_retain(ALL_STATES),
+        socket_id: match family {
+            AF_INET => SocketId::new_v4(),
+            _ => SocketId::new_v6(),
+        },
+    })
 }
 
 /// `struct inet_diag_req`, the old request: family, src_len, dst_len, ext, the 48-byte

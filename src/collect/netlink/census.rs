@@ -6,11 +6,11 @@
 
 use anyhow::{Context, Result};
 use netlink_packet_sock_diag::SockDiagMessage;
-use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
-use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
+use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6};
+use netlink_packet_sock_diag::inet::ExtensionFlags;
 use netlink_packet_sock_diag::unix::{self, ShowFlags, UnixRequest};
 
-use super::{ALL_STATES, Netlink, u32_at};
+use super::{Netlink, table_request, u32_at};
 use crate::model::Proto;
 
 /// `inode` in `struct unix_diag_msg` and in `struct inet_diag_msg`.
@@ -29,21 +29,7 @@ impl Netlink {
         match proto {
             Proto::Tcp | Proto::Udp => {
                 for family in [AF_INET, AF_INET6] {
-                    let request = SockDiagMessage::InetRequest(InetRequest {
-                        family,
-                        protocol: if proto == Proto::Tcp {
-                            IPPROTO_TCP
-                        } else {
-                            IPPROTO_UDP
-                        },
-                        extensions: ExtensionFlags::empty(),
-                        states: StateFlags::from_bits_retain(ALL_STATES),
-                        socket_id: if family == AF_INET {
-                            SocketId::new_v4()
-                        } else {
-                            SocketId::new_v6()
-                        },
-                    });
+                    let request = table_request(proto, family, ExtensionFlags::empty());
                     self.dump(request, |payload| {
                         each(payload, INET_INODE_AT);
                         Ok(())
