@@ -5,6 +5,7 @@
 mod common;
 mod netlink_common;
 
+use common::lasting_holders;
 use common::netns::OwnAddr;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
@@ -12,7 +13,6 @@ use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 
 use netlink_common::*;
-use serde_json::Value;
 
 /// `sleep 30` holding `end` as its stdin; killed on drop.
 struct Holder(Child);
@@ -39,10 +39,6 @@ impl Drop for Holder {
     }
 }
 
-fn peer_pids(socket: &Value) -> Vec<u64> {
-    pids(&socket["peer"]["processes"])
-}
-
 #[test]
 fn unix_socketpair_resolves_both_ways() {
     let (mine, theirs) = UnixStream::pair().unwrap();
@@ -55,13 +51,13 @@ fn unix_socketpair_resolves_both_ways() {
     let s = find_inode(&ours, my_inode);
     assert_eq!(s["peer_inode"], their_inode);
     assert_eq!(s["peer"]["inode"], their_inode);
-    assert_eq!(peer_pids(s), [child_pid]);
+    assert_eq!(lasting_holders(&s["peer"]), [child_pid]);
 
     let theirs = list(&["--source", "netlink", "--pid", &child.pid()]);
     let s = find_inode(&theirs, their_inode);
     assert_eq!(pids(&s["processes"]), [child_pid]);
     assert_eq!(s["peer"]["inode"], my_inode);
-    assert_eq!(peer_pids(s), [me]);
+    assert_eq!(lasting_holders(&s["peer"]), [me]);
 }
 
 #[test]
@@ -82,16 +78,19 @@ fn loopback_tcp_resolves_both_ways_from_either_source() {
         let ours = on(list(&["--source", source, "--pid", &me.to_string()]), &ip);
         let s = find_inet(&ours, "tcp", lp, cp);
         assert_eq!(s["peer"]["inode"], client_inode, "{source}");
-        assert_eq!(peer_pids(s), [child_pid], "{source}");
+        assert_eq!(lasting_holders(&s["peer"]), [child_pid], "{source}");
 
         let theirs = on(list(&["--source", source, "--pid", &child.pid()]), &ip);
         let s = find_inet(&theirs, "tcp", cp, lp);
         assert_eq!(pids(&s["processes"]), [child_pid], "{source}");
         assert_eq!(s["peer"]["inode"], server_inode, "{source}");
-        assert_eq!(peer_pids(s), [me], "{source}");
+        assert_eq!(lasting_holders(&s["peer"]), [me], "{source}");
     }
     // The whole host view resolves it too, without --pid.
     let host = on(list(&["--port", &cp.to_string()]), &ip);
-    assert_eq!(peer_pids(find_inet(&host, "tcp", lp, cp)), [child_pid]);
+    assert_eq!(
+        lasting_holders(&find_inet(&host, "tcp", lp, cp)["peer"]),
+        [child_pid]
+    );
     drop(server);
 }

@@ -46,17 +46,35 @@ pub fn pids(socket: &Value) -> Vec<u64> {
         .collect()
 }
 
-/// The pids of a socket's `processes` that still hold it now. A thread of a test that
-/// spawns a command forks first: until the child execs (which closes our CLOEXEC fds),
-/// it holds every fd the test holds, and sockscope, walking fds at that moment, rightly
-/// lists it. Such a child is gone by now, or has exec'd and let go; a real holder (a
-/// `sleep` given the socket as its stdin) still holds it, and a wrong one still fails.
+/// The pids of a socket's `processes` that still hold it now and are no fork of this
+/// test on its way to exec. A thread of a test that spawns a command forks first: until
+/// the child execs (which closes our CLOEXEC fds), it holds every fd the test holds, and
+/// sockscope, walking fds at that moment, rightly lists it. Such a child is gone by now,
+/// has exec'd and let go, or (on a loaded machine) is still our copy: our child, with
+/// our command line. A real holder (a `sleep` given the socket as its stdin, a holder
+/// run with its own arguments) still holds it, and a wrong one still fails.
 pub fn lasting_holders(socket: &Value) -> Vec<u64> {
     let inode = socket["inode"].as_u64().expect("inode");
     pids(socket)
         .into_iter()
-        .filter(|&pid| holds(pid, inode))
+        .filter(|&pid| holds(pid, inode) && !unexeced_fork(pid))
         .collect()
+}
+
+/// Whether `pid` is a child of this process that has not exec'd yet: its parent is us
+/// and its command line is ours.
+fn unexeced_fork(pid: u64) -> bool {
+    let me = std::process::id();
+    let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+            let after = stat.rsplit_once(')')?.1;
+            after.split_whitespace().nth(1)?.parse::<u32>().ok()
+        });
+    let cmdline = |p: String| std::fs::read(format!("/proc/{p}/cmdline")).ok();
+    parent == Some(me)
+        && cmdline(pid.to_string()).is_some_and(|c| Some(c) == cmdline("self".into()))
 }
 
 fn holds(pid: u64, inode: u64) -> bool {
