@@ -8,17 +8,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sockscope::collect::peers;
-use sockscope::model::{Family, Owner, Proto, Socket, TcpState};
+use sockscope::model::{Family, Owner, ProcessInfo, Proto, Socket, TcpState};
 
 fn sockets(n: usize) -> Vec<Socket> {
     let owners: Vec<Owner> = (0..100u32)
         .map(|i| Owner {
             pid: 1000 + i,
             fd: 3,
-            comm: Arc::from(format!("loadgen-{i}")),
-            uid: 0,
-            user: Arc::from("root"),
-            container: None,
+            process: Arc::new(ProcessInfo {
+                comm: Arc::from(format!("loadgen-{i}")),
+                uid: 0,
+                user: Arc::from("root"),
+                container: None,
+            }),
         })
         .collect();
     let server: SocketAddr = ([127, 0, 0, 1], 5000).into();

@@ -11,7 +11,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use sockscope::model::{Closed, Family, Owner, Proto, Snapshot, Socket, TcpInfo, TcpState};
+use sockscope::model::{
+    Closed, Family, Owner, ProcessInfo, Proto, Snapshot, Socket, TcpInfo, TcpState,
+};
 use sockscope::record::Writer;
 use sockscope::record::format::Meta;
 
@@ -80,10 +82,12 @@ fn main() {
         .map(|i| Owner {
             pid: 2000 + i,
             fd: 3,
-            comm: Arc::from(format!("worker-{i}")),
-            uid: 33,
-            user: Arc::from("www-data"),
-            container: None,
+            process: Arc::new(ProcessInfo {
+                comm: Arc::from(format!("worker-{i}")),
+                uid: 33,
+                user: Arc::from("www-data"),
+                container: None,
+            }),
         })
         .collect();
     let mut host = Host {

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant, SystemTime};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use sockscope::model::{Closed, Family, Owner, Proto, Snapshot, Socket, TcpInfo, TcpState};
+use sockscope::model::{
+    Closed, Family, Owner, ProcessInfo, Proto, Snapshot, Socket, TcpInfo, TcpState,
+};
 use sockscope::tui::app::Retired;
 use sockscope::tui::app::{App, Config};
 use sockscope::tui::event::Input;
@@ -43,10 +45,12 @@ fn sockets(n: usize, tick: u64) -> Vec<Socket> {
         .map(|i| Owner {
             pid: 1000 + i,
             fd: 3,
-            comm: Arc::from(format!("loadgen-{i}")),
-            uid: 0,
-            user: Arc::from("root"),
-            container: None,
+            process: Arc::new(ProcessInfo {
+                comm: Arc::from(format!("loadgen-{i}")),
+                uid: 0,
+                user: Arc::from("root"),
+                container: None,
+            }),
         })
         .collect();
     let mut out = Vec::with_capacity(n);

@@ -362,7 +362,7 @@ impl Column {
                 // Borrowed, not cloned: a sort at 100k sockets makes ~2M comparisons.
                 |a, b| {
                     fn first(s: &Socket) -> Option<(&str, u32)> {
-                        s.processes.first().map(|o| (&*o.comm, o.pid))
+                        s.processes.first().map(|o| (&*o.process.comm, o.pid))
                     }
                     first(a).cmp(&first(b))
                 },
@@ -378,7 +378,7 @@ impl Column {
             },
             Column::User => sorted(text("USER", "", Width::Fixed(8), user_cell), |a, b| {
                 fn user(s: &Socket) -> Option<&str> {
-                    s.processes.first().map(|o| &*o.user)
+                    s.processes.first().map(|o| &*o.process.user)
                 }
                 user(a).cmp(&user(b)).then(a.uid.cmp(&b.uid))
             }),
@@ -452,7 +452,7 @@ fn user_cell(r: &Row, out: &mut String) {
     let s = r.socket;
     match s.processes.first() {
         Some(owner) => {
-            let _ = write!(out, "{}", Escaped::str(&owner.user));
+            let _ = write!(out, "{}", Escaped::str(&owner.process.user));
         }
         None if s.inode == 0 || s.proto == Proto::Unix => out.push('-'),
         None => {

@@ -251,7 +251,7 @@ fn finding(
         .flat_map(|h| &h.socket().processes)
         .map(|o| ProcessRef {
             pid: o.pid,
-            comm: o.comm.clone(),
+            comm: o.process.comm.clone(),
         })
         .collect();
     processes.sort();
@@ -266,7 +266,7 @@ fn finding(
     let mut containers: Vec<Arc<Container>> = sockets
         .iter()
         .flat_map(|h| &h.socket().processes)
-        .filter_map(|o| o.container.clone())
+        .filter_map(|o| o.process.container.clone())
         .collect();
     containers.sort_by(|a, b| a.id.cmp(&b.id));
     containers.dedup_by(|a, b| a.id == b.id);
@@ -296,7 +296,7 @@ fn finding(
 /// owners are hidden or gone (TIME_WAIT, not yet accepted).
 fn owners_text(sockets: &[&History]) -> String {
     let first_owners = sockets.iter().filter_map(|h| h.socket().processes.first());
-    crate::text::owners::group(first_owners.map(|o| (o.pid, &*o.comm)))
+    crate::text::owners::group(first_owners.map(|o| (o.pid, &*o.process.comm)))
 }
 
 fn plural(n: usize, one: &str) -> String {

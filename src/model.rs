@@ -19,7 +19,7 @@ pub use endpoint::{Endpoint, NamedEndpoint, endpoint_or_any, endpoint_text};
 mod json;
 pub use json::WithNames;
 mod owner;
-pub use owner::{Container, Netns, Owner, Owners, Pod};
+pub use owner::{Container, Netns, Owner, Owners, Pod, ProcessInfo};
 mod state;
 pub use state::TcpState;
 mod tcp_info;
@@ -403,7 +403,11 @@ impl Socket {
     /// Where the socket lives, for the NETNS/CONTAINER column: its first owner's
     /// container (name, else short id), else its namespace (name, else inode).
     pub fn place_text(&self) -> String {
-        if let Some(c) = self.processes.iter().find_map(|o| o.container.as_ref()) {
+        if let Some(c) = self
+            .processes
+            .iter()
+            .find_map(|o| o.process.container.as_ref())
+        {
             return c.label().to_string();
         }
         self.netns

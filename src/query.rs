@@ -158,7 +158,7 @@ fn netns_matches(want: &str, s: &Socket) -> bool {
 fn container_matches(want: &str, s: &Socket) -> bool {
     s.processes
         .iter()
-        .filter_map(|o| o.container.as_ref())
+        .filter_map(|o| o.process.container.as_ref())
         .any(|c| c.name.as_deref() == Some(want) || c.id.starts_with(want))
 }
 
@@ -177,7 +177,7 @@ pub(crate) fn word_matches(word: &str, s: &Socket) -> bool {
     use std::fmt::Write;
     if s.processes
         .iter()
-        .any(|o| contains_ignore_case(&o.comm, word))
+        .any(|o| contains_ignore_case(&o.process.comm, word))
         || s.path
             .as_deref()
             .is_some_and(|p| contains_ignore_case(p, word))

@@ -198,7 +198,7 @@ fn assert_owners_are_real(snapshot: &Snapshot, tree: &Tree, links: &[(u32, u32, 
                 s.inode
             );
             let index = ((o.pid - 100) / 7) as usize;
-            assert_eq!(&*o.comm, tree.processes[index].comm);
+            assert_eq!(&*o.process.comm, tree.processes[index].comm);
         }
     }
 }

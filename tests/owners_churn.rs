@@ -99,7 +99,7 @@ fn held_by(snapshot: &Snapshot, ours: &[u32]) -> Held {
             let owners = s
                 .processes
                 .iter()
-                .map(|o| (o.pid, o.fd, o.comm.to_string(), o.uid))
+                .map(|o| (o.pid, o.fd, o.process.comm.to_string(), o.process.uid))
                 .collect();
             (s.inode, owners)
         })

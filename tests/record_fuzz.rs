@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use proptest::prelude::*;
 use sockscope::model::{
-    Closed, Family, Owner, Proto, Snapshot, Socket, SocketType, TcpInfo, TcpState,
+    Closed, Family, Owner, ProcessInfo, Proto, Snapshot, Socket, SocketType, TcpInfo, TcpState,
 };
 use sockscope::record::format::Meta;
 use sockscope::record::{Recording, Replay, Writer};
@@ -30,10 +30,12 @@ fn socket(seed: u32) -> Socket {
         processes: vec![Owner {
             pid: seed % 100 + 1,
             fd: 3,
-            comm: Arc::from("app"),
-            uid: 0,
-            user: Arc::from("root"),
-            container: None,
+            process: Arc::new(ProcessInfo {
+                comm: Arc::from("app"),
+                uid: 0,
+                user: Arc::from("root"),
+                container: None,
+            }),
         }]
         .into(),
         tcp_info: seed.is_multiple_of(2).then(|| {

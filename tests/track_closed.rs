@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use sockscope::model::{Closed, Family, Owner, Owners, Proto, Snapshot, Socket, TcpInfo, TcpState};
+use sockscope::model::{
+    Closed, Family, Owner, Owners, ProcessInfo, Proto, Snapshot, Socket, TcpInfo, TcpState,
+};
 use sockscope::track::{Change, Tracker};
 
 fn at_ms(ms: u64) -> SystemTime {
@@ -15,10 +17,12 @@ fn owners(pid: u32, comm: &str) -> Owners {
     Owners::one(Owner {
         pid,
         fd: 3,
-        comm: Arc::from(comm),
-        uid: 0,
-        user: Arc::from("root"),
-        container: None,
+        process: Arc::new(ProcessInfo {
+            comm: Arc::from(comm),
+            uid: 0,
+            user: Arc::from("root"),
+            container: None,
+        }),
     })
 }
 
@@ -74,7 +78,7 @@ fn closed_events(t: &Tracker) -> Vec<(u64, u16, Option<u64>, String)> {
                 .socket
                 .processes
                 .first()
-                .map_or("unknown".into(), |o| o.comm.to_string());
+                .map_or("unknown".into(), |o| o.process.comm.to_string());
             let bytes = e.socket.tcp_info.as_ref().map(|i| i.bytes_received);
             (ms, e.socket.remote.unwrap().port(), bytes, owner)
         })

@@ -58,10 +58,10 @@ pub fn processes_of<'a>(
         index.insert(owner.pid, targets.len());
         targets.push(ProcessTarget {
             pid: owner.pid,
-            comm: owner.comm.clone(),
-            cmdline: cmdline(owner.pid, &owner.comm),
-            uid: owner.uid,
-            user: owner.user.clone(),
+            comm: owner.process.comm.clone(),
+            cmdline: cmdline(owner.pid, &owner.process.comm),
+            uid: owner.process.uid,
+            user: owner.process.user.clone(),
             sockets: 0,
             seen_at,
         });
@@ -114,8 +114,8 @@ pub fn holders(socket: &Socket) -> String {
             format!(
                 "pid {} ({}) user {}",
                 o.pid,
-                escape(&o.comm),
-                escape(&o.user)
+                escape(&o.process.comm),
+                escape(&o.process.user)
             )
         })
         .collect();
@@ -129,7 +129,7 @@ pub fn holders(socket: &Socket) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Family, Owner, Owners, Proto, TcpState};
+    use crate::model::{Family, Owner, Owners, ProcessInfo, Proto, TcpState};
 
     fn tcp() -> Socket {
         Socket::inet(
@@ -146,10 +146,12 @@ mod tests {
         let owner = |pid: u32, comm: &str| Owner {
             pid,
             fd: 3,
-            comm: comm.into(),
-            uid: 0,
-            user: "root".into(),
-            container: None,
+            process: Arc::new(ProcessInfo {
+                comm: comm.into(),
+                uid: 0,
+                user: "root".into(),
+                container: None,
+            }),
         };
         let held = |owners: Vec<Owner>| Socket {
             processes: Owners::from(owners),

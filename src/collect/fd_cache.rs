@@ -388,14 +388,14 @@ impl FdCache {
         if !full {
             self.since_full += 1;
         }
-        let walk = Walk {
+        let walk = Walk::whole(
             // One reference more to each owner list: no list is made again.
-            by_inode: self.held.by_inode.clone(),
-            denied: (self.procs.iter())
+            self.held.by_inode.clone(),
+            (self.procs.iter())
                 .filter(|(_, p)| p.denied)
                 .map(|(&pid, _)| pid)
                 .collect(),
-        };
+        );
         if tier < 2 {
             self.orphans = (born.iter())
                 .copied()
@@ -411,7 +411,7 @@ impl FdCache {
     #[cfg(debug_assertions)]
     fn check_held(&self, order: &[u32]) {
         let want = Holders::build(&self.procs, order);
-        let key = |o: &crate::model::Owner| (o.pid, o.fd, o.comm.clone());
+        let key = |o: &crate::model::Owner| (o.pid, o.fd, o.process.comm.clone());
         let keys = |h: &Holders| -> std::collections::BTreeMap<u64, Vec<_>> {
             (h.by_inode.iter())
                 .map(|(i, o)| (*i, o.iter().map(key).collect()))

@@ -85,10 +85,10 @@ impl Cmdlines {
                 continue;
             }
             let line = match self.by_pid.remove(&owner.pid) {
-                Some((comm, line)) if comm == owner.comm => line,
-                _ => cmdline(proc_root, owner.pid, &owner.comm),
+                Some((comm, line)) if comm == owner.process.comm => line,
+                _ => cmdline(proc_root, owner.pid, &owner.process.comm),
             };
-            next.insert(owner.pid, (owner.comm.clone(), line));
+            next.insert(owner.pid, (owner.process.comm.clone(), line));
         }
         self.by_pid = next;
         self.by_pid

@@ -90,9 +90,9 @@ impl Source for System {
                     _ if socket.inode == 0 => None,
                     Proto::Sctp => {
                         shared.push(socket.inode);
-                        owners.by_inode.get(&socket.inode).cloned()
+                        owners.get(socket.inode)
                     }
-                    _ => owners.by_inode.remove(&socket.inode),
+                    _ => owners.take(socket.inode),
                 };
                 if let Some(found) = found {
                     socket.processes = found;
@@ -105,17 +105,17 @@ impl Source for System {
                     _ => false,
                 };
                 if no_uid && let Some(owner) = socket.processes.first() {
-                    socket.uid = owner.uid;
+                    socket.uid = owner.process.uid;
                 }
             }
         }
         for inode in shared {
-            owners.by_inode.remove(&inode);
+            owners.take(inode);
         }
         // What is left no table named: listed all the same (see unnamed.rs), when such
         // a socket can be wanted; with --pid, only theirs.
         let unnamed = if self.reader.selection.wants_unnamed() {
-            let leftovers = owners.by_inode.drain().filter(|(_, holders)| {
+            let leftovers = owners.drain().filter(|(_, holders)| {
                 pids.is_none_or(|pids| holders.iter().any(|o| pids.contains(&o.pid)))
             });
             let mut leftovers = unnamed::in_namespace(&self.proc_root, &self.scope, leftovers);
@@ -146,7 +146,7 @@ impl Source for System {
             tables[at].pairs = None;
         }
         // Emptied by the join but still its full size; peers need the room.
-        drop(owners.by_inode);
+        owners.free_maps();
         let mut warnings: Vec<String> = self.reader.fallback.iter().cloned().collect();
         warnings.extend(
             self.fd_cache
@@ -231,9 +231,9 @@ impl System {
         for socket in sockets.iter_mut() {
             if let Some(peer) = &mut socket.peer
                 && peer.processes.is_empty()
-                && let Some(found) = all.by_inode.get(&peer.inode)
+                && let Some(found) = all.get(peer.inode)
             {
-                peer.processes = found.clone();
+                peer.processes = found;
             }
         }
     }

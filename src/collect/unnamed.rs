@@ -71,7 +71,7 @@ pub fn sockets(
             continue;
         }
         let socket = named(inode, kernel_name);
-        let uid = processes.first().map_or(0, |o| o.uid);
+        let uid = processes.first().map_or(0, |o| o.process.uid);
         out.push(Socket {
             uid,
             processes,

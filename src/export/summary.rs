@@ -54,7 +54,7 @@ impl Place {
         let container = s
             .processes
             .iter()
-            .find_map(|o| o.container.as_ref())
+            .find_map(|o| o.process.container.as_ref())
             .map(|c| match &c.name {
                 Some(name) => text::escape(name).into_owned(),
                 None => text::escape(c.id.get(..12).unwrap_or(&c.id)).into_owned(),
@@ -217,7 +217,7 @@ fn processes(sockets: &[Socket], limits: Limits) -> Vec<ProcessRow> {
         // per row it belongs to.
         keys.clear();
         for o in &s.processes {
-            let key = (o.comm.clone(), limits.pid_label.then_some(o.pid));
+            let key = (o.process.comm.clone(), limits.pid_label.then_some(o.pid));
             if !keys.contains(&key) {
                 keys.push(key);
             }

@@ -3,17 +3,40 @@
 
 use std::sync::Arc;
 
-/// One process holding a socket through one of its file descriptors.
-/// `comm` and `user` are shared between all sockets of a process.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// One process holding a socket through one of its file descriptors: 16 bytes, as
+/// what the process's owners share (`ProcessInfo`) is one `Arc` per process. Serializes
+/// as one flat object: pid, fd, comm, uid, user, container.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
     pub pid: u32,
     pub fd: u32,
+    pub process: Arc<ProcessInfo>,
+}
+
+/// What every owner of one process shares: its name, its user, its container. Made once
+/// per process by the fd walk (a process holding 10k sockets has one of these).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessInfo {
     pub comm: Arc<str>,
     pub uid: u32,
     pub user: Arc<str>,
-    /// The container the process runs in, from its cgroup; shared by its sockets.
+    /// The container the process runs in, from its cgroup.
     pub container: Option<Arc<Container>>,
+}
+
+impl serde::Serialize for Owner {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let p = &*self.process;
+        let mut s = serializer.serialize_struct("Owner", 6)?;
+        s.serialize_field("pid", &self.pid)?;
+        s.serialize_field("fd", &self.fd)?;
+        s.serialize_field("comm", &p.comm)?;
+        s.serialize_field("uid", &p.uid)?;
+        s.serialize_field("user", &p.user)?;
+        s.serialize_field("container", &p.container)?;
+        s.end()
+    }
 }
 
 /// A container as its cgroup and the runtime's state on disk name it.
@@ -81,28 +104,74 @@ impl Netns {
     }
 }
 
-/// The processes holding a socket: a shared list, because the socket at the other end
-/// of a local connection names the same list as its `peer`, and at 100k sockets a copy
-/// each would cost 6 MB. Reads like a slice; built from a Vec.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(transparent)]
-pub struct Owners(Arc<[Owner]>);
+/// The processes holding a socket. Most sockets have one holder, kept inline (no
+/// allocation); two or more (a fork, a dup, an fd passed on) share one list. Cloning is
+/// cheap either way: the socket at the other end of a local connection names the same
+/// owners as its `peer`. 16 bytes. Reads like a slice; built from a Vec or by `push`.
+#[derive(Clone)]
+pub struct Owners(Held);
+
+#[derive(Clone)]
+enum Held {
+    One(Owner),
+    /// None (no allocation), or two and more.
+    List(Option<Arc<Vec<Owner>>>),
+}
 
 impl Owners {
-    /// A list of one, allocated once (no Vec on the way).
+    /// A list of one, without an allocation.
     pub fn one(owner: Owner) -> Owners {
-        Owners(Arc::from([owner]))
+        Owners(Held::One(owner))
     }
 
     pub fn as_slice(&self) -> &[Owner] {
-        &self.0
+        match &self.0 {
+            Held::One(owner) => std::slice::from_ref(owner),
+            Held::List(Some(list)) => list,
+            Held::List(None) => &[],
+        }
+    }
+
+    /// Adds a holder at the end (the fd walk, in walk order).
+    pub fn push(&mut self, owner: Owner) {
+        match &mut self.0 {
+            Held::List(None) => self.0 = Held::One(owner),
+            Held::List(Some(list)) => Arc::make_mut(list).push(owner),
+            Held::One(first) => self.0 = Held::List(Some(Arc::new(vec![first.clone(), owner]))),
+        }
+    }
+}
+
+impl Default for Owners {
+    fn default() -> Owners {
+        Owners(Held::List(None))
+    }
+}
+
+impl std::fmt::Debug for Owners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl PartialEq for Owners {
+    fn eq(&self, other: &Owners) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Owners {}
+
+impl serde::Serialize for Owners {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.as_slice().serialize(serializer)
     }
 }
 
 impl std::ops::Deref for Owners {
     type Target = [Owner];
     fn deref(&self) -> &[Owner] {
-        &self.0
+        self.as_slice()
     }
 }
 
@@ -110,12 +179,19 @@ impl<'a> IntoIterator for &'a Owners {
     type Item = &'a Owner;
     type IntoIter = std::slice::Iter<'a, Owner>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.as_slice().iter()
     }
 }
 
 impl From<Vec<Owner>> for Owners {
-    fn from(owners: Vec<Owner>) -> Owners {
-        Owners(owners.into())
+    fn from(mut owners: Vec<Owner>) -> Owners {
+        match owners.len() {
+            0 => Owners::default(),
+            1 => Owners::one(owners.remove(0)),
+            _ => {
+                owners.shrink_to_fit();
+                Owners(Held::List(Some(Arc::new(owners))))
+            }
+        }
     }
 }

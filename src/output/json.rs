@@ -207,13 +207,13 @@ fn owner(out: &mut Vec<u8>, o: &Owner) {
     out.extend_from_slice(b",\"fd\":");
     number(out, o.fd);
     out.extend_from_slice(b",\"comm\":");
-    string(out, &o.comm);
+    string(out, &o.process.comm);
     out.extend_from_slice(b",\"uid\":");
-    number(out, o.uid);
+    number(out, o.process.uid);
     out.extend_from_slice(b",\"user\":");
-    string(out, &o.user);
+    string(out, &o.process.user);
     out.extend_from_slice(b",\"container\":");
-    option(out, o.container.as_deref(), serde);
+    option(out, o.process.container.as_deref(), serde);
     out.push(b'}');
 }
 

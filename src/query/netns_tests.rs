@@ -8,7 +8,7 @@ const ID: &str = "4f1c0a9d3e5b7c2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b
 
 fn in_container(name: Option<&str>, inode: u64) -> Socket {
     let mut o = owner(42, 3, "app");
-    o.container = Some(Arc::new(Container {
+    Arc::make_mut(&mut o.process).container = Some(Arc::new(Container {
         runtime: "docker",
         id: ID.into(),
         name: name.map(str::to_string),

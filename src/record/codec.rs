@@ -19,7 +19,8 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 
 use crate::model::{
-    Container, Family, Netns, Owner, Owners, Pod, Proto, Socket, SocketType, TcpInfo, TcpState,
+    Container, Family, Netns, Owner, Owners, Pod, ProcessInfo, Proto, Socket, SocketType, TcpInfo,
+    TcpState,
 };
 
 /// Appends to a byte vector.
@@ -111,9 +112,9 @@ impl Enc {
         for o in &s.processes {
             self.var(o.pid.into());
             self.var(o.fd.into());
-            self.str(&o.comm);
-            self.var(o.uid.into());
-            self.str(&o.user);
+            self.str(&o.process.comm);
+            self.var(o.process.uid.into());
+            self.str(&o.process.user);
         }
         self.var(s.peer_inode.map_or(0, |i| i + 1));
         match &s.tcp_info {
@@ -141,7 +142,7 @@ impl Enc {
             }
         }
         for o in &s.processes {
-            self.container(o.container.as_deref());
+            self.container(o.process.container.as_deref());
         }
     }
 }
@@ -154,6 +155,8 @@ pub struct Dec<'a> {
     /// the processes of one container, share one value, as they do when collected.
     last_netns: Option<Arc<Netns>>,
     last_container: Option<Arc<Container>>,
+    /// And the process: its sockets share what their owners have in common.
+    last_process: Option<Arc<ProcessInfo>>,
 }
 
 impl<'a> Dec<'a> {
@@ -169,6 +172,7 @@ impl<'a> Dec<'a> {
             version,
             last_netns: None,
             last_container: None,
+            last_process: None,
         }
     }
 
@@ -308,15 +312,15 @@ impl<'a> Dec<'a> {
         let owners = self.count(5)?;
         let mut processes = Vec::with_capacity(owners);
         for _ in 0..owners {
-            processes.push(Owner {
-                pid: self.u32()?,
-                fd: self.u32()?,
+            let (pid, fd) = (self.u32()?, self.u32()?);
+            let process = ProcessInfo {
                 comm: Arc::from(self.str()?),
                 uid: self.u32()?,
                 user: Arc::from(self.str()?),
                 // Version 2 has it after the socket's other fields.
                 container: None,
-            });
+            };
+            processes.push((pid, fd, process));
         }
         let peer_inode = self.var()?.checked_sub(1);
         let tcp_info = match self.u8()? {
@@ -347,10 +351,17 @@ impl<'a> Dec<'a> {
         let mut netns = None;
         if self.version >= 2 {
             netns = self.netns()?;
-            for owner in &mut processes {
-                owner.container = self.container()?;
+            for (_, _, process) in &mut processes {
+                process.container = self.container()?;
             }
         }
+        let processes: Vec<Owner> = (processes.into_iter())
+            .map(|(pid, fd, process)| Owner {
+                pid,
+                fd,
+                process: shared(&mut self.last_process, process),
+            })
+            .collect();
         let base = match proto {
             Proto::Unix => Socket::unix(socket_type, state, path, inode),
             _ => Socket {

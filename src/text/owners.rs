@@ -23,7 +23,7 @@ impl Display for Who<'_> {
 fn who<'a>(o: &'a Owner, sep: &'static str) -> Who<'a> {
     Who {
         pid: o.pid,
-        comm: &o.comm,
+        comm: &o.process.comm,
         sep,
     }
 }
@@ -129,7 +129,7 @@ mod tests {
         assert_eq!(first_text(&[]), "-");
         assert_eq!(named(&evil, 1), "pid 7 a\\nb +1");
         assert_eq!(
-            group(evil.iter().map(|o| (o.pid, &*o.comm)).take(1)),
+            group(evil.iter().map(|o| (o.pid, &*o.process.comm)).take(1)),
             "7/a\\nb"
         );
         assert_eq!(

@@ -214,7 +214,7 @@ impl Preparer {
         if !self.pids.is_empty() {
             for owner in snapshot.sockets.iter().flat_map(|s| &s.processes) {
                 if self.pids.contains(&owner.pid) {
-                    names.insert(owner.pid, owner.comm.clone());
+                    names.insert(owner.pid, owner.process.comm.clone());
                 }
             }
         }

@@ -192,8 +192,8 @@ pub fn processes<'a>(sockets: impl Iterator<Item = &'a Socket>) -> Vec<ProcessRo
         for owner in &socket.processes {
             let row = by_pid.entry(owner.pid).or_insert_with(|| ProcessRow {
                 pid: owner.pid,
-                comm: owner.comm.clone(),
-                user: owner.user.clone(),
+                comm: owner.process.comm.clone(),
+                user: owner.process.user.clone(),
                 sockets: 0,
                 states: BTreeMap::new(),
                 listening: BTreeSet::new(),
@@ -213,7 +213,7 @@ pub fn processes<'a>(sockets: impl Iterator<Item = &'a Socket>) -> Vec<ProcessRo
                     if peer.processes[..i].iter().all(|o| o.pid != other.pid) {
                         let talk = theirs.entry(other.pid).or_insert_with(|| Talk {
                             pid: other.pid,
-                            comm: other.comm.clone(),
+                            comm: other.process.comm.clone(),
                             connections: 0,
                         });
                         talk.connections += 1;

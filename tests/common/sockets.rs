@@ -6,8 +6,9 @@
 #![allow(dead_code)] // each test uses its own part
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use sockscope::model::{Family, Owner, Proto, Socket, SocketType, TcpState};
+use sockscope::model::{Family, Owner, ProcessInfo, Proto, Socket, SocketType, TcpState};
 
 /// A process of root's holding the socket as `fd`.
 pub fn owner(pid: u32, fd: u32, comm: &str) -> Owner {
@@ -18,10 +19,12 @@ pub fn owner_as(pid: u32, fd: u32, comm: &str, user: &str, uid: u32) -> Owner {
     Owner {
         pid,
         fd,
-        comm: comm.into(),
-        uid,
-        user: user.into(),
-        container: None,
+        process: Arc::new(ProcessInfo {
+            comm: comm.into(),
+            uid,
+            user: user.into(),
+            container: None,
+        }),
     }
 }
 
@@ -72,7 +75,7 @@ impl Build for Socket {
     }
 
     fn owned_by(mut self, owners: Vec<Owner>) -> Socket {
-        self.uid = owners.first().map_or(self.uid, |o| o.uid);
+        self.uid = owners.first().map_or(self.uid, |o| o.process.uid);
         self.processes = owners.into();
         self
     }

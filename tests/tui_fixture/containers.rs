@@ -19,11 +19,9 @@ fn netns(inode: u64, name: Option<&str>) -> Option<Arc<Netns>> {
     }))
 }
 
-fn inside(owner: Owner, container: &Arc<Container>) -> Owner {
-    Owner {
-        container: Some(container.clone()),
-        ..owner
-    }
+fn inside(mut owner: Owner, container: &Arc<Container>) -> Owner {
+    Arc::make_mut(&mut owner.process).container = Some(container.clone());
+    owner
 }
 
 fn placed(socket: Socket, netns: &Option<Arc<Netns>>) -> Socket {

@@ -42,8 +42,7 @@ impl Holders {
                 };
                 match held.by_inode.entry(f.inode) {
                     Entry::Occupied(mut e) => {
-                        let all = [e.get().as_slice(), &[owner]].concat();
-                        e.insert(all.into());
+                        e.get_mut().push(owner);
                         held.shared.insert(f.inode);
                     }
                     Entry::Vacant(e) => {
@@ -179,15 +178,8 @@ fn sockets(proc: &Proc) -> impl Iterator<Item = &Fd> {
 }
 
 fn owner(pid: u32, fd: u32, proc: &Proc) -> Option<Owner> {
-    let (comm, uid, user, container) = proc.info.as_ref()?;
-    Some(Owner {
-        pid,
-        fd,
-        comm: comm.clone(),
-        uid: *uid,
-        user: user.clone(),
-        container: container.clone(),
-    })
+    let process = proc.info.as_ref()?.clone();
+    Some(Owner { pid, fd, process })
 }
 
 impl FdCache {
@@ -271,7 +263,12 @@ mod tests {
             start: 1,
             count: fds.len() as u64,
             denied: false,
-            info: Some((Arc::from(name), 0, Arc::from("root"), None)),
+            info: Some(Arc::new(crate::model::ProcessInfo {
+                comm: Arc::from(name),
+                uid: 0,
+                user: Arc::from("root"),
+                container: None,
+            })),
             fds: fds.iter().map(|&(fd, inode)| Fd { fd, inode }).collect(),
         }
     }
@@ -285,7 +282,7 @@ mod tests {
                 (
                     *i,
                     o.iter()
-                        .map(|o| (o.pid, o.fd, o.comm.to_string()))
+                        .map(|o| (o.pid, o.fd, o.process.comm.to_string()))
                         .collect(),
                 )
             })

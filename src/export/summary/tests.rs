@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{Family, Owner, Owners};
+use crate::model::{Family, Owner, Owners, ProcessInfo};
 
 fn tcp(state: TcpState, local: &str, owners: &[(u32, &str)]) -> Socket {
     let mut s = Socket::inet(
@@ -15,10 +15,12 @@ fn tcp(state: TcpState, local: &str, owners: &[(u32, &str)]) -> Socket {
             .map(|&(pid, comm)| Owner {
                 pid,
                 fd: 3,
-                comm: comm.into(),
-                uid: 0,
-                user: "root".into(),
-                container: None,
+                process: Arc::new(ProcessInfo {
+                    comm: comm.into(),
+                    uid: 0,
+                    user: "root".into(),
+                    container: None,
+                }),
             })
             .collect::<Vec<_>>(),
     );

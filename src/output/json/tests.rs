@@ -39,7 +39,7 @@ fn zoo() -> Vec<Socket> {
         }),
     });
     let mut hostile = owner_of(7, 4, "\x1b[2Jevil\"\\\u{7f}\u{1f}ü\r\x08\x0c");
-    hostile.container = Some(container);
+    Arc::make_mut(&mut hostile.process).container = Some(container);
     let mut sockets = Vec::new();
 
     let mut full = tcp("127.0.0.1:80", "127.0.0.2:51234", TcpState::Established)

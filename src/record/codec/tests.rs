@@ -5,10 +5,12 @@ fn sockets_round_trip_without_the_volatile_fields() {
     let owner = Owner {
         pid: 4242,
         fd: 7,
-        comm: Arc::from("nginx\nx"),
-        uid: 33,
-        user: Arc::from("www-data"),
-        container: None,
+        process: Arc::new(ProcessInfo {
+            comm: Arc::from("nginx\nx"),
+            uid: 33,
+            user: Arc::from("www-data"),
+            container: None,
+        }),
     };
     let tcp = Socket {
         recv_q: 3,
@@ -74,10 +76,12 @@ fn the_namespace_and_containers_round_trip_shared() {
     let owner = |pid, container: Option<Arc<Container>>| Owner {
         pid,
         fd: 3,
-        comm: Arc::from("app"),
-        uid: 0,
-        user: Arc::from("root"),
-        container,
+        process: Arc::new(ProcessInfo {
+            comm: Arc::from("app"),
+            uid: 0,
+            user: Arc::from("root"),
+            container,
+        }),
     };
     let netns = Arc::new(Netns {
         inode: 4026532000,
@@ -106,7 +110,7 @@ fn the_namespace_and_containers_round_trip_shared() {
         a.netns.as_ref().unwrap(),
         b.netns.as_ref().unwrap()
     ));
-    let c = |s: &Socket| s.processes[0].container.clone().unwrap();
+    let c = |s: &Socket| s.processes[0].process.container.clone().unwrap();
     assert!(Arc::ptr_eq(&c(&a), &c(&b)));
     for cut in 0..enc.buf.len() / 2 {
         assert!(Dec::new(&enc.buf[..cut]).socket().is_err(), "cut at {cut}");

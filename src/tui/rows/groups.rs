@@ -55,7 +55,7 @@ pub fn groups<'a>(sockets: impl Iterator<Item = &'a Socket>) -> Vec<GroupRow> {
         // The groups of this socket's holders, each once.
         let mut places: Vec<Place> = Vec::new();
         for owner in &socket.processes {
-            let place = match &owner.container {
+            let place = match &owner.process.container {
                 Some(c) => Place::Container(c.clone()),
                 None => Place::Netns(socket.netns.clone()),
             };
@@ -102,16 +102,18 @@ pub fn groups<'a>(sockets: impl Iterator<Item = &'a Socket>) -> Vec<GroupRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Family, Owner};
+    use crate::model::{Family, Owner, ProcessInfo};
 
     fn owner(pid: u32, container: Option<&Arc<Container>>) -> Owner {
         Owner {
             pid,
             fd: 3,
-            comm: Arc::from("app"),
-            uid: 0,
-            user: Arc::from("root"),
-            container: container.cloned(),
+            process: Arc::new(ProcessInfo {
+                comm: Arc::from("app"),
+                uid: 0,
+                user: Arc::from("root"),
+                container: container.cloned(),
+            }),
         }
     }
 

@@ -216,13 +216,13 @@ fn column_keys<'a>(
         // Process names and users are few: each one's rank among them, found by its
         // pid or its text's address first.
         Column::Process => {
-            let first = |s: &'a Socket| s.processes.first().map(|o| (&*o.comm, o.pid));
+            let first = |s: &'a Socket| s.processes.first().map(|o| (&*o.process.comm, o.pid));
             let slot = |v: &Option<(&str, u32)>| v.map_or(0, |(_, pid)| pid as usize);
             let ranks = dense(sockets().map(first), slot);
             pack(merged, ranks.into_iter().map(Key::exact))
         }
         Column::User => {
-            let user = |s: &'a Socket| s.processes.first().map(|o| &*o.user);
+            let user = |s: &'a Socket| s.processes.first().map(|o| &*o.process.user);
             let slot = |v: &Option<&str>| v.map_or(0, |u| u.as_ptr() as usize >> 3);
             let ranks = dense(sockets().map(user), slot);
             let uids = sockets().map(|s| u64::from(s.uid));

@@ -123,8 +123,8 @@ fn lines(app: &App, details: &Details, width: u16) -> Vec<Line<'static>> {
             "    pid {:<7} fd {:<4} {:<10} {:<16} ",
             owner.pid,
             owner.fd,
-            escape(&owner.user),
-            escape(&owner.comm)
+            escape(&owner.process.user),
+            escape(&owner.process.comm)
         ));
         // A long command line goes on under the pid, not back at the left edge.
         match escape(cmdline) {
@@ -162,7 +162,11 @@ fn netns_text(netns: &crate::model::Netns) -> String {
 /// The container and pod of the first owner in one: `docker web (4f1c0a9d3e5b)`,
 /// `pod shop/cart-5f7`. Unescaped; the caller escapes.
 fn container_fields(s: &Socket) -> Vec<(&'static str, String)> {
-    let Some(c) = s.processes.iter().find_map(|o| o.container.as_ref()) else {
+    let Some(c) = s
+        .processes
+        .iter()
+        .find_map(|o| o.process.container.as_ref())
+    else {
         return Vec::new();
     };
     let short = c.id.get(..12).unwrap_or(&c.id);
@@ -205,8 +209,8 @@ fn inode_text(s: &Socket) -> String {
 
 /// The user's name when an owner runs as the socket's uid, else the number.
 fn user_text(s: &Socket) -> String {
-    match s.processes.iter().find(|o| o.uid == s.uid) {
-        Some(o) => format!("{} (uid {})", escape(&o.user), s.uid),
+    match s.processes.iter().find(|o| o.process.uid == s.uid) {
+        Some(o) => format!("{} (uid {})", escape(&o.process.user), s.uid),
         None => format!("uid {}", s.uid),
     }
 }

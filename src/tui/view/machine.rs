@@ -306,7 +306,7 @@ fn summary(details: &Details, width: u16) -> Line<'static> {
             vec![Span::raw(format!(
                 "pid {} {}",
                 o.pid,
-                crate::text::escape(&o.comm)
+                crate::text::escape(&o.process.comm)
             ))],
             vec![Span::raw(format!("pid {}", o.pid))],
         ],

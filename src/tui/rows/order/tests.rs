@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::*;
-use crate::model::{Family, Owner, Proto, SocketType, TcpState};
+use crate::model::{Family, Owner, ProcessInfo, Proto, SocketType, TcpState};
 
 /// xorshift64: the same mix every run.
 struct Dice(u64);
@@ -29,14 +29,16 @@ fn owner(dice: &mut Dice, comms: &[Arc<str>], users: &[Arc<str>]) -> Owner {
     Owner {
         pid,
         fd: 3,
-        // Mostly one name per pid, sometimes another (a copy, not the same Arc).
-        comm: match dice.below(8) {
-            0 => Arc::from(&*comms[dice.below(comms.len() as u64) as usize]),
-            _ => comms[pid as usize % comms.len()].clone(),
-        },
-        uid: pid % 3,
-        user: users[dice.below(users.len() as u64) as usize].clone(),
-        container: None,
+        process: Arc::new(ProcessInfo {
+            // Mostly one name per pid, sometimes another (a copy, not the same Arc).
+            comm: match dice.below(8) {
+                0 => Arc::from(&*comms[dice.below(comms.len() as u64) as usize]),
+                _ => comms[pid as usize % comms.len()].clone(),
+            },
+            uid: pid % 3,
+            user: users[dice.below(users.len() as u64) as usize].clone(),
+            container: None,
+        }),
     }
 }
 
