@@ -4,9 +4,7 @@
 //! an error. A directory we may not read (another user's, without root) is counted,
 //! so the snapshot can say owners are hidden instead of pretending there are none.
 
-use std::cell::OnceCell;
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -20,124 +18,12 @@ use rustix::io::Errno;
 
 use super::container::Containers;
 use super::read::{self, Follow, Lines};
-use crate::model::{Owner, Owners, ProcessInfo};
+use crate::model::ProcessInfo;
 
-/// Socket inode -> every (process, fd) holding it. foldhash: one insert per socket fd
-/// and one lookup per socket, 100k of each at scale.
-pub type ByInode = HashMap<u64, Owners, foldhash::fast::RandomState>;
+mod found;
 
-/// What a walk found: each walking thread's map, kept apart. Merging them into one was
-/// a second map of every socket (52 MB at 1M sockets) while the first still stood; a
-/// lookup in each part costs less than that copy did. A socket held by processes
-/// walked on different threads is in several parts: `get` and `take` join its owners
-/// in walk order (pid order, then fd order), as one thread would have found them.
-#[derive(Debug, Default)]
-pub struct Walk {
-    parts: Vec<ByInode>,
-    /// The pids in walk order, for such a join; where each is in it, made at the first.
-    order: Vec<u32>,
-    positions: OnceCell<HashMap<u32, usize, foldhash::fast::RandomState>>,
-    /// Processes whose fd directory could not be read for lack of permission.
-    pub denied: Vec<u32>,
-}
-
-impl Walk {
-    /// One map that has everything (the kept walk's, collect/fd_cache.rs).
-    pub fn whole(by_inode: ByInode, denied: Vec<u32>) -> Walk {
-        Walk {
-            parts: vec![by_inode],
-            denied,
-            ..Walk::default()
-        }
-    }
-
-    /// The threads' findings over `pids` (walk order), each part in walk order itself.
-    fn of_parts(parts: Vec<Part>, pids: &[u32]) -> Walk {
-        let mut walk = Walk {
-            order: pids.to_vec(),
-            ..Walk::default()
-        };
-        for part in parts {
-            walk.denied.extend(part.denied);
-            walk.parts.push(part.by_inode);
-        }
-        walk
-    }
-
-    /// Who holds `inode`.
-    pub fn get(&self, inode: u64) -> Option<Owners> {
-        let mut found = self.parts.iter().filter_map(|part| part.get(&inode));
-        let first = found.next()?;
-        match found.next() {
-            None => Some(first.clone()),
-            Some(second) => Some(self.join([first, second].into_iter().chain(found))),
-        }
-    }
-
-    /// Who holds `inode`, taken out: what `drain` yields no more.
-    pub fn take(&mut self, inode: u64) -> Option<Owners> {
-        let (first, rest) = self.parts.split_first_mut()?;
-        let found = first.remove(&inode);
-        if rest.is_empty() {
-            return found;
-        }
-        let more: Vec<Owners> = rest.iter_mut().filter_map(|p| p.remove(&inode)).collect();
-        match (found, more.is_empty()) {
-            (found, true) => found,
-            (None, false) if more.len() == 1 => more.into_iter().next(),
-            (found, false) => Some(self.join(found.iter().chain(&more))),
-        }
-    }
-
-    /// Every socket still in the walk, taken out (those no table named).
-    pub fn drain(&mut self) -> impl Iterator<Item = (u64, Owners)> + '_ {
-        let mut parts = std::mem::take(&mut self.parts);
-        parts.reverse();
-        let this = &*self;
-        let mut current: Option<std::collections::hash_map::IntoIter<u64, Owners>> = None;
-        std::iter::from_fn(move || {
-            loop {
-                if let Some((inode, owners)) = current.as_mut().and_then(Iterator::next) {
-                    // The parts still to drain (walked on other threads) may have more.
-                    let more: Vec<Owners> =
-                        parts.iter_mut().filter_map(|p| p.remove(&inode)).collect();
-                    if more.is_empty() {
-                        return Some((inode, owners));
-                    }
-                    return Some((inode, this.join([&owners].into_iter().chain(&more))));
-                }
-                current = Some(parts.pop()?.into_iter());
-            }
-        })
-    }
-
-    /// Lets go of the maps (the room is wanted next), keeping `denied`.
-    pub fn free_maps(&mut self) {
-        self.parts = Vec::new();
-    }
-
-    /// The owners of one socket found in several parts, in walk order. Stable: the
-    /// fds of one process keep their order.
-    fn join<'a>(&self, lists: impl Iterator<Item = &'a Owners>) -> Owners {
-        let positions = self.positions.get_or_init(|| {
-            self.order
-                .iter()
-                .enumerate()
-                .map(|(i, &pid)| (pid, i))
-                .collect()
-        });
-        let mut all: Vec<Owner> = lists.flat_map(|l| l.iter().cloned()).collect();
-        all.sort_by_key(|o| positions.get(&o.pid).copied());
-        all.into()
-    }
-}
-
-/// What one walking thread found.
-#[derive(Default)]
-struct Part {
-    by_inode: ByInode,
-    denied: Vec<u32>,
-}
+use found::Part;
+pub use found::{ByInode, Walk};
 
 /// Most of a walk is readlink calls the kernel serves on every core at once; past a few
 /// threads the gain is gone.
@@ -229,7 +115,7 @@ fn walk_process(
         return;
     };
     // Looked up once the process turns out to hold a socket.
-    let mut process: Option<Process> = None;
+    let mut process: Option<u32> = None;
     let mut link = [0u8; LINK_BUF];
     // A read error ends the listing (the process exited), like the end of it.
     while let Some(Ok(entry)) = entries.read() {
@@ -255,18 +141,9 @@ fn walk_process(
         let Some(inode) = socket_inode(&link[..len]) else {
             continue;
         };
-        let process = process
-            .get_or_insert_with(|| process_info(&proc_dir, users, containers))
-            .clone();
-        let owner = Owner { pid, fd, process };
-        // Most sockets have one owner, kept inline; a second one (a fork, a dup)
-        // makes a list.
-        match owners.by_inode.entry(inode) {
-            Entry::Occupied(mut e) => e.get_mut().push(owner),
-            Entry::Vacant(e) => {
-                e.insert(Owners::one(owner));
-            }
-        }
+        let process = *process
+            .get_or_insert_with(|| owners.process(pid, process_info(&proc_dir, users, containers)));
+        owners.add(inode, process, fd);
     }
 }
 
@@ -379,93 +256,6 @@ mod tests {
         assert_eq!(socket_inode(b"socket:[]"), None);
         assert_eq!(socket_inode(b"socket:[12"), None);
         assert_eq!(socket_inode(b"/dev/null"), None);
-    }
-
-    fn owner(pid: u32, fd: u32) -> Owner {
-        Owner {
-            pid,
-            fd,
-            process: Arc::new(ProcessInfo {
-                comm: "x".into(),
-                uid: 0,
-                user: "root".into(),
-                container: None,
-            }),
-        }
-    }
-
-    fn keys(owners: &Owners) -> Vec<(u32, u32)> {
-        owners.iter().map(|o| (o.pid, o.fd)).collect()
-    }
-
-    /// Walk order 30, 10, 20: thread A walked 30 and 20, thread B walked 10.
-    fn two_threads() -> Walk {
-        let pids = [30, 10, 20];
-        let mut a = Part::default();
-        a.by_inode
-            .insert(7, vec![owner(30, 4), owner(20, 3), owner(20, 5)].into());
-        a.by_inode.insert(8, vec![owner(30, 6)].into());
-        let mut b = Part::default();
-        b.by_inode.insert(7, vec![owner(10, 9)].into());
-        b.by_inode.insert(9, vec![owner(10, 1)].into());
-        b.denied = vec![10, 11];
-        Walk::of_parts(vec![b, a], &pids)
-    }
-
-    #[test]
-    fn merged_owners_come_back_in_walk_order() {
-        let mut walk = two_threads();
-        let key = |walk: &Walk, inode| keys(&walk.get(inode).unwrap());
-        assert_eq!(key(&walk, 7), [(30, 4), (10, 9), (20, 3), (20, 5)]);
-        assert_eq!(key(&walk, 8), [(30, 6)]);
-        assert_eq!(key(&walk, 9), [(10, 1)]);
-        assert_eq!(walk.get(5), None);
-        assert_eq!(walk.denied, [10, 11]);
-        // Taken, they are the same, and gone from the walk.
-        assert_eq!(
-            keys(&walk.take(7).unwrap()),
-            [(30, 4), (10, 9), (20, 3), (20, 5)]
-        );
-        assert_eq!(walk.take(7), None);
-        assert_eq!(walk.get(7), None);
-        assert_eq!(keys(&walk.take(9).unwrap()), [(10, 1)]);
-        let rest: Vec<_> = walk.drain().map(|(i, o)| (i, keys(&o))).collect();
-        assert_eq!(rest, [(8, vec![(30, 6)])]);
-        assert_eq!(walk.drain().count(), 0);
-    }
-
-    #[test]
-    fn drained_owners_come_back_in_walk_order() {
-        let mut walk = two_threads();
-        let mut rest: Vec<_> = walk.drain().map(|(i, o)| (i, keys(&o))).collect();
-        rest.sort();
-        assert_eq!(
-            rest,
-            [
-                (7, vec![(30, 4), (10, 9), (20, 3), (20, 5)]),
-                (8, vec![(30, 6)]),
-                (9, vec![(10, 1)]),
-            ]
-        );
-    }
-
-    #[test]
-    fn owners_stay_small() {
-        // One owner inline, more shared: what 1M sockets each hold twice (their own
-        // and their peer's).
-        assert_eq!(std::mem::size_of::<Owner>(), 16);
-        assert_eq!(std::mem::size_of::<Owners>(), 16);
-        let mut owners = Owners::default();
-        owners.push(owner(1, 3));
-        owners.push(owner(1, 4));
-        owners.push(owner(2, 5));
-        assert_eq!(keys(&owners), [(1, 3), (1, 4), (2, 5)]);
-        assert_eq!(
-            owners,
-            Owners::from(vec![owner(1, 3), owner(1, 4), owner(2, 5)])
-        );
-        assert_eq!(Owners::from(vec![owner(1, 3)]), Owners::one(owner(1, 3)));
-        assert!(Owners::from(Vec::new()).is_empty());
     }
 
     #[test]

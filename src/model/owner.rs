@@ -195,3 +195,44 @@ impl From<Vec<Owner>> for Owners {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(pid: u32, fd: u32) -> Owner {
+        Owner {
+            pid,
+            fd,
+            process: Arc::new(ProcessInfo {
+                comm: "x".into(),
+                uid: 0,
+                user: "root".into(),
+                container: None,
+            }),
+        }
+    }
+
+    fn keys(owners: &Owners) -> Vec<(u32, u32)> {
+        owners.iter().map(|o| (o.pid, o.fd)).collect()
+    }
+
+    #[test]
+    fn owners_stay_small() {
+        // One owner inline, more shared: what 1M sockets each hold twice (their own
+        // and their peer's).
+        assert_eq!(std::mem::size_of::<Owner>(), 16);
+        assert_eq!(std::mem::size_of::<Owners>(), 16);
+        let mut owners = Owners::default();
+        owners.push(owner(1, 3));
+        owners.push(owner(1, 4));
+        owners.push(owner(2, 5));
+        assert_eq!(keys(&owners), [(1, 3), (1, 4), (2, 5)]);
+        assert_eq!(
+            owners,
+            Owners::from(vec![owner(1, 3), owner(1, 4), owner(2, 5)])
+        );
+        assert_eq!(Owners::from(vec![owner(1, 3)]), Owners::one(owner(1, 3)));
+        assert!(Owners::from(Vec::new()).is_empty());
+    }
+}
