@@ -57,6 +57,7 @@ mod tables;
 use holders::{Holders, Positions};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustix::fs::Dir;
@@ -156,7 +157,8 @@ pub struct Prepared {
 pub struct FdCache {
     procs: HashMap<u32, Proc, Fast>,
     /// The inodes of the last dump.
-    alive: HashSet<u64, Fast>,
+    /// The inodes of the last dump (lent to its `Walk` too).
+    alive: Arc<HashSet<u64, Fast>>,
     /// inode -> owners, as the tables say (step 6).
     held: Holders,
     /// Inodes new in the last dump that even the first tier of the wider walk found
@@ -183,7 +185,7 @@ impl FdCache {
         });
         FdCache {
             procs: HashMap::default(),
-            alive: HashSet::default(),
+            alive: Arc::default(),
             held: Holders::default(),
             orphans: HashSet::default(),
             period,
@@ -388,9 +390,11 @@ impl FdCache {
         if !full {
             self.since_full += 1;
         }
-        let walk = Walk::whole(
-            // One reference more to each owner list: no list is made again.
-            self.held.by_inode.clone(),
+        let dumped = Arc::new(dumped);
+        // Lent, not copied: at 100k sockets a copy was 3 MB and 100k owners each refresh.
+        let walk = Walk::kept(
+            Arc::clone(&self.held.by_inode),
+            Arc::clone(&dumped),
             (self.procs.iter())
                 .filter(|(_, p)| p.denied)
                 .map(|(&pid, _)| pid)

@@ -5,11 +5,13 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use rustix::fs::{CWD, Mode, openat};
 
 use super::procfd::{UNTRUSTED, dir_flags, target};
 use super::{Fast, Fd, FdCache, Proc, Refresh};
+use crate::collect::owners::ByInode;
 use crate::model::{Owner, Owners};
 
 /// Where each pid comes in this refresh's walk order (the order of /proc).
@@ -21,7 +23,9 @@ pub(super) type Positions = HashMap<u32, usize, Fast>;
 /// allocated and freed for the few hundred that changed.
 #[derive(Default)]
 pub(super) struct Holders {
-    pub(super) by_inode: HashMap<u64, Owners, Fast>,
+    /// Lent to each refresh's `Walk` (no copy of the map); changed only once that is
+    /// gone, so `Arc::make_mut` never copies it either.
+    pub(super) by_inode: Arc<ByInode>,
     /// The inodes more than one fd holds.
     pub(super) shared: HashSet<u64, Fast>,
 }
@@ -30,8 +34,9 @@ impl Holders {
     /// From the tables alone, over every process in walk order (a full refresh).
     pub(super) fn build(procs: &HashMap<u32, Proc, Fast>, order: &[u32]) -> Holders {
         let mut held = Holders::default();
-        held.by_inode
-            .reserve(procs.values().map(|p| p.fds.len()).sum());
+        let Holders { by_inode, shared } = &mut held;
+        let by_inode = Arc::make_mut(by_inode);
+        by_inode.reserve(procs.values().map(|p| p.fds.len()).sum());
         for pid in order {
             let Some(proc) = procs.get(pid) else {
                 continue;
@@ -40,10 +45,10 @@ impl Holders {
                 let Some(owner) = owner(*pid, f.fd, proc) else {
                     continue;
                 };
-                match held.by_inode.entry(f.inode) {
+                match by_inode.entry(f.inode) {
                     Entry::Occupied(mut e) => {
                         e.get_mut().push(owner);
-                        held.shared.insert(f.inode);
+                        shared.insert(f.inode);
                     }
                     Entry::Vacant(e) => {
                         e.insert(Owners::one(owner));
@@ -133,7 +138,7 @@ impl Holders {
         let Some(owner) = owner(pid, fd, proc) else {
             return;
         };
-        match self.by_inode.entry(inode) {
+        match Arc::make_mut(&mut self.by_inode).entry(inode) {
             Entry::Vacant(e) => {
                 e.insert(Owners::one(owner));
             }
@@ -152,7 +157,7 @@ impl Holders {
     }
 
     fn remove(&mut self, inode: u64, pid: u32, fd: u32) {
-        let Entry::Occupied(mut e) = self.by_inode.entry(inode) else {
+        let Entry::Occupied(mut e) = Arc::make_mut(&mut self.by_inode).entry(inode) else {
             return;
         };
         let this = |o: &Owner| o.pid == pid && o.fd == fd;

@@ -2,8 +2,9 @@
 //! alive beside the whole dump, at the peak of a `list`.
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::Process;
 use crate::model::{Owner, Owners};
@@ -22,11 +23,23 @@ pub type ByInode = HashMap<u64, Owners, Fast>;
 #[derive(Debug, Default)]
 pub struct Walk {
     parts: Vec<Part>,
+    /// Or the kept walk's map, lent (see `Walk::kept`).
+    kept: Option<Kept>,
     /// The pids in walk order, for such a join; where each is in it, made at the first.
     order: Vec<u32>,
     positions: OnceCell<HashMap<u32, usize, Fast>>,
     /// Processes whose fd directory could not be read for lack of permission.
     pub denied: Vec<u32>,
+}
+
+/// A kept walk's (fd_cache) map of every socket's owners, and the inodes of the dump it
+/// was made for: read, never taken from. What `take` would have taken is exactly the
+/// dumped inodes (the join takes every socket the tables list), so `drain` yields the
+/// rest.
+#[derive(Debug)]
+struct Kept {
+    by_inode: Arc<ByInode>,
+    dumped: Arc<HashSet<u64, Fast>>,
 }
 
 /// What one walking thread found. Most sockets have one holder and an inode that fits
@@ -116,14 +129,11 @@ fn owner(processes: &[(u32, Process)], (index, fd): (u32, u32)) -> Owner {
 }
 
 impl Walk {
-    /// One map that has everything (the kept walk's, collect/fd_cache.rs).
-    pub fn whole(by_inode: ByInode, denied: Vec<u32>) -> Walk {
-        let part = Part {
-            other: by_inode,
-            ..Part::default()
-        };
+    /// The kept walk's map (collect/fd_cache.rs), for the dump of `dumped`: every
+    /// socket the snapshot's tables list, no other.
+    pub fn kept(by_inode: Arc<ByInode>, dumped: Arc<HashSet<u64, Fast>>, denied: Vec<u32>) -> Walk {
         Walk {
-            parts: vec![part],
+            kept: Some(Kept { by_inode, dumped }),
             denied,
             ..Walk::default()
         }
@@ -144,6 +154,9 @@ impl Walk {
 
     /// Who holds `inode`.
     pub fn get(&self, inode: u64) -> Option<Owners> {
+        if let Some(kept) = &self.kept {
+            return kept.by_inode.get(&inode).cloned();
+        }
         let mut found = self.parts.iter().filter_map(|p| p.get(inode));
         let first = found.next()?;
         let Some(second) = found.next() else {
@@ -154,6 +167,9 @@ impl Walk {
 
     /// Who holds `inode`, taken out: what `drain` yields no more.
     pub fn take(&mut self, inode: u64) -> Option<Owners> {
+        if self.kept.is_some() {
+            return self.get(inode);
+        }
         let mut parts = self.parts.iter_mut();
         let first = parts.by_ref().find_map(|p| p.remove(inode))?;
         let Some(second) = parts.by_ref().find_map(|p| p.remove(inode)) else {
@@ -163,13 +179,21 @@ impl Walk {
         Some(self.join([first, second].into_iter().chain(more)))
     }
 
-    /// Every socket still in the walk, taken out (those no table named).
-    pub fn drain(&mut self) -> impl Iterator<Item = (u64, Owners)> + '_ {
+    /// Every socket still in the walk, taken out (those no table named). A kept walk's
+    /// are read instead: its map is only lent.
+    pub fn drain(&mut self) -> Box<dyn Iterator<Item = (u64, Owners)> + '_> {
+        if let Some(Kept { by_inode, dumped }) = &self.kept {
+            return Box::new(
+                (by_inode.iter())
+                    .filter(|(inode, _)| !dumped.contains(inode))
+                    .map(|(&inode, owners)| (inode, owners.clone())),
+            );
+        }
         let mut parts = std::mem::take(&mut self.parts);
         parts.reverse();
         let this = &*self;
         let mut current: Option<Box<dyn Iterator<Item = (u64, Owners)>>> = None;
-        std::iter::from_fn(move || {
+        Box::new(std::iter::from_fn(move || {
             loop {
                 if let Some((inode, owners)) = current.as_mut().and_then(|c| c.next()) {
                     // The parts still to drain (walked on other threads) may have more.
@@ -182,12 +206,13 @@ impl Walk {
                 }
                 current = Some(Box::new(parts.pop()?.into_iter()));
             }
-        })
+        }))
     }
 
     /// Lets go of the maps (the room is wanted next), keeping `denied`.
     pub fn free_maps(&mut self) {
         self.parts = Vec::new();
+        self.kept = None;
     }
 
     /// The owners of one socket found in several parts, in walk order. Stable: the
@@ -293,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_walk_reads_the_same() {
+    fn a_kept_walk_reads_the_same_and_drains_what_the_dump_lacks() {
         let mut map = ByInode::default();
         let owner = |pid, fd| Owner {
             pid,
@@ -302,10 +327,68 @@ mod tests {
         };
         map.insert(3, Owners::one(owner(1, 4)));
         map.insert(4, vec![owner(1, 5), owner(2, 3)].into());
-        let mut walk = Walk::whole(map, vec![9]);
+        map.insert(5, Owners::one(owner(2, 7)));
+        let map = Arc::new(map);
+        let dumped = Arc::new([3, 4, 6].into_iter().collect());
+        let mut walk = Walk::kept(Arc::clone(&map), dumped, vec![9]);
         assert_eq!(keys(&walk.get(4).unwrap()), [(1, 5), (2, 3)]);
         assert_eq!(keys(&walk.take(3).unwrap()), [(1, 4)]);
-        assert_eq!(walk.drain().count(), 1);
+        assert_eq!(walk.take(6), None);
+        let rest: Vec<_> = walk.drain().map(|(i, o)| (i, keys(&o))).collect();
+        assert_eq!(rest, [(5, vec![(2, 7)])]);
         assert_eq!(walk.denied, [9]);
+        // Lent, not kept: once the walk is gone the map is the cache's alone again.
+        walk.free_maps();
+        assert_eq!(Arc::strong_count(&map), 1);
+    }
+
+    /// Random walks over a few processes on three threads, sockets held once or by
+    /// several fds and processes: what get, take and drain say is what one map in walk
+    /// order says.
+    #[test]
+    fn parts_read_as_one_map_in_walk_order() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..200 {
+            let pids: Vec<u32> = (0..1 + next(8) as u32).map(|i| 100 + 7 * i).collect();
+            let mut parts: Vec<Part> = (0..3).map(|_| Part::default()).collect();
+            let mut want: std::collections::BTreeMap<u64, Vec<(u32, u32)>> = Default::default();
+            for &pid in &pids {
+                let part = &mut parts[next(3) as usize];
+                let index = part.process(pid, process("p"));
+                for fd in 0..next(6) as u32 {
+                    let inode = match next(4) {
+                        0 => 1 << 33 | next(4),
+                        _ => 1 + next(10),
+                    };
+                    part.add(inode, index, fd);
+                    want.entry(inode).or_default().push((pid, fd));
+                }
+            }
+            let mut walk = Walk::of_parts(parts, &pids);
+            for (&inode, owners) in &want {
+                assert_eq!(keys(&walk.get(inode).unwrap()), *owners, "get {inode}");
+            }
+            let taken: Vec<u64> = want.keys().copied().filter(|_| next(2) == 0).collect();
+            for inode in &taken {
+                assert_eq!(
+                    keys(&walk.take(*inode).unwrap()),
+                    want[inode],
+                    "take {inode}"
+                );
+                assert_eq!(walk.take(*inode), None);
+            }
+            let mut rest: Vec<_> = walk.drain().map(|(i, o)| (i, keys(&o))).collect();
+            rest.sort();
+            let left: Vec<_> = (want.into_iter())
+                .filter(|(i, _)| !taken.contains(i))
+                .collect();
+            assert_eq!(rest, left);
+        }
     }
 }
