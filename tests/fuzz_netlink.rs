@@ -201,7 +201,7 @@ proptest! {
         let mut has_uid = false;
         let s = unix_socket(&msg.bytes(), &mut has_uid).unwrap().unwrap();
         prop_assert_eq!(s.inode, u64::from(msg.inode));
-        prop_assert_eq!(s.peer_inode, msg.peer.map(u64::from));
+        prop_assert_eq!(s.peer_inode(), msg.peer.map(u64::from));
         prop_assert_eq!((s.recv_q, s.send_q), msg.queues.unwrap_or((0, 0)));
         prop_assert_eq!(has_uid, msg.uid.is_some());
         prop_assert_eq!(s.uid, msg.uid.unwrap_or(0));
@@ -209,7 +209,7 @@ proptest! {
             Some((0, rest)) => format!("@{}", String::from_utf8_lossy(rest)),
             _ => String::from_utf8_lossy(n).into_owned(),
         });
-        prop_assert_eq!(s.path, name);
+        prop_assert_eq!(s.path(), name.as_deref());
         let state = match msg.state {
             10 => TcpState::Listen,
             1 => TcpState::Established,

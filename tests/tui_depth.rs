@@ -115,7 +115,7 @@ fn talking_sockets(acked: u64) -> Vec<Socket> {
     for s in &mut sockets {
         if s.inode == 501 {
             // dbus's connected unix socket: the peer is known by inode only.
-            s.peer_inode = Some(502);
+            s.set_peer_inode(Some(502));
             s.peer = Some(Peer {
                 inode: 502,
                 processes: Default::default(),

@@ -96,7 +96,7 @@ impl Enc {
         self.u8(state_tag(s.state));
         self.addr(s.local);
         self.addr(s.remote);
-        match &s.path {
+        match s.path() {
             None => self.u8(0),
             Some(p) => {
                 self.u8(1);
@@ -115,7 +115,7 @@ impl Enc {
             self.var(o.uid.into());
             self.str(&o.user);
         }
-        self.var(s.peer_inode.map_or(0, |i| i + 1));
+        self.var(s.peer_inode().map_or(0, |i| i + 1));
         match &s.tcp_info {
             None => self.u8(0),
             Some(i) => {
@@ -296,7 +296,7 @@ impl<'a> Dec<'a> {
         let state = from_tag(self.u8()?, &TcpState::ALL)?;
         let local = self.addr()?;
         let remote = self.addr()?;
-        let path = match self.u8()? {
+        let mut path = match self.u8()? {
             0 => None,
             1 => Some(self.str()?),
             t => bail!("unknown path tag {t}"),
@@ -318,7 +318,7 @@ impl<'a> Dec<'a> {
                 container: None,
             });
         }
-        let peer_inode = self.var()?.checked_sub(1);
+        let peer_inode = self.var()?.checked_sub(1).map(u32::try_from).transpose()?;
         let tcp_info = match self.u8()? {
             0 => None,
             1 => {
@@ -351,16 +351,20 @@ impl<'a> Dec<'a> {
                 owner.container = self.container()?;
             }
         }
-        let base = match proto {
-            Proto::Unix => Socket::unix(socket_type, state, path, inode),
+        let mut base = match proto {
+            Proto::Unix => Socket::unix(socket_type, state, path.take(), inode),
             _ => Socket {
                 local,
                 remote,
-                path,
                 socket_type,
                 ..Socket::inet(proto, family, state, unspecified(), unspecified())
             },
         };
+        // Only unix sockets have a name, but a file says what it says.
+        if let Some(path) = path {
+            base.set_path(path.as_bytes());
+        }
+        base.set_peer_inode(peer_inode);
         Ok(Socket {
             family,
             local,
@@ -370,7 +374,6 @@ impl<'a> Dec<'a> {
             inode,
             uid,
             processes: Owners::from(processes),
-            peer_inode,
             tcp_info,
             netns,
             ..base

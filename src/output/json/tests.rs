@@ -82,7 +82,7 @@ fn zoo() -> Vec<Socket> {
     }
 
     let mut named = unix(Some("/run/a\"b\\c\nd"), TcpState::Listen).inode(5);
-    named.peer_inode = Some(6);
+    named.set_peer_inode(Some(6));
     named.netns = Some(Arc::new(Netns::default()));
     sockets.push(named);
     let mut raw = unix(None, TcpState::Unconn);
