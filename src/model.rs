@@ -24,7 +24,7 @@ pub use owner::{Container, Netns, Owner, Owners, Pod};
 mod state;
 pub use state::TcpState;
 mod tcp_info;
-pub use tcp_info::{TcpInfo, Timer, TimerKind};
+pub use tcp_info::{PacingRate, TcpInfo, Timer, TimerKind};
 mod unix_info;
 pub use unix_info::UnixInfo;
 

@@ -29,7 +29,7 @@ fn info(bytes_acked: u64) -> Box<TcpInfo> {
         bytes_acked,
         bytes_received: 3 * 1024 * 1024 + 200 * 1024,
         delivery_rate: 1_250_000_000,
-        pacing_rate: Some(2_500_000_000),
+        pacing_rate: Some(2_500_000_000).into(),
         last_data_sent_ms: 120,
         last_data_recv_ms: 4_240,
         busy_time_us: 1_500_000,

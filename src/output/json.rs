@@ -239,7 +239,7 @@ fn tcp_info(out: &mut Vec<u8>, t: &TcpInfo) {
         number(out, value);
     }
     out.extend_from_slice(b",\"pacing_rate\":");
-    option(out, t.pacing_rate, number);
+    option(out, t.pacing_rate.bytes_per_second(), number);
     let fields: [(&[u8], u64); 5] = [
         (b",\"last_data_sent_ms\":", t.last_data_sent_ms.into()),
         (b",\"last_data_recv_ms\":", t.last_data_recv_ms.into()),

@@ -5,7 +5,7 @@
 //! every field it shows is there. Offsets are those of `struct tcp_info` in
 //! include/uapi/linux/tcp.h; all values are in host byte order.
 
-use crate::model::TcpInfo;
+use crate::model::{PacingRate, TcpInfo};
 
 /// The struct up to and including tcpi_bytes_sent.
 const NEEDED: usize = 208;
@@ -37,7 +37,7 @@ pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
         cwnd: u32_at(raw, 80),
         total_retrans: u32_at(raw, 100),
         // ~0 means no pacing limit (ss prints nothing then).
-        pacing_rate: Some(u64_at(raw, 104)).filter(|&r| r != u64::MAX),
+        pacing_rate: PacingRate::from_kernel(u64_at(raw, 104)),
         bytes_acked: u64_at(raw, 120),
         bytes_received: u64_at(raw, 128),
         delivery_rate: u64_at(raw, 160),
@@ -84,7 +84,7 @@ mod tests {
         assert_eq!(info.bytes_received, 2_000_002);
         assert_eq!(info.bytes_sent, 3_000_003);
         assert_eq!(info.sndbuf_limited_us, 0);
-        assert_eq!(info.pacing_rate, Some(0));
+        assert_eq!(info.pacing_rate.bytes_per_second(), Some(0));
     }
 
     #[test]
@@ -101,6 +101,6 @@ mod tests {
     fn unlimited_pacing_is_none() {
         let mut raw = sample();
         raw[104..112].copy_from_slice(&u64::MAX.to_ne_bytes());
-        assert_eq!(parse(&raw).unwrap().pacing_rate, None);
+        assert_eq!(parse(&raw).unwrap().pacing_rate, PacingRate::UNLIMITED);
     }
 }
