@@ -448,6 +448,8 @@ mod tests {
         assert_eq!(size_of::<Option<DiagId>>(), 16);
         // One 48-byte malloc chunk per named or connected unix socket.
         assert!(size_of::<UnixInfo>() <= 40, "{}", size_of::<UnixInfo>());
+        // One 112-byte malloc chunk per TCP socket from netlink (105 bytes would take 128).
+        assert!(size_of::<TcpInfo>() <= 104, "{}", size_of::<TcpInfo>());
     }
 
     #[test]

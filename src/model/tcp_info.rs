@@ -14,8 +14,11 @@ pub struct TcpInfo {
     pub cwnd: u32,
     /// Slow-start threshold in segments; the kernel's "infinity" (0x7fffffff) until loss.
     pub ssthresh: u32,
-    /// Send maximum segment size, bytes.
-    pub mss: u32,
+    /// Send maximum segment size, bytes. tcpi_snd_mss is 32 bits, but the kernel keeps it
+    /// at or under the 16-bit MSS clamp (tcp_sync_mss: the peer's MSS option or the
+    /// default 536), and 16 bits are what fit TcpInfo in 104 bytes, a 112-byte malloc
+    /// chunk rather than 128 (16 MB at 1M sockets).
+    pub mss: u16,
     /// Retransmission timeouts in a row now (tcpi_retransmits).
     pub retransmits: u8,
     pub total_retrans: u32,

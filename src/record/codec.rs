@@ -120,7 +120,8 @@ impl Enc {
             None => self.u8(0),
             Some(i) => {
                 self.u8(1);
-                for v in [i.rtt_us, i.rttvar_us, i.rto_ms, i.cwnd, i.ssthresh, i.mss] {
+                let mss = i.mss.into();
+                for v in [i.rtt_us, i.rttvar_us, i.rto_ms, i.cwnd, i.ssthresh, mss] {
                     self.var(v.into());
                 }
                 self.var(i.retransmits.into());
@@ -332,7 +333,7 @@ impl<'a> Dec<'a> {
                     rto_ms,
                     cwnd,
                     ssthresh,
-                    mss,
+                    mss: u16::try_from(mss)?,
                     retransmits,
                     total_retrans: self.u32()?,
                     lost: self.u32()?,

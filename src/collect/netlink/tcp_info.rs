@@ -18,7 +18,8 @@ fn u64_at(raw: &[u8], offset: usize) -> u64 {
     u64::from_ne_bytes(raw[offset..offset + 8].try_into().expect("8 bytes"))
 }
 
-/// The fields sockscope shows; None when the kernel's struct is too short to hold them.
+/// The fields sockscope shows; None when the kernel's struct is too short to hold them,
+/// or says what no kernel does (an MSS past 16 bits: see `TcpInfo::mss`).
 pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
     if raw.len() < NEEDED {
         return None;
@@ -27,7 +28,7 @@ pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
         retransmits: raw[2],
         // tcpi_rto is in microseconds; ss prints it in milliseconds.
         rto_ms: u32_at(raw, 8) / 1000,
-        mss: u32_at(raw, 16),
+        mss: u16::try_from(u32_at(raw, 16)).ok()?,
         lost: u32_at(raw, 32),
         last_data_sent_ms: u32_at(raw, 44),
         last_data_recv_ms: u32_at(raw, 52),
@@ -95,6 +96,15 @@ mod tests {
         assert_eq!(parse(&sample()[..207]), None);
         assert_eq!(parse(&[]), None);
         assert!(parse(&sample()[..208]).is_some());
+    }
+
+    #[test]
+    fn an_mss_no_kernel_sends_is_no_tcp_info() {
+        let mut raw = sample();
+        raw[16..20].copy_from_slice(&65_535u32.to_ne_bytes());
+        assert_eq!(parse(&raw).unwrap().mss, 65_535);
+        raw[16..20].copy_from_slice(&65_536u32.to_ne_bytes());
+        assert_eq!(parse(&raw), None);
     }
 
     #[test]
