@@ -269,6 +269,7 @@ impl Preparer {
         // in its order, found without a lookup each.
         let of = |h: Option<&_>| h.map(|h| Seen::of(tracker, h)).unwrap_or_default();
         let mut live = std::mem::take(&mut self.spare.live);
+        rows::refill(&mut live, snapshot.sockets.len());
         live.extend(tracker.listed().map(of));
         if live.len() != snapshot.sockets.len() {
             live = snapshot.sockets.iter().map(seen).collect(); // never: see prepare
