@@ -448,7 +448,7 @@ impl App {
             Details {
                 gone: matches!(row, RowRef::Gone(_)),
                 // What the tracker had: its latest (it keeps a few samples per socket).
-                rates: seen.rate.into_iter().collect(),
+                rates: self.tracked.rate(row).into_iter().collect(),
                 seen,
                 socket: self.socket(row).clone(),
                 scroll: 0,

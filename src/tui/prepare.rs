@@ -281,6 +281,7 @@ impl Preparer {
             state_counts: recent.cloned().collect(),
             snapshots_seen: tracker.snapshots_seen(),
             live_count: tracker.live().count(),
+            at: tracker.last_at(),
         }
     }
 }
@@ -294,7 +295,7 @@ pub fn sort(
     tracked: &Tracked,
     sort: Sort,
 ) -> Vec<RowRef> {
-    let rate = |row: RowRef| tracked.seen(row).and_then(|s| s.rate);
+    let rate = |row: RowRef| tracked.rate(row);
     rows::sorted_rows(rows, live, gone, sort, rate)
 }
 

@@ -125,16 +125,18 @@ impl App {
             let ends = ends?;
             live.iter().position(|s| track::endpoints(s) == Some(ends))
         });
+        let mut rate = None;
         match found {
             Some(i) => {
                 details.socket = live[i].clone();
                 if let Some(seen) = self.tracked.live.get(i) {
                     details.seen = seen.clone();
                 }
+                rate = self.tracked.rate(RowRef::Live(i));
             }
             None => details.gone = true,
         }
-        if let Some(rate) = details.seen.rate.filter(|_| !details.gone)
+        if let Some(rate) = rate
             && details.rates.back().is_none_or(|last| last.at < rate.at)
         {
             if details.rates.len() == DETAILS_RATES {

@@ -24,7 +24,7 @@ pub fn known(app: &App) -> bool {
 
 /// The row's latest rate, if the tracker has one.
 pub fn latest(app: &App, row: RowRef) -> Option<Rate> {
-    app.seen(row).and_then(|s| s.rate)
+    app.tracked.rate(row)
 }
 
 /// The details pane's throughput section: rx and tx sparklines over the rates the
