@@ -153,7 +153,7 @@ fn collector(
     let (ask, asked) = mpsc::channel::<Vec<Retired>>();
     let (to_ui, from_collector) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut preparer = Preparer::new(Vec::new());
+        let mut preparer = Preparer::live(Vec::new());
         for tick in 1.. {
             match asked.recv() {
                 Ok(old) => old.into_iter().for_each(|old| preparer.recycle(old)),

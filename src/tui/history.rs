@@ -103,9 +103,9 @@ impl Default for Seen {
 
 impl Seen {
     pub fn of(tracker: &Tracker, h: &History) -> Seen {
-        let (rx, tx) = h
-            .rate()
-            .map_or((f32::NAN, f32::NAN), |r| (r.rx_per_sec as f32, r.tx_per_sec as f32));
+        let (rx, tx) = h.rate().map_or((f32::NAN, f32::NAN), |r| {
+            (r.rx_per_sec as f32, r.tx_per_sec as f32)
+        });
         let age_ms = h.state_age().as_millis();
         Seen {
             states: h.states.clone(),
@@ -150,6 +150,10 @@ pub struct Tracked {
     pub live_count: usize,
     /// When the snapshot the marks are for was taken.
     pub at: Option<SystemTime>,
+    /// The source gives tcp_info (netlink): rates can be known.
+    pub counted: bool,
+    /// The snapshot keeps tcp_info for the details' socket only (`Preparer::live`).
+    pub details_only: bool,
 }
 
 impl Tracked {
@@ -233,7 +237,11 @@ mod tests {
 
     #[test]
     fn a_rows_marks_stay_small_and_read_back() {
-        assert_eq!(std::mem::size_of::<Seen>(), 32, "one per row, two models alive");
+        assert_eq!(
+            std::mem::size_of::<Seen>(),
+            32,
+            "one per row, two models alive"
+        );
         let mut t = Tracker::new(TrackConfig::default());
         let s = tcp(1, TcpState::Established);
         let counted = |n: u64| {
@@ -246,11 +254,18 @@ mod tests {
             s
         };
         observe(&mut t, vec![counted(1)], 1);
-        assert_eq!(seen(&t, &s).rate(UNIX_EPOCH), None, "one sample: no rate yet");
+        assert_eq!(
+            seen(&t, &s).rate(UNIX_EPOCH),
+            None,
+            "one sample: no rate yet"
+        );
         observe(&mut t, vec![counted(3)], 3);
         let at = UNIX_EPOCH + Duration::from_secs(3);
         let rate = seen(&t, &s).rate(at).expect("two samples with counters");
-        assert_eq!((rate.at, rate.rx_per_sec, rate.tx_per_sec), (at, 1000.0, 3000.0));
+        assert_eq!(
+            (rate.at, rate.rx_per_sec, rate.tx_per_sec),
+            (at, 1000.0, 3000.0)
+        );
         assert_eq!(seen(&t, &s).state_age(), Duration::from_secs(2));
     }
 

@@ -33,6 +33,7 @@ impl App {
             sort: self.sort,
             text: self.filter.text.clone(),
             query: self.filter.query.clone(),
+            details: self.details.as_ref().map(|d| d.socket.key()),
         }
     }
 
@@ -109,6 +110,12 @@ impl App {
             (false, false) => self.rebuild(),
         }
         self.follow_details();
+        if let Some(details) = &mut self.details {
+            // A model made for another socket's details has none of its tcp_info.
+            details.tcp_info_pending = self.tracked.details_only
+                && !details.gone
+                && choice.details != Some(details.socket.key());
+        }
         Some(old)
     }
 
