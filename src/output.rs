@@ -245,13 +245,41 @@ fn json_elements(sockets: &[Socket], names: Option<&Naming>) -> io::Result<Vec<u
     // A TCP socket with tcp_info takes ~880 bytes: room for that, so a piece is not
     // copied to a doubled buffer halfway.
     let mut piece = Vec::with_capacity(sockets.len() * 1024);
-    for (i, socket) in sockets.iter().enumerate() {
-        if i > 0 {
-            piece.push(b',');
+    for (k, group) in sockets.chunks(WARM_GROUP).enumerate() {
+        warm(group);
+        for (i, socket) in group.iter().enumerate() {
+            if k > 0 || i > 0 {
+                piece.push(b',');
+            }
+            json::socket(&mut piece, socket, names);
         }
-        json::socket(&mut piece, socket, names);
     }
     Ok(piece)
+}
+
+/// How many sockets `warm` touches ahead of writing them: what they point to then
+/// fits in the L1 cache (~500 bytes a socket).
+const WARM_GROUP: usize = 64;
+
+/// Loads what `sockets` point to (tcp_info, the owner lists, the peer's) in one tight
+/// loop, so the cache misses overlap, before the JSON is written from them. The boxes
+/// lie in the order the dump and the walk made them, not in display order: written
+/// one socket at a time, each miss waited alone, and at 200k sockets they were over
+/// half the time of the JSON.
+fn warm(sockets: &[Socket]) {
+    let mut sum = 0u64;
+    for s in sockets {
+        if let Some(t) = s.tcp_info.as_deref() {
+            sum = sum.wrapping_add(u64::from(t.rtt_us) ^ u64::from(t.retransmits) ^ t.bytes_sent);
+        }
+        if let Some(o) = s.processes.first() {
+            sum = sum.wrapping_add(u64::from(o.pid));
+        }
+        if let Some(o) = s.peer.as_ref().and_then(|p| p.processes.first()) {
+            sum = sum.wrapping_add(u64::from(o.fd));
+        }
+    }
+    std::hint::black_box(sum);
 }
 
 #[cfg(test)]
