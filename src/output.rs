@@ -272,11 +272,14 @@ fn warm(sockets: &[Socket]) {
         if let Some(t) = s.tcp_info.as_deref() {
             sum = sum.wrapping_add(u64::from(t.rtt_us) ^ u64::from(t.retransmits) ^ t.bytes_sent);
         }
-        if let Some(o) = s.processes.first() {
-            sum = sum.wrapping_add(u64::from(o.pid));
-        }
-        if let Some(o) = s.peer.as_ref().and_then(|p| p.processes.first()) {
-            sum = sum.wrapping_add(u64::from(o.fd));
+        let peer = s.peer.as_ref().map(|p| &p.processes);
+        for o in [Some(&s.processes), peer]
+            .into_iter()
+            .flatten()
+            .flat_map(|o| o.first())
+        {
+            let comm = o.comm.as_bytes().first().copied().unwrap_or(0);
+            sum = sum.wrapping_add(u64::from(o.pid) ^ u64::from(o.uid) ^ u64::from(comm));
         }
     }
     std::hint::black_box(sum);
