@@ -235,6 +235,7 @@ impl Outcome {
 mod tests {
     use super::*;
     use crate::model::{DiagId, Family, Proto, TcpState};
+    use std::num::NonZeroU64;
 
     fn caller(uid: u32) -> Caller {
         Caller { uid, pid: 4000 }
@@ -279,7 +280,7 @@ mod tests {
         Socket {
             uid,
             diag_id: diag.then_some(DiagId {
-                cookie: 7,
+                cookie: NonZeroU64::new(7).unwrap(),
                 interface: 0,
             }),
             ..Socket::inet(

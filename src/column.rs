@@ -296,7 +296,7 @@ impl Column {
                         out.push_str(&text::local_text_with(r.socket, r.naming))
                     })
                 },
-                |a, b| (a.local, &a.path).cmp(&(b.local, &b.path)),
+                |a, b| (a.local, a.path()).cmp(&(b.local, b.path())),
             ),
             Column::LocalAddr => text("LOCAL ADDR", "local_addr", Width::Fill, |r, out| {
                 put(out, r.socket.local.map(|a| a.ip()))
@@ -466,7 +466,7 @@ fn user_cell(r: &Row, out: &mut String) {
 fn peer_cell(r: &Row, out: &mut String) {
     let s = r.socket;
     let _ = match &s.peer {
-        None => match s.peer_inode {
+        None => match s.peer_inode() {
             Some(inode) if s.proto == Proto::Unix => write!(out, "inode {inode}"),
             _ => Ok(()),
         },

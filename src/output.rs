@@ -269,11 +269,12 @@ const WARM_GROUP: usize = 64;
 fn warm(sockets: &[Socket]) {
     let mut sum = 0u64;
     for s in sockets {
-        // Fields spread over the whole struct (~120 bytes, up to three cache lines,
+        // Fields spread over the whole struct (~100 bytes, two or three cache lines,
         // wherever the compiler lays them out).
         if let Some(t) = s.tcp_info.as_deref() {
             let ends = u64::from(t.rtt_us) ^ u64::from(t.retransmits) ^ t.bytes_sent;
-            let middle = t.pacing_rate.unwrap_or(0) ^ t.delivery_rate ^ t.sndbuf_limited_us;
+            let middle = t.pacing_rate.bytes_per_second().unwrap_or(0) ^ t.delivery_rate;
+            let middle = middle ^ t.sndbuf_limited_us;
             sum = sum.wrapping_add(ends ^ middle ^ u64::from(t.last_data_recv_ms));
         }
         let peer = s.peer.as_ref().map(|p| &p.processes);

@@ -178,9 +178,7 @@ pub(crate) fn word_matches(word: &str, s: &Socket) -> bool {
     if s.processes
         .iter()
         .any(|o| contains_ignore_case(&o.comm, word))
-        || s.path
-            .as_deref()
-            .is_some_and(|p| contains_ignore_case(p, word))
+        || s.path().is_some_and(|p| contains_ignore_case(p, word))
     {
         return true;
     }

@@ -297,7 +297,7 @@ impl Role {
             Place::Addr(addr) if s.remote == Some(*addr) && s.proto != Proto::Unix => {
                 Some(End::Client)
             }
-            Place::Path(path) if s.path.as_deref() == Some(path) => Some(End::Server),
+            Place::Path(path) if s.path() == Some(path) => Some(End::Server),
             _ => None,
         }
     }

@@ -7,6 +7,7 @@ use common::holder::own_ip;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 use sockscope::act::{self, Caller, Outcome};
@@ -44,7 +45,7 @@ fn the_cookie_names_one_socket() {
     // kernel answers ENOENT, or ESTALE on older ones: gone, either way).
     let mut stale = socket.clone();
     stale.diag_id = Some(sockscope::model::DiagId {
-        cookie: id.cookie ^ 1,
+        cookie: NonZeroU64::new(id.cookie.get() ^ 1).expect("not the boot's first socket"),
         ..id
     });
     let outcome = act::close(&stale, &caller, &mut destroyer);

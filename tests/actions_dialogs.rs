@@ -6,6 +6,7 @@
 mod tui_fixture;
 use tui_fixture::*;
 
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -21,7 +22,8 @@ fn netlink_host() -> Vec<Socket> {
     for s in &mut sockets {
         if s.proto == Proto::Tcp {
             s.diag_id = Some(DiagId {
-                cookie: s.inode,
+                // One of its own each, never 0 (the TIME_WAIT has inode 0).
+                cookie: NonZeroU64::MIN.saturating_add(s.inode),
                 interface: 0,
             });
         }
@@ -132,7 +134,7 @@ fn many_owners_are_counted_not_cut() {
         .collect();
     let mut listener = tcp("127.0.0.1:80", "0.0.0.0:0", TcpState::Listen, 900, workers);
     listener.diag_id = Some(DiagId {
-        cookie: 1,
+        cookie: NonZeroU64::MIN,
         interface: 0,
     });
     let (mut app, mut terminal) = app_on(vec![listener]);

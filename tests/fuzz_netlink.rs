@@ -40,6 +40,17 @@ struct InetMsg {
     info: Option<Vec<u8>>,
 }
 
+/// struct tcp_info as a kernel may send it, up to `max_len` bytes: any bytes but the MSS,
+/// which the kernel keeps to 16 bits (see `TcpInfo::mss`).
+fn kernel_tcp_info(max_len: usize) -> impl Strategy<Value = Vec<u8>> {
+    (prop::collection::vec(any::<u8>(), 0..max_len), any::<u16>()).prop_map(|(mut raw, mss)| {
+        if let Some(field) = raw.get_mut(16..20) {
+            field.copy_from_slice(&u32::from(mss).to_ne_bytes());
+        }
+        raw
+    })
+}
+
 fn inet_msg() -> impl Strategy<Value = InetMsg> {
     (
         any::<bool>(),
@@ -48,7 +59,7 @@ fn inet_msg() -> impl Strategy<Value = InetMsg> {
         any::<(u16, u16)>(),
         (any::<[u8; 16]>(), any::<[u8; 16]>()),
         any::<[u32; 5]>(),
-        proptest::option::of(prop::collection::vec(any::<u8>(), 0..240)),
+        proptest::option::of(kernel_tcp_info(240)),
     )
         .prop_map(
             |(v6, state, timer, ports, (src, dst), words, info)| InetMsg {
@@ -162,14 +173,17 @@ proptest! {
 
     #[test]
     fn tcp_info_is_read_whole_or_not_at_all(
-        raw in prop::collection::vec(any::<u8>(), 0..300),
+        raw in prop_oneof![kernel_tcp_info(300), prop::collection::vec(any::<u8>(), 0..300)],
     ) {
         let info = tcp_info::parse(&raw);
-        // Present only when the struct reaches bytes_sent (Linux 4.19 and later).
-        prop_assert_eq!(info.is_some(), raw.len() >= 208);
+        let u32_at = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().unwrap());
+        let u64_at = |at: usize| u64::from_ne_bytes(raw[at..at + 8].try_into().unwrap());
+        // Present only when the struct reaches bytes_sent (Linux 4.19 and later) and
+        // its MSS is one a kernel sends.
+        let whole = raw.len() >= 208;
+        prop_assert_eq!(info.is_some(), whole && u32_at(16) <= u32::from(u16::MAX));
         if let Some(info) = info {
-            let u32_at = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().unwrap());
-            let u64_at = |at: usize| u64::from_ne_bytes(raw[at..at + 8].try_into().unwrap());
+            prop_assert_eq!(u32::from(info.mss), u32_at(16));
             prop_assert_eq!(info.retransmits, raw[2]);
             prop_assert_eq!(info.rtt_us, u32_at(68));
             prop_assert_eq!(info.cwnd, u32_at(80));
@@ -201,7 +215,7 @@ proptest! {
         let mut has_uid = false;
         let s = unix_socket(&msg.bytes(), &mut has_uid).unwrap().unwrap();
         prop_assert_eq!(s.inode, u64::from(msg.inode));
-        prop_assert_eq!(s.peer_inode, msg.peer.map(u64::from));
+        prop_assert_eq!(s.peer_inode(), msg.peer.map(u64::from));
         prop_assert_eq!((s.recv_q, s.send_q), msg.queues.unwrap_or((0, 0)));
         prop_assert_eq!(has_uid, msg.uid.is_some());
         prop_assert_eq!(s.uid, msg.uid.unwrap_or(0));
@@ -209,7 +223,7 @@ proptest! {
             Some((0, rest)) => format!("@{}", String::from_utf8_lossy(rest)),
             _ => String::from_utf8_lossy(n).into_owned(),
         });
-        prop_assert_eq!(s.path, name);
+        prop_assert_eq!(s.path(), name.as_deref());
         let state = match msg.state {
             10 => TcpState::Listen,
             1 => TcpState::Established,

@@ -120,7 +120,7 @@ proptest! {
         for (s, r) in out.iter().zip(&rows) {
             prop_assert_eq!((s.proto, s.family), (Proto::Unix, Family::Unix));
             prop_assert_eq!(s.inode, r.inode);
-            prop_assert_eq!(&s.path, &r.path);
+            prop_assert_eq!(s.path(), r.path.as_deref());
             let socket_type = match r.socket_type {
                 1 => SocketType::Stream,
                 2 => SocketType::Dgram,

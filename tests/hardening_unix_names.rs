@@ -232,7 +232,7 @@ fn pid_in_another_namespace_is_read_through_netlink_there() {
     assert!(
         sockets
             .iter()
-            .any(|s| s.path.as_deref().map(str::as_bytes) == Some(full)),
+            .any(|s| s.path().map(str::as_bytes) == Some(full)),
         "read_netns sees the child's sockets"
     );
     // The forging socket's exact name holds the fake line; no socket is made of it.

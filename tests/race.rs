@@ -305,7 +305,7 @@ fn check(snapshot: &Snapshot, shared: &Shared, anchor: SocketAddr, seen: &mut Se
                 );
                 true
             }
-            Proto::Unix => match &s.path {
+            Proto::Unix => match s.path() {
                 Some(path) if Path::new(path).starts_with(&shared.dir) => {
                     assert!(
                         record.unix_paths.contains(Path::new(path)),

@@ -29,7 +29,7 @@ fn info(bytes_acked: u64) -> Box<TcpInfo> {
         bytes_acked,
         bytes_received: 3 * 1024 * 1024 + 200 * 1024,
         delivery_rate: 1_250_000_000,
-        pacing_rate: Some(2_500_000_000),
+        pacing_rate: Some(2_500_000_000).into(),
         last_data_sent_ms: 120,
         last_data_recv_ms: 4_240,
         busy_time_us: 1_500_000,
@@ -115,7 +115,7 @@ fn talking_sockets(acked: u64) -> Vec<Socket> {
     for s in &mut sockets {
         if s.inode == 501 {
             // dbus's connected unix socket: the peer is known by inode only.
-            s.peer_inode = Some(502);
+            s.set_peer_inode(Some(502));
             s.peer = Some(Peer {
                 inode: 502,
                 processes: Default::default(),

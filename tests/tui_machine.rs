@@ -208,7 +208,7 @@ fn udp_and_unix_get_the_short_form() {
         501,
         vec![owner(700, 9, "dbus-daemon", "root")],
     );
-    dbus.peer_inode = Some(502);
+    dbus.set_peer_inode(Some(502));
     for (name, socket) in [("udp", resolver), ("unix", dbus)] {
         let mut app = App::new(config());
         let mut terminal = terminal(80, 24);

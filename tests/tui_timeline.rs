@@ -67,7 +67,7 @@ fn events_app(width: u16, height: u16) -> (App, ratatui::Terminal<ratatui::backe
         s.proto = Proto::Unix;
         s.family = Family::Unix;
         (s.local, s.remote) = (None, None);
-        s.path = Some("/run/dbus/system_bus_socket".into());
+        s.set_path(b"/run/dbus/system_bus_socket");
         s.processes = vec![owner(700, 9, "dbus-daemon", "root")].into();
         s
     };

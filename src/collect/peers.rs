@@ -211,7 +211,7 @@ fn own_identity(s: &Socket) -> Option<Identity> {
 
 fn peer_identity(s: &Socket) -> Option<Identity> {
     match s.proto {
-        Proto::Unix => s.peer_inode.map(Identity::Unix),
+        Proto::Unix => s.peer_inode().map(Identity::Unix),
         Proto::Tcp => tcp_ends(s).map(|(local, remote)| Identity::Tcp(remote, local)),
         Proto::Netlink => match s.detail.as_deref() {
             // Port 0 is the kernel, which holds no file.
@@ -348,9 +348,9 @@ mod tests {
             socket(Proto::Unix, est, None, 60),
             socket(Proto::Unix, est, None, 70),
         ];
-        sockets[4].peer_inode = Some(60);
-        sockets[5].peer_inode = Some(50);
-        sockets[6].peer_inode = Some(999); // its peer is in another snapshot scope
+        sockets[4].set_peer_inode(Some(60));
+        sockets[5].set_peer_inode(Some(50));
+        sockets[6].set_peer_inode(Some(999)); // its peer is in another snapshot scope
         resolve(&mut sockets);
         let peers: Vec<Option<(u64, u32)>> = sockets
             .iter()

@@ -43,10 +43,10 @@ impl Socket {
         s.serialize_field("local_port", &self.local_port())?;
         s.serialize_field("remote_addr", &self.remote.map(|a| a.ip()))?;
         s.serialize_field("remote_port", &self.remote_port())?;
-        s.serialize_field("path", &self.path)?;
+        s.serialize_field("path", &self.path())?;
         // Only where `path` could not say it exactly: an array of byte values.
-        if let Some(raw) = &self.path_raw {
-            s.serialize_field("path_bytes", raw.as_slice())?;
+        if let Some(raw) = self.path_raw() {
+            s.serialize_field("path_bytes", raw)?;
         } else {
             s.skip_field("path_bytes")?;
         }
@@ -58,7 +58,7 @@ impl Socket {
         s.serialize_field("processes", &self.processes)?;
         s.serialize_field("tcp_info", &self.tcp_info)?;
         s.serialize_field("timer", &self.timer)?;
-        s.serialize_field("peer_inode", &self.peer_inode)?;
+        s.serialize_field("peer_inode", &self.peer_inode())?;
         s.serialize_field("peer", &self.peer)?;
         s.serialize_field("detail", &self.detail)?;
         s.serialize_field("netns", &self.netns)?;

@@ -41,7 +41,7 @@ fn key(s: &Socket) -> [u64; 2] {
     if local_kind == 2 {
         return [first, 0];
     }
-    if s.path.is_some() {
+    if s.path().is_some() {
         return [first, 1 << 63];
     }
     let (remote_kind, remote) = end(s.remote);
@@ -111,7 +111,7 @@ mod tests {
         let mut no_ends = inet(Proto::Udp, "127.0.0.1:1", "127.0.0.1:2", TcpState::Unconn);
         (no_ends.local, no_ends.remote) = (None, None);
         sockets.push(no_ends.clone());
-        no_ends.path = Some("/p".into());
+        no_ends.set_path(b"/p");
         sockets.push(no_ends);
         // Scattered, as a dump lists them, and reversed.
         sockets.sort_by_key(|s| s.inode.wrapping_mul(0x9e37_79b9_7f4a_7c15));

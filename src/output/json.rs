@@ -29,8 +29,8 @@ pub fn socket(out: &mut Vec<u8>, socket: &Socket, names: Option<&Naming>) {
     out.extend_from_slice(b",\"remote_port\":");
     option(out, s.remote_port(), number);
     out.extend_from_slice(b",\"path\":");
-    option(out, s.path.as_deref(), string);
-    if let Some(raw) = &s.path_raw {
+    option(out, s.path(), string);
+    if let Some(raw) = s.path_raw() {
         out.extend_from_slice(b",\"path_bytes\":[");
         for (i, &b) in raw.iter().enumerate() {
             if i > 0 {
@@ -57,7 +57,7 @@ pub fn socket(out: &mut Vec<u8>, socket: &Socket, names: Option<&Naming>) {
     out.extend_from_slice(b",\"timer\":");
     option(out, s.timer.as_ref(), timer);
     out.extend_from_slice(b",\"peer_inode\":");
-    option(out, s.peer_inode, number);
+    option(out, s.peer_inode(), number);
     out.extend_from_slice(b",\"peer\":");
     option(out, s.peer.as_ref(), peer);
     out.extend_from_slice(b",\"detail\":");
@@ -239,7 +239,7 @@ fn tcp_info(out: &mut Vec<u8>, t: &TcpInfo) {
         number(out, value);
     }
     out.extend_from_slice(b",\"pacing_rate\":");
-    option(out, t.pacing_rate, number);
+    option(out, t.pacing_rate.bytes_per_second(), number);
     let fields: [(&[u8], u64); 5] = [
         (b",\"last_data_sent_ms\":", t.last_data_sent_ms.into()),
         (b",\"last_data_recv_ms\":", t.last_data_recv_ms.into()),

@@ -96,7 +96,7 @@ impl Enc {
         self.u8(state_tag(s.state));
         self.addr(s.local);
         self.addr(s.remote);
-        match &s.path {
+        match s.path() {
             None => self.u8(0),
             Some(p) => {
                 self.u8(1);
@@ -115,12 +115,13 @@ impl Enc {
             self.var(o.uid.into());
             self.str(&o.user);
         }
-        self.var(s.peer_inode.map_or(0, |i| i + 1));
+        self.var(s.peer_inode().map_or(0, |i| i + 1));
         match &s.tcp_info {
             None => self.u8(0),
             Some(i) => {
                 self.u8(1);
-                for v in [i.rtt_us, i.rttvar_us, i.rto_ms, i.cwnd, i.ssthresh, i.mss] {
+                let mss = i.mss.into();
+                for v in [i.rtt_us, i.rttvar_us, i.rto_ms, i.cwnd, i.ssthresh, mss] {
                     self.var(v.into());
                 }
                 self.var(i.retransmits.into());
@@ -296,7 +297,7 @@ impl<'a> Dec<'a> {
         let state = from_tag(self.u8()?, &TcpState::ALL)?;
         let local = self.addr()?;
         let remote = self.addr()?;
-        let path = match self.u8()? {
+        let mut path = match self.u8()? {
             0 => None,
             1 => Some(self.str()?),
             t => bail!("unknown path tag {t}"),
@@ -318,7 +319,7 @@ impl<'a> Dec<'a> {
                 container: None,
             });
         }
-        let peer_inode = self.var()?.checked_sub(1);
+        let peer_inode = self.var()?.checked_sub(1).map(u32::try_from).transpose()?;
         let tcp_info = match self.u8()? {
             0 => None,
             1 => {
@@ -332,7 +333,7 @@ impl<'a> Dec<'a> {
                     rto_ms,
                     cwnd,
                     ssthresh,
-                    mss,
+                    mss: u16::try_from(mss)?,
                     retransmits,
                     total_retrans: self.u32()?,
                     lost: self.u32()?,
@@ -351,16 +352,20 @@ impl<'a> Dec<'a> {
                 owner.container = self.container()?;
             }
         }
-        let base = match proto {
-            Proto::Unix => Socket::unix(socket_type, state, path, inode),
+        let mut base = match proto {
+            Proto::Unix => Socket::unix(socket_type, state, path.take(), inode),
             _ => Socket {
                 local,
                 remote,
-                path,
                 socket_type,
                 ..Socket::inet(proto, family, state, unspecified(), unspecified())
             },
         };
+        // Only unix sockets have a name, but a file says what it says.
+        if let Some(path) = path {
+            base.set_path(path.as_bytes());
+        }
+        base.set_peer_inode(peer_inode);
         Ok(Socket {
             family,
             local,
@@ -370,7 +375,6 @@ impl<'a> Dec<'a> {
             inode,
             uid,
             processes: Owners::from(processes),
-            peer_inode,
             tcp_info,
             netns,
             ..base

@@ -107,7 +107,7 @@ impl Destroyer {
                 source_address: local.ip(),
                 destination_address: remote.ip(),
                 interface_id: id.interface,
-                cookie: id.cookie.to_ne_bytes(),
+                cookie: id.cookie.get().to_ne_bytes(),
             },
         });
         self.seq = self.seq.wrapping_add(1);
@@ -149,12 +149,13 @@ fn invalid(what: &str) -> io::Error {
 mod tests {
     use super::*;
     use crate::model::{DiagId, TcpState};
+    use std::num::NonZeroU64;
 
     #[test]
     fn the_request_names_one_socket_exactly() {
         let socket = Socket {
             diag_id: Some(DiagId {
-                cookie: 0x1122_3344_5566_7788,
+                cookie: NonZeroU64::new(0x1122_3344_5566_7788).unwrap(),
                 interface: 3,
             }),
             ..Socket::inet(

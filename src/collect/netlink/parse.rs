@@ -3,6 +3,7 @@
 //! so the fuzz tests can feed them anything.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU64;
 
 use anyhow::{Result, anyhow, bail};
 use netlink_packet_core::NlasIterator;
@@ -125,11 +126,14 @@ pub fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
         tcp_info,
         timer,
         detail: detail.map(Box::new),
-        // What SOCK_DESTROY (`sockscope close`) sends back: TCP and UDP only.
-        diag_id: matches!(proto, Proto::Tcp | Proto::Udp).then_some(DiagId {
-            cookie: u64::from_ne_bytes(header.cookie),
-            interface: header.interface_id,
-        }),
+        // What SOCK_DESTROY (`sockscope close`) sends back: TCP and UDP only. The
+        // kernel's cookies start at 1; a 0 is none.
+        diag_id: NonZeroU64::new(u64::from_ne_bytes(header.cookie))
+            .filter(|_| matches!(proto, Proto::Tcp | Proto::Udp))
+            .map(|cookie| DiagId {
+                cookie,
+                interface: header.interface_id,
+            }),
         ..Socket::inet(proto, family, state, local, remote)
     })
 }
@@ -209,7 +213,7 @@ pub fn unix_socket(payload: &[u8], has_uid: &mut bool) -> Result<Option<Socket>>
                     socket.set_path(&name);
                 }
             }
-            UNIX_DIAG_PEER => socket.peer_inode = u32_at(value, 0).map(u64::from),
+            UNIX_DIAG_PEER => socket.set_peer_inode(u32_at(value, 0)),
             // For listeners: accept queue now and backlog; otherwise bytes queued.
             UNIX_DIAG_RQLEN => {
                 socket.recv_q = u32_at(value, 0).unwrap_or(0);

@@ -5,7 +5,7 @@
 //! every field it shows is there. Offsets are those of `struct tcp_info` in
 //! include/uapi/linux/tcp.h; all values are in host byte order.
 
-use crate::model::TcpInfo;
+use crate::model::{PacingRate, TcpInfo};
 
 /// The struct up to and including tcpi_bytes_sent.
 const NEEDED: usize = 208;
@@ -18,7 +18,8 @@ fn u64_at(raw: &[u8], offset: usize) -> u64 {
     u64::from_ne_bytes(raw[offset..offset + 8].try_into().expect("8 bytes"))
 }
 
-/// The fields sockscope shows; None when the kernel's struct is too short to hold them.
+/// The fields sockscope shows; None when the kernel's struct is too short to hold them,
+/// or says what no kernel does (an MSS past 16 bits: see `TcpInfo::mss`).
 pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
     if raw.len() < NEEDED {
         return None;
@@ -27,7 +28,7 @@ pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
         retransmits: raw[2],
         // tcpi_rto is in microseconds; ss prints it in milliseconds.
         rto_ms: u32_at(raw, 8) / 1000,
-        mss: u32_at(raw, 16),
+        mss: u16::try_from(u32_at(raw, 16)).ok()?,
         lost: u32_at(raw, 32),
         last_data_sent_ms: u32_at(raw, 44),
         last_data_recv_ms: u32_at(raw, 52),
@@ -37,7 +38,7 @@ pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
         cwnd: u32_at(raw, 80),
         total_retrans: u32_at(raw, 100),
         // ~0 means no pacing limit (ss prints nothing then).
-        pacing_rate: Some(u64_at(raw, 104)).filter(|&r| r != u64::MAX),
+        pacing_rate: PacingRate::from_kernel(u64_at(raw, 104)),
         bytes_acked: u64_at(raw, 120),
         bytes_received: u64_at(raw, 128),
         delivery_rate: u64_at(raw, 160),
@@ -84,7 +85,7 @@ mod tests {
         assert_eq!(info.bytes_received, 2_000_002);
         assert_eq!(info.bytes_sent, 3_000_003);
         assert_eq!(info.sndbuf_limited_us, 0);
-        assert_eq!(info.pacing_rate, Some(0));
+        assert_eq!(info.pacing_rate.bytes_per_second(), Some(0));
     }
 
     #[test]
@@ -98,9 +99,18 @@ mod tests {
     }
 
     #[test]
+    fn an_mss_no_kernel_sends_is_no_tcp_info() {
+        let mut raw = sample();
+        raw[16..20].copy_from_slice(&65_535u32.to_ne_bytes());
+        assert_eq!(parse(&raw).unwrap().mss, 65_535);
+        raw[16..20].copy_from_slice(&65_536u32.to_ne_bytes());
+        assert_eq!(parse(&raw), None);
+    }
+
+    #[test]
     fn unlimited_pacing_is_none() {
         let mut raw = sample();
         raw[104..112].copy_from_slice(&u64::MAX.to_ne_bytes());
-        assert_eq!(parse(&raw).unwrap().pacing_rate, None);
+        assert_eq!(parse(&raw).unwrap().pacing_rate, PacingRate::UNLIMITED);
     }
 }

@@ -60,7 +60,7 @@ pub(super) fn unix_lines<R: BufRead>(
             parse_unix_line(line.text)
         };
         let own_name = match &parsed {
-            Some(UnixLine::Socket(s)) => s.path.as_ref().map(|p| printed_len(s, p)),
+            Some(UnixLine::Socket(s)) => s.path().map(|p| printed_len(s, p)),
             _ => None,
         };
         // Conservative: the shortest name that may be open makes the most later lines
@@ -207,7 +207,7 @@ Num       RefCount Protocol Flags    Type St Inode Path
         assert_eq!(read.skipped, Skipped::default());
         let got: Vec<_> = out
             .iter()
-            .map(|s| (s.state, s.socket_type, s.inode, s.path.as_deref()))
+            .map(|s| (s.state, s.socket_type, s.inode, s.path()))
             .collect();
         assert_eq!(
             got,
@@ -275,7 +275,7 @@ Num       RefCount Protocol Flags    Type St Inode Path
         assert_eq!(read.skipped.count, 1, "the bare 'sock' continuation");
         assert!(read.unconfirmed.contains(&99999));
         assert!(ProcTables::confirm(&mut out, &read.unconfirmed).is_some());
-        let paths: Vec<_> = out.iter().map(|s| s.path.as_deref()).collect();
+        let paths: Vec<_> = out.iter().map(|s| s.path()).collect();
         // /tmp/x's line could be that name going on, too: without an owner it goes.
         assert!(read.unconfirmed.contains(&54322));
         assert_eq!(paths, [Some("@x")]);
@@ -286,7 +286,7 @@ Num       RefCount Protocol Flags    Type St Inode Path
         let table = b"h\n0000000000000000: 00000002 00000000 00000000 0001 01 77777 /tmp/\xff\n";
         let mut out = Vec::new();
         read_unix(&table[..], &mut out).unwrap();
-        assert_eq!(out[0].path.as_deref(), Some("/tmp/\u{fffd}"));
+        assert_eq!(out[0].path(), Some("/tmp/\u{fffd}"));
         assert_eq!(out[0].path_bytes(), Some(&b"/tmp/\xff"[..]));
     }
 }

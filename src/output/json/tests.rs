@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::model::{
-    Container, Detail, Family, Pod, Proto, SocketType, TcpState, TimerKind, WithNames,
+    Container, Detail, Family, PacingRate, Pod, Proto, SocketType, TcpState, TimerKind, WithNames,
 };
 use crate::test_sockets::{Build, owner as owner_of, tcp, udp, unix};
 
@@ -52,7 +52,7 @@ fn zoo() -> Vec<Socket> {
         ssthresh: 0x7fff_ffff,
         retransmits: 255,
         bytes_sent: u64::MAX,
-        pacing_rate: Some(12345),
+        pacing_rate: Some(12345).into(),
         sndbuf_limited_us: 9,
         ..TcpInfo::default()
     }));
@@ -70,7 +70,7 @@ fn zoo() -> Vec<Socket> {
     for kind in [TimerKind::On, TimerKind::Timewait, TimerKind::Persist] {
         let mut s = full.clone();
         s.timer.as_mut().unwrap().kind = kind;
-        s.tcp_info.as_mut().unwrap().pacing_rate = None;
+        s.tcp_info.as_mut().unwrap().pacing_rate = PacingRate::UNLIMITED;
         sockets.push(s);
     }
     sockets.push(tcp("[::1]:443", "[::ffff:10.0.0.1]:9", TcpState::CloseWait));
@@ -82,7 +82,7 @@ fn zoo() -> Vec<Socket> {
     }
 
     let mut named = unix(Some("/run/a\"b\\c\nd"), TcpState::Listen).inode(5);
-    named.peer_inode = Some(6);
+    named.set_peer_inode(Some(6));
     named.netns = Some(Arc::new(Netns::default()));
     sockets.push(named);
     let mut raw = unix(None, TcpState::Unconn);

@@ -30,15 +30,13 @@ fn sockets_round_trip_without_the_volatile_fields() {
             "[::ffff:127.0.0.1]:40000".parse().unwrap(),
         )
     };
-    let unix = Socket {
-        peer_inode: Some(0),
-        ..Socket::unix(
-            SocketType::Seqpacket,
-            TcpState::Listen,
-            Some("@a\0b".into()),
-            9,
-        )
-    };
+    let mut unix = Socket::unix(
+        SocketType::Seqpacket,
+        TcpState::Listen,
+        Some("@a\0b".into()),
+        9,
+    );
+    unix.set_peer_inode(Some(0));
     let udp = Socket::inet(
         Proto::Udp,
         Family::Ipv4,

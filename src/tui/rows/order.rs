@@ -198,14 +198,17 @@ fn column_keys<'a>(
         Column::Local => {
             let mut packed = pack(
                 merged,
-                sockets().map(|s| match (&s.path, s.local) {
+                sockets().map(|s| match (s.path(), s.local) {
                     (None, local) => address_key(local),
                     // A unix socket's path: its first bytes, after the unbound ones.
                     (Some(path), None) => Key::inexact(1 << 61 | prefix(path.as_bytes())),
                     (Some(_), local) => Key::inexact(address_key(local).value),
                 }),
             );
-            rank_v6(&mut packed, sockets().map(|s| (s.local, s.path.is_some())));
+            rank_v6(
+                &mut packed,
+                sockets().map(|s| (s.local, s.path().is_some())),
+            );
             packed
         }
         Column::Remote => {

@@ -17,7 +17,7 @@ pub fn lines(s: &Socket) -> Vec<Line<'static>> {
     let Some(peer) = &s.peer else {
         // A unix socket knows its peer's inode even when that socket was not read
         // (another network namespace, or outside a --pid view).
-        return match s.peer_inode {
+        return match s.peer_inode() {
             Some(inode) if s.proto == Proto::Unix => vec![Line::from(vec![
                 name,
                 Span::raw(format!("inode {inode}")),

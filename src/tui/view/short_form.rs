@@ -17,7 +17,7 @@ pub fn lines(s: &Socket, width: u16) -> Vec<Line<'static>> {
         SocketType::Raw => "raw (whole packets or messages, no ports)",
         SocketType::Unknown => "not known (no table lists this socket)",
     };
-    let bound = match (s.proto, &s.path, s.local) {
+    let bound = match (s.proto, s.path(), s.local) {
         (Proto::Unix, Some(path), _) => format!("bound to {}", crate::text::escape(path)),
         (Proto::Unix, None, _) => "unbound (no path: a client end, or a socketpair)".into(),
         (_, _, Some(local)) if local.port() != 0 => format!("bound to {}", s.local_text()),
@@ -58,7 +58,7 @@ pub fn lines(s: &Socket, width: u16) -> Vec<Line<'static>> {
 /// The short form's "machine": unbound → bound → connected (or listening), with the
 /// socket's place on it bracketed. Unix streams take one of two roads.
 fn states_lines(s: &Socket) -> Vec<Line<'static>> {
-    let bound = s.path.is_some() || s.local.is_some_and(|l| l.port() != 0);
+    let bound = s.path().is_some() || s.local.is_some_and(|l| l.port() != 0);
     let connected = s.state == TcpState::Established;
     let roads: Vec<Vec<(&str, bool)>> = match (s.proto, s.socket_type) {
         (Proto::Unix, SocketType::Stream | SocketType::Seqpacket) => vec![

@@ -114,7 +114,9 @@ fn info_rows(i: &TcpInfo) -> Vec<(&'static str, String, &'static str)> {
         ),
         (
             "pacing rate",
-            i.pacing_rate.map_or_else(|| "unlimited".to_string(), mbit),
+            i.pacing_rate
+                .bytes_per_second()
+                .map_or_else(|| "unlimited".to_string(), mbit),
             "the pace the kernel sends at",
         ),
         (
@@ -205,6 +207,7 @@ fn us(us: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::PacingRate;
 
     #[test]
     fn units_read_like_a_person_would_write_them() {
@@ -233,7 +236,7 @@ mod tests {
             mss: 1448,
             ssthresh: 0x7fff_ffff,
             bytes_acked: 14_480,
-            pacing_rate: None,
+            pacing_rate: PacingRate::UNLIMITED,
             ..TcpInfo::default()
         });
         let value = |name: &str| rows.iter().find(|r| r.0 == name).unwrap().1.clone();
