@@ -138,7 +138,7 @@ fn id_key(sockets: &[Socket], ids: &[u128], j: u32) -> u64 {
 /// (see `packed`). None for any other.
 fn mirrored(id: u128) -> Option<u128> {
     const END: u128 = (1 << 48) - 1;
-    (id >> 120 == 3).then(|| 3 << 120 | (id & END) << 48 | (id >> 48) & END)
+    (id >> 120 == 3).then_some(3 << 120 | (id & END) << 48 | (id >> 48) & END)
 }
 
 /// An identity in 128 bits, exactly: a tag in the top byte, then the inode, the
