@@ -85,7 +85,6 @@ impl Source for System {
         let mut shared = Vec::new();
         for table in &mut tables {
             for socket in &mut table.sockets {
-                socket.netns = Some(table.netns.clone());
                 let found = match socket.proto {
                     _ if socket.inode == 0 => None,
                     Proto::Sctp => {
