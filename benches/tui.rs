@@ -7,7 +7,7 @@
 //! Goals (issue 21): at 100k sockets a refresh costs the UI thread ≤ 16 ms median and
 //! ≤ 33 ms worst, every key ≤ 16 ms median, RSS ≤ 100 MB and flat. The collector
 //! thread tracks, diagnoses, sorts and filters (`tui::prepare`, timed here as
-//! "prepare"); the UI thread swaps the ready model in and draws ("refresh"). For
+//! "prepare", run as the live view runs it: `Preparer::live`); the UI thread swaps the ready model in and draws ("refresh"). For
 //! comparison, "refresh, prepared on the UI thread" is the whole of it on one thread,
 //! as before the split (and as tests and replays still do). 1% of the connections are
 //! replaced at each refresh, with the closed-connection log saying so.
@@ -157,7 +157,7 @@ fn collector(
     let (ask, asked) = mpsc::channel::<Vec<Retired>>();
     let (to_ui, from_collector) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut preparer = Preparer::new(Vec::new());
+        let mut preparer = Preparer::live(Vec::new());
         for tick in 1.. {
             match asked.recv() {
                 Ok(old) => old.into_iter().for_each(|old| preparer.recycle(old)),

@@ -245,13 +245,49 @@ fn json_elements(sockets: &[Socket], names: Option<&Naming>) -> io::Result<Vec<u
     // A TCP socket with tcp_info takes ~880 bytes: room for that, so a piece is not
     // copied to a doubled buffer halfway.
     let mut piece = Vec::with_capacity(sockets.len() * 1024);
-    for (i, socket) in sockets.iter().enumerate() {
-        if i > 0 {
-            piece.push(b',');
+    for (k, group) in sockets.chunks(WARM_GROUP).enumerate() {
+        warm(group);
+        for (i, socket) in group.iter().enumerate() {
+            if k > 0 || i > 0 {
+                piece.push(b',');
+            }
+            json::socket(&mut piece, socket, names);
         }
-        json::socket(&mut piece, socket, names);
     }
     Ok(piece)
+}
+
+/// How many sockets `warm` touches ahead of writing them: what they point to then
+/// fits in the L1 cache (~500 bytes a socket).
+const WARM_GROUP: usize = 64;
+
+/// Loads what `sockets` point to (tcp_info, the owner lists, the peer's) in one tight
+/// loop, so the cache misses overlap, before the JSON is written from them. The boxes
+/// lie in the order the dump and the walk made them, not in display order: written
+/// one socket at a time, each miss waited alone, and at 200k sockets they were over
+/// half the time of the JSON.
+fn warm(sockets: &[Socket]) {
+    let mut sum = 0u64;
+    for s in sockets {
+        // Fields spread over the whole struct (~100 bytes, two or three cache lines,
+        // wherever the compiler lays them out).
+        if let Some(t) = s.tcp_info.as_deref() {
+            let ends = u64::from(t.rtt_us) ^ u64::from(t.retransmits) ^ t.bytes_sent;
+            let middle = t.pacing_rate.bytes_per_second().unwrap_or(0) ^ t.delivery_rate;
+            let middle = middle ^ t.sndbuf_limited_us;
+            sum = sum.wrapping_add(ends ^ middle ^ u64::from(t.last_data_recv_ms));
+        }
+        let peer = s.peer.as_ref().map(|p| &p.processes);
+        for o in [Some(&s.processes), peer]
+            .into_iter()
+            .flatten()
+            .flat_map(|o| o.first())
+        {
+            let comm = o.comm.as_bytes().first().copied().unwrap_or(0);
+            sum = sum.wrapping_add(u64::from(o.pid) ^ u64::from(o.uid) ^ u64::from(comm));
+        }
+    }
+    std::hint::black_box(sum);
 }
 
 #[cfg(test)]

@@ -110,6 +110,7 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         let Ok(input) = inputs.recv() else { break };
         let (interval, paused) = (app.interval, app.paused);
         let (sort, filter) = (app.sort, app.filter.text.clone());
+        let details = app.details.as_ref().map(|d| d.socket.key());
         // A burst (a held key, a paste) is handled whole, then drawn once.
         for input in std::iter::once(input).chain(inputs.try_iter()) {
             if matches!(input, Input::CollectorCrashed) {
@@ -128,7 +129,9 @@ pub fn run_with_filter(options: Options, filter: String) -> Result<()> {
         if app.paused != paused {
             let _ = control.send(Control::Pause(app.paused));
         }
-        if app.sort != sort || app.filter.text != filter {
+        // The details' socket too: its model keeps that socket's tcp_info.
+        let details_now = app.details.as_ref().map(|d| d.socket.key());
+        if app.sort != sort || app.filter.text != filter || details_now != details {
             let _ = control.send(Control::Choice(Box::new(app.choice())));
         }
         for note in app.take_notes() {

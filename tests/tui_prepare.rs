@@ -217,3 +217,78 @@ fn processes_typed_away_from_their_view_are_made_when_it_opens() {
     );
     assert_eq!(app.processes.len(), all);
 }
+
+#[test]
+fn the_live_model_keeps_tcp_info_for_the_details_socket_only() {
+    let (mut app, mut terminal) = web_app(120, 40);
+    let mut preparer = Preparer::live(Vec::new());
+    let at = |secs: u64| {
+        let mut sockets = web_sockets();
+        for s in sockets
+            .iter_mut()
+            .filter(|s| s.state == TcpState::Established)
+        {
+            s.tcp_info = Some(Box::new(sockscope::model::TcpInfo {
+                rtt_us: 1234,
+                bytes_received: 1000 * secs,
+                bytes_acked: 500 * secs,
+                ..Default::default()
+            }));
+        }
+        snapshot(sockets, secs)
+    };
+    let established: Vec<u64> = web_sockets()
+        .into_iter()
+        .filter(|s| s.state == TcpState::Established)
+        .map(|s| s.inode)
+        .collect();
+    assert!(established.len() >= 2, "the fixture has a few");
+    let ready = preparer.prepare(raw(at(2)), &app.choice());
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    let live = app.snapshot.clone().expect("a snapshot");
+    assert!(live.sockets.iter().all(|s| s.tcp_info.is_none()), "let go");
+    assert!(app.tracked.counted, "rates can be known all the same");
+
+    // Enter on one: its tcp_info comes with the next refresh, and says so meanwhile.
+    let row = app
+        .rows
+        .iter()
+        .position(|r| app.socket(*r).inode == established[0])
+        .expect("its row");
+    app.table.selected = row;
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![key(crossterm::event::KeyCode::Enter)],
+    );
+    assert!(app.details.as_ref().unwrap().tcp_info_pending);
+    assert!(screen_text(&terminal).contains("with the next refresh"));
+    let choice = app.choice();
+    assert_eq!(
+        choice.details.as_ref().map(|k| k.inode),
+        Some(established[0])
+    );
+    let ready = preparer.prepare(raw(at(3)), &choice);
+    let Outcome::Model(model) = &ready.outcome else {
+        panic!("a model");
+    };
+    let kept: Vec<u64> = (model.snapshot.sockets.iter())
+        .filter(|s| s.tcp_info.is_some())
+        .map(|s| s.inode)
+        .collect();
+    assert_eq!(kept, [established[0]], "the details' socket's only");
+    feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
+    let details = app.details.as_ref().unwrap();
+    assert!(!details.tcp_info_pending);
+    assert_eq!(
+        details.socket.tcp_info.as_ref().map(|i| i.rtt_us),
+        Some(1234)
+    );
+    assert!(!screen_text(&terminal).contains("with the next refresh"));
+    // The others' counters went to the tracker before their tcp_info went.
+    let other = (0..app.snapshot.as_ref().unwrap().sockets.len())
+        .find(|&i| app.snapshot.as_ref().unwrap().sockets[i].inode == established[1])
+        .expect("the other");
+    let rate = app.tracked.rate(RowRef::Live(other)).expect("a rate");
+    assert_eq!((rate.rx_per_sec, rate.tx_per_sec), (1000.0, 500.0));
+}

@@ -37,13 +37,16 @@ pub fn pairs(sockets: &[Socket]) -> Pairs {
     // keyed by address pairs (~90), which at 100k sockets is a good part of `list`'s
     // memory budget. Candidates are checked against the socket itself.
     let index = Index::new(sockets);
-    let peer_of = sockets
-        .iter()
+    // The second pass reads the packed identities alone where it can: a TCP socket's
+    // peer is its own ends swapped, so only the other sockets are read again.
+    let peer_of = (index.ids.iter().copied())
         .zip(0u32..)
-        .map(|(s, i)| {
-            peer_identity(s)
-                .and_then(|wanted| index.find(wanted, i))
-                .unwrap_or(NONE)
+        .map(|(id, i)| {
+            let found = match mirrored(id) {
+                Some(wanted) => index.find_packed(wanted, i),
+                None => peer_identity(&sockets[i as usize]).and_then(|w| index.find(w, i)),
+            };
+            found.unwrap_or(NONE)
         })
         .collect();
     Pairs { peer_of }
@@ -84,14 +87,14 @@ struct Index<'a> {
 
 impl<'a> Index<'a> {
     fn new(sockets: &'a [Socket]) -> Index<'a> {
+        let ids: Vec<u128> = (sockets.iter())
+            .map(|s| own_identity(s).map_or(NO_IDENTITY, packed))
+            .collect();
         let mut table = HashTable::with_capacity(sockets.len());
-        let mut ids = Vec::with_capacity(sockets.len());
-        let rehash = |&j: &u32| own_identity(&sockets[j as usize]).map_or(0, |id| key(&id));
-        for (s, i) in sockets.iter().zip(0u32..) {
-            let identity = own_identity(s);
-            ids.push(identity.map_or(NO_IDENTITY, packed));
-            if let Some(identity) = identity {
-                table.insert_unique(key(&identity), i, rehash);
+        let rehash = |&j: &u32| id_key(sockets, &ids, j);
+        for (&id, i) in ids.iter().zip(0u32..) {
+            if id != NO_IDENTITY {
+                table.insert_unique(id_key(sockets, &ids, i), i, rehash);
             }
         }
         Index {
@@ -106,17 +109,36 @@ impl<'a> Index<'a> {
     /// whatever the table's layout). The table's candidates share some bits of the
     /// hash; each is checked.
     fn find(&self, wanted: Identity, not: u32) -> Option<u32> {
-        let packed_wanted = packed(wanted);
-        let is = |j: u32| match (self.ids[j as usize], packed_wanted) {
-            (id, w) if id != UNPACKED && w != UNPACKED => id == w,
-            _ => own_identity(&self.sockets[j as usize]) == Some(wanted),
-        };
-        self.table
-            .iter_hash(key(&wanted))
-            .copied()
-            .filter(|&j| j != not && is(j))
+        match packed(wanted) {
+            UNPACKED => (self.table.iter_hash(unpacked_key(&wanted)).copied())
+                .filter(|&j| j != not && self.ids[j as usize] == UNPACKED)
+                .filter(|&j| own_identity(&self.sockets[j as usize]) == Some(wanted))
+                .min(),
+            packed_wanted => self.find_packed(packed_wanted, not),
+        }
+    }
+
+    /// `find` of an identity that packs: the packed ones alone can be it.
+    fn find_packed(&self, wanted: u128, not: u32) -> Option<u32> {
+        (self.table.iter_hash(packed_key(wanted)).copied())
+            .filter(|&j| j != not && self.ids[j as usize] == wanted)
             .min()
     }
+}
+
+/// The table's hash of socket `j`, from its packed identity where it has one.
+fn id_key(sockets: &[Socket], ids: &[u128], j: u32) -> u64 {
+    match ids[j as usize] {
+        UNPACKED => own_identity(&sockets[j as usize]).map_or(0, |id| unpacked_key(&id)),
+        id => packed_key(id),
+    }
+}
+
+/// The identity of a TCP socket's peer from its own packed one: the two ends swapped
+/// (see `packed`). None for any other.
+fn mirrored(id: u128) -> Option<u128> {
+    const END: u128 = (1 << 48) - 1;
+    (id >> 120 == 3).then_some(3 << 120 | (id & END) << 48 | (id >> 48) & END)
 }
 
 /// An identity in 128 bits, exactly: a tag in the top byte, then the inode, the
@@ -204,11 +226,17 @@ fn peer_identity(s: &Socket) -> Option<Identity> {
     }
 }
 
-/// Any hash works, as equal hashes are checked; foldhash is a fast one. The addresses
-/// go in as plain numbers: `SocketAddr`'s own `Hash` (discriminants, then byte by
-/// byte) was a sixth of `resolve` at 1M sockets. Equal identities hash alike: these
-/// are their addresses and ports, less only a V6 address's flow and scope.
-fn key(identity: &Identity) -> u64 {
+/// Any hash works, as equal hashes are checked; foldhash is a fast one. An identity
+/// that packs is hashed as its 128 bits (`packed_key`), one that does not (IPv6) as
+/// its addresses as plain numbers (`unpacked_key`): `SocketAddr`'s own `Hash`
+/// (discriminants, then byte by byte) was a sixth of `resolve` at 1M sockets. Equal
+/// identities hash alike: these are their addresses and ports, less only a V6
+/// address's flow and scope.
+fn packed_key(id: u128) -> u64 {
+    foldhash::fast::FixedState::default().hash_one(id)
+}
+
+fn unpacked_key(identity: &Identity) -> u64 {
     let state = foldhash::fast::FixedState::default();
     match *identity {
         Identity::Unix(inode) => state.hash_one((0u8, inode)),
@@ -217,7 +245,7 @@ fn key(identity: &Identity) -> u64 {
     }
 }
 
-/// An address and port as numbers, for `key`.
+/// An address and port as numbers, for `unpacked_key`.
 fn bits(address: SocketAddr) -> (u128, u16) {
     let ip = match address.ip() {
         std::net::IpAddr::V4(ip) => u128::from(ip.to_bits()),

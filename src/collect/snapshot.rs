@@ -85,7 +85,6 @@ impl Source for System {
         let mut shared = Vec::new();
         for table in &mut tables {
             for socket in &mut table.sockets {
-                socket.netns = Some(table.netns.clone());
                 let found = match socket.proto {
                     _ if socket.inode == 0 => None,
                     Proto::Sctp => {
@@ -127,6 +126,7 @@ impl Source for System {
         if tables.is_empty() {
             tables.push(Table::netlink((Vec::new(), false)));
         }
+        let mut left = unnamed.len();
         for mut socket in unnamed {
             // Into the table of its holder's namespace (with --all-netns there are
             // several), else the first: ours.
@@ -142,8 +142,15 @@ impl Source for System {
                 _ => 0,
             };
             socket.netns = Some(tables[at].netns.clone());
-            tables[at].sockets.push(socket);
-            tables[at].pairs = None;
+            let table = &mut tables[at];
+            // Exact: the table is sized to fit (100k sockets, say), and one more
+            // pushed would double its capacity.
+            if table.sockets.len() == table.sockets.capacity() {
+                table.sockets.reserve_exact(left);
+            }
+            left -= 1;
+            table.sockets.push(socket);
+            table.pairs = None;
         }
         // Emptied by the join but still its full size; peers need the room.
         owners.free_maps();

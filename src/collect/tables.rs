@@ -54,10 +54,14 @@ impl Table {
         })
     }
 
-    /// What needs only the table, done while the fd walk still runs: sorted in
-    /// `list`'s order when `sort` (so `list` sorts nothing after the walk), and the
-    /// peers paired, which leaves copying their owners for after the join.
+    /// What needs only the table, done while the fd walk still runs: each socket
+    /// given the table's namespace, sorted in `list`'s order when `sort` (so `list`
+    /// sorts nothing after the walk), and the peers paired, which leaves copying their
+    /// owners for after the join.
     pub(super) fn prepare(&mut self, sort: bool) {
+        for socket in &mut self.sockets {
+            socket.netns = Some(self.netns.clone());
+        }
         if sort {
             model::sort_in_display_order(&mut self.sockets);
         }

@@ -35,6 +35,16 @@ impl Tracker {
         shared: &Arc<Snapshot>,
         counters: impl Fn(&Socket) -> Option<TcpCounters>,
     ) {
+        self.observe_counted(shared, |i| counters(&shared.sockets[i]));
+    }
+
+    /// `observe_shared_with`, the counters of the `i`th socket of the snapshot given
+    /// apart from it (the live view reads them before it lets the tcp_info go).
+    pub fn observe_counted(
+        &mut self,
+        shared: &Arc<Snapshot>,
+        counters: impl Fn(usize) -> Option<TcpCounters>,
+    ) {
         let snapshot = &**shared;
         let at = snapshot.taken_at;
         let first = self.last_at.is_none();
@@ -50,7 +60,7 @@ impl Tracker {
         // Sockets seen before under the same key.
         let mut unmatched = Vec::new();
         for (i, socket) in snapshot.sockets.iter().enumerate() {
-            let sample = sample(socket, at, &counters);
+            let sample = sample(socket, at, counters(i));
             let found = self.sockets.find(&socket.key());
             match found.and_then(|p| Some((p, self.sockets.at_mut(p)?))) {
                 // A duplicate key within one snapshot (e.g. unix sockets nobody
@@ -171,16 +181,12 @@ impl Tracker {
     }
 }
 
-fn sample(
-    socket: &Socket,
-    at: SystemTime,
-    counters: &impl Fn(&Socket) -> Option<TcpCounters>,
-) -> Sample {
+fn sample(socket: &Socket, at: SystemTime, counters: Option<TcpCounters>) -> Sample {
     Sample {
         at,
         recv_q: socket.recv_q,
         send_q: socket.send_q,
-        counters: counters(socket),
+        counters,
     }
 }
 

@@ -66,6 +66,9 @@ pub struct Details {
     /// Its history as of the last refresh that listed it: the states it passed
     /// through (kept when it is gone).
     pub seen: Seen,
+    /// Its tcp_info comes with the next refresh: the live view's models keep only
+    /// the details' socket's (`Preparer::live`).
+    pub tcp_info_pending: bool,
     /// The first line shown (PgUp/PgDn), at most `scroll_limit`.
     pub scroll: u16,
     /// How far it can scroll on the screen it was last drawn on.
@@ -448,8 +451,11 @@ impl App {
             Details {
                 gone: matches!(row, RowRef::Gone(_)),
                 // What the tracker had: its latest (it keeps a few samples per socket).
-                rates: seen.rate.into_iter().collect(),
+                rates: self.tracked.rate(row).into_iter().collect(),
                 seen,
+                tcp_info_pending: self.tracked.details_only
+                    && matches!(row, RowRef::Live(_))
+                    && self.socket(row).tcp_info.is_none(),
                 socket: self.socket(row).clone(),
                 scroll: 0,
                 scroll_limit: 0,

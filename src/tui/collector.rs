@@ -51,7 +51,7 @@ pub fn spawn(
         let _crash = CrashNotice(to_ui.clone());
         let kernel = KernelReader::new(&proc_root, &pids);
         let mut cmdlines = Cmdlines::default();
-        let mut preparer = Preparer::new(pids.clone());
+        let mut preparer = Preparer::live(pids.clone());
         let mut choice = Choice::default();
         let mut paused = false;
         // The interval kept: `interval`, or longer while refreshes take longer.

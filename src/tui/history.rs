@@ -72,28 +72,63 @@ impl Bucket {
     }
 }
 
-/// What the views know of one socket's history, handed over with each refresh.
-#[derive(Clone, Debug, Default)]
+/// What the views know of one socket's history, handed over with each refresh: one
+/// per row, so it is kept small (32 bytes; 72 with a whole `Rate` and `Duration`,
+/// 7 MB at 100k rows, in each of the two models alive at a refresh).
+#[derive(Clone, Debug)]
 pub struct Seen {
-    /// It opened at the last refresh (those there when tracking began are not new).
-    pub new: bool,
-    /// The latest rate, from the last two samples with counters.
-    pub rate: Option<Rate>,
-    /// How long it has been in its current state at its last sample.
-    pub state_age: Duration,
     /// The states it passed through, oldest first, each with when it entered it
     /// (shared with the tracker: no copy per socket per refresh).
     pub states: Arc<[(SystemTime, TcpState)]>,
+    /// The latest rate in and out, bytes per second (NaN: none): see `rate`.
+    rx: f32,
+    tx: f32,
+    /// How long it has been in its current state at its last sample, in ms.
+    state_age_ms: u32,
+    /// It opened at the last refresh (those there when tracking began are not new).
+    pub new: bool,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen {
+            states: Arc::new([]),
+            rx: f32::NAN,
+            tx: f32::NAN,
+            state_age_ms: 0,
+            new: false,
+        }
+    }
 }
 
 impl Seen {
     pub fn of(tracker: &Tracker, h: &History) -> Seen {
+        let (rx, tx) = h.rate().map_or((f32::NAN, f32::NAN), |r| {
+            (r.rx_per_sec as f32, r.tx_per_sec as f32)
+        });
+        let age_ms = h.state_age().as_millis();
         Seen {
-            new: !h.seen_from_start && Some(h.first_seen) == tracker.last_at(),
-            rate: h.rate(),
-            state_age: h.state_age(),
             states: h.states.clone(),
+            rx,
+            tx,
+            state_age_ms: u32::try_from(age_ms).unwrap_or(u32::MAX),
+            new: !h.seen_from_start && Some(h.first_seen) == tracker.last_at(),
         }
+    }
+
+    /// The latest rate, from the last two samples with counters, as of `at` (the
+    /// refresh the marks are for: a listed socket's last sample is at it).
+    pub fn rate(&self, at: SystemTime) -> Option<Rate> {
+        (!self.rx.is_nan()).then_some(Rate {
+            at,
+            rx_per_sec: f64::from(self.rx),
+            tx_per_sec: f64::from(self.tx),
+        })
+    }
+
+    /// How long it has been in its current state at its last sample (to the ms).
+    pub fn state_age(&self) -> Duration {
+        Duration::from_millis(u64::from(self.state_age_ms))
     }
 }
 
@@ -113,9 +148,20 @@ pub struct Tracked {
     pub snapshots_seen: u64,
     /// Sockets live at the last snapshot.
     pub live_count: usize,
+    /// When the snapshot the marks are for was taken.
+    pub at: Option<SystemTime>,
+    /// The source gives tcp_info (netlink): rates can be known.
+    pub counted: bool,
+    /// The snapshot keeps tcp_info for the details' socket only (`Preparer::live`).
+    pub details_only: bool,
 }
 
 impl Tracked {
+    /// The row's latest rate, if the tracker has one.
+    pub fn rate(&self, row: RowRef) -> Option<Rate> {
+        self.seen(row)?.rate(self.at?)
+    }
+
     pub fn seen(&self, row: RowRef) -> Option<&Seen> {
         match row {
             RowRef::Live(i) => self.live.get(i),
@@ -187,6 +233,40 @@ mod tests {
             state_counts: t.state_counts().iter().cloned().collect(),
             ..Tracked::default()
         }
+    }
+
+    #[test]
+    fn a_rows_marks_stay_small_and_read_back() {
+        assert_eq!(
+            std::mem::size_of::<Seen>(),
+            32,
+            "one per row, two models alive"
+        );
+        let mut t = Tracker::new(TrackConfig::default());
+        let s = tcp(1, TcpState::Established);
+        let counted = |n: u64| {
+            let mut s = s.clone();
+            s.tcp_info = Some(Box::new(crate::model::TcpInfo {
+                bytes_received: 1000 * n,
+                bytes_acked: 3000 * n,
+                ..Default::default()
+            }));
+            s
+        };
+        observe(&mut t, vec![counted(1)], 1);
+        assert_eq!(
+            seen(&t, &s).rate(UNIX_EPOCH),
+            None,
+            "one sample: no rate yet"
+        );
+        observe(&mut t, vec![counted(3)], 3);
+        let at = UNIX_EPOCH + Duration::from_secs(3);
+        let rate = seen(&t, &s).rate(at).expect("two samples with counters");
+        assert_eq!(
+            (rate.at, rate.rx_per_sec, rate.tx_per_sec),
+            (at, 1000.0, 3000.0)
+        );
+        assert_eq!(seen(&t, &s).state_age(), Duration::from_secs(2));
     }
 
     #[test]

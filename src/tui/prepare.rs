@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, diagnose};
-use crate::model::{Snapshot, Socket};
+use crate::model::{Snapshot, Socket, SocketKey};
 use crate::query::Query;
-use crate::track::{Change, Event, TrackConfig, Tracker};
+use crate::track::{self, Change, Event, TcpCounters, TrackConfig, Tracker};
 
 use super::event::Update;
 use super::history::{self, Bucket, Seen, Tracked};
@@ -24,6 +24,9 @@ pub struct Choice {
     pub sort: Sort,
     pub text: String,
     pub query: Query,
+    /// The socket the details view shows: the live view's model keeps its tcp_info
+    /// (see `Preparer::live`).
+    pub details: Option<SocketKey>,
 }
 
 /// The rows the filter shows, and what is worked out from them.
@@ -101,6 +104,8 @@ pub struct Preparer {
     events_next: u64,
     /// What the model before the last one held, emptied, to fill again (`recycle`).
     spare: Spare,
+    /// Whether the models keep tcp_info for the details' socket only (`live`).
+    details_only: bool,
 }
 
 /// The big buffers of a retired model, kept for the next: freeing 100k rows a refresh
@@ -136,6 +141,21 @@ impl Preparer {
             events: Arc::default(),
             events_next: 0,
             spare: Spare::default(),
+            details_only: false,
+        }
+    }
+
+    /// As the live view's collector runs it: a model keeps the tcp_info of the
+    /// socket the details show (`Choice::details`) and lets the rest go once the
+    /// tracker has its counters. The table shows none of it (only rates, which come
+    /// from the counters), and 100k of them are 12 MB of small allocations: kept, two
+    /// snapshots' worth were alive while the next was made, and freed a refresh later
+    /// they left the allocator's arena that much bigger. A socket the details open on
+    /// gets its tcp_info from the next refresh (`Details::tcp_info_pending`).
+    pub fn live(pids: Vec<u32>) -> Preparer {
+        Preparer {
+            details_only: true,
+            ..Preparer::new(pids)
         }
     }
 
@@ -161,8 +181,10 @@ impl Preparer {
     /// History afresh (a replay's jump); notes taken stay counted.
     pub fn restart(&mut self) {
         let notes = self.notes;
+        let details_only = self.details_only;
         *self = Preparer::new(std::mem::take(&mut self.pids));
         self.notes = notes;
+        self.details_only = details_only;
     }
 
     /// A snapshot into the history only (a replay's lead-in before a jump's target).
@@ -220,15 +242,28 @@ impl Preparer {
         }
         ready.names = names;
         ready.cmdlines = update.cmdlines;
+        // Stops at the first socket with tcp_info: whether the source gives any.
+        let counted = snapshot.sockets.iter().any(|s| s.tcp_info.is_some());
+        let counters = match self.details_only {
+            true => Some(let_tcp_info_go(
+                &mut snapshot.sockets,
+                choice.details.as_ref(),
+            )),
+            false => None,
+        };
         let snapshot = Arc::new(snapshot);
-        self.tracker.observe_shared(&snapshot);
+        match &counters {
+            Some(counters) => self.tracker.observe_counted(&snapshot, |i| counters[i]),
+            None => self.tracker.observe_shared(&snapshot),
+        }
+        drop(counters);
         if let Some(counters) = update.listen_counters {
             self.kernel.record(counters);
         }
         self.kernel.port_range = update.port_range.or(self.kernel.port_range);
         let findings = diagnose(&self.tracker, &self.kernel, &DiagnoseConfig::default());
         let vanished = history::vanished(&self.tracker);
-        let tracked = self.tracked(&snapshot, &vanished);
+        let tracked = self.tracked(&snapshot, &vanished, counted);
         let spare = std::mem::take(&mut self.spare.sorted);
         let sorted = sort(spare, &snapshot.sockets, &vanished, &tracked, choice.sort);
         let spare = std::mem::take(&mut self.spare.rows);
@@ -247,7 +282,7 @@ impl Preparer {
     }
 
     /// What the views read of the tracker after `snapshot`.
-    fn tracked(&mut self, snapshot: &Snapshot, vanished: &[Socket]) -> Tracked {
+    fn tracked(&mut self, snapshot: &Snapshot, vanished: &[Socket], counted: bool) -> Tracked {
         let tracker = &self.tracker;
         let seen = |s: &Socket| {
             tracker
@@ -269,6 +304,7 @@ impl Preparer {
         // in its order, found without a lookup each.
         let of = |h: Option<&_>| h.map(|h| Seen::of(tracker, h)).unwrap_or_default();
         let mut live = std::mem::take(&mut self.spare.live);
+        rows::refill(&mut live, snapshot.sockets.len());
         live.extend(tracker.listed().map(of));
         if live.len() != snapshot.sockets.len() {
             live = snapshot.sockets.iter().map(seen).collect(); // never: see prepare
@@ -280,8 +316,27 @@ impl Preparer {
             state_counts: recent.cloned().collect(),
             snapshots_seen: tracker.snapshots_seen(),
             live_count: tracker.live().count(),
+            at: tracker.last_at(),
+            counted,
+            details_only: self.details_only,
         }
     }
+}
+
+/// The counters of each socket (what the tracker reads of tcp_info), with every
+/// tcp_info let go but that of the socket `keep` (see `Preparer::live`).
+fn let_tcp_info_go(sockets: &mut [Socket], keep: Option<&SocketKey>) -> Vec<Option<TcpCounters>> {
+    let kept = |s: &Socket| keep.is_some_and(|k| k.inode == s.inode && s.key() == *k);
+    sockets
+        .iter_mut()
+        .map(|s| {
+            let counters = track::tcp_counters(s);
+            if s.tcp_info.is_some() && !kept(s) {
+                s.tcp_info = None;
+            }
+            counters
+        })
+        .collect()
 }
 
 /// Every row of the socket table in `sort` order, in `rows`' memory (see
@@ -293,7 +348,7 @@ pub fn sort(
     tracked: &Tracked,
     sort: Sort,
 ) -> Vec<RowRef> {
-    let rate = |row: RowRef| tracked.seen(row).and_then(|s| s.rate);
+    let rate = |row: RowRef| tracked.rate(row);
     rows::sorted_rows(rows, live, gone, sort, rate)
 }
 

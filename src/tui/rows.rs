@@ -109,6 +109,20 @@ pub fn sorted_rows(
     order::sorted_rows(rows, live, gone, sort, rate)
 }
 
+/// Empties `buffer` (a refresh's rows or per-row marks, kept from the one before)
+/// and makes room for `n`: exactly, with a little headroom for the next refresh's
+/// churn, never the doubling a `Vec` grown past its capacity does by itself (a
+/// 100k-row buffer a few rows short would take room for 200k), and smaller again
+/// when it holds far fewer than it has room for.
+pub fn refill<T>(buffer: &mut Vec<T>, n: usize) {
+    buffer.clear();
+    let room = n + n / 64;
+    if buffer.capacity() < n || buffer.capacity() > 2 * room + 1024 {
+        *buffer = Vec::new();
+        buffer.reserve_exact(room);
+    }
+}
+
 /// Sockets per state-bar group.
 pub fn counts<'a>(sockets: impl Iterator<Item = &'a Socket>) -> BTreeMap<Bucket, usize> {
     let mut counts = BTreeMap::new();

@@ -7,7 +7,10 @@
 //!
 //! A thread reads the broadcast socket and hands each destroyed socket to a bounded
 //! queue: under a flood (a retry storm closing 100k connections a second) the queue
-//! stays at `QUEUE_CAP` and what does not fit is counted, never kept. The kernel's own
+//! stays at `QUEUE_CAP` and what does not fit is counted, never kept. The queue holds
+//! memory for what is in it only (a channel that grows and gives back in small blocks,
+//! its length counted beside it): a `sync_channel` would take room for all of
+//! `QUEUE_CAP` at once, ~5 MB that 1,000 closes a second soon make resident. The kernel's own
 //! socket buffer can overrun as well (ENOBUFS); that loss is counted too, as one event
 //! of unknown size.
 //!
@@ -15,8 +18,8 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, SystemTime};
 
@@ -57,6 +60,8 @@ struct Shared {
     /// Closed sockets that did not fit in the queue, or were lost to a kernel overrun
     /// (each overrun counts one: the kernel does not say how many).
     dropped: AtomicU64,
+    /// Sockets in the queue: sent and not yet taken.
+    queued: AtomicUsize,
     stop: AtomicBool,
 }
 
@@ -72,7 +77,7 @@ impl Destroyed {
         // Best effort: a smaller buffer only overruns sooner, and that is counted.
         let _ = socket.set_rx_buf_sz(RCVBUF);
         socket2::SockRef::from(&socket).set_read_timeout(Some(POLL))?;
-        let (to_queue, queue) = mpsc::sync_channel(QUEUE_CAP);
+        let (to_queue, queue) = mpsc::channel();
         let shared = Arc::new(Shared::default());
         let reader = Arc::clone(&shared);
         thread::Builder::new()
@@ -92,7 +97,9 @@ impl Destroyed {
 
     /// The sockets alone; what was dropped is told by the next `take`.
     pub fn take_closed(&mut self) -> Vec<Closed> {
-        self.queue.try_iter().collect()
+        let taken: Vec<Closed> = self.queue.try_iter().collect();
+        self.shared.queued.fetch_sub(taken.len(), Ordering::Relaxed);
+        taken
     }
 }
 
@@ -162,7 +169,7 @@ impl ClosedLog {
     }
 }
 
-fn read_loop(socket: &NlSocket, queue: &SyncSender<Closed>, shared: &Shared) {
+fn read_loop(socket: &NlSocket, queue: &Sender<Closed>, shared: &Shared) {
     let mut buf = vec![0u8; 64 * 1024];
     while !shared.stop.load(Ordering::Relaxed) {
         let len = match socket.recv(&mut &mut buf[..], 0) {
@@ -185,12 +192,14 @@ fn read_loop(socket: &NlSocket, queue: &SyncSender<Closed>, shared: &Shared) {
         };
         let at = SystemTime::now();
         for socket in parse_datagram(&buf[..len]) {
-            match queue.try_send(Closed { at, socket }) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
-                    shared.dropped.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(TrySendError::Disconnected(_)) => return,
+            // Counted before it is sent, so the taker never counts it down first.
+            if shared.queued.fetch_add(1, Ordering::Relaxed) >= QUEUE_CAP {
+                shared.queued.fetch_sub(1, Ordering::Relaxed);
+                shared.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if queue.send(Closed { at, socket }).is_err() {
+                return;
             }
         }
     }

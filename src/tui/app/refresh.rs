@@ -33,6 +33,7 @@ impl App {
             sort: self.sort,
             text: self.filter.text.clone(),
             query: self.filter.query.clone(),
+            details: self.details.as_ref().map(|d| d.socket.key()),
         }
     }
 
@@ -109,6 +110,12 @@ impl App {
             (false, false) => self.rebuild(),
         }
         self.follow_details();
+        if let Some(details) = &mut self.details {
+            // A model made for another socket's details has none of its tcp_info.
+            details.tcp_info_pending = self.tracked.details_only
+                && !details.gone
+                && choice.details != Some(details.socket.key());
+        }
         Some(old)
     }
 
@@ -125,16 +132,18 @@ impl App {
             let ends = ends?;
             live.iter().position(|s| track::endpoints(s) == Some(ends))
         });
+        let mut rate = None;
         match found {
             Some(i) => {
                 details.socket = live[i].clone();
                 if let Some(seen) = self.tracked.live.get(i) {
                     details.seen = seen.clone();
                 }
+                rate = self.tracked.rate(RowRef::Live(i));
             }
             None => details.gone = true,
         }
-        if let Some(rate) = details.seen.rate.filter(|_| !details.gone)
+        if let Some(rate) = rate
             && details.rates.back().is_none_or(|last| last.at < rate.at)
         {
             if details.rates.len() == DETAILS_RATES {

@@ -20,7 +20,8 @@ pub fn matching(
     sorted: &[RowRef],
     query: &Query,
 ) -> Vec<RowRef> {
-    rows.clear();
+    // Room for every row: what the filter keeps is known only after.
+    super::refill(&mut rows, sorted.len());
     if query.is_empty() {
         rows.extend_from_slice(sorted);
         return rows;

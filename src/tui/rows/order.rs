@@ -44,7 +44,7 @@ pub fn sorted_rows(
     let (mut packed, by_column) = match sort.by.key() {
         // Ties only: display order itself.
         SortKey::Display => {
-            rows.clear();
+            super::refill(&mut rows, merged.rows().len());
             rows.extend(merged.rows());
             if sort.reverse {
                 rows.reverse();
@@ -78,7 +78,7 @@ pub fn sorted_rows(
     if let Some(order) = by_column {
         settle_ties(&mut packed, |a, b| order(socket(a), socket(b)));
     }
-    rows.clear();
+    super::refill(&mut rows, packed.len());
     match sort.reverse {
         // Reversed, the whole order (ties too) is reversed: `S` shows the rows
         // upside down.

@@ -317,7 +317,7 @@ fn summary(details: &Details, width: u16) -> Line<'static> {
     };
     let name = Span::styled(s.state.name(), style::state(s.state));
     let mut state = vec![vec![name.clone()]];
-    let age = details.seen.state_age;
+    let age = details.seen.state_age();
     if !age.is_zero() {
         let with_age = vec![name, Span::raw(format!(" for {}", elapsed_text(age)))];
         state.insert(0, with_age);

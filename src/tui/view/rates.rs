@@ -15,16 +15,15 @@ use crate::tui::rows::RowRef;
 /// Bars in the details pane's sparklines: one per rate the tracker keeps.
 const SPARK_WIDTH: usize = DETAILS_RATES;
 
-/// Whether rates can be known at all: the source gives tcp_info (netlink). Stops at
-/// the first TCP socket that has it, so it is cheap whatever the count.
+/// Whether rates can be known at all: the source gives tcp_info (netlink), as the
+/// last refresh found (the live view's model keeps few tcp_info: `Preparer::live`).
 pub fn known(app: &App) -> bool {
-    let sockets = app.snapshot.iter().flat_map(|s| &s.sockets);
-    sockets.into_iter().any(|s| s.tcp_info.is_some())
+    app.tracked.counted
 }
 
 /// The row's latest rate, if the tracker has one.
 pub fn latest(app: &App, row: RowRef) -> Option<Rate> {
-    app.seen(row).and_then(|s| s.rate)
+    app.tracked.rate(row)
 }
 
 /// The details pane's throughput section: rx and tx sparklines over the rates the

@@ -34,9 +34,12 @@ pub fn lines(app: &App, s: &Socket, width: u16) -> Vec<Line<'static>> {
         Line::raw(""),
         Line::styled("  tcp (from the kernel, live)", style::TITLE),
     ];
+    let pending = app.details.as_ref().is_some_and(|d| d.tcp_info_pending);
     if s.tcp_info.is_none() {
         // A timer comes only from netlink too: then the kernel just has no tcp_info.
-        let why = if s.timer.is_none() && !rates::known(app) {
+        let why = if pending {
+            "    tcp_info (rtt, cwnd, bytes): with the next refresh".to_string()
+        } else if s.timer.is_none() && !rates::known(app) {
             "    tcp_info (rtt, cwnd, bytes) needs the netlink source; this view reads /proc"
                 .to_string()
         } else {
