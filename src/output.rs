@@ -283,8 +283,8 @@ fn warm(sockets: &[Socket]) {
             .flatten()
             .flat_map(|o| o.first())
         {
-            let comm = o.comm.as_bytes().first().copied().unwrap_or(0);
-            sum = sum.wrapping_add(u64::from(o.pid) ^ u64::from(o.uid) ^ u64::from(comm));
+            let comm = o.process.comm.as_bytes().first().copied().unwrap_or(0);
+            sum = sum.wrapping_add(u64::from(o.pid) ^ u64::from(o.process.uid) ^ u64::from(comm));
         }
     }
     std::hint::black_box(sum);
