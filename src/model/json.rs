@@ -3,7 +3,7 @@
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
-use super::{Naming, Socket};
+use super::{Naming, Owner, Socket};
 
 /// The JSON schema of README.md, written out field by field so it is visible in one place.
 impl Serialize for Socket {
@@ -63,5 +63,20 @@ impl Socket {
         s.serialize_field("detail", &self.detail)?;
         s.serialize_field("netns", &self.netns)?;
         Ok(())
+    }
+}
+
+/// One flat object: what the process shares (`ProcessInfo`) beside the pid and fd.
+impl Serialize for Owner {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let p = &*self.process;
+        let mut s = serializer.serialize_struct("Owner", 6)?;
+        s.serialize_field("pid", &self.pid)?;
+        s.serialize_field("fd", &self.fd)?;
+        s.serialize_field("comm", &p.comm)?;
+        s.serialize_field("uid", &p.uid)?;
+        s.serialize_field("user", &p.user)?;
+        s.serialize_field("container", &p.container)?;
+        s.end()
     }
 }

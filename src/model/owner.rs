@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 /// One process holding a socket through one of its file descriptors: 16 bytes, as
 /// what the process's owners share (`ProcessInfo`) is one `Arc` per process. Serializes
-/// as one flat object: pid, fd, comm, uid, user, container.
+/// as one flat object: pid, fd, comm, uid, user, container (model/json.rs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
     pub pid: u32,
@@ -22,21 +22,6 @@ pub struct ProcessInfo {
     pub user: Arc<str>,
     /// The container the process runs in, from its cgroup.
     pub container: Option<Arc<Container>>,
-}
-
-impl serde::Serialize for Owner {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let p = &*self.process;
-        let mut s = serializer.serialize_struct("Owner", 6)?;
-        s.serialize_field("pid", &self.pid)?;
-        s.serialize_field("fd", &self.fd)?;
-        s.serialize_field("comm", &p.comm)?;
-        s.serialize_field("uid", &p.uid)?;
-        s.serialize_field("user", &p.user)?;
-        s.serialize_field("container", &p.container)?;
-        s.end()
-    }
 }
 
 /// A container as its cgroup and the runtime's state on disk name it.
