@@ -40,6 +40,16 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `doctor` on `port` in the namespaces `place` names: three samples over 1.5 s, a
+/// CLOSE_WAIT counted from 1 s (quick, and long enough for the rule).
+fn doctor<'a>(place: &[&'a str], port: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["doctor"];
+    args.extend_from_slice(place);
+    args.extend(["--port", port]);
+    args.extend(["--samples", "3", "--window", "1.5", "--min-age", "1"]);
+    args
+}
+
 #[test]
 fn doctor_names_the_namespace_when_several_are_in_view() {
     let Some(netns) = own_netns() else { return };
@@ -47,18 +57,7 @@ fn doctor_names_the_namespace_when_several_are_in_view() {
     let host = TcpListener::bind("127.0.0.1:0").unwrap();
     let (port, _l, _client, _server) = close_wait_in(&netns, host.local_addr().unwrap().port());
     let port = port.to_string();
-    let args = [
-        "doctor",
-        "--all-netns",
-        "--port",
-        &port,
-        "--samples",
-        "3",
-        "--window",
-        "1.5",
-        "--min-age",
-        "1",
-    ];
+    let args = doctor(&["--all-netns"], &port);
     let (code, text, err) = run(&args);
     assert_eq!(code, 1, "{text}{err}");
     let headline = text
@@ -94,19 +93,7 @@ fn doctor_names_the_namespace_when_several_are_in_view() {
 
     // One namespace in view: the summary says nothing of where.
     drop(host);
-    let (code, out, err) = run(&[
-        "doctor",
-        "--netns",
-        netns.name(),
-        "--port",
-        &port,
-        "--samples",
-        "3",
-        "--window",
-        "1.5",
-        "--min-age",
-        "1",
-    ]);
+    let (code, out, err) = run(&doctor(&["--netns", netns.name()], &port));
     assert_eq!(code, 1, "{out}{err}");
     assert!(!out.contains("(in netns"), "{out}");
 }
