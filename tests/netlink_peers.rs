@@ -55,7 +55,7 @@ fn unix_socketpair_resolves_both_ways() {
 
     let theirs = list(&["--source", "netlink", "--pid", &child.pid()]);
     let s = find_inode(&theirs, their_inode);
-    assert_eq!(pids(&s["processes"]), [child_pid]);
+    assert_eq!(common::pids(s), [child_pid]);
     assert_eq!(s["peer"]["inode"], my_inode);
     assert_eq!(lasting_holders(&s["peer"]), [me]);
 }
@@ -82,7 +82,7 @@ fn loopback_tcp_resolves_both_ways_from_either_source() {
 
         let theirs = on(list(&["--source", source, "--pid", &child.pid()]), &ip);
         let s = find_inet(&theirs, "tcp", cp, lp);
-        assert_eq!(pids(&s["processes"]), [child_pid], "{source}");
+        assert_eq!(common::pids(s), [child_pid], "{source}");
         assert_eq!(s["peer"]["inode"], server_inode, "{source}");
         assert_eq!(lasting_holders(&s["peer"]), [me], "{source}");
     }

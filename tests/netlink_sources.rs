@@ -164,7 +164,7 @@ fn netlink_and_proc_agree_in_every_state() {
                 // we hold.
                 let v4 = touches(s, &ip);
                 let v6 = s["local_addr"] == "::1"
-                    && pids(&s["processes"]).contains(&me)
+                    && common::pids(s).contains(&me)
                     && [port(s, "local_port"), port(s, "remote_port")]
                         .iter()
                         .any(|p| p.is_some_and(|p| ports.contains(&p)));
@@ -223,7 +223,7 @@ fn netlink_and_proc_agree_in_every_state() {
         expect("udp", puc, pu, "ESTABLISHED", "ipv4"),
         expect("udp", pu6, 0, "UNCONN", "ipv6"),
     ] {
-        assert!(pids(&s["processes"]).contains(&me), "{s}");
+        assert!(common::pids(&s).contains(&me), "{s}");
     }
     // Not yet accepted, and TIME_WAIT: no file, so inode 0 and no owner.
     let queued_port = local_port(queued.local_addr());
@@ -247,7 +247,7 @@ fn netlink_and_proc_agree_in_every_state() {
         assert_eq!(unix(a)["peer_inode"], b);
         assert_eq!(unix(b)["peer_inode"], a);
         assert_eq!(unix(a)["peer"]["inode"], b);
-        assert!(pids(&unix(a)["peer"]["processes"]).contains(&me));
+        assert!(common::pids(&unix(a)["peer"]).contains(&me));
     }
 
     // tcp_info and timers come only from netlink; /proc gives the same sockets without.

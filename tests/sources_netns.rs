@@ -56,7 +56,7 @@ fn pid_in_another_namespace_reads_its_proc_tables() {
         (Some("udp"), Some("ESTABLISHED"))
     );
     assert_eq!(udp["remote_port"], 9);
-    assert_eq!(pids(&udp["processes"]), [child.0.id() as u64]);
+    assert_eq!(common::pids(udp), [child.0.id() as u64]);
 
     // Our namespace does not have it: netlink could not have described it.
     let ours = list(&["--source", "netlink"]);

@@ -85,14 +85,6 @@ pub fn find_inode(sockets: &[Value], inode: u64) -> &Value {
         .unwrap_or_else(|| panic!("inode {inode} not listed"))
 }
 
-/// The pids in a `processes` array.
-pub fn pids(processes: &Value) -> Vec<u64> {
-    processes
-        .as_array()
-        .map(|a| a.iter().filter_map(|o| o["pid"].as_u64()).collect())
-        .unwrap_or_default()
-}
-
 /// Calls `probe` until it returns Some, for at most `secs` seconds.
 pub fn wait_for<T>(secs: u64, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + Duration::from_secs(secs);
