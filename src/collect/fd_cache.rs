@@ -148,6 +148,16 @@ struct Probe {
     seen: Seen,
 }
 
+/// What every install of one refresh reads and none changes: where /proc is, the
+/// dump's inodes, the name lookups, and each process's place in walk order.
+struct Round<'a> {
+    proc_root: &'a Path,
+    dumped: &'a HashSet<u64, Fast>,
+    users: &'a Users,
+    containers: &'a Containers,
+    positions: &'a Positions,
+}
+
 /// The part of a refresh that ran beside the dump (see `FdCache::before`).
 pub struct Prepared {
     full: bool,
@@ -289,16 +299,14 @@ impl FdCache {
             .map(|p| p.pid)
             .collect();
         let mut read_now: HashSet<(u32, u32), Fast> = HashSet::default();
-        let mut arrived = self.install(
+        let round = Round {
             proc_root,
-            probes,
-            &dumped,
+            dumped: &dumped,
             users,
             containers,
-            &mut stats,
-            &mut read_now,
-            &positions,
-        );
+            positions: &positions,
+        };
+        let mut arrived = self.install(&round, probes, &mut stats, &mut read_now);
         if full {
             // Nothing kept is trusted: made again from the tables.
             self.held = Holders::build(&self.procs, &order);
@@ -327,16 +335,7 @@ impl FdCache {
                         seen,
                     }
                 });
-                arrived.extend(self.install(
-                    proc_root,
-                    probes,
-                    &dumped,
-                    users,
-                    containers,
-                    &mut stats,
-                    &mut read_now,
-                    &positions,
-                ));
+                arrived.extend(self.install(&round, probes, &mut stats, &mut read_now));
             } else if let Some(next) = self.wider_tier(tier, &dumped, &born, &carried) {
                 tier = next;
                 stats.wider = true;
@@ -361,16 +360,7 @@ impl FdCache {
                         seen,
                     }
                 });
-                arrived = self.install(
-                    proc_root,
-                    probes,
-                    &dumped,
-                    users,
-                    containers,
-                    &mut stats,
-                    &mut read_now,
-                    &positions,
-                );
+                arrived = self.install(&round, probes, &mut stats, &mut read_now);
             } else {
                 break;
             }

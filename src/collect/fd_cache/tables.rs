@@ -7,11 +7,9 @@ use std::path::Path;
 
 use rustix::fs::Dir;
 
-use super::holders::Positions;
 use super::procfd::{fd_count, find, list, parallel, probe, target};
-use super::{Fast, Fd, FdCache, Probe, Proc, Refresh, Seen};
-use crate::collect::container::Containers;
-use crate::collect::owners::{self, Users};
+use super::{Fast, Fd, FdCache, Probe, Proc, Refresh, Round, Seen};
+use crate::collect::owners;
 
 impl FdCache {
     /// Step 2, after the dump: lists the processes that changed, those whose count
@@ -77,15 +75,18 @@ impl FdCache {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn install(
         &mut self,
-        proc_root: &Path,
+        round: &Round,
         probes: Vec<Probe>,
-        dumped: &HashSet<u64, Fast>,
-        users: &Users,
-        containers: &Containers,
         stats: &mut Refresh,
         read_now: &mut HashSet<(u32, u32), Fast>,
-        positions: &Positions,
     ) -> HashSet<u64, Fast> {
+        let Round {
+            proc_root,
+            dumped,
+            users,
+            containers,
+            positions,
+        } = *round;
         let mut arrived = HashSet::default();
         let stats_full = stats.full;
         let this = &*self;
