@@ -129,6 +129,14 @@ fn number(out: &mut Vec<u8>, n: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
+/// Each key (its comma and quotes included) followed by its number.
+fn numbers(out: &mut Vec<u8>, fields: &[(&[u8], u64)]) {
+    for &(key, value) in fields {
+        out.extend_from_slice(key);
+        number(out, value);
+    }
+}
+
 /// A string known to need no escaping (our own names).
 fn quoted(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
@@ -234,10 +242,7 @@ fn tcp_info(out: &mut Vec<u8>, t: &TcpInfo) {
         (b",\"bytes_received\":", t.bytes_received),
         (b",\"delivery_rate\":", t.delivery_rate),
     ];
-    for (key, value) in fields {
-        out.extend_from_slice(key);
-        number(out, value);
-    }
+    numbers(out, &fields);
     out.extend_from_slice(b",\"pacing_rate\":");
     option(out, t.pacing_rate.bytes_per_second(), number);
     let fields: [(&[u8], u64); 5] = [
@@ -247,10 +252,7 @@ fn tcp_info(out: &mut Vec<u8>, t: &TcpInfo) {
         (b",\"rwnd_limited_us\":", t.rwnd_limited_us),
         (b",\"sndbuf_limited_us\":", t.sndbuf_limited_us),
     ];
-    for (key, value) in fields {
-        out.extend_from_slice(key);
-        number(out, value);
-    }
+    numbers(out, &fields);
     out.push(b'}');
 }
 
