@@ -8,14 +8,17 @@
 # Performance.
 #
 #   scripts/bench-live.sh [--sockets N] [--procs P] [--churn PCT] [--warmup S]
-#                         [--measure S] [--bin PATH] [-- EXTRA SOCKSCOPE ARGS]
+#                         [--measure S] [--bin PATH] [--heaptrack FILE]
+#                         [-- EXTRA SOCKSCOPE ARGS]
 #
 # Prints: % of one core over the measured span, RSS at its start, end and peak, and the
-# header's interval (to show whether the view slowed itself down).
-# Needs root (ip netns, unshare), tmux, python3.
+# header's interval (to show whether the view slowed itself down). With --heaptrack,
+# the view runs under heaptrack, which writes FILE.zst (read it with heaptrack_print:
+# the peak heap and who holds it); its CPU and RSS figures are then heaptrack's too.
+# Needs root (ip netns, unshare), tmux, python3 (and heaptrack for --heaptrack).
 set -euo pipefail
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench-live: $*" >&2; exit 1; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +29,7 @@ warmup=30
 measure=60
 bin="$repo/target/release/sockscope"
 build=1
+heaptrack=""
 extra=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -35,13 +39,16 @@ while [ $# -gt 0 ]; do
         --warmup) warmup=${2:?}; shift 2 ;;
         --measure) measure=${2:?}; shift 2 ;;
         --bin) bin=${2:?}; build=0; shift 2 ;;
+        --heaptrack) heaptrack=${2:?}; shift 2 ;;
         --) shift; extra+=("$@"); break ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
 [ "$(id -u)" = 0 ] || die "needs root (for ip netns)"
-for tool in tmux python3 ip unshare; do command -v $tool >/dev/null || die "needs $tool"; done
+for tool in tmux python3 ip unshare ${heaptrack:+heaptrack}; do
+    command -v $tool >/dev/null || die "needs $tool"
+done
 [ $build = 0 ] || (cd "$repo" && cargo build --release -q) || die "cargo build failed"
 
 name=bench-live
@@ -61,7 +68,7 @@ cat >"$work/inner.sh" <<INNER
 python3 "$repo/scripts/loadgen.py" --sockets $sockets --procs $procs --churn $per_sec \
     --ready-file "$work/ready" --setup-timeout 600 </dev/null >"$work/loadgen.out" 2>&1 &
 for _ in \$(seq 6000); do [ -e "$work/ready" ] && break; sleep 0.1; done
-"$bin" ${extra[*]:-}
+${heaptrack:+heaptrack -o "$heaptrack"} "$bin" ${extra[*]:-}
 sleep 600
 INNER
 tmux -S "$tmux_sock" new-session -d -x 120 -y 40 \
