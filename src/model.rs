@@ -24,7 +24,9 @@ pub use owner::{Container, Netns, Owner, Owners, Pod, ProcessInfo};
 mod state;
 pub use state::TcpState;
 mod tcp_info;
-pub use tcp_info::{PacingRate, TcpInfo, Timer, TimerKind};
+pub use tcp_info::{PacingRate, TcpCounters, TcpInfo, Timer, TimerKind};
+mod counters;
+pub use counters::CounterTable;
 mod unix_info;
 pub use unix_info::UnixInfo;
 

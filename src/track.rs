@@ -18,23 +18,14 @@ use std::time::{Duration, SystemTime};
 
 use crate::model::{Proto, Snapshot, Socket, SocketKey, TcpState};
 
-/// The tcp_info counters tracking and diagnosis use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TcpCounters {
-    pub bytes_received: u64,
-    /// Bytes the peer acknowledged: what ss calls bytes sent that arrived.
-    pub bytes_acked: u64,
-    pub total_retrans: u32,
-}
+pub use crate::model::TcpCounters;
 
 /// The one place tracking reads tcp_info (filled by the netlink source only).
 pub fn tcp_counters(socket: &Socket) -> Option<TcpCounters> {
-    let info = socket.tcp_info.as_ref()?;
-    Some(TcpCounters {
-        bytes_received: info.bytes_received,
-        bytes_acked: info.bytes_acked,
-        total_retrans: info.total_retrans,
-    })
+    socket
+        .tcp_info
+        .as_deref()
+        .map(crate::model::TcpInfo::counters)
 }
 
 #[derive(Clone, Debug)]

@@ -344,3 +344,92 @@ fn tcp_info_counts_real_bytes() {
     }
     drop((client, server));
 }
+
+/// What the live view asks for (`Source::snapshot_counted`): tcp_info whole for the
+/// details' socket alone, and for every other TCP socket its counters beside the
+/// snapshot, the very numbers its whole tcp_info says.
+#[test]
+fn counted_snapshots_keep_one_tcp_info_and_the_others_counters() {
+    use sockscope::collect::{PROC, Scope, Source, System, Tables};
+    use sockscope::model::{Proto, Snapshot, Socket as Row, TcpCounters};
+
+    let addr = OwnAddr::new();
+    let listener = TcpListener::bind(addr.any_port()).unwrap();
+    // Three connections, each with bytes of its own both ways.
+    let mut pairs = Vec::new();
+    for n in 1..=3 {
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        client.write_all(&vec![1u8; 20_000 * n]).unwrap();
+        server.read_exact(&mut vec![0u8; 20_000 * n]).unwrap();
+        server.write_all(&vec![2u8; 3_000 * n]).unwrap();
+        client.read_exact(&mut vec![0u8; 3_000 * n]).unwrap();
+        pairs.push((client, server));
+    }
+    let client = pairs[1].0.local_addr().unwrap();
+    // Our own sockets only (other tests' share this process): the pid alone walked.
+    let mut system = System::new(PROC, Scope::Pids(vec![std::process::id()]))
+        .unwrap()
+        .with_tables(Tables::Netlink)
+        .unwrap()
+        .without_co_holders();
+    // At either end of our address (the clients are on 127.0.0.1).
+    let on = |a: Option<SocketAddr>| a.is_some_and(|a| a.ip() == addr.ip);
+    let ours = |snapshot: &Snapshot| -> Vec<Row> {
+        let mut rows: Vec<Row> = (snapshot.sockets.iter())
+            .filter(|s| s.proto == Proto::Tcp && (on(s.local) || on(s.remote)))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|s| (s.local, s.remote));
+        rows
+    };
+    let whole = |rows: &[Row]| -> Vec<Option<TcpCounters>> {
+        rows.iter()
+            .map(|s| s.tcp_info.as_ref().map(|i| i.counters()))
+            .collect()
+    };
+    // The last ACKs may be in flight: counters that hold still over the counted one.
+    let mut checked = false;
+    for _ in 0..50 {
+        let before = ours(&system.snapshot().unwrap());
+        assert_eq!(before.len(), 7, "a listener and three pairs: {before:?}");
+        assert!(whole(&before).iter().all(Option::is_some), "all whole");
+        let kept = before
+            .iter()
+            .find(|s| s.local == Some(client))
+            .expect("the second client")
+            .key();
+        let (counted, counters) = system.snapshot_counted(Some(&kept)).unwrap();
+        let after = ours(&system.snapshot().unwrap());
+        if whole(&before) != whole(&after) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            continue;
+        }
+        let with_info: Vec<_> = (counted.sockets.iter())
+            .filter(|s| s.tcp_info.is_some())
+            .map(Row::key)
+            .collect();
+        assert_eq!(
+            with_info,
+            std::slice::from_ref(&kept),
+            "the kept socket's tcp_info alone"
+        );
+        let rows = ours(&counted);
+        assert_eq!(rows.len(), 7);
+        for (row, whole) in rows.iter().zip(whole(&before)) {
+            let given = match row.key() == kept {
+                true => row.tcp_info.as_ref().map(|i| i.counters()),
+                false => counters.get(row),
+            };
+            assert_eq!(given, whole, "{row:?}");
+        }
+        // Real bytes, not zeros that would match anyway.
+        // Sorted by local address: the clients (on 127.0.0.1), the listener, the servers.
+        let server = counters.get(&rows[6]).expect("a server socket's counters");
+        assert!(server.bytes_received >= 20_000, "{server:?}");
+        checked = true;
+        break;
+    }
+    assert!(checked, "the counters never held still for three snapshots");
+    drop((pairs, listener));
+}

@@ -292,3 +292,79 @@ fn the_live_model_keeps_tcp_info_for_the_details_socket_only() {
     let rate = app.tracked.rate(RowRef::Live(other)).expect("a rate");
     assert_eq!((rate.rx_per_sec, rate.tx_per_sec), (1000.0, 500.0));
 }
+
+/// The collector's source gives most sockets' counters beside the snapshot, not their
+/// tcp_info (`Source::snapshot_counted`): the rates are those the whole tcp_info gives.
+#[test]
+fn counters_beside_the_snapshot_give_the_rates_tcp_info_gives() {
+    use sockscope::model::{CounterTable, DiagId, TcpInfo};
+    use std::num::NonZeroU64;
+
+    // Every ESTABLISHED socket counts its own bytes; each has a cookie.
+    let at = |secs: u64| {
+        let mut sockets = web_sockets();
+        for (n, s) in sockets.iter_mut().enumerate() {
+            let n = n as u64 + 1;
+            s.diag_id = NonZeroU64::new(100 + n).map(|cookie| DiagId {
+                cookie,
+                interface: 0,
+            });
+            if s.state == TcpState::Established {
+                s.tcp_info = Some(Box::new(TcpInfo {
+                    bytes_received: 1000 * n * secs,
+                    bytes_acked: 10 * n * secs * secs,
+                    total_retrans: n as u32,
+                    ..Default::default()
+                }));
+            }
+        }
+        snapshot(sockets, secs)
+    };
+    // What the source gives instead: no tcp_info, the counters by cookie.
+    let counted = |secs: u64| {
+        let mut snapshot = at(secs);
+        let mut counters = Vec::new();
+        for s in &mut snapshot.sockets {
+            if let Some(info) = s.tcp_info.take() {
+                counters.push((s.diag_id.unwrap().cookie.get(), info.counters()));
+            }
+        }
+        let mut table = CounterTable::default();
+        table.add(0, counters);
+        assert!(snapshot.sockets.iter().all(|s| s.netns.is_none()));
+        (snapshot, table)
+    };
+    let mut whole = Preparer::live(Vec::new());
+    let mut apart = Preparer::live(Vec::new());
+    let choice = Choice::default();
+    let mut models = Vec::new();
+    for secs in [2, 3, 5] {
+        let a = whole.prepare(raw(at(secs)), &choice);
+        let (snapshot, table) = counted(secs);
+        let b = apart.prepare_counted(raw(snapshot), table, &choice);
+        models.push((a, b));
+    }
+    let (Outcome::Model(a), Outcome::Model(b)) = (&models[2].0.outcome, &models[2].1.outcome)
+    else {
+        panic!("models");
+    };
+    assert!(a.tracked.counted && b.tracked.counted);
+    let rates = |m: &sockscope::tui::prepare::Model| {
+        (0..m.snapshot.sockets.len())
+            .map(|i| {
+                m.tracked
+                    .rate(RowRef::Live(i))
+                    .map(|r| (r.rx_per_sec, r.tx_per_sec))
+            })
+            .collect::<Vec<_>>()
+    };
+    let (ra, rb) = (rates(a), rates(b));
+    assert_eq!(ra, rb);
+    // Over the last two seconds: the rates of each socket's own bytes.
+    let known: Vec<_> = ra.iter().flatten().copied().collect();
+    assert!(known.len() >= 2, "{ra:?}");
+    assert!(
+        known.iter().all(|&(rx, tx)| rx > 0.0 && tx > 0.0),
+        "{known:?}"
+    );
+}

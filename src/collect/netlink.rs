@@ -22,7 +22,7 @@ pub mod tcp_info;
 pub mod vsock;
 
 pub use more::{Families, inet_state, merge_sctp};
-pub use parse::{inet_socket, unix_socket};
+pub use parse::{inet_socket, inet_socket_kept, unix_socket};
 pub(crate) use parse::{ip_family, u32_at};
 pub use present::Present;
 
@@ -48,7 +48,26 @@ use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 use super::read::shown;
 use super::select::Selection;
 
-use crate::model::{Family, Proto, Socket};
+use crate::model::{Family, Proto, Socket, SocketKey, TcpCounters};
+
+/// How much of each TCP socket's tcp_info a dump keeps (see `Source::snapshot_counted`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum TcpInfoKept {
+    /// Every socket's, whole: every command but the live view.
+    #[default]
+    All,
+    /// Only that of the socket with this key whole (the live view's details); of the
+    /// others the counters alone, beside the sockets (see `Counted::counters`).
+    Only(Option<SocketKey>),
+}
+
+/// What a dump read: its sockets, and the counters of the TCP sockets whose tcp_info
+/// it did not keep (`TcpInfoKept::Only`), by sock_diag cookie, in dump order.
+#[derive(Debug, Default)]
+pub struct Counted {
+    pub sockets: Vec<Socket>,
+    pub counters: Vec<(u64, TcpCounters)>,
+}
 
 /// Every socket of the network namespace `ns_file` names, read exactly through
 /// netlink inside it (see `Netlink::open_in`), and whether unix sockets carry uids.
@@ -81,8 +100,10 @@ pub struct Netlink {
     pub unix_uids: bool,
     /// Which of the other families' dumps the kernel answers (see `more`).
     families: Families,
-    /// How many sockets the last read found: the next one's vector starts that big.
+    /// How many sockets the last read found, and how many counters: the next one's
+    /// vectors start that big.
     last_len: usize,
+    last_counted: usize,
 }
 
 impl Netlink {
@@ -100,6 +121,7 @@ impl Netlink {
             unix_uids: false,
             families: Families::default(),
             last_len: 0,
+            last_counted: 0,
         })
     }
 
@@ -138,18 +160,39 @@ impl Netlink {
         selection: &Selection,
         present: Present,
     ) -> Result<Vec<Socket>> {
+        Ok(self
+            .read_kept(selection, present, &TcpInfoKept::All)?
+            .sockets)
+    }
+
+    /// Like `read_selected`, keeping of the tcp_info what `kept` says.
+    pub fn read_kept(
+        &mut self,
+        selection: &Selection,
+        present: Present,
+        kept: &TcpInfoKept,
+    ) -> Result<Counted> {
         // Kept between snapshots: the vector is made once at about its size, rather
         // than grown by doubling (each step a copy of every socket so far).
         let mut sockets = Vec::with_capacity(self.last_len + self.last_len / 32);
+        let mut counters = match kept {
+            TcpInfoKept::All => Vec::new(),
+            TcpInfoKept::Only(_) => Vec::with_capacity(self.last_counted + self.last_counted / 32),
+        };
+        let mut out = Answers {
+            kept,
+            sockets: &mut sockets,
+            counters: &mut counters,
+        };
         if present.tcp {
             let (v4, v6) = (
                 selection.reads(Proto::Tcp, Family::Ipv4),
                 selection.reads(Proto::Tcp, Family::Ipv6),
             );
             let result = match (v4, v6) {
-                (true, true) => self.read_tcp(&mut sockets),
-                (true, false) => self.read_inet(Proto::Tcp, AF_INET, &mut sockets),
-                (false, true) => self.read_inet(Proto::Tcp, AF_INET6, &mut sockets),
+                (true, true) => self.read_tcp(&mut out),
+                (true, false) => self.read_inet(Proto::Tcp, AF_INET, &mut out),
+                (false, true) => self.read_inet(Proto::Tcp, AF_INET6, &mut out),
                 (false, false) => Ok(()),
             };
             result.context("netlink Tcp dump")?;
@@ -158,7 +201,7 @@ impl Netlink {
             if !present.udp || !selection.reads(Proto::Udp, ip_family(family)) {
                 continue;
             }
-            self.read_inet(Proto::Udp, family, &mut sockets)
+            self.read_inet(Proto::Udp, family, &mut out)
                 .context("netlink Udp dump")?;
         }
         if selection.reads(Proto::Unix, Family::Unix) {
@@ -167,8 +210,10 @@ impl Netlink {
         self.read_more(&mut sockets, selection, present);
         // Give back the unused tail before the owners, peers and output add to the peak.
         sockets.shrink_to_fit();
+        counters.shrink_to_fit();
         self.last_len = sockets.len();
-        Ok(sockets)
+        self.last_counted = counters.len();
+        Ok(Counted { sockets, counters })
     }
 
     /// Every TCP socket, IPv4 and IPv6, in one walk of the kernel's TCP hash where the
@@ -177,16 +222,16 @@ impl Netlink {
     /// `net.ipv4.tcp_child_ehash_entries` gave a namespace its own, so every dump
     /// walks every TCP socket on the host: with many namespaces the walks are the
     /// cost (see README, Performance), and one walk instead of two halves it.
-    fn read_tcp(&mut self, out: &mut Vec<Socket>) -> Result<()> {
+    fn read_tcp(&mut self, out: &mut Answers) -> Result<()> {
         if self.tcp_in_one {
-            let start = out.len();
+            let start = (out.sockets.len(), out.counters.len());
             match self.dump_typed(TCPDIAG_GETSOCK, &tcp_request_v1(), |payload| {
-                out.push(inet_socket(Proto::Tcp, payload)?);
-                Ok(())
+                out.push(Proto::Tcp, payload)
             }) {
                 Ok(()) => return Ok(()),
                 Err(_) => {
-                    out.truncate(start);
+                    out.sockets.truncate(start.0);
+                    out.counters.truncate(start.1);
                     self.tcp_in_one = false;
                 }
             }
@@ -195,17 +240,14 @@ impl Netlink {
         self.read_inet(Proto::Tcp, AF_INET6, out)
     }
 
-    fn read_inet(&mut self, proto: Proto, family: u8, out: &mut Vec<Socket>) -> Result<()> {
+    fn read_inet(&mut self, proto: Proto, family: u8, out: &mut Answers) -> Result<()> {
         // tcp_info for TCP: the view's rates and `list`'s tcp_info field.
         let extensions = match proto {
             Proto::Tcp => ExtensionFlags::INFO,
             _ => ExtensionFlags::empty(),
         };
         let request = table_request(proto, family, extensions);
-        self.dump(request, |payload| {
-            out.push(inet_socket(proto, payload)?);
-            Ok(())
-        })
+        self.dump(request, |payload| out.push(proto, payload))
     }
 
     fn read_unix(&mut self, out: &mut Vec<Socket>) -> Result<()> {
@@ -325,6 +367,25 @@ impl Netlink {
                 rest = rest.get(msg_len.next_multiple_of(4)..).unwrap_or_default();
             }
         }
+    }
+}
+
+/// Where the TCP and UDP dumps' answers go, and how much tcp_info they keep.
+struct Answers<'a> {
+    kept: &'a TcpInfoKept,
+    sockets: &'a mut Vec<Socket>,
+    counters: &'a mut Vec<(u64, TcpCounters)>,
+}
+
+impl Answers<'_> {
+    fn push(&mut self, proto: Proto, payload: &[u8]) -> Result<()> {
+        let (socket, counters) = inet_socket_kept(proto, payload, self.kept)?;
+        // Only a socket with a cookie gives its counters apart (see inet_socket_kept).
+        if let (Some(counters), Some(id)) = (counters, socket.diag_id) {
+            self.counters.push((id.cookie.get(), counters));
+        }
+        self.sockets.push(socket);
+        Ok(())
     }
 }
 

@@ -12,20 +12,26 @@ use std::path::{Path, PathBuf};
 use std::thread;
 
 use super::Tables;
-use super::netlink::{Netlink, Present};
+use super::netlink::{Counted, Netlink, Present, TcpInfoKept};
 use super::netns::{self, Place};
 use super::proc_families::ProcTable;
 use super::select::Selection;
 use super::tables::{TableReader, ns_key};
-use crate::model::Socket;
 
-/// One namespace's dump: its sockets, whether unix sockets carry uids, and the /proc
-/// tables to read beside it (see `Netlink::proc_tables`); Err: why it failed.
-pub(super) type Dumped = Result<((Vec<Socket>, bool), Vec<ProcTable>), String>;
+/// One namespace's dump: its sockets (and counters), whether unix sockets carry uids,
+/// and the /proc tables to read beside it (see `Netlink::proc_tables`); Err: why it
+/// failed.
+pub(super) type Dumped = Result<((Counted, bool), Vec<ProcTable>), String>;
 
-/// One dump through `netlink`: the tables `selection` reads, of the families `present`.
-pub(super) fn dump(netlink: &mut Netlink, selection: &Selection, present: Present) -> Dumped {
-    match netlink.read_selected(selection, present) {
+/// One dump through `netlink`: the tables `selection` reads, of the families `present`,
+/// keeping the tcp_info `kept` says.
+pub(super) fn dump(
+    netlink: &mut Netlink,
+    selection: &Selection,
+    kept: &TcpInfoKept,
+    present: Present,
+) -> Dumped {
+    match netlink.read_kept(selection, present, kept) {
         Ok(sockets) => Ok(((sockets, netlink.unix_uids), netlink.proc_tables())),
         Err(e) => Err(format!("{e:#}")),
     }
@@ -75,7 +81,7 @@ impl TableReader {
         let cores = thread::available_parallelism().map_or(1, |n| n.get());
         let threads = cores.clamp(1, MOST_THREADS);
         let per_thread = jobs.len().div_ceil(threads);
-        let selection = &self.selection;
+        let (selection, kept) = (&self.selection, &self.kept);
         let dumped: HashMap<PathBuf, Dumped> = thread::scope(|s| {
             let handles: Vec<_> = jobs
                 .chunks_mut(per_thread)
@@ -87,7 +93,7 @@ impl TableReader {
                                 let present = place.map_or(Present::ALL, |p| {
                                     present_in(proc_root, p.pid, p.netns.inode)
                                 });
-                                ((*key).clone(), dump(netlink, selection, present))
+                                ((*key).clone(), dump(netlink, selection, kept, present))
                             })
                             .collect::<Vec<_>>()
                     })

@@ -8,13 +8,14 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
+use super::netlink::TcpInfoKept;
 use super::proc_net::ProcTables;
 use super::tables::Table;
 use super::{
     CoHolders, Scope, Source, System, Walked, fd_cache, hidden, is_live, netns, owners, peers,
     unnamed,
 };
-use crate::model::{Proto, Snapshot, Socket, TcpState};
+use crate::model::{CounterTable, Proto, Snapshot, Socket, SocketKey, TcpState};
 
 impl Source for System {
     fn take_closed(&mut self) -> Vec<crate::model::Closed> {
@@ -26,6 +27,19 @@ impl Source for System {
     }
 
     fn snapshot(&mut self) -> Result<Snapshot> {
+        Ok(self.take(TcpInfoKept::All)?.0)
+    }
+
+    fn snapshot_counted(&mut self, keep: Option<&SocketKey>) -> Result<(Snapshot, CounterTable)> {
+        self.take(TcpInfoKept::Only(keep.cloned()))
+    }
+}
+
+impl System {
+    /// One snapshot, its tables keeping the tcp_info `kept` says; the counters of the
+    /// TCP sockets whose tcp_info they did not keep come beside it.
+    fn take(&mut self, kept: TcpInfoKept) -> Result<(Snapshot, CounterTable)> {
+        self.reader.kept = kept;
         let pids = match &self.scope {
             Scope::Host | Scope::AllNetns | Scope::Netns(_) => None,
             Scope::Pids(pids) => Some(pids.as_slice()),
@@ -124,7 +138,7 @@ impl Source for System {
             Vec::new()
         };
         if tables.is_empty() {
-            tables.push(Table::netlink((Vec::new(), false)));
+            tables.push(Table::netlink(Default::default()));
         }
         let mut left = unnamed.len();
         for mut socket in unnamed {
@@ -173,7 +187,9 @@ impl Source for System {
             }
         }
         let mut sockets = Vec::new();
+        let mut counters = CounterTable::default();
         for mut table in tables {
+            counters.add(table.netns.inode, std::mem::take(&mut table.counters));
             match table.pairs.take() {
                 Some(pairs) => pairs.fill(&mut table.sockets),
                 None => peers::resolve(&mut table.sockets),
@@ -212,12 +228,13 @@ impl Source for System {
             hidden,
             &owners.denied,
         ));
-        Ok(Snapshot {
+        let snapshot = Snapshot {
             sockets,
             warnings,
             taken_at: SystemTime::now(),
             closed,
-        })
+        };
+        Ok((snapshot, counters))
     }
 }
 

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 
 use super::netlink::packet::InterfaceNames;
-use super::netlink::{Netlink, Present};
+use super::netlink::{Counted, Netlink, Present, TcpInfoKept};
 use super::proc_families::ProcTable;
 use super::proc_net::ProcTables;
 use super::{Scope, Selection, Tables, is_live, netns, parallel, peers, proc_families, proc_net};
-use crate::model::{self, Netns, Socket};
+use crate::model::{self, Netns, Socket, TcpCounters};
 
 /// One network namespace's sockets, whether its unix sockets carry their uid
 /// (netlink on kernel 5.3+; /proc/net/unix has no uid column), and the unix sockets
@@ -27,16 +27,20 @@ pub(super) struct Table {
     /// Who is whose peer, found beside the fd walk (see `Table::prepare`); None once
     /// sockets are added or dropped, and `peers::resolve` searches again.
     pub(super) pairs: Option<peers::Pairs>,
+    /// The counters of the TCP sockets whose tcp_info was not kept (`TcpInfoKept`), by
+    /// cookie: sorted by it in `prepare`.
+    pub(super) counters: Vec<(u64, TcpCounters)>,
 }
 
 impl Table {
-    pub(super) fn netlink((sockets, unix_uids): (Vec<Socket>, bool)) -> Table {
+    pub(super) fn netlink((dump, unix_uids): (Counted, bool)) -> Table {
         Table {
             netns: Arc::default(),
-            sockets,
+            sockets: dump.sockets,
             unix_uids,
             unconfirmed: HashSet::new(),
             pairs: None,
+            counters: dump.counters,
         }
     }
 
@@ -51,6 +55,7 @@ impl Table {
             unix_uids: false,
             unconfirmed: read.unconfirmed,
             pairs: None,
+            counters: Vec::new(),
         })
     }
 
@@ -66,6 +71,8 @@ impl Table {
             model::sort_in_display_order(&mut self.sockets);
         }
         self.pairs = Some(peers::pairs(&self.sockets));
+        // For `CounterTable::add`, which would sort them after the walk.
+        self.counters.sort_unstable_by_key(|&(cookie, _)| cookie);
     }
 
     /// Adds the other families' /proc tables under `net_dir` (see proc_families) that
@@ -120,6 +127,8 @@ pub(super) struct TableReader {
     pub(super) warnings: Vec<String>,
     /// Which tables are read.
     pub(super) selection: Selection,
+    /// How much of the tcp_info the dumps keep (`Source::snapshot_counted`).
+    pub(super) kept: TcpInfoKept,
 }
 
 impl TableReader {
@@ -329,7 +338,8 @@ impl TableReader {
             .entry(ns)
             .or_insert_with(|| Netlink::open_in(ns_file).map_err(|e| format!("{e:#}")));
         let netlink = entry.as_mut().map_err(|why| why.clone())?;
-        let dumped = ready.unwrap_or_else(|| parallel::dump(netlink, &self.selection, present()));
+        let dumped = ready
+            .unwrap_or_else(|| parallel::dump(netlink, &self.selection, &self.kept, present()));
         if let Err(why) = &dumped {
             *entry = Err(why.clone());
         }
@@ -391,7 +401,7 @@ impl TableReader {
     }
 
     /// Our namespace's dump, of the families `present`.
-    fn netlink_dump(&mut self, present: Present) -> Result<(Vec<Socket>, bool)> {
+    fn netlink_dump(&mut self, present: Present) -> Result<(Counted, bool)> {
         let netlink = match &mut self.netlink {
             Some(netlink) => netlink,
             None => self
@@ -399,7 +409,7 @@ impl TableReader {
                 .insert(Netlink::open().context("cannot open a sock_diag socket")?),
         };
         Ok((
-            netlink.read_selected(&self.selection, present)?,
+            netlink.read_kept(&self.selection, present, &self.kept)?,
             netlink.unix_uids,
         ))
     }

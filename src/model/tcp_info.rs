@@ -38,6 +38,27 @@ pub struct TcpInfo {
     pub sndbuf_limited_us: u64,
 }
 
+impl TcpInfo {
+    /// What tracking reads of it: the byte counters behind the rates, and retransmissions.
+    pub fn counters(&self) -> TcpCounters {
+        TcpCounters {
+            bytes_received: self.bytes_received,
+            bytes_acked: self.bytes_acked,
+            total_retrans: self.total_retrans,
+        }
+    }
+}
+
+/// The tcp_info counters tracking and diagnosis use. The live view keeps these alone
+/// for most sockets (`CounterTable`), not the whole `TcpInfo`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpCounters {
+    pub bytes_received: u64,
+    /// Bytes the peer acknowledged: what ss calls bytes sent that arrived.
+    pub bytes_acked: u64,
+    pub total_retrans: u32,
+}
+
 /// How fast the kernel lets a connection send, in bytes per second, or no limit. Kept
 /// as the kernel sends it, ~0 for unlimited, so it costs 8 bytes, not an Option's 16: one
 /// TcpInfo per TCP socket, and that is what makes it fit a smaller malloc chunk.

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use crate::collect::Source;
 use crate::collect::kernel_counters::KernelReader;
 use crate::collect::process::{self, Cmdlines};
+use crate::model::{CounterTable, SocketKey};
 
 use super::app::Retired;
 use super::event::{Input, Update};
@@ -70,8 +71,16 @@ pub fn spawn(
             }
             if !paused {
                 let started = Instant::now();
-                let update = collect(source.as_mut(), &pids, &proc_root, &kernel, &mut cmdlines);
-                let mut ready = preparer.prepare(update, &choice);
+                let keep = choice.details.as_ref();
+                let (update, counters) = collect(
+                    source.as_mut(),
+                    keep,
+                    &pids,
+                    &proc_root,
+                    &kernel,
+                    &mut cmdlines,
+                );
+                let mut ready = preparer.prepare_counted(update, counters, &choice);
                 kept = backed_off(interval, kept, started.elapsed());
                 ready.slowed = (kept > interval).then_some(kept);
                 if to_ui.send(Input::Ready(Box::new(ready))).is_err() {
@@ -139,14 +148,21 @@ impl Drop for CrashNotice {
     }
 }
 
+/// A refresh's update, the snapshot keeping whole only the tcp_info of the socket
+/// `keep` names (the details'), and beside it the others' counters (see
+/// `Source::snapshot_counted`).
 fn collect(
     source: &mut dyn Source,
+    keep: Option<&SocketKey>,
     pids: &[u32],
     proc_root: &Path,
     kernel: &KernelReader,
     cmdlines: &mut Cmdlines,
-) -> Update {
-    let mut snapshot = source.snapshot().map_err(|e| format!("{e:#}"));
+) -> (Update, CounterTable) {
+    let (mut snapshot, counters) = match source.snapshot_counted(keep) {
+        Ok((snapshot, counters)) => (Ok(snapshot), counters),
+        Err(e) => (Err(format!("{e:#}")), CounterTable::default()),
+    };
     // In display order, which the app needs: sorted here, off the UI thread.
     if let Ok(snapshot) = &mut snapshot {
         snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
@@ -174,14 +190,15 @@ fn collect(
     let at = snapshot
         .as_ref()
         .map_or_else(|_| std::time::SystemTime::now(), |s| s.taken_at);
-    Update {
+    let update = Update {
         snapshot,
         cmdlines,
         exited,
         names,
         listen_counters: kernel.listen_counters(at),
         port_range: kernel.port_range(),
-    }
+    };
+    (update, counters)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, diagnose};
-use crate::model::{Snapshot, Socket, SocketKey};
+use crate::model::{CounterTable, Snapshot, Socket, SocketKey};
 use crate::query::Query;
 use crate::track::{self, Change, Event, TcpCounters, TrackConfig, Tracker};
 
@@ -146,11 +146,12 @@ impl Preparer {
     }
 
     /// As the live view's collector runs it: a model keeps the tcp_info of the
-    /// socket the details show (`Choice::details`) and lets the rest go once the
-    /// tracker has its counters. The table shows none of it (only rates, which come
-    /// from the counters), and 100k of them are 12 MB of small allocations: kept, two
-    /// snapshots' worth were alive while the next was made, and freed a refresh later
-    /// they left the allocator's arena that much bigger. A socket the details open on
+    /// socket the details show (`Choice::details`) alone. The table shows none of it
+    /// (only rates, which come from the counters), and 100k of them are 10 MB of small
+    /// allocations: so the collector asks its source for that one only, and the
+    /// others' counters beside the snapshot (`Source::snapshot_counted`, 3 MB), which
+    /// are freed once the tracker has read them; a source that gives every tcp_info
+    /// has the rest let go here (`let_tcp_info_go`). A socket the details open on
     /// gets its tcp_info from the next refresh (`Details::tcp_info_pending`).
     pub fn live(pids: Vec<u32>) -> Preparer {
         Preparer {
@@ -199,6 +200,17 @@ impl Preparer {
 
     /// The whole of a refresh but what only the UI thread can do.
     pub fn prepare(&mut self, update: Update, choice: &Choice) -> Ready {
+        self.prepare_counted(update, CounterTable::default(), choice)
+    }
+
+    /// `prepare`, with the counters of the TCP sockets whose tcp_info the snapshot left
+    /// out (`Source::snapshot_counted`), for the tracker; freed once it has read them.
+    pub fn prepare_counted(
+        &mut self,
+        update: Update,
+        counters: CounterTable,
+        choice: &Choice,
+    ) -> Ready {
         let mut names: HashMap<u32, Arc<str>> = update
             .names
             .into_iter()
@@ -242,21 +254,20 @@ impl Preparer {
         }
         ready.names = names;
         ready.cmdlines = update.cmdlines;
-        // Stops at the first socket with tcp_info: whether the source gives any.
-        let counted = snapshot.sockets.iter().any(|s| s.tcp_info.is_some());
-        let counters = match self.details_only {
-            true => Some(let_tcp_info_go(
-                &mut snapshot.sockets,
-                choice.details.as_ref(),
-            )),
-            false => None,
+        // Whether the source gives any (stops at the first socket with tcp_info).
+        let counted = !counters.is_empty() || snapshot.sockets.iter().any(|s| s.tcp_info.is_some());
+        let let_go = match self.details_only {
+            true => let_tcp_info_go(&mut snapshot.sockets, choice.details.as_ref()),
+            false => Vec::new(),
         };
         let snapshot = Arc::new(snapshot);
-        match &counters {
-            Some(counters) => self.tracker.observe_counted(&snapshot, |i| counters[i]),
-            None => self.tracker.observe_shared(&snapshot),
-        }
-        drop(counters);
+        self.tracker.observe_counted(&snapshot, |i| {
+            let socket = &snapshot.sockets[i];
+            track::tcp_counters(socket)
+                .or_else(|| let_go.get(i).copied().flatten())
+                .or_else(|| counters.get(socket))
+        });
+        drop((let_go, counters));
         if let Some(counters) = update.listen_counters {
             self.kernel.record(counters);
         }
@@ -323,15 +334,21 @@ impl Preparer {
     }
 }
 
-/// The counters of each socket (what the tracker reads of tcp_info), with every
-/// tcp_info let go but that of the socket `keep` (see `Preparer::live`).
+/// Lets every tcp_info go but that of the socket `keep` (see `Preparer::live`), and
+/// gives the counters of each socket as they were, by index (what the tracker reads of
+/// tcp_info); none when nothing was let go (a source that kept the details' socket's
+/// alone: `Source::snapshot_counted`).
 fn let_tcp_info_go(sockets: &mut [Socket], keep: Option<&SocketKey>) -> Vec<Option<TcpCounters>> {
     let kept = |s: &Socket| keep.is_some_and(|k| k.inode == s.inode && s.key() == *k);
+    let goes = |s: &Socket| s.tcp_info.is_some() && !kept(s);
+    if !sockets.iter().any(goes) {
+        return Vec::new();
+    }
     sockets
         .iter_mut()
         .map(|s| {
             let counters = track::tcp_counters(s);
-            if s.tcp_info.is_some() && !kept(s) {
+            if goes(s) {
                 s.tcp_info = None;
             }
             counters

@@ -9,8 +9,11 @@ use anyhow::{Result, anyhow, bail};
 use netlink_packet_core::NlasIterator;
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, AF_UNIX};
 
-use super::{INET_MSG_LEN, more, tcp_info};
-use crate::model::{Detail, DiagId, Family, Proto, Socket, SocketType, TcpState, Timer, TimerKind};
+use super::{INET_MSG_LEN, TcpInfoKept, more, tcp_info};
+use crate::model::{
+    Detail, DiagId, Family, Proto, Socket, SocketKey, SocketType, TcpCounters, TcpState, Timer,
+    TimerKind,
+};
 
 /// In `struct inet_diag_msg` (see `INET_MSG_LEN`): where `idiag_expires` is.
 const INET_EXPIRES_AT: usize = 52;
@@ -46,6 +49,17 @@ pub(crate) fn u32_at(raw: &[u8], offset: usize) -> Option<u32> {
 /// sockets of `more`. Pure (bytes in, socket out), and public so the parser fuzz tests
 /// (tests/fuzz_parsers.rs, tests/fuzz_families.rs) can feed it arbitrary bytes.
 pub fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
+    Ok(inet_socket_kept(proto, payload, &TcpInfoKept::All)?.0)
+}
+
+/// `inet_socket`, keeping a TCP socket's tcp_info whole only where `kept` says; for one
+/// it does not, the counters alone come beside the socket (read by offset, nothing
+/// allocated). A socket without a cookie to find its counters by keeps it whole.
+pub fn inet_socket_kept(
+    proto: Proto,
+    payload: &[u8],
+    kept: &TcpInfoKept,
+) -> Result<(Socket, Option<TcpCounters>)> {
     // Read by offset rather than through the crate's InetResponseHeader and
     // NlasIterator: at 200k sockets their per-field Results were a tenth of `list`'s
     // own CPU time in the dump.
@@ -74,16 +88,14 @@ pub fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
             expires_ms: at(INET_EXPIRES_AT),
             retransmits: payload[3],
         });
-    let mut tcp_info = None;
+    let mut raw_tcp_info = None;
     let mut own_protocol = None;
     let mut sctp_association = false;
     for nla in attributes(&payload[INET_MSG_LEN..]) {
         let (kind, value) = nla?;
         match kind {
             // MPTCP and SCTP send their own info structs under the same number.
-            INET_DIAG_INFO if proto == Proto::Tcp => {
-                tcp_info = tcp_info::parse(value).map(Box::new);
-            }
+            INET_DIAG_INFO if proto == Proto::Tcp => raw_tcp_info = Some(value),
             INET_DIAG_PROTOCOL => own_protocol = value.first().copied(),
             INET_DIAG_PEERS => sctp_association = true,
             _ => {}
@@ -118,12 +130,11 @@ pub fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
         }
         _ => detail,
     };
-    Ok(Socket {
+    let mut socket = Socket {
         recv_q: header.recv_queue,
         send_q: header.send_queue,
         inode: header.inode.into(),
         uid: header.uid,
-        tcp_info,
         timer,
         detail: detail.map(Box::new),
         // What SOCK_DESTROY (`sockscope close`) sends back: TCP and UDP only. The
@@ -135,7 +146,30 @@ pub fn inet_socket(proto: Proto, payload: &[u8]) -> Result<Socket> {
                 interface: header.interface_id,
             }),
         ..Socket::inet(proto, family, state, local, remote)
-    })
+    };
+    let mut counters = None;
+    if let Some(raw) = raw_tcp_info {
+        match kept {
+            TcpInfoKept::Only(key)
+                if socket.diag_id.is_some() && !key.as_ref().is_some_and(|k| names(k, &socket)) =>
+            {
+                counters = tcp_info::counters(raw);
+            }
+            _ => socket.tcp_info = tcp_info::parse(raw).map(Box::new),
+        }
+    }
+    Ok((socket, counters))
+}
+
+/// Whether `key` may be `socket`'s: all of it but the namespace, which a dump does not
+/// know (it is set on the table's sockets after), so in another namespace a socket on
+/// the same inode and endpoints keeps its tcp_info too. Inodes are unique host-wide,
+/// but 0 for a socket without a file, which the endpoints then tell apart.
+fn names(key: &SocketKey, socket: &Socket) -> bool {
+    key.inode == socket.inode
+        && key.proto == socket.proto
+        && key.local == socket.local
+        && key.remote == socket.remote
 }
 
 /// The fields of `struct inet_diag_msg` that `inet_socket` keeps, in its socket id's

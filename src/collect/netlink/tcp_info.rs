@@ -5,7 +5,7 @@
 //! every field it shows is there. Offsets are those of `struct tcp_info` in
 //! include/uapi/linux/tcp.h; all values are in host byte order.
 
-use crate::model::{PacingRate, TcpInfo};
+use crate::model::{PacingRate, TcpCounters, TcpInfo};
 
 /// The struct up to and including tcpi_bytes_sent.
 const NEEDED: usize = 208;
@@ -18,17 +18,24 @@ fn u64_at(raw: &[u8], offset: usize) -> u64 {
     u64::from_ne_bytes(raw[offset..offset + 8].try_into().expect("8 bytes"))
 }
 
-/// The fields sockscope shows; None when the kernel's struct is too short to hold them,
-/// or says what no kernel does (an MSS past 16 bits: see `TcpInfo::mss`).
-pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
+/// tcpi_snd_mss; None when the struct is too short to be read (see `NEEDED`), or says
+/// what no kernel does (an MSS past 16 bits: see `TcpInfo::mss`). Either way the struct
+/// is not read at all: `parse` and `counters` take or leave the same ones.
+fn mss(raw: &[u8]) -> Option<u16> {
     if raw.len() < NEEDED {
         return None;
     }
+    u16::try_from(u32_at(raw, 16)).ok()
+}
+
+/// The fields sockscope shows; None when the struct is not to be read (see `mss`).
+pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
+    let mss = mss(raw)?;
     Some(TcpInfo {
         retransmits: raw[2],
         // tcpi_rto is in microseconds; ss prints it in milliseconds.
         rto_ms: u32_at(raw, 8) / 1000,
-        mss: u16::try_from(u32_at(raw, 16)).ok()?,
+        mss,
         lost: u32_at(raw, 32),
         last_data_sent_ms: u32_at(raw, 44),
         last_data_recv_ms: u32_at(raw, 52),
@@ -46,6 +53,17 @@ pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
         rwnd_limited_us: u64_at(raw, 176),
         sndbuf_limited_us: u64_at(raw, 184),
         bytes_sent: u64_at(raw, 200),
+    })
+}
+
+/// `parse(raw)`'s `TcpInfo::counters`, read alone, with nothing allocated: what the
+/// live view keeps of most sockets (see `Source::snapshot_counted`).
+pub fn counters(raw: &[u8]) -> Option<TcpCounters> {
+    mss(raw)?;
+    Some(TcpCounters {
+        bytes_received: u64_at(raw, 128),
+        bytes_acked: u64_at(raw, 120),
+        total_retrans: u32_at(raw, 100),
     })
 }
 
@@ -86,6 +104,26 @@ mod tests {
         assert_eq!(info.bytes_sent, 3_000_003);
         assert_eq!(info.sndbuf_limited_us, 0);
         assert_eq!(info.pacing_rate.bytes_per_second(), Some(0));
+    }
+
+    #[test]
+    fn counters_are_those_of_the_whole_struct() {
+        let mut raw = sample();
+        raw[100..104].copy_from_slice(&17u32.to_ne_bytes());
+        let whole = parse(&raw).unwrap();
+        assert_eq!(counters(&raw), Some(whole.counters()));
+        assert_eq!(whole.counters().total_retrans, 17);
+        // Taken or left with the struct, never alone.
+        for len in [0, 104, 207, 208, 232] {
+            let cut = &raw[..len];
+            assert_eq!(
+                counters(cut),
+                parse(cut).map(|i| i.counters()),
+                "{len} bytes"
+            );
+        }
+        raw[16..20].copy_from_slice(&65_536u32.to_ne_bytes());
+        assert_eq!(counters(&raw), None);
     }
 
     #[test]
