@@ -209,6 +209,7 @@ impl System {
                 .zip(keep)
                 .filter_map(|(s, k)| k.then_some(s))
                 .collect();
+            counters.keep_only(&sockets);
             // A walk of their fds alone leaves their peers' owners to find.
             if walked.is_some() {
                 self.find_peer_owners(&mut sockets);

@@ -41,6 +41,20 @@ impl CounterTable {
         Some(run[at].1)
     }
 
+    /// Keeps the counters of `sockets` alone (the rest of the dump went: `--pid`).
+    pub fn keep_only(&mut self, sockets: &[Socket]) {
+        for (netns, run) in &mut self.runs {
+            let mut cookies: Vec<u64> = (sockets.iter())
+                .filter(|s| s.netns.as_ref().map_or(0, |n| n.inode) == *netns)
+                .filter_map(|s| Some(s.diag_id?.cookie.get()))
+                .collect();
+            cookies.sort_unstable();
+            run.retain(|(cookie, _)| cookies.binary_search(cookie).is_ok());
+            run.shrink_to_fit();
+        }
+        self.runs.retain(|(_, run)| !run.is_empty());
+    }
+
     /// How many sockets' counters it holds.
     pub fn len(&self) -> usize {
         self.runs.iter().map(|(_, run)| run.len()).sum()
@@ -104,5 +118,12 @@ mod tests {
         assert_eq!(table.get(&socket(9, 10)), None);
         // No cookie (a socket from /proc or a recording): nothing to find it by.
         assert_eq!(table.get(&socket(7, 0)), None);
+
+        table.keep_only(&[socket(7, 30), socket(8, 20), socket(9, 10)]);
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.get(&socket(7, 30)), Some(counters(3)));
+        assert_eq!(table.get(&socket(7, 10)), None);
+        table.keep_only(&[]);
+        assert!(table.is_empty());
     }
 }
