@@ -49,7 +49,7 @@ pub trait Source {
 
     /// A snapshot whose TCP sockets keep their tcp_info whole only for the socket `keep`
     /// names (the live view's details), and beside it, the counters tracking reads
-    /// (`TcpCounters`) of the others' (at 100k sockets 3 MB of counters, not 10 MB of
+    /// (`TcpCounters`) of the others' (at 100k sockets 2.4 MB of counters, not 10 MB of
     /// tcp_info). A source that cannot (a recording, /proc) gives a whole `snapshot`
     /// and no counters: what tracks it reads them in its tcp_info.
     fn snapshot_counted(&mut self, keep: Option<&SocketKey>) -> Result<(Snapshot, CounterTable)> {

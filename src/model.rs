@@ -26,7 +26,7 @@ pub use state::TcpState;
 mod tcp_info;
 pub use tcp_info::{PacingRate, TcpCounters, TcpInfo, Timer, TimerKind};
 mod counters;
-pub use counters::CounterTable;
+pub use counters::{CounterRun, CounterTable};
 mod unix_info;
 pub use unix_info::UnixInfo;
 

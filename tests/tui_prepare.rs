@@ -297,7 +297,7 @@ fn the_live_model_keeps_tcp_info_for_the_details_socket_only() {
 /// tcp_info (`Source::snapshot_counted`): the rates are those the whole tcp_info gives.
 #[test]
 fn counters_beside_the_snapshot_give_the_rates_tcp_info_gives() {
-    use sockscope::model::{CounterTable, DiagId, TcpInfo};
+    use sockscope::model::{CounterRun, CounterTable, DiagId, TcpInfo};
     use std::num::NonZeroU64;
 
     // Every ESTABLISHED socket counts its own bytes; each has a cookie.
@@ -313,7 +313,8 @@ fn counters_beside_the_snapshot_give_the_rates_tcp_info_gives() {
                 s.tcp_info = Some(Box::new(TcpInfo {
                     bytes_received: 1000 * n * secs,
                     bytes_acked: 10 * n * secs * secs,
-                    total_retrans: n as u32,
+                    // Some retransmitted, some did not.
+                    total_retrans: (n % 2) as u32,
                     ..Default::default()
                 }));
             }
@@ -323,10 +324,10 @@ fn counters_beside_the_snapshot_give_the_rates_tcp_info_gives() {
     // What the source gives instead: no tcp_info, the counters by cookie.
     let counted = |secs: u64| {
         let mut snapshot = at(secs);
-        let mut counters = Vec::new();
+        let mut counters = CounterRun::default();
         for s in &mut snapshot.sockets {
             if let Some(info) = s.tcp_info.take() {
-                counters.push((s.diag_id.unwrap().cookie.get(), info.counters()));
+                counters.push(s.diag_id.unwrap().cookie.get(), info.counters());
             }
         }
         let mut table = CounterTable::default();

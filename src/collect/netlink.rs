@@ -48,7 +48,7 @@ use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 use super::read::shown;
 use super::select::Selection;
 
-use crate::model::{Family, Proto, Socket, SocketKey, TcpCounters};
+use crate::model::{CounterRun, Family, Proto, Socket, SocketKey};
 
 /// How much of each TCP socket's tcp_info a dump keeps (see `Source::snapshot_counted`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub enum TcpInfoKept {
 #[derive(Debug, Default)]
 pub struct Counted {
     pub sockets: Vec<Socket>,
-    pub counters: Vec<(u64, TcpCounters)>,
+    pub counters: CounterRun,
 }
 
 /// Every socket of the network namespace `ns_file` names, read exactly through
@@ -176,8 +176,10 @@ impl Netlink {
         // than grown by doubling (each step a copy of every socket so far).
         let mut sockets = Vec::with_capacity(self.last_len + self.last_len / 32);
         let mut counters = match kept {
-            TcpInfoKept::All => Vec::new(),
-            TcpInfoKept::Only(_) => Vec::with_capacity(self.last_counted + self.last_counted / 32),
+            TcpInfoKept::All => CounterRun::default(),
+            TcpInfoKept::Only(_) => {
+                CounterRun::with_capacity(self.last_counted + self.last_counted / 32)
+            }
         };
         let mut out = Answers {
             kept,
@@ -224,14 +226,15 @@ impl Netlink {
     /// cost (see README, Performance), and one walk instead of two halves it.
     fn read_tcp(&mut self, out: &mut Answers) -> Result<()> {
         if self.tcp_in_one {
-            let start = (out.sockets.len(), out.counters.len());
+            let start = out.sockets.len();
             match self.dump_typed(TCPDIAG_GETSOCK, &tcp_request_v1(), |payload| {
                 out.push(Proto::Tcp, payload)
             }) {
                 Ok(()) => return Ok(()),
                 Err(_) => {
-                    out.sockets.truncate(start.0);
-                    out.counters.truncate(start.1);
+                    out.sockets.truncate(start);
+                    // TCP is read first: nothing else was counted.
+                    out.counters.clear();
                     self.tcp_in_one = false;
                 }
             }
@@ -374,7 +377,7 @@ impl Netlink {
 struct Answers<'a> {
     kept: &'a TcpInfoKept,
     sockets: &'a mut Vec<Socket>,
-    counters: &'a mut Vec<(u64, TcpCounters)>,
+    counters: &'a mut CounterRun,
 }
 
 impl Answers<'_> {
@@ -382,7 +385,7 @@ impl Answers<'_> {
         let (socket, counters) = inet_socket_kept(proto, payload, self.kept)?;
         // Only a socket with a cookie gives its counters apart (see inet_socket_kept).
         if let (Some(counters), Some(id)) = (counters, socket.diag_id) {
-            self.counters.push((id.cookie.get(), counters));
+            self.counters.push(id.cookie.get(), counters);
         }
         self.sockets.push(socket);
         Ok(())

@@ -14,7 +14,7 @@ use super::netlink::{Counted, Netlink, Present, TcpInfoKept};
 use super::proc_families::ProcTable;
 use super::proc_net::ProcTables;
 use super::{Scope, Selection, Tables, is_live, netns, parallel, peers, proc_families, proc_net};
-use crate::model::{self, Netns, Socket, TcpCounters};
+use crate::model::{self, CounterRun, Netns, Socket};
 
 /// One network namespace's sockets, whether its unix sockets carry their uid
 /// (netlink on kernel 5.3+; /proc/net/unix has no uid column), and the unix sockets
@@ -29,7 +29,7 @@ pub(super) struct Table {
     pub(super) pairs: Option<peers::Pairs>,
     /// The counters of the TCP sockets whose tcp_info was not kept (`TcpInfoKept`), by
     /// cookie: sorted by it in `prepare`.
-    pub(super) counters: Vec<(u64, TcpCounters)>,
+    pub(super) counters: CounterRun,
 }
 
 impl Table {
@@ -55,7 +55,7 @@ impl Table {
             unix_uids: false,
             unconfirmed: read.unconfirmed,
             pairs: None,
-            counters: Vec::new(),
+            counters: CounterRun::default(),
         })
     }
 
@@ -72,7 +72,7 @@ impl Table {
         }
         self.pairs = Some(peers::pairs(&self.sockets));
         // For `CounterTable::add`, which would sort them after the walk.
-        self.counters.sort_unstable_by_key(|&(cookie, _)| cookie);
+        self.counters.sort();
     }
 
     /// Adds the other families' /proc tables under `net_dir` (see proc_families) that

@@ -3,32 +3,41 @@
 
 use super::{Socket, TcpCounters};
 
-/// Counters by sock_diag cookie, one run sorted by cookie per network namespace: a
-/// cookie names one socket while the kernel runs, within its namespace (kernels
-/// before 5.11 count cookies per namespace, later ones host-wide). 32 bytes a socket,
-/// where its whole tcp_info is a 112-byte allocation.
+/// Counters by sock_diag cookie, one run per network namespace: a cookie names one
+/// socket while the kernel runs, within its namespace (kernels before 5.11 count
+/// cookies per namespace, later ones host-wide). 24 bytes a socket, where its whole
+/// tcp_info is a 112-byte allocation.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CounterTable {
-    /// (network namespace inode, (cookie, counters) by cookie).
-    runs: Vec<(u64, Vec<(u64, TcpCounters)>)>,
+    /// By network namespace inode.
+    runs: Vec<(u64, CounterRun)>,
+}
+
+/// The counters of one namespace's sockets, by cookie, in the order a dump gives them
+/// until `sort` (or `CounterTable::add`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CounterRun {
+    /// (cookie, bytes_received, bytes_acked).
+    bytes: Vec<(u64, u64, u64)>,
+    /// (cookie, total_retrans) of the sockets that retransmitted at all, apart: few do,
+    /// and in `bytes` it would be 8 bytes more for each socket (its alignment's).
+    retrans: Vec<(u64, u32)>,
 }
 
 impl CounterTable {
-    /// Adds the counters of the sockets of the namespace `netns` (`Netns::inode`), by
-    /// cookie, in any order.
-    pub fn add(&mut self, netns: u64, mut counters: Vec<(u64, TcpCounters)>) {
-        if counters.is_empty() {
+    /// Adds the counters of the sockets of the namespace `netns` (`Netns::inode`).
+    pub fn add(&mut self, netns: u64, mut run: CounterRun) {
+        if run.is_empty() {
             return;
         }
-        if let Some((_, run)) = self.runs.iter_mut().find(|(n, _)| *n == netns) {
-            run.append(&mut counters);
-            counters = std::mem::take(run);
-            self.runs.retain(|(n, _)| *n != netns);
+        if let Some(at) = self.runs.iter().position(|(n, _)| *n == netns) {
+            let (_, mut before) = self.runs.remove(at);
+            before.bytes.append(&mut run.bytes);
+            before.retrans.append(&mut run.retrans);
+            run = before;
         }
-        if !counters.is_sorted_by_key(|&(cookie, _)| cookie) {
-            counters.sort_unstable_by_key(|&(cookie, _)| cookie);
-        }
-        self.runs.push((netns, counters));
+        run.sort();
+        self.runs.push((netns, run));
     }
 
     /// The counters of `socket`, found by its namespace and cookie; None for a socket
@@ -37,8 +46,7 @@ impl CounterTable {
         let cookie = socket.diag_id?.cookie.get();
         let netns = socket.netns.as_ref().map_or(0, |n| n.inode);
         let (_, run) = self.runs.iter().find(|(n, _)| *n == netns)?;
-        let at = run.binary_search_by_key(&cookie, |&(c, _)| c).ok()?;
-        Some(run[at].1)
+        run.get(cookie)
     }
 
     /// Keeps the counters of `sockets` alone (the rest of the dump went: `--pid`).
@@ -49,7 +57,9 @@ impl CounterTable {
                 .filter_map(|s| Some(s.diag_id?.cookie.get()))
                 .collect();
             cookies.sort_unstable();
-            run.retain(|(cookie, _)| cookies.binary_search(cookie).is_ok());
+            let kept = |cookie: &u64| cookies.binary_search(cookie).is_ok();
+            run.bytes.retain(|(cookie, ..)| kept(cookie));
+            run.retrans.retain(|(cookie, _)| kept(cookie));
             run.shrink_to_fit();
         }
         self.runs.retain(|(_, run)| !run.is_empty());
@@ -62,6 +72,67 @@ impl CounterTable {
 
     pub fn is_empty(&self) -> bool {
         self.runs.is_empty()
+    }
+}
+
+impl CounterRun {
+    pub fn with_capacity(sockets: usize) -> CounterRun {
+        CounterRun {
+            bytes: Vec::with_capacity(sockets),
+            retrans: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, cookie: u64, counters: TcpCounters) {
+        self.bytes
+            .push((cookie, counters.bytes_received, counters.bytes_acked));
+        if counters.total_retrans != 0 {
+            self.retrans.push((cookie, counters.total_retrans));
+        }
+    }
+
+    /// By cookie, for `get` (done by `CounterTable::add` when not done before).
+    pub fn sort(&mut self) {
+        if !self.bytes.is_sorted_by_key(|&(cookie, ..)| cookie) {
+            self.bytes.sort_unstable_by_key(|&(cookie, ..)| cookie);
+        }
+        if !self.retrans.is_sorted_by_key(|&(cookie, _)| cookie) {
+            self.retrans.sort_unstable_by_key(|&(cookie, _)| cookie);
+        }
+    }
+
+    fn get(&self, cookie: u64) -> Option<TcpCounters> {
+        let at = self
+            .bytes
+            .binary_search_by_key(&cookie, |&(c, ..)| c)
+            .ok()?;
+        let (_, bytes_received, bytes_acked) = self.bytes[at];
+        let retrans = self.retrans.binary_search_by_key(&cookie, |&(c, _)| c);
+        Some(TcpCounters {
+            bytes_received,
+            bytes_acked,
+            total_retrans: retrans.map_or(0, |at| self.retrans[at].1),
+        })
+    }
+
+    /// How many sockets' counters it holds.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Forgets them all, keeping the room.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.retrans.clear();
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.retrans.shrink_to_fit();
     }
 }
 
@@ -93,24 +164,32 @@ mod tests {
         TcpCounters {
             bytes_received: n,
             bytes_acked: n + 1,
-            total_retrans: n as u32,
+            // Some retransmitted (kept apart), some did not.
+            total_retrans: (n % 2) as u32 * 5,
         }
+    }
+
+    fn run(counters: &[(u64, TcpCounters)]) -> CounterRun {
+        let mut run = CounterRun::with_capacity(counters.len());
+        for &(cookie, c) in counters {
+            run.push(cookie, c);
+        }
+        run
     }
 
     #[test]
     fn found_by_namespace_and_cookie() {
         let mut table = CounterTable::default();
         assert!(table.is_empty());
-        table.add(
-            7,
-            vec![(30, counters(3)), (10, counters(1)), (20, counters(2))],
-        );
+        let dumped = [(30, counters(3)), (10, counters(1)), (20, counters(2))];
+        table.add(7, run(&dumped));
         // The same cookie in another namespace is another socket.
-        table.add(8, vec![(10, counters(9))]);
-        table.add(7, vec![(40, counters(4))]);
-        table.add(9, Vec::new());
+        table.add(8, run(&[(10, counters(9))]));
+        table.add(7, run(&[(40, counters(4))]));
+        table.add(9, CounterRun::default());
         assert_eq!(table.len(), 5);
         assert_eq!(table.get(&socket(7, 10)), Some(counters(1)));
+        assert_eq!(table.get(&socket(7, 20)), Some(counters(2)));
         assert_eq!(table.get(&socket(7, 30)), Some(counters(3)));
         assert_eq!(table.get(&socket(7, 40)), Some(counters(4)));
         assert_eq!(table.get(&socket(8, 10)), Some(counters(9)));

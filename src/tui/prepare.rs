@@ -149,7 +149,7 @@ impl Preparer {
     /// socket the details show (`Choice::details`) alone. The table shows none of it
     /// (only rates, which come from the counters), and 100k of them are 10 MB of small
     /// allocations: so the collector asks its source for that one only, and the
-    /// others' counters beside the snapshot (`Source::snapshot_counted`, 3 MB), which
+    /// others' counters beside the snapshot (`Source::snapshot_counted`, 2.4 MB), which
     /// are freed once the tracker has read them; a source that gives every tcp_info
     /// has the rest let go here (`let_tcp_info_go`). A socket the details open on
     /// gets its tcp_info from the next refresh (`Details::tcp_info_pending`).
