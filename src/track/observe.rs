@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{
-    Change, Event, Held, History, Sample, StateCounts, TcpCounters, Tracker, endpoints, table,
+    Change, Event, Held, History, Kept, Sample, Stamp, StateCounts, TcpCounters, Tracker,
+    endpoints, table,
 };
 use crate::model::{Proto, Snapshot, Socket, TcpState};
 
@@ -49,7 +50,7 @@ impl Tracker {
         let at = snapshot.taken_at;
         let first = self.last_at.is_none();
         self.generation += 1;
-        let generation = self.generation;
+        let generation = self.generation as u32; // wrapped: see `History::generation`
         let queued = self.closed_order.len();
         self.observe_closed(snapshot, generation);
 
@@ -66,7 +67,7 @@ impl Tracker {
                 // A duplicate key within one snapshot (e.g. unix sockets nobody
                 // accepted yet, all inode 0 and no address) is tracked once.
                 Some((_, h)) if h.generation == generation => {}
-                Some((p, h)) if h.closed_at.is_none() => {
+                Some((p, h)) if h.closed_at().is_none() => {
                     listed[i] = p;
                     let held = Held::Listed(shared.clone(), i as u32);
                     if let Some(change) = update(h, held, sample, generation, &self.config) {
@@ -82,7 +83,7 @@ impl Tracker {
         let vanished: Vec<_> = before
             .iter()
             .filter_map(|&p| self.sockets.at(p))
-            .filter(|h| h.closed_at.is_none() && h.generation != generation)
+            .filter(|h| h.closed_at().is_none() && h.generation != generation)
             .map(|h| (h.socket().key(), endpoints(h.socket())))
             .collect();
         let mut by_endpoints: HashMap<_, _, Fast> = vanished
@@ -93,6 +94,7 @@ impl Tracker {
         // The sockets new now share their one-state history, one per state: at the
         // first snapshot that is 100k slices of one entry, 4.8 MB, made a dozen.
         let mut entered: [Option<States>; TcpState::ALL.len()] = Default::default();
+        self.sockets.reserve(unmatched.len());
         for (i, sample) in unmatched {
             let socket = &snapshot.sockets[i];
             let held = Held::Listed(shared.clone(), i as u32);
@@ -116,7 +118,7 @@ impl Tracker {
                     let states = entered[socket.state as usize]
                         .get_or_insert_with(|| Arc::new([(at, socket.state)]))
                         .clone();
-                    let h = new_history(held, sample, states, first, generation, &self.config);
+                    let h = new_history(held, sample, states, first, generation);
                     listed[i] = self.sockets.insert(h);
                     (!first).then_some(Change::Opened)
                 }
@@ -133,8 +135,7 @@ impl Tracker {
             if h.generation == generation {
                 continue;
             }
-            h.closed_at = Some(at);
-            keep(h, &self.config);
+            close(h, at, &self.config);
             let socket = event_socket(&Change::Closed, h.socket());
             self.closed_order.push_back((at, key));
             push_built(self, at, Change::Closed, socket);
@@ -159,7 +160,7 @@ impl Tracker {
                 break;
             }
             // A key that reopened since is someone else's now; leave it.
-            if self.sockets.get(key).and_then(|h| h.closed_at) == Some(*closed_at) {
+            if self.sockets.get(key).and_then(History::closed_at) == Some(*closed_at) {
                 self.sockets.remove(key);
             }
             self.closed_order.pop_front();
@@ -195,24 +196,22 @@ fn new_history(
     sample: Sample,
     states: States,
     first: bool,
-    generation: u64,
-    config: &super::TrackConfig,
+    generation: u32,
 ) -> History {
     History {
         held,
-        first_seen: sample.at,
+        first_seen: Stamp::of(sample.at),
         seen_from_start: first,
-        last_seen: sample.at,
-        closed_at: None,
+        last_seen: Stamp::of(sample.at),
         states,
-        samples: super::Samples::first(sample, config.samples_per_socket),
+        samples: super::Samples::first(&sample),
         generation,
     }
 }
 
-/// A history that closed keeps its socket itself, as the snapshot it was listed in
-/// goes; without its tcp_info unless `TrackConfig::keep_tcp_info`.
-pub(super) fn keep(h: &mut History, config: &super::TrackConfig) {
+/// A history closes `at`: it keeps its socket itself, as the snapshot it was listed
+/// in goes; without its tcp_info unless `TrackConfig::keep_tcp_info`.
+pub(super) fn close(h: &mut History, at: SystemTime, config: &super::TrackConfig) {
     if let Held::Listed(..) = h.held {
         let socket = h.socket();
         let socket = match config.keep_tcp_info {
@@ -222,7 +221,10 @@ pub(super) fn keep(h: &mut History, config: &super::TrackConfig) {
                 ..socket.clone()
             },
         };
-        h.held = Held::Kept(Box::new(socket));
+        h.held = Held::Kept(Box::new(Kept {
+            socket,
+            closed_at: at,
+        }));
     }
 }
 
@@ -232,13 +234,14 @@ fn update(
     h: &mut History,
     held: Held,
     sample: Sample,
-    generation: u64,
+    generation: u32,
     config: &super::TrackConfig,
 ) -> Option<Change> {
     let from = h.socket().state;
     h.generation = generation;
-    h.last_seen = sample.at;
-    h.samples.push(sample, config.samples_per_socket);
+    h.samples
+        .push(&sample, h.last_seen, config.samples_per_socket);
+    h.last_seen = Stamp::of(sample.at);
     h.held = held;
     let to = h.socket().state;
     if from == to {

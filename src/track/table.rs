@@ -9,6 +9,8 @@
 //! history, and the key is worked out from the history's socket when it is needed.
 //! A position stays the history's while it is remembered, so the tracker can list the
 //! histories in the order of the snapshot (`Tracker::listed`) and read them in a row.
+//! The Vec grows by what is needed and a little (`grow`), never doubling: doubled, 100k
+//! sockets and 10k closed ones had 131072 slots, 2 MB of them empty.
 
 use std::hash::BuildHasher;
 
@@ -104,6 +106,7 @@ impl Histories {
                         at
                     }
                     None => {
+                        Self::grow(&mut self.slots, 1);
                         self.slots.push(Some(history));
                         Position::try_from(self.slots.len() - 1).expect("under 4G histories")
                     }
@@ -111,6 +114,20 @@ impl Histories {
                 e.insert(at);
                 at
             }
+        }
+    }
+
+    /// Makes room for `more` histories besides those held (the new sockets of a
+    /// snapshot), so they go in with one allocation.
+    pub fn reserve(&mut self, more: usize) {
+        Self::grow(&mut self.slots, more.saturating_sub(self.free.len()));
+    }
+
+    /// Room for `more` slots past the end: exactly that, or a sixteenth more than
+    /// there are (a few hundred more each snapshot would move the Vec each time).
+    fn grow(slots: &mut Vec<Option<History>>, more: usize) {
+        if slots.capacity() - slots.len() < more {
+            slots.reserve_exact(more.max(slots.len() / 16));
         }
     }
 
@@ -179,7 +196,7 @@ mod tests {
 
         // 1 closes, is forgotten, and 4 takes its slot.
         observe(&mut t, vec![tcp(3), tcp(2)], 2);
-        assert!(t.get(&tcp(1).key()).unwrap().closed_at.is_some());
+        assert!(t.get(&tcp(1).key()).unwrap().closed_at().is_some());
         observe(&mut t, vec![tcp(3), tcp(2)], 4);
         assert!(t.get(&tcp(1).key()).is_none(), "forgotten");
         observe(&mut t, vec![tcp(4), tcp(3), tcp(2)], 5);
