@@ -63,8 +63,9 @@ impl Tracker {
             let Some(known) = wanted.get(&e) else {
                 continue; // listed, or never bound
             };
-            match known.as_ref().and_then(|k| self.sockets.get_mut(&k.key)) {
-                Some(h) if h.closed_at().is_none() => {
+            let found = known.as_ref().and_then(|k| self.sockets.find(&k.key));
+            match found.and_then(|p| Some((p, self.sockets.at_mut(p)?))) {
+                Some((p, h)) if h.closed_at().is_none() => {
                     // Seen in an earlier snapshot: it closes now, as last seen, with
                     // the kernel's last word on its counters.
                     close(h, closed.at, &self.config);
@@ -72,13 +73,12 @@ impl Tracker {
                     if closed.socket.tcp_info.is_some() {
                         socket.tcp_info.clone_from(&closed.socket.tcp_info);
                     }
-                    let key = socket.key();
                     let socket = event_socket(&Change::Closed, socket);
-                    self.closed_order.push_back((closed.at, key));
+                    self.closed_order.push_back((Stamp::of(closed.at), p));
                     push_built(self, closed.at, Change::Closed, socket);
                 }
                 // Closed already (by an earlier diff); keep the final counters.
-                Some(h) => {
+                Some((_, h)) => {
                     let socket = h.kept_mut();
                     if socket.tcp_info.is_none() {
                         socket.tcp_info.clone_from(&closed.socket.tcp_info);
@@ -104,7 +104,7 @@ impl Tracker {
         let closed = self
             .closed_order
             .iter()
-            .filter_map(|(_, key)| self.get(key));
+            .filter_map(|&(_, p)| self.sockets.at(p));
         for socket in listed.chain(closed.map(History::socket)) {
             let Some(slot) = ends(socket).and_then(|e| wanted.get_mut(&e)) else {
                 continue;
@@ -162,8 +162,8 @@ impl Tracker {
         socket.processes = listeners.owner_of(&socket);
         let key = socket.key();
         let h = unseen_history(&socket, closed, generation);
-        self.sockets.insert(h);
-        self.closed_order.push_back((closed.at, key.clone()));
+        let p = self.sockets.insert(h);
+        self.closed_order.push_back((Stamp::of(closed.at), p));
         push_event(self, closed.at, Change::Closed, &socket);
         key
     }

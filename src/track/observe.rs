@@ -129,15 +129,16 @@ impl Tracker {
         }
 
         for (key, _) in vanished {
-            let Some(h) = self.sockets.get_mut(&key) else {
+            let Some(p) = self.sockets.find(&key) else {
                 continue; // moved to a new key above
             };
+            let h = self.sockets.at_mut(p).expect("found");
             if h.generation == generation {
                 continue;
             }
             close(h, at, &self.config);
             let socket = event_socket(&Change::Closed, h.socket());
-            self.closed_order.push_back((at, key));
+            self.closed_order.push_back((Stamp::of(at), p));
             push_built(self, at, Change::Closed, socket);
         }
 
@@ -153,15 +154,19 @@ impl Tracker {
     }
 
     fn forget_closed(&mut self, now: SystemTime) {
-        while let Some((closed_at, key)) = self.closed_order.front() {
+        while let Some(&(closed_at, p)) = self.closed_order.front() {
+            let closed_at = closed_at.time();
             let expired =
-                now.duration_since(*closed_at).unwrap_or_default() > self.config.keep_closed_for;
+                now.duration_since(closed_at).unwrap_or_default() > self.config.keep_closed_for;
             if !expired && self.closed_order.len() <= self.config.closed_cap {
                 break;
             }
-            // A key that reopened since is someone else's now; leave it.
-            if self.sockets.get(key).and_then(History::closed_at) == Some(*closed_at) {
-                self.sockets.remove(key);
+            // A key that reopened since (or a place used again) is someone else's
+            // now; leave it.
+            let gone = self.sockets.at(p);
+            if let Some(key) = gone.filter(|h| h.closed_at() == Some(closed_at)) {
+                let key = key.socket().key();
+                self.sockets.remove(&key);
             }
             self.closed_order.pop_front();
         }

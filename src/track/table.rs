@@ -64,18 +64,12 @@ impl Histories {
         self.at(self.find(key)?)
     }
 
-    /// A history to update in place. Whoever changes its socket must keep its key
-    /// (the socket's state, queues and owners, never its endpoints or inode).
-    pub fn get_mut(&mut self, key: &SocketKey) -> Option<&mut History> {
-        let at = self.find(key)?;
-        self.at_mut(at)
-    }
-
     pub fn at(&self, at: Position) -> Option<&History> {
         self.slots.get(at as usize)?.as_ref()
     }
 
-    /// As `get_mut`: the socket keeps its key.
+    /// A history to update in place. Whoever changes its socket must keep its key
+    /// (the socket's state, queues and owners, never its endpoints or inode).
     pub fn at_mut(&mut self, at: Position) -> Option<&mut History> {
         self.slots.get_mut(at as usize)?.as_mut()
     }
@@ -211,5 +205,38 @@ mod tests {
             assert_eq!(port(t.get(&s.key()).unwrap().socket()), port(&s));
         }
         assert_eq!(t.tracked_len(), 3);
+    }
+
+    #[test]
+    fn the_close_order_forgets_only_the_history_it_names() {
+        let config = TrackConfig {
+            keep_closed_for: Duration::from_secs(1),
+            ..TrackConfig::default()
+        };
+        let mut t = Tracker::new(config);
+        let closed_at = |t: &Tracker, s: &Socket| t.get(&s.key()).and_then(|h| h.closed_at());
+        observe(&mut t, vec![tcp(1), tcp(2)], 1);
+        observe(&mut t, vec![tcp(2)], 2); // 1 closes
+        observe(&mut t, vec![tcp(1), tcp(2)], 3); // and reopens in its place
+        observe(&mut t, vec![tcp(2)], 4); // and closes again
+        // The first close expired: its place holds the second, which stays.
+        assert_eq!(
+            closed_at(&t, &tcp(1)),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(4))
+        );
+        observe(&mut t, vec![tcp(2)], 6);
+        assert_eq!(
+            t.get(&tcp(1).key()).map(|h| h.first_seen()),
+            None,
+            "forgotten"
+        );
+        // Its place goes to 3, which closes; the order names the place once for each.
+        observe(&mut t, vec![tcp(3), tcp(2)], 7);
+        assert_eq!(t.sockets.slots.len(), 2);
+        observe(&mut t, vec![tcp(2)], 8);
+        let closed: Vec<u16> = t.closed_at_last().map(|h| port(h.socket())).collect();
+        assert_eq!(closed, [3]);
+        observe(&mut t, vec![tcp(2)], 10);
+        assert_eq!(t.tracked_len(), 1);
     }
 }
