@@ -76,11 +76,6 @@ impl Held {
                 self.processes.insert(pid, Arc::clone(process));
             }
         }
-        let new = Owner {
-            pid,
-            fd,
-            process: Arc::clone(process),
-        };
         let narrow = u32::try_from(inode);
         let first = match narrow.map(|narrow| self.one.entry(narrow)) {
             Ok(Entry::Vacant(e)) if !self.other.contains_key(&inode) => {
@@ -90,6 +85,11 @@ impl Held {
             Ok(Entry::Occupied(e)) if *e.get() == (pid, fd) => return,
             Ok(Entry::Occupied(e)) => Some(e.remove()),
             _ => None,
+        };
+        let new = Owner {
+            pid,
+            fd,
+            process: Arc::clone(process),
         };
         let list = match first.and_then(|held| self.owner(held)) {
             Some(first) => Owners::one(first),
