@@ -8,9 +8,10 @@
 //! are forgotten after `keep_closed_for` (or sooner past `closed_cap`); the event log
 //! and the state-count ring are capped. A listed socket's history keeps no copy of the
 //! socket: it points into the snapshot that listed it last (`observe_shared` shares it
-//! with the caller, the live view's model), so it costs ~260 bytes (its place, times,
-//! packed samples of 40 bytes, its table slot; states shared); a closed one keeps a
-//! copy of its socket until it is forgotten.
+//! with the caller, the live view's model), so it costs ~100 bytes: its 96-byte slot
+//! (its place, times, a few samples packed in place: see `History`) and its 4-byte
+//! position in the table (states shared). A closed one keeps a copy of its socket
+//! until it is forgotten.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -81,22 +82,28 @@ pub struct Rate {
 }
 
 /// What is known about one socket across snapshots.
+///
+/// Compact, as the tracker keeps one per socket (100k and more): its times are
+/// `Stamp`s of 8 bytes, its samples are packed in place (`Samples`), and a closed
+/// one's time of closing sits beside its own copy of the socket (only a closed one
+/// has either): 96 bytes in all (`a_history_stays_small`).
 #[derive(Clone, Debug)]
 pub struct History {
     /// As last seen (`socket()`).
     held: Held,
-    pub first_seen: SystemTime,
+    first_seen: Stamp,
     /// It was in the first snapshot: it opened before tracking began.
     pub seen_from_start: bool,
-    pub last_seen: SystemTime,
-    pub closed_at: Option<SystemTime>,
+    last_seen: Stamp,
     /// The states it passed through, oldest first, with when it entered each.
     /// Shared: a view handed the histories of 100k sockets takes a reference to each,
     /// not a copy (they change only when the state does).
     pub states: Arc<[(SystemTime, TcpState)]>,
-    /// Consecutive samples while seen, oldest first (packed: see `Samples`).
-    pub samples: Samples,
-    generation: u64,
+    /// Consecutive samples while seen, the newest at `last_seen` (`samples()`).
+    samples: Samples,
+    /// The snapshot (`Tracker::generation`, wrapped) it was last seen in: compared
+    /// only with the current one, which a listed history is seen in or else closes.
+    generation: u32,
 }
 
 /// Where a history's socket is: while listed, in the snapshot that listed it last,
@@ -106,14 +113,21 @@ pub struct History {
 #[derive(Clone)]
 enum Held {
     Listed(Arc<Snapshot>, u32),
-    Kept(Box<Socket>),
+    Kept(Box<Kept>),
+}
+
+/// A closed history's socket and when it closed.
+#[derive(Clone)]
+struct Kept {
+    socket: Socket,
+    closed_at: SystemTime,
 }
 
 impl Held {
     fn socket(&self) -> &Socket {
         match self {
             Held::Listed(snapshot, i) => &snapshot.sockets[*i as usize],
-            Held::Kept(socket) => socket,
+            Held::Kept(kept) => &kept.socket,
         }
     }
 }
@@ -131,48 +145,78 @@ impl History {
         self.held.socket()
     }
 
-    /// The socket of a closed history (`observe::keep` made it its own); changing it
+    /// When it was first seen (by a snapshot, or the kernel's log of closed ones).
+    pub fn first_seen(&self) -> SystemTime {
+        self.first_seen.time()
+    }
+
+    /// When it was last seen: its newest sample's time.
+    pub fn last_seen(&self) -> SystemTime {
+        self.last_seen.time()
+    }
+
+    /// When it closed; `None` while listed.
+    pub fn closed_at(&self) -> Option<SystemTime> {
+        match &self.held {
+            Held::Kept(kept) => Some(kept.closed_at),
+            Held::Listed(..) => None,
+        }
+    }
+
+    /// The socket of a closed history (`observe::close` made it its own); changing it
     /// must keep its key (`table::Histories`).
     fn kept_mut(&mut self) -> &mut Socket {
         match &mut self.held {
-            Held::Kept(socket) => socket,
+            Held::Kept(kept) => &mut kept.socket,
             Held::Listed(..) => unreachable!("kept when it closed"),
         }
     }
 
     /// When it entered its current state (as far as tracking knows).
     pub fn state_since(&self) -> SystemTime {
-        self.states.last().map_or(self.first_seen, |(at, _)| *at)
+        self.states.last().map_or(self.first_seen(), |(at, _)| *at)
     }
 
     /// How long it has been in its current state at its last sample.
     pub fn state_age(&self) -> Duration {
-        age(self.state_since(), self.last_seen)
+        age(self.state_since(), self.last_seen())
+    }
+
+    /// Its samples, oldest first: consecutive snapshots while it was seen, at most
+    /// `TrackConfig::samples_per_socket`.
+    pub fn samples(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = Sample> + ExactSizeIterator + Clone + use<> {
+        let mut samples: Vec<Sample> = self.newest_first().collect();
+        samples.reverse();
+        samples.into_iter()
+    }
+
+    fn newest_first(&self) -> samples::Newest<'_> {
+        self.samples.newest_first(self.last_seen)
     }
 
     /// The latest rate, from the last two samples with counters.
     pub fn rate(&self) -> Option<Rate> {
-        let n = self.samples.len();
-        let (a, b) = (
-            self.samples.get(n.checked_sub(2)?)?,
-            self.samples.get(n - 1)?,
-        );
+        let mut newest = self.newest_first();
+        let (b, a) = (newest.next()?, newest.next()?);
         rate_between(&a, &b)
     }
 
     /// Every rate the samples give, oldest first: what a sparkline draws.
-    pub fn rates(&self) -> impl Iterator<Item = Rate> + '_ {
-        self.samples
-            .iter()
-            .zip(self.samples.iter().skip(1))
+    pub fn rates(&self) -> impl Iterator<Item = Rate> + use<> {
+        let samples = self.samples();
+        samples
+            .clone()
+            .zip(samples.skip(1))
             .filter_map(|(a, b)| rate_between(&a, &b))
     }
 
     /// The last `n` samples, oldest first.
-    pub fn recent(&self, n: usize) -> impl Iterator<Item = Sample> + '_ {
-        self.samples
-            .iter()
-            .skip(self.samples.len().saturating_sub(n))
+    pub fn recent(&self, n: usize) -> impl Iterator<Item = Sample> + use<> {
+        let mut recent: Vec<Sample> = self.newest_first().take(n).collect();
+        recent.reverse();
+        recent.into_iter()
     }
 }
 
@@ -261,7 +305,10 @@ pub struct Tracker {
     /// Side by side, each found by its socket's key (`table::Histories`).
     sockets: table::Histories,
     /// Closed sockets in the order they closed, to forget the oldest first.
-    closed_order: VecDeque<(SystemTime, SocketKey)>,
+    /// Where they are and when they closed (a position is a history's while it is
+    /// remembered; a later one there is another history, closed at another time):
+    /// 16 bytes each, where a key would be 88.
+    closed_order: VecDeque<(Stamp, table::Position)>,
     /// How many of the last entries of `closed_order` the last snapshot added.
     closed_last: usize,
     events: VecDeque<Event>,
@@ -280,7 +327,9 @@ pub struct Tracker {
 mod closed;
 mod observe;
 mod samples;
-pub use samples::Samples;
+use samples::Samples;
+mod stamp;
+use stamp::Stamp;
 mod table;
 
 impl Tracker {
@@ -312,7 +361,7 @@ impl Tracker {
         self.listed
             .iter()
             .filter_map(|&p| self.sockets.at(p))
-            .filter(|h| h.closed_at.is_none())
+            .filter(|h| h.closed_at().is_none())
     }
 
     /// The history of each socket of the last snapshot, in its order (a socket with
@@ -328,7 +377,7 @@ impl Tracker {
 
     /// Sockets that closed and are not forgotten yet.
     pub fn recently_closed(&self) -> impl Iterator<Item = &History> + '_ {
-        self.sockets.values().filter(|h| h.closed_at.is_some())
+        self.sockets.values().filter(|h| h.closed_at().is_some())
     }
 
     /// The sockets that closed at the last snapshot's time, found through the close
@@ -339,8 +388,8 @@ impl Tracker {
         self.closed_order
             .iter()
             .skip(skip)
-            .filter_map(|(_, key)| self.get(key))
-            .filter(move |h| h.closed_at.is_some() && h.closed_at == last)
+            .filter_map(|&(_, p)| self.sockets.at(p))
+            .filter(move |h| h.closed_at().is_some() && h.closed_at() == last)
     }
 
     /// Every socket remembered, live or recently closed.
@@ -389,5 +438,22 @@ pub fn endpoints(s: &Socket) -> Option<(std::net::SocketAddr, std::net::SocketAd
     match (s.proto, s.local, s.remote) {
         (Proto::Tcp, Some(l), Some(r)) if r.port() != 0 => Some((l, r)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tracker keeps one of these per socket (100k and more in the live view):
+    /// a field more is 100k times as much. Shrink what is added, or raise the figure
+    /// with the reason beside it.
+    #[test]
+    fn a_history_stays_small() {
+        // Held 16, states 16, two stamps 16, samples 40 (in place: three idle
+        // samples take ~27 bytes), generation and a flag 5; a slot costs no more.
+        assert_eq!(size_of::<History>(), 96);
+        assert_eq!(size_of::<Option<History>>(), 96);
+        assert_eq!(size_of::<Samples>(), 40);
     }
 }

@@ -88,8 +88,8 @@ fn opened_closed_and_state_changes_become_events() {
 
     let first = t.get(&tcp(5000, 80, TcpState::SynSent, 2).key()).unwrap();
     assert!(first.seen_from_start);
-    assert_eq!(first.first_seen, at(0));
-    assert_eq!(first.closed_at, Some(at(2)));
+    assert_eq!(first.first_seen(), at(0));
+    assert_eq!(first.closed_at(), Some(at(2)));
     assert_eq!(
         *first.states,
         [(at(0), TcpState::SynSent), (at(1), TcpState::Established)]
@@ -98,7 +98,7 @@ fn opened_closed_and_state_changes_become_events() {
         .get(&tcp(5001, 80, TcpState::Established, 3).key())
         .unwrap();
     assert!(!second.seen_from_start);
-    assert_eq!(second.first_seen, at(1));
+    assert_eq!(second.first_seen(), at(1));
     assert_eq!(second.state_age(), Duration::from_secs(1));
 
     assert_eq!(t.live().count(), 2);
@@ -133,8 +133,8 @@ fn a_connection_losing_its_inode_is_the_same_connection() {
         ]
     );
     let h = t.get(&tcp(5000, 80, TcpState::TimeWait, 0).key()).unwrap();
-    assert_eq!(h.first_seen, at(0));
-    assert_eq!(h.samples.len(), 2);
+    assert_eq!(h.first_seen(), at(0));
+    assert_eq!(h.samples().len(), 2);
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn queue_history_is_kept_per_socket() {
         .unwrap();
     let q: Vec<u32> = h.recent(2).map(|s| s.recv_q).collect();
     assert_eq!(q, [20, 30]);
-    assert!(h.samples.iter().all(|s| s.send_q == 1));
+    assert!(h.samples().all(|s| s.send_q == 1));
 }
 
 #[test]
@@ -225,7 +225,7 @@ fn memory_stays_bounded_under_churn() {
     assert_eq!(t.events().len(), config.events_cap);
     assert_eq!(t.state_counts().len(), config.state_counts_len);
     for h in t.live() {
-        assert!(h.samples.len() <= config.samples_per_socket);
+        assert!(h.samples().len() <= config.samples_per_socket);
         assert!(h.states.len() <= config.states_per_socket);
     }
     assert_eq!(t.snapshots_seen(), 10_000);
@@ -265,7 +265,7 @@ fn a_key_that_reopens_is_a_new_socket() {
     t.observe(&snap(2, vec![s.clone()]));
     let h = t.get(&s.key()).unwrap();
     assert_eq!(
-        (h.first_seen, h.closed_at, h.seen_from_start),
+        (h.first_seen(), h.closed_at(), h.seen_from_start),
         (at(2), None, false)
     );
     let kinds: Vec<Change> = t.events().iter().map(|e| e.change.clone()).collect();

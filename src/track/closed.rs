@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
-use super::observe::{event_socket, keep, push_built, push_event};
-use super::{Change, Held, History, Tracker};
+use super::observe::{close, event_socket, push_built, push_event};
+use super::{Change, Held, History, Kept, Stamp, Tracker};
 use crate::model::{Closed, Owners, Proto, Snapshot, Socket, SocketKey, TcpState};
 
 /// What a destroyed socket is recognised by: it has no inode any more.
@@ -35,7 +35,7 @@ impl Tracker {
     /// The log holds a few entries a refresh, the snapshot and the tracker 100k
     /// sockets each: the maps are made of the log's connections, and the snapshot and
     /// the histories are each read once against them (no map of every socket).
-    pub(super) fn observe_closed(&mut self, snapshot: &Snapshot, generation: u64) {
+    pub(super) fn observe_closed(&mut self, snapshot: &Snapshot, generation: u32) {
         // Never bound (socket() then close()): nothing anyone could have seen.
         let logged = snapshot
             .closed
@@ -63,24 +63,22 @@ impl Tracker {
             let Some(known) = wanted.get(&e) else {
                 continue; // listed, or never bound
             };
-            match known.as_ref().and_then(|k| self.sockets.get_mut(&k.key)) {
-                Some(h) if h.closed_at.is_none() => {
+            let found = known.as_ref().and_then(|k| self.sockets.find(&k.key));
+            match found.and_then(|p| Some((p, self.sockets.at_mut(p)?))) {
+                Some((p, h)) if h.closed_at().is_none() => {
                     // Seen in an earlier snapshot: it closes now, as last seen, with
                     // the kernel's last word on its counters.
-                    h.closed_at = Some(closed.at);
-                    keep(h, &self.config);
+                    close(h, closed.at, &self.config);
                     let socket = h.kept_mut();
                     if closed.socket.tcp_info.is_some() {
                         socket.tcp_info.clone_from(&closed.socket.tcp_info);
                     }
-                    let key = socket.key();
                     let socket = event_socket(&Change::Closed, socket);
-                    self.closed_order.push_back((closed.at, key));
+                    self.closed_order.push_back((Stamp::of(closed.at), p));
                     push_built(self, closed.at, Change::Closed, socket);
                 }
                 // Closed already (by an earlier diff); keep the final counters.
-                Some(h) => {
-                    keep(h, &self.config);
+                Some((_, h)) => {
                     let socket = h.kept_mut();
                     if socket.tcp_info.is_none() {
                         socket.tcp_info.clone_from(&closed.socket.tcp_info);
@@ -106,7 +104,7 @@ impl Tracker {
         let closed = self
             .closed_order
             .iter()
-            .filter_map(|(_, key)| self.get(key));
+            .filter_map(|&(_, p)| self.sockets.at(p));
         for socket in listed.chain(closed.map(History::socket)) {
             let Some(slot) = ends(socket).and_then(|e| wanted.get_mut(&e)) else {
                 continue;
@@ -115,7 +113,7 @@ impl Tracker {
             let Some(h) = self.get(&key) else {
                 continue;
             };
-            let live = h.closed_at.is_none();
+            let live = h.closed_at().is_none();
             if slot.as_ref().is_none_or(|k| live && !k.live) {
                 *slot = Some(Known { key, live });
             }
@@ -139,7 +137,7 @@ impl Tracker {
         self.find_known(&mut wanted);
         let mut listeners = None;
         let mut seen = HashSet::new();
-        let generation = self.generation;
+        let generation = self.generation as u32; // wrapped, as `observe` does
         closed.retain(|c| {
             let Some(e) = ends(&c.socket) else {
                 return false;
@@ -159,25 +157,27 @@ impl Tracker {
 
     /// A socket that lived and died between two snapshots: a closed history and its
     /// event, owned by its listener's process where there is one.
-    fn log_unseen(&mut self, closed: &Closed, listeners: &Listeners, generation: u64) -> SocketKey {
+    fn log_unseen(&mut self, closed: &Closed, listeners: &Listeners, generation: u32) -> SocketKey {
         let mut socket = closed.socket.clone();
         socket.processes = listeners.owner_of(&socket);
         let key = socket.key();
         let h = unseen_history(&socket, closed, generation);
-        self.sockets.insert(h);
-        self.closed_order.push_back((closed.at, key.clone()));
+        let p = self.sockets.insert(h);
+        self.closed_order.push_back((Stamp::of(closed.at), p));
         push_event(self, closed.at, Change::Closed, &socket);
         key
     }
 }
 
-fn unseen_history(socket: &Socket, closed: &Closed, generation: u64) -> History {
+fn unseen_history(socket: &Socket, closed: &Closed, generation: u32) -> History {
     History {
-        held: Held::Kept(Box::new(socket.clone())),
-        first_seen: closed.at,
+        held: Held::Kept(Box::new(Kept {
+            socket: socket.clone(),
+            closed_at: closed.at,
+        })),
+        first_seen: Stamp::of(closed.at),
         seen_from_start: false,
-        last_seen: closed.at,
-        closed_at: Some(closed.at),
+        last_seen: Stamp::of(closed.at),
         states: std::sync::Arc::new([(closed.at, socket.state)]),
         samples: Default::default(),
         generation,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{
-    Change, Event, Held, History, Sample, StateCounts, TcpCounters, Tracker, endpoints, table,
+    Change, Event, Held, History, Kept, Sample, Stamp, StateCounts, TcpCounters, Tracker,
+    endpoints, table,
 };
 use crate::model::{Proto, Snapshot, Socket, TcpState};
 
@@ -49,7 +50,7 @@ impl Tracker {
         let at = snapshot.taken_at;
         let first = self.last_at.is_none();
         self.generation += 1;
-        let generation = self.generation;
+        let generation = self.generation as u32; // wrapped: see `History::generation`
         let queued = self.closed_order.len();
         self.observe_closed(snapshot, generation);
 
@@ -57,23 +58,24 @@ impl Tracker {
         let before = std::mem::take(&mut self.listed);
         let mut listed = vec![UNLISTED; snapshot.sockets.len()];
 
-        // Sockets seen before under the same key.
+        // Sockets seen before under the same key. The others are kept by index, not
+        // with their sample (at the first snapshot, 100k of them: 6.4 MB).
         let mut unmatched = Vec::new();
         for (i, socket) in snapshot.sockets.iter().enumerate() {
-            let sample = sample(socket, at, counters(i));
             let found = self.sockets.find(&socket.key());
             match found.and_then(|p| Some((p, self.sockets.at_mut(p)?))) {
                 // A duplicate key within one snapshot (e.g. unix sockets nobody
                 // accepted yet, all inode 0 and no address) is tracked once.
                 Some((_, h)) if h.generation == generation => {}
-                Some((p, h)) if h.closed_at.is_none() => {
+                Some((p, h)) if h.closed_at().is_none() => {
                     listed[i] = p;
                     let held = Held::Listed(shared.clone(), i as u32);
+                    let sample = sample(socket, at, counters(i));
                     if let Some(change) = update(h, held, sample, generation, &self.config) {
                         push_event(self, at, change, socket);
                     }
                 }
-                _ => unmatched.push((i, sample)),
+                _ => unmatched.push(i),
             }
         }
 
@@ -82,7 +84,7 @@ impl Tracker {
         let vanished: Vec<_> = before
             .iter()
             .filter_map(|&p| self.sockets.at(p))
-            .filter(|h| h.closed_at.is_none() && h.generation != generation)
+            .filter(|h| h.closed_at().is_none() && h.generation != generation)
             .map(|h| (h.socket().key(), endpoints(h.socket())))
             .collect();
         let mut by_endpoints: HashMap<_, _, Fast> = vanished
@@ -93,8 +95,10 @@ impl Tracker {
         // The sockets new now share their one-state history, one per state: at the
         // first snapshot that is 100k slices of one entry, 4.8 MB, made a dozen.
         let mut entered: [Option<States>; TcpState::ALL.len()] = Default::default();
-        for (i, sample) in unmatched {
+        self.sockets.reserve(unmatched.len());
+        for i in unmatched {
             let socket = &snapshot.sockets[i];
+            let sample = sample(socket, at, counters(i));
             let held = Held::Listed(shared.clone(), i as u32);
             if self
                 .sockets
@@ -116,7 +120,7 @@ impl Tracker {
                     let states = entered[socket.state as usize]
                         .get_or_insert_with(|| Arc::new([(at, socket.state)]))
                         .clone();
-                    let h = new_history(held, sample, states, first, generation, &self.config);
+                    let h = new_history(held, sample, states, first, generation);
                     listed[i] = self.sockets.insert(h);
                     (!first).then_some(Change::Opened)
                 }
@@ -127,16 +131,16 @@ impl Tracker {
         }
 
         for (key, _) in vanished {
-            let Some(h) = self.sockets.get_mut(&key) else {
+            let Some(p) = self.sockets.find(&key) else {
                 continue; // moved to a new key above
             };
+            let h = self.sockets.at_mut(p).expect("found");
             if h.generation == generation {
                 continue;
             }
-            h.closed_at = Some(at);
-            keep(h, &self.config);
+            close(h, at, &self.config);
             let socket = event_socket(&Change::Closed, h.socket());
-            self.closed_order.push_back((at, key));
+            self.closed_order.push_back((Stamp::of(at), p));
             push_built(self, at, Change::Closed, socket);
         }
 
@@ -152,15 +156,19 @@ impl Tracker {
     }
 
     fn forget_closed(&mut self, now: SystemTime) {
-        while let Some((closed_at, key)) = self.closed_order.front() {
+        while let Some(&(closed_at, p)) = self.closed_order.front() {
+            let closed_at = closed_at.time();
             let expired =
-                now.duration_since(*closed_at).unwrap_or_default() > self.config.keep_closed_for;
+                now.duration_since(closed_at).unwrap_or_default() > self.config.keep_closed_for;
             if !expired && self.closed_order.len() <= self.config.closed_cap {
                 break;
             }
-            // A key that reopened since is someone else's now; leave it.
-            if self.sockets.get(key).and_then(|h| h.closed_at) == Some(*closed_at) {
-                self.sockets.remove(key);
+            // A key that reopened since (or a place used again) is someone else's
+            // now; leave it.
+            let gone = self.sockets.at(p);
+            if let Some(key) = gone.filter(|h| h.closed_at() == Some(closed_at)) {
+                let key = key.socket().key();
+                self.sockets.remove(&key);
             }
             self.closed_order.pop_front();
         }
@@ -195,24 +203,22 @@ fn new_history(
     sample: Sample,
     states: States,
     first: bool,
-    generation: u64,
-    config: &super::TrackConfig,
+    generation: u32,
 ) -> History {
     History {
         held,
-        first_seen: sample.at,
+        first_seen: Stamp::of(sample.at),
         seen_from_start: first,
-        last_seen: sample.at,
-        closed_at: None,
+        last_seen: Stamp::of(sample.at),
         states,
-        samples: super::Samples::first(sample, config.samples_per_socket),
+        samples: super::Samples::first(&sample),
         generation,
     }
 }
 
-/// A history that closed keeps its socket itself, as the snapshot it was listed in
-/// goes; without its tcp_info unless `TrackConfig::keep_tcp_info`.
-pub(super) fn keep(h: &mut History, config: &super::TrackConfig) {
+/// A history closes `at`: it keeps its socket itself, as the snapshot it was listed
+/// in goes; without its tcp_info unless `TrackConfig::keep_tcp_info`.
+pub(super) fn close(h: &mut History, at: SystemTime, config: &super::TrackConfig) {
     if let Held::Listed(..) = h.held {
         let socket = h.socket();
         let socket = match config.keep_tcp_info {
@@ -222,7 +228,10 @@ pub(super) fn keep(h: &mut History, config: &super::TrackConfig) {
                 ..socket.clone()
             },
         };
-        h.held = Held::Kept(Box::new(socket));
+        h.held = Held::Kept(Box::new(Kept {
+            socket,
+            closed_at: at,
+        }));
     }
 }
 
@@ -232,13 +241,14 @@ fn update(
     h: &mut History,
     held: Held,
     sample: Sample,
-    generation: u64,
+    generation: u32,
     config: &super::TrackConfig,
 ) -> Option<Change> {
     let from = h.socket().state;
     h.generation = generation;
-    h.last_seen = sample.at;
-    h.samples.push(sample, config.samples_per_socket);
+    h.samples
+        .push(&sample, h.last_seen, config.samples_per_socket);
+    h.last_seen = Stamp::of(sample.at);
     h.held = held;
     let to = h.socket().state;
     if from == to {

@@ -9,6 +9,8 @@
 //! history, and the key is worked out from the history's socket when it is needed.
 //! A position stays the history's while it is remembered, so the tracker can list the
 //! histories in the order of the snapshot (`Tracker::listed`) and read them in a row.
+//! The Vec grows by what is needed and a little (`grow`), never doubling: doubled, 100k
+//! sockets and 10k closed ones had 131072 slots, 2 MB of them empty.
 
 use std::hash::BuildHasher;
 
@@ -62,18 +64,12 @@ impl Histories {
         self.at(self.find(key)?)
     }
 
-    /// A history to update in place. Whoever changes its socket must keep its key
-    /// (the socket's state, queues and owners, never its endpoints or inode).
-    pub fn get_mut(&mut self, key: &SocketKey) -> Option<&mut History> {
-        let at = self.find(key)?;
-        self.at_mut(at)
-    }
-
     pub fn at(&self, at: Position) -> Option<&History> {
         self.slots.get(at as usize)?.as_ref()
     }
 
-    /// As `get_mut`: the socket keeps its key.
+    /// A history to update in place. Whoever changes its socket must keep its key
+    /// (the socket's state, queues and owners, never its endpoints or inode).
     pub fn at_mut(&mut self, at: Position) -> Option<&mut History> {
         self.slots.get_mut(at as usize)?.as_mut()
     }
@@ -104,6 +100,7 @@ impl Histories {
                         at
                     }
                     None => {
+                        Self::grow(&mut self.slots, 1);
                         self.slots.push(Some(history));
                         Position::try_from(self.slots.len() - 1).expect("under 4G histories")
                     }
@@ -111,6 +108,20 @@ impl Histories {
                 e.insert(at);
                 at
             }
+        }
+    }
+
+    /// Makes room for `more` histories besides those held (the new sockets of a
+    /// snapshot), so they go in with one allocation.
+    pub fn reserve(&mut self, more: usize) {
+        Self::grow(&mut self.slots, more.saturating_sub(self.free.len()));
+    }
+
+    /// Room for `more` slots past the end: exactly that, or a sixteenth more than
+    /// there are (a few hundred more each snapshot would move the Vec each time).
+    fn grow(slots: &mut Vec<Option<History>>, more: usize) {
+        if slots.capacity() - slots.len() < more {
+            slots.reserve_exact(more.max(slots.len() / 16));
         }
     }
 
@@ -179,7 +190,7 @@ mod tests {
 
         // 1 closes, is forgotten, and 4 takes its slot.
         observe(&mut t, vec![tcp(3), tcp(2)], 2);
-        assert!(t.get(&tcp(1).key()).unwrap().closed_at.is_some());
+        assert!(t.get(&tcp(1).key()).unwrap().closed_at().is_some());
         observe(&mut t, vec![tcp(3), tcp(2)], 4);
         assert!(t.get(&tcp(1).key()).is_none(), "forgotten");
         observe(&mut t, vec![tcp(4), tcp(3), tcp(2)], 5);
@@ -194,5 +205,38 @@ mod tests {
             assert_eq!(port(t.get(&s.key()).unwrap().socket()), port(&s));
         }
         assert_eq!(t.tracked_len(), 3);
+    }
+
+    #[test]
+    fn the_close_order_forgets_only_the_history_it_names() {
+        let config = TrackConfig {
+            keep_closed_for: Duration::from_secs(1),
+            ..TrackConfig::default()
+        };
+        let mut t = Tracker::new(config);
+        let closed_at = |t: &Tracker, s: &Socket| t.get(&s.key()).and_then(|h| h.closed_at());
+        observe(&mut t, vec![tcp(1), tcp(2)], 1);
+        observe(&mut t, vec![tcp(2)], 2); // 1 closes
+        observe(&mut t, vec![tcp(1), tcp(2)], 3); // and reopens in its place
+        observe(&mut t, vec![tcp(2)], 4); // and closes again
+        // The first close expired: its place holds the second, which stays.
+        assert_eq!(
+            closed_at(&t, &tcp(1)),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(4))
+        );
+        observe(&mut t, vec![tcp(2)], 6);
+        assert_eq!(
+            t.get(&tcp(1).key()).map(|h| h.first_seen()),
+            None,
+            "forgotten"
+        );
+        // Its place goes to 3, which closes; the order names the place once for each.
+        observe(&mut t, vec![tcp(3), tcp(2)], 7);
+        assert_eq!(t.sockets.slots.len(), 2);
+        observe(&mut t, vec![tcp(2)], 8);
+        let closed: Vec<u16> = t.closed_at_last().map(|h| port(h.socket())).collect();
+        assert_eq!(closed, [3]);
+        observe(&mut t, vec![tcp(2)], 10);
+        assert_eq!(t.tracked_len(), 1);
     }
 }

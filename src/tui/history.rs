@@ -112,7 +112,7 @@ impl Seen {
             rx,
             tx,
             state_age_ms: u32::try_from(age_ms).unwrap_or(u32::MAX),
-            new: !h.seen_from_start && Some(h.first_seen) == tracker.last_at(),
+            new: !h.seen_from_start && Some(h.first_seen()) == tracker.last_at(),
         }
     }
 

@@ -122,8 +122,8 @@ impl Preparer {
     pub fn new(pids: Vec<u32>) -> Preparer {
         Preparer {
             // Three samples: a rate takes two, the queue rules three (the details
-            // keep a longer series for the one socket they show). A packed sample (40
-            // bytes) a socket less than the default, 4 MB at 100k.
+            // keep a longer series for the one socket they show). One fewer than the
+            // default leaves a busy socket's samples room in place (`track::Samples`).
             tracker: Tracker::new(TrackConfig {
                 samples_per_socket: DiagnoseConfig::default().queue_samples.max(2),
                 // The app has the snapshot; a vanished row gets its tcp_info back
