@@ -12,7 +12,7 @@ use crate::track::{Event, Rate};
 use super::event::Action;
 use super::history::{Bucket, Seen, Tracked};
 use super::prepare::{Note, Preparer};
-use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
+use super::rows::{self, Cursor, ProcessRow, Row, RowRef, Sort, SortBy};
 
 mod actions;
 mod filter_bar;
@@ -363,9 +363,9 @@ impl App {
     }
 
     pub fn socket(&self, row: RowRef) -> &Socket {
-        match row {
-            RowRef::Live(i) => &self.snapshot.as_ref().expect("rows come from it").sockets[i],
-            RowRef::Gone(i) => &self.vanished[i],
+        match row.get() {
+            Row::Live(i) => &self.snapshot.as_ref().expect("rows come from it").sockets[i],
+            Row::Gone(i) => &self.vanished[i],
         }
     }
 
@@ -449,12 +449,12 @@ impl App {
         self.details = self.selected_row().map(|row| {
             let seen = self.tracked.seen(row).cloned().unwrap_or_default();
             Details {
-                gone: matches!(row, RowRef::Gone(_)),
+                gone: row.is_gone(),
                 // What the tracker had: its latest (it keeps a few samples per socket).
                 rates: self.tracked.rate(row).into_iter().collect(),
                 seen,
                 tcp_info_pending: self.tracked.details_only
-                    && matches!(row, RowRef::Live(_))
+                    && !row.is_gone()
                     && self.socket(row).tcp_info.is_none(),
                 socket: self.socket(row).clone(),
                 scroll: 0,

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use crate::model::{Proto, Socket, TcpState};
 use crate::track::{Event, History, Rate, StateCounts, Tracker};
 
-use super::rows::RowRef;
+use super::rows::{Row, RowRef};
 
 /// How many refreshes of counts the sparklines look back over (2 minutes at 1 s).
 pub const SAMPLES: usize = 120;
@@ -163,9 +163,9 @@ impl Tracked {
     }
 
     pub fn seen(&self, row: RowRef) -> Option<&Seen> {
-        match row {
-            RowRef::Live(i) => self.live.get(i),
-            RowRef::Gone(i) => self.gone.get(i),
+        match row.get() {
+            Row::Live(i) => self.live.get(i),
+            Row::Gone(i) => self.gone.get(i),
         }
     }
 }

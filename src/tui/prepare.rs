@@ -15,7 +15,7 @@ use crate::track::{self, Change, Event, TcpCounters, TrackConfig, Tracker};
 
 use super::event::Update;
 use super::history::{self, Bucket, Seen, Tracked};
-use super::rows::{self, ProcessRow, RowRef, Sort};
+use super::rows::{self, ProcessRow, Row, RowRef, Sort};
 
 /// What the view shows of the rows: the sort and the filter bar's text and query.
 /// The app sends it to the collector when it changes; the rows come back for it.
@@ -383,9 +383,9 @@ pub fn shown_live<'a>(
     live: &'a [Socket],
     rows: &'a [RowRef],
 ) -> impl Iterator<Item = &'a Socket> + Clone + 'a {
-    rows.iter().filter_map(|row| match row {
-        RowRef::Live(i) => Some(&live[*i]),
-        RowRef::Gone(_) => None,
+    rows.iter().filter_map(|row| match row.get() {
+        Row::Live(i) => Some(&live[i]),
+        Row::Gone(_) => None,
     })
 }
 

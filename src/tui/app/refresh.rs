@@ -139,7 +139,7 @@ impl App {
                 if let Some(seen) = self.tracked.live.get(i) {
                     details.seen = seen.clone();
                 }
-                rate = self.tracked.rate(RowRef::Live(i));
+                rate = self.tracked.rate(RowRef::live(i));
             }
             None => details.gone = true,
         }

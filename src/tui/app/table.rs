@@ -136,7 +136,7 @@ impl App {
         // Following the busiest: once its socket closed (gone, or a vanished row at
         // the bottom), the top row, the busiest that lives.
         let found = match found {
-            Some(i) if self.following_busiest && matches!(self.rows[i], RowRef::Gone(_)) => None,
+            Some(i) if self.following_busiest && self.rows[i].is_gone() => None,
             found => found,
         };
         let selected = match found {
