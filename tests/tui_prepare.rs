@@ -52,7 +52,7 @@ fn a_model_for_an_old_choice_is_shown_the_apps_way() {
     let Outcome::Model(model) = &ready.outcome else {
         panic!("a model");
     };
-    assert_eq!(model.shown.rows.len(), filtered.len());
+    assert_eq!(model.rows.len(), filtered.len());
     feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
     assert_eq!(ports(&app), filtered);
     assert!(screen_text(&terminal).contains("every 1s"));

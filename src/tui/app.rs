@@ -12,7 +12,7 @@ use crate::track::{Event, Rate};
 use super::event::Action;
 use super::history::{Bucket, Seen, Tracked};
 use super::prepare::{Note, Preparer};
-use super::rows::{self, Cursor, ProcessRow, Row, RowRef, Sort, SortBy};
+use super::rows::{self, Cursor, ProcessRow, Row, RowRef, Rows, Sort, SortBy};
 
 mod actions;
 mod filter_bar;
@@ -134,11 +134,9 @@ pub struct App {
     pub timeline: Timeline,
     /// K and X: whether they are on, the dialog asking first, the last result.
     pub actions: Actions,
-    /// Every row in sort order, filter or not: typing in the filter bar only filters
-    /// this again (a sort at 100k sockets costs more than a key press may).
-    sorted: Vec<RowRef>,
-    /// The rows shown: `sorted` that match the filter.
-    pub rows: Vec<RowRef>,
+    /// Every row in sort order, and the rows shown (`rows` derefs to them): those that
+    /// match the filter.
+    pub rows: Rows,
     /// Shown sockets per state-bar group.
     pub counts: BTreeMap<Bucket, usize>,
     pub processes: Vec<ProcessRow>,
@@ -199,8 +197,7 @@ impl App {
             vanished: Vec::new(),
             timeline: Timeline::default(),
             actions: Actions::default(),
-            sorted: Vec::new(),
-            rows: Vec::new(),
+            rows: Rows::default(),
             counts: BTreeMap::new(),
             processes: Vec::new(),
             grouped: false,

@@ -130,6 +130,38 @@ impl std::fmt::Debug for RowRef {
     }
 }
 
+/// The socket table's rows: every row in sort order, and those the filter shows
+/// (what `Rows` derefs to). Without a filter they are the same rows, kept once, not
+/// a second copy of 100k in each model.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rows {
+    /// Every row in sort order, filter or not: typing in the filter bar only filters
+    /// these again (a sort at 100k sockets costs more than a key press may).
+    pub sorted: Vec<RowRef>,
+    /// The rows of `sorted` the filter matches, in its order; None without a filter
+    /// (all of them: see `matching`).
+    pub matched: Option<Vec<RowRef>>,
+}
+
+impl std::ops::Deref for Rows {
+    type Target = [RowRef];
+
+    /// The rows shown.
+    fn deref(&self) -> &[RowRef] {
+        self.matched.as_deref().unwrap_or(&self.sorted)
+    }
+}
+
+impl Rows {
+    /// The rows shown upside down (`S`): both orders reversed in place.
+    pub fn reverse(&mut self) {
+        self.sorted.reverse();
+        if let Some(matched) = &mut self.matched {
+            matched.reverse();
+        }
+    }
+}
+
 /// Every row of the socket table: the sockets of `live` and `gone` (the vanished), in
 /// `sort` order. `rate` is a row's latest rate, asked once per row and only when
 /// sorting by a rate column.
@@ -305,5 +337,21 @@ mod tests {
             assert_ne!(RowRef::live(i), RowRef::gone(i));
         }
         assert_eq!(format!("{:?}", RowRef::gone(7)), "Gone(7)");
+    }
+
+    #[test]
+    fn without_a_filter_the_sorted_rows_are_the_ones_shown() {
+        let sorted: Vec<RowRef> = [2, 0, 1].map(RowRef::live).into();
+        let mut rows = Rows {
+            sorted: sorted.clone(),
+            matched: None,
+        };
+        assert_eq!(*rows, sorted[..]);
+        rows.reverse();
+        assert_eq!(*rows, [1, 0, 2].map(RowRef::live));
+        rows.matched = Some(vec![RowRef::live(1), RowRef::gone(0)]);
+        rows.reverse();
+        assert_eq!(*rows, [RowRef::gone(0), RowRef::live(1)]);
+        assert_eq!(rows.sorted, sorted, "both reversed");
     }
 }

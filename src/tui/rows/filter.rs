@@ -12,20 +12,20 @@ use super::{Row, RowRef};
 const FEW: usize = 4;
 
 /// The rows of `sorted` that `query` matches, in its order, in `rows`' memory
-/// (emptied first; see `rows::sorted_rows`).
+/// (emptied first; see `rows::sorted_rows`). None for an empty query: all of them,
+/// which `sorted` holds already (`Rows::matched`).
 pub fn matching(
     mut rows: Vec<RowRef>,
     live: &[Socket],
     gone: &[Socket],
     sorted: &[RowRef],
     query: &Query,
-) -> Vec<RowRef> {
+) -> Option<Vec<RowRef>> {
+    if query.is_empty() {
+        return None;
+    }
     // Room for every row: what the filter keeps is known only after.
     super::refill(&mut rows, sorted.len());
-    if query.is_empty() {
-        rows.extend_from_slice(sorted);
-        return rows;
-    }
     // Few rows (a narrowed filter's): tested as they are.
     if sorted.len() < live.len() / FEW {
         let keep = |row: &RowRef| match row.get() {
@@ -33,7 +33,7 @@ pub fn matching(
             Row::Gone(i) => query.matches(&gone[i]),
         };
         rows.extend(sorted.iter().copied().filter(keep));
-        return rows;
+        return Some(rows);
     }
     let live_matches = query.matches_each(live);
     let keep = |row: &RowRef| match row.get() {
@@ -41,7 +41,7 @@ pub fn matching(
         Row::Gone(i) => query.matches(&gone[i]),
     };
     rows.extend(sorted.iter().copied().filter(keep));
-    rows
+    Some(rows)
 }
 
 #[cfg(test)]
@@ -73,7 +73,7 @@ mod tests {
                 Row::Gone(_) => false,
             })
             .collect();
-        assert_eq!(matching(Vec::new(), &live, &[], &few, &q), want);
+        assert_eq!(matching(Vec::new(), &live, &[], &few, &q), Some(want));
         let gone: Vec<Socket> = (0..40).map(|i| socket(i * 7)).collect();
         // Any order: the gone rows among the live ones, both ways round.
         let mut sorted: Vec<RowRef> = (0..live.len()).rev().map(RowRef::live).collect();
@@ -97,11 +97,9 @@ mod tests {
                     Row::Gone(i) => q.matches(&gone[i]),
                 })
                 .collect();
-            assert_eq!(
-                matching(Vec::new(), &live, &gone, &sorted, &q),
-                want,
-                "{text}"
-            );
+            let matched = matching(Vec::new(), &live, &gone, &sorted, &q);
+            assert_eq!(matched.is_none(), text.is_empty(), "{text}");
+            assert_eq!(matched.as_deref().unwrap_or(&sorted), want, "{text}");
         }
     }
 }
