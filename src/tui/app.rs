@@ -10,7 +10,7 @@ use crate::model::{Snapshot, Socket, SocketKey};
 use crate::track::{Event, Rate};
 
 use super::event::Action;
-use super::history::{Bucket, Seen, Tracked};
+use super::history::{Bucket, Mark, Seen, Tracked};
 use super::prepare::{Note, Preparer};
 use super::rows::{self, Cursor, ProcessRow, Row, RowRef, Rows, Sort, SortBy};
 
@@ -444,7 +444,7 @@ impl App {
 
     fn show_details(&mut self) {
         self.details = self.selected_row().map(|row| {
-            let seen = self.tracked.seen(row).cloned().unwrap_or_default();
+            let seen = self.tracked.seen(row).unwrap_or_default();
             Details {
                 gone: row.is_gone(),
                 // What the tracker had: its latest (it keeps a few samples per socket).
@@ -460,9 +460,9 @@ impl App {
         });
     }
 
-    /// What tracking knows of the socket at `row`.
-    pub fn seen(&self, row: RowRef) -> Option<&Seen> {
-        self.tracked.seen(row)
+    /// What the table shows of the tracking of the socket at `row`.
+    pub fn mark(&self, row: RowRef) -> Option<&Mark> {
+        self.tracked.mark(row)
     }
 }
 

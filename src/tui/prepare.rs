@@ -14,7 +14,7 @@ use crate::query::Query;
 use crate::track::{self, Change, Event, TcpCounters, TrackConfig, Tracker};
 
 use super::event::Update;
-use super::history::{self, Bucket, Seen, Tracked};
+use super::history::{self, Bucket, Mark, Marking, Seen, Tracked};
 use super::rows::{self, ProcessRow, Row, RowRef, Rows, Sort};
 
 /// What the view shows of the rows: the sort and the filter bar's text and query.
@@ -111,7 +111,7 @@ pub struct Preparer {
 /// process grows (measured: RSS rising refresh after refresh with the heap flat).
 #[derive(Debug, Default)]
 struct Spare {
-    live: Vec<Seen>,
+    live: Vec<Mark>,
     sorted: Vec<RowRef>,
     matched: Vec<RowRef>,
 }
@@ -305,15 +305,24 @@ impl Preparer {
         // The tracker lists the snapshot it observed last, this one: its histories
         // in its order, found without a lookup each.
         let of = |h: Option<&_>| h.map(|h| Seen::of(tracker, h)).unwrap_or_default();
+        let mut marking = Marking::default();
         let mut live = std::mem::take(&mut self.spare.live);
         rows::refill(&mut live, snapshot.sockets.len());
-        live.extend(tracker.listed().map(of));
+        live.extend(tracker.listed().map(|h| marking.mark(of(h))));
         if live.len() != snapshot.sockets.len() {
-            live = snapshot.sockets.iter().map(seen).collect(); // never: see prepare
+            // Never: see prepare.
+            marking = Marking::default();
+            live = snapshot
+                .sockets
+                .iter()
+                .map(|s| marking.mark(seen(s)))
+                .collect();
         }
+        let gone = vanished.iter().map(|s| marking.mark(seen(s))).collect();
         Tracked {
             live,
-            gone: vanished.iter().map(seen).collect(),
+            gone,
+            states: marking.into_states(),
             events: self.events.clone(),
             state_counts: recent.cloned().collect(),
             snapshots_seen: tracker.snapshots_seen(),

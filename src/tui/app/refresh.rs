@@ -139,8 +139,8 @@ impl App {
         match found {
             Some(i) => {
                 details.socket = live[i].clone();
-                if let Some(seen) = self.tracked.live.get(i) {
-                    details.seen = seen.clone();
+                if let Some(seen) = self.tracked.seen(RowRef::live(i)) {
+                    details.seen = seen;
                 }
                 rate = self.tracked.rate(RowRef::live(i));
             }

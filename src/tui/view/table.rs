@@ -203,7 +203,7 @@ fn socket_row(
     let socket = app.socket(row);
     let (mark, row_style) = match row.is_gone() {
         true => ('-', Some(style::GONE)),
-        false if app.seen(row).is_some_and(|s| s.new) => ('+', Some(style::NEW)),
+        false if app.mark(row).is_some_and(|m| m.is_new()) => ('+', Some(style::NEW)),
         false => (' ', None),
     };
     let gutter = format!("{}{mark}", if selected { '›' } else { ' ' });
