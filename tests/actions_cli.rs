@@ -1,9 +1,10 @@
 //! `sockscope kill` and `sockscope close` on real processes and connections. Each test
-//! owns its addresses (127.62.<pid>.x) and ports below the ephemeral range that no other
+//! owns its address (`OwnAddr`, one per test) and ports below the ephemeral range that no other
 //! socket uses, so `--port` matches only what the test made.
 
 mod common;
-use common::holder::{self, own_ip, unused_port};
+use common::holder::{self, unused_port};
+use common::netns::OwnAddr;
 use common::{StopOnDrop, list_json, sockscope};
 
 use std::io::{Read, Write};
@@ -11,8 +12,6 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-const NET: u8 = 62;
 
 #[test]
 #[ignore = "a child process of the tests below, not a test"]
@@ -27,8 +26,8 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
-fn addr(host: u8, port: u16) -> SocketAddr {
-    SocketAddr::from((own_ip(NET, host), port))
+fn addr(own: &OwnAddr, port: u16) -> SocketAddr {
+    SocketAddr::from((own.ip, port))
 }
 
 /// Waits (up to 10 s) for the holder to exit; its status.
@@ -78,9 +77,10 @@ fn still_talks(client: &mut TcpStream, server: &mut TcpStream) {
 
 #[test]
 fn kill_signals_only_the_process_on_the_port() {
+    let own = OwnAddr::new();
     let (p1, p2) = (unused_port(1), unused_port(2));
-    let mut target = holder::spawn(addr(1, p1));
-    let mut bystander = holder::spawn(addr(1, p2));
+    let mut target = holder::spawn(addr(&own, p1));
+    let mut bystander = holder::spawn(addr(&own, p2));
     let pid = target.0.id();
 
     // A dry run names the one process and leaves it running.
@@ -132,9 +132,10 @@ fn kill_signals_only_the_process_on_the_port() {
 
 #[test]
 fn close_destroys_only_the_connections_on_the_port() {
+    let own = OwnAddr::new();
     let (p1, p2) = (unused_port(3), unused_port(4));
-    let listener1 = TcpListener::bind(addr(2, p1)).unwrap();
-    let listener2 = TcpListener::bind(addr(2, p2)).unwrap();
+    let listener1 = TcpListener::bind(addr(&own, p1)).unwrap();
+    let listener2 = TcpListener::bind(addr(&own, p2)).unwrap();
     let (mut client1, mut server1) = connection(&listener1);
     let (mut client2, mut server2) = connection(&listener2);
 
@@ -148,7 +149,7 @@ fn close_destroys_only_the_connections_on_the_port() {
         "{stdout}"
     );
     assert!(
-        stdout.contains(&format!("{} LISTEN", addr(2, p1))),
+        stdout.contains(&format!("{} LISTEN", addr(&own, p1))),
         "{stdout}"
     );
     assert_eq!(states(p1), ["ESTABLISHED", "ESTABLISHED", "LISTEN"]);
@@ -165,7 +166,7 @@ fn close_destroys_only_the_connections_on_the_port() {
     holder::assert_closed("server", &mut server1);
     assert_eq!(states(p1), Vec::<String>::new());
     // The listener is gone too: nothing accepts there any more.
-    assert!(TcpStream::connect_timeout(&addr(2, p1), Duration::from_secs(5)).is_err());
+    assert!(TcpStream::connect_timeout(&addr(&own, p1), Duration::from_secs(5)).is_err());
 
     // The connection on the other port is untouched.
     assert_eq!(states(p2), ["ESTABLISHED", "ESTABLISHED", "LISTEN"]);
@@ -200,8 +201,9 @@ fn as_nobody(args: &[&str]) -> Option<Output> {
 
 #[test]
 fn others_cannot_close_roots_connection() {
+    let own = OwnAddr::new();
     let port = unused_port(5);
-    let listener = TcpListener::bind(addr(3, port)).unwrap();
+    let listener = TcpListener::bind(addr(&own, port)).unwrap();
     let (mut client, mut server) = connection(&listener);
     let port_text = port.to_string();
 
@@ -244,9 +246,10 @@ fn others_cannot_close_roots_connection() {
 
 #[test]
 fn read_only_refuses_every_action() {
+    let own = OwnAddr::new();
     let (p1, p2) = (unused_port(6), unused_port(7));
-    let mut holder = holder::spawn(addr(4, p1));
-    let listener = TcpListener::bind(addr(4, p2)).unwrap();
+    let mut holder = holder::spawn(addr(&own, p1));
+    let listener = TcpListener::bind(addr(&own, p2)).unwrap();
     let (mut client, mut server) = connection(&listener);
     let (p1, p2) = (p1.to_string(), p2.to_string());
 

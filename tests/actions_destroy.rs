@@ -1,9 +1,9 @@
 //! SOCK_DESTROY through the library, on this test's own loopback connection
-//! (127.64.<pid>.1): the cookie from the dump names exactly one socket, so a stale one
+//! (its own address, `OwnAddr`): the cookie from the dump names exactly one socket, so a stale one
 //! destroys nothing, and a socket already gone is said to be.
 
 mod common;
-use common::holder::own_ip;
+use common::netns::OwnAddr;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -30,7 +30,8 @@ fn the_cookie_names_one_socket() {
     if !common::need::met(&[common::need::Need::Root]) {
         return;
     }
-    let listener = TcpListener::bind((own_ip(64, 1), 0)).unwrap();
+    let own = OwnAddr::new();
+    let listener = TcpListener::bind(own.any_port()).unwrap();
     let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (mut server, _) = listener.accept().unwrap();
     client

@@ -1,10 +1,11 @@
 //! The live view's K and X in a real terminal (tmux), on processes and connections
-//! this test made on its own 127.63.<pid>.x addresses and unused ports. Skipped, saying
+//! each test made on its own address (`OwnAddr`) and unused ports. Skipped, saying
 //! so, where tmux is missing.
 
 mod common;
-use common::holder::{self, own_ip, unused_port};
+use common::holder::{self, unused_port};
 use common::need::{self, Need};
+use common::netns::OwnAddr;
 use common::tmux::Tmux;
 use common::{StopOnDrop, list_json};
 
@@ -12,16 +13,14 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
-const NET: u8 = 63;
-
 #[test]
 #[ignore = "a child process of the tests below, not a test"]
 fn hold_listener() {
     holder::hold_if_asked();
 }
 
-fn addr(host: u8, port: u16) -> SocketAddr {
-    SocketAddr::from((own_ip(NET, host), port))
+fn addr(own: &OwnAddr, port: u16) -> SocketAddr {
+    SocketAddr::from((own.ip, port))
 }
 
 /// The live view filtered on `port`, in a tmux server of its own.
@@ -57,14 +56,15 @@ fn exited(child: &mut StopOnDrop) -> std::process::ExitStatus {
 
 #[test]
 fn k_asks_first_esc_cancels_t_terminates() {
+    let own = OwnAddr::new();
     if !need::met(&[Need::Tmux]) {
         return;
     }
     let port = unused_port(11);
-    let mut holder = holder::spawn(addr(1, port));
+    let mut holder = holder::spawn(addr(&own, port));
     let pid = holder.0.id();
     let tmux = live_view(port, "");
-    let row = addr(1, port).to_string();
+    let row = addr(&own, port).to_string();
     tmux.wait_for("the holder's listener", |s| s.contains(&row));
 
     keys(&tmux, "K");
@@ -110,12 +110,13 @@ fn k_asks_first_esc_cancels_t_terminates() {
 
 #[test]
 fn x_then_y_closes_the_connection() {
+    let own = OwnAddr::new();
     if !need::met(&[Need::Tmux]) {
         return;
     }
     let port = unused_port(12);
-    let listener = TcpListener::bind(addr(2, port)).unwrap();
-    let mut client = TcpStream::connect(addr(2, port)).unwrap();
+    let listener = TcpListener::bind(addr(&own, port)).unwrap();
+    let mut client = TcpStream::connect(addr(&own, port)).unwrap();
     let (_server, _) = listener.accept().unwrap();
     client
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -132,7 +133,7 @@ fn x_then_y_closes_the_connection() {
     });
     assert!(dialog.contains("y close it"), "{dialog}");
     assert!(
-        dialog.contains(&format!("{} ESTABLISHED", addr(2, port))),
+        dialog.contains(&format!("{} ESTABLISHED", addr(&own, port))),
         "{dialog}"
     );
     keys(&tmux, "y");
@@ -149,13 +150,14 @@ fn x_then_y_closes_the_connection() {
 
 #[test]
 fn read_only_view_refuses_k_and_x() {
+    let own = OwnAddr::new();
     if !need::met(&[Need::Tmux]) {
         return;
     }
     let port = unused_port(13);
-    let mut holder = holder::spawn(addr(3, port));
+    let mut holder = holder::spawn(addr(&own, port));
     let tmux = live_view(port, "--read-only");
-    let row = addr(3, port).to_string();
+    let row = addr(&own, port).to_string();
     let screen = tmux.wait_for("the holder's listener", |s| s.contains(&row));
     assert!(screen.contains("actions off"), "{screen}");
 

@@ -8,7 +8,7 @@
 //! must not outlive it).
 
 use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -49,12 +49,6 @@ pub fn spawn(addr: SocketAddr) -> StopOnDrop {
         .any(|line| line.contains("ready "));
     assert!(ready, "the holder for {addr} never listened");
     child
-}
-
-/// An address of this test process's own: 127.<net>.<our pid>.<host>, so parallel
-/// test processes never share one.
-pub fn own_ip(net: u8, host: u8) -> Ipv4Addr {
-    Ipv4Addr::new(127, net, (std::process::id() % 251) as u8, host)
 }
 
 /// A port below the kernel's ephemeral range (so no client picks it meanwhile) that no
