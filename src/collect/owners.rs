@@ -21,9 +21,13 @@ use super::read::{self, Follow, Lines};
 use crate::model::ProcessInfo;
 
 mod found;
+mod held;
+mod inodes;
 
 use found::Part;
 pub use found::{ByInode, Walk};
+pub use held::Held;
+pub use inodes::Inodes;
 
 /// Most of a walk is readlink calls the kernel serves on every core at once; past a few
 /// threads the gain is gone.

@@ -2,7 +2,6 @@
 //! moved, read again; and inode -> owners, kept from one refresh to the next and
 //! changed where a process's fd table changed.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -11,8 +10,7 @@ use rustix::fs::{CWD, Mode, openat};
 
 use super::procfd::{UNTRUSTED, dir_flags, target};
 use super::{Fast, Fd, FdCache, Proc, Refresh};
-use crate::collect::owners::ByInode;
-use crate::model::{Owner, Owners};
+use crate::collect::owners::Held;
 
 /// Where each pid comes in this refresh's walk order (the order of /proc).
 pub(super) type Positions = HashMap<u32, usize, Fast>;
@@ -25,38 +23,31 @@ pub(super) type Positions = HashMap<u32, usize, Fast>;
 pub(super) struct Holders {
     /// Lent to each refresh's `Walk` (no copy of the map); changed only once that is
     /// gone, so `Arc::make_mut` never copies it either.
-    pub(super) by_inode: Arc<ByInode>,
-    /// The inodes more than one fd holds.
-    pub(super) shared: HashSet<u64, Fast>,
+    pub(super) by_inode: Arc<Held>,
 }
 
 impl Holders {
     /// From the tables alone, over every process in walk order (a full refresh).
     pub(super) fn build(procs: &HashMap<u32, Proc, Fast>, order: &[u32]) -> Holders {
-        let mut held = Holders::default();
-        let Holders { by_inode, shared } = &mut held;
-        let by_inode = Arc::make_mut(by_inode);
-        by_inode.reserve(procs.values().map(|p| p.fds.len()).sum());
+        // Room for the socket fds alone: at 100k sockets, counting every fd could
+        // round the map up to twice the slots.
+        let sockets_held = procs.values().map(|p| sockets(p).count()).sum();
+        let mut by_inode = Held::with_capacity(sockets_held);
+        let positions: Positions = order.iter().enumerate().map(|(i, &pid)| (pid, i)).collect();
         for pid in order {
             let Some(proc) = procs.get(pid) else {
                 continue;
             };
+            let Some(process) = &proc.info else {
+                continue;
+            };
             for f in sockets(proc) {
-                let Some(owner) = owner(*pid, f.fd, proc) else {
-                    continue;
-                };
-                match by_inode.entry(f.inode) {
-                    Entry::Occupied(mut e) => {
-                        e.get_mut().push(owner);
-                        shared.insert(f.inode);
-                    }
-                    Entry::Vacant(e) => {
-                        e.insert(Owners::one(owner));
-                    }
-                }
+                by_inode.add(f.inode, *pid, f.fd, process, |p| positions.get(&p).copied());
             }
         }
-        held
+        Holders {
+            by_inode: Arc::new(by_inode),
+        }
     }
 
     /// What `pid`'s table going from `old` to `new` (None: no process) changes.
@@ -76,10 +67,13 @@ impl Holders {
             for f in old.into_iter().flat_map(sockets) {
                 self.remove(f.inode, pid, f.fd);
             }
-            if let Some(new) = new {
-                for f in sockets(new) {
-                    self.add(f.inode, pid, f.fd, new, positions);
+            match new {
+                Some(new) if new.info.is_some() => {
+                    for f in sockets(new) {
+                        self.add(f.inode, pid, f.fd, new, positions);
+                    }
                 }
+                _ => Arc::make_mut(&mut self.by_inode).forget(pid),
             }
             return;
         }
@@ -135,56 +129,22 @@ impl Holders {
 
     /// Adds (pid, fd) among the holders of `inode`, where walk order puts it.
     fn add(&mut self, inode: u64, pid: u32, fd: u32, proc: &Proc, positions: &Positions) {
-        let Some(owner) = owner(pid, fd, proc) else {
+        let Some(process) = &proc.info else {
             return;
         };
-        match Arc::make_mut(&mut self.by_inode).entry(inode) {
-            Entry::Vacant(e) => {
-                e.insert(Owners::one(owner));
-            }
-            Entry::Occupied(mut e) => {
-                if e.get().iter().any(|o| o.pid == pid && o.fd == fd) {
-                    return;
-                }
-                let place = |o: &Owner| (positions.get(&o.pid).copied(), o.fd);
-                let mut all = e.get().to_vec();
-                let at = all.partition_point(|o| place(o) < place(&owner));
-                all.insert(at, owner);
-                e.insert(all.into());
-                self.shared.insert(inode);
-            }
-        }
+        let place = |p: u32| positions.get(&p).copied();
+        Arc::make_mut(&mut self.by_inode).add(inode, pid, fd, process, place);
     }
 
     fn remove(&mut self, inode: u64, pid: u32, fd: u32) {
-        let Entry::Occupied(mut e) = Arc::make_mut(&mut self.by_inode).entry(inode) else {
-            return;
-        };
-        let this = |o: &Owner| o.pid == pid && o.fd == fd;
-        if !e.get().iter().any(this) {
-            return;
-        }
-        let rest: Vec<Owner> = e.get().iter().filter(|o| !this(o)).cloned().collect();
-        if rest.len() < 2 {
-            self.shared.remove(&inode);
-        }
-        if rest.is_empty() {
-            e.remove();
-        } else {
-            e.insert(rest.into());
-        }
+        Arc::make_mut(&mut self.by_inode).remove(inode, pid, fd);
     }
 }
 
 /// The socket fds of a process that `Holders` counts: one whose owner is known.
-fn sockets(proc: &Proc) -> impl Iterator<Item = &Fd> {
+fn sockets(proc: &Proc) -> impl Iterator<Item = Fd> + '_ {
     let known = proc.info.is_some();
     proc.fds.iter().filter(move |f| known && f.inode != 0)
-}
-
-fn owner(pid: u32, fd: u32, proc: &Proc) -> Option<Owner> {
-    let process = proc.info.as_ref()?.clone();
-    Some(Owner { pid, fd, process })
 }
 
 impl FdCache {
@@ -196,7 +156,7 @@ impl FdCache {
     ) -> Vec<(u32, u32)> {
         let mut stale = Vec::new();
         for inode in arrived {
-            for owner in self.held.by_inode.get(inode).into_iter().flatten() {
+            for owner in self.held.by_inode.get(*inode).iter().flat_map(|o| o.iter()) {
                 if !read_now.contains(&(owner.pid, owner.fd)) {
                     stale.push((owner.pid, owner.fd));
                 }
@@ -228,21 +188,20 @@ impl FdCache {
             let now = openat(CWD, &dir, dir_flags(), Mode::empty())
                 .ok()
                 .and_then(|d| target(rustix::fd::AsFd::as_fd(&d), fd));
-            let Ok(at) = proc.fds.binary_search_by_key(&fd, |f| f.fd) else {
+            let Some(was) = proc.fds.find(fd) else {
                 continue;
             };
-            let was = proc.fds[at].inode;
             match now {
                 Some(inode) if inode == was => {}
                 Some(inode) => {
-                    proc.fds[at].inode = inode;
+                    proc.fds.set(fd, inode);
                     if inode != 0 {
                         arrived.insert(inode);
                     }
                     self.held.moved(pid, fd, was, inode, proc, positions);
                 }
                 None => {
-                    proc.fds.remove(at);
+                    proc.fds.remove(fd);
                     self.held.moved(pid, fd, was, 0, proc, positions);
                     if proc.count != UNTRUSTED
                         && proc.fds.len() as u64 != proc.count
@@ -285,7 +244,7 @@ mod tests {
         let mut all: Vec<_> = (h.by_inode.iter())
             .map(|(i, o)| {
                 (
-                    *i,
+                    i,
                     o.iter()
                         .map(|o| (o.pid, o.fd, o.process.comm.to_string()))
                         .collect(),
@@ -323,7 +282,11 @@ mod tests {
             }
             let want = Holders::build(&procs, &order);
             assert_eq!(keys(&held), keys(&want), "after pid {pid}'s change");
-            assert_eq!(held.shared, want.shared, "after pid {pid}'s change");
+            let shared = |h: &Holders| -> Vec<u64> {
+                let all = keys(h).into_iter().map(|(i, _)| i);
+                all.filter(|&i| h.by_inode.is_shared(i)).collect()
+            };
+            assert_eq!(shared(&held), shared(&want), "after pid {pid}'s change");
         }
     }
 }

@@ -12,7 +12,7 @@ use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{CWD, Dir, Mode, OFlags, openat, readlinkat_raw};
 use rustix::io::Errno;
 
-use super::{Fd, Seen};
+use super::{Fd, FdTable, Seen};
 use crate::collect::owners::{self, LINK_BUF};
 use crate::collect::read::{self, Follow};
 
@@ -20,12 +20,6 @@ use crate::collect::read::{self, Follow};
 /// holds at least stdin, stdout and the directory itself, says more than 0.
 pub(super) fn counts_fds(proc_root: &Path) -> bool {
     fs::metadata(proc_root.join("self/fd")).is_ok_and(|m| m.size() > 0)
-}
-
-pub(super) fn find(fds: &[Fd], fd: u32) -> Option<u64> {
-    fds.binary_search_by_key(&fd, |f| f.fd)
-        .ok()
-        .map(|at| fds[at].inode)
 }
 
 pub(super) fn dir_flags() -> OFlags {
@@ -81,7 +75,7 @@ const GAP_MISSES: u32 = 64;
 pub(super) fn probe(
     proc_root: &Path,
     pid: u32,
-    old: &[Fd],
+    old: &FdTable,
     vouched: impl Fn(u64) -> bool,
 ) -> Option<(Seen, u64)> {
     let before = fd_count(proc_root, pid);
@@ -92,11 +86,11 @@ pub(super) fn probe(
         Err(_) => return Some((Seen::Gone, 0)),
     };
     let at = dir.as_fd();
-    let mut fds = Vec::with_capacity(old.len() + 16);
+    let mut fds = FdTable::with_capacity(old.len() + 16);
     let mut read = Vec::new();
-    for f in old {
+    for f in old.iter() {
         if f.inode != 0 && vouched(f.inode) {
-            fds.push(*f);
+            fds.push(f);
         } else if let Some(inode) = target(at, f.fd) {
             fds.push(Fd { fd: f.fd, inode });
             read.push(Fd { fd: f.fd, inode });
@@ -105,29 +99,32 @@ pub(super) fn probe(
     let mut missing = before.checked_sub(fds.len() as u64)?;
     if missing > 0 {
         let mut found = Vec::new();
-        let (mut next, mut at_old, mut misses) = (0u32, 0, 0);
-        while missing > 0 {
-            // Skip the numbers the table has.
-            while fds.get(at_old).is_some_and(|f| f.fd < next) {
-                at_old += 1;
-            }
-            if fds.get(at_old).is_some_and(|f| f.fd == next) {
-                next = next.checked_add(1)?;
-                continue;
-            }
-            match target(at, next) {
-                Some(inode) => {
-                    found.push(Fd { fd: next, inode });
-                    missing -= 1;
+        {
+            let (mut next, mut misses) = (0u32, 0);
+            let mut have = fds.iter().map(|f| f.fd).peekable();
+            while missing > 0 {
+                // Skip the numbers the table has.
+                while have.next_if(|&fd| fd < next).is_some() {}
+                if have.peek() == Some(&next) {
+                    next = next.checked_add(1)?;
+                    continue;
                 }
-                None if misses >= GAP_MISSES => return None,
-                None => misses += 1,
+                match target(at, next) {
+                    Some(inode) => {
+                        found.push(Fd { fd: next, inode });
+                        missing -= 1;
+                    }
+                    None if misses >= GAP_MISSES => return None,
+                    None => misses += 1,
+                }
+                next = next.checked_add(1)?;
             }
-            next = next.checked_add(1)?;
         }
         read.extend_from_slice(&found);
-        fds.extend(found);
-        fds.sort_unstable_by_key(|f| f.fd);
+        for f in found {
+            fds.push(f);
+        }
+        fds.sort();
     }
     let after = fd_count(proc_root, pid);
     let count = if before == after && fds.len() as u64 == after {

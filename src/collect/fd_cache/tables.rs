@@ -7,37 +7,30 @@ use std::path::Path;
 
 use rustix::fs::Dir;
 
-use super::procfd::{fd_count, find, list, parallel, probe, target};
-use super::{Fast, Fd, FdCache, Probe, Proc, Refresh, Round, Seen};
+use super::procfd::{fd_count, list, parallel, probe, target};
+use super::{Dump, Fast, Fd, FdCache, FdTable, Probe, Proc, Refresh, Round, Seen};
 use crate::collect::owners;
 
 impl FdCache {
     /// Step 2, after the dump: lists the processes that changed, those whose count
     /// moved during the dump, and those holding an inode the dump no longer has.
-    pub(super) fn recheck(
-        &self,
-        proc_root: &Path,
-        probes: Vec<Probe>,
-        dumped: &HashSet<u64, Fast>,
-    ) -> Vec<Probe> {
+    pub(super) fn recheck(&self, proc_root: &Path, probes: Vec<Probe>, dump: &Dump) -> Vec<Probe> {
         parallel(probes, |mut probe| {
             let relist = match &probe.seen {
                 Seen::Changed => true,
                 Seen::Unchanged => {
                     fd_count(proc_root, probe.pid) != probe.count
                         || self.procs.get(&probe.pid).is_some_and(|p| {
-                            p.fds.iter().any(|f| {
-                                f.inode != 0
-                                    && !dumped.contains(&f.inode)
-                                    && self.alive.contains(&f.inode)
-                            })
+                            p.fds
+                                .iter()
+                                .any(|f| f.inode != 0 && dump.gone.contains(&f.inode))
                         })
                 }
                 _ => false,
             };
             if relist {
                 (probe.seen, probe.count) =
-                    self.probe_or_list(proc_root, probe.pid, probe.start, dumped);
+                    self.probe_or_list(proc_root, probe.pid, probe.start, dump);
             }
             probe
         })
@@ -50,24 +43,21 @@ impl FdCache {
         proc_root: &Path,
         pid: u32,
         start: u64,
-        dumped: &HashSet<u64, Fast>,
+        dump: &Dump,
     ) -> (Seen, u64) {
         let old = self
             .procs
             .get(&pid)
             .filter(|p| p.start == start && !p.denied);
-        old.and_then(|p| probe(proc_root, pid, &p.fds, |inode| self.vouches(inode, dumped)))
+        old.and_then(|p| probe(proc_root, pid, &p.fds, |inode| self.vouches(inode, dump)))
             .unwrap_or_else(|| list(proc_root, pid))
     }
 
     /// Whether an fd that held `inode` at the last refresh, and is open now, still
     /// holds it without a read (step 3): it was the only holder of a socket that is in
     /// this dump and the last.
-    fn vouches(&self, inode: u64, dumped: &HashSet<u64, Fast>) -> bool {
-        inode != 0
-            && dumped.contains(&inode)
-            && self.alive.contains(&inode)
-            && !self.held.shared.contains(&inode)
+    fn vouches(&self, inode: u64, dump: &Dump) -> bool {
+        inode != 0 && dump.lived(inode) && !self.held.by_inode.is_shared(inode)
     }
 
     /// Step 3: reads what the listed processes' caches cannot vouch for, and keeps the
@@ -82,7 +72,7 @@ impl FdCache {
     ) -> HashSet<u64, Fast> {
         let Round {
             proc_root,
-            dumped,
+            dump,
             users,
             containers,
             positions,
@@ -100,16 +90,16 @@ impl FdCache {
             let (fds, read) = match probe.seen {
                 // Changed is listed by now; were it not, the cache stays as it was.
                 Seen::Unchanged | Seen::Changed => return (probe.pid, None, Vec::new(), false),
-                Seen::Read(fds) => (Some(fds.clone()), fds),
+                Seen::Read(fds) => (Some(fds.iter().copied().collect()), fds),
                 Seen::Gone => return (probe.pid, Some(None), Vec::new(), false),
                 Seen::Denied => (None, Vec::new()),
                 Seen::Listed(dir, numbers) => {
-                    let (fds, read) = this.resolve(&dir, &numbers, old, dumped);
+                    let (fds, read) = this.resolve(&dir, &numbers, old, dump);
                     (Some(fds), read)
                 }
                 Seen::Probed(fds, read) => (Some(fds), read),
             };
-            let holds_socket = fds.as_ref().is_some_and(|f| f.iter().any(|f| f.inode != 0));
+            let holds_socket = (fds.as_ref()).is_some_and(|f| f.iter().any(|f| f.inode != 0));
             let proc_dir = proc_root.join(probe.pid.to_string());
             let info = holds_socket.then(|| owners::process_info(&proc_dir, users, containers));
             let proc = Proc {
@@ -137,7 +127,7 @@ impl FdCache {
             let old = self.procs.get(&pid).filter(|p| p.start == proc.start);
             for fd in &read {
                 read_now.insert((pid, fd.fd));
-                let before = old.and_then(|p| find(&p.fds, fd.fd));
+                let before = old.and_then(|p| p.fds.find(fd.fd));
                 if fd.inode != 0 && before != Some(fd.inode) {
                     arrived.insert(fd.inode);
                 }
@@ -159,17 +149,17 @@ impl FdCache {
         dir: &Dir,
         numbers: &[u32],
         old: Option<&Proc>,
-        dumped: &HashSet<u64, Fast>,
-    ) -> (Vec<Fd>, Vec<Fd>) {
-        let mut fds = Vec::with_capacity(numbers.len());
+        dump: &Dump,
+    ) -> (FdTable, Vec<Fd>) {
+        let mut fds = FdTable::with_capacity(numbers.len());
         let mut read = Vec::new();
         let Ok(at) = dir.fd() else {
             return (fds, read);
         };
         for &fd in numbers {
             let kept = old
-                .and_then(|p| find(&p.fds, fd))
-                .filter(|&inode| self.vouches(inode, dumped));
+                .and_then(|p| p.fds.find(fd))
+                .filter(|&inode| self.vouches(inode, dump));
             if let Some(inode) = kept {
                 fds.push(Fd { fd, inode });
                 continue;

@@ -2,11 +2,11 @@
 //! alive beside the whole dump, at the peak of a `list`.
 
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::Process;
+use super::{Held, Inodes, Process};
 use crate::model::{Owner, Owners};
 
 type Fast = foldhash::fast::RandomState;
@@ -38,15 +38,16 @@ pub struct Walk {
 /// rest.
 #[derive(Debug)]
 struct Kept {
-    by_inode: Arc<ByInode>,
-    dumped: Arc<HashSet<u64, Fast>>,
+    held: Arc<Held>,
+    dumped: Arc<Inodes>,
 }
 
 /// What one walking thread found. Most sockets have one holder and an inode that fits
 /// 32 bits (the kernel numbers sockets with `get_next_ino`, an unsigned int): such a
 /// socket is 12 bytes in `one`, its `Owner` made when asked for (half the room of an
 /// inode and an `Owners` each). The rest (several holders, a wider inode in a captured
-/// tree) are whole owner lists in `other`, as is all of a kept walk (fd_cache).
+/// tree) are whole owner lists in `other`. A kept walk's map (fd_cache) has the same
+/// shape, keyed by pid instead of an index (held.rs).
 #[derive(Debug, Default)]
 pub(super) struct Part {
     /// The processes `one` names, by index: pid and what its owners share.
@@ -131,9 +132,9 @@ fn owner(processes: &[(u32, Process)], (index, fd): (u32, u32)) -> Owner {
 impl Walk {
     /// The kept walk's map (collect/fd_cache.rs), for the dump of `dumped`: every
     /// socket the snapshot's tables list, no other.
-    pub fn kept(by_inode: Arc<ByInode>, dumped: Arc<HashSet<u64, Fast>>, denied: Vec<u32>) -> Walk {
+    pub fn kept(held: Arc<Held>, dumped: Arc<Inodes>, denied: Vec<u32>) -> Walk {
         Walk {
-            kept: Some(Kept { by_inode, dumped }),
+            kept: Some(Kept { held, dumped }),
             denied,
             ..Walk::default()
         }
@@ -155,7 +156,7 @@ impl Walk {
     /// Who holds `inode`.
     pub fn get(&self, inode: u64) -> Option<Owners> {
         if let Some(kept) = &self.kept {
-            return kept.by_inode.get(&inode).cloned();
+            return kept.held.get(inode);
         }
         let mut found = self.parts.iter().filter_map(|p| p.get(inode));
         let first = found.next()?;
@@ -182,12 +183,8 @@ impl Walk {
     /// Every socket still in the walk, taken out (those no table named). A kept walk's
     /// are read instead: its map is only lent.
     pub fn drain(&mut self) -> Box<dyn Iterator<Item = (u64, Owners)> + '_> {
-        if let Some(Kept { by_inode, dumped }) = &self.kept {
-            return Box::new(
-                (by_inode.iter())
-                    .filter(|(inode, _)| !dumped.contains(inode))
-                    .map(|(&inode, owners)| (inode, owners.clone())),
-            );
+        if let Some(Kept { held, dumped }) = &self.kept {
+            return Box::new(held.iter().filter(|(inode, _)| !dumped.contains(*inode)));
         }
         let mut parts = std::mem::take(&mut self.parts);
         parts.reverse();
@@ -319,15 +316,13 @@ mod tests {
 
     #[test]
     fn a_kept_walk_reads_the_same_and_drains_what_the_dump_lacks() {
-        let mut map = ByInode::default();
-        let owner = |pid, fd| Owner {
-            pid,
-            fd,
-            process: process("y"),
-        };
-        map.insert(3, Owners::one(owner(1, 4)));
-        map.insert(4, vec![owner(1, 5), owner(2, 3)].into());
-        map.insert(5, Owners::one(owner(2, 7)));
+        let mut map = Held::default();
+        let y = process("y");
+        let place = |pid: u32| Some(pid as usize);
+        map.add(3, 1, 4, &y, place);
+        map.add(4, 2, 3, &y, place);
+        map.add(4, 1, 5, &y, place);
+        map.add(5, 2, 7, &y, place);
         let map = Arc::new(map);
         let dumped = Arc::new([3, 4, 6].into_iter().collect());
         let mut walk = Walk::kept(Arc::clone(&map), dumped, vec![9]);
