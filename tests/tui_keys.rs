@@ -54,7 +54,7 @@ fn selection_follows_the_socket_when_rows_move() {
         &mut terminal,
         vec![update(snapshot(more.clone(), 3))],
     );
-    assert!(matches!(app.selected_row(), Some(RowRef::Gone(_))));
+    assert!(app.selected_row().is_some_and(RowRef::is_gone));
     assert_eq!(selected(&app).state, TcpState::CloseWait);
     // ...then the selection stays at that place in the list.
     feed(&mut app, &mut terminal, vec![update(snapshot(more, 4))]);

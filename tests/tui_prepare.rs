@@ -52,7 +52,7 @@ fn a_model_for_an_old_choice_is_shown_the_apps_way() {
     let Outcome::Model(model) = &ready.outcome else {
         panic!("a model");
     };
-    assert_eq!(model.shown.rows.len(), filtered.len());
+    assert_eq!(model.rows.len(), filtered.len());
     feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(ready))]);
     assert_eq!(ports(&app), filtered);
     assert!(screen_text(&terminal).contains("every 1s"));
@@ -113,7 +113,7 @@ fn the_details_follow_their_socket_and_keep_its_states() {
 fn what_k_did_stays_logged_until_a_model_carries_it() {
     let (mut app, mut terminal) = web_app(120, 30);
     let mut preparer = Preparer::new(Vec::new());
-    let about = app.socket(RowRef::Live(0)).clone();
+    let about = app.socket(RowRef::live(0)).clone();
     let in_flight = preparer.prepare(raw(snapshot(web_sockets(), 2)), &app.choice());
     app.acted(vec![Done {
         at: started_at() + Duration::from_secs(2),
@@ -289,7 +289,7 @@ fn the_live_model_keeps_tcp_info_for_the_details_socket_only() {
     let other = (0..app.snapshot.as_ref().unwrap().sockets.len())
         .find(|&i| app.snapshot.as_ref().unwrap().sockets[i].inode == established[1])
         .expect("the other");
-    let rate = app.tracked.rate(RowRef::Live(other)).expect("a rate");
+    let rate = app.tracked.rate(RowRef::live(other)).expect("a rate");
     assert_eq!((rate.rx_per_sec, rate.tx_per_sec), (1000.0, 500.0));
 }
 

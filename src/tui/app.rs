@@ -10,9 +10,9 @@ use crate::model::{Snapshot, Socket, SocketKey};
 use crate::track::{Event, Rate};
 
 use super::event::Action;
-use super::history::{Bucket, Seen, Tracked};
+use super::history::{Bucket, Mark, Seen, Tracked};
 use super::prepare::{Note, Preparer};
-use super::rows::{self, Cursor, ProcessRow, RowRef, Sort, SortBy};
+use super::rows::{self, Cursor, ProcessRow, Row, RowRef, Rows, Sort, SortBy};
 
 mod actions;
 mod filter_bar;
@@ -134,11 +134,9 @@ pub struct App {
     pub timeline: Timeline,
     /// K and X: whether they are on, the dialog asking first, the last result.
     pub actions: Actions,
-    /// Every row in sort order, filter or not: typing in the filter bar only filters
-    /// this again (a sort at 100k sockets costs more than a key press may).
-    sorted: Vec<RowRef>,
-    /// The rows shown: `sorted` that match the filter.
-    pub rows: Vec<RowRef>,
+    /// Every row in sort order, and the rows shown (`rows` derefs to them): those that
+    /// match the filter.
+    pub rows: Rows,
     /// Shown sockets per state-bar group.
     pub counts: BTreeMap<Bucket, usize>,
     pub processes: Vec<ProcessRow>,
@@ -199,8 +197,7 @@ impl App {
             vanished: Vec::new(),
             timeline: Timeline::default(),
             actions: Actions::default(),
-            sorted: Vec::new(),
-            rows: Vec::new(),
+            rows: Rows::default(),
             counts: BTreeMap::new(),
             processes: Vec::new(),
             grouped: false,
@@ -363,9 +360,9 @@ impl App {
     }
 
     pub fn socket(&self, row: RowRef) -> &Socket {
-        match row {
-            RowRef::Live(i) => &self.snapshot.as_ref().expect("rows come from it").sockets[i],
-            RowRef::Gone(i) => &self.vanished[i],
+        match row.get() {
+            Row::Live(i) => &self.snapshot.as_ref().expect("rows come from it").sockets[i],
+            Row::Gone(i) => &self.vanished[i],
         }
     }
 
@@ -447,14 +444,14 @@ impl App {
 
     fn show_details(&mut self) {
         self.details = self.selected_row().map(|row| {
-            let seen = self.tracked.seen(row).cloned().unwrap_or_default();
+            let seen = self.tracked.seen(row).unwrap_or_default();
             Details {
-                gone: matches!(row, RowRef::Gone(_)),
+                gone: row.is_gone(),
                 // What the tracker had: its latest (it keeps a few samples per socket).
                 rates: self.tracked.rate(row).into_iter().collect(),
                 seen,
                 tcp_info_pending: self.tracked.details_only
-                    && matches!(row, RowRef::Live(_))
+                    && !row.is_gone()
                     && self.socket(row).tcp_info.is_none(),
                 socket: self.socket(row).clone(),
                 scroll: 0,
@@ -463,9 +460,9 @@ impl App {
         });
     }
 
-    /// What tracking knows of the socket at `row`.
-    pub fn seen(&self, row: RowRef) -> Option<&Seen> {
-        self.tracked.seen(row)
+    /// What the table shows of the tracking of the socket at `row`.
+    pub fn mark(&self, row: RowRef) -> Option<&Mark> {
+        self.tracked.mark(row)
     }
 }
 

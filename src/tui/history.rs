@@ -3,14 +3,14 @@
 //! last refresh, and the states a socket passed through. The Tracker keeps the
 //! history (bounded) on the collector's side; `Tracked` is what it hands the views.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::model::{Proto, Socket, TcpState};
 use crate::track::{Event, History, Rate, StateCounts, Tracker};
 
-use super::rows::RowRef;
+use super::rows::{Row, RowRef};
 
 /// How many refreshes of counts the sparklines look back over (2 minutes at 1 s).
 pub const SAMPLES: usize = 120;
@@ -72,18 +72,54 @@ impl Bucket {
     }
 }
 
-/// What the views know of one socket's history, handed over with each refresh: one
-/// per row, so it is kept small (32 bytes; 72 with a whole `Rate` and `Duration`,
-/// 7 MB at 100k rows, in each of the two models alive at a refresh).
+/// The latest of a socket's history: its rate and how long it has been in its
+/// state (12 bytes; 40 as a whole `Rate` and `Duration`).
+#[derive(Clone, Copy, Debug)]
+pub struct Latest {
+    /// The latest rate in and out, bytes per second (NaN: none): see `rate`.
+    rx: f32,
+    tx: f32,
+    /// How long it has been in its current state at its last sample, in ms.
+    state_age_ms: u32,
+}
+
+impl Default for Latest {
+    fn default() -> Latest {
+        Latest {
+            rx: f32::NAN,
+            tx: f32::NAN,
+            state_age_ms: 0,
+        }
+    }
+}
+
+impl Latest {
+    /// The latest rate, from the last two samples with counters, as of `at` (the
+    /// refresh the marks are for: a listed socket's last sample is at it).
+    pub fn rate(&self, at: SystemTime) -> Option<Rate> {
+        (!self.rx.is_nan()).then_some(Rate {
+            at,
+            rx_per_sec: f64::from(self.rx),
+            tx_per_sec: f64::from(self.tx),
+        })
+    }
+
+    /// How long it has been in its current state at its last sample (to the ms).
+    pub fn state_age(&self) -> Duration {
+        Duration::from_millis(u64::from(self.state_age_ms))
+    }
+}
+
+/// What the views know of one socket's history: what the details show (see
+/// `Details::seen`). The table's rows hold a `Mark` each instead, half the size.
 #[derive(Clone, Debug)]
 pub struct Seen {
     /// The states it passed through, oldest first, each with when it entered it
     /// (shared with the tracker: no copy per socket per refresh).
     pub states: Arc<[(SystemTime, TcpState)]>,
-    /// The latest rate in and out, bytes per second (NaN: none): see `rate`.
+    /// Its `Latest`.
     rx: f32,
     tx: f32,
-    /// How long it has been in its current state at its last sample, in ms.
     state_age_ms: u32,
     /// It opened at the last refresh (those there when tracking began are not new).
     pub new: bool,
@@ -91,11 +127,16 @@ pub struct Seen {
 
 impl Default for Seen {
     fn default() -> Seen {
+        let Latest {
+            rx,
+            tx,
+            state_age_ms,
+        } = Latest::default();
         Seen {
             states: Arc::new([]),
-            rx: f32::NAN,
-            tx: f32::NAN,
-            state_age_ms: 0,
+            rx,
+            tx,
+            state_age_ms,
             new: false,
         }
     }
@@ -116,30 +157,99 @@ impl Seen {
         }
     }
 
-    /// The latest rate, from the last two samples with counters, as of `at` (the
-    /// refresh the marks are for: a listed socket's last sample is at it).
-    pub fn rate(&self, at: SystemTime) -> Option<Rate> {
-        (!self.rx.is_nan()).then_some(Rate {
-            at,
-            rx_per_sec: f64::from(self.rx),
-            tx_per_sec: f64::from(self.tx),
-        })
+    pub fn latest(&self) -> Latest {
+        Latest {
+            rx: self.rx,
+            tx: self.tx,
+            state_age_ms: self.state_age_ms,
+        }
     }
 
-    /// How long it has been in its current state at its last sample (to the ms).
+    /// See `Latest::rate`.
+    pub fn rate(&self, at: SystemTime) -> Option<Rate> {
+        self.latest().rate(at)
+    }
+
+    /// See `Latest::state_age`.
     pub fn state_age(&self) -> Duration {
-        Duration::from_millis(u64::from(self.state_age_ms))
+        self.latest().state_age()
+    }
+}
+
+/// What the socket table reads of one socket's history, one per row, handed over
+/// with each refresh: 16 bytes (3.2 MB at 100k rows in the two models alive at a
+/// refresh; a whole `Seen` is 32). Its states are in `Tracked::states`, kept once
+/// for all the rows that passed through the same ones at the same times: most rows
+/// (those seen in one state since one refresh).
+#[derive(Clone, Copy, Debug)]
+pub struct Mark {
+    pub latest: Latest,
+    /// Its states' index in `Tracked::states`, and in the top bit whether it is new
+    /// (see `Seen::new`).
+    states: u32,
+}
+
+/// The bit of `Mark::states` that says the socket is new.
+const NEW_BIT: u32 = 1 << 31;
+
+impl Mark {
+    /// It opened at the last refresh: see `Seen::new`.
+    pub fn is_new(&self) -> bool {
+        self.states & NEW_BIT != 0
+    }
+
+    fn states(&self) -> usize {
+        (self.states & !NEW_BIT) as usize
+    }
+}
+
+/// Makes the marks of one refresh: each row's `Seen` as a `Mark`, and the distinct
+/// states they passed through, each kept once (`Tracked::states`).
+#[derive(Debug, Default)]
+pub struct Marking {
+    states: Vec<Arc<[(SystemTime, TcpState)]>>,
+    index: HashMap<Arc<[(SystemTime, TcpState)]>, u32, foldhash::fast::RandomState>,
+    /// The index of the states marked last.
+    last: Option<u32>,
+}
+
+impl Marking {
+    pub fn mark(&mut self, seen: Seen) -> Mark {
+        let latest = seen.latest();
+        let (states, new) = (seen.states, seen.new);
+        // Rows in display order go mostly by state: most often the states of the row
+        // before, found without a lookup.
+        let i = match self.last {
+            Some(last) if *self.states[last as usize] == *states => last,
+            _ => *self.index.entry(states).or_insert_with_key(|states| {
+                self.states.push(states.clone());
+                (self.states.len() - 1) as u32
+            }),
+        };
+        self.last = Some(i);
+        debug_assert!(i < NEW_BIT, "fewer than 2^31 rows");
+        Mark {
+            latest,
+            states: i | if new { NEW_BIT } else { 0 },
+        }
+    }
+
+    /// The distinct states marked, by their index in the marks.
+    pub fn into_states(self) -> Vec<Arc<[(SystemTime, TcpState)]>> {
+        self.states
     }
 }
 
 /// What the views read of tracking at one refresh, made on the collector's side
-/// (`prepare`): one `Seen` per row, the events log, the recent counts.
+/// (`prepare`): one `Mark` per row, the events log, the recent counts.
 #[derive(Clone, Debug, Default)]
 pub struct Tracked {
     /// One per socket of the snapshot, in its order.
-    pub live: Vec<Seen>,
+    pub live: Vec<Mark>,
     /// One per vanished socket, in its order.
-    pub gone: Vec<Seen>,
+    pub gone: Vec<Mark>,
+    /// The states the rows passed through, each distinct one once (`Mark::states`).
+    pub states: Vec<Arc<[(SystemTime, TcpState)]>>,
     /// Oldest first, at most `TrackConfig::events_cap`.
     pub events: Arc<VecDeque<Event>>,
     /// The last `SAMPLES`, oldest first.
@@ -159,14 +269,31 @@ pub struct Tracked {
 impl Tracked {
     /// The row's latest rate, if the tracker has one.
     pub fn rate(&self, row: RowRef) -> Option<Rate> {
-        self.seen(row)?.rate(self.at?)
+        self.mark(row)?.latest.rate(self.at?)
     }
 
-    pub fn seen(&self, row: RowRef) -> Option<&Seen> {
-        match row {
-            RowRef::Live(i) => self.live.get(i),
-            RowRef::Gone(i) => self.gone.get(i),
+    pub fn mark(&self, row: RowRef) -> Option<&Mark> {
+        match row.get() {
+            Row::Live(i) => self.live.get(i),
+            Row::Gone(i) => self.gone.get(i),
         }
+    }
+
+    /// All that is known of the row's history (for the details).
+    pub fn seen(&self, row: RowRef) -> Option<Seen> {
+        let mark = self.mark(row)?;
+        let Latest {
+            rx,
+            tx,
+            state_age_ms,
+        } = mark.latest;
+        Some(Seen {
+            states: self.states.get(mark.states()).cloned().unwrap_or_default(),
+            rx,
+            tx,
+            state_age_ms,
+            new: mark.is_new(),
+        })
     }
 }
 
@@ -238,10 +365,11 @@ mod tests {
     #[test]
     fn a_rows_marks_stay_small_and_read_back() {
         assert_eq!(
-            std::mem::size_of::<Seen>(),
-            32,
+            std::mem::size_of::<Mark>(),
+            16,
             "one per row, two models alive"
         );
+        assert_eq!(std::mem::size_of::<Seen>(), 32, "the details' one");
         let mut t = Tracker::new(TrackConfig::default());
         let s = tcp(1, TcpState::Established);
         let counted = |n: u64| {
@@ -267,6 +395,65 @@ mod tests {
             (at, 1000.0, 3000.0)
         );
         assert_eq!(seen(&t, &s).state_age(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn rows_in_the_same_states_share_them_and_read_back_as_seen() {
+        let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+        let mut t = Tracker::new(TrackConfig::default());
+        let old: Vec<Socket> = (1..=3).map(|p| tcp(p, TcpState::Established)).collect();
+        observe(&mut t, old.clone(), 1);
+        let mut all = old.clone();
+        all.push(tcp(4, TcpState::SynSent));
+        all.push(tcp(5, TcpState::Established));
+        all[2].state = TcpState::CloseWait;
+        observe(&mut t, all.clone(), 2);
+
+        let mut marking = Marking::default();
+        // Not in display order: the lookup, not only the row before, finds them.
+        let order = [0, 3, 1, 4, 2];
+        let marks: Vec<Mark> = order
+            .iter()
+            .map(|&i| marking.mark(seen(&t, &all[i])))
+            .collect();
+        let tracked = Tracked {
+            live: marks,
+            states: marking.into_states(),
+            at: Some(at(2)),
+            ..Tracked::default()
+        };
+        let distinct: Vec<Vec<TcpState>> = tracked
+            .states
+            .iter()
+            .map(|s| s.iter().map(|(_, state)| *state).collect())
+            .collect();
+        use TcpState::*;
+        assert_eq!(
+            distinct,
+            [
+                vec![Established],
+                vec![SynSent],
+                vec![Established],
+                vec![Established, CloseWait]
+            ],
+            "port 5 opened at 2: its own"
+        );
+        let states = |row: usize| tracked.live[row].states();
+        assert_eq!(states(0), states(2), "ports 1 and 2 share theirs");
+        for (row, &i) in order.iter().enumerate() {
+            let want = seen(&t, &all[i]);
+            let got = tracked.seen(RowRef::live(row)).expect("a row");
+            assert_eq!(got.states, want.states, "port {}", i + 1);
+            assert_eq!(got.new, want.new, "port {}", i + 1);
+            assert_eq!(got.state_age(), want.state_age());
+            assert_eq!(tracked.mark(RowRef::live(row)).unwrap().is_new(), want.new);
+        }
+        assert!(
+            tracked.seen(RowRef::live(3)).unwrap().new,
+            "port 4 opened at 2"
+        );
+        assert!(tracked.seen(RowRef::live(5)).is_none(), "no such row");
+        assert!(tracked.seen(RowRef::gone(0)).is_none(), "none gone");
     }
 
     #[test]

@@ -14,8 +14,8 @@ use crate::query::Query;
 use crate::track::{self, Change, Event, TcpCounters, TrackConfig, Tracker};
 
 use super::event::Update;
-use super::history::{self, Bucket, Seen, Tracked};
-use super::rows::{self, ProcessRow, RowRef, Sort};
+use super::history::{self, Bucket, Mark, Marking, Seen, Tracked};
+use super::rows::{self, ProcessRow, Row, RowRef, Rows, Sort};
 
 /// What the view shows of the rows: the sort and the filter bar's text and query.
 /// The app sends it to the collector when it changes; the rows come back for it.
@@ -29,11 +29,9 @@ pub struct Choice {
     pub details: Option<SocketKey>,
 }
 
-/// The rows the filter shows, and what is worked out from them.
+/// What is worked out from the rows the filter shows.
 #[derive(Clone, Debug, Default)]
 pub struct Shown {
-    /// Rows of `sorted` that match the query.
-    pub rows: Vec<RowRef>,
     /// Shown sockets per state-bar group.
     pub counts: BTreeMap<Bucket, usize>,
     pub processes: Vec<ProcessRow>,
@@ -59,10 +57,10 @@ pub struct Model {
     pub vanished: Vec<Socket>,
     pub tracked: Tracked,
     pub findings: Vec<Finding>,
-    /// What `sorted` and `shown` were made for.
+    /// What `rows` and `shown` were made for.
     pub choice: Choice,
-    /// Every row in `choice.sort` order, filter or not.
-    pub sorted: Vec<RowRef>,
+    /// Every row in `choice.sort` order, and those the filter shows.
+    pub rows: Rows,
     pub shown: Shown,
     /// How many notes the tracker has taken: the app shows those after them itself.
     pub notes: u64,
@@ -113,9 +111,9 @@ pub struct Preparer {
 /// process grows (measured: RSS rising refresh after refresh with the heap flat).
 #[derive(Debug, Default)]
 struct Spare {
-    live: Vec<Seen>,
+    live: Vec<Mark>,
     sorted: Vec<RowRef>,
-    rows: Vec<RowRef>,
+    matched: Vec<RowRef>,
 }
 
 impl Preparer {
@@ -164,18 +162,20 @@ impl Preparer {
     /// buffers for the next refresh.
     pub fn recycle(&mut self, old: super::app::Retired) {
         let super::app::Retired {
-            mut tracked,
-            mut sorted,
-            mut rows,
-            ..
+            mut tracked, rows, ..
         } = old;
         tracked.live.clear();
+        let Rows {
+            mut sorted,
+            matched,
+        } = rows;
         sorted.clear();
-        rows.clear();
+        let mut matched = matched.unwrap_or_default();
+        matched.clear();
         self.spare = Spare {
             live: tracked.live,
             sorted,
-            rows,
+            matched,
         };
     }
 
@@ -277,15 +277,17 @@ impl Preparer {
         let tracked = self.tracked(&snapshot, &vanished, counted);
         let spare = std::mem::take(&mut self.spare.sorted);
         let sorted = sort(spare, &snapshot.sockets, &vanished, &tracked, choice.sort);
-        let spare = std::mem::take(&mut self.spare.rows);
-        let shown = shown(spare, &snapshot.sockets, &vanished, &sorted, choice, true);
+        let spare = std::mem::take(&mut self.spare.matched);
+        let matched = rows::matching(spare, &snapshot.sockets, &vanished, &sorted, &choice.query);
+        let rows = Rows { sorted, matched };
+        let shown = shown(&snapshot.sockets, &rows, choice, true);
         ready.outcome = Outcome::Model(Box::new(Model {
             snapshot,
             vanished,
             tracked,
             findings,
             choice: choice.clone(),
-            sorted,
+            rows,
             shown,
             notes: self.notes,
         }));
@@ -314,15 +316,24 @@ impl Preparer {
         // The tracker lists the snapshot it observed last, this one: its histories
         // in its order, found without a lookup each.
         let of = |h: Option<&_>| h.map(|h| Seen::of(tracker, h)).unwrap_or_default();
+        let mut marking = Marking::default();
         let mut live = std::mem::take(&mut self.spare.live);
         rows::refill(&mut live, snapshot.sockets.len());
-        live.extend(tracker.listed().map(of));
+        live.extend(tracker.listed().map(|h| marking.mark(of(h))));
         if live.len() != snapshot.sockets.len() {
-            live = snapshot.sockets.iter().map(seen).collect(); // never: see prepare
+            // Never: see prepare.
+            marking = Marking::default();
+            live = snapshot
+                .sockets
+                .iter()
+                .map(|s| marking.mark(seen(s)))
+                .collect();
         }
+        let gone = vanished.iter().map(|s| marking.mark(seen(s))).collect();
         Tracked {
             live,
-            gone: vanished.iter().map(seen).collect(),
+            gone,
+            states: marking.into_states(),
             events: self.events.clone(),
             state_counts: recent.cloned().collect(),
             snapshots_seen: tracker.snapshots_seen(),
@@ -369,26 +380,16 @@ pub fn sort(
     rows::sorted_rows(rows, live, gone, sort, rate)
 }
 
-/// The rows of `sorted` the query matches, and what follows from them; the process
-/// rows only if `with_processes` (else none: see `App::refilter`); the rows in `rows`'
-/// memory (see `rows::sorted_rows`).
-pub fn shown(
-    rows: Vec<RowRef>,
-    live: &[Socket],
-    gone: &[Socket],
-    sorted: &[RowRef],
-    choice: &Choice,
-    with_processes: bool,
-) -> Shown {
-    let rows = rows::matching(rows, live, gone, sorted, &choice.query);
-    let counts = rows::counts(shown_live(live, &rows));
+/// What follows from the rows shown (`rows`, filtered for `choice`); the process
+/// rows only if `with_processes` (else none: see `App::refilter`).
+pub fn shown(live: &[Socket], rows: &[RowRef], choice: &Choice, with_processes: bool) -> Shown {
+    let counts = rows::counts(shown_live(live, rows));
     let processes = match with_processes {
-        true => rows::processes(shown_live(live, &rows)),
+        true => rows::processes(shown_live(live, rows)),
         false => Vec::new(),
     };
     let note = note(live, rows.is_empty(), choice);
     Shown {
-        rows,
         counts,
         processes,
         note,
@@ -400,9 +401,9 @@ pub fn shown_live<'a>(
     live: &'a [Socket],
     rows: &'a [RowRef],
 ) -> impl Iterator<Item = &'a Socket> + Clone + 'a {
-    rows.iter().filter_map(|row| match row {
-        RowRef::Live(i) => Some(&live[*i]),
-        RowRef::Gone(_) => None,
+    rows.iter().filter_map(|row| match row.get() {
+        Row::Live(i) => Some(&live[i]),
+        Row::Gone(_) => None,
     })
 }
 

@@ -81,12 +81,85 @@ impl Default for Sort {
 }
 
 /// A row of the socket table: a socket of the latest snapshot, or one that vanished
-/// with it (shown dimmed for one refresh). The index is into `Snapshot::sockets` or
-/// `App::vanished`.
+/// with it (shown dimmed for one refresh). 4 bytes, as there are 100k of them in
+/// each of the two models alive at a refresh: the index into `Snapshot::sockets` or
+/// `App::vanished`, and the top bit saying which (a table holds fewer than 2^31
+/// rows: see `order::MAX_ROWS`). Read as a `Row`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RowRef(u32);
+
+/// What a `RowRef` says, to match on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RowRef {
+pub enum Row {
     Live(usize),
     Gone(usize),
+}
+
+/// The bit of a `RowRef` that says its row vanished.
+const GONE_BIT: u32 = 1 << 31;
+
+impl RowRef {
+    pub fn live(index: usize) -> RowRef {
+        debug_assert!(index < GONE_BIT as usize, "fewer than 2^31 rows");
+        RowRef(index as u32)
+    }
+
+    pub fn gone(index: usize) -> RowRef {
+        debug_assert!(index < GONE_BIT as usize, "fewer than 2^31 rows");
+        RowRef(index as u32 | GONE_BIT)
+    }
+
+    pub fn get(self) -> Row {
+        let index = (self.0 & !GONE_BIT) as usize;
+        match self.0 & GONE_BIT {
+            0 => Row::Live(index),
+            _ => Row::Gone(index),
+        }
+    }
+
+    /// A vanished socket's row.
+    pub fn is_gone(self) -> bool {
+        self.0 & GONE_BIT != 0
+    }
+}
+
+impl std::fmt::Debug for RowRef {
+    // As the row it stands for: `Live(3)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+/// The socket table's rows: every row in sort order, and those the filter shows
+/// (what `Rows` derefs to). Without a filter they are the same rows, kept once, not
+/// a second copy of 100k in each model.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rows {
+    /// Every row in sort order, filter or not: typing in the filter bar only filters
+    /// these again (a sort at 100k sockets costs more than a key press may).
+    pub sorted: Vec<RowRef>,
+    /// The rows of `sorted` the filter matches, in its order; None without a filter
+    /// (all of them: see `matching`).
+    pub matched: Option<Vec<RowRef>>,
+}
+
+impl std::ops::Deref for Rows {
+    type Target = [RowRef];
+
+    /// The rows shown.
+    fn deref(&self) -> &[RowRef] {
+        self.matched.as_deref().unwrap_or(&self.sorted)
+    }
+}
+
+impl Rows {
+    /// The rows shown upside down (`S`): both orders reversed in place.
+    pub fn reverse(&mut self) {
+        self.sorted.reverse();
+        if let Some(matched) = &mut self.matched {
+            matched.reverse();
+        }
+    }
 }
 
 /// Every row of the socket table: the sockets of `live` and `gone` (the vanished), in
@@ -247,4 +320,38 @@ pub fn processes<'a>(sockets: impl Iterator<Item = &'a Socket>) -> Vec<ProcessRo
     let mut rows: Vec<ProcessRow> = by_pid.into_values().collect();
     rows.sort_by(|a, b| b.sockets.cmp(&a.sockets).then(a.pid.cmp(&b.pid)));
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_is_4_bytes_and_reads_back() {
+        assert_eq!(std::mem::size_of::<RowRef>(), 4, "100k a model, two alive");
+        let last = (1 << 31) - 1;
+        for i in [0, 1, 99_999, last] {
+            assert_eq!(RowRef::live(i).get(), Row::Live(i));
+            assert_eq!(RowRef::gone(i).get(), Row::Gone(i));
+            assert!(RowRef::gone(i).is_gone() && !RowRef::live(i).is_gone());
+            assert_ne!(RowRef::live(i), RowRef::gone(i));
+        }
+        assert_eq!(format!("{:?}", RowRef::gone(7)), "Gone(7)");
+    }
+
+    #[test]
+    fn without_a_filter_the_sorted_rows_are_the_ones_shown() {
+        let sorted: Vec<RowRef> = [2, 0, 1].map(RowRef::live).into();
+        let mut rows = Rows {
+            sorted: sorted.clone(),
+            matched: None,
+        };
+        assert_eq!(*rows, sorted[..]);
+        rows.reverse();
+        assert_eq!(*rows, [1, 0, 2].map(RowRef::live));
+        rows.matched = Some(vec![RowRef::live(1), RowRef::gone(0)]);
+        rows.reverse();
+        assert_eq!(*rows, [RowRef::gone(0), RowRef::live(1)]);
+        assert_eq!(rows.sorted, sorted, "both reversed");
+    }
 }

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use crate::act::{self, Outcome, ProcessTarget, Signal, Verb};
 use crate::model::{Proto, Socket};
 use crate::track::Change;
-use crate::tui::rows::RowRef;
+use crate::tui::rows::Row;
 
 use super::{App, View};
 
@@ -89,11 +89,11 @@ impl App {
                 return self.say("no process selected", false);
             };
             let pid = process.pid;
-            let held = self.rows.iter().find_map(|row| match *row {
-                RowRef::Live(i) => {
+            let held = self.rows.iter().find_map(|row| match row.get() {
+                Row::Live(i) => {
                     Some(&snapshot.sockets[i]).filter(|s| s.processes.iter().any(|o| o.pid == pid))
                 }
-                RowRef::Gone(_) => None,
+                Row::Gone(_) => None,
             });
             let Some(socket) = held else {
                 return self.say("that process holds no socket any more", false);
@@ -219,8 +219,8 @@ impl App {
     fn acted_on(&self) -> Result<Socket, &'static str> {
         match self.view {
             View::Sockets => match self.selected_row() {
-                Some(RowRef::Live(i)) => Ok(self.socket(RowRef::Live(i)).clone()),
-                Some(RowRef::Gone(_)) => Err("that socket is gone"),
+                Some(row) if row.is_gone() => Err("that socket is gone"),
+                Some(row) => Ok(self.socket(row).clone()),
                 None => Err("no socket selected"),
             },
             View::Details | View::Machine => match &self.details {

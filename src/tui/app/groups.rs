@@ -19,10 +19,7 @@ impl App {
     pub(super) fn group_rows(&mut self) {
         self.groups = if self.grouped {
             let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-            let shown = self.rows.iter().filter_map(|row| match row {
-                rows::RowRef::Live(i) => Some(&live[*i]),
-                rows::RowRef::Gone(_) => None,
-            });
+            let shown = crate::tui::prepare::shown_live(live, &self.rows);
             rows::groups::groups(shown)
         } else {
             Vec::new()

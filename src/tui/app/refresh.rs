@@ -10,7 +10,7 @@ use crate::track::{self, Event};
 use crate::tui::event::Update;
 use crate::tui::history::Tracked;
 use crate::tui::prepare::{Choice, Model, Note, Outcome, Ready};
-use crate::tui::rows::{ProcessRow, RowRef};
+use crate::tui::rows::{ProcessRow, RowRef, Rows};
 
 use super::{App, DETAILS_RATES};
 
@@ -71,7 +71,7 @@ impl App {
             tracked,
             findings,
             choice,
-            sorted,
+            rows,
             shown,
             notes,
         } = *model;
@@ -83,7 +83,6 @@ impl App {
             snapshot: self.snapshot.replace(snapshot),
             vanished: std::mem::replace(&mut self.vanished, vanished),
             tracked: std::mem::replace(&mut self.tracked, tracked),
-            sorted: std::mem::take(&mut self.sorted),
             rows: std::mem::take(&mut self.rows),
             processes: std::mem::take(&mut self.processes),
         };
@@ -95,19 +94,23 @@ impl App {
         let same_filter = choice.text == self.filter.text && choice.query == self.filter.query;
         match (choice.sort == self.sort, same_filter) {
             (true, true) => {
-                self.sorted = sorted;
+                self.rows = rows;
                 self.take_shown(shown, None);
             }
             (true, false) => {
-                self.sorted = sorted;
+                self.rows.sorted = rows.sorted;
                 self.refilter();
             }
             // The same rows in another order: what they add up to holds.
             (false, true) => {
+                self.rows = rows;
                 self.take_shown(shown, None);
                 self.resort();
             }
-            (false, false) => self.rebuild(),
+            (false, false) => {
+                self.rows.sorted = rows.sorted; // to sort again, in its memory
+                self.rebuild();
+            }
         }
         self.follow_details();
         if let Some(details) = &mut self.details {
@@ -136,10 +139,10 @@ impl App {
         match found {
             Some(i) => {
                 details.socket = live[i].clone();
-                if let Some(seen) = self.tracked.live.get(i) {
-                    details.seen = seen.clone();
+                if let Some(seen) = self.tracked.seen(RowRef::live(i)) {
+                    details.seen = seen;
                 }
-                rate = self.tracked.rate(RowRef::Live(i));
+                rate = self.tracked.rate(RowRef::live(i));
             }
             None => details.gone = true,
         }
@@ -219,7 +222,6 @@ pub struct Retired {
     pub snapshot: Option<Arc<Snapshot>>,
     pub vanished: Vec<Socket>,
     pub tracked: Tracked,
-    pub sorted: Vec<RowRef>,
-    pub rows: Vec<RowRef>,
+    pub rows: Rows,
     pub processes: Vec<ProcessRow>,
 }

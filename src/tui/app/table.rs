@@ -4,7 +4,7 @@
 
 use crate::query::Query;
 use crate::tui::prepare::{self, Shown};
-use crate::tui::rows::{self, Cursor, RowRef, Sort};
+use crate::tui::rows::{self, Cursor, RowRef, Rows, Sort};
 
 use super::{App, BUSIEST_FIRST, View};
 
@@ -23,7 +23,8 @@ impl App {
         self.filter.text = text;
         // A word typed on: only the rows shown can still match.
         let narrowed = self.filter.query.narrows(&before);
-        self.refilter_among(narrowed);
+        let was = self.selected_row();
+        self.refilter_among(narrowed, was);
     }
 
     pub(super) fn set_sort(&mut self, sort: Sort) {
@@ -40,7 +41,6 @@ impl App {
             // `S`: ties are ordered by the same (reversed) comparison, so the reverse
             // sort is exactly the rows reversed.
             let was = self.selected_row();
-            self.sorted.reverse();
             self.rows.reverse();
             self.reselect(was);
         } else {
@@ -53,18 +53,11 @@ impl App {
     pub(super) fn resort(&mut self) {
         let was = self.selected_row();
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-        let (sorted, shown) = (
-            std::mem::take(&mut self.sorted),
-            std::mem::take(&mut self.rows),
-        );
-        self.sorted = prepare::sort(sorted, live, &self.vanished, &self.tracked, self.sort);
-        self.rows = rows::matching(
-            shown,
-            live,
-            &self.vanished,
-            &self.sorted,
-            &self.filter.query,
-        );
+        let Rows { sorted, matched } = std::mem::take(&mut self.rows);
+        let sorted = prepare::sort(sorted, live, &self.vanished, &self.tracked, self.sort);
+        let matched = matched.unwrap_or_default();
+        let matched = rows::matching(matched, live, &self.vanished, &sorted, &self.filter.query);
+        self.rows = Rows { sorted, matched };
         self.reselect(was);
     }
 
@@ -72,33 +65,34 @@ impl App {
     /// then filters them.
     pub(super) fn rebuild(&mut self) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
-        let sorted = std::mem::take(&mut self.sorted);
-        self.sorted = prepare::sort(sorted, live, &self.vanished, &self.tracked, self.sort);
+        let sorted = std::mem::take(&mut self.rows.sorted);
+        self.rows.sorted = prepare::sort(sorted, live, &self.vanished, &self.tracked, self.sort);
         self.refilter();
     }
 
-    /// The shown rows from `sorted` and the filter. The process rows (a third of
-    /// the work at 100k sockets) wait until the processes view shows them.
+    /// The shown rows from the sorted ones and the filter, after a new snapshot (the
+    /// rows before it are not its rows). The process rows (a third of the work at
+    /// 100k sockets) wait until the processes view shows them.
     pub(super) fn refilter(&mut self) {
-        self.refilter_among(false);
+        self.refilter_among(false, None);
     }
 
     /// `refilter` among the rows shown only (`shown_only`: the new filter narrows the
-    /// one they were shown for), else among all.
-    fn refilter_among(&mut self, shown_only: bool) {
+    /// one they were shown for), else among all; `was`, the selected row, if these
+    /// are the rows of the snapshot it was selected in.
+    fn refilter_among(&mut self, shown_only: bool, was: Option<RowRef>) {
         let live = self.snapshot.as_ref().map_or(&[][..], |s| &s.sockets);
         let with_processes = self.view == View::Processes;
         let choice = self.choice();
-        let among = if shown_only { &self.rows } else { &self.sorted };
-        let shown = prepare::shown(
-            Vec::new(),
-            live,
-            &self.vanished,
-            among,
-            &choice,
-            with_processes,
-        );
-        let was = self.selected_row();
+        let among = if shown_only {
+            &*self.rows
+        } else {
+            &self.rows.sorted
+        };
+        let matched = rows::matching(Vec::new(), live, &self.vanished, among, &choice.query);
+        let shown_rows = matched.as_deref().unwrap_or(&self.rows.sorted);
+        let shown = prepare::shown(live, shown_rows, &choice, with_processes);
+        self.rows.matched = matched;
         self.take_shown(shown, was);
         self.processes_stale = !with_processes;
     }
@@ -113,10 +107,9 @@ impl App {
         self.process_table = Cursor::default();
     }
 
-    /// Shows `shown`; the selection stays on the same socket when it is still there
-    /// (`was`: its row, when the snapshot is the same).
+    /// Shows `shown` (made for the rows in `rows`); the selection stays on the same
+    /// socket when it is still there (`was`: its row, when the snapshot is the same).
     pub(super) fn take_shown(&mut self, shown: Shown, was: Option<RowRef>) {
-        self.rows = shown.rows;
         self.counts = shown.counts;
         self.processes = shown.processes;
         self.group_rows();
@@ -136,7 +129,7 @@ impl App {
         // Following the busiest: once its socket closed (gone, or a vanished row at
         // the bottom), the top row, the busiest that lives.
         let found = match found {
-            Some(i) if self.following_busiest && matches!(self.rows[i], RowRef::Gone(_)) => None,
+            Some(i) if self.following_busiest && self.rows[i].is_gone() => None,
             found => found,
         };
         let selected = match found {

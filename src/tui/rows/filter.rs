@@ -5,43 +5,43 @@
 use crate::model::Socket;
 use crate::query::Query;
 
-use super::RowRef;
+use super::{Row, RowRef};
 
 /// Below a `FEW`th of the live sockets, rows are tested in the table's order: a
 /// socket read out of order costs a few times one read in order.
 const FEW: usize = 4;
 
 /// The rows of `sorted` that `query` matches, in its order, in `rows`' memory
-/// (emptied first; see `rows::sorted_rows`).
+/// (emptied first; see `rows::sorted_rows`). None for an empty query: all of them,
+/// which `sorted` holds already (`Rows::matched`).
 pub fn matching(
     mut rows: Vec<RowRef>,
     live: &[Socket],
     gone: &[Socket],
     sorted: &[RowRef],
     query: &Query,
-) -> Vec<RowRef> {
+) -> Option<Vec<RowRef>> {
+    if query.is_empty() {
+        return None;
+    }
     // Room for every row: what the filter keeps is known only after.
     super::refill(&mut rows, sorted.len());
-    if query.is_empty() {
-        rows.extend_from_slice(sorted);
-        return rows;
-    }
     // Few rows (a narrowed filter's): tested as they are.
     if sorted.len() < live.len() / FEW {
-        let keep = |row: &RowRef| match *row {
-            RowRef::Live(i) => query.matches(&live[i]),
-            RowRef::Gone(i) => query.matches(&gone[i]),
+        let keep = |row: &RowRef| match row.get() {
+            Row::Live(i) => query.matches(&live[i]),
+            Row::Gone(i) => query.matches(&gone[i]),
         };
         rows.extend(sorted.iter().copied().filter(keep));
-        return rows;
+        return Some(rows);
     }
     let live_matches = query.matches_each(live);
-    let keep = |row: &RowRef| match *row {
-        RowRef::Live(i) => live_matches[i],
-        RowRef::Gone(i) => query.matches(&gone[i]),
+    let keep = |row: &RowRef| match row.get() {
+        Row::Live(i) => live_matches[i],
+        Row::Gone(i) => query.matches(&gone[i]),
     };
     rows.extend(sorted.iter().copied().filter(keep));
-    rows
+    Some(rows)
 }
 
 #[cfg(test)]
@@ -63,22 +63,22 @@ mod tests {
             )
         };
         let live: Vec<Socket> = (0..50_000).map(socket).collect();
-        let few: Vec<RowRef> = (0..1000).map(|i| RowRef::Live(i * 31)).collect();
+        let few: Vec<RowRef> = (0..1000).map(|i| RowRef::live(i * 31)).collect();
         let q = Query::parse("nginx").unwrap();
         let want: Vec<RowRef> = few
             .iter()
             .copied()
-            .filter(|r| match *r {
-                RowRef::Live(i) => q.matches(&live[i]),
-                RowRef::Gone(_) => false,
+            .filter(|r| match r.get() {
+                Row::Live(i) => q.matches(&live[i]),
+                Row::Gone(_) => false,
             })
             .collect();
-        assert_eq!(matching(Vec::new(), &live, &[], &few, &q), want);
+        assert_eq!(matching(Vec::new(), &live, &[], &few, &q), Some(want));
         let gone: Vec<Socket> = (0..40).map(|i| socket(i * 7)).collect();
         // Any order: the gone rows among the live ones, both ways round.
-        let mut sorted: Vec<RowRef> = (0..live.len()).rev().map(RowRef::Live).collect();
+        let mut sorted: Vec<RowRef> = (0..live.len()).rev().map(RowRef::live).collect();
         for (at, g) in (0..gone.len()).enumerate() {
-            sorted.insert(at * 997, RowRef::Gone(g));
+            sorted.insert(at * 997, RowRef::gone(g));
         }
         for text in [
             "",
@@ -92,16 +92,14 @@ mod tests {
             let want: Vec<RowRef> = sorted
                 .iter()
                 .copied()
-                .filter(|r| match *r {
-                    RowRef::Live(i) => q.matches(&live[i]),
-                    RowRef::Gone(i) => q.matches(&gone[i]),
+                .filter(|r| match r.get() {
+                    Row::Live(i) => q.matches(&live[i]),
+                    Row::Gone(i) => q.matches(&gone[i]),
                 })
                 .collect();
-            assert_eq!(
-                matching(Vec::new(), &live, &gone, &sorted, &q),
-                want,
-                "{text}"
-            );
+            let matched = matching(Vec::new(), &live, &gone, &sorted, &q);
+            assert_eq!(matched.is_none(), text.is_empty(), "{text}");
+            assert_eq!(matched.as_deref().unwrap_or(&sorted), want, "{text}");
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::column::{Column, SortKey};
 use crate::model::Socket;
 use crate::track::Rate;
 
-use super::{RowRef, Sort, SortBy};
+use super::{Row, RowRef, Sort, SortBy};
 
 /// Rows sorted on two threads from this many on: below it a thread costs more than
 /// it saves.
@@ -37,9 +37,9 @@ pub fn sorted_rows(
     }
     // Every row in display order: ties go by this rank.
     let merged = Merged::new(live, gone);
-    let socket = |row: RowRef| match row {
-        RowRef::Live(i) => &live[i],
-        RowRef::Gone(i) => &gone[i],
+    let socket = |row: RowRef| match row.get() {
+        Row::Live(i) => &live[i],
+        Row::Gone(i) => &gone[i],
     };
     let (mut packed, by_column) = match sort.by.key() {
         // Ties only: display order itself.
@@ -55,9 +55,9 @@ pub fn sorted_rows(
             // Unknown rates (no tcp_info) sort after every known one, 0 B/s included,
             // and the sockets that just closed after those (as in `plain`).
             let keys = merged.rows().map(|row| {
-                let rate = match row {
-                    RowRef::Gone(_) => -2.0,
-                    RowRef::Live(_) => rate(row).map_or(-1.0, |r| value(&r)),
+                let rate = match row.is_gone() {
+                    true => -2.0,
+                    false => rate(row).map_or(-1.0, |r| value(&r)),
                 };
                 Key::exact(!ascending(rate))
             });
@@ -139,11 +139,11 @@ impl Iterator for Rows<'_> {
             && at == self.live
         {
             self.gone += 1;
-            return Some(RowRef::Gone(g));
+            return Some(RowRef::gone(g));
         }
         if self.live < self.merged.live {
             self.live += 1;
-            return Some(RowRef::Live(self.live - 1));
+            return Some(RowRef::live(self.live - 1));
         }
         None
     }
@@ -349,9 +349,9 @@ fn pack(merged: &Merged, keys: impl Iterator<Item = Key>) -> Vec<Packed> {
         .zip(keys)
         .enumerate()
         .map(|(rank, (row, key))| {
-            let (gone, index) = match row {
-                RowRef::Live(i) => (0, i as u64),
-                RowRef::Gone(i) => (GONE, i as u64),
+            let (gone, index) = match row.get() {
+                Row::Live(i) => (0, i as u64),
+                Row::Gone(i) => (GONE, i as u64),
             };
             let inexact = if key.exact { 0 } else { INEXACT };
             let low = (rank as u64) << 33 | inexact | gone | index;
@@ -368,8 +368,8 @@ fn row_of(p: Packed) -> RowRef {
     let low = p as u64;
     let index = (low & (GONE - 1)) as usize;
     match low & GONE {
-        0 => RowRef::Live(index),
-        _ => RowRef::Gone(index),
+        0 => RowRef::live(index),
+        _ => RowRef::gone(index),
     }
 }
 
@@ -464,24 +464,24 @@ pub fn plain(
     sort: Sort,
     rate: impl Fn(RowRef) -> Option<Rate>,
 ) -> Vec<RowRef> {
-    let socket = |row: &RowRef| match *row {
-        RowRef::Live(i) => &live[i],
-        RowRef::Gone(i) => &gone[i],
+    let socket = |row: &RowRef| match row.get() {
+        Row::Live(i) => &live[i],
+        Row::Gone(i) => &gone[i],
     };
-    let tie = |a: &RowRef, b: &RowRef| match (a, b) {
-        (RowRef::Live(i), RowRef::Live(j)) => i.cmp(j),
+    let tie = |a: &RowRef, b: &RowRef| match (a.get(), b.get()) {
+        (Row::Live(i), Row::Live(j)) => i.cmp(&j),
         _ => socket(a).display_order(socket(b)),
     };
     let directed = |order: Ordering| if sort.reverse { order.reverse() } else { order };
-    let mut rows: Vec<RowRef> = (0..live.len()).map(RowRef::Live).collect();
-    rows.extend((0..gone.len()).map(RowRef::Gone));
+    let mut rows: Vec<RowRef> = (0..live.len()).map(RowRef::live).collect();
+    rows.extend((0..gone.len()).map(RowRef::gone));
     let by_column: fn(&Socket, &Socket) -> Ordering = match sort.by.key() {
         SortKey::Display => |_, _| Ordering::Equal,
         SortKey::Socket(order) => order,
         SortKey::Rate(value) => {
-            let key = |row: &RowRef| match row {
-                RowRef::Gone(_) => -2.0,
-                RowRef::Live(_) => rate(*row).map_or(-1.0, |r| value(&r)),
+            let key = |row: &RowRef| match row.is_gone() {
+                true => -2.0,
+                false => rate(*row).map_or(-1.0, |r| value(&r)),
             };
             let mut keyed: Vec<(f64, RowRef)> = rows.into_iter().map(|r| (key(&r), r)).collect();
             keyed.sort_unstable_by(|(x, a), (y, b)| {

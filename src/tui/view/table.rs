@@ -201,10 +201,10 @@ fn socket_row(
     texts: Vec<String>,
 ) -> Row<'static> {
     let socket = app.socket(row);
-    let (mark, row_style) = match row {
-        RowRef::Gone(_) => ('-', Some(style::GONE)),
-        RowRef::Live(_) if app.seen(row).is_some_and(|s| s.new) => ('+', Some(style::NEW)),
-        RowRef::Live(_) => (' ', None),
+    let (mark, row_style) = match row.is_gone() {
+        true => ('-', Some(style::GONE)),
+        false if app.mark(row).is_some_and(|m| m.is_new()) => ('+', Some(style::NEW)),
+        false => (' ', None),
     };
     let gutter = format!("{}{mark}", if selected { '›' } else { ' ' });
     let cells = columns.iter().zip(texts).map(|(c, text)| {

@@ -154,9 +154,9 @@ fn same_as_plain(seed: u64, live: usize, gone: usize) {
     }
     gone.reverse();
     let rates: Vec<Option<Rate>> = (0..live.len()).map(|_| rate(&mut dice)).collect();
-    let rate = |row: RowRef| match row {
-        RowRef::Live(i) => rates[i],
-        RowRef::Gone(_) => None,
+    let rate = |row: RowRef| match row.get() {
+        Row::Live(i) => rates[i],
+        Row::Gone(_) => None,
     };
     for sort in every_sort() {
         let fast = sorted_rows(Vec::new(), &live, &gone, sort, rate);
