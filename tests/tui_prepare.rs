@@ -354,7 +354,7 @@ fn counters_beside_the_snapshot_give_the_rates_tcp_info_gives() {
         (0..m.snapshot.sockets.len())
             .map(|i| {
                 m.tracked
-                    .rate(RowRef::Live(i))
+                    .rate(RowRef::live(i))
                     .map(|r| (r.rx_per_sec, r.tx_per_sec))
             })
             .collect::<Vec<_>>()
