@@ -19,12 +19,37 @@ pub fn owner_as(pid: u32, fd: u32, comm: &str, user: &str, uid: u32) -> Owner {
     Owner {
         pid,
         fd,
-        process: Arc::new(ProcessInfo {
-            comm: comm.into(),
-            uid,
-            user: user.into(),
-            container: None,
-        }),
+        process: process_as(comm, user, uid),
+    }
+}
+
+/// A process of root's, as an owner shares it.
+pub fn process(comm: &str) -> Arc<ProcessInfo> {
+    process_as(comm, "root", 0)
+}
+
+fn process_as(comm: &str, user: &str, uid: u32) -> Arc<ProcessInfo> {
+    Arc::new(ProcessInfo {
+        comm: comm.into(),
+        uid,
+        user: user.into(),
+        container: None,
+    })
+}
+
+/// Numbers that look random and are the same every run (xorshift64), below `n`.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new() -> Rng {
+        Rng(0x9e37_79b9_7f4a_7c15)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
     }
 }
 

@@ -233,16 +233,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::model::ProcessInfo;
-
-    fn process(comm: &str) -> Process {
-        Arc::new(ProcessInfo {
-            comm: comm.into(),
-            uid: 0,
-            user: "root".into(),
-            container: None,
-        })
-    }
+    use crate::test_sockets::{Rng, process};
 
     fn keys(owners: &Owners) -> Vec<(u32, u32)> {
         owners.iter().map(|o| (o.pid, o.fd)).collect()
@@ -342,13 +333,8 @@ mod tests {
     /// order says.
     #[test]
     fn parts_read_as_one_map_in_walk_order() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = Rng::new();
+        let mut next = |n: u64| rng.below(n);
         for _ in 0..200 {
             let pids: Vec<u32> = (0..1 + next(8) as u32).map(|i| 100 + 7 * i).collect();
             let mut parts: Vec<Part> = (0..3).map(|_| Part::default()).collect();

@@ -166,16 +166,7 @@ impl Held {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ProcessInfo;
-
-    fn process(comm: &str) -> Process {
-        Arc::new(ProcessInfo {
-            comm: comm.into(),
-            uid: 0,
-            user: "root".into(),
-            container: None,
-        })
-    }
+    use crate::test_sockets::process;
 
     fn keys(held: &Held, inode: u64) -> Vec<(u32, u32, String)> {
         let owners = held.get(inode).unwrap_or_default();

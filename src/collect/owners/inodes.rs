@@ -116,6 +116,7 @@ impl Inodes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_sockets::Rng;
 
     #[test]
     fn a_set_of_narrow_and_wide_inodes() {
@@ -151,13 +152,8 @@ mod tests {
     /// plain search says.
     #[test]
     fn the_index_finds_what_a_search_finds() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = Rng::new();
+        let mut next = |n: u64| rng.below(n);
         for round in 0..100 {
             let n = next(300);
             let all: Vec<u64> = (0..n)
