@@ -151,6 +151,19 @@ struct Probe {
     seen: Seen,
 }
 
+impl Probe {
+    /// What a look at `pid`'s fd table found (`list`, `probe_or_list`: what it saw and
+    /// its fd count), for the process that started at `start`.
+    fn new(pid: u32, start: u64, (seen, count): (Seen, u64)) -> Probe {
+        Probe {
+            pid,
+            start,
+            count,
+            seen,
+        }
+    }
+}
+
 /// What every install of one refresh reads and none changes: where /proc is, the
 /// dump's inodes, the name lookups, and each process's place in walk order.
 struct Round<'a> {
@@ -261,7 +274,7 @@ impl FdCache {
                 .procs
                 .get(&pid)
                 .is_some_and(|p| p.start == start && p.count == count);
-            let (seen, count) = if !full {
+            let found = if !full {
                 let seen = if same { Seen::Unchanged } else { Seen::Changed };
                 (seen, count)
             } else {
@@ -272,12 +285,7 @@ impl FdCache {
                     other => other,
                 }
             };
-            Probe {
-                pid,
-                start,
-                count,
-                seen,
-            }
+            Probe::new(pid, start, found)
         });
         Prepared { full, probes }
     }
@@ -349,14 +357,7 @@ impl FdCache {
                     self.reread(proc_root, stale, &mut stats, &mut read_now, &positions);
                 listed.extend(relist.iter().copied());
                 let probes = parallel(relist, |pid| {
-                    let start = self.procs.get(&pid).map_or(0, |p| p.start);
-                    let (seen, count) = list(proc_root, pid);
-                    Probe {
-                        pid,
-                        start,
-                        count,
-                        seen,
-                    }
+                    Probe::new(pid, self.start_of(pid), list(proc_root, pid))
                 });
                 arrived.extend(self.install(&round, probes, &mut stats, &mut read_now));
             } else if let Some(next) = self.wider_tier(tier, &dump, &carried) {
@@ -374,14 +375,8 @@ impl FdCache {
                     .collect();
                 listed.extend(rest.iter().copied());
                 let probes = parallel(rest, |pid| {
-                    let start = self.procs.get(&pid).map_or(0, |p| p.start);
-                    let (seen, count) = self.probe_or_list(proc_root, pid, start, &dump);
-                    Probe {
-                        pid,
-                        start,
-                        count,
-                        seen,
-                    }
+                    let start = self.start_of(pid);
+                    Probe::new(pid, start, self.probe_or_list(proc_root, pid, start, &dump))
                 });
                 arrived = self.install(&round, probes, &mut stats, &mut read_now);
             } else {
@@ -436,6 +431,12 @@ impl FdCache {
                 .collect()
         };
         debug_assert!(keys(&self.held) == keys(&want), "kept owners drifted");
+    }
+
+    /// When `pid` started, as kept from its last look (0 if it has none): a re-read
+    /// process is the one looked at before.
+    fn start_of(&self, pid: u32) -> u64 {
+        self.procs.get(&pid).map_or(0, |p| p.start)
     }
 
     /// Step 5: which tier of the wider walk to run next, if any. Tier 1 (the
