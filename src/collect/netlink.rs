@@ -23,7 +23,7 @@ pub mod vsock;
 
 pub use more::{Families, inet_state, merge_sctp};
 pub use parse::{inet_socket, inet_socket_kept, unix_socket};
-pub(crate) use parse::{ip_family, u32_at};
+pub(crate) use parse::{ip_family, u32_at, u64_at};
 pub use present::Present;
 
 use std::io;

@@ -6,7 +6,7 @@
 use anyhow::{Result, anyhow, bail};
 use netlink_packet_core::NlasIterator;
 
-use super::u32_at;
+use super::{u32_at, u64_at};
 use crate::model::{Detail, Family, Proto, Socket, SocketType, TcpState, netlink_protocol_name};
 
 const AF_NETLINK: u8 = 16;
@@ -77,12 +77,8 @@ pub fn socket(payload: &[u8]) -> Result<Option<Socket>> {
 
 /// The first 32 group bits of the kernel's `unsigned long` array, whatever its width.
 fn first_groups(value: &[u8]) -> u32 {
-    match value.get(..8) {
-        Some(long) if cfg!(target_pointer_width = "64") => {
-            u64::from_ne_bytes(long.try_into().unwrap_or_default()) as u32
-        }
-        _ => u32_at(value, 0).unwrap_or(0),
-    }
+    let long = u64_at(value, 0).filter(|_| cfg!(target_pointer_width = "64"));
+    long.map_or_else(|| u32_at(value, 0).unwrap_or(0), |long| long as u32)
 }
 
 /// What both netlink tables (this dump and /proc/net/netlink) know of a socket's ends.

@@ -39,9 +39,18 @@ pub(crate) fn ip_family(family: u8) -> Family {
     }
 }
 
+/// The 4 bytes at `offset`, in host order (as the kernel sends its structs); None past
+/// the end.
 pub(crate) fn u32_at(raw: &[u8], offset: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(
         raw.get(offset..offset + 4)?.try_into().ok()?,
+    ))
+}
+
+/// The 8 bytes at `offset`, as `u32_at`.
+pub(crate) fn u64_at(raw: &[u8], offset: usize) -> Option<u64> {
+    Some(u64::from_ne_bytes(
+        raw.get(offset..offset + 8)?.try_into().ok()?,
     ))
 }
 

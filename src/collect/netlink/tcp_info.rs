@@ -5,18 +5,11 @@
 //! every field it shows is there. Offsets are those of `struct tcp_info` in
 //! include/uapi/linux/tcp.h; all values are in host byte order.
 
+use super::{u32_at, u64_at};
 use crate::model::{PacingRate, TcpCounters, TcpInfo};
 
 /// The struct up to and including tcpi_bytes_sent.
 const NEEDED: usize = 208;
-
-fn u32_at(raw: &[u8], offset: usize) -> u32 {
-    u32::from_ne_bytes(raw[offset..offset + 4].try_into().expect("4 bytes"))
-}
-
-fn u64_at(raw: &[u8], offset: usize) -> u64 {
-    u64::from_ne_bytes(raw[offset..offset + 8].try_into().expect("8 bytes"))
-}
 
 /// tcpi_snd_mss; None when the struct is too short to be read (see `NEEDED`), or says
 /// what no kernel does (an MSS past 16 bits: see `TcpInfo::mss`). Either way the struct
@@ -25,7 +18,7 @@ fn mss(raw: &[u8]) -> Option<u16> {
     if raw.len() < NEEDED {
         return None;
     }
-    u16::try_from(u32_at(raw, 16)).ok()
+    u16::try_from(u32_at(raw, 16)?).ok()
 }
 
 /// The fields sockscope shows; None when the struct is not to be read (see `mss`).
@@ -34,25 +27,25 @@ pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
     Some(TcpInfo {
         retransmits: raw[2],
         // tcpi_rto is in microseconds; ss prints it in milliseconds.
-        rto_ms: u32_at(raw, 8) / 1000,
+        rto_ms: u32_at(raw, 8)? / 1000,
         mss,
-        lost: u32_at(raw, 32),
-        last_data_sent_ms: u32_at(raw, 44),
-        last_data_recv_ms: u32_at(raw, 52),
-        rtt_us: u32_at(raw, 68),
-        rttvar_us: u32_at(raw, 72),
-        ssthresh: u32_at(raw, 76),
-        cwnd: u32_at(raw, 80),
-        total_retrans: u32_at(raw, 100),
+        lost: u32_at(raw, 32)?,
+        last_data_sent_ms: u32_at(raw, 44)?,
+        last_data_recv_ms: u32_at(raw, 52)?,
+        rtt_us: u32_at(raw, 68)?,
+        rttvar_us: u32_at(raw, 72)?,
+        ssthresh: u32_at(raw, 76)?,
+        cwnd: u32_at(raw, 80)?,
+        total_retrans: u32_at(raw, 100)?,
         // ~0 means no pacing limit (ss prints nothing then).
-        pacing_rate: PacingRate::from_kernel(u64_at(raw, 104)),
-        bytes_acked: u64_at(raw, 120),
-        bytes_received: u64_at(raw, 128),
-        delivery_rate: u64_at(raw, 160),
-        busy_time_us: u64_at(raw, 168),
-        rwnd_limited_us: u64_at(raw, 176),
-        sndbuf_limited_us: u64_at(raw, 184),
-        bytes_sent: u64_at(raw, 200),
+        pacing_rate: PacingRate::from_kernel(u64_at(raw, 104)?),
+        bytes_acked: u64_at(raw, 120)?,
+        bytes_received: u64_at(raw, 128)?,
+        delivery_rate: u64_at(raw, 160)?,
+        busy_time_us: u64_at(raw, 168)?,
+        rwnd_limited_us: u64_at(raw, 176)?,
+        sndbuf_limited_us: u64_at(raw, 184)?,
+        bytes_sent: u64_at(raw, 200)?,
     })
 }
 
@@ -61,9 +54,9 @@ pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
 pub fn counters(raw: &[u8]) -> Option<TcpCounters> {
     mss(raw)?;
     Some(TcpCounters {
-        bytes_received: u64_at(raw, 128),
-        bytes_acked: u64_at(raw, 120),
-        total_retrans: u32_at(raw, 100),
+        bytes_received: u64_at(raw, 128)?,
+        bytes_acked: u64_at(raw, 120)?,
+        total_retrans: u32_at(raw, 100)?,
     })
 }
 
