@@ -49,15 +49,11 @@ pub fn parse(raw: &[u8]) -> Option<TcpInfo> {
     })
 }
 
-/// `parse(raw)`'s `TcpInfo::counters`, read alone, with nothing allocated: what the
-/// live view keeps of most sockets (see `Source::snapshot_counted`).
+/// `parse(raw)`'s `TcpInfo::counters`, with nothing allocated (the struct is read on
+/// the stack, not boxed): what the live view keeps of most sockets (see
+/// `Source::snapshot_counted`).
 pub fn counters(raw: &[u8]) -> Option<TcpCounters> {
-    mss(raw)?;
-    Some(TcpCounters {
-        bytes_received: u64_at(raw, 128)?,
-        bytes_acked: u64_at(raw, 120)?,
-        total_retrans: u32_at(raw, 100)?,
-    })
+    parse(raw).map(|info| info.counters())
 }
 
 #[cfg(test)]
