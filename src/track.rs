@@ -187,9 +187,7 @@ impl History {
     pub fn samples(
         &self,
     ) -> impl DoubleEndedIterator<Item = Sample> + ExactSizeIterator + Clone + use<> {
-        let mut samples: Vec<Sample> = self.newest_first().collect();
-        samples.reverse();
-        samples.into_iter()
+        self.recent(usize::MAX)
     }
 
     fn newest_first(&self) -> samples::Newest<'_> {
@@ -212,8 +210,11 @@ impl History {
             .filter_map(|(a, b)| rate_between(&a, &b))
     }
 
-    /// The last `n` samples, oldest first.
-    pub fn recent(&self, n: usize) -> impl Iterator<Item = Sample> + use<> {
+    /// The last `n` samples, oldest first (stored newest first: read, then turned).
+    pub fn recent(
+        &self,
+        n: usize,
+    ) -> impl DoubleEndedIterator<Item = Sample> + ExactSizeIterator + Clone + use<> {
         let mut recent: Vec<Sample> = self.newest_first().take(n).collect();
         recent.reverse();
         recent.into_iter()
