@@ -266,6 +266,16 @@ impl Socket {
         }
     }
 
+    /// Whether `key` is this socket's (`key() == *key`), compared field by field without
+    /// making a key, the inode first (it tells most sockets apart).
+    pub fn has_key(&self, key: &SocketKey) -> bool {
+        self.inode == key.inode
+            && self.local == key.local
+            && self.remote == key.remote
+            && self.proto == key.proto
+            && self.netns.as_ref().map_or(0, |n| n.inode) == key.netns
+    }
+
     /// "127.0.0.1:80", "[::1]:80", "*:22" for unspecified, the path for unix; for the
     /// other families what `ss` prints there: "*:icmp" (raw: address and protocol),
     /// "ip:eth0" (packet: ethertype and interface), "ROUTE:1234" (netlink: protocol

@@ -42,14 +42,9 @@ impl Histories {
 
     /// The history's socket has `key`: compared field by field, without making a key.
     fn is_at(slots: &[Option<History>], at: Position, key: &SocketKey) -> bool {
-        slots[at as usize].as_ref().is_some_and(|h| {
-            let s = h.socket();
-            s.inode == key.inode
-                && s.local == key.local
-                && s.remote == key.remote
-                && s.proto == key.proto
-                && s.netns.as_ref().map_or(0, |n| n.inode) == key.netns
-        })
+        slots[at as usize]
+            .as_ref()
+            .is_some_and(|h| h.socket().has_key(key))
     }
 
     /// Where the history of `key` is.

@@ -350,7 +350,7 @@ impl Preparer {
 /// tcp_info); none when nothing was let go (a source that kept the details' socket's
 /// alone: `Source::snapshot_counted`).
 fn let_tcp_info_go(sockets: &mut [Socket], keep: Option<&SocketKey>) -> Vec<Option<TcpCounters>> {
-    let kept = |s: &Socket| keep.is_some_and(|k| k.inode == s.inode && s.key() == *k);
+    let kept = |s: &Socket| keep.is_some_and(|k| s.has_key(k));
     let goes = |s: &Socket| s.tcp_info.is_some() && !kept(s);
     if !sockets.iter().any(goes) {
         return Vec::new();
