@@ -29,6 +29,19 @@ fn raw(snapshot: Snapshot) -> Update {
     }
 }
 
+/// Selects the first row whose socket is `wanted` and opens its details (Enter).
+fn open_details(
+    app: &mut sockscope::tui::app::App,
+    terminal: &mut ratatui::Terminal<ratatui::backend::TestBackend>,
+    wanted: impl Fn(&sockscope::model::Socket) -> bool,
+) {
+    let row = (app.rows.iter())
+        .position(|r| wanted(app.socket(*r)))
+        .expect("a row with the socket the test wants");
+    app.table.selected = row;
+    feed(app, terminal, vec![key(crossterm::event::KeyCode::Enter)]);
+}
+
 fn ports(app: &sockscope::tui::app::App) -> Vec<u16> {
     let port = |row: &RowRef| app.socket(*row).local.map_or(0, |a| a.port());
     app.rows.iter().map(port).collect()
@@ -81,17 +94,7 @@ fn the_details_follow_their_socket_and_keep_its_states() {
     let first = preparer.prepare(raw(snapshot(web_sockets(), 2)), &app.choice());
     feed(&mut app, &mut terminal, vec![Input::Ready(Box::new(first))]);
     // The CLOSE_WAIT connection (see tui_keys), then Enter.
-    let row = app
-        .rows
-        .iter()
-        .position(|r| app.socket(*r).state == TcpState::CloseWait)
-        .expect("a CLOSE_WAIT row");
-    app.table.selected = row;
-    feed(
-        &mut app,
-        &mut terminal,
-        vec![key(crossterm::event::KeyCode::Enter)],
-    );
+    open_details(&mut app, &mut terminal, |s| s.state == TcpState::CloseWait);
     assert_eq!(app.view, View::Details);
     let inode = app.details.as_ref().unwrap().socket.inode;
     // It closes: the details say so and keep the states it was seen in.
@@ -250,17 +253,7 @@ fn the_live_model_keeps_tcp_info_for_the_details_socket_only() {
     assert!(app.tracked.counted, "rates can be known all the same");
 
     // Enter on one: its tcp_info comes with the next refresh, and says so meanwhile.
-    let row = app
-        .rows
-        .iter()
-        .position(|r| app.socket(*r).inode == established[0])
-        .expect("its row");
-    app.table.selected = row;
-    feed(
-        &mut app,
-        &mut terminal,
-        vec![key(crossterm::event::KeyCode::Enter)],
-    );
+    open_details(&mut app, &mut terminal, |s| s.inode == established[0]);
     assert!(app.details.as_ref().unwrap().tcp_info_pending);
     assert!(screen_text(&terminal).contains("with the next refresh"));
     let choice = app.choice();
