@@ -129,7 +129,7 @@ pub fn holders(socket: &Socket) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Family, Owner, Owners, ProcessInfo, Proto, TcpState};
+    use crate::model::{Family, Owner, Owners, Proto, TcpState};
 
     fn tcp() -> Socket {
         Socket::inet(
@@ -143,16 +143,7 @@ mod tests {
 
     #[test]
     fn targets_once_each_counted_over_the_snapshot_and_escaped() {
-        let owner = |pid: u32, comm: &str| Owner {
-            pid,
-            fd: 3,
-            process: Arc::new(ProcessInfo {
-                comm: comm.into(),
-                uid: 0,
-                user: "root".into(),
-                container: None,
-            }),
-        };
+        let owner = |pid: u32, comm: &str| crate::test_sockets::owner(pid, 3, comm);
         let held = |owners: Vec<Owner>| Socket {
             processes: Owners::from(owners),
             ..tcp()

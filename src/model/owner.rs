@@ -186,16 +186,7 @@ mod tests {
     use super::*;
 
     fn owner(pid: u32, fd: u32) -> Owner {
-        Owner {
-            pid,
-            fd,
-            process: Arc::new(ProcessInfo {
-                comm: "x".into(),
-                uid: 0,
-                user: "root".into(),
-                container: None,
-            }),
-        }
+        crate::test_sockets::owner(pid, fd, "x")
     }
 
     fn keys(owners: &Owners) -> Vec<(u32, u32)> {

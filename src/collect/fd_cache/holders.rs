@@ -218,7 +218,6 @@ impl FdCache {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
 
@@ -227,12 +226,7 @@ mod tests {
             start: 1,
             count: fds.len() as u64,
             denied: false,
-            info: Some(Arc::new(crate::model::ProcessInfo {
-                comm: Arc::from(name),
-                uid: 0,
-                user: Arc::from("root"),
-                container: None,
-            })),
+            info: Some(crate::test_sockets::process(name)),
             fds: fds.iter().map(|&(fd, inode)| Fd { fd, inode }).collect(),
         }
     }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{Family, Owner, Owners, ProcessInfo};
+use crate::model::{Family, Owners};
 
 fn tcp(state: TcpState, local: &str, owners: &[(u32, &str)]) -> Socket {
     let mut s = Socket::inet(
@@ -12,16 +12,7 @@ fn tcp(state: TcpState, local: &str, owners: &[(u32, &str)]) -> Socket {
     s.processes = Owners::from(
         owners
             .iter()
-            .map(|&(pid, comm)| Owner {
-                pid,
-                fd: 3,
-                process: Arc::new(ProcessInfo {
-                    comm: comm.into(),
-                    uid: 0,
-                    user: "root".into(),
-                    container: None,
-                }),
-            })
+            .map(|&(pid, comm)| crate::test_sockets::owner(pid, 3, comm))
             .collect::<Vec<_>>(),
     );
     s
