@@ -106,13 +106,14 @@ name=bench
 source "$repo/scripts/bench-ns.sh"
 
 # --- timing ------------------------------------------------------------------------------
-# time_one NAME CMD...: runs CMD once with output to /dev/null, appends
-# "NAME seconds peak_rss_kb" to $work/samples. Runs inside the namespace (see measure).
+# time_one ROUND NAME CMD...: runs CMD once with output to /dev/null, appends
+# "NAME seconds peak_rss_kb cpu_seconds ROUND" to $work/samples (CPU: user + system,
+# every thread). Runs inside the namespace (see measure).
 time_one() {
-    local name=$1; shift
-    local t0 t1 rss rc=0
+    local round=$1 name=$2; shift 2
+    local t0 t1 used rc=0
     t0=$EPOCHREALTIME
-    timeout --kill-after=5 "$tool_timeout" /usr/bin/time -f %M -o "$work/rss" \
+    timeout --kill-after=5 "$tool_timeout" /usr/bin/time -f '%M %U %S' -o "$work/rss" \
         "$@" >/dev/null 2>"$work/err" || rc=$?
     t1=$EPOCHREALTIME
     # lsof exits 1 when some file could not be listed; anything else is a failure.
@@ -120,14 +121,19 @@ time_one() {
         echo "bench: $name exited $rc: $(head -c 300 "$work/err")" >&2
         [ $rc = 124 ] && echo "bench: ($name hit the ${tool_timeout}s limit)" >&2
     fi
-    rss=$(grep -E '^[0-9]+$' "$work/rss" | tail -1 || true)
-    echo "$name $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }') ${rss:-0}" \
+    used=$(grep -E '^[0-9]+ [0-9.]+ [0-9.]+$' "$work/rss" | tail -1 || true)
+    awk -v n="$name" -v a="$t0" -v b="$t1" -v u="${used:-0 0 0}" -v r="$round" 'BEGIN {
+        split(u, f, " "); printf "%s %.4f %d %.2f %d\n", n, b - a, f[1], f[2] + f[3], r }' \
         >>"$work/samples"
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
     else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 stat_of() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$work/samples" | median; }
+# paired_of NAME: the median over rounds of NAME's time / the floor's in the same round,
+# which a machine's drift between rounds moves less than the ratio of the medians.
+paired_of() { awk -v n="$1" '$1 == n { t[$5] = $2 } $1 == "floor" { f[$5] = $2 }
+    END { for (r in t) if (f[r] > 0) print t[r] / f[r] }' "$work/samples" | median; }
 
 # measure: one warm-up round (not counted), then $runs rounds of every tool in turn.
 measure() {
@@ -138,12 +144,12 @@ measure() {
     for r in $(seq 0 "$runs"); do
         for tool in "${tools[@]}"; do
             case $tool in
-                sockscope) time_one sockscope "$bin" list "${fmt[@]}" "${extra[@]}" ;;
-                baseline) time_one baseline "$baseline" list "${fmt[@]}" "${extra[@]}" ;;
-                floor) time_one floor "$floor_bin" ;;
-                ss) time_one ss ss -tanp ;;
-                netstat) time_one netstat netstat -tanp ;;
-                lsof) time_one lsof lsof -nP -iTCP ;;
+                sockscope) time_one "$r" sockscope "$bin" list "${fmt[@]}" "${extra[@]}" ;;
+                baseline) time_one "$r" baseline "$baseline" list "${fmt[@]}" "${extra[@]}" ;;
+                floor) time_one "$r" floor "$floor_bin" ;;
+                ss) time_one "$r" ss ss -tanp ;;
+                netstat) time_one "$r" netstat netstat -tanp ;;
+                lsof) time_one "$r" lsof lsof -nP -iTCP ;;
             esac
         done
         if [ "$r" = 0 ]; then : >"$work/samples"; fi # the warm-up round is dropped
@@ -156,16 +162,19 @@ tools+=(floor)
 [ $peers = 0 ] || tools+=(ss netstat lsof)
 
 report() { # N P
-    local n=$1 p=$2 tool ss_med lsof_med floor_med med rss
+    local n=$1 p=$2 tool ss_med lsof_med floor_med med rss cpu paired
     ss_med=$(stat_of ss 2)
     lsof_med=$(stat_of lsof 2)
     floor_med=$(stat_of floor 2)
     printf '\n%d sockets, %d processes, %d runs (median wall time, peak RSS)%s\n' "$n" "$p" "$runs" \
         "${churn:+, ${churn}% of the sockets replaced a second}"
-    printf '%-22s %10s %10s %10s %10s %10s\n' tool "time (s)" "/ ss" "/ lsof" "/ floor" "RSS (MB)"
+    printf '%-22s %10s %10s %10s %10s %10s %10s %10s\n' tool "time (s)" "/ ss" "/ lsof" "/ floor" \
+        "paired" "CPU (s)" "RSS (MB)"
     for tool in "${tools[@]}"; do
         med=$(stat_of "$tool" 2)
         rss=$(stat_of "$tool" 3)
+        cpu=$(stat_of "$tool" 4)
+        paired=$(paired_of "$tool")
         local label=$tool
         [ "$tool" = sockscope ] && label="sockscope list $format"
         [ "$tool" = baseline ] && label="baseline"
@@ -173,24 +182,29 @@ report() { # N P
         [ "$tool" = netstat ] && label="netstat -tanp"
         [ "$tool" = lsof ] && label="lsof -nP -iTCP"
         [ "$tool" = floor ] && label="floor (benches/floor)"
-        awk -v l="$label" -v m="$med" -v s="$ss_med" -v o="$lsof_med" -v f="$floor_med" -v r="$rss" '
+        awk -v l="$label" -v m="$med" -v s="$ss_med" -v o="$lsof_med" -v f="$floor_med" -v r="$rss" \
+            -v c="$cpu" -v p="$paired" '
             function ratio(a, b) { return b == "nan" || b == 0 ? sprintf("%10s", "-") : sprintf("%9.3fx", a / b) }
-            BEGIN { printf "%-22s %10.3f %s %s %s %10.1f\n", l, m, ratio(m, s), ratio(m, o), ratio(m, f), r / 1024 }'
+            BEGIN { printf "%-22s %10.3f %s %s %s %s %10.2f %10.1f\n", l, m, ratio(m, s), ratio(m, o),
+                ratio(m, f), p == "nan" ? sprintf("%10s", "-") : sprintf("%9.3fx", p), c, r / 1024 }'
     done
+    echo "(/ floor: of the medians; paired: the median of each round's time / the floor's)"
 }
 
 # refresh_point N: the kept collector's refreshes under the running churn, beside the
 # median of `list` just measured.
 refresh_point() {
-    local n=$1 list_med line steady
+    local n=$1 list_med list_cpu line steady steady_cpu
     list_med=$(stat_of sockscope 2)
+    list_cpu=$(stat_of sockscope 4)
     echo "bench: timing 20 refreshes of the kept collector, 1 s apart..." >&2
     line=$(ip netns exec "$ns" "$refresh_bin" --refreshes 20 --interval-ms 1000) ||
         die "the refresh bench failed"
     echo "$line"
     steady=$(sed -n 's/.*steady \([0-9.]*\) s median.*/\1/p' <<<"$line")
-    awk -v s="$steady" -v l="$list_med" -v n="$n" -v c="$churn" \
-        'BEGIN { printf "steady-state refresh / list %s at %d sockets, %s%%/s churn: %.3fx (goal <= 0.5x)\n", "'"$format"'", n, c, s / l }'
+    steady_cpu=$(sed -n 's/.* \([0-9.]*\) s CPU median.*/\1/p' <<<"$line")
+    awk -v s="$steady" -v l="$list_med" -v sc="$steady_cpu" -v lc="$list_cpu" -v n="$n" -v c="$churn" \
+        'BEGIN { printf "steady-state refresh / list %s at %d sockets, %s%%/s churn: %.3fx wall, %.3fx CPU (goal <= 0.5x)\n", "'"$format"'", n, c, s / l, sc / lc }'
 }
 
 echo "bench: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), $("$bin" --version 2>/dev/null || echo sockscope)${extra[*]:+, sockscope args: ${extra[*]}}" >&2
