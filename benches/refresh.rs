@@ -6,6 +6,7 @@
 //!
 //!     cargo bench --bench refresh                      # 20 refreshes, 1 s apart
 //!     .../refresh-HASH --refreshes 30 --interval-ms 1000 [--full-every N] [--compare]
+//!                      [--list BIN]
 //!
 //! `--compare` also takes a one-shot snapshot (a full walk) after each refresh and
 //! counts the sockets whose owners differ: under live churn a few may, as the two are
@@ -14,8 +15,16 @@
 //! full walks' median, what the refreshes read, and the CPU time (every thread, the
 //! snapshot's drop included) a steady refresh costs: at the live view's 1 s interval,
 //! its share of one core.
+//!
+//! `--list BIN` runs `BIN list --json` (to /dev/null) after each steady refresh, within
+//! the interval, and prints the median of each refresh's time / that list's, in wall
+//! and CPU time (the list's from this process's children's times, 10 ms ticks). Timed
+//! side by side, the two see the same machine: `list` alone moved 0.28-0.43 s between
+//! runs minutes apart, the refresh far less.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sockscope::collect::fd_cache::FullWalks;
@@ -26,6 +35,7 @@ fn main() {
     let mut interval = Duration::from_millis(1000);
     let mut every = FullWalks::default().every;
     let mut compare = false;
+    let mut list: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut number = |what: &str| -> u64 {
@@ -38,6 +48,12 @@ fn main() {
             "--interval-ms" => interval = Duration::from_millis(number("--interval-ms")),
             "--full-every" => every = number("--full-every").max(1) as u32,
             "--compare" => compare = true,
+            "--list" => {
+                list = Some(
+                    args.next()
+                        .map_or_else(|| fail("--list takes a path"), PathBuf::from),
+                )
+            }
             "--bench" => {}
             other => fail(&format!("unknown argument: {other}")),
         }
@@ -53,11 +69,15 @@ fn main() {
     let mut steady = Vec::new();
     let mut steady_cpu = Vec::new();
     let mut full = Vec::new();
+    // Each steady refresh's (wall, CPU) over the list's beside it.
+    let (mut paired_wall, mut paired_cpu) = (Vec::new(), Vec::new());
+    let (mut list_wall, mut list_cpu) = (Vec::new(), Vec::new());
+    let mut rest = Duration::ZERO;
     let (mut listed, mut probed, mut readlinks, mut wider, mut differ) = (0, 0, 0, 0, 0);
     let mut sockets = 0;
     for i in 0..refreshes {
         if i > 0 {
-            std::thread::sleep(interval);
+            std::thread::sleep(interval.saturating_sub(rest));
         }
         let t = Instant::now();
         let cpu = cpu_time();
@@ -79,6 +99,15 @@ fn main() {
             probed += done.probed;
             readlinks += done.readlinks;
             wider += usize::from(done.wider);
+            if let Some(bin) = &list {
+                let t = Instant::now();
+                let (wall, cpu_used) = timed_list(bin);
+                rest = t.elapsed();
+                paired_wall.push(took / wall);
+                paired_cpu.push(cpu / cpu_used);
+                list_wall.push(wall);
+                list_cpu.push(cpu_used);
+            }
         }
         if let Some(a) = kept {
             let oneshot = System::new(PROC, Scope::Host)
@@ -112,6 +141,49 @@ fn main() {
             String::new()
         }
     );
+    if list.is_some() {
+        println!(
+            "beside each: list --json {:.4} s median, {:.2} s CPU median; refresh / list \
+             {:.3}x wall, {:.3}x CPU (medians of the pairs)",
+            median(&mut list_wall),
+            median(&mut list_cpu),
+            median(&mut paired_wall),
+            median(&mut paired_cpu),
+        );
+    }
+}
+
+/// One `bin list --json` to /dev/null: its wall time and CPU time (user + system).
+fn timed_list(bin: &PathBuf) -> (f64, f64) {
+    let before = children_cpu();
+    let t = Instant::now();
+    let status = Command::new(bin)
+        .args(["list", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| fail(&format!("cannot run {}: {e}", bin.display())));
+    let wall = t.elapsed().as_secs_f64();
+    if !status.success() {
+        fail(&format!("{} list --json: {status}", bin.display()));
+    }
+    (wall, children_cpu() - before)
+}
+
+/// The CPU time of this process's waited-for children so far, in seconds: cutime and
+/// cstime of /proc/self/stat (fields 16 and 17, clock ticks).
+fn children_cpu() -> f64 {
+    let stat =
+        std::fs::read_to_string(std::path::Path::new(PROC).join("self/stat")).unwrap_or_default();
+    // The name (field 2) may hold spaces; the fields after its ')' are plain.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = (after.split_whitespace())
+        .skip(13)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    let per_second = rustix::param::clock_ticks_per_second();
+    ticks as f64 / per_second as f64
 }
 
 /// Who holds each socket, by (pid, fd).

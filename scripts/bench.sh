@@ -191,20 +191,17 @@ report() { # N P
     echo "(/ floor: of the medians; paired: the median of each round's time / the floor's)"
 }
 
-# refresh_point N: the kept collector's refreshes under the running churn, beside the
-# median of `list` just measured.
+# refresh_point N: the kept collector's refreshes under the running churn, each with a
+# `list` beside it in the same interval (benches/refresh.rs --list): the ratio of each
+# pair, whose median is the figure (list alone moves with the machine between runs).
 refresh_point() {
-    local n=$1 list_med list_cpu line steady steady_cpu
-    list_med=$(stat_of sockscope 2)
-    list_cpu=$(stat_of sockscope 4)
-    echo "bench: timing 20 refreshes of the kept collector, 1 s apart..." >&2
-    line=$(ip netns exec "$ns" "$refresh_bin" --refreshes 20 --interval-ms 1000) ||
+    local n=$1 line paired
+    echo "bench: timing 20 refreshes of the kept collector, 1 s apart, each with a list..." >&2
+    line=$(ip netns exec "$ns" "$refresh_bin" --refreshes 20 --interval-ms 1000 --list "$bin") ||
         die "the refresh bench failed"
     echo "$line"
-    steady=$(sed -n 's/.*steady \([0-9.]*\) s median.*/\1/p' <<<"$line")
-    steady_cpu=$(sed -n 's/.* \([0-9.]*\) s CPU median.*/\1/p' <<<"$line")
-    awk -v s="$steady" -v l="$list_med" -v sc="$steady_cpu" -v lc="$list_cpu" -v n="$n" -v c="$churn" \
-        'BEGIN { printf "steady-state refresh / list %s at %d sockets, %s%%/s churn: %.3fx wall, %.3fx CPU (goal <= 0.5x)\n", "'"$format"'", n, c, s / l, sc / lc }'
+    paired=$(sed -n 's/.*refresh \/ list \([0-9.]*x wall, [0-9.]*x CPU\).*/\1/p' <<<"$line")
+    echo "steady-state refresh / list --json at $n sockets, ${churn}%/s churn: $paired (goal <= 0.5x)"
 }
 
 echo "bench: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), $("$bin" --version 2>/dev/null || echo sockscope)${extra[*]:+, sockscope args: ${extra[*]}}" >&2
