@@ -278,6 +278,21 @@ fn the_live_model_keeps_tcp_info_for_the_details_socket_only() {
         Some(1234)
     );
     assert!(!screen_text(&terminal).contains("with the next refresh"));
+    // A TIME_WAIT socket's details say at once that the kernel keeps none, rather than
+    // "with the next refresh" for an interval.
+    feed(
+        &mut app,
+        &mut terminal,
+        vec![key(crossterm::event::KeyCode::Esc)],
+    );
+    open_details(&mut app, &mut terminal, |s| s.state == TcpState::TimeWait);
+    assert!(!app.details.as_ref().unwrap().tcp_info_pending);
+    let screen = screen_text(&terminal);
+    assert!(!screen.contains("with the next refresh"), "{screen}");
+    assert!(
+        screen.contains("the kernel keeps no tcp_info for a socket in TIME_WAIT"),
+        "{screen}"
+    );
     // The others' counters went to the tracker before their tcp_info went.
     let other = (0..app.snapshot.as_ref().unwrap().sockets.len())
         .find(|&i| app.snapshot.as_ref().unwrap().sockets[i].inode == established[1])

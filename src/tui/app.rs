@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::model::{Snapshot, Socket, SocketKey};
+use crate::model::{Snapshot, Socket, SocketKey, TcpState};
 use crate::track::{Event, Rate};
 
 use super::event::Action;
@@ -450,9 +450,11 @@ impl App {
                 // What the tracker had: its latest (it keeps a few samples per socket).
                 rates: self.tracked.rate(row).into_iter().collect(),
                 seen,
+                // The kernel keeps no tcp_info for a TIME_WAIT socket: none comes.
                 tcp_info_pending: self.tracked.details_only
                     && !row.is_gone()
-                    && self.socket(row).tcp_info.is_none(),
+                    && self.socket(row).tcp_info.is_none()
+                    && self.socket(row).state != TcpState::TimeWait,
                 socket: self.socket(row).clone(),
                 scroll: 0,
                 scroll_limit: 0,
