@@ -28,7 +28,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sockscope::collect::fd_cache::FullWalks;
-use sockscope::collect::{PROC, Scope, Source, System};
+use sockscope::collect::{PROC, Scope, Source, System, process};
 
 fn main() {
     let mut refreshes = 20;
@@ -175,12 +175,9 @@ fn timed_list(bin: &PathBuf) -> (f64, f64) {
 fn children_cpu() -> f64 {
     let stat =
         std::fs::read_to_string(std::path::Path::new(PROC).join("self/stat")).unwrap_or_default();
-    // The name (field 2) may hold spaces; the fields after its ')' are plain.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = (after.split_whitespace())
-        .skip(13)
-        .take(2)
-        .filter_map(|f| f.parse::<u64>().ok())
+    let ticks: u64 = [16, 17]
+        .into_iter()
+        .filter_map(|n| process::stat_field(&stat, n)?.parse::<u64>().ok())
         .sum();
     let per_second = rustix::param::clock_ticks_per_second();
     ticks as f64 / per_second as f64

@@ -45,10 +45,8 @@ pub fn is_running(proc_root: &Path, pid: u32) -> bool {
     let Ok(stat) = text(&proc_root.join(pid.to_string()).join("stat"), MAX_SMALL) else {
         return false;
     };
-    // "pid (comm) S ...": the state follows the last ')', as comm may hold one.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    // "pid (comm) S ...": the state is field 3.
+    let state = stat_field(&stat, 3).and_then(|state| state.chars().next());
     !matches!(state, Some('Z' | 'X') | None)
 }
 
@@ -177,11 +175,16 @@ fn uids(status: &str) -> Option<(u32, u32)> {
 }
 
 /// Field 22 of /proc/<pid>/stat, clock ticks after boot when the process started.
-/// Fields are counted after the last ')', as the name in parentheses may hold any byte.
 fn start_ticks(stat: &str) -> Option<u64> {
+    stat_field(stat, 22)?.parse().ok()
+}
+
+/// Field `n` of a /proc/<pid>/stat line, numbered from 1 as proc(5) does (3 is the
+/// state). Fields are counted after the last ')', as the name in parentheses (field 2)
+/// may hold any byte, spaces and ')' too.
+pub fn stat_field(stat: &str, n: usize) -> Option<&str> {
     let (_, rest) = stat.rsplit_once(')')?;
-    // `rest` starts at field 3 (the state).
-    rest.split_whitespace().nth(22 - 3)?.parse().ok()
+    rest.split_whitespace().nth(n.checked_sub(3)?)
 }
 
 #[cfg(test)]
@@ -254,5 +257,9 @@ mod tests {
         let stat = "42 (a) b) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0";
         assert_eq!(start_ticks(stat), Some(12345));
         assert_eq!(start_ticks("42 (x"), None);
+        assert_eq!(stat_field(stat, 3), Some("S"));
+        assert_eq!(stat_field(stat, 4), Some("1"));
+        assert_eq!(stat_field(stat, 2), None, "the name is not counted past");
+        assert_eq!(stat_field(stat, 40), None);
     }
 }

@@ -14,6 +14,7 @@ use rustix::io::Errno;
 
 use super::{Fd, FdTable, Seen};
 use crate::collect::owners::{self, LINK_BUF};
+use crate::collect::process::stat_field;
 use crate::collect::read::{self, Follow};
 
 /// Whether this kernel counts fds in `st_size` (6.2+): our own fd directory, which
@@ -185,13 +186,8 @@ pub(super) fn start_time(proc_root: &Path, pid: u32) -> u64 {
     let Ok(stat) = read::prefix(&path, 1024, Follow::No) else {
         return 0;
     };
-    let Some(end) = stat.iter().rposition(|&b| b == b')') else {
-        return 0;
-    };
-    // After ")": state is field 3, so start time (22) is the 20th field from there.
-    String::from_utf8_lossy(&stat[end + 1..])
-        .split_ascii_whitespace()
-        .nth(19)
+    // Field 22: when it started.
+    stat_field(&String::from_utf8_lossy(&stat), 22)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
 }
