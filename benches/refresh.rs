@@ -104,7 +104,10 @@ fn main() {
                 let (wall, cpu_used) = timed_list(bin);
                 rest = t.elapsed();
                 paired_wall.push(took / wall);
-                paired_cpu.push(cpu / cpu_used);
+                // Below one clock tick (10 ms: a small table) the list's CPU reads 0.
+                if cpu_used > 0.0 {
+                    paired_cpu.push(cpu / cpu_used);
+                }
                 list_wall.push(wall);
                 list_cpu.push(cpu_used);
             }
