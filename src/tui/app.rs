@@ -445,6 +445,7 @@ impl App {
     fn show_details(&mut self) {
         self.details = self.selected_row().map(|row| {
             let seen = self.tracked.seen(row).unwrap_or_default();
+            let socket = self.socket(row);
             Details {
                 gone: row.is_gone(),
                 // What the tracker had: its latest (it keeps a few samples per socket).
@@ -453,9 +454,9 @@ impl App {
                 // The kernel keeps no tcp_info for a TIME_WAIT socket: none comes.
                 tcp_info_pending: self.tracked.details_only
                     && !row.is_gone()
-                    && self.socket(row).tcp_info.is_none()
-                    && self.socket(row).state != TcpState::TimeWait,
-                socket: self.socket(row).clone(),
+                    && socket.tcp_info.is_none()
+                    && socket.state != TcpState::TimeWait,
+                socket: socket.clone(),
                 scroll: 0,
                 scroll_limit: 0,
             }
