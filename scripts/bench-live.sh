@@ -8,17 +8,20 @@
 # Performance.
 #
 #   scripts/bench-live.sh [--sockets N] [--procs P] [--churn PCT] [--warmup S]
-#                         [--measure S] [--bin PATH] [--heaptrack FILE]
-#                         [-- EXTRA SOCKSCOPE ARGS]
+#                         [--measure S] [--bin PATH] [--against PATH]
+#                         [--heaptrack FILE] [-- EXTRA SOCKSCOPE ARGS]
 #
 # Prints: % of one core over the measured span, RSS at its start, end and peak, and the
-# header's interval (to show whether the view slowed itself down). With --heaptrack,
+# header's interval (to show whether the view slowed itself down). With --against, a
+# second view (another build) runs beside the first on the same load over the same
+# span, and its figures follow: on a machine whose speed moves between runs by more
+# than a change saves, the pair compares where two runs cannot. With --heaptrack,
 # the view runs under heaptrack, which writes FILE.zst (read it with heaptrack_print:
 # the peak heap and who holds it); its CPU and RSS figures are then heaptrack's too.
 # Needs root (ip netns, unshare), tmux, python3 (and heaptrack for --heaptrack).
 set -euo pipefail
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench-live: $*" >&2; exit 1; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +33,7 @@ measure=60
 bin="$repo/target/release/sockscope"
 build=1
 heaptrack=""
+against=""
 extra=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -39,6 +43,7 @@ while [ $# -gt 0 ]; do
         --warmup) warmup=${2:?}; shift 2 ;;
         --measure) measure=${2:?}; shift 2 ;;
         --bin) bin=${2:?}; build=0; shift 2 ;;
+        --against) against=${2:?}; shift 2 ;;
         --heaptrack) heaptrack=${2:?}; shift 2 ;;
         --) shift; extra+=("$@"); break ;;
         -h|--help) usage; exit 0 ;;
@@ -55,7 +60,10 @@ name=bench-live
 # shellcheck source=scripts/bench-ns.sh
 source "$repo/scripts/bench-ns.sh"
 tmux_sock="$work/tmux"
-bench_cleanup() { tmux -S "$tmux_sock" kill-server 2>/dev/null || true; }
+bench_cleanup() {
+    tmux -S "$work/tmux-against" kill-server 2>/dev/null || true
+    tmux -S "$tmux_sock" kill-server 2>/dev/null || true
+}
 
 # loadgen's --churn counts sockets a second (a replaced connection is two of them).
 per_sec=$(awk -v n="$sockets" -v c="$churn" 'BEGIN { print n * c / 100 }')
@@ -68,6 +76,7 @@ cat >"$work/inner.sh" <<INNER
 python3 "$repo/scripts/loadgen.py" --sockets $sockets --procs $procs --churn $per_sec \
     --ready-file "$work/ready" --setup-timeout 600 </dev/null >"$work/loadgen.out" 2>&1 &
 for _ in \$(seq 6000); do [ -e "$work/ready" ] && break; sleep 0.1; done
+${against:+tmux -S "$work/tmux-against" new-session -d -x 120 -y 40 "$against ${extra[*]:-}"}
 ${heaptrack:+heaptrack -o "$heaptrack"} "$bin" ${extra[*]:-}
 sleep 600
 INNER
@@ -79,31 +88,46 @@ for _ in $(seq 6000); do
     sleep 0.1
 done
 [ -e "$work/ready" ] || die "load generator not ready after 600s: $(cat "$work/loadgen.out")"
-pid=""
-for _ in $(seq 100); do
-    pid=$(pgrep -f -n "^$bin" || true)
-    [ -n "$pid" ] && break
-    sleep 0.1
-done
-[ -n "$pid" ] || die "sockscope did not start"
+# The view's pid: the newest process running exactly PATH.
+view_pid() {
+    local pid=""
+    for _ in $(seq 100); do
+        pid=$(pgrep -f -n "^$1( |\$)" || true)
+        [ -n "$pid" ] && break
+        sleep 0.1
+    done
+    [ -n "$pid" ] || die "sockscope did not start: $1"
+    echo "$pid"
+}
+pids=$(view_pid "$bin")
+[ -z "$against" ] || pids="$pids $(view_pid "$against")"
 
 ticks=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-rss() { awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status"; }
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss() { awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$1/status"; }
 sleep "$warmup"
-kill -0 "$pid" 2>/dev/null || die "sockscope exited during the warm-up"
-c0=$(cpu); t0=$EPOCHREALTIME; r0=$(rss); peak=$r0
+declare -A c0 r0 peak
+for pid in $pids; do
+    kill -0 "$pid" 2>/dev/null || die "sockscope exited during the warm-up"
+    c0[$pid]=$(cpu "$pid"); r0[$pid]=$(rss "$pid"); peak[$pid]=${r0[$pid]}
+done
+t0=$EPOCHREALTIME
 for _ in $(seq "$measure"); do
     sleep 1
-    r=$(rss); [ "$r" -gt "$peak" ] && peak=$r
+    for pid in $pids; do
+        r=$(rss "$pid"); [ "$r" -gt "${peak[$pid]}" ] && peak[$pid]=$r
+    done
 done
-c1=$(cpu); t1=$EPOCHREALTIME; r1=$(rss)
-header=$(tmux -S "$tmux_sock" capture-pane -p | head -1)
-awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$ticks" \
-    -v n="$sockets" -v p="$procs" -v ch="$churn" -v r0="$r0" -v r1="$r1" -v pk="$peak" \
-    'BEGIN {
-        printf "live view, %d sockets, %d processes, %s%%/s churn, default interval\n", n, p, ch
-        printf "CPU: %.1f%% of one core over %.0f s\n", 100 * (c1 - c0) / hz / (t1 - t0), t1 - t0
-        printf "RSS: %d MB at the start, %d MB at the end, %d MB peak\n", r0, r1, pk
-    }'
-echo "header: $header"
+t1=$EPOCHREALTIME
+echo "live view, $sockets sockets, $procs processes, $churn%/s churn, default interval"
+for pid in $pids; do
+    c1=$(cpu "$pid"); r1=$(rss "$pid")
+    [ -z "$against" ] || echo "$(readlink "/proc/$pid/exe"):"
+    awk -v c0="${c0[$pid]}" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$ticks" \
+        -v r0="${r0[$pid]}" -v r1="$r1" -v pk="${peak[$pid]}" \
+        'BEGIN {
+            printf "CPU: %.1f%% of one core over %.0f s\n", 100 * (c1 - c0) / hz / (t1 - t0), t1 - t0
+            printf "RSS: %d MB at the start, %d MB at the end, %d MB peak\n", r0, r1, pk
+        }'
+done
+echo "header: $(tmux -S "$tmux_sock" capture-pane -p | head -1)"
