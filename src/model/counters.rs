@@ -40,13 +40,44 @@ impl CounterTable {
         self.runs.push((netns, run));
     }
 
-    /// The counters of `socket`, found by its namespace and cookie; None for a socket
-    /// the table does not hold (its tcp_info is whole in it, or it has none).
-    pub fn get(&self, socket: &Socket) -> Option<TcpCounters> {
-        let cookie = socket.diag_id?.cookie.get();
-        let netns = socket.netns.as_ref().map_or(0, |n| n.inode);
-        let (_, run) = self.runs.iter().find(|(n, _)| *n == netns)?;
-        run.get(cookie)
+    /// The counters of each of `sockets`, in their order, found by namespace and
+    /// cookie; None for a socket the table does not hold (its tcp_info is whole in it,
+    /// or it has none). Nothing at all when the table is empty. The table goes: what
+    /// it gives is all that is read of it.
+    ///
+    /// A merge join: the sockets' cookies are sorted once and walked beside each sorted
+    /// run. A binary search per socket missed the cache at nearly every step at 100k.
+    pub fn by_socket(self, sockets: &[Socket]) -> Vec<Option<TcpCounters>> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        // (run, socket index, cookie): 16 bytes, beside the table and the answer. The
+        // sockets of a namespace come together, so its run is looked for once.
+        let mut last: Option<(u64, Option<u32>)> = None;
+        let mut run_of = |netns: u64| match last {
+            Some((n, run)) if n == netns => run,
+            _ => {
+                let run = self.runs.iter().position(|(n, _)| *n == netns);
+                let run = run.and_then(|r| u32::try_from(r).ok());
+                last = Some((netns, run));
+                run
+            }
+        };
+        let mut wanted: Vec<(u32, u32, u64)> = (sockets.iter().zip(0..))
+            .filter_map(|(s, i)| {
+                let cookie = s.diag_id?.cookie.get();
+                Some((run_of(s.netns.as_ref().map_or(0, |n| n.inode))?, i, cookie))
+            })
+            .collect();
+        wanted.sort_unstable_by_key(|&(run, _, cookie)| (run, cookie));
+        let mut found = vec![None; sockets.len()];
+        let mut rest = &wanted[..];
+        for (r, (_, run)) in (0..).zip(&self.runs) {
+            let (this, after) = rest.split_at(rest.partition_point(|w| w.0 == r));
+            run.fill(this, &mut found);
+            rest = after;
+        }
+        found
     }
 
     /// Keeps the counters of `sockets` alone (the rest of the dump went: `--pid`).
@@ -101,18 +132,24 @@ impl CounterRun {
         }
     }
 
-    fn get(&self, cookie: u64) -> Option<TcpCounters> {
-        let at = self
-            .bytes
-            .binary_search_by_key(&cookie, |&(c, ..)| c)
-            .ok()?;
-        let (_, bytes_received, bytes_acked) = self.bytes[at];
-        let retrans = self.retrans.binary_search_by_key(&cookie, |&(c, _)| c);
-        Some(TcpCounters {
-            bytes_received,
-            bytes_acked,
-            total_retrans: retrans.map_or(0, |at| self.retrans[at].1),
-        })
+    /// For each (_, index, cookie) of `wanted` (sorted by cookie) that it holds, its
+    /// counters at `found[index]`: one walk of `wanted`, `bytes` and `retrans` together.
+    fn fill(&self, wanted: &[(u32, u32, u64)], found: &mut [Option<TcpCounters>]) {
+        let (mut bytes, mut retrans) = (&self.bytes[..], &self.retrans[..]);
+        for &(_, index, cookie) in wanted {
+            bytes = seek(bytes, cookie, |&(c, ..)| c);
+            let Some(&(_, bytes_received, bytes_acked)) = bytes.first().filter(|b| b.0 == cookie)
+            else {
+                continue;
+            };
+            retrans = seek(retrans, cookie, |&(c, _)| c);
+            let total_retrans = retrans.first().filter(|r| r.0 == cookie).map_or(0, |r| r.1);
+            found[index as usize] = Some(TcpCounters {
+                bytes_received,
+                bytes_acked,
+                total_retrans,
+            });
+        }
     }
 
     /// How many sockets' counters it holds.
@@ -134,6 +171,12 @@ impl CounterRun {
         self.bytes.shrink_to_fit();
         self.retrans.shrink_to_fit();
     }
+}
+
+/// What is left of `sorted` (by `cookie_of`) from the first entry at or past `cookie`.
+fn seek<T>(sorted: &[T], cookie: u64, cookie_of: impl Fn(&T) -> u64) -> &[T] {
+    let skip = sorted.iter().take_while(|t| cookie_of(t) < cookie).count();
+    &sorted[skip..]
 }
 
 #[cfg(test)]
@@ -188,21 +231,34 @@ mod tests {
         table.add(7, run(&[(40, counters(4))]));
         table.add(9, CounterRun::default());
         assert_eq!(table.len(), 5);
-        assert_eq!(table.get(&socket(7, 10)), Some(counters(1)));
-        assert_eq!(table.get(&socket(7, 20)), Some(counters(2)));
-        assert_eq!(table.get(&socket(7, 30)), Some(counters(3)));
-        assert_eq!(table.get(&socket(7, 40)), Some(counters(4)));
-        assert_eq!(table.get(&socket(8, 10)), Some(counters(9)));
-        assert_eq!(table.get(&socket(7, 15)), None);
-        assert_eq!(table.get(&socket(9, 10)), None);
-        // No cookie (a socket from /proc or a recording): nothing to find it by.
-        assert_eq!(table.get(&socket(7, 0)), None);
-
+        let sockets = [
+            socket(7, 30),
+            socket(7, 10),
+            socket(8, 10),
+            socket(7, 40),
+            socket(7, 15),
+            socket(9, 10),
+            socket(7, 20),
+            // No cookie (a socket from /proc or a recording): nothing to find it by.
+            socket(7, 0),
+        ];
+        let found = [
+            Some(counters(3)),
+            Some(counters(1)),
+            Some(counters(9)),
+            Some(counters(4)),
+            None,
+            None,
+            Some(counters(2)),
+            None,
+        ];
+        assert_eq!(table.clone().by_socket(&sockets), found);
         table.keep_only(&[socket(7, 30), socket(8, 20), socket(9, 10)]);
         assert_eq!(table.len(), 1);
-        assert_eq!(table.get(&socket(7, 30)), Some(counters(3)));
-        assert_eq!(table.get(&socket(7, 10)), None);
+        let found = table.clone().by_socket(&[socket(7, 10), socket(7, 30)]);
+        assert_eq!(found, [None, Some(counters(3))]);
         table.keep_only(&[]);
         assert!(table.is_empty());
+        assert_eq!(table.by_socket(&[socket(7, 30)]), [], "nothing when empty");
     }
 }

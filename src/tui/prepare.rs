@@ -260,12 +260,12 @@ impl Preparer {
             true => let_tcp_info_go(&mut snapshot.sockets, choice.details.as_ref()),
             false => Vec::new(),
         };
+        let counters = counters.by_socket(&snapshot.sockets);
         let snapshot = Arc::new(snapshot);
         self.tracker.observe_counted(&snapshot, |i| {
-            let socket = &snapshot.sockets[i];
-            track::tcp_counters(socket)
+            track::tcp_counters(&snapshot.sockets[i])
                 .or_else(|| let_go.get(i).copied().flatten())
-                .or_else(|| counters.get(socket))
+                .or_else(|| counters.get(i).copied().flatten())
         });
         drop((let_go, counters));
         if let Some(counters) = update.listen_counters {
