@@ -42,8 +42,8 @@ impl Histories {
 
     /// The history's socket has `key`: compared field by field, without making a key.
     fn is_at(slots: &[Option<History>], at: Position, key: &SocketKey) -> bool {
-        slots[at as usize]
-            .as_ref()
+        (slots.get(at as usize))
+            .and_then(Option::as_ref)
             .is_some_and(|h| h.socket().has_key(key))
     }
 
@@ -53,6 +53,15 @@ impl Histories {
         self.index
             .find(self.hash(key), |&at| Self::is_at(slots, at, key))
             .copied()
+    }
+
+    /// `find`, trying `guess` first: where it holds the history of `key`, that is read
+    /// in place of a hash and a lookup at random (see `Tracker::observe_counted`).
+    pub fn find_near(&self, key: &SocketKey, guess: Position) -> Option<Position> {
+        match Self::is_at(&self.slots, guess, key) {
+            true => Some(guess),
+            false => self.find(key),
+        }
     }
 
     pub fn get(&self, key: &SocketKey) -> Option<&History> {
