@@ -52,9 +52,7 @@ fn secs(d: Duration) -> String {
 }
 
 fn tcp_in(tracker: &Tracker, state: TcpState) -> impl Iterator<Item = &History> + '_ {
-    tracker
-        .live()
-        .filter(move |h| h.socket().proto == Proto::Tcp && h.socket().state == state)
+    tracker.live_in(Proto::Tcp, state)
 }
 
 /// By first owner's pid (None: no visible process), so each finding names one process.

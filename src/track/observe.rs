@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{
-    Change, Event, Held, History, Kept, Sample, Stamp, StateCounts, TcpCounters, Tracker,
+    Change, Event, Groups, Held, History, Kept, Sample, Stamp, StateCounts, TcpCounters, Tracker,
     endpoints, table,
 };
 use crate::model::{Proto, Snapshot, Socket, TcpState};
@@ -161,6 +161,7 @@ impl Tracker {
         // there instead of walking every socket remembered.
         self.closed_last = pushed.min(self.closed_order.len());
         self.count_states(snapshot);
+        self.grouped = grouped(&snapshot.sockets);
         self.last_at = Some(at);
         self.last = Some(shared.clone());
         self.listed = listed;
@@ -198,6 +199,25 @@ impl Tracker {
             counts,
         });
     }
+}
+
+/// Where the sockets of each (proto, state) are, when each is one run in a row
+/// (`Tracker::grouped`); None when some are apart.
+fn grouped(sockets: &[Socket]) -> Option<Groups> {
+    let mut runs = Groups::new();
+    for (i, s) in sockets.iter().enumerate() {
+        let of = (s.proto, s.state);
+        if let Some((last, range)) = runs.last_mut()
+            && *last == of
+        {
+            range.end = i + 1;
+        } else if runs.iter().any(|(seen, _)| *seen == of) {
+            return None;
+        } else {
+            runs.push((of, i..i + 1));
+        }
+    }
+    Some(runs)
 }
 
 fn sample(socket: &Socket, at: SystemTime, counters: Option<TcpCounters>) -> Sample {

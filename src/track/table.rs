@@ -156,7 +156,7 @@ impl Histories {
 mod tests {
     use std::time::{Duration, SystemTime};
 
-    use crate::model::{Snapshot, Socket, TcpState};
+    use crate::model::{Proto, Snapshot, Socket, TcpState};
     use crate::test_sockets::{self, Build};
     use crate::track::{TrackConfig, Tracker};
 
@@ -209,6 +209,45 @@ mod tests {
             assert_eq!(port(t.get(&s.key()).unwrap().socket()), port(&s));
         }
         assert_eq!(t.tracked_len(), 3);
+    }
+
+    #[test]
+    fn live_in_reads_one_state_whether_the_snapshot_groups_them_or_not() {
+        use TcpState::*;
+        let mut t = Tracker::default();
+        let s = |port: u16, state| {
+            let local = format!("127.0.0.1:{port}");
+            test_sockets::tcp(&local, "127.0.0.1:80", state).inode(u64::from(port))
+        };
+        let ports = |t: &Tracker, proto, state| -> Vec<u16> {
+            let live = t.live_in(proto, state);
+            live.map(|h| port(h.socket())).collect()
+        };
+        let udp = test_sockets::udp("127.0.0.1:9", "0.0.0.0:0", Close).inode(9);
+        let grouped = vec![
+            s(1, Listen),
+            s(2, Established),
+            s(3, Established),
+            udp.clone(),
+        ];
+        observe(&mut t, grouped, 1);
+        assert!(t.grouped.is_some());
+        assert_eq!(ports(&t, Proto::Tcp, Established), [2, 3]);
+        assert_eq!(ports(&t, Proto::Tcp, Listen), [1]);
+        assert_eq!(ports(&t, Proto::Udp, Close), [9]);
+        assert!(ports(&t, Proto::Tcp, Close).is_empty());
+        assert!(ports(&t, Proto::Tcp, CloseWait).is_empty());
+
+        // 3 moved to CLOSE_WAIT between the two ESTABLISHED; 1 closed.
+        let apart = vec![s(2, Established), s(3, CloseWait), s(4, Established), udp];
+        observe(&mut t, apart, 2);
+        assert!(t.grouped.is_none());
+        assert_eq!(ports(&t, Proto::Tcp, Established), [2, 4]);
+        assert_eq!(ports(&t, Proto::Tcp, CloseWait), [3]);
+        assert!(
+            ports(&t, Proto::Tcp, Listen).is_empty(),
+            "closed is not live"
+        );
     }
 
     #[test]
