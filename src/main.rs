@@ -275,6 +275,7 @@ fn live(cli: &Cli, tables: Tables) -> Result<ExitCode> {
     // No `with_selection`: the filter bar can ask for any protocol later.
     let source = System::new(&cli.proc_root, cli.filters.scope())?
         .with_tables(tables)?
+        .with_list_order()
         .with_co_holders_later()
         .with_closed_log()
         .with_incremental_owners();

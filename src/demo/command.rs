@@ -77,7 +77,9 @@ fn print_facts(demo: &Demo) -> io::Result<()> {
 fn live_view(demo: &Demo) -> Result<()> {
     let me = std::process::id();
     // Its sockets are its own: no walk of every process for their other holders.
-    let source = System::new(PROC, Scope::Pids(vec![me]))?.without_co_holders();
+    let source = System::new(PROC, Scope::Pids(vec![me]))?
+        .without_co_holders()
+        .with_list_order();
     crate::tui::run(crate::tui::Options {
         naming: Default::default(),
         source: Box::new(source),

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::collect::Source;
 use crate::collect::kernel_counters::KernelReader;
 use crate::collect::process::{self, Cmdlines};
-use crate::model::{CounterTable, SocketKey};
+use crate::model::{self, CounterTable, SocketKey};
 
 use super::app::Retired;
 use super::event::{Input, Update};
@@ -163,9 +163,13 @@ fn collect(
         Ok((snapshot, counters)) => (Ok(snapshot), counters),
         Err(e) => (Err(format!("{e:#}")), CounterTable::default()),
     };
-    // In display order, which the app needs: sorted here, off the UI thread.
-    if let Ok(snapshot) = &mut snapshot {
-        snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
+    // In display order, which the app needs: sorted here, off the UI thread. A source
+    // made `with_list_order` gives one table sorted (sorted while the fd walk ran), so
+    // this is one look; several namespaces' tables are sorted again together.
+    if let Ok(snapshot) = &mut snapshot
+        && !model::in_display_order(&snapshot.sockets)
+    {
+        model::sort_in_display_order(&mut snapshot.sockets);
     }
     let cmdlines = match &snapshot {
         Ok(snapshot) => cmdlines.refresh(proc_root, snapshot),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::diagnose::{DiagnoseConfig, Finding, KernelFacts, diagnose};
-use crate::model::{CounterTable, Snapshot, Socket, SocketKey};
+use crate::model::{self, CounterTable, Snapshot, Socket, SocketKey};
 use crate::query::Query;
 use crate::track::{self, Change, Event, TcpCounters, TrackConfig, Tracker};
 
@@ -239,11 +239,8 @@ impl Preparer {
         // Display order makes a row's index its rank (see rows::sorted_rows). The
         // collector sorts as it collects, so this is one check, and a sort only for a
         // source that does not (tests, replays).
-        if !snapshot
-            .sockets
-            .is_sorted_by(|a, b| a.display_order(b).is_le())
-        {
-            snapshot.sockets.sort_unstable_by(|a, b| a.display_order(b));
+        if !model::in_display_order(&snapshot.sockets) {
+            model::sort_in_display_order(&mut snapshot.sockets);
         }
         if !self.pids.is_empty() {
             for owner in snapshot.sockets.iter().flat_map(|s| &s.processes) {
