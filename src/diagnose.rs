@@ -221,11 +221,12 @@ pub fn diagnose(tracker: &Tracker, kernel: &KernelFacts, config: &DiagnoseConfig
     for rule in RULES {
         (rule.check)(tracker, kernel, config, &mut findings);
     }
-    // With several namespaces in view, 127.0.0.1:8080 says little: say where.
+    // With several namespaces in view, 127.0.0.1:8080 says little: say where. (Looked
+    // at only when there is a finding to place: it is a pass over every socket.)
     let mut inodes = tracker
         .live()
         .map(|h| h.socket().netns.as_ref().map(|n| n.inode));
-    let first = inodes.next();
+    let first = inodes.next().filter(|_| !findings.is_empty());
     if first.is_some() && inodes.any(|i| Some(i) != first) {
         for f in &mut findings {
             if let Some(place) = f.place() {
