@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::collect::Source;
 use crate::collect::kernel_counters::KernelReader;
 use crate::collect::process::{self, Cmdlines};
-use crate::model::{self, CounterTable, SocketKey};
+use crate::model::{CounterTable, SocketKey};
 
 use super::app::Retired;
 use super::event::{Input, Update};
@@ -159,18 +159,10 @@ fn collect(
     kernel: &KernelReader,
     cmdlines: &mut Cmdlines,
 ) -> (Update, CounterTable) {
-    let (mut snapshot, counters) = match source.snapshot_counted(keep) {
+    let (snapshot, counters) = match source.snapshot_counted(keep) {
         Ok((snapshot, counters)) => (Ok(snapshot), counters),
         Err(e) => (Err(format!("{e:#}")), CounterTable::default()),
     };
-    // In display order, which the app needs: sorted here, off the UI thread. A source
-    // made `with_list_order` gives one table sorted (sorted while the fd walk ran), so
-    // this is one look; several namespaces' tables are sorted again together.
-    if let Ok(snapshot) = &mut snapshot
-        && !model::in_display_order(&snapshot.sockets)
-    {
-        model::sort_in_display_order(&mut snapshot.sockets);
-    }
     let cmdlines = match &snapshot {
         Ok(snapshot) => cmdlines.refresh(proc_root, snapshot),
         Err(_) => HashMap::new(),

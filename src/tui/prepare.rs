@@ -236,9 +236,10 @@ impl Preparer {
                 return ready;
             }
         };
-        // Display order makes a row's index its rank (see rows::sorted_rows). The
-        // collector sorts as it collects, so this is one check, and a sort only for a
-        // source that does not (tests, replays).
+        // Display order makes a row's index its rank (see rows::sorted_rows). The live
+        // view's sources sort each table as they collect (`with_list_order`), so this
+        // is one check, and a sort only where they do not (several namespaces' tables
+        // together, tests, replays).
         if !model::in_display_order(&snapshot.sockets) {
             model::sort_in_display_order(&mut snapshot.sockets);
         }
