@@ -51,17 +51,10 @@ impl CounterTable {
         if self.is_empty() {
             return Vec::new();
         }
-        // (run, socket index, cookie): 16 bytes, beside the table and the answer. The
-        // sockets of a namespace come together, so its run is looked for once.
-        let mut last: Option<(u64, Option<u32>)> = None;
-        let mut run_of = |netns: u64| match last {
-            Some((n, run)) if n == netns => run,
-            _ => {
-                let run = self.runs.iter().position(|(n, _)| *n == netns);
-                let run = run.and_then(|r| u32::try_from(r).ok());
-                last = Some((netns, run));
-                run
-            }
+        // (run, socket index, cookie): 16 bytes, beside the table and the answer.
+        let run_of = |netns: u64| {
+            let run = self.runs.iter().position(|(n, _)| *n == netns)?;
+            u32::try_from(run).ok()
         };
         let mut wanted: Vec<(u32, u32, u64)> = (sockets.iter().zip(0..))
             .filter_map(|(s, i)| {
