@@ -373,7 +373,7 @@ impl Tracker {
     }
 
     /// `live`, of `proto` in `state` alone: only theirs are read where the snapshot
-    /// keeps each (proto, state) together (`observe::grouped`). The rules ask for one
+    /// keeps each (proto, state) together (`Tracker::grouped`). The rules ask for one
     /// state at a time, seven passes over 100k sockets a refresh otherwise.
     pub fn live_in(&self, proto: Proto, state: TcpState) -> impl Iterator<Item = &History> + '_ {
         let range = match &self.grouped {

@@ -161,7 +161,6 @@ impl Tracker {
         // there instead of walking every socket remembered.
         self.closed_last = pushed.min(self.closed_order.len());
         self.count_states(snapshot);
-        self.grouped = grouped(&snapshot.sockets);
         self.last_at = Some(at);
         self.last = Some(shared.clone());
         self.listed = listed;
@@ -186,11 +185,16 @@ impl Tracker {
         }
     }
 
+    /// Counts the snapshot's sockets of each (proto, state) and notes where each is
+    /// (`Tracker::grouped`), in one pass over them.
     fn count_states(&mut self, snapshot: &Snapshot) {
         let mut counts = [[0; TcpState::ALL.len()]; Proto::ALL.len()];
-        for s in &snapshot.sockets {
+        let mut runs = Some(Groups::new());
+        for (i, s) in snapshot.sockets.iter().enumerate() {
             counts[s.proto as usize][s.state as usize] += 1;
+            runs = runs.and_then(|runs| grouped_with(runs, i, (s.proto, s.state)));
         }
+        self.grouped = runs;
         while self.state_counts.len() >= self.config.state_counts_len.max(1) {
             self.state_counts.pop_front();
         }
@@ -201,21 +205,17 @@ impl Tracker {
     }
 }
 
-/// Where the sockets of each (proto, state) are, when each is one run in a row
-/// (`Tracker::grouped`); None when some are apart.
-fn grouped(sockets: &[Socket]) -> Option<Groups> {
-    let mut runs = Groups::new();
-    for (i, s) in sockets.iter().enumerate() {
-        let of = (s.proto, s.state);
-        if let Some((last, range)) = runs.last_mut()
-            && *last == of
-        {
-            range.end = i + 1;
-        } else if runs.iter().any(|(seen, _)| *seen == of) {
-            return None;
-        } else {
-            runs.push((of, i..i + 1));
-        }
+/// `runs` (`Tracker::grouped`) with the `i`th socket, of `of`, added; None once some
+/// (proto, state) is apart.
+fn grouped_with(mut runs: Groups, i: usize, of: (Proto, TcpState)) -> Option<Groups> {
+    if let Some((last, range)) = runs.last_mut()
+        && *last == of
+    {
+        range.end = i + 1;
+    } else if runs.iter().any(|(seen, _)| *seen == of) {
+        return None;
+    } else {
+        runs.push((of, i..i + 1));
     }
     Some(runs)
 }
