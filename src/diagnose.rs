@@ -215,19 +215,24 @@ pub fn findings_schema() -> String {
     table
 }
 
+/// Whether the live sockets are in more than one network namespace.
+fn several_namespaces(tracker: &Tracker) -> bool {
+    let mut inodes = tracker
+        .live()
+        .map(|h| h.socket().netns.as_ref().map(|n| n.inode));
+    let first = inodes.next();
+    first.is_some() && inodes.any(|i| Some(i) != first)
+}
+
 /// Every finding, most severe first.
 pub fn diagnose(tracker: &Tracker, kernel: &KernelFacts, config: &DiagnoseConfig) -> Vec<Finding> {
     let mut findings = Vec::new();
     for rule in RULES {
         (rule.check)(tracker, kernel, config, &mut findings);
     }
-    // With several namespaces in view, 127.0.0.1:8080 says little: say where. (Looked
-    // at only when there is a finding to place: it is a pass over every socket.)
-    let mut inodes = tracker
-        .live()
-        .map(|h| h.socket().netns.as_ref().map(|n| n.inode));
-    let first = inodes.next().filter(|_| !findings.is_empty());
-    if first.is_some() && inodes.any(|i| Some(i) != first) {
+    // With several namespaces in view, 127.0.0.1:8080 says little: say where. Looked
+    // at only when there is a finding to place: it is a pass over every socket.
+    if !findings.is_empty() && several_namespaces(tracker) {
         for f in &mut findings {
             if let Some(place) = f.place() {
                 f.summary = format!("{} (in {place})", f.summary);
